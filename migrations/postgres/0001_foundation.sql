@@ -1,0 +1,78 @@
+-- Foundation: IAMs, SCIM tokens, users, groups, memberships, permissions.
+
+CREATE TABLE iams (
+    id           uuid PRIMARY KEY,
+    name         text NOT NULL,
+    display_name text,
+    created      timestamptz NOT NULL
+);
+CREATE UNIQUE INDEX iams_name ON iams (name);
+
+CREATE TABLE scim_tokens (
+    id          uuid PRIMARY KEY,
+    iam_id      uuid NOT NULL REFERENCES iams (id) ON DELETE CASCADE,
+    label       text,
+    secret_hash bytea NOT NULL,
+    created     timestamptz NOT NULL,
+    revoked     timestamptz
+);
+
+CREATE TABLE users (
+    id                  uuid PRIMARY KEY,
+    iam_id              uuid NOT NULL REFERENCES iams (id),
+    user_name           text NOT NULL,
+    user_name_folded    text NOT NULL,
+    external_id         text,
+    display_name_folded text,
+    active              boolean NOT NULL,
+    doc                 jsonb NOT NULL,
+    password_hash       text,
+    created             timestamptz NOT NULL,
+    last_modified       timestamptz NOT NULL,
+    version             bigint NOT NULL
+);
+CREATE UNIQUE INDEX users_iam_user_name ON users (iam_id, user_name_folded);
+CREATE INDEX users_iam_id ON users (iam_id, id);
+CREATE INDEX users_iam_external_id ON users (iam_id, external_id);
+CREATE INDEX users_iam_display_name ON users (iam_id, display_name_folded);
+
+CREATE TABLE groups (
+    id                  uuid PRIMARY KEY,
+    iam_id              uuid NOT NULL REFERENCES iams (id),
+    display_name        text NOT NULL,
+    display_name_folded text NOT NULL,
+    external_id         text,
+    doc                 jsonb NOT NULL,
+    created             timestamptz NOT NULL,
+    last_modified       timestamptz NOT NULL,
+    version             bigint NOT NULL
+);
+CREATE UNIQUE INDEX groups_iam_display_name ON groups (iam_id, display_name_folded);
+CREATE INDEX groups_iam_id ON groups (iam_id, id);
+CREATE INDEX groups_iam_external_id ON groups (iam_id, external_id);
+
+CREATE TABLE group_members (
+    group_id    uuid NOT NULL REFERENCES groups (id) ON DELETE CASCADE,
+    member_id   uuid NOT NULL,
+    member_kind text NOT NULL CHECK (member_kind IN ('User', 'Group')),
+    added       timestamptz NOT NULL,
+    PRIMARY KEY (group_id, member_id)
+);
+CREATE INDEX group_members_member ON group_members (member_id, group_id);
+
+CREATE TABLE user_permissions (
+    user_id    uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    permission text NOT NULL,
+    source     text NOT NULL,
+    granted    timestamptz NOT NULL,
+    PRIMARY KEY (user_id, permission, source)
+);
+
+CREATE TABLE signing_keys (
+    id      integer PRIMARY KEY CHECK (id = 1),
+    secret  bytea NOT NULL,
+    created timestamptz NOT NULL
+);
+
+INSERT INTO iams (id, name, display_name, created)
+VALUES ('00000000-0000-0000-0000-000000000001', 'bim', 'Built-in IAM', to_timestamp(0));

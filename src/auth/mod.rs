@@ -1,0 +1,6 @@
+//! Who is calling: SCIM tokens (one IAM each), admin tokens, passwords.
+//! Secrets are only ever stored hashed and compared in constant time.
+
+pub mod admin_token;
+pub mod password;
+pub mod scim_token;

@@ -1,0 +1,219 @@
+//! SCIM groups: create, read, replace, delete, list. Members live in their
+//! own table; the stored document never holds them, so listing groups with
+//! `excludedAttributes=members` never touches membership rows.
+
+use std::collections::HashSet;
+
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::users::{Resource, check_body_id, meta};
+use super::{Directory, ListResult, Paging, Result, Scope, parse_id};
+use crate::scim::ScimError;
+use crate::scim::projection::Projection;
+use crate::scim::resource::{self, fold_case};
+use crate::scim::schema::{GROUP_RESOURCE, GROUP_SCHEMA};
+use crate::store::{GroupWrite, ListQuery, Member, MemberKind, Stored};
+
+impl Directory {
+    pub async fn create_group(
+        &self,
+        scope: &Scope,
+        body: &Value,
+        proj: &Projection,
+    ) -> Result<Resource> {
+        let id = self.new_id();
+        let (write, wanted) = group_write(body)?;
+        let members = self.existing_members(scope, id, &wanted).await?;
+        let stored = self
+            .store
+            .insert_group(scope.iam, id, &write, &members, self.now())
+            .await?;
+        self.group_resource(scope, &stored, proj).await
+    }
+
+    pub async fn get_group(&self, scope: &Scope, id: &str, proj: &Projection) -> Result<Resource> {
+        let id = parse_id(id)?;
+        let stored = self
+            .store
+            .get_group(scope.iam, id)
+            .await?
+            .ok_or_else(|| ScimError::not_found(format!("no group with id {id}")))?;
+        self.group_resource(scope, &stored, proj).await
+    }
+
+    pub async fn replace_group(
+        &self,
+        scope: &Scope,
+        id: &str,
+        body: &Value,
+        if_version: Option<i64>,
+        proj: &Projection,
+    ) -> Result<Resource> {
+        let uuid = parse_id(id)?;
+        check_body_id(body, id)?;
+        let (write, wanted) = group_write(body)?;
+        let members = self.existing_members(scope, uuid, &wanted).await?;
+        let stored = self
+            .store
+            .replace_group(scope.iam, uuid, &write, &members, if_version, self.now())
+            .await?;
+        self.group_resource(scope, &stored, proj).await
+    }
+
+    pub async fn delete_group(
+        &self,
+        scope: &Scope,
+        id: &str,
+        if_version: Option<i64>,
+    ) -> Result<()> {
+        let id = parse_id(id)?;
+        self.store.delete_group(scope.iam, id, if_version).await?;
+        Ok(())
+    }
+
+    pub async fn list_groups(
+        &self,
+        scope: &Scope,
+        filter: Option<&str>,
+        paging: Paging,
+        proj: &Projection,
+    ) -> Result<ListResult> {
+        let filter = self.parse_filter(filter, &GROUP_RESOURCE)?;
+        let page = self
+            .store
+            .list_groups(
+                scope.iam,
+                &ListQuery {
+                    filter,
+                    offset: paging.start_index - 1,
+                    limit: paging.count,
+                },
+            )
+            .await?;
+        let mut resources = Vec::with_capacity(page.items.len());
+        for s in &page.items {
+            resources.push(self.group_resource(scope, s, proj).await?.doc);
+        }
+        Ok(ListResult {
+            total: page.total,
+            start_index: paging.start_index,
+            resources,
+        })
+    }
+
+    /// Keeps the requested members that exist in this IAM. Unknown ids are
+    /// skipped, not fatal: identity providers do not retry a failed push,
+    /// and one stale member must not block the rest.
+    async fn existing_members(
+        &self,
+        scope: &Scope,
+        group: Uuid,
+        wanted: &[Uuid],
+    ) -> Result<Vec<(Uuid, MemberKind)>> {
+        if wanted.contains(&group) {
+            return Err(ScimError::invalid_value("a group cannot be a member of itself").into());
+        }
+        if wanted.is_empty() {
+            return Ok(Vec::new());
+        }
+        let known = self.store.resolve_members(scope.iam, wanted).await?;
+        let members: Vec<_> = wanted
+            .iter()
+            .filter_map(|id| known.get(id).map(|k| (*id, *k)))
+            .collect();
+        if members.len() < wanted.len() {
+            tracing::warn!(
+                group = %group,
+                skipped = wanted.len() - members.len(),
+                "skipped members that are not users or groups of this IAM"
+            );
+        }
+        Ok(members)
+    }
+
+    async fn group_resource(
+        &self,
+        scope: &Scope,
+        s: &Stored,
+        proj: &Projection,
+    ) -> Result<Resource> {
+        let members = if proj.includes(&GROUP_RESOURCE, None, "members") {
+            self.store.group_members(scope.iam, s.id).await?
+        } else {
+            Vec::new()
+        };
+        let mut doc = s.doc.clone();
+        let (meta, location) = meta(scope, "Group", "/Groups", s);
+        if let Some(obj) = doc.as_object_mut() {
+            obj.insert("id".into(), Value::String(s.id.to_string()));
+            if !obj.contains_key("schemas") {
+                obj.insert("schemas".into(), json!([GROUP_SCHEMA]));
+            }
+            if !members.is_empty() {
+                let list: Vec<Value> = members.iter().map(|m| member_json(scope, m)).collect();
+                obj.insert("members".into(), Value::Array(list));
+            }
+            obj.insert("meta".into(), meta);
+        }
+        Ok(Resource {
+            id: s.id.to_string(),
+            doc: proj.apply(&GROUP_RESOURCE, &doc),
+            version: s.version,
+            location,
+        })
+    }
+}
+
+fn member_json(scope: &Scope, m: &Member) -> Value {
+    let endpoint = match m.kind {
+        MemberKind::User => "Users",
+        MemberKind::Group => "Groups",
+    };
+    let mut v = json!({
+        "value": m.id.to_string(),
+        "$ref": format!("{}/{}/{}", scope.base_url, endpoint, m.id),
+        "type": m.kind.as_str(),
+    });
+    if let Some(d) = &m.display {
+        v["display"] = Value::String(d.clone());
+    }
+    v
+}
+
+/// Splits a validated body into the stored document and the member ids.
+fn group_write(body: &Value) -> Result<(GroupWrite, Vec<Uuid>)> {
+    let mut doc = resource::normalize(&GROUP_RESOURCE, body)?.doc;
+    let display_name = doc
+        .get("displayName")
+        .and_then(Value::as_str)
+        .ok_or_else(|| ScimError::invalid_value("displayName is required"))?
+        .to_owned();
+    let mut seen = HashSet::new();
+    let mut wanted = Vec::new();
+    if let Some(Value::Array(members)) = doc.as_object_mut().and_then(|o| o.remove("members")) {
+        for m in members {
+            // A value that is not one of our ids names no member of this IAM.
+            if let Some(id) = m
+                .get("value")
+                .and_then(Value::as_str)
+                .and_then(|v| Uuid::parse_str(v).ok())
+                && seen.insert(id)
+            {
+                wanted.push(id);
+            }
+        }
+    }
+    Ok((
+        GroupWrite {
+            display_name_folded: fold_case(&display_name),
+            display_name,
+            external_id: doc
+                .get("externalId")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            doc,
+        },
+        wanted,
+    ))
+}

@@ -1,0 +1,112 @@
+//! IAMs (sources of identities) and the SCIM tokens that act for them.
+
+use crate::auth::scim_token;
+use crate::scim::ScimError;
+use crate::store::{Iam, NewToken, TokenInfo};
+use uuid::Uuid;
+
+use super::{Directory, Result};
+
+/// The built-in IAM, administered here rather than by an identity provider.
+pub const BUILT_IN_IAM: &str = "bim";
+
+/// An IAM name: what operators type and scripts pass, so kept plain.
+pub fn validate_iam_name(name: &str) -> std::result::Result<(), ScimError> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+        && name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric());
+    if ok {
+        Ok(())
+    } else {
+        Err(ScimError::invalid_value(
+            "an IAM name is 1 to 64 characters: letters, digits, '-', '_' or '.', starting with a letter or digit",
+        ))
+    }
+}
+
+impl Directory {
+    pub async fn create_iam(&self, name: &str, display_name: Option<&str>) -> Result<Iam> {
+        validate_iam_name(name)?;
+        Ok(self
+            .store
+            .create_iam(self.new_id(), name, display_name, self.now())
+            .await?)
+    }
+
+    pub async fn list_iams(&self) -> Result<Vec<Iam>> {
+        Ok(self.store.list_iams().await?)
+    }
+
+    pub async fn iam(&self, name: &str) -> Result<Iam> {
+        self.store.iam_by_name(name).await?.ok_or_else(|| {
+            ScimError::not_found(format!("no IAM named '{}'", super::truncate(name))).into()
+        })
+    }
+
+    /// Mints a SCIM token for an IAM. The secret is returned once and only
+    /// its hash is stored.
+    pub async fn create_token(
+        &self,
+        iam: &str,
+        label: Option<&str>,
+    ) -> Result<(TokenInfo, String)> {
+        let iam = self.iam(iam).await?;
+        let id = Uuid::new_v4();
+        let (token, secret_hash) = scim_token::mint(id);
+        let now = self.now();
+        self.store
+            .create_token(&NewToken {
+                id,
+                iam_id: iam.id,
+                label: label.map(str::to_owned),
+                secret_hash,
+                created: now,
+            })
+            .await?;
+        Ok((
+            TokenInfo {
+                id,
+                iam_id: iam.id,
+                iam_name: iam.name,
+                label: label.map(str::to_owned),
+                created: now,
+                revoked: None,
+            },
+            token,
+        ))
+    }
+
+    pub async fn list_tokens(&self) -> Result<Vec<TokenInfo>> {
+        Ok(self.store.list_tokens().await?)
+    }
+
+    pub async fn revoke_token(&self, id: &str) -> Result<()> {
+        let id = Uuid::parse_str(id).map_err(|_| ScimError::not_found("no token with that id"))?;
+        if self.store.revoke_token(id, self.now()).await? {
+            Ok(())
+        } else {
+            Err(ScimError::not_found("no active token with that id").into())
+        }
+    }
+
+    /// The IAM a presented SCIM token acts for, or None if it is not a live
+    /// token of ours.
+    pub async fn authenticate_scim_token(&self, presented: &str) -> Result<Option<Uuid>> {
+        let Some((id, secret)) = scim_token::parse(presented) else {
+            return Ok(None);
+        };
+        let Some(stored) = self.store.token_secret(id).await? else {
+            return Ok(None);
+        };
+        Ok(
+            (scim_token::verify(secret, &stored.secret_hash) && !stored.revoked)
+                .then_some(stored.iam_id),
+        )
+    }
+}

@@ -1,0 +1,254 @@
+//! SCIM users: create, read, replace, delete, list. The stored document is
+//! what the identity provider owns; `id`, `meta` and `groups` are added on
+//! the way out.
+
+use serde_json::{Value, json};
+
+use super::{Directory, Error, ListResult, Paging, Result, Scope, etag, parse_id, rfc3339};
+use crate::scim::ScimError;
+use crate::scim::filter;
+use crate::scim::projection::Projection;
+use crate::scim::resource::{self, fold_case};
+use crate::scim::schema::{USER_RESOURCE, USER_SCHEMA};
+use crate::store::{GroupRef, ListQuery, Stored, UserWrite};
+
+/// A resource as the HTTP layer sends it: the projected document and the
+/// version its ETag names.
+#[derive(Debug, Clone)]
+pub struct Resource {
+    pub id: String,
+    pub doc: Value,
+    pub version: i64,
+    pub location: String,
+}
+
+impl Directory {
+    pub async fn create_user(
+        &self,
+        scope: &Scope,
+        body: &Value,
+        proj: &Projection,
+    ) -> Result<Resource> {
+        let write = self.user_write(body, true).await?;
+        let id = self.new_id();
+        let stored = self
+            .store
+            .insert_user(scope.iam, id, &write, self.now())
+            .await?;
+        Ok(user_resource(scope, &stored, &[], proj))
+    }
+
+    pub async fn get_user(&self, scope: &Scope, id: &str, proj: &Projection) -> Result<Resource> {
+        let id = parse_id(id)?;
+        let stored = self
+            .store
+            .get_user(scope.iam, id)
+            .await?
+            .ok_or_else(|| ScimError::not_found(format!("no user with id {id}")))?;
+        let groups = if proj.includes(&USER_RESOURCE, None, "groups") {
+            self.store
+                .groups_of_users(scope.iam, &[id])
+                .await?
+                .remove(&id)
+                .unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        Ok(user_resource(scope, &stored, &groups, proj))
+    }
+
+    pub async fn replace_user(
+        &self,
+        scope: &Scope,
+        id: &str,
+        body: &Value,
+        if_version: Option<i64>,
+        proj: &Projection,
+    ) -> Result<Resource> {
+        let uuid = parse_id(id)?;
+        check_body_id(body, id)?;
+        let write = self.user_write(body, false).await?;
+        let stored = self
+            .store
+            .replace_user(scope.iam, uuid, &write, if_version, self.now())
+            .await?;
+        let groups = if proj.includes(&USER_RESOURCE, None, "groups") {
+            self.store
+                .groups_of_users(scope.iam, &[uuid])
+                .await?
+                .remove(&uuid)
+                .unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        Ok(user_resource(scope, &stored, &groups, proj))
+    }
+
+    pub async fn delete_user(
+        &self,
+        scope: &Scope,
+        id: &str,
+        if_version: Option<i64>,
+    ) -> Result<()> {
+        let id = parse_id(id)?;
+        self.store.delete_user(scope.iam, id, if_version).await?;
+        Ok(())
+    }
+
+    pub async fn list_users(
+        &self,
+        scope: &Scope,
+        filter: Option<&str>,
+        paging: Paging,
+        proj: &Projection,
+    ) -> Result<ListResult> {
+        let filter = self.parse_filter(filter, &USER_RESOURCE)?;
+        let page = self
+            .store
+            .list_users(
+                scope.iam,
+                &ListQuery {
+                    filter,
+                    offset: paging.start_index - 1,
+                    limit: paging.count,
+                },
+            )
+            .await?;
+        let mut groups = if proj.includes(&USER_RESOURCE, None, "groups") && !page.items.is_empty()
+        {
+            let ids: Vec<_> = page.items.iter().map(|s| s.id).collect();
+            self.store.groups_of_users(scope.iam, &ids).await?
+        } else {
+            Default::default()
+        };
+        let resources = page
+            .items
+            .iter()
+            .map(|s| user_resource(scope, s, &groups.remove(&s.id).unwrap_or_default(), proj).doc)
+            .collect();
+        Ok(ListResult {
+            total: page.total,
+            start_index: paging.start_index,
+            resources,
+        })
+    }
+
+    pub(crate) fn parse_filter(
+        &self,
+        filter: Option<&str>,
+        rt: &crate::scim::schema::ResourceTypeDef,
+    ) -> Result<Option<filter::Filter>> {
+        match filter {
+            None => Ok(None),
+            Some(f) if f.trim().is_empty() => Ok(None),
+            Some(f) => {
+                let parsed = filter::parse(f, &self.limits.filter)?;
+                filter::resolve(&parsed, rt)?;
+                Ok(Some(parsed))
+            }
+        }
+    }
+
+    /// Validates a body and derives the indexed columns. The password, if
+    /// any, is hashed off the async threads (argon2 is deliberately slow).
+    async fn user_write(&self, body: &Value, creating: bool) -> Result<UserWrite> {
+        let normalized = resource::normalize(&USER_RESOURCE, body)?;
+        let doc = normalized.doc;
+        let user_name = doc
+            .get("userName")
+            .and_then(Value::as_str)
+            .ok_or_else(|| ScimError::invalid_value("userName is required"))?
+            .to_owned();
+        let password_hash = match normalized.password {
+            Some(p) => Some(Some(
+                crate::auth::password::hash(p)
+                    .await
+                    .map_err(Error::Internal)?,
+            )),
+            None if creating => Some(None),
+            None => None,
+        };
+        Ok(UserWrite {
+            user_name_folded: fold_case(&user_name),
+            user_name,
+            external_id: doc
+                .get("externalId")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            display_name_folded: doc
+                .get("displayName")
+                .and_then(Value::as_str)
+                .map(fold_case),
+            active: doc.get("active").and_then(Value::as_bool).unwrap_or(true),
+            doc,
+            password_hash,
+        })
+    }
+}
+
+/// A PUT body may repeat the id, but not name another resource.
+pub(crate) fn check_body_id(body: &Value, id: &str) -> Result<()> {
+    let given = body
+        .as_object()
+        .and_then(|o| o.iter().find(|(k, _)| k.eq_ignore_ascii_case("id")))
+        .map(|(_, v)| v);
+    match given {
+        None | Some(Value::Null) => Ok(()),
+        Some(Value::String(s)) if s.eq_ignore_ascii_case(id) => Ok(()),
+        Some(_) => Err(ScimError::invalid_value(
+            "the id in the body does not match the id in the URL",
+        )
+        .into()),
+    }
+}
+
+pub(crate) fn meta(
+    scope: &Scope,
+    resource_type: &str,
+    endpoint: &str,
+    s: &Stored,
+) -> (Value, String) {
+    let location = format!("{}{}/{}", scope.base_url, endpoint, s.id);
+    (
+        json!({
+            "resourceType": resource_type,
+            "created": rfc3339(s.created),
+            "lastModified": rfc3339(s.last_modified),
+            "location": location,
+            "version": etag(s.version),
+        }),
+        location,
+    )
+}
+
+fn user_resource(scope: &Scope, s: &Stored, groups: &[GroupRef], proj: &Projection) -> Resource {
+    let mut doc = s.doc.clone();
+    let (meta, location) = meta(scope, "User", "/Users", s);
+    if let Some(obj) = doc.as_object_mut() {
+        obj.insert("id".into(), Value::String(s.id.to_string()));
+        if !obj.contains_key("schemas") {
+            obj.insert("schemas".into(), json!([USER_SCHEMA]));
+        }
+        if !groups.is_empty() {
+            let list: Vec<Value> = groups
+                .iter()
+                .map(|g| {
+                    json!({
+                        "value": g.id.to_string(),
+                        "$ref": format!("{}/Groups/{}", scope.base_url, g.id),
+                        "display": g.display_name,
+                        "type": if g.direct { "direct" } else { "indirect" },
+                    })
+                })
+                .collect();
+            obj.insert("groups".into(), Value::Array(list));
+        }
+        obj.insert("meta".into(), meta);
+    }
+    Resource {
+        id: s.id.to_string(),
+        doc: proj.apply(&USER_RESOURCE, &doc),
+        version: s.version,
+        location,
+    }
+}

@@ -1,0 +1,208 @@
+//! Extractors that turn a request into validated inputs, answering every
+//! rejection with a SCIM Error document instead of axum's plain text.
+
+use std::collections::HashMap;
+
+use axum::body::Bytes;
+use axum::extract::{FromRef, FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, header};
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::AppState;
+use super::error::ApiError;
+use crate::directory::{Paging, Scope};
+use crate::scim::ScimError;
+use crate::scim::projection::Projection;
+use crate::scim::schema::ResourceTypeDef;
+
+/// A JSON request body, size-limited and parsed with serde_json's bounded
+/// recursion. Content types `application/scim+json` and `application/json`
+/// are what clients send; a missing one is tolerated.
+pub struct ScimBody(pub Value);
+
+impl<S> FromRequest<S> for ScimBody
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let limit = AppState::from_ref(state).config.max_body_bytes;
+        if let Some(ct) = req.headers().get(header::CONTENT_TYPE) {
+            let ct = ct.to_str().unwrap_or("").to_ascii_lowercase();
+            if !(ct.is_empty() || ct.contains("json")) {
+                return Err(ScimError::new(
+                    415,
+                    None,
+                    "send the body as application/scim+json (or application/json)",
+                )
+                .into());
+            }
+        }
+        let too_large = || {
+            ScimError::new(
+                413,
+                None,
+                format!("the request body is larger than {limit} bytes"),
+            )
+        };
+        let declared = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > limit as u64) {
+            return Err(too_large().into());
+        }
+        let bytes: Bytes = axum::body::to_bytes(req.into_body(), limit)
+            .await
+            .map_err(|_| too_large())?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Err(ScimError::invalid_syntax(
+                "the request body is empty; a JSON object is required",
+            )
+            .into());
+        }
+        let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
+            ScimError::invalid_syntax(format!("the request body is not valid JSON: {e}"))
+        })?;
+        Ok(ScimBody(value))
+    }
+}
+
+/// The IAM a SCIM token acts for. Anything else is a 401.
+pub struct IamCaller(pub Uuid);
+
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+fn unauthorized(detail: &str) -> ApiError {
+    ScimError::new(401, None, detail).into()
+}
+
+impl<S> FromRequestParts<S> for IamCaller
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let state = AppState::from_ref(state);
+        let token =
+            bearer(&parts.headers).ok_or_else(|| unauthorized("a bearer token is required"))?;
+        match state.dir.authenticate_scim_token(token).await? {
+            Some(iam) => Ok(IamCaller(iam)),
+            None => Err(unauthorized("the bearer token is not valid")),
+        }
+    }
+}
+
+/// The query string, with parameter names matched case-insensitively
+/// (identity providers' test tools vary the case).
+pub struct Params(HashMap<String, String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Params {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or("");
+        let pairs: Vec<(String, String)> = serde_urlencoded_pairs(query)
+            .ok_or_else(|| ScimError::invalid_syntax("the query string is malformed"))?;
+        Ok(Params(
+            pairs
+                .into_iter()
+                .map(|(k, v)| (k.to_ascii_lowercase(), v))
+                .collect(),
+        ))
+    }
+}
+
+/// Splits `a=1&b=x%20y` into decoded pairs; None on bad percent-encoding.
+fn serde_urlencoded_pairs(query: &str) -> Option<Vec<(String, String)>> {
+    query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            Some((percent_decode(k)?, percent_decode(v)?))
+        })
+        .collect()
+}
+
+fn percent_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = bytes.get(i + 1..i + 3)?;
+                out.push(u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()?);
+                i += 2;
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).ok()
+}
+
+impl Params {
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.get(&name.to_ascii_lowercase()).map(String::as_str)
+    }
+
+    fn integer(&self, name: &str) -> Result<Option<i64>, ScimError> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(v) if v.trim().is_empty() => Ok(None),
+            Some(v) => v
+                .trim()
+                .parse::<i64>()
+                .map(Some)
+                .map_err(|_| ScimError::invalid_value(format!("{name} must be an integer"))),
+        }
+    }
+
+    pub fn paging(&self, max: u32) -> Result<Paging, ScimError> {
+        Ok(Paging::new(
+            self.integer("startIndex")?,
+            self.integer("count")?,
+            max,
+        ))
+    }
+
+    pub fn projection(&self, rt: &ResourceTypeDef) -> Result<Projection, ScimError> {
+        Projection::parse(rt, self.get("attributes"), self.get("excludedAttributes"))
+    }
+}
+
+/// The absolute SCIM base URL: configured, or from the request's Host.
+pub fn scope(state: &AppState, headers: &HeaderMap, iam: Uuid) -> Scope {
+    let origin = match &state.config.public_url {
+        Some(url) => url.trim_end_matches('/').to_owned(),
+        None => {
+            let host = headers
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .filter(|h| {
+                    h.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
+                })
+                .unwrap_or("localhost");
+            format!("http://{host}")
+        }
+    };
+    Scope {
+        iam,
+        base_url: format!("{origin}/scim/v2"),
+    }
+}

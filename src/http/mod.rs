@@ -1,0 +1,241 @@
+//! HTTP: routes, middleware and the server loop. Handlers are thin: extract,
+//! authorize, call one directory method, shape the response.
+
+pub mod admin;
+pub mod discovery;
+pub mod error;
+pub mod extract;
+pub mod scim;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderName, HeaderValue, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde_json::Value;
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+use crate::config::Config;
+use crate::directory::Directory;
+use crate::scim::ScimError;
+
+pub const SCIM_CONTENT_TYPE: &str = "application/scim+json";
+
+#[derive(Clone)]
+pub struct AppState {
+    pub dir: Directory,
+    pub config: Arc<Config>,
+}
+
+/// A JSON body served as `application/scim+json`.
+pub fn scim_response(status: StatusCode, body: &Value) -> Response {
+    let bytes = serde_json::to_vec(body).unwrap_or_default();
+    let mut resp = (status, bytes).into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(SCIM_CONTENT_TYPE),
+    );
+    resp
+}
+
+fn scim_routes() -> Router<AppState> {
+    use axum::routing::{MethodRouter, post};
+    let readonly = |m: MethodRouter<AppState>| m.fallback(error::method_not_allowed);
+    Router::new()
+        .route("/Users", get(scim::list_users).post(scim::create_user))
+        .route(
+            "/Users/{id}",
+            get(scim::get_user)
+                .put(scim::replace_user)
+                .delete(scim::delete_user)
+                .patch(scim::patch_not_implemented),
+        )
+        .route("/Groups", get(scim::list_groups).post(scim::create_group))
+        .route(
+            "/Groups/{id}",
+            get(scim::get_group)
+                .put(scim::replace_group)
+                .delete(scim::delete_group)
+                .patch(scim::patch_not_implemented),
+        )
+        .route(
+            "/ServiceProviderConfig",
+            readonly(get(discovery::service_provider_config)),
+        )
+        .route("/ResourceTypes", readonly(get(discovery::resource_types)))
+        .route(
+            "/ResourceTypes/{name}",
+            readonly(get(discovery::resource_type)),
+        )
+        .route("/Schemas", readonly(get(discovery::schemas)))
+        .route("/Schemas/{id}", readonly(get(discovery::schema)))
+        .route("/Bulk", post(error::not_implemented))
+        .fallback(error::not_found)
+        .method_not_allowed_fallback(error::method_not_allowed)
+}
+
+fn admin_routes() -> Router<AppState> {
+    Router::new()
+        .route("/me", get(admin::me))
+        .fallback(admin::not_found)
+}
+
+async fn healthz(State(s): State<AppState>) -> Response {
+    match s.dir.store.ping().await {
+        Ok(()) => (
+            StatusCode::OK,
+            axum::Json(serde_json::json!({"status": "ok"})),
+        )
+            .into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "health check failed");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                axum::Json(serde_json::json!({"status": "unavailable"})),
+            )
+                .into_response()
+        }
+    }
+}
+
+/// The canonical spelling of each SCIM endpoint segment: clients send
+/// `/users`, `/Users/`, `/SCIM/V2/USERS`; routing sees one form.
+const SEGMENTS: &[&str] = &[
+    "Users",
+    "Groups",
+    "Me",
+    "Bulk",
+    "Schemas",
+    "ResourceTypes",
+    "ServiceProviderConfig",
+    ".search",
+];
+
+fn normalize_path(mut req: Request) -> Request {
+    let uri = req.uri();
+    let path = uri.path();
+    let trimmed = if path.len() > 1 {
+        path.trim_end_matches('/')
+    } else {
+        path
+    };
+    let mut parts: Vec<&str> = trimmed.split('/').collect();
+    // ["", "scim", "v2", resource, id?, ".search"?]
+    let is_scim = parts.len() >= 3
+        && parts[1].eq_ignore_ascii_case("scim")
+        && parts[2].eq_ignore_ascii_case("v2");
+    if is_scim {
+        parts[1] = "scim";
+        parts[2] = "v2";
+        for i in [3, 4] {
+            if let Some(p) = parts.get_mut(i)
+                && let Some(canon) = SEGMENTS.iter().find(|s| s.eq_ignore_ascii_case(p))
+                && (i == 3 || *canon == ".search")
+            {
+                *p = canon;
+            }
+        }
+        // The plural spelling some clients use for the config endpoint.
+        if parts
+            .get(3)
+            .is_some_and(|p| p.eq_ignore_ascii_case("ServiceProviderConfigs"))
+        {
+            parts[3] = "ServiceProviderConfig";
+        }
+    }
+    let new_path = parts.join("/");
+    if new_path != path {
+        let pq = match uri.query() {
+            Some(q) => format!("{new_path}?{q}"),
+            None => new_path,
+        };
+        if let Ok(new_uri) = Uri::builder().path_and_query(pq).build() {
+            *req.uri_mut() = new_uri;
+        }
+    }
+    req
+}
+
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response<Body> {
+    tracing::error!("a request handler panicked");
+    error::scim_error_response(&ScimError::new(500, None, "internal server error"))
+}
+
+/// The whole application. Middleware from the outside in: path
+/// normalisation (before routing, so it must wrap the router), request id,
+/// trace, panic catcher, then the routes.
+pub fn app(
+    state: AppState,
+) -> impl tower::Service<
+    Request,
+    Response = Response,
+    Error = std::convert::Infallible,
+    Future = impl Send,
+> + Clone
++ Send
++ 'static {
+    let request_id = HeaderName::from_static("x-request-id");
+    let router = Router::new()
+        .route("/healthz", get(healthz))
+        .nest("/scim/v2", scim_routes())
+        .nest("/api/v1", admin_routes())
+        .fallback(error::not_found)
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
+                .layer(PropagateRequestIdLayer::new(request_id))
+                .layer(TraceLayer::new_for_http())
+                .layer(CatchPanicLayer::custom(panic_response)),
+        )
+        .with_state(state);
+    ServiceBuilder::new()
+        .map_request(normalize_path)
+        .service(router)
+}
+
+/// Serves until SIGTERM or Ctrl-C, then lets in-flight requests finish.
+pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::io::Result<()> {
+    let service = app(state);
+    axum::serve(listener, tower::make::Shared::new(service))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+}
+
+/// Like `serve`, but stops when `stop` resolves (tests, embedding).
+pub async fn serve_until(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, tower::make::Shared::new(app(state)))
+        .with_graceful_shutdown(stop)
+        .await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}

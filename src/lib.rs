@@ -1,0 +1,43 @@
+//! scim-bridge: a SCIM 2.0 server for identity providers, with an internal
+//! IAM for what they do not own. This crate root builds the application
+//! from a configuration; `main.rs` is only the command line.
+
+pub mod auth;
+pub mod config;
+pub mod directory;
+pub mod http;
+pub mod scim;
+pub mod store;
+
+use std::sync::Arc;
+
+use config::Config;
+use directory::{Directory, Limits};
+use scim::filter::FilterLimits;
+
+/// Connects to the configured database, applies migrations and returns the
+/// domain layer over it.
+pub async fn open_directory(config: &Config) -> Result<Directory, store::StoreError> {
+    let store = store::connect(&config.database_url, config.pool_size).await?;
+    store.migrate().await?;
+    Ok(Directory::new(
+        store,
+        Limits {
+            max_results: config.max_results,
+            filter: FilterLimits {
+                max_length: config.filter_max_length,
+                max_depth: config.filter_max_depth,
+                max_terms: config.filter_max_terms,
+            },
+        },
+    ))
+}
+
+/// The HTTP application state for a configuration.
+pub async fn build_state(config: Config) -> Result<http::AppState, store::StoreError> {
+    let dir = open_directory(&config).await?;
+    Ok(http::AppState {
+        dir,
+        config: Arc::new(config),
+    })
+}

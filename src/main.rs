@@ -1,0 +1,247 @@
+//! The command line: serve, migrate, IAMs, tokens, admin bootstrap. Every
+//! command takes `--database` (or `SCIM_BRIDGE_DATABASE_URL`) and works
+//! against the database of a running server.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use figment::providers::Serialized;
+use scim_bridge::config::{Config, ConfigOverrides};
+use scim_bridge::directory::{Directory, Error};
+
+#[derive(Parser)]
+#[command(
+    name = "scim-bridge",
+    version,
+    about = "SCIM 2.0 server with an internal IAM for permissions, attributes and account lifecycle"
+)]
+struct Cli {
+    /// TOML configuration file.
+    #[arg(long, global = true, env = "SCIM_BRIDGE_CONFIG")]
+    config: Option<PathBuf>,
+    /// Database URL: sqlite://PATH or postgres://USER@HOST/DB.
+    #[arg(
+        long = "database",
+        global = true,
+        env = "SCIM_BRIDGE_DATABASE_URL",
+        hide_env_values = true
+    )]
+    database: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Apply migrations and serve SCIM and the admin API.
+    Serve(ServeArgs),
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Manage IAMs (sources of identities).
+    #[command(subcommand)]
+    Iam(IamCommand),
+    /// Manage SCIM bearer tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Administrators of the built-in IAM.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "SCIM_BRIDGE_BIND")]
+    bind: Option<std::net::SocketAddr>,
+    /// Absolute URL clients reach this server at (for meta.location).
+    #[arg(long, env = "SCIM_BRIDGE_PUBLIC_URL")]
+    public_url: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum IamCommand {
+    /// Create an IAM.
+    Create {
+        name: String,
+        #[arg(long)]
+        display_name: Option<String>,
+    },
+    /// List IAMs.
+    List,
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create a SCIM token for an IAM; prints only the token.
+    Create {
+        #[arg(long)]
+        iam: String,
+        #[arg(long)]
+        label: Option<String>,
+    },
+    /// List tokens (never their secrets).
+    List,
+    /// Revoke a token by id.
+    Revoke { id: String },
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Create (or reuse) a built-in admin with USER_ADMIN; prints an admin token.
+    Bootstrap {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: Option<String>,
+        /// How long the token is valid, in hours.
+        #[arg(long, default_value_t = 24)]
+        valid_hours: u32,
+    },
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SCIM_BRIDGE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(msg) => {
+            eprintln!("error: {msg}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn describe(e: Error) -> String {
+    match e {
+        Error::Client(e) => e.detail,
+        Error::Internal(cause) => cause,
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), String> {
+    let (bind, public_url) = match &cli.command {
+        Command::Serve(a) => (a.bind, a.public_url.clone()),
+        _ => (None, None),
+    };
+    let config = Config::load(
+        cli.config.as_deref(),
+        Serialized::defaults(ConfigOverrides {
+            bind,
+            database_url: cli.database.clone(),
+            public_url,
+        }),
+    )?;
+    if let Command::Serve(_) = cli.command {
+        return serve(config).await;
+    }
+    let dir = scim_bridge::open_directory(&config)
+        .await
+        .map_err(|e| e.to_string())?;
+    match cli.command {
+        Command::Serve(_) => unreachable!("handled above"),
+        Command::Migrate => {
+            eprintln!("migrations applied");
+            Ok(())
+        }
+        Command::Iam(c) => iam(&dir, c).await.map_err(describe),
+        Command::Token(c) => token(&dir, c).await.map_err(describe),
+        Command::Admin(AdminCommand::Bootstrap {
+            email,
+            name,
+            valid_hours,
+        }) => {
+            let (_, token) = dir
+                .bootstrap_admin(
+                    &email,
+                    name.as_deref(),
+                    time::Duration::hours(valid_hours.into()),
+                )
+                .await
+                .map_err(describe)?;
+            println!("{token}");
+            Ok(())
+        }
+    }
+}
+
+async fn serve(config: Config) -> Result<(), String> {
+    let bind = config.bind;
+    let state = scim_bridge::build_state(config)
+        .await
+        .map_err(|e| e.to_string())?;
+    let listener = tokio::net::TcpListener::bind(bind)
+        .await
+        .map_err(|e| format!("cannot listen on {bind}: {e}"))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    tracing::info!(
+        %addr,
+        database = %scim_bridge::config::redact_url(&state.config.database_url),
+        "scim-bridge listening; SCIM base URL http://{addr}/scim/v2"
+    );
+    scim_bridge::http::serve(listener, state)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+async fn iam(dir: &Directory, c: IamCommand) -> Result<(), Error> {
+    match c {
+        IamCommand::Create { name, display_name } => {
+            let iam = dir.create_iam(&name, display_name.as_deref()).await?;
+            println!("{}", iam.id);
+        }
+        IamCommand::List => {
+            for iam in dir.list_iams().await? {
+                println!(
+                    "{}\t{}\t{}",
+                    iam.id,
+                    iam.name,
+                    iam.display_name.unwrap_or_default()
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn token(dir: &Directory, c: TokenCommand) -> Result<(), Error> {
+    match c {
+        TokenCommand::Create { iam, label } => {
+            let (info, token) = dir.create_token(&iam, label.as_deref()).await?;
+            eprintln!("token {} for IAM {} (shown once)", info.id, info.iam_name);
+            println!("{token}");
+        }
+        TokenCommand::List => {
+            for t in dir.list_tokens().await? {
+                let state = if t.revoked.is_some() {
+                    "revoked"
+                } else {
+                    "active"
+                };
+                println!(
+                    "{}\t{}\t{}\t{}\t{}",
+                    t.id,
+                    t.iam_name,
+                    state,
+                    scim_bridge::directory::rfc3339(t.created),
+                    t.label.unwrap_or_default()
+                );
+            }
+        }
+        TokenCommand::Revoke { id } => {
+            dir.revoke_token(&id).await?;
+            eprintln!("token {id} revoked");
+        }
+    }
+    Ok(())
+}

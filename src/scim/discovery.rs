@@ -1,0 +1,390 @@
+//! The discovery documents: `/Schemas`, `/ResourceTypes` and
+//! `/ServiceProviderConfig` (RFC 7643 §5–§7, RFC 9865 §4). Every document is
+//! generated from the schema tables; nothing here restates an attribute.
+
+use serde_json::{Map, Value, json};
+
+use super::schema::{
+    AttrDef, LIST_RESPONSE_SCHEMA, RESOURCE_TYPE_SCHEMA, RESOURCE_TYPES, ResourceTypeDef,
+    SCHEMA_SCHEMA, SPC_SCHEMA, SchemaDef,
+};
+
+/// What the service provider configuration advertises; the server's own
+/// limits, passed in by the caller.
+#[derive(Debug, Clone)]
+pub struct SpcOptions {
+    pub max_results: u32,
+    pub max_bulk_operations: u32,
+    pub max_bulk_payload: u64,
+    pub bulk_supported: bool,
+    pub patch_supported: bool,
+    pub etag_supported: bool,
+    pub sort_supported: bool,
+    pub filter_supported: bool,
+    pub change_password_supported: bool,
+    pub cursor_supported: bool,
+    pub max_page_size_for_cursor: u32,
+    /// `documentationUri`, omitted when None.
+    pub documentation_uri: Option<String>,
+}
+
+/// How long a cursor stays valid, advertised as `cursorTimeout` (seconds).
+const CURSOR_TIMEOUT_SECS: u32 = 3600;
+
+/// Every schema of every resource type, each once, in resource type order.
+fn all_schemas() -> Vec<&'static SchemaDef> {
+    let mut out: Vec<&'static SchemaDef> = Vec::new();
+    for rt in RESOURCE_TYPES {
+        for s in rt.schemas() {
+            if !out.iter().any(|o| std::ptr::eq(*o, s)) {
+                out.push(s);
+            }
+        }
+    }
+    out
+}
+
+fn list_response(resources: Vec<Value>) -> Value {
+    json!({
+        "schemas": [LIST_RESPONSE_SCHEMA],
+        "totalResults": resources.len(),
+        "itemsPerPage": resources.len(),
+        "startIndex": 1,
+        "Resources": resources,
+    })
+}
+
+fn trim_base(base: &str) -> &str {
+    base.trim_end_matches('/')
+}
+
+/// `GET /Schemas`: a ListResponse of every Schema document.
+pub fn schemas_list(base: &str) -> Value {
+    list_response(
+        all_schemas()
+            .into_iter()
+            .map(|s| schema_json(s, base))
+            .collect(),
+    )
+}
+
+/// `GET /Schemas/{id}`: the URN matches case-insensitively.
+pub fn schema_doc(id: &str, base: &str) -> Option<Value> {
+    all_schemas()
+        .into_iter()
+        .find(|s| s.id.eq_ignore_ascii_case(id))
+        .map(|s| schema_json(s, base))
+}
+
+/// `GET /ResourceTypes`.
+pub fn resource_types_list(base: &str) -> Value {
+    list_response(
+        RESOURCE_TYPES
+            .iter()
+            .map(|rt| resource_type_json(rt, base))
+            .collect(),
+    )
+}
+
+/// `GET /ResourceTypes/{name}`: the name matches case-insensitively.
+pub fn resource_type_doc(name: &str, base: &str) -> Option<Value> {
+    RESOURCE_TYPES
+        .iter()
+        .find(|rt| rt.name.eq_ignore_ascii_case(name))
+        .map(|rt| resource_type_json(rt, base))
+}
+
+/// `GET /ServiceProviderConfig`.
+pub fn service_provider_config(base: &str, cfg: &SpcOptions) -> Value {
+    let mut doc = json!({
+        "schemas": [SPC_SCHEMA],
+        "patch": { "supported": cfg.patch_supported },
+        "bulk": {
+            "supported": cfg.bulk_supported,
+            "maxOperations": cfg.max_bulk_operations,
+            "maxPayloadSize": cfg.max_bulk_payload,
+        },
+        "filter": { "supported": cfg.filter_supported, "maxResults": cfg.max_results },
+        "changePassword": { "supported": cfg.change_password_supported },
+        "sort": { "supported": cfg.sort_supported },
+        "etag": { "supported": cfg.etag_supported },
+        "pagination": {
+            "cursor": cfg.cursor_supported,
+            "index": true,
+            "defaultPaginationMethod": "index",
+            "defaultPageSize": cfg.max_results,
+            "maxPageSize": cfg.max_results,
+            "cursorTimeout": CURSOR_TIMEOUT_SECS,
+        },
+        "authenticationSchemes": [{
+            "type": "oauthbearertoken",
+            "name": "OAuth Bearer Token",
+            "description": "Authentication with a bearer token in the Authorization header.",
+            "specUri": "https://www.rfc-editor.org/info/rfc6750",
+            "primary": true,
+        }],
+        "meta": {
+            "resourceType": "ServiceProviderConfig",
+            "location": format!("{}/ServiceProviderConfig", trim_base(base)),
+        },
+    });
+    if let Some(uri) = &cfg.documentation_uri {
+        doc["documentationUri"] = Value::String(uri.clone());
+    }
+    doc
+}
+
+fn schema_json(s: &SchemaDef, base: &str) -> Value {
+    json!({
+        "schemas": [SCHEMA_SCHEMA],
+        "id": s.id,
+        "name": s.name,
+        "description": s.description,
+        "attributes": s.attributes.iter().map(attr_json).collect::<Vec<_>>(),
+        "meta": {
+            "resourceType": "Schema",
+            "location": format!("{}/Schemas/{}", trim_base(base), s.id),
+        },
+    })
+}
+
+fn attr_json(a: &AttrDef) -> Value {
+    let mut m = Map::new();
+    m.insert("name".into(), a.name.into());
+    m.insert("type".into(), a.ty.as_str().into());
+    m.insert("multiValued".into(), a.multi_valued.into());
+    m.insert("description".into(), a.description.into());
+    m.insert("required".into(), a.required.into());
+    m.insert("caseExact".into(), a.case_exact.into());
+    m.insert("mutability".into(), a.mutability.as_str().into());
+    m.insert("returned".into(), a.returned.as_str().into());
+    m.insert("uniqueness".into(), a.uniqueness.as_str().into());
+    if !a.canonical_values.is_empty() {
+        m.insert("canonicalValues".into(), a.canonical_values.into());
+    }
+    if !a.reference_types.is_empty() {
+        m.insert("referenceTypes".into(), a.reference_types.into());
+    }
+    if !a.sub_attributes.is_empty() {
+        let subs = a.sub_attributes.iter().map(attr_json).collect::<Vec<_>>();
+        m.insert("subAttributes".into(), subs.into());
+    }
+    Value::Object(m)
+}
+
+fn resource_type_json(rt: &ResourceTypeDef, base: &str) -> Value {
+    let mut doc = json!({
+        "schemas": [RESOURCE_TYPE_SCHEMA],
+        "id": rt.name,
+        "name": rt.name,
+        "endpoint": rt.endpoint,
+        "description": rt.description,
+        "schema": rt.schema.id,
+        "meta": {
+            "resourceType": "ResourceType",
+            "location": format!("{}/ResourceTypes/{}", trim_base(base), rt.name),
+        },
+    });
+    if !rt.extensions.is_empty() {
+        let exts: Vec<Value> = rt
+            .extensions
+            .iter()
+            .map(|(s, required)| json!({ "schema": s.id, "required": required }))
+            .collect();
+        doc["schemaExtensions"] = exts.into();
+    }
+    doc
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scim::schema::{ENTERPRISE_USER_SCHEMA, GROUP_SCHEMA, USER_SCHEMA};
+
+    const BASE: &str = "http://host:8080/scim/v2";
+
+    fn opts() -> SpcOptions {
+        SpcOptions {
+            max_results: 200,
+            max_bulk_operations: 100,
+            max_bulk_payload: 1_048_576,
+            bulk_supported: false,
+            patch_supported: true,
+            etag_supported: true,
+            sort_supported: true,
+            filter_supported: true,
+            change_password_supported: false,
+            cursor_supported: true,
+            max_page_size_for_cursor: 500,
+            documentation_uri: None,
+        }
+    }
+
+    fn find<'a>(attrs: &'a Value, name: &str) -> &'a Value {
+        attrs
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["name"] == name)
+            .unwrap_or_else(|| panic!("no attribute {name}"))
+    }
+
+    #[test]
+    fn schemas_list_holds_each_schema_once() {
+        let doc = schemas_list(BASE);
+        assert_eq!(doc["schemas"], json!([LIST_RESPONSE_SCHEMA]));
+        assert_eq!(doc["totalResults"], 3);
+        assert_eq!(doc["itemsPerPage"], 3);
+        assert_eq!(doc["startIndex"], 1);
+        let ids: Vec<_> = doc["Resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["id"].as_str().unwrap())
+            .collect();
+        assert_eq!(ids, [USER_SCHEMA, ENTERPRISE_USER_SCHEMA, GROUP_SCHEMA]);
+    }
+
+    #[test]
+    fn schema_doc_is_case_insensitive_and_complete() {
+        let doc = schema_doc(&USER_SCHEMA.to_uppercase(), BASE).unwrap();
+        assert_eq!(doc["id"], USER_SCHEMA);
+        assert_eq!(doc["schemas"], json!([SCHEMA_SCHEMA]));
+        assert_eq!(
+            doc["meta"]["location"],
+            format!("{BASE}/Schemas/{USER_SCHEMA}")
+        );
+        assert_eq!(doc["meta"]["resourceType"], "Schema");
+        let attrs = &doc["attributes"];
+        let user_name = find(attrs, "userName");
+        assert_eq!(
+            *user_name,
+            json!({
+                "name": "userName", "type": "string", "multiValued": false,
+                "description": user_name["description"], "required": true,
+                "caseExact": false, "mutability": "readWrite", "returned": "default",
+                "uniqueness": "server",
+            })
+        );
+        let password = find(attrs, "password");
+        assert_eq!(password["mutability"], "writeOnly");
+        assert_eq!(password["returned"], "never");
+        let emails = find(attrs, "emails");
+        assert_eq!(emails["multiValued"], true);
+        assert_eq!(emails["type"], "complex");
+        let email_type = find(&emails["subAttributes"], "type");
+        assert_eq!(
+            email_type["canonicalValues"],
+            json!(["work", "home", "other"])
+        );
+        assert!(email_type.get("referenceTypes").is_none());
+        assert!(email_type.get("subAttributes").is_none());
+        let groups = find(attrs, "groups");
+        assert_eq!(
+            find(&groups["subAttributes"], "$ref")["referenceTypes"],
+            json!(["User", "Group"])
+        );
+        assert_eq!(
+            find(attrs, "x509Certificates")["subAttributes"][0]["type"],
+            "binary"
+        );
+        assert_eq!(find(attrs, "active")["type"], "boolean");
+    }
+
+    #[test]
+    fn schema_docs_leave_out_the_common_attributes() {
+        for s in schemas_list(BASE)["Resources"].as_array().unwrap() {
+            for a in s["attributes"].as_array().unwrap() {
+                assert!(!["id", "externalId", "meta"].contains(&a["name"].as_str().unwrap()));
+            }
+        }
+    }
+
+    #[test]
+    fn unknown_schema_and_resource_type() {
+        assert!(schema_doc("urn:nope", BASE).is_none());
+        assert!(resource_type_doc("Device", BASE).is_none());
+    }
+
+    #[test]
+    fn enterprise_and_group_schemas() {
+        let ent = schema_doc(ENTERPRISE_USER_SCHEMA, BASE).unwrap();
+        assert_eq!(ent["name"], "EnterpriseUser");
+        let manager = find(&ent["attributes"], "manager");
+        assert_eq!(
+            find(&manager["subAttributes"], "displayName")["mutability"],
+            "readOnly"
+        );
+        let group = schema_doc(GROUP_SCHEMA, BASE).unwrap();
+        let members = find(&group["attributes"], "members");
+        assert_eq!(
+            find(&members["subAttributes"], "value")["mutability"],
+            "immutable"
+        );
+        assert_eq!(
+            find(&members["subAttributes"], "type")["canonicalValues"],
+            json!(["User", "Group"])
+        );
+    }
+
+    #[test]
+    fn resource_types() {
+        let list = resource_types_list(BASE);
+        assert_eq!(list["totalResults"], 2);
+        let user = resource_type_doc("user", &format!("{BASE}/")).unwrap();
+        assert_eq!(
+            user,
+            json!({
+                "schemas": [RESOURCE_TYPE_SCHEMA],
+                "id": "User",
+                "name": "User",
+                "endpoint": "/Users",
+                "description": "User Account",
+                "schema": USER_SCHEMA,
+                "schemaExtensions": [{ "schema": ENTERPRISE_USER_SCHEMA, "required": false }],
+                "meta": { "resourceType": "ResourceType", "location": format!("{BASE}/ResourceTypes/User") },
+            })
+        );
+        let group = resource_type_doc("Group", BASE).unwrap();
+        assert_eq!(group["endpoint"], "/Groups");
+        assert!(group.get("schemaExtensions").is_none());
+    }
+
+    #[test]
+    fn service_provider_config_reflects_options() {
+        let doc = service_provider_config(BASE, &opts());
+        assert_eq!(doc["schemas"], json!([SPC_SCHEMA]));
+        assert_eq!(doc["patch"]["supported"], true);
+        assert_eq!(
+            doc["bulk"],
+            json!({ "supported": false, "maxOperations": 100, "maxPayloadSize": 1_048_576 })
+        );
+        assert_eq!(
+            doc["filter"],
+            json!({ "supported": true, "maxResults": 200 })
+        );
+        assert_eq!(doc["changePassword"]["supported"], false);
+        assert_eq!(doc["sort"]["supported"], true);
+        assert_eq!(doc["etag"]["supported"], true);
+        assert_eq!(
+            doc["pagination"],
+            json!({
+                "cursor": true, "index": true, "defaultPaginationMethod": "index",
+                "defaultPageSize": 200, "maxPageSize": 200, "cursorTimeout": 3600,
+            })
+        );
+        assert_eq!(doc["authenticationSchemes"][0]["type"], "oauthbearertoken");
+        assert_eq!(
+            doc["meta"]["location"],
+            format!("{BASE}/ServiceProviderConfig")
+        );
+        assert!(doc.get("documentationUri").is_none());
+
+        let with_doc = SpcOptions {
+            documentation_uri: Some("https://docs.example/scim".into()),
+            ..opts()
+        };
+        let doc = service_provider_config(BASE, &with_doc);
+        assert_eq!(doc["documentationUri"], "https://docs.example/scim");
+    }
+}

@@ -1,0 +1,12 @@
+//! The SCIM protocol core, pure: schemas, resource validation, projection,
+//! filters, list documents and errors. No framework, no I/O: everything here
+//! is a plain function over `serde_json::Value` and the schema definitions.
+
+pub mod discovery;
+pub mod error;
+pub mod filter;
+pub mod projection;
+pub mod resource;
+pub mod schema;
+
+pub use error::{ScimError, ScimType};

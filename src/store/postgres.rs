@@ -1,0 +1,640 @@
+//! The PostgreSQL backend: for deployments that outgrow one machine (several
+//! stateless replicas on one database). Native types throughout: uuid ids,
+//! timestamptz times (microseconds, like the domain's clock), jsonb
+//! documents, boolean, bytea. Conditional writes lock the row they check
+//! (`SELECT ... FOR UPDATE`) inside their transaction; unique indexes settle
+//! races between creates. A URL may carry `?options=-c%20search_path%3DS`
+//! to keep everything, the migrations table included, in schema `S`.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::postgres::{PgArguments, PgConnectOptions, PgPoolOptions, PgRow};
+use sqlx::{Arguments, AssertSqlSafe, PgPool, Row};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::sql_filter::{self, Bind, Dialect};
+use super::*;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// The unique indexes a write can run into, by the name PostgreSQL reports.
+const UNIQUE_INDEXES: [&str; 3] = [
+    "users_iam_user_name",
+    "groups_iam_display_name",
+    "iams_name",
+];
+
+pub struct PgStore {
+    pool: PgPool,
+}
+
+/// Maps a unique violation (SQLSTATE 23505) to the index PostgreSQL names;
+/// `fallback` when it names another one (a primary key, in practice).
+fn unique(e: sqlx::Error, fallback: &'static str) -> StoreError {
+    match &e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => {
+            let index = db
+                .constraint()
+                .and_then(|c| UNIQUE_INDEXES.iter().find(|&&i| i == c).copied());
+            StoreError::Conflict(index.unwrap_or(fallback))
+        }
+        _ => StoreError::Database(e),
+    }
+}
+
+fn encode_err(e: sqlx::error::BoxDynError) -> StoreError {
+    StoreError::Database(sqlx::Error::Encode(e))
+}
+
+fn stored(row: &PgRow) -> Result<Stored> {
+    Ok(Stored {
+        id: row.try_get("id")?,
+        doc: row.try_get("doc")?,
+        created: row.try_get("created")?,
+        last_modified: row.try_get("last_modified")?,
+        version: row.try_get("version")?,
+    })
+}
+
+fn iam_row(r: &PgRow) -> Result<Iam> {
+    Ok(Iam {
+        id: r.try_get("id")?,
+        name: r.try_get("name")?,
+        display_name: r.try_get("display_name")?,
+        created: r.try_get("created")?,
+    })
+}
+
+fn member_kind(s: &str) -> Result<MemberKind> {
+    MemberKind::parse(s).ok_or_else(|| StoreError::Corrupt(format!("member kind {s}")))
+}
+
+fn bind_all(args: &mut PgArguments, binds: &[Bind]) -> Result<()> {
+    for b in binds {
+        match b {
+            Bind::Text(s) => args.add(s.clone()),
+            Bind::Uuid(u) => args.add(*u),
+        }
+        .map_err(encode_err)?;
+    }
+    Ok(())
+}
+
+impl PgStore {
+    pub async fn connect(url: &str, pool_size: u32) -> Result<Self> {
+        // `options` (e.g. `-c search_path=...`) travels in the startup
+        // packet, so every pooled connection gets it.
+        let options = PgConnectOptions::from_str(url)?;
+        let pool = PgPoolOptions::new()
+            .max_connections(pool_size.max(1))
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(options)
+            .await?;
+        Ok(PgStore { pool })
+    }
+
+    async fn list(
+        &self,
+        table: &'static str,
+        kind: ResourceKind,
+        iam: Uuid,
+        q: &ListQuery,
+    ) -> Result<ListPage> {
+        let mut where_sql = String::from("iam_id = $1");
+        let mut args = PgArguments::default();
+        args.add(iam).map_err(encode_err)?;
+        if let Some(f) = &q.filter {
+            let c =
+                sql_filter::translate(f, kind, Dialect::Postgres, 2).map_err(StoreError::Filter)?;
+            where_sql.push_str(" AND ");
+            where_sql.push_str(&c.sql);
+            bind_all(&mut args, &c.binds)?;
+        }
+        let mut conn = self.pool.acquire().await?;
+        let count_sql = format!("SELECT count(*) FROM {table} WHERE {where_sql}");
+        let total: i64 = sqlx::query_scalar_with(AssertSqlSafe(count_sql), args.clone())
+            .fetch_one(&mut *conn)
+            .await?;
+        let mut items = Vec::new();
+        if q.limit > 0 && q.offset < total as u64 {
+            let n = args.len() + 1;
+            let sql = format!(
+                "SELECT id, doc, created, last_modified, version FROM {table} WHERE {where_sql} ORDER BY id LIMIT ${n} OFFSET ${}",
+                n + 1
+            );
+            let mut args = args;
+            args.add(i64::try_from(q.limit).unwrap_or(i64::MAX))
+                .map_err(encode_err)?;
+            args.add(q.offset as i64).map_err(encode_err)?;
+            let rows = sqlx::query_with(AssertSqlSafe(sql), args)
+                .fetch_all(&mut *conn)
+                .await?;
+            items = rows.iter().map(stored).collect::<Result<_>>()?;
+        }
+        Ok(ListPage {
+            total: total as u64,
+            items,
+        })
+    }
+
+    async fn get(&self, table: &'static str, iam: Uuid, id: Uuid) -> Result<Option<Stored>> {
+        let sql = format!(
+            "SELECT id, doc, created, last_modified, version FROM {table} WHERE id = $1 AND iam_id = $2"
+        );
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(id)
+            .bind(iam)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(stored).transpose()
+    }
+}
+
+/// Checks the version a conditional write expects, inside its transaction,
+/// and locks the row until the transaction ends.
+async fn check_version(
+    tx: &mut sqlx::PgConnection,
+    table: &'static str,
+    iam: Uuid,
+    id: Uuid,
+    if_version: Option<i64>,
+) -> Result<i64> {
+    let sql = format!("SELECT version FROM {table} WHERE id = $1 AND iam_id = $2 FOR UPDATE");
+    let current: Option<i64> = sqlx::query_scalar(AssertSqlSafe(sql))
+        .bind(id)
+        .bind(iam)
+        .fetch_optional(&mut *tx)
+        .await?;
+    let current = current.ok_or(StoreError::NotFound)?;
+    match if_version {
+        Some(v) if v != current => Err(StoreError::VersionMismatch),
+        _ => Ok(current),
+    }
+}
+
+/// Adds members in one statement; members already in the group keep their row.
+async fn insert_members(
+    tx: &mut sqlx::PgConnection,
+    group: Uuid,
+    members: &[(Uuid, MemberKind)],
+    now: OffsetDateTime,
+) -> Result<()> {
+    if members.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<Uuid> = members.iter().map(|(id, _)| *id).collect();
+    let kinds: Vec<&str> = members.iter().map(|(_, k)| k.as_str()).collect();
+    sqlx::query(
+        "INSERT INTO group_members (group_id, member_id, member_kind, added)
+         SELECT $1, m.id, m.kind, $4 FROM UNNEST($2::uuid[], $3::text[]) AS m(id, kind)
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(group)
+    .bind(ids)
+    .bind(kinds)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+#[async_trait]
+impl Store for PgStore {
+    async fn migrate(&self) -> Result<()> {
+        // The migrator serialises on an advisory lock keyed by the database
+        // name; its table lands in the first schema of the search path.
+        MIGRATOR.run(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn create_iam(
+        &self,
+        id: Uuid,
+        name: &str,
+        display_name: Option<&str>,
+        now: OffsetDateTime,
+    ) -> Result<Iam> {
+        sqlx::query("INSERT INTO iams (id, name, display_name, created) VALUES ($1, $2, $3, $4)")
+            .bind(id)
+            .bind(name)
+            .bind(display_name)
+            .bind(now)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| unique(e, "iams_name"))?;
+        Ok(Iam {
+            id,
+            name: name.to_owned(),
+            display_name: display_name.map(str::to_owned),
+            created: now,
+        })
+    }
+
+    async fn list_iams(&self) -> Result<Vec<Iam>> {
+        let rows = sqlx::query(
+            r#"SELECT id, name, display_name, created FROM iams ORDER BY name COLLATE "C""#,
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(iam_row).collect()
+    }
+
+    async fn iam_by_name(&self, name: &str) -> Result<Option<Iam>> {
+        let row = sqlx::query("SELECT id, name, display_name, created FROM iams WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(iam_row).transpose()
+    }
+
+    async fn create_token(&self, t: &NewToken) -> Result<()> {
+        sqlx::query("INSERT INTO scim_tokens (id, iam_id, label, secret_hash, created) VALUES ($1, $2, $3, $4, $5)")
+            .bind(t.id)
+            .bind(t.iam_id)
+            .bind(&t.label)
+            .bind(&t.secret_hash)
+            .bind(t.created)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn token_secret(&self, id: Uuid) -> Result<Option<TokenSecret>> {
+        let row = sqlx::query("SELECT iam_id, secret_hash, revoked IS NOT NULL AS revoked FROM scim_tokens WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| {
+            Ok(TokenSecret {
+                iam_id: r.try_get("iam_id")?,
+                secret_hash: r.try_get("secret_hash")?,
+                revoked: r.try_get("revoked")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn list_tokens(&self) -> Result<Vec<TokenInfo>> {
+        let rows = sqlx::query(
+            "SELECT t.id, t.iam_id, i.name AS iam_name, t.label, t.created, t.revoked
+             FROM scim_tokens t JOIN iams i ON i.id = t.iam_id ORDER BY t.created, t.id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(TokenInfo {
+                    id: r.try_get("id")?,
+                    iam_id: r.try_get("iam_id")?,
+                    iam_name: r.try_get("iam_name")?,
+                    label: r.try_get("label")?,
+                    created: r.try_get("created")?,
+                    revoked: r.try_get("revoked")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn revoke_token(&self, id: Uuid, now: OffsetDateTime) -> Result<bool> {
+        let done =
+            sqlx::query("UPDATE scim_tokens SET revoked = $1 WHERE id = $2 AND revoked IS NULL")
+                .bind(now)
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn insert_user(
+        &self,
+        iam: Uuid,
+        id: Uuid,
+        u: &UserWrite,
+        now: OffsetDateTime,
+    ) -> Result<Stored> {
+        sqlx::query(
+            "INSERT INTO users (id, iam_id, user_name, user_name_folded, external_id, display_name_folded,
+                                active, doc, password_hash, created, last_modified, version)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, 1)",
+        )
+        .bind(id)
+        .bind(iam)
+        .bind(&u.user_name)
+        .bind(&u.user_name_folded)
+        .bind(&u.external_id)
+        .bind(&u.display_name_folded)
+        .bind(u.active)
+        .bind(&u.doc)
+        .bind(u.password_hash.clone().flatten())
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| unique(e, "users_iam_user_name"))?;
+        Ok(Stored {
+            id,
+            doc: u.doc.clone(),
+            created: now,
+            last_modified: now,
+            version: 1,
+        })
+    }
+
+    async fn get_user(&self, iam: Uuid, id: Uuid) -> Result<Option<Stored>> {
+        self.get("users", iam, id).await
+    }
+
+    async fn replace_user(
+        &self,
+        iam: Uuid,
+        id: Uuid,
+        u: &UserWrite,
+        if_version: Option<i64>,
+        now: OffsetDateTime,
+    ) -> Result<Stored> {
+        let mut tx = self.pool.begin().await?;
+        let version = check_version(&mut tx, "users", iam, id, if_version).await? + 1;
+        let created: OffsetDateTime = sqlx::query_scalar(
+            "UPDATE users SET user_name = $1, user_name_folded = $2, external_id = $3, display_name_folded = $4,
+                    active = $5, doc = $6, password_hash = CASE WHEN $7 THEN $8 ELSE password_hash END,
+                    last_modified = $9, version = $10
+             WHERE id = $11 RETURNING created",
+        )
+        .bind(&u.user_name)
+        .bind(&u.user_name_folded)
+        .bind(&u.external_id)
+        .bind(&u.display_name_folded)
+        .bind(u.active)
+        .bind(&u.doc)
+        .bind(u.password_hash.is_some())
+        .bind(u.password_hash.clone().flatten())
+        .bind(now)
+        .bind(version)
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(|e| unique(e, "users_iam_user_name"))?;
+        tx.commit().await?;
+        Ok(Stored {
+            id,
+            doc: u.doc.clone(),
+            created,
+            last_modified: now,
+            version,
+        })
+    }
+
+    async fn delete_user(&self, iam: Uuid, id: Uuid, if_version: Option<i64>) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        check_version(&mut tx, "users", iam, id, if_version).await?;
+        sqlx::query("DELETE FROM group_members WHERE member_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM users WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn list_users(&self, iam: Uuid, q: &ListQuery) -> Result<ListPage> {
+        self.list("users", ResourceKind::User, iam, q).await
+    }
+
+    async fn groups_of_users(
+        &self,
+        iam: Uuid,
+        users: &[Uuid],
+    ) -> Result<HashMap<Uuid, Vec<GroupRef>>> {
+        let mut out: HashMap<Uuid, Vec<GroupRef>> = HashMap::new();
+        if users.is_empty() {
+            return Ok(out);
+        }
+        // Walk up the nesting; depth bounds cycles, MIN(depth) = 1 means direct.
+        let rows = sqlx::query(
+            r#"WITH RECURSIVE up(member_id, group_id, depth) AS (
+                   SELECT member_id, group_id, 1 FROM group_members WHERE member_id = ANY($2)
+                   UNION
+                   SELECT up.member_id, gm.group_id, up.depth + 1
+                   FROM up JOIN group_members gm ON gm.member_id = up.group_id
+                   WHERE up.depth < 32
+               )
+               SELECT up.member_id, g.id, g.display_name, MIN(up.depth) = 1 AS direct
+               FROM up JOIN groups g ON g.id = up.group_id AND g.iam_id = $1
+               GROUP BY up.member_id, g.id, g.display_name
+               ORDER BY g.display_name_folded COLLATE "C", g.id"#,
+        )
+        .bind(iam)
+        .bind(users)
+        .fetch_all(&self.pool)
+        .await?;
+        for r in rows {
+            let user: Uuid = r.try_get(0)?;
+            out.entry(user).or_default().push(GroupRef {
+                id: r.try_get(1)?,
+                display_name: r.try_get(2)?,
+                direct: r.try_get(3)?,
+            });
+        }
+        Ok(out)
+    }
+
+    async fn insert_group(
+        &self,
+        iam: Uuid,
+        id: Uuid,
+        g: &GroupWrite,
+        members: &[(Uuid, MemberKind)],
+        now: OffsetDateTime,
+    ) -> Result<Stored> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO groups (id, iam_id, display_name, display_name_folded, external_id, doc, created, last_modified, version)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $7, 1)",
+        )
+        .bind(id)
+        .bind(iam)
+        .bind(&g.display_name)
+        .bind(&g.display_name_folded)
+        .bind(&g.external_id)
+        .bind(&g.doc)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| unique(e, "groups_iam_display_name"))?;
+        insert_members(&mut tx, id, members, now).await?;
+        tx.commit().await?;
+        Ok(Stored {
+            id,
+            doc: g.doc.clone(),
+            created: now,
+            last_modified: now,
+            version: 1,
+        })
+    }
+
+    async fn get_group(&self, iam: Uuid, id: Uuid) -> Result<Option<Stored>> {
+        self.get("groups", iam, id).await
+    }
+
+    async fn replace_group(
+        &self,
+        iam: Uuid,
+        id: Uuid,
+        g: &GroupWrite,
+        members: &[(Uuid, MemberKind)],
+        if_version: Option<i64>,
+        now: OffsetDateTime,
+    ) -> Result<Stored> {
+        let mut tx = self.pool.begin().await?;
+        let version = check_version(&mut tx, "groups", iam, id, if_version).await? + 1;
+        let created: OffsetDateTime = sqlx::query_scalar(
+            "UPDATE groups SET display_name = $1, display_name_folded = $2, external_id = $3, doc = $4,
+                    last_modified = $5, version = $6
+             WHERE id = $7 RETURNING created",
+        )
+        .bind(&g.display_name)
+        .bind(&g.display_name_folded)
+        .bind(&g.external_id)
+        .bind(&g.doc)
+        .bind(now)
+        .bind(version)
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(|e| unique(e, "groups_iam_display_name"))?;
+        // Keep the rows of members that stay, so their join dates survive.
+        let keep: Vec<Uuid> = members.iter().map(|(m, _)| *m).collect();
+        sqlx::query("DELETE FROM group_members WHERE group_id = $1 AND member_id <> ALL($2)")
+            .bind(id)
+            .bind(keep)
+            .execute(&mut *tx)
+            .await?;
+        insert_members(&mut tx, id, members, now).await?;
+        tx.commit().await?;
+        Ok(Stored {
+            id,
+            doc: g.doc.clone(),
+            created,
+            last_modified: now,
+            version,
+        })
+    }
+
+    async fn delete_group(&self, iam: Uuid, id: Uuid, if_version: Option<i64>) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        check_version(&mut tx, "groups", iam, id, if_version).await?;
+        sqlx::query("DELETE FROM group_members WHERE member_id = $1 OR group_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM groups WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn list_groups(&self, iam: Uuid, q: &ListQuery) -> Result<ListPage> {
+        self.list("groups", ResourceKind::Group, iam, q).await
+    }
+
+    async fn group_members(&self, iam: Uuid, group: Uuid) -> Result<Vec<Member>> {
+        let rows = sqlx::query(
+            "SELECT m.member_id, m.member_kind, COALESCE(u.user_name, g.display_name) AS display
+             FROM group_members m
+             JOIN groups owner ON owner.id = m.group_id AND owner.iam_id = $2
+             LEFT JOIN users u ON m.member_kind = 'User' AND u.id = m.member_id
+             LEFT JOIN groups g ON m.member_kind = 'Group' AND g.id = m.member_id
+             WHERE m.group_id = $1 ORDER BY m.member_id",
+        )
+        .bind(group)
+        .bind(iam)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Member {
+                    id: r.try_get(0)?,
+                    kind: member_kind(r.try_get(1)?)?,
+                    display: r.try_get(2)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn resolve_members(&self, iam: Uuid, ids: &[Uuid]) -> Result<HashMap<Uuid, MemberKind>> {
+        let mut out = HashMap::new();
+        if ids.is_empty() {
+            return Ok(out);
+        }
+        let rows = sqlx::query(
+            "SELECT id, 'User'::text FROM users WHERE iam_id = $1 AND id = ANY($2)
+             UNION ALL
+             SELECT id, 'Group'::text FROM groups WHERE iam_id = $1 AND id = ANY($2)",
+        )
+        .bind(iam)
+        .bind(ids)
+        .fetch_all(&self.pool)
+        .await?;
+        for r in rows {
+            out.insert(r.try_get(0)?, member_kind(r.try_get(1)?)?);
+        }
+        Ok(out)
+    }
+
+    async fn grant_permission(
+        &self,
+        user: Uuid,
+        permission: &str,
+        source: &str,
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO user_permissions (user_id, permission, source, granted) VALUES ($1, $2, $3, $4)
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(user)
+        .bind(permission)
+        .bind(source)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn user_permissions(&self, user: Uuid) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            r#"SELECT permission FROM user_permissions WHERE user_id = $1
+               GROUP BY permission ORDER BY permission COLLATE "C""#,
+        )
+        .bind(user)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    async fn signing_key(&self) -> Result<Vec<u8>> {
+        let fresh: [u8; 32] = rand::random();
+        sqlx::query("INSERT INTO signing_keys (id, secret, created) VALUES (1, $1, $2) ON CONFLICT DO NOTHING")
+            .bind(fresh.to_vec())
+            .bind(OffsetDateTime::now_utc())
+            .execute(&self.pool)
+            .await?;
+        Ok(
+            sqlx::query_scalar("SELECT secret FROM signing_keys WHERE id = 1")
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+}

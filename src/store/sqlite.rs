@@ -1,0 +1,648 @@
+//! The SQLite backend: the embedded default. One writer connection (writes
+//! are serialised in-process instead of spinning on the file lock), a pool
+//! of readers, WAL with `synchronous=FULL` so an acknowledged write survives
+//! power loss, and IMMEDIATE write transactions so another process (the CLI)
+//! waits on the busy timeout instead of failing mid-transaction.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde_json::Value;
+use sqlx::sqlite::{
+    SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::{Arguments, AssertSqlSafe, Row, SqlitePool};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::sql_filter::{self, Bind, Dialect};
+use super::*;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+const BEGIN_IMMEDIATE: &str = "BEGIN IMMEDIATE";
+
+pub struct SqliteStore {
+    writer: SqlitePool,
+    reader: SqlitePool,
+}
+
+fn micros(t: OffsetDateTime) -> i64 {
+    (t.unix_timestamp_nanos() / 1000) as i64
+}
+
+fn from_micros(us: i64) -> Result<OffsetDateTime> {
+    OffsetDateTime::from_unix_timestamp_nanos(us as i128 * 1000)
+        .map_err(|e| StoreError::Corrupt(format!("timestamp {us}: {e}")))
+}
+
+fn parse_uuid(s: &str) -> Result<Uuid> {
+    Uuid::parse_str(s).map_err(|e| StoreError::Corrupt(format!("id {s}: {e}")))
+}
+
+fn id_text(id: Uuid) -> String {
+    id.hyphenated().to_string()
+}
+
+/// Maps a unique-index violation to the index's name.
+fn unique(e: sqlx::Error, index: &'static str) -> StoreError {
+    match &e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(index),
+        _ => StoreError::Database(e),
+    }
+}
+
+fn stored(row: &SqliteRow) -> Result<Stored> {
+    let doc: String = row.try_get("doc")?;
+    Ok(Stored {
+        id: parse_uuid(row.try_get::<&str, _>("id")?)?,
+        doc: serde_json::from_str(&doc).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        created: from_micros(row.try_get("created")?)?,
+        last_modified: from_micros(row.try_get("last_modified")?)?,
+        version: row.try_get("version")?,
+    })
+}
+
+fn bind_all(args: &mut SqliteArguments, binds: &[Bind]) -> Result<()> {
+    for b in binds {
+        match b {
+            Bind::Text(s) => args.add(s.clone()),
+            Bind::Uuid(u) => args.add(id_text(*u)),
+        }
+        .map_err(|e| StoreError::Database(sqlx::Error::Encode(e)))?;
+    }
+    Ok(())
+}
+
+impl SqliteStore {
+    pub async fn connect(url: &str, pool_size: u32) -> Result<Self> {
+        let base = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(base.clone())
+            .await?;
+        let reader = SqlitePoolOptions::new()
+            .max_connections(pool_size.max(1))
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(base.read_only(true))
+            .await?;
+        Ok(SqliteStore { writer, reader })
+    }
+
+    async fn list(
+        &self,
+        table: &'static str,
+        kind: ResourceKind,
+        iam: Uuid,
+        q: &ListQuery,
+    ) -> Result<ListPage> {
+        let mut where_sql = String::from("iam_id = $1");
+        let mut args = SqliteArguments::default();
+        args.add(id_text(iam))
+            .map_err(|e| StoreError::Database(sqlx::Error::Encode(e)))?;
+        if let Some(f) = &q.filter {
+            let c =
+                sql_filter::translate(f, kind, Dialect::Sqlite, 2).map_err(StoreError::Filter)?;
+            where_sql.push_str(" AND ");
+            where_sql.push_str(&c.sql);
+            bind_all(&mut args, &c.binds)?;
+        }
+        let mut conn = self.reader.acquire().await?;
+        let count_sql = format!("SELECT count(*) FROM {table} WHERE {where_sql}");
+        let total: i64 = sqlx::query_scalar_with(AssertSqlSafe(count_sql), args.clone())
+            .fetch_one(&mut *conn)
+            .await?;
+        let mut items = Vec::new();
+        if q.limit > 0 && (q.offset as i64) < total {
+            let n = args.len() + 1;
+            let sql = format!(
+                "SELECT id, doc, created, last_modified, version FROM {table} WHERE {where_sql} ORDER BY id LIMIT ${n} OFFSET ${}",
+                n + 1
+            );
+            let mut args = args;
+            args.add(q.limit as i64)
+                .map_err(|e| StoreError::Database(sqlx::Error::Encode(e)))?;
+            args.add(q.offset as i64)
+                .map_err(|e| StoreError::Database(sqlx::Error::Encode(e)))?;
+            let rows = sqlx::query_with(AssertSqlSafe(sql), args)
+                .fetch_all(&mut *conn)
+                .await?;
+            items = rows.iter().map(stored).collect::<Result<_>>()?;
+        }
+        Ok(ListPage {
+            total: total as u64,
+            items,
+        })
+    }
+
+    async fn get(&self, table: &'static str, iam: Uuid, id: Uuid) -> Result<Option<Stored>> {
+        let sql = format!(
+            "SELECT id, doc, created, last_modified, version FROM {table} WHERE id = $1 AND iam_id = $2"
+        );
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(id_text(id))
+            .bind(id_text(iam))
+            .fetch_optional(&self.reader)
+            .await?;
+        row.as_ref().map(stored).transpose()
+    }
+}
+
+/// Checks the version a conditional write expects, inside its transaction.
+async fn check_version(
+    tx: &mut sqlx::SqliteConnection,
+    table: &'static str,
+    iam: Uuid,
+    id: Uuid,
+    if_version: Option<i64>,
+) -> Result<i64> {
+    let sql = format!("SELECT version FROM {table} WHERE id = $1 AND iam_id = $2");
+    let current: Option<i64> = sqlx::query_scalar(AssertSqlSafe(sql))
+        .bind(id_text(id))
+        .bind(id_text(iam))
+        .fetch_optional(&mut *tx)
+        .await?;
+    let current = current.ok_or(StoreError::NotFound)?;
+    match if_version {
+        Some(v) if v != current => Err(StoreError::VersionMismatch),
+        _ => Ok(current),
+    }
+}
+
+async fn insert_members(
+    tx: &mut sqlx::SqliteConnection,
+    group: Uuid,
+    members: &[(Uuid, MemberKind)],
+    now: i64,
+) -> Result<()> {
+    for (id, kind) in members {
+        sqlx::query("INSERT INTO group_members (group_id, member_id, member_kind, added) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING")
+            .bind(id_text(group))
+            .bind(id_text(*id))
+            .bind(kind.as_str())
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn migrate(&self) -> Result<()> {
+        MIGRATOR.run(&self.writer).await?;
+        Ok(())
+    }
+
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.reader).await?;
+        Ok(())
+    }
+
+    async fn create_iam(
+        &self,
+        id: Uuid,
+        name: &str,
+        display_name: Option<&str>,
+        now: OffsetDateTime,
+    ) -> Result<Iam> {
+        sqlx::query("INSERT INTO iams (id, name, display_name, created) VALUES ($1, $2, $3, $4)")
+            .bind(id_text(id))
+            .bind(name)
+            .bind(display_name)
+            .bind(micros(now))
+            .execute(&self.writer)
+            .await
+            .map_err(|e| unique(e, "iams_name"))?;
+        Ok(Iam {
+            id,
+            name: name.to_owned(),
+            display_name: display_name.map(str::to_owned),
+            created: now,
+        })
+    }
+
+    async fn list_iams(&self) -> Result<Vec<Iam>> {
+        let rows = sqlx::query("SELECT id, name, display_name, created FROM iams ORDER BY name")
+            .fetch_all(&self.reader)
+            .await?;
+        rows.iter().map(iam_row).collect()
+    }
+
+    async fn iam_by_name(&self, name: &str) -> Result<Option<Iam>> {
+        let row = sqlx::query("SELECT id, name, display_name, created FROM iams WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.reader)
+            .await?;
+        row.as_ref().map(iam_row).transpose()
+    }
+
+    async fn create_token(&self, t: &NewToken) -> Result<()> {
+        sqlx::query("INSERT INTO scim_tokens (id, iam_id, label, secret_hash, created) VALUES ($1, $2, $3, $4, $5)")
+            .bind(id_text(t.id))
+            .bind(id_text(t.iam_id))
+            .bind(&t.label)
+            .bind(&t.secret_hash)
+            .bind(micros(t.created))
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    async fn token_secret(&self, id: Uuid) -> Result<Option<TokenSecret>> {
+        let row = sqlx::query("SELECT iam_id, secret_hash, revoked FROM scim_tokens WHERE id = $1")
+            .bind(id_text(id))
+            .fetch_optional(&self.reader)
+            .await?;
+        row.map(|r| {
+            Ok(TokenSecret {
+                iam_id: parse_uuid(r.try_get::<&str, _>("iam_id")?)?,
+                secret_hash: r.try_get("secret_hash")?,
+                revoked: r.try_get::<Option<i64>, _>("revoked")?.is_some(),
+            })
+        })
+        .transpose()
+    }
+
+    async fn list_tokens(&self) -> Result<Vec<TokenInfo>> {
+        let rows = sqlx::query(
+            "SELECT t.id, t.iam_id, i.name AS iam_name, t.label, t.created, t.revoked
+             FROM scim_tokens t JOIN iams i ON i.id = t.iam_id ORDER BY t.created, t.id",
+        )
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(TokenInfo {
+                    id: parse_uuid(r.try_get::<&str, _>("id")?)?,
+                    iam_id: parse_uuid(r.try_get::<&str, _>("iam_id")?)?,
+                    iam_name: r.try_get("iam_name")?,
+                    label: r.try_get("label")?,
+                    created: from_micros(r.try_get("created")?)?,
+                    revoked: r
+                        .try_get::<Option<i64>, _>("revoked")?
+                        .map(from_micros)
+                        .transpose()?,
+                })
+            })
+            .collect()
+    }
+
+    async fn revoke_token(&self, id: Uuid, now: OffsetDateTime) -> Result<bool> {
+        let done =
+            sqlx::query("UPDATE scim_tokens SET revoked = $1 WHERE id = $2 AND revoked IS NULL")
+                .bind(micros(now))
+                .bind(id_text(id))
+                .execute(&self.writer)
+                .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn insert_user(
+        &self,
+        iam: Uuid,
+        id: Uuid,
+        u: &UserWrite,
+        now: OffsetDateTime,
+    ) -> Result<Stored> {
+        let t = micros(now);
+        sqlx::query(
+            "INSERT INTO users (id, iam_id, user_name, user_name_folded, external_id, display_name_folded,
+                                active, doc, password_hash, created, last_modified, version)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, 1)",
+        )
+        .bind(id_text(id))
+        .bind(id_text(iam))
+        .bind(&u.user_name)
+        .bind(&u.user_name_folded)
+        .bind(&u.external_id)
+        .bind(&u.display_name_folded)
+        .bind(u.active)
+        .bind(u.doc.to_string())
+        .bind(u.password_hash.clone().flatten())
+        .bind(t)
+        .execute(&self.writer)
+        .await
+        .map_err(|e| unique(e, "users_iam_user_name"))?;
+        Ok(Stored {
+            id,
+            doc: u.doc.clone(),
+            created: now,
+            last_modified: now,
+            version: 1,
+        })
+    }
+
+    async fn get_user(&self, iam: Uuid, id: Uuid) -> Result<Option<Stored>> {
+        self.get("users", iam, id).await
+    }
+
+    async fn replace_user(
+        &self,
+        iam: Uuid,
+        id: Uuid,
+        u: &UserWrite,
+        if_version: Option<i64>,
+        now: OffsetDateTime,
+    ) -> Result<Stored> {
+        let mut tx = self.writer.begin_with(BEGIN_IMMEDIATE).await?;
+        let version = check_version(&mut tx, "users", iam, id, if_version).await? + 1;
+        let created: i64 = sqlx::query_scalar(
+            "UPDATE users SET user_name = $1, user_name_folded = $2, external_id = $3, display_name_folded = $4,
+                    active = $5, doc = $6, password_hash = CASE WHEN $7 THEN $8 ELSE password_hash END,
+                    last_modified = $9, version = $10
+             WHERE id = $11 RETURNING created",
+        )
+        .bind(&u.user_name)
+        .bind(&u.user_name_folded)
+        .bind(&u.external_id)
+        .bind(&u.display_name_folded)
+        .bind(u.active)
+        .bind(u.doc.to_string())
+        .bind(u.password_hash.is_some())
+        .bind(u.password_hash.clone().flatten())
+        .bind(micros(now))
+        .bind(version)
+        .bind(id_text(id))
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(|e| unique(e, "users_iam_user_name"))?;
+        tx.commit().await?;
+        Ok(Stored {
+            id,
+            doc: u.doc.clone(),
+            created: from_micros(created)?,
+            last_modified: now,
+            version,
+        })
+    }
+
+    async fn delete_user(&self, iam: Uuid, id: Uuid, if_version: Option<i64>) -> Result<()> {
+        let mut tx = self.writer.begin_with(BEGIN_IMMEDIATE).await?;
+        check_version(&mut tx, "users", iam, id, if_version).await?;
+        sqlx::query("DELETE FROM group_members WHERE member_id = $1")
+            .bind(id_text(id))
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM users WHERE id = $1")
+            .bind(id_text(id))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn list_users(&self, iam: Uuid, q: &ListQuery) -> Result<ListPage> {
+        self.list("users", ResourceKind::User, iam, q).await
+    }
+
+    async fn groups_of_users(
+        &self,
+        iam: Uuid,
+        users: &[Uuid],
+    ) -> Result<HashMap<Uuid, Vec<GroupRef>>> {
+        let mut out: HashMap<Uuid, Vec<GroupRef>> = HashMap::new();
+        if users.is_empty() {
+            return Ok(out);
+        }
+        let placeholders: Vec<String> = (0..users.len()).map(|i| format!("${}", i + 2)).collect();
+        // Walk up the nesting; depth bounds cycles, MIN(depth) = 1 means direct.
+        let sql = format!(
+            "WITH RECURSIVE up(member_id, group_id, depth) AS (
+                 SELECT member_id, group_id, 1 FROM group_members WHERE member_id IN ({})
+                 UNION
+                 SELECT up.member_id, gm.group_id, up.depth + 1
+                 FROM up JOIN group_members gm ON gm.member_id = up.group_id
+                 WHERE up.depth < 32
+             )
+             SELECT up.member_id, g.id, g.display_name, MIN(up.depth) AS depth
+             FROM up JOIN groups g ON g.id = up.group_id AND g.iam_id = $1
+             GROUP BY up.member_id, g.id, g.display_name
+             ORDER BY g.display_name_folded, g.id",
+            placeholders.join(", ")
+        );
+        let mut q = sqlx::query(AssertSqlSafe(sql)).bind(id_text(iam));
+        for u in users {
+            q = q.bind(id_text(*u));
+        }
+        for r in q.fetch_all(&self.reader).await? {
+            let user = parse_uuid(r.try_get::<&str, _>(0)?)?;
+            out.entry(user).or_default().push(GroupRef {
+                id: parse_uuid(r.try_get::<&str, _>(1)?)?,
+                display_name: r.try_get(2)?,
+                direct: r.try_get::<i64, _>(3)? == 1,
+            });
+        }
+        Ok(out)
+    }
+
+    async fn insert_group(
+        &self,
+        iam: Uuid,
+        id: Uuid,
+        g: &GroupWrite,
+        members: &[(Uuid, MemberKind)],
+        now: OffsetDateTime,
+    ) -> Result<Stored> {
+        let t = micros(now);
+        let mut tx = self.writer.begin_with(BEGIN_IMMEDIATE).await?;
+        sqlx::query(
+            "INSERT INTO groups (id, iam_id, display_name, display_name_folded, external_id, doc, created, last_modified, version)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $7, 1)",
+        )
+        .bind(id_text(id))
+        .bind(id_text(iam))
+        .bind(&g.display_name)
+        .bind(&g.display_name_folded)
+        .bind(&g.external_id)
+        .bind(g.doc.to_string())
+        .bind(t)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| unique(e, "groups_iam_display_name"))?;
+        insert_members(&mut tx, id, members, t).await?;
+        tx.commit().await?;
+        Ok(Stored {
+            id,
+            doc: g.doc.clone(),
+            created: now,
+            last_modified: now,
+            version: 1,
+        })
+    }
+
+    async fn get_group(&self, iam: Uuid, id: Uuid) -> Result<Option<Stored>> {
+        self.get("groups", iam, id).await
+    }
+
+    async fn replace_group(
+        &self,
+        iam: Uuid,
+        id: Uuid,
+        g: &GroupWrite,
+        members: &[(Uuid, MemberKind)],
+        if_version: Option<i64>,
+        now: OffsetDateTime,
+    ) -> Result<Stored> {
+        let t = micros(now);
+        let mut tx = self.writer.begin_with(BEGIN_IMMEDIATE).await?;
+        let version = check_version(&mut tx, "groups", iam, id, if_version).await? + 1;
+        let created: i64 = sqlx::query_scalar(
+            "UPDATE groups SET display_name = $1, display_name_folded = $2, external_id = $3, doc = $4,
+                    last_modified = $5, version = $6
+             WHERE id = $7 RETURNING created",
+        )
+        .bind(&g.display_name)
+        .bind(&g.display_name_folded)
+        .bind(&g.external_id)
+        .bind(g.doc.to_string())
+        .bind(t)
+        .bind(version)
+        .bind(id_text(id))
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(|e| unique(e, "groups_iam_display_name"))?;
+        // Keep the rows of members that stay, so their join dates survive.
+        let keep: Vec<String> = members.iter().map(|(m, _)| id_text(*m)).collect();
+        sqlx::query("DELETE FROM group_members WHERE group_id = $1 AND member_id NOT IN (SELECT value FROM json_each($2))")
+            .bind(id_text(id))
+            .bind(Value::from(keep).to_string())
+            .execute(&mut *tx)
+            .await?;
+        insert_members(&mut tx, id, members, t).await?;
+        tx.commit().await?;
+        Ok(Stored {
+            id,
+            doc: g.doc.clone(),
+            created: from_micros(created)?,
+            last_modified: now,
+            version,
+        })
+    }
+
+    async fn delete_group(&self, iam: Uuid, id: Uuid, if_version: Option<i64>) -> Result<()> {
+        let mut tx = self.writer.begin_with(BEGIN_IMMEDIATE).await?;
+        check_version(&mut tx, "groups", iam, id, if_version).await?;
+        sqlx::query("DELETE FROM group_members WHERE member_id = $1 OR group_id = $1")
+            .bind(id_text(id))
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM groups WHERE id = $1")
+            .bind(id_text(id))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn list_groups(&self, iam: Uuid, q: &ListQuery) -> Result<ListPage> {
+        self.list("groups", ResourceKind::Group, iam, q).await
+    }
+
+    async fn group_members(&self, iam: Uuid, group: Uuid) -> Result<Vec<Member>> {
+        let rows = sqlx::query(
+            "SELECT m.member_id, m.member_kind, COALESCE(u.user_name, g.display_name) AS display
+             FROM group_members m
+             JOIN groups owner ON owner.id = m.group_id AND owner.iam_id = $2
+             LEFT JOIN users u ON m.member_kind = 'User' AND u.id = m.member_id
+             LEFT JOIN groups g ON m.member_kind = 'Group' AND g.id = m.member_id
+             WHERE m.group_id = $1 ORDER BY m.member_id",
+        )
+        .bind(id_text(group))
+        .bind(id_text(iam))
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let kind: &str = r.try_get(1)?;
+                Ok(Member {
+                    id: parse_uuid(r.try_get::<&str, _>(0)?)?,
+                    kind: MemberKind::parse(kind)
+                        .ok_or_else(|| StoreError::Corrupt(format!("member kind {kind}")))?,
+                    display: r.try_get(2)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn resolve_members(&self, iam: Uuid, ids: &[Uuid]) -> Result<HashMap<Uuid, MemberKind>> {
+        let list: Vec<String> = ids.iter().map(|i| id_text(*i)).collect();
+        let rows = sqlx::query(
+            "SELECT id, 'User' FROM users WHERE iam_id = $1 AND id IN (SELECT value FROM json_each($2))
+             UNION ALL
+             SELECT id, 'Group' FROM groups WHERE iam_id = $1 AND id IN (SELECT value FROM json_each($2))",
+        )
+        .bind(id_text(iam))
+        .bind(Value::from(list).to_string())
+        .fetch_all(&self.reader)
+        .await?;
+        let mut out = HashMap::new();
+        for r in rows {
+            let kind: &str = r.try_get(1)?;
+            let kind = MemberKind::parse(kind)
+                .ok_or_else(|| StoreError::Corrupt(format!("member kind {kind}")))?;
+            out.insert(parse_uuid(r.try_get::<&str, _>(0)?)?, kind);
+        }
+        Ok(out)
+    }
+
+    async fn grant_permission(
+        &self,
+        user: Uuid,
+        permission: &str,
+        source: &str,
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO user_permissions (user_id, permission, source, granted) VALUES ($1, $2, $3, $4)
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(id_text(user))
+        .bind(permission)
+        .bind(source)
+        .bind(micros(now))
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn user_permissions(&self, user: Uuid) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar("SELECT DISTINCT permission FROM user_permissions WHERE user_id = $1 ORDER BY permission")
+            .bind(id_text(user))
+            .fetch_all(&self.reader)
+            .await?)
+    }
+
+    async fn signing_key(&self) -> Result<Vec<u8>> {
+        let fresh: [u8; 32] = rand::random();
+        sqlx::query("INSERT INTO signing_keys (id, secret, created) VALUES (1, $1, $2) ON CONFLICT DO NOTHING")
+            .bind(fresh.to_vec())
+            .bind(micros(OffsetDateTime::now_utc()))
+            .execute(&self.writer)
+            .await?;
+        Ok(
+            sqlx::query_scalar("SELECT secret FROM signing_keys WHERE id = 1")
+                .fetch_one(&self.writer)
+                .await?,
+        )
+    }
+}
+
+fn iam_row(r: &SqliteRow) -> Result<Iam> {
+    Ok(Iam {
+        id: parse_uuid(r.try_get::<&str, _>("id")?)?,
+        name: r.try_get("name")?,
+        display_name: r.try_get("display_name")?,
+        created: from_micros(r.try_get("created")?)?,
+    })
+}

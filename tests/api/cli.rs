@@ -1,0 +1,171 @@
+//! The command line, as an operator uses it: against the database of a
+//! server that is running, then SIGTERM.
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::app::TestApp;
+use crate::both;
+
+fn cli(db: &str, args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_scim-bridge"))
+        .args(args)
+        .env("SCIM_BRIDGE_DATABASE_URL", db)
+        .env_remove("SCIM_BRIDGE_CONFIG")
+        .output()
+        .expect("run scim-bridge");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn ok(db: &str, args: &[&str]) -> String {
+    let (success, stdout, stderr) = cli(db, args);
+    assert!(success, "scim-bridge {args:?} failed: {stderr}");
+    stdout
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn operator_workflow_against_a_running_server(app: &TestApp) {
+    let db = app.database_url.as_str();
+    ok(db, &["migrate"]);
+    let iam_id = ok(
+        db,
+        &["iam", "create", "entra", "--display-name", "Entra ID"],
+    );
+    assert!(
+        uuid::Uuid::parse_str(iam_id.trim()).is_ok(),
+        "iam create prints the id: {iam_id}"
+    );
+    let (success, _, stderr) = cli(db, &["iam", "create", "entra"]);
+    assert!(!success, "a duplicate IAM name fails");
+    assert!(stderr.contains("already exists"), "{stderr}");
+    let (success, _, _) = cli(db, &["iam", "create", "bad name!"]);
+    assert!(!success);
+    let list = ok(db, &["iam", "list"]);
+    assert!(list.contains("entra") && list.contains("bim"), "{list}");
+
+    let port = free_port();
+    let mut server = Command::new(env!("CARGO_BIN_EXE_scim-bridge"))
+        .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+        .env("SCIM_BRIDGE_DATABASE_URL", db)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start server");
+    let origin = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(r) = client.get(format!("{origin}/healthz")).send().await
+            && r.status() == 200
+        {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "server never became healthy"
+        );
+        assert!(server.try_wait().unwrap().is_none(), "server exited early");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+
+    // Tokens made while the server runs work at once.
+    let token = ok(
+        db,
+        &["token", "create", "--iam", "entra", "--label", "Entra prod"],
+    );
+    let lines: Vec<&str> = token.lines().collect();
+    assert_eq!(lines.len(), 1, "stdout holds only the token");
+    let token = lines[0].trim().to_owned();
+    let users = format!("{origin}/scim/v2/Users");
+    let r = client.get(&users).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["totalResults"], 0);
+
+    let listed = ok(db, &["token", "list"]);
+    assert!(!listed.contains(&token), "token list never shows secrets");
+    let row = listed
+        .lines()
+        .find(|l| l.contains("Entra prod"))
+        .expect("token listed");
+    let token_id = row.split('\t').next().unwrap().to_owned();
+    assert!(row.contains("active"));
+    ok(db, &["token", "revoke", &token_id]);
+    let r = client.get(&users).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(r.status(), 401, "a revoked token stops working at once");
+    let (success, _, _) = cli(db, &["token", "revoke", &token_id]);
+    assert!(!success, "revoking twice fails");
+    let (success, _, _) = cli(db, &["token", "create", "--iam", "nope"]);
+    assert!(!success, "unknown IAM");
+
+    let admin = ok(
+        db,
+        &[
+            "admin",
+            "bootstrap",
+            "--email",
+            "ops@example.com",
+            "--name",
+            "Ops",
+        ],
+    );
+    let admin = admin.trim();
+    assert_eq!(admin.split('.').count(), 3, "a JWT");
+    let r = client
+        .get(format!("{origin}/api/v1/me"))
+        .bearer_auth(admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let me: Value = r.json().await.unwrap();
+    assert_eq!(me["permissions"][0], "USER_ADMIN");
+    let (success, _, _) = cli(db, &["admin", "bootstrap", "--email", "not an email"]);
+    assert!(!success);
+
+    // SIGTERM: the server finishes and exits cleanly.
+    let pid = server.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(s) = server.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "server ignored SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    };
+    assert!(status.success(), "clean exit after SIGTERM: {status:?}");
+}
+both!(operator_workflow_against_a_running_server);
+
+#[test]
+fn unknown_database_scheme_is_a_clear_error() {
+    let (success, _, stderr) = cli("mysql://localhost/x", &["iam", "list"]);
+    assert!(!success);
+    assert!(
+        stderr.contains("sqlite://") && stderr.contains("postgres://"),
+        "{stderr}"
+    );
+}

@@ -1,0 +1,10 @@
+//! Integration tests: one binary, modules per area. Each test runs on
+//! SQLite and on PostgreSQL against a real server over HTTP.
+
+mod app;
+mod auth;
+mod cli;
+mod discovery;
+mod errors;
+mod groups;
+mod users;
