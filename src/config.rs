@@ -8,6 +8,19 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
+/// The keys a configuration has, as environment variables take them.
+const CONFIG_KEYS: &[&str] = &[
+    "bind",
+    "database_url",
+    "public_url",
+    "max_body_bytes",
+    "max_results",
+    "pool_size",
+    "filter_max_length",
+    "filter_max_depth",
+    "filter_max_terms",
+];
+
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://scim-bridge.db";
 
 #[derive(Clone, Serialize, Deserialize)]
@@ -91,7 +104,9 @@ impl Config {
             fig = fig.merge(Toml::file(path));
         }
         fig = fig
-            .merge(Env::prefixed("SCIM_BRIDGE_").ignore(&["CONFIG", "TEST_POSTGRES", "LOG"]))
+            // Only the configuration's own keys: other SCIM_BRIDGE_* variables
+            // (LOG, CONFIG, test and tool settings) are not configuration.
+            .merge(Env::prefixed("SCIM_BRIDGE_").only(CONFIG_KEYS))
             .merge(overrides);
         fig.extract().map_err(|e| e.to_string())
     }
@@ -106,4 +121,44 @@ pub struct ConfigOverrides {
     pub database_url: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub public_url: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_then_flags_and_unknown_keys_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "bind = \"127.0.0.1:9999\"\nmax_results = 50\ndatabase_url = \"sqlite://a.db\"\n").unwrap();
+        let c = Config::load(
+            Some(&path),
+            Serialized::defaults(ConfigOverrides {
+                database_url: Some("sqlite://b.db".into()),
+                ..Default::default()
+            }),
+        )
+        .unwrap();
+        assert_eq!(c.bind.port(), 9999);
+        assert_eq!(c.max_results, 50);
+        assert_eq!(c.database_url, "sqlite://b.db", "a flag beats the file");
+
+        std::fs::write(&path, "bnid = \"127.0.0.1:1\"\n").unwrap();
+        let e = Config::load(Some(&path), Serialized::defaults(ConfigOverrides::default())).unwrap_err();
+        assert!(e.contains("bnid"), "{e}");
+        let missing = dir.path().join("missing.toml");
+        assert!(Config::load(Some(&missing), Serialized::defaults(ConfigOverrides::default())).is_err());
+    }
+
+    #[test]
+    fn debug_output_hides_database_passwords() {
+        let c = Config {
+            database_url: "postgres://app:hunter2@db/scim".into(),
+            ..Config::default()
+        };
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("postgres://app:***@db/scim"));
+    }
 }

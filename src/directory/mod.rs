@@ -5,6 +5,7 @@
 pub mod admins;
 pub mod groups;
 pub mod iams;
+pub mod search;
 pub mod users;
 
 use std::sync::Arc;

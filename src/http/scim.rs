@@ -9,6 +9,7 @@ use serde_json::json;
 use super::error::ApiError;
 use super::extract::{IamCaller, Params, ScimBody, scope};
 use super::{AppState, scim_response};
+use crate::directory::search::SearchRequest;
 use crate::directory::users::Resource;
 use crate::directory::{ListResult, etag, precondition_failed};
 use crate::scim::ScimError;
@@ -247,4 +248,47 @@ pub async fn list_groups(
 /// PATCH arrives with the next issue; until then it is refused plainly.
 pub async fn patch_not_implemented(IamCaller(_): IamCaller) -> Result<Response> {
     Err(ScimError::new(501, None, "PATCH is not implemented yet").into())
+}
+
+pub async fn search_users(
+    State(s): State<AppState>,
+    IamCaller(iam): IamCaller,
+    headers: HeaderMap,
+    ScimBody(body): ScimBody,
+) -> Result<Response> {
+    let req = SearchRequest::parse(&body)?;
+    let proj = req.projection(&USER_RESOURCE)?;
+    let paging = req.paging(s.config.max_results);
+    let l = s
+        .dir
+        .list_users(&scope(&s, &headers, iam), req.filter.as_deref(), paging, &proj)
+        .await?;
+    Ok(list_response(l))
+}
+
+pub async fn search_groups(
+    State(s): State<AppState>,
+    IamCaller(iam): IamCaller,
+    headers: HeaderMap,
+    ScimBody(body): ScimBody,
+) -> Result<Response> {
+    let req = SearchRequest::parse(&body)?;
+    let proj = req.projection(&GROUP_RESOURCE)?;
+    let paging = req.paging(s.config.max_results);
+    let l = s
+        .dir
+        .list_groups(&scope(&s, &headers, iam), req.filter.as_deref(), paging, &proj)
+        .await?;
+    Ok(list_response(l))
+}
+
+pub async fn search_all(
+    State(s): State<AppState>,
+    IamCaller(iam): IamCaller,
+    headers: HeaderMap,
+    ScimBody(body): ScimBody,
+) -> Result<Response> {
+    let req = SearchRequest::parse(&body)?;
+    let l = s.dir.search_all(&scope(&s, &headers, iam), &req).await?;
+    Ok(list_response(l))
 }

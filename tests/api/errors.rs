@@ -98,9 +98,15 @@ async fn oversized_body_is_413(app: &TestApp) {
         .header("content-type", "application/scim+json")
         .body(reqwest::Body::wrap_stream(stream))
         .send()
-        .await
-        .unwrap();
-    assert_scim_error(r, 413, None).await;
+        .await;
+    // The server may answer 413 and close before the client has sent the
+    // rest; either way the request is refused.
+    match r {
+        Ok(r) => {
+            assert_scim_error(r, 413, None).await;
+        }
+        Err(e) => assert!(!e.is_timeout(), "{e}"),
+    }
     let l: Value = app.get("/Users").await.json().await.unwrap();
     assert_eq!(l["totalResults"], 0);
 }

@@ -7,4 +7,5 @@ mod cli;
 mod discovery;
 mod errors;
 mod groups;
+mod search;
 mod users;

@@ -115,7 +115,8 @@ impl Parser<'_> {
 
     /// "expected X at position N, found Y", Y being the token at `pos`.
     pub(super) fn expected(&self, what: &str) -> ScimError {
-        let rest = &self.src[self.pos..];
+        // `pos` is always on a char boundary; `get` keeps a slip from panicking.
+        let rest = self.src.get(self.pos..).unwrap_or("");
         let found = match rest.chars().next() {
             None => "end of filter".to_owned(),
             Some(c) if c.is_ascii_alphanumeric() || matches!(c, '$' | '-' | '_') => {
