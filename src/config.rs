@@ -131,7 +131,11 @@ mod tests {
     fn file_then_flags_and_unknown_keys_are_errors() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c.toml");
-        std::fs::write(&path, "bind = \"127.0.0.1:9999\"\nmax_results = 50\ndatabase_url = \"sqlite://a.db\"\n").unwrap();
+        std::fs::write(
+            &path,
+            "bind = \"127.0.0.1:9999\"\nmax_results = 50\ndatabase_url = \"sqlite://a.db\"\n",
+        )
+        .unwrap();
         let c = Config::load(
             Some(&path),
             Serialized::defaults(ConfigOverrides {
@@ -145,10 +149,20 @@ mod tests {
         assert_eq!(c.database_url, "sqlite://b.db", "a flag beats the file");
 
         std::fs::write(&path, "bnid = \"127.0.0.1:1\"\n").unwrap();
-        let e = Config::load(Some(&path), Serialized::defaults(ConfigOverrides::default())).unwrap_err();
+        let e = Config::load(
+            Some(&path),
+            Serialized::defaults(ConfigOverrides::default()),
+        )
+        .unwrap_err();
         assert!(e.contains("bnid"), "{e}");
         let missing = dir.path().join("missing.toml");
-        assert!(Config::load(Some(&missing), Serialized::defaults(ConfigOverrides::default())).is_err());
+        assert!(
+            Config::load(
+                Some(&missing),
+                Serialized::defaults(ConfigOverrides::default())
+            )
+            .is_err()
+        );
     }
 
     #[test]

@@ -92,7 +92,7 @@ impl Directory {
     pub fn new(store: DynStore, limits: Limits) -> Self {
         Directory {
             store,
-            clock: Arc::new(|| OffsetDateTime::now_utc()),
+            clock: Arc::new(OffsetDateTime::now_utc),
             ids: Arc::new(Uuid::now_v7),
             limits,
         }

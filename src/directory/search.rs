@@ -23,15 +23,28 @@ impl SearchRequest {
         let obj = body
             .as_object()
             .ok_or_else(|| ScimError::invalid_syntax("a SearchRequest is a JSON object"))?;
-        if let Some(schemas) = obj.iter().find(|(k, _)| k.eq_ignore_ascii_case("schemas")).map(|(_, v)| v) {
-            let ok = schemas
-                .as_array()
-                .is_some_and(|a| a.iter().any(|s| s.as_str().is_some_and(|s| s.eq_ignore_ascii_case(SEARCH_REQUEST_SCHEMA))));
+        if let Some(schemas) = obj
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("schemas"))
+            .map(|(_, v)| v)
+        {
+            let ok = schemas.as_array().is_some_and(|a| {
+                a.iter().any(|s| {
+                    s.as_str()
+                        .is_some_and(|s| s.eq_ignore_ascii_case(SEARCH_REQUEST_SCHEMA))
+                })
+            });
             if !ok {
-                return Err(ScimError::invalid_syntax(format!("schemas must contain {SEARCH_REQUEST_SCHEMA}")));
+                return Err(ScimError::invalid_syntax(format!(
+                    "schemas must contain {SEARCH_REQUEST_SCHEMA}"
+                )));
             }
         }
-        let field = |name: &str| obj.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v);
+        let field = |name: &str| {
+            obj.iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v)
+        };
         let string = |name: &str| -> std::result::Result<Option<String>, ScimError> {
             match field(name) {
                 None | Some(Value::Null) => Ok(None),
@@ -49,8 +62,12 @@ impl SearchRequest {
                     .map(|v| v.as_str().map(str::to_owned))
                     .collect::<Option<Vec<_>>>()
                     .map(|v| Some(v.join(",")))
-                    .ok_or_else(|| ScimError::invalid_value(format!("{name} must be an array of strings"))),
-                Some(_) => Err(ScimError::invalid_value(format!("{name} must be an array of strings"))),
+                    .ok_or_else(|| {
+                        ScimError::invalid_value(format!("{name} must be an array of strings"))
+                    }),
+                Some(_) => Err(ScimError::invalid_value(format!(
+                    "{name} must be an array of strings"
+                ))),
             }
         };
         let integer = |name: &str| -> std::result::Result<Option<i64>, ScimError> {
@@ -77,7 +94,11 @@ impl SearchRequest {
     }
 
     pub fn projection(&self, rt: &ResourceTypeDef) -> std::result::Result<Projection, ScimError> {
-        Projection::parse(rt, self.attributes.as_deref(), self.excluded_attributes.as_deref())
+        Projection::parse(
+            rt,
+            self.attributes.as_deref(),
+            self.excluded_attributes.as_deref(),
+        )
     }
 }
 

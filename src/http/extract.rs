@@ -69,7 +69,25 @@ where
         let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
             ScimError::invalid_syntax(format!("the request body is not valid JSON: {e}"))
         })?;
+        if has_nul(&value) {
+            // PostgreSQL cannot store U+0000 in text; no identity needs it.
+            return Err(ScimError::invalid_value(
+                "strings must not contain the NUL character (U+0000)",
+            )
+            .into());
+        }
         Ok(ScimBody(value))
+    }
+}
+
+/// Whether any string or key holds U+0000. serde_json's recursion limit
+/// bounds the depth of what it parsed, so plain recursion is safe here.
+fn has_nul(v: &Value) -> bool {
+    match v {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(a) => a.iter().any(has_nul),
+        Value::Object(o) => o.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
+        _ => false,
     }
 }
 

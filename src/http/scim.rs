@@ -261,7 +261,12 @@ pub async fn search_users(
     let paging = req.paging(s.config.max_results);
     let l = s
         .dir
-        .list_users(&scope(&s, &headers, iam), req.filter.as_deref(), paging, &proj)
+        .list_users(
+            &scope(&s, &headers, iam),
+            req.filter.as_deref(),
+            paging,
+            &proj,
+        )
         .await?;
     Ok(list_response(l))
 }
@@ -277,7 +282,12 @@ pub async fn search_groups(
     let paging = req.paging(s.config.max_results);
     let l = s
         .dir
-        .list_groups(&scope(&s, &headers, iam), req.filter.as_deref(), paging, &proj)
+        .list_groups(
+            &scope(&s, &headers, iam),
+            req.filter.as_deref(),
+            paging,
+            &proj,
+        )
         .await?;
     Ok(list_response(l))
 }

@@ -115,26 +115,35 @@ impl PgStore {
             bind_all(&mut args, &c.binds)?;
         }
         let mut conn = self.pool.acquire().await?;
-        let count_sql = format!("SELECT count(*) FROM {table} WHERE {where_sql}");
-        let total: i64 = sqlx::query_scalar_with(AssertSqlSafe(count_sql), args.clone())
-            .fetch_one(&mut *conn)
-            .await?;
         let mut items = Vec::new();
-        if q.limit > 0 && q.offset < total as u64 {
+        if q.limit > 0 {
             let n = args.len() + 1;
             let sql = format!(
                 "SELECT id, doc, created, last_modified, version FROM {table} WHERE {where_sql} ORDER BY id LIMIT ${n} OFFSET ${}",
                 n + 1
             );
-            let mut args = args;
-            args.add(i64::try_from(q.limit).unwrap_or(i64::MAX))
+            let mut page_args = args.clone();
+            page_args
+                .add(i64::try_from(q.limit).unwrap_or(i64::MAX))
                 .map_err(encode_err)?;
-            args.add(q.offset as i64).map_err(encode_err)?;
-            let rows = sqlx::query_with(AssertSqlSafe(sql), args)
+            page_args
+                .add(i64::try_from(q.offset).unwrap_or(i64::MAX))
+                .map_err(encode_err)?;
+            let rows = sqlx::query_with(AssertSqlSafe(sql), page_args)
                 .fetch_all(&mut *conn)
                 .await?;
             items = rows.iter().map(stored).collect::<Result<_>>()?;
         }
+        // A short page read from the start holds every match, so no count is
+        // needed: the common case of an identity provider's `userName eq`.
+        let total: i64 = if q.offset == 0 && (items.len() as u64) < q.limit {
+            items.len() as i64
+        } else {
+            let count_sql = format!("SELECT count(*) FROM {table} WHERE {where_sql}");
+            sqlx::query_scalar_with(AssertSqlSafe(count_sql), args)
+                .fetch_one(&mut *conn)
+                .await?
+        };
         Ok(ListPage {
             total: total as u64,
             items,

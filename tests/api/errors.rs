@@ -79,6 +79,12 @@ async fn malformed_bodies_are_refused_and_change_nothing(app: &TestApp) {
     ] {
         assert_scim_error(app.post("/Users", &body).await, 400, Some("invalidValue")).await;
     }
+    for body in [
+        json!({"userName": "nul\u{0}byte"}),
+        json!({"userName": "ok", "name": {"givenName": "a\u{0}"}}),
+    ] {
+        assert_scim_error(app.post("/Users", &body).await, 400, Some("invalidValue")).await;
+    }
     let l: Value = app.get("/Users").await.json().await.unwrap();
     assert_eq!(l["totalResults"], 0, "no refused request created a user");
 }
