@@ -26,6 +26,9 @@ CREATE TABLE users (
     display_name_folded text,
     active              boolean NOT NULL,
     doc                 jsonb NOT NULL,
+    -- The search document filters and sorting read: case-insensitive
+    -- strings folded, dateTimes as fixed-width UTC text (scim::search_doc).
+    search              jsonb NOT NULL,
     password_hash       text,
     created             timestamptz NOT NULL,
     last_modified       timestamptz NOT NULL,
@@ -33,8 +36,9 @@ CREATE TABLE users (
 );
 CREATE UNIQUE INDEX users_iam_user_name ON users (iam_id, user_name_folded);
 CREATE INDEX users_iam_id ON users (iam_id, id);
-CREATE INDEX users_iam_external_id ON users (iam_id, external_id);
-CREATE INDEX users_iam_display_name ON users (iam_id, display_name_folded);
+-- Each index ends in id, so a lookup also yields the list order (by id).
+CREATE INDEX users_iam_external_id ON users (iam_id, external_id, id);
+CREATE INDEX users_iam_display_name ON users (iam_id, display_name_folded, id);
 
 CREATE TABLE groups (
     id                  uuid PRIMARY KEY,
@@ -43,13 +47,24 @@ CREATE TABLE groups (
     display_name_folded text NOT NULL,
     external_id         text,
     doc                 jsonb NOT NULL,
+    search              jsonb NOT NULL,
     created             timestamptz NOT NULL,
     last_modified       timestamptz NOT NULL,
     version             bigint NOT NULL
 );
 CREATE UNIQUE INDEX groups_iam_display_name ON groups (iam_id, display_name_folded);
 CREATE INDEX groups_iam_id ON groups (iam_id, id);
-CREATE INDEX groups_iam_external_id ON groups (iam_id, external_id);
+CREATE INDEX groups_iam_external_id ON groups (iam_id, external_id, id);
+
+-- The folded email addresses of each user: `emails.value eq` and
+-- `emails[type eq "work"].value eq` look users up here instead of scanning
+-- their documents. Rewritten on every write of the user.
+CREATE TABLE user_emails (
+    value   text NOT NULL,
+    user_id uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    PRIMARY KEY (value, user_id)
+);
+CREATE INDEX user_emails_user ON user_emails (user_id);
 
 CREATE TABLE group_members (
     group_id    uuid NOT NULL REFERENCES groups (id) ON DELETE CASCADE,

@@ -28,6 +28,9 @@ CREATE TABLE users (
     display_name_folded TEXT,
     active              INTEGER NOT NULL,
     doc                 TEXT NOT NULL,
+    -- The search document filters and sorting read: case-insensitive
+    -- strings folded, dateTimes as fixed-width UTC text (scim::search_doc).
+    search              TEXT NOT NULL,
     password_hash       TEXT,
     created             INTEGER NOT NULL,
     last_modified       INTEGER NOT NULL,
@@ -35,8 +38,9 @@ CREATE TABLE users (
 ) STRICT;
 CREATE UNIQUE INDEX users_iam_user_name ON users (iam_id, user_name_folded);
 CREATE INDEX users_iam_id ON users (iam_id, id);
-CREATE INDEX users_iam_external_id ON users (iam_id, external_id);
-CREATE INDEX users_iam_display_name ON users (iam_id, display_name_folded);
+-- Each index ends in id, so a lookup also yields the list order (by id).
+CREATE INDEX users_iam_external_id ON users (iam_id, external_id, id);
+CREATE INDEX users_iam_display_name ON users (iam_id, display_name_folded, id);
 
 CREATE TABLE groups (
     id                  TEXT PRIMARY KEY NOT NULL,
@@ -45,13 +49,24 @@ CREATE TABLE groups (
     display_name_folded TEXT NOT NULL,
     external_id         TEXT,
     doc                 TEXT NOT NULL,
+    search              TEXT NOT NULL,
     created             INTEGER NOT NULL,
     last_modified       INTEGER NOT NULL,
     version             INTEGER NOT NULL
 ) STRICT;
 CREATE UNIQUE INDEX groups_iam_display_name ON groups (iam_id, display_name_folded);
 CREATE INDEX groups_iam_id ON groups (iam_id, id);
-CREATE INDEX groups_iam_external_id ON groups (iam_id, external_id);
+CREATE INDEX groups_iam_external_id ON groups (iam_id, external_id, id);
+
+-- The folded email addresses of each user: `emails.value eq` and
+-- `emails[type eq "work"].value eq` look users up here instead of scanning
+-- their documents. Rewritten on every write of the user.
+CREATE TABLE user_emails (
+    value   TEXT NOT NULL,
+    user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    PRIMARY KEY (value, user_id)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX user_emails_user ON user_emails (user_id);
 
 -- Membership is a table, never an array in the group's document: adding one
 -- member to a group of a million is one row.

@@ -66,6 +66,7 @@ impl Directory {
                     filter: Some(filter),
                     offset: 0,
                     limit: 1,
+                    ..Default::default()
                 },
             )
             .await?;
@@ -89,6 +90,10 @@ impl Directory {
                     external_id: None,
                     display_name_folded: name.map(fold_case),
                     active: true,
+                    search: crate::scim::search_doc::build(
+                        &crate::scim::schema::USER_RESOURCE,
+                        &doc,
+                    ),
                     doc,
                     password_hash: Some(None),
                 };
@@ -102,15 +107,15 @@ impl Directory {
         self.store
             .grant_permission(user, USER_ADMIN, "direct", now)
             .await?;
-        let key = self.store.signing_key().await?;
-        let token = admin_token::mint(&key, user, now, valid_for).map_err(Error::Internal)?;
+        let key = self.signing_key().await?;
+        let token = admin_token::mint(key, user, now, valid_for).map_err(Error::Internal)?;
         Ok((user, token))
     }
 
     /// Checks a locally signed admin token; returns the admin's claims.
     pub async fn authenticate_admin_token(&self, token: &str) -> Result<Option<AdminClaims>> {
-        let key = self.store.signing_key().await?;
-        Ok(admin_token::verify(&key, token))
+        let key = self.signing_key().await?;
+        Ok(admin_token::verify(key, token))
     }
 
     pub async fn permissions_of(&self, user: Uuid) -> Result<Vec<String>> {

@@ -7,12 +7,14 @@ use std::collections::HashSet;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use super::search::SortRequest;
 use super::users::{Resource, check_body_id, meta};
 use super::{Directory, ListResult, Paging, Result, Scope, parse_id};
 use crate::scim::ScimError;
 use crate::scim::projection::Projection;
 use crate::scim::resource::{self, fold_case};
 use crate::scim::schema::{GROUP_RESOURCE, GROUP_SCHEMA};
+use crate::scim::search_doc;
 use crate::store::{GroupWrite, ListQuery, Member, MemberKind, Stored};
 
 impl Directory {
@@ -77,6 +79,7 @@ impl Directory {
         scope: &Scope,
         filter: Option<&str>,
         paging: Paging,
+        sort: &SortRequest,
         proj: &Projection,
     ) -> Result<ListResult> {
         let filter = self.parse_filter(filter, &GROUP_RESOURCE)?;
@@ -88,6 +91,8 @@ impl Directory {
                     filter,
                     offset: paging.start_index - 1,
                     limit: paging.count,
+                    sort: sort.resolve(&GROUP_RESOURCE)?,
+                    base_url: Some(scope.base_url.clone()),
                 },
             )
             .await?;
@@ -212,6 +217,7 @@ fn group_write(body: &Value) -> Result<(GroupWrite, Vec<Uuid>)> {
                 .get("externalId")
                 .and_then(Value::as_str)
                 .map(str::to_owned),
+            search: search_doc::build(&GROUP_RESOURCE, &doc),
             doc,
         },
         wanted,

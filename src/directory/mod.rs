@@ -78,6 +78,8 @@ pub struct Directory {
     clock: Clock,
     ids: IdGen,
     pub limits: Limits,
+    /// The admin-token signing key, read once per process.
+    signing_key: Arc<tokio::sync::OnceCell<Vec<u8>>>,
 }
 
 /// Who an operation acts for and where its resources live: the IAM whose
@@ -95,6 +97,7 @@ impl Directory {
             clock: Arc::new(OffsetDateTime::now_utc),
             ids: Arc::new(Uuid::now_v7),
             limits,
+            signing_key: Arc::default(),
         }
     }
 
@@ -118,6 +121,16 @@ impl Directory {
 
     pub fn new_id(&self) -> Uuid {
         (self.ids)()
+    }
+
+    /// The key admin tokens are signed with (created in the database on
+    /// first use, so that every process on one database shares it).
+    pub async fn signing_key(&self) -> Result<&[u8]> {
+        let key = self
+            .signing_key
+            .get_or_try_init(|| async { self.store.signing_key().await })
+            .await?;
+        Ok(key)
     }
 }
 

@@ -5,8 +5,80 @@ use serde_json::Value;
 
 use super::{Directory, ListResult, Paging, Result, Scope};
 use crate::scim::ScimError;
+use crate::scim::filter::{self, Filter, FilterLimits};
 use crate::scim::projection::Projection;
-use crate::scim::schema::{GROUP_RESOURCE, ResourceTypeDef, SEARCH_REQUEST_SCHEMA, USER_RESOURCE};
+use crate::scim::schema::{
+    AttrType, GROUP_RESOURCE, ResourceTypeDef, SEARCH_REQUEST_SCHEMA, USER_RESOURCE,
+};
+use crate::store::Sort;
+
+/// `sortBy` and `sortOrder` as the client sent them (query or body).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SortRequest {
+    pub sort_by: Option<String>,
+    pub sort_order: Option<String>,
+}
+
+impl SortRequest {
+    /// Resolves `sortBy` against `rt` (RFC 7644 §3.4.2.3): a singular
+    /// attribute, a sub-attribute, or a multi-valued or complex attribute
+    /// with a `value` (which then sorts by it). `sortOrder` is `ascending`
+    /// (the default) or `descending`, in any case. No `sortBy`: no sort.
+    pub fn resolve(&self, rt: &ResourceTypeDef) -> std::result::Result<Option<Sort>, ScimError> {
+        let Some(by) = self
+            .sort_by
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        else {
+            return Ok(None);
+        };
+        let descending = match self.sort_order.as_deref().map(str::trim) {
+            None | Some("") => false,
+            Some(o) if o.eq_ignore_ascii_case("ascending") => false,
+            Some(o) if o.eq_ignore_ascii_case("descending") => true,
+            Some(o) => {
+                return Err(ScimError::invalid_value(format!(
+                    "sortOrder must be 'ascending' or 'descending', not '{}'",
+                    super::truncate(o)
+                )));
+            }
+        };
+        let bad = |why: &str| {
+            ScimError::invalid_value(format!(
+                "sortBy '{}' {why} of {}",
+                super::truncate(by),
+                rt.name
+            ))
+        };
+        // An attribute path is what `<path> pr` parses to.
+        let limits = FilterLimits {
+            max_terms: 1,
+            ..FilterLimits::default()
+        };
+        let path = match filter::parse(&format!("{by} pr"), &limits) {
+            Ok(Filter::Present(path)) => path,
+            _ => return Err(bad("is not an attribute path")),
+        };
+        let mut r =
+            filter::resolve_path(&path, rt).map_err(|_| bad("is not a sortable attribute"))?;
+        if r.sub.is_none() && r.attr.ty == AttrType::Complex {
+            r.sub = Some(r.attr.sub("value").ok_or_else(|| {
+                bad("is complex: name one of its sub-attributes, not an attribute")
+            })?);
+        }
+        let computed = !r.in_extension
+            && (std::ptr::eq(rt, &USER_RESOURCE) && r.attr.name == "groups"
+                || std::ptr::eq(rt, &GROUP_RESOURCE) && r.attr.name == "members");
+        if computed {
+            return Err(bad("is not a sortable attribute"));
+        }
+        Ok(Some(Sort {
+            path: r,
+            descending,
+        }))
+    }
+}
 
 /// A validated SearchRequest body.
 #[derive(Debug, Clone, Default)]
@@ -16,6 +88,7 @@ pub struct SearchRequest {
     pub excluded_attributes: Option<String>,
     pub start_index: Option<i64>,
     pub count: Option<i64>,
+    pub sort: SortRequest,
 }
 
 impl SearchRequest {
@@ -86,6 +159,10 @@ impl SearchRequest {
             excluded_attributes: list("excludedAttributes")?,
             start_index: integer("startIndex")?,
             count: integer("count")?,
+            sort: SortRequest {
+                sort_by: string("sortBy")?,
+                sort_order: string("sortOrder")?,
+            },
         })
     }
 
@@ -115,9 +192,32 @@ impl Directory {
             // Report the error as the User resource type sees it.
             self.parse_filter(filter, &USER_RESOURCE)?;
         }
+        // Each resource type sorts by `sortBy` if it has that attribute.
+        let no_sort = SortRequest::default();
+        let user_sort = req.sort.resolve(&USER_RESOURCE);
+        let group_sort = req.sort.resolve(&GROUP_RESOURCE);
+        if let (Err(e), Err(_)) = (&user_sort, &group_sort) {
+            return Err(e.clone().into());
+        }
+        let user_sort = if user_sort.is_ok() {
+            &req.sort
+        } else {
+            &no_sort
+        };
+        let group_sort = if group_sort.is_ok() {
+            &req.sort
+        } else {
+            &no_sort
+        };
         let (user_total, mut resources) = if user_filter_ok {
             let users = self
-                .list_users(scope, filter, paging, &req.projection(&USER_RESOURCE)?)
+                .list_users(
+                    scope,
+                    filter,
+                    paging,
+                    user_sort,
+                    &req.projection(&USER_RESOURCE)?,
+                )
                 .await?;
             (users.total, users.resources)
         } else {
@@ -133,6 +233,7 @@ impl Directory {
                         start_index: offset + 1,
                         count: paging.count - resources.len() as u64,
                     },
+                    group_sort,
                     &req.projection(&GROUP_RESOURCE)?,
                 )
                 .await?;

@@ -4,12 +4,14 @@
 
 use serde_json::{Value, json};
 
+use super::search::SortRequest;
 use super::{Directory, Error, ListResult, Paging, Result, Scope, etag, parse_id, rfc3339};
 use crate::scim::ScimError;
 use crate::scim::filter;
 use crate::scim::projection::Projection;
 use crate::scim::resource::{self, fold_case};
 use crate::scim::schema::{USER_RESOURCE, USER_SCHEMA};
+use crate::scim::search_doc;
 use crate::store::{GroupRef, ListQuery, Stored, UserWrite};
 
 /// A resource as the HTTP layer sends it: the projected document and the
@@ -100,6 +102,7 @@ impl Directory {
         scope: &Scope,
         filter: Option<&str>,
         paging: Paging,
+        sort: &SortRequest,
         proj: &Projection,
     ) -> Result<ListResult> {
         let filter = self.parse_filter(filter, &USER_RESOURCE)?;
@@ -111,6 +114,8 @@ impl Directory {
                     filter,
                     offset: paging.start_index - 1,
                     limit: paging.count,
+                    sort: sort.resolve(&USER_RESOURCE)?,
+                    base_url: Some(scope.base_url.clone()),
                 },
             )
             .await?;
@@ -180,6 +185,7 @@ impl Directory {
                 .and_then(Value::as_str)
                 .map(fold_case),
             active: doc.get("active").and_then(Value::as_bool).unwrap_or(true),
+            search: search_doc::build(&USER_RESOURCE, &doc),
             doc,
             password_hash,
         })

@@ -23,7 +23,7 @@ pub fn spc_options(s: &AppState) -> SpcOptions {
         bulk_supported: false,
         patch_supported: false,
         etag_supported: true,
-        sort_supported: false,
+        sort_supported: true,
         filter_supported: true,
         change_password_supported: true,
         cursor_supported: false,

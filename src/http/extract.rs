@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use super::AppState;
 use super::error::ApiError;
+use crate::directory::search::SortRequest;
 use crate::directory::{Paging, Scope};
 use crate::scim::ScimError;
 use crate::scim::projection::Projection;
@@ -196,6 +197,14 @@ impl Params {
             self.integer("count")?,
             max,
         ))
+    }
+
+    /// `sortBy` and `sortOrder`, validated by the directory.
+    pub fn sort(&self) -> SortRequest {
+        SortRequest {
+            sort_by: self.get("sortBy").map(str::to_owned),
+            sort_order: self.get("sortOrder").map(str::to_owned),
+        }
     }
 
     pub fn projection(&self, rt: &ResourceTypeDef) -> Result<Projection, ScimError> {

@@ -159,6 +159,7 @@ pub async fn list_users(
             &scope(&s, &headers, iam),
             params.get("filter"),
             paging,
+            &params.sort(),
             &proj,
         )
         .await?;
@@ -239,6 +240,7 @@ pub async fn list_groups(
             &scope(&s, &headers, iam),
             params.get("filter"),
             paging,
+            &params.sort(),
             &proj,
         )
         .await?;
@@ -265,6 +267,7 @@ pub async fn search_users(
             &scope(&s, &headers, iam),
             req.filter.as_deref(),
             paging,
+            &req.sort,
             &proj,
         )
         .await?;
@@ -286,6 +289,7 @@ pub async fn search_groups(
             &scope(&s, &headers, iam),
             req.filter.as_deref(),
             paging,
+            &req.sort,
             &proj,
         )
         .await?;

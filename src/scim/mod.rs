@@ -8,5 +8,6 @@ pub mod filter;
 pub mod projection;
 pub mod resource;
 pub mod schema;
+pub mod search_doc;
 
 pub use error::{ScimError, ScimType};

@@ -86,6 +86,8 @@ pub struct UserWrite {
     pub active: bool,
     /// The client-owned canonical document (no id, meta or groups).
     pub doc: Value,
+    /// What filters and sorting read: `scim::search_doc::build(doc)`.
+    pub search: Value,
     /// `Some(None)` clears the password, `None` keeps it.
     pub password_hash: Option<Option<String>>,
 }
@@ -97,6 +99,24 @@ pub struct GroupWrite {
     pub external_id: Option<String>,
     /// The client-owned canonical document (no id, meta or members).
     pub doc: Value,
+    /// What filters and sorting read: `scim::search_doc::build(doc)`.
+    pub search: Value,
+}
+
+/// The distinct email addresses of a user's search document (folded): the
+/// rows of the `user_emails` index.
+pub fn email_values(search: &Value) -> Vec<String> {
+    let mut out: Vec<String> = search
+        .get("emails")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.get("value")?.as_str())
+        .map(str::to_owned)
+        .collect();
+    out.sort();
+    out.dedup();
+    out
 }
 
 /// A stored resource: its document plus the server-owned fields.
@@ -155,13 +175,26 @@ pub enum ResourceKind {
 }
 
 /// A list request after the domain layer has validated it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct ListQuery {
     pub filter: Option<crate::scim::filter::Filter>,
     /// 0-based offset.
     pub offset: u64,
     /// 0 returns only the total.
     pub limit: u64,
+    /// `sortBy`/`sortOrder`; None sorts by id.
+    pub sort: Option<Sort>,
+    /// The SCIM base URL (`https://host/scim/v2`) the resources'
+    /// `meta.location` and `$ref`s start with: filters on those need it.
+    pub base_url: Option<String>,
+}
+
+/// A validated `sortBy` (a singular attribute, a sub-attribute, or a
+/// sub-attribute of a multi-valued attribute) and its direction.
+#[derive(Debug, Clone, Copy)]
+pub struct Sort {
+    pub path: crate::scim::filter::ResolvedPath,
+    pub descending: bool,
 }
 
 #[derive(Debug, Clone)]

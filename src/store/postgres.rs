@@ -78,6 +78,9 @@ fn bind_all(args: &mut PgArguments, binds: &[Bind]) -> Result<()> {
         match b {
             Bind::Text(s) => args.add(s.clone()),
             Bind::Uuid(u) => args.add(*u),
+            Bind::Int(i) => args.add(*i),
+            Bind::Real(f) => args.add(*f),
+            Bind::Time(t) => args.add(*t),
         }
         .map_err(encode_err)?;
     }
@@ -108,8 +111,8 @@ impl PgStore {
         let mut args = PgArguments::default();
         args.add(iam).map_err(encode_err)?;
         if let Some(f) = &q.filter {
-            let c =
-                sql_filter::translate(f, kind, Dialect::Postgres, 2).map_err(StoreError::Filter)?;
+            let c = sql_filter::translate_at(f, kind, Dialect::Postgres, 2, q.base_url.as_deref())
+                .map_err(StoreError::Filter)?;
             where_sql.push_str(" AND ");
             where_sql.push_str(&c.sql);
             bind_all(&mut args, &c.binds)?;
@@ -118,8 +121,10 @@ impl PgStore {
         let mut items = Vec::new();
         if q.limit > 0 {
             let n = args.len() + 1;
+            let order = sql_filter::order_by(q.sort.as_ref(), kind, Dialect::Postgres)
+                .map_err(StoreError::Filter)?;
             let sql = format!(
-                "SELECT id, doc, created, last_modified, version FROM {table} WHERE {where_sql} ORDER BY id LIMIT ${n} OFFSET ${}",
+                "SELECT id, doc, created, last_modified, version FROM {table} WHERE {where_sql} ORDER BY {order} LIMIT ${n} OFFSET ${}",
                 n + 1
             );
             let mut page_args = args.clone();
@@ -186,6 +191,25 @@ async fn check_version(
 }
 
 /// Adds members in one statement; members already in the group keep their row.
+/// Rewrites the `user_emails` rows of a user from its search document.
+async fn write_emails(tx: &mut sqlx::PgConnection, user: Uuid, search: &Value) -> Result<()> {
+    sqlx::query("DELETE FROM user_emails WHERE user_id = $1")
+        .bind(user)
+        .execute(&mut *tx)
+        .await?;
+    let values = email_values(search);
+    if !values.is_empty() {
+        sqlx::query(
+            "INSERT INTO user_emails (value, user_id) SELECT v, $2 FROM unnest($1::text[]) AS v ON CONFLICT DO NOTHING",
+        )
+        .bind(values)
+        .bind(user)
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(())
+}
+
 async fn insert_members(
     tx: &mut sqlx::PgConnection,
     group: Uuid,
@@ -330,10 +354,11 @@ impl Store for PgStore {
         u: &UserWrite,
         now: OffsetDateTime,
     ) -> Result<Stored> {
+        let mut tx = self.pool.begin().await?;
         sqlx::query(
             "INSERT INTO users (id, iam_id, user_name, user_name_folded, external_id, display_name_folded,
-                                active, doc, password_hash, created, last_modified, version)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, 1)",
+                                active, doc, password_hash, created, last_modified, version, search)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, 1, $11)",
         )
         .bind(id)
         .bind(iam)
@@ -345,9 +370,12 @@ impl Store for PgStore {
         .bind(&u.doc)
         .bind(u.password_hash.clone().flatten())
         .bind(now)
-        .execute(&self.pool)
+        .bind(&u.search)
+        .execute(&mut *tx)
         .await
         .map_err(|e| unique(e, "users_iam_user_name"))?;
+        write_emails(&mut tx, id, &u.search).await?;
+        tx.commit().await?;
         Ok(Stored {
             id,
             doc: u.doc.clone(),
@@ -374,7 +402,7 @@ impl Store for PgStore {
         let created: OffsetDateTime = sqlx::query_scalar(
             "UPDATE users SET user_name = $1, user_name_folded = $2, external_id = $3, display_name_folded = $4,
                     active = $5, doc = $6, password_hash = CASE WHEN $7 THEN $8 ELSE password_hash END,
-                    last_modified = $9, version = $10
+                    last_modified = $9, version = $10, search = $12
              WHERE id = $11 RETURNING created",
         )
         .bind(&u.user_name)
@@ -388,9 +416,11 @@ impl Store for PgStore {
         .bind(now)
         .bind(version)
         .bind(id)
+        .bind(&u.search)
         .fetch_one(&mut *tx)
         .await
         .map_err(|e| unique(e, "users_iam_user_name"))?;
+        write_emails(&mut tx, id, &u.search).await?;
         tx.commit().await?;
         Ok(Stored {
             id,
@@ -468,8 +498,8 @@ impl Store for PgStore {
     ) -> Result<Stored> {
         let mut tx = self.pool.begin().await?;
         sqlx::query(
-            "INSERT INTO groups (id, iam_id, display_name, display_name_folded, external_id, doc, created, last_modified, version)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $7, 1)",
+            "INSERT INTO groups (id, iam_id, display_name, display_name_folded, external_id, doc, created, last_modified, version, search)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $7, 1, $8)",
         )
         .bind(id)
         .bind(iam)
@@ -478,6 +508,7 @@ impl Store for PgStore {
         .bind(&g.external_id)
         .bind(&g.doc)
         .bind(now)
+        .bind(&g.search)
         .execute(&mut *tx)
         .await
         .map_err(|e| unique(e, "groups_iam_display_name"))?;
@@ -509,7 +540,7 @@ impl Store for PgStore {
         let version = check_version(&mut tx, "groups", iam, id, if_version).await? + 1;
         let created: OffsetDateTime = sqlx::query_scalar(
             "UPDATE groups SET display_name = $1, display_name_folded = $2, external_id = $3, doc = $4,
-                    last_modified = $5, version = $6
+                    last_modified = $5, version = $6, search = $8
              WHERE id = $7 RETURNING created",
         )
         .bind(&g.display_name)
@@ -519,6 +550,7 @@ impl Store for PgStore {
         .bind(now)
         .bind(version)
         .bind(id)
+        .bind(&g.search)
         .fetch_one(&mut *tx)
         .await
         .map_err(|e| unique(e, "groups_iam_display_name"))?;

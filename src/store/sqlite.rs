@@ -71,6 +71,9 @@ fn bind_all(args: &mut SqliteArguments, binds: &[Bind]) -> Result<()> {
         match b {
             Bind::Text(s) => args.add(s.clone()),
             Bind::Uuid(u) => args.add(id_text(*u)),
+            Bind::Int(i) => args.add(*i),
+            Bind::Real(f) => args.add(*f),
+            Bind::Time(t) => args.add(micros(*t)),
         }
         .map_err(|e| StoreError::Database(sqlx::Error::Encode(e)))?;
     }
@@ -111,8 +114,8 @@ impl SqliteStore {
         args.add(id_text(iam))
             .map_err(|e| StoreError::Database(sqlx::Error::Encode(e)))?;
         if let Some(f) = &q.filter {
-            let c =
-                sql_filter::translate(f, kind, Dialect::Sqlite, 2).map_err(StoreError::Filter)?;
+            let c = sql_filter::translate_at(f, kind, Dialect::Sqlite, 2, q.base_url.as_deref())
+                .map_err(StoreError::Filter)?;
             where_sql.push_str(" AND ");
             where_sql.push_str(&c.sql);
             bind_all(&mut args, &c.binds)?;
@@ -122,8 +125,10 @@ impl SqliteStore {
         let mut items = Vec::new();
         if q.limit > 0 {
             let n = args.len() + 1;
+            let order = sql_filter::order_by(q.sort.as_ref(), kind, Dialect::Sqlite)
+                .map_err(StoreError::Filter)?;
             let sql = format!(
-                "SELECT id, doc, created, last_modified, version FROM {table} WHERE {where_sql} ORDER BY id LIMIT ${n} OFFSET ${}",
+                "SELECT id, doc, created, last_modified, version FROM {table} WHERE {where_sql} ORDER BY {order} LIMIT ${n} OFFSET ${}",
                 n + 1
             );
             let mut page_args = args.clone();
@@ -182,6 +187,24 @@ async fn check_version(
         Some(v) if v != current => Err(StoreError::VersionMismatch),
         _ => Ok(current),
     }
+}
+
+/// Rewrites the `user_emails` rows of a user from its search document.
+async fn write_emails(tx: &mut sqlx::SqliteConnection, user: Uuid, search: &Value) -> Result<()> {
+    sqlx::query("DELETE FROM user_emails WHERE user_id = $1")
+        .bind(id_text(user))
+        .execute(&mut *tx)
+        .await?;
+    for value in email_values(search) {
+        sqlx::query(
+            "INSERT INTO user_emails (value, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        )
+        .bind(value)
+        .bind(id_text(user))
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(())
 }
 
 async fn insert_members(
@@ -321,10 +344,11 @@ impl Store for SqliteStore {
         now: OffsetDateTime,
     ) -> Result<Stored> {
         let t = micros(now);
+        let mut tx = self.writer.begin_with(BEGIN_IMMEDIATE).await?;
         sqlx::query(
             "INSERT INTO users (id, iam_id, user_name, user_name_folded, external_id, display_name_folded,
-                                active, doc, password_hash, created, last_modified, version)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, 1)",
+                                active, doc, password_hash, created, last_modified, version, search)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, 1, $11)",
         )
         .bind(id_text(id))
         .bind(id_text(iam))
@@ -336,9 +360,12 @@ impl Store for SqliteStore {
         .bind(u.doc.to_string())
         .bind(u.password_hash.clone().flatten())
         .bind(t)
-        .execute(&self.writer)
+        .bind(u.search.to_string())
+        .execute(&mut *tx)
         .await
         .map_err(|e| unique(e, "users_iam_user_name"))?;
+        write_emails(&mut tx, id, &u.search).await?;
+        tx.commit().await?;
         Ok(Stored {
             id,
             doc: u.doc.clone(),
@@ -365,7 +392,7 @@ impl Store for SqliteStore {
         let created: i64 = sqlx::query_scalar(
             "UPDATE users SET user_name = $1, user_name_folded = $2, external_id = $3, display_name_folded = $4,
                     active = $5, doc = $6, password_hash = CASE WHEN $7 THEN $8 ELSE password_hash END,
-                    last_modified = $9, version = $10
+                    last_modified = $9, version = $10, search = $12
              WHERE id = $11 RETURNING created",
         )
         .bind(&u.user_name)
@@ -379,9 +406,11 @@ impl Store for SqliteStore {
         .bind(micros(now))
         .bind(version)
         .bind(id_text(id))
+        .bind(u.search.to_string())
         .fetch_one(&mut *tx)
         .await
         .map_err(|e| unique(e, "users_iam_user_name"))?;
+        write_emails(&mut tx, id, &u.search).await?;
         tx.commit().await?;
         Ok(Stored {
             id,
@@ -462,8 +491,8 @@ impl Store for SqliteStore {
         let t = micros(now);
         let mut tx = self.writer.begin_with(BEGIN_IMMEDIATE).await?;
         sqlx::query(
-            "INSERT INTO groups (id, iam_id, display_name, display_name_folded, external_id, doc, created, last_modified, version)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $7, 1)",
+            "INSERT INTO groups (id, iam_id, display_name, display_name_folded, external_id, doc, created, last_modified, version, search)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $7, 1, $8)",
         )
         .bind(id_text(id))
         .bind(id_text(iam))
@@ -472,6 +501,7 @@ impl Store for SqliteStore {
         .bind(&g.external_id)
         .bind(g.doc.to_string())
         .bind(t)
+        .bind(g.search.to_string())
         .execute(&mut *tx)
         .await
         .map_err(|e| unique(e, "groups_iam_display_name"))?;
@@ -504,7 +534,7 @@ impl Store for SqliteStore {
         let version = check_version(&mut tx, "groups", iam, id, if_version).await? + 1;
         let created: i64 = sqlx::query_scalar(
             "UPDATE groups SET display_name = $1, display_name_folded = $2, external_id = $3, doc = $4,
-                    last_modified = $5, version = $6
+                    last_modified = $5, version = $6, search = $8
              WHERE id = $7 RETURNING created",
         )
         .bind(&g.display_name)
@@ -514,6 +544,7 @@ impl Store for SqliteStore {
         .bind(t)
         .bind(version)
         .bind(id_text(id))
+        .bind(g.search.to_string())
         .fetch_one(&mut *tx)
         .await
         .map_err(|e| unique(e, "groups_iam_display_name"))?;

@@ -14,7 +14,7 @@ use std::fmt;
 
 pub use eval::matches;
 pub use parser::parse;
-pub use resolve::{ResolvedPath, resolve, resolve_path};
+pub use resolve::{ResolvedPath, parse_time, resolve, resolve_path};
 
 /// An attribute reference as the client wrote it (`name.familyName`,
 /// `urn:…:enterprise:2.0:User:manager.value`): not yet resolved against a

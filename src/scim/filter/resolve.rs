@@ -336,7 +336,7 @@ pub(super) fn str_bool(s: &str) -> Option<bool> {
 }
 
 /// RFC 3339; a timestamp without offset (xsd:dateTime allows it) is UTC.
-pub(super) fn parse_time(s: &str) -> Option<OffsetDateTime> {
+pub fn parse_time(s: &str) -> Option<OffsetDateTime> {
     if let Ok(t) = OffsetDateTime::parse(s, &Rfc3339) {
         return Some(t);
     }
