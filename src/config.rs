@@ -19,6 +19,7 @@ const CONFIG_KEYS: &[&str] = &[
     "filter_max_length",
     "filter_max_depth",
     "filter_max_terms",
+    "cursor_timeout_secs",
 ];
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://scim-bridge.db";
@@ -43,6 +44,9 @@ pub struct Config {
     pub filter_max_length: usize,
     pub filter_max_depth: usize,
     pub filter_max_terms: usize,
+    /// How long a pagination cursor stays valid, in seconds (advertised as
+    /// `cursorTimeout`).
+    pub cursor_timeout_secs: u64,
 }
 
 impl Default for Config {
@@ -57,6 +61,7 @@ impl Default for Config {
             filter_max_length: 4096,
             filter_max_depth: 32,
             filter_max_terms: 200,
+            cursor_timeout_secs: 3600,
         }
     }
 }
@@ -71,6 +76,7 @@ impl std::fmt::Debug for Config {
             .field("max_body_bytes", &self.max_body_bytes)
             .field("max_results", &self.max_results)
             .field("pool_size", &self.pool_size)
+            .field("cursor_timeout_secs", &self.cursor_timeout_secs)
             .finish_non_exhaustive()
     }
 }

@@ -29,6 +29,7 @@ pub async fn open_directory(config: &Config) -> Result<Directory, store::StoreEr
                 max_depth: config.filter_max_depth,
                 max_terms: config.filter_max_terms,
             },
+            cursor_timeout_secs: config.cursor_timeout_secs,
         },
     ))
 }

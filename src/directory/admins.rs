@@ -64,7 +64,6 @@ impl Directory {
                 bim.id,
                 &ListQuery {
                     filter: Some(filter),
-                    offset: 0,
                     limit: 1,
                     ..Default::default()
                 },

@@ -82,16 +82,27 @@ impl Directory {
         sort: &SortRequest,
         proj: &Projection,
     ) -> Result<ListResult> {
-        let filter = self.parse_filter(filter, &GROUP_RESOURCE)?;
+        let parsed = self.parse_filter(filter, &GROUP_RESOURCE)?;
+        let resolved = sort.resolve(&GROUP_RESOURCE)?;
+        let plan = self
+            .plan_page(
+                scope,
+                GROUP_RESOURCE.name,
+                filter,
+                sort.sort_by.as_deref(),
+                resolved.as_ref(),
+                &paging,
+            )
+            .await?;
         let page = self
             .store
             .list_groups(
                 scope.iam,
                 &ListQuery {
-                    filter,
-                    offset: paging.start_index - 1,
+                    filter: parsed,
+                    window: plan.window.clone(),
                     limit: paging.count,
-                    sort: sort.resolve(&GROUP_RESOURCE)?,
+                    sort: resolved,
                     base_url: Some(scope.base_url.clone()),
                 },
             )
@@ -100,11 +111,7 @@ impl Directory {
         for s in &page.items {
             resources.push(self.group_resource(scope, s, proj).await?.doc);
         }
-        Ok(ListResult {
-            total: page.total,
-            start_index: paging.start_index,
-            resources,
-        })
+        Ok(self.page_result(&plan, &paging, &page, resources))
     }
 
     /// Keeps the requested members that exist in this IAM. Unknown ids are

@@ -3,10 +3,14 @@
 //! HTTP. Storage errors become domain errors here.
 
 pub mod admins;
+pub mod cursor;
 pub mod groups;
 pub mod iams;
+pub mod paging;
 pub mod search;
 pub mod users;
+
+pub use paging::{ListResult, Paging};
 
 use std::sync::Arc;
 
@@ -70,6 +74,8 @@ pub type IdGen = Arc<dyn Fn() -> Uuid + Send + Sync>;
 pub struct Limits {
     pub max_results: u32,
     pub filter: FilterLimits,
+    /// How long a cursor stays valid (RFC 9865 `cursorTimeout`).
+    pub cursor_timeout_secs: u64,
 }
 
 #[derive(Clone)]
@@ -132,31 +138,6 @@ impl Directory {
             .await?;
         Ok(key)
     }
-}
-
-/// `startIndex`/`count` as RFC 7644 §3.4.2.4 has them: 1-based, values
-/// below 1 are read as 1, negative counts as 0, counts capped at the maximum.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Paging {
-    pub start_index: u64,
-    pub count: u64,
-}
-
-impl Paging {
-    pub fn new(start_index: Option<i64>, count: Option<i64>, max: u32) -> Self {
-        Paging {
-            start_index: start_index.unwrap_or(1).max(1) as u64,
-            count: count.unwrap_or(max as i64).clamp(0, max as i64) as u64,
-        }
-    }
-}
-
-/// The `ListResponse` parts a list operation returns.
-#[derive(Debug, Clone)]
-pub struct ListResult {
-    pub total: u64,
-    pub start_index: u64,
-    pub resources: Vec<serde_json::Value>,
 }
 
 /// Parses an id from a URL; an id that is not a UUID names nothing here.

@@ -105,16 +105,27 @@ impl Directory {
         sort: &SortRequest,
         proj: &Projection,
     ) -> Result<ListResult> {
-        let filter = self.parse_filter(filter, &USER_RESOURCE)?;
+        let parsed = self.parse_filter(filter, &USER_RESOURCE)?;
+        let resolved = sort.resolve(&USER_RESOURCE)?;
+        let plan = self
+            .plan_page(
+                scope,
+                USER_RESOURCE.name,
+                filter,
+                sort.sort_by.as_deref(),
+                resolved.as_ref(),
+                &paging,
+            )
+            .await?;
         let page = self
             .store
             .list_users(
                 scope.iam,
                 &ListQuery {
-                    filter,
-                    offset: paging.start_index - 1,
+                    filter: parsed,
+                    window: plan.window.clone(),
                     limit: paging.count,
-                    sort: sort.resolve(&USER_RESOURCE)?,
+                    sort: resolved,
                     base_url: Some(scope.base_url.clone()),
                 },
             )
@@ -131,11 +142,7 @@ impl Directory {
             .iter()
             .map(|s| user_resource(scope, s, &groups.remove(&s.id).unwrap_or_default(), proj).doc)
             .collect();
-        Ok(ListResult {
-            total: page.total,
-            start_index: paging.start_index,
-            resources,
-        })
+        Ok(self.page_result(&plan, &paging, &page, resources))
     }
 
     pub(crate) fn parse_filter(

@@ -26,8 +26,9 @@ pub fn spc_options(s: &AppState) -> SpcOptions {
         sort_supported: true,
         filter_supported: true,
         change_password_supported: true,
-        cursor_supported: false,
+        cursor_supported: true,
         max_page_size_for_cursor: s.config.max_results,
+        cursor_timeout_secs: s.config.cursor_timeout_secs,
         documentation_uri: None,
     }
 }

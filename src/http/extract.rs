@@ -191,12 +191,15 @@ impl Params {
         }
     }
 
+    /// `startIndex`/`count`, or RFC 9865 `cursor`/`count` (a bare
+    /// `cursor` or `cursor=` asks for the first page).
     pub fn paging(&self, max: u32) -> Result<Paging, ScimError> {
-        Ok(Paging::new(
+        Paging::parse(
             self.integer("startIndex")?,
             self.integer("count")?,
+            self.get("cursor"),
             max,
-        ))
+        )
     }
 
     /// `sortBy` and `sortOrder`, validated by the directory.

@@ -73,16 +73,24 @@ fn read_response(headers: &HeaderMap, r: &Resource) -> Response {
 }
 
 fn list_response(l: ListResult) -> Response {
-    scim_response(
-        StatusCode::OK,
-        &json!({
-            "schemas": [LIST_RESPONSE_SCHEMA],
-            "totalResults": l.total,
-            "itemsPerPage": l.resources.len(),
-            "startIndex": l.start_index,
-            "Resources": l.resources,
-        }),
-    )
+    let mut doc = json!({
+        "schemas": [LIST_RESPONSE_SCHEMA],
+        "totalResults": l.total,
+        "itemsPerPage": l.resources.len(),
+    });
+    // startIndex for index pagination; the cursors for cursor pagination
+    // (RFC 9865: nextCursor absent only on the last page).
+    if let Some(i) = l.start_index {
+        doc["startIndex"] = json!(i);
+    }
+    if let Some(c) = l.next_cursor {
+        doc["nextCursor"] = json!(c);
+    }
+    if let Some(c) = l.previous_cursor {
+        doc["previousCursor"] = json!(c);
+    }
+    doc["Resources"] = json!(l.resources);
+    scim_response(StatusCode::OK, &doc)
 }
 
 pub async fn create_user(
@@ -260,7 +268,7 @@ pub async fn search_users(
 ) -> Result<Response> {
     let req = SearchRequest::parse(&body)?;
     let proj = req.projection(&USER_RESOURCE)?;
-    let paging = req.paging(s.config.max_results);
+    let paging = req.paging(s.config.max_results)?;
     let l = s
         .dir
         .list_users(
@@ -282,7 +290,7 @@ pub async fn search_groups(
 ) -> Result<Response> {
     let req = SearchRequest::parse(&body)?;
     let proj = req.projection(&GROUP_RESOURCE)?;
-    let paging = req.paging(s.config.max_results);
+    let paging = req.paging(s.config.max_results)?;
     let l = s
         .dir
         .list_groups(

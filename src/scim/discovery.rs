@@ -24,12 +24,11 @@ pub struct SpcOptions {
     pub change_password_supported: bool,
     pub cursor_supported: bool,
     pub max_page_size_for_cursor: u32,
+    /// How long a cursor stays valid, advertised as `cursorTimeout` (seconds).
+    pub cursor_timeout_secs: u64,
     /// `documentationUri`, omitted when None.
     pub documentation_uri: Option<String>,
 }
-
-/// How long a cursor stays valid, advertised as `cursorTimeout` (seconds).
-const CURSOR_TIMEOUT_SECS: u32 = 3600;
 
 /// Every schema of every resource type, each once, in resource type order.
 fn all_schemas() -> Vec<&'static SchemaDef> {
@@ -114,7 +113,7 @@ pub fn service_provider_config(base: &str, cfg: &SpcOptions) -> Value {
             "defaultPaginationMethod": "index",
             "defaultPageSize": cfg.max_results,
             "maxPageSize": cfg.max_results,
-            "cursorTimeout": CURSOR_TIMEOUT_SECS,
+            "cursorTimeout": cfg.cursor_timeout_secs,
         },
         "authenticationSchemes": [{
             "type": "oauthbearertoken",
@@ -216,6 +215,7 @@ mod tests {
             change_password_supported: false,
             cursor_supported: true,
             max_page_size_for_cursor: 500,
+            cursor_timeout_secs: 3600,
             documentation_uri: None,
         }
     }

@@ -178,8 +178,8 @@ pub enum ResourceKind {
 #[derive(Debug, Clone, Default)]
 pub struct ListQuery {
     pub filter: Option<crate::scim::filter::Filter>,
-    /// 0-based offset.
-    pub offset: u64,
+    /// Which rows of the ordered result the page holds.
+    pub window: Window,
     /// 0 returns only the total.
     pub limit: u64,
     /// `sortBy`/`sortOrder`; None sorts by id.
@@ -197,10 +197,93 @@ pub struct Sort {
     pub descending: bool,
 }
 
+/// Where a page starts. `Offset` skips rows (RFC 7644 `startIndex`);
+/// `Keyset` continues from a row's position in the order (RFC 9865
+/// cursors), so a page deep in the result costs what the first one does.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Window {
+    /// 0-based offset.
+    Offset(u64),
+    /// None: the first page.
+    Keyset(Option<Seek>),
+}
+
+impl Default for Window {
+    fn default() -> Self {
+        Window::Offset(0)
+    }
+}
+
+/// The rows strictly (or, `inclusive`, also at) one side of a position.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Seek {
+    pub direction: Direction,
+    pub inclusive: bool,
+    pub from: Keyset,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// Later in the list's order: the next page.
+    After,
+    /// Earlier: the previous page.
+    Before,
+}
+
+/// A row's position in a list's order: its sort key, as the database
+/// computed it, and its id (the tie-break). `key` is None when the list is
+/// ordered by id alone.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Keyset {
+    pub key: Option<KeyValue>,
+    pub id: Uuid,
+}
+
+/// A sort key value exactly as the database returned it, so that binding
+/// it again compares equal to the row it came from: SQLite's dynamic types
+/// (`Text`, `Int`, `Real`), PostgreSQL's native ones (`Text`, `Int`,
+/// `Time`, `Bool`, and `Numeric` carried as its exact text form).
+#[derive(Debug, Clone, PartialEq)]
+pub enum KeyValue {
+    Null,
+    Text(String),
+    Int(i64),
+    Real(f64),
+    Bool(bool),
+    Time(OffsetDateTime),
+    Numeric(String),
+}
+
 #[derive(Debug, Clone)]
 pub struct ListPage {
     pub total: u64,
     pub items: Vec<Stored>,
+    /// Keyset windows: the positions of the first and last items.
+    pub bounds: Option<(Keyset, Keyset)>,
+    /// Keyset windows: whether rows lie beyond the page in the direction
+    /// it was read (after it for a first or next page, before it for a
+    /// previous page).
+    pub more: bool,
+}
+
+/// Turns the rows of a keyset query (read `limit + 1` deep, in reversed
+/// order for a previous page) into the page: drops the probe row, restores
+/// the list's order, and records the bounds.
+pub(crate) fn keyset_page(
+    mut rows: Vec<(Stored, Keyset)>,
+    limit: u64,
+    reversed: bool,
+) -> (Vec<Stored>, Option<(Keyset, Keyset)>, bool) {
+    let more = rows.len() as u64 > limit;
+    rows.truncate(limit as usize);
+    if reversed {
+        rows.reverse();
+    }
+    let bounds = match (rows.first(), rows.last()) {
+        (Some(f), Some(l)) => Some((f.1.clone(), l.1.clone())),
+        _ => None,
+    };
+    (rows.into_iter().map(|(s, _)| s).collect(), bounds, more)
 }
 
 #[async_trait]
@@ -275,6 +358,15 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Stored>;
     async fn delete_group(&self, iam: Uuid, id: Uuid, if_version: Option<i64>) -> Result<()>;
     async fn list_groups(&self, iam: Uuid, query: &ListQuery) -> Result<ListPage>;
+    /// The database's plan for the page query of a list (EXPLAIN QUERY
+    /// PLAN / EXPLAIN), one line per step: what tests and docs show to
+    /// prove a lookup or a cursor page uses an index.
+    async fn explain_list(
+        &self,
+        kind: ResourceKind,
+        iam: Uuid,
+        query: &ListQuery,
+    ) -> Result<String>;
     async fn group_members(&self, iam: Uuid, group: Uuid) -> Result<Vec<Member>>;
     /// Which of these ids are users or groups of the IAM.
     async fn resolve_members(&self, iam: Uuid, ids: &[Uuid]) -> Result<HashMap<Uuid, MemberKind>>;

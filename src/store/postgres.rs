@@ -16,7 +16,7 @@ use sqlx::{Arguments, AssertSqlSafe, PgPool, Row};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::sql_filter::{self, Bind, Dialect};
+use super::sql_filter::{self, Bind, Dialect, KeyType};
 use super::*;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -73,18 +73,45 @@ fn member_kind(s: &str) -> Result<MemberKind> {
     MemberKind::parse(s).ok_or_else(|| StoreError::Corrupt(format!("member kind {s}")))
 }
 
-fn bind_all(args: &mut PgArguments, binds: &[Bind]) -> Result<()> {
+fn args(binds: &[Bind]) -> Result<PgArguments> {
+    let mut args = PgArguments::default();
     for b in binds {
         match b {
             Bind::Text(s) => args.add(s.clone()),
             Bind::Uuid(u) => args.add(*u),
             Bind::Int(i) => args.add(*i),
             Bind::Real(f) => args.add(*f),
+            Bind::Bool(b) => args.add(*b),
             Bind::Time(t) => args.add(*t),
         }
         .map_err(encode_err)?;
     }
-    Ok(())
+    Ok(args)
+}
+
+/// A row's position in a keyset list, its key read as the type the key
+/// expression has (numeric arrives as its exact text form).
+fn keyset(row: &PgRow, key: Option<KeyType>) -> Result<Keyset> {
+    let id = row.try_get("id")?;
+    let Some(ty) = key else {
+        return Ok(Keyset { key: None, id });
+    };
+    let k = "sort_key";
+    let value = match ty {
+        KeyType::Text | KeyType::Dynamic => {
+            row.try_get::<Option<String>, _>(k)?.map(KeyValue::Text)
+        }
+        KeyType::Numeric => row.try_get::<Option<String>, _>(k)?.map(KeyValue::Numeric),
+        KeyType::Int => row.try_get::<Option<i64>, _>(k)?.map(KeyValue::Int),
+        KeyType::Time => row
+            .try_get::<Option<OffsetDateTime>, _>(k)?
+            .map(KeyValue::Time),
+        KeyType::Bool => row.try_get::<Option<bool>, _>(k)?.map(KeyValue::Bool),
+    };
+    Ok(Keyset {
+        key: Some(value.unwrap_or(KeyValue::Null)),
+        id,
+    })
 }
 
 impl PgStore {
@@ -100,58 +127,44 @@ impl PgStore {
         Ok(PgStore { pool })
     }
 
-    async fn list(
-        &self,
-        table: &'static str,
-        kind: ResourceKind,
-        iam: Uuid,
-        q: &ListQuery,
-    ) -> Result<ListPage> {
-        let mut where_sql = String::from("iam_id = $1");
-        let mut args = PgArguments::default();
-        args.add(iam).map_err(encode_err)?;
-        if let Some(f) = &q.filter {
-            let c = sql_filter::translate_at(f, kind, Dialect::Postgres, 2, q.base_url.as_deref())
-                .map_err(StoreError::Filter)?;
-            where_sql.push_str(" AND ");
-            where_sql.push_str(&c.sql);
-            bind_all(&mut args, &c.binds)?;
-        }
+    async fn list(&self, kind: ResourceKind, iam: Uuid, q: &ListQuery) -> Result<ListPage> {
+        let ls =
+            sql_filter::list_sql(kind, Dialect::Postgres, iam, q).map_err(StoreError::Filter)?;
         let mut conn = self.pool.acquire().await?;
-        let mut items = Vec::new();
-        if q.limit > 0 {
-            let n = args.len() + 1;
-            let order = sql_filter::order_by(q.sort.as_ref(), kind, Dialect::Postgres)
-                .map_err(StoreError::Filter)?;
-            let sql = format!(
-                "SELECT id, doc, created, last_modified, version FROM {table} WHERE {where_sql} ORDER BY {order} LIMIT ${n} OFFSET ${}",
-                n + 1
-            );
-            let mut page_args = args.clone();
-            page_args
-                .add(i64::try_from(q.limit).unwrap_or(i64::MAX))
-                .map_err(encode_err)?;
-            page_args
-                .add(i64::try_from(q.offset).unwrap_or(i64::MAX))
-                .map_err(encode_err)?;
-            let rows = sqlx::query_with(AssertSqlSafe(sql), page_args)
+        let mut rows = Vec::new();
+        if let Some(page) = &ls.page {
+            rows = sqlx::query_with(AssertSqlSafe(page.sql.clone()), args(&page.binds)?)
                 .fetch_all(&mut *conn)
                 .await?;
-            items = rows.iter().map(stored).collect::<Result<_>>()?;
         }
+        let (items, bounds, more) = if ls.keyed {
+            let keyed = rows
+                .iter()
+                .map(|r| Ok((stored(r)?, keyset(r, ls.key.as_ref().map(|k| k.ty))?)))
+                .collect::<Result<Vec<_>>>()?;
+            keyset_page(keyed, q.limit, ls.reversed)
+        } else {
+            let items = rows.iter().map(stored).collect::<Result<Vec<_>>>()?;
+            (items, None, false)
+        };
         // A short page read from the start holds every match, so no count is
         // needed: the common case of an identity provider's `userName eq`.
-        let total: i64 = if q.offset == 0 && (items.len() as u64) < q.limit {
+        let from_start = match &q.window {
+            Window::Offset(o) => *o == 0,
+            Window::Keyset(seek) => seek.is_none(),
+        };
+        let total: i64 = if from_start && q.limit > 0 && (items.len() as u64) < q.limit {
             items.len() as i64
         } else {
-            let count_sql = format!("SELECT count(*) FROM {table} WHERE {where_sql}");
-            sqlx::query_scalar_with(AssertSqlSafe(count_sql), args)
+            sqlx::query_scalar_with(AssertSqlSafe(ls.count.sql), args(&ls.count.binds)?)
                 .fetch_one(&mut *conn)
                 .await?
         };
         Ok(ListPage {
             total: total as u64,
             items,
+            bounds,
+            more,
         })
     }
 
@@ -447,7 +460,7 @@ impl Store for PgStore {
     }
 
     async fn list_users(&self, iam: Uuid, q: &ListQuery) -> Result<ListPage> {
-        self.list("users", ResourceKind::User, iam, q).await
+        self.list(ResourceKind::User, iam, q).await
     }
 
     async fn groups_of_users(
@@ -588,7 +601,22 @@ impl Store for PgStore {
     }
 
     async fn list_groups(&self, iam: Uuid, q: &ListQuery) -> Result<ListPage> {
-        self.list("groups", ResourceKind::Group, iam, q).await
+        self.list(ResourceKind::Group, iam, q).await
+    }
+
+    async fn explain_list(&self, kind: ResourceKind, iam: Uuid, q: &ListQuery) -> Result<String> {
+        let ls =
+            sql_filter::list_sql(kind, Dialect::Postgres, iam, q).map_err(StoreError::Filter)?;
+        let Some(page) = ls.page else {
+            return Ok(String::new());
+        };
+        let lines: Vec<String> = sqlx::query_scalar_with(
+            AssertSqlSafe(format!("EXPLAIN {}", page.sql)),
+            args(&page.binds)?,
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(lines.join("\n"))
     }
 
     async fn group_members(&self, iam: Uuid, group: Uuid) -> Result<Vec<Member>> {

@@ -14,7 +14,7 @@ use sqlx::sqlite::{
     SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
 };
-use sqlx::{Arguments, AssertSqlSafe, Row, SqlitePool};
+use sqlx::{Arguments, AssertSqlSafe, Row, SqlitePool, TypeInfo, ValueRef};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -66,18 +66,43 @@ fn stored(row: &SqliteRow) -> Result<Stored> {
     })
 }
 
-fn bind_all(args: &mut SqliteArguments, binds: &[Bind]) -> Result<()> {
+fn args(binds: &[Bind]) -> Result<SqliteArguments> {
+    let mut args = SqliteArguments::default();
     for b in binds {
         match b {
             Bind::Text(s) => args.add(s.clone()),
             Bind::Uuid(u) => args.add(id_text(*u)),
             Bind::Int(i) => args.add(*i),
             Bind::Real(f) => args.add(*f),
+            Bind::Bool(b) => args.add(*b),
             Bind::Time(t) => args.add(micros(*t)),
         }
         .map_err(|e| StoreError::Database(sqlx::Error::Encode(e)))?;
     }
-    Ok(())
+    Ok(args)
+}
+
+/// A row's position in a keyset list. The key keeps the dynamic type
+/// SQLite computed it with, so that binding it again compares equal.
+fn keyset(row: &SqliteRow, keyed: bool) -> Result<Keyset> {
+    let id = parse_uuid(row.try_get::<&str, _>("id")?)?;
+    if !keyed {
+        return Ok(Keyset { key: None, id });
+    }
+    let raw = row.try_get_raw("sort_key")?;
+    let key = if raw.is_null() {
+        KeyValue::Null
+    } else {
+        match raw.type_info().name() {
+            "INTEGER" => KeyValue::Int(row.try_get("sort_key")?),
+            "REAL" => KeyValue::Real(row.try_get("sort_key")?),
+            "TEXT" => KeyValue::Text(row.try_get("sort_key")?),
+            other => {
+                return Err(StoreError::Corrupt(format!("sort key of type {other}")));
+            }
+        }
+    };
+    Ok(Keyset { key: Some(key), id })
 }
 
 impl SqliteStore {
@@ -102,56 +127,43 @@ impl SqliteStore {
         Ok(SqliteStore { writer, reader })
     }
 
-    async fn list(
-        &self,
-        table: &'static str,
-        kind: ResourceKind,
-        iam: Uuid,
-        q: &ListQuery,
-    ) -> Result<ListPage> {
-        let mut where_sql = String::from("iam_id = $1");
-        let mut args = SqliteArguments::default();
-        args.add(id_text(iam))
-            .map_err(|e| StoreError::Database(sqlx::Error::Encode(e)))?;
-        if let Some(f) = &q.filter {
-            let c = sql_filter::translate_at(f, kind, Dialect::Sqlite, 2, q.base_url.as_deref())
-                .map_err(StoreError::Filter)?;
-            where_sql.push_str(" AND ");
-            where_sql.push_str(&c.sql);
-            bind_all(&mut args, &c.binds)?;
-        }
+    async fn list(&self, kind: ResourceKind, iam: Uuid, q: &ListQuery) -> Result<ListPage> {
+        let ls = sql_filter::list_sql(kind, Dialect::Sqlite, iam, q).map_err(StoreError::Filter)?;
         let mut conn = self.reader.acquire().await?;
-        let encode = |e| StoreError::Database(sqlx::Error::Encode(e));
-        let mut items = Vec::new();
-        if q.limit > 0 {
-            let n = args.len() + 1;
-            let order = sql_filter::order_by(q.sort.as_ref(), kind, Dialect::Sqlite)
-                .map_err(StoreError::Filter)?;
-            let sql = format!(
-                "SELECT id, doc, created, last_modified, version FROM {table} WHERE {where_sql} ORDER BY {order} LIMIT ${n} OFFSET ${}",
-                n + 1
-            );
-            let mut page_args = args.clone();
-            page_args.add(q.limit as i64).map_err(encode)?;
-            page_args.add(q.offset as i64).map_err(encode)?;
-            let rows = sqlx::query_with(AssertSqlSafe(sql), page_args)
+        let mut rows = Vec::new();
+        if let Some(page) = &ls.page {
+            rows = sqlx::query_with(AssertSqlSafe(page.sql.clone()), args(&page.binds)?)
                 .fetch_all(&mut *conn)
                 .await?;
-            items = rows.iter().map(stored).collect::<Result<_>>()?;
         }
+        let (items, bounds, more) = if ls.keyed {
+            let keyed = rows
+                .iter()
+                .map(|r| Ok((stored(r)?, keyset(r, ls.key.is_some())?)))
+                .collect::<Result<Vec<_>>>()?;
+            keyset_page(keyed, q.limit, ls.reversed)
+        } else {
+            let items = rows.iter().map(stored).collect::<Result<Vec<_>>>()?;
+            (items, None, false)
+        };
         // A short page read from the start holds every match, so no count is
         // needed: the common case of an identity provider's `userName eq`.
-        let total: i64 = if q.offset == 0 && (items.len() as u64) < q.limit {
+        let from_start = match &q.window {
+            Window::Offset(o) => *o == 0,
+            Window::Keyset(seek) => seek.is_none(),
+        };
+        let total: i64 = if from_start && q.limit > 0 && (items.len() as u64) < q.limit {
             items.len() as i64
         } else {
-            let count_sql = format!("SELECT count(*) FROM {table} WHERE {where_sql}");
-            sqlx::query_scalar_with(AssertSqlSafe(count_sql), args)
+            sqlx::query_scalar_with(AssertSqlSafe(ls.count.sql), args(&ls.count.binds)?)
                 .fetch_one(&mut *conn)
                 .await?
         };
         Ok(ListPage {
             total: total as u64,
             items,
+            bounds,
+            more,
         })
     }
 
@@ -437,7 +449,7 @@ impl Store for SqliteStore {
     }
 
     async fn list_users(&self, iam: Uuid, q: &ListQuery) -> Result<ListPage> {
-        self.list("users", ResourceKind::User, iam, q).await
+        self.list(ResourceKind::User, iam, q).await
     }
 
     async fn groups_of_users(
@@ -582,7 +594,25 @@ impl Store for SqliteStore {
     }
 
     async fn list_groups(&self, iam: Uuid, q: &ListQuery) -> Result<ListPage> {
-        self.list("groups", ResourceKind::Group, iam, q).await
+        self.list(ResourceKind::Group, iam, q).await
+    }
+
+    async fn explain_list(&self, kind: ResourceKind, iam: Uuid, q: &ListQuery) -> Result<String> {
+        let ls = sql_filter::list_sql(kind, Dialect::Sqlite, iam, q).map_err(StoreError::Filter)?;
+        let Some(page) = ls.page else {
+            return Ok(String::new());
+        };
+        let rows = sqlx::query_with(
+            AssertSqlSafe(format!("EXPLAIN QUERY PLAN {}", page.sql)),
+            args(&page.binds)?,
+        )
+        .fetch_all(&self.reader)
+        .await?;
+        let lines = rows
+            .iter()
+            .map(|r| r.try_get::<String, _>(3))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        Ok(lines.join("\n"))
     }
 
     async fn group_members(&self, iam: Uuid, group: Uuid) -> Result<Vec<Member>> {

@@ -44,6 +44,16 @@ impl TestApp {
     }
 
     pub async fn spawn_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> Option<TestApp> {
+        Self::spawn_with_clock(backend, tweak, None).await
+    }
+
+    /// A server whose directory reads the time from `clock` (e.g. one a
+    /// test moves forward to expire what it issued).
+    pub async fn spawn_with_clock(
+        backend: Backend,
+        tweak: impl FnOnce(&mut Config),
+        clock: Option<scim_bridge::directory::Clock>,
+    ) -> Option<TestApp> {
         let (database_url, dir, schema) = match backend {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().expect("temp dir");
@@ -63,9 +73,12 @@ impl TestApp {
             ..Config::default()
         };
         tweak(&mut config);
-        let state = scim_bridge::build_state(config.clone())
+        let mut state = scim_bridge::build_state(config.clone())
             .await
             .expect("server state");
+        if let Some(clock) = clock {
+            state.dir = state.dir.with_clock(clock);
+        }
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");

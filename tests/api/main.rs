@@ -4,6 +4,7 @@
 mod app;
 mod auth;
 mod cli;
+mod cursors;
 mod discovery;
 mod errors;
 mod filters;

@@ -9,6 +9,7 @@
 mod computed;
 mod json;
 mod leaf;
+mod page;
 mod sort;
 #[cfg(test)]
 mod tests;
@@ -21,7 +22,8 @@ use crate::scim::ScimError;
 use crate::scim::filter::{AttrPath, AttrTest, Filter, Literal, ResolvedPath, resolve_path};
 use crate::scim::schema::{AttrDef, AttrType, GROUP_RESOURCE, ResourceTypeDef, USER_RESOURCE};
 
-pub use sort::order_by;
+pub use page::{ListSql, invalid_cursor, list_sql, seek_condition};
+pub use sort::{KeyType, SortKey, order_by, order_clause, sort_key};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dialect {
@@ -37,6 +39,7 @@ pub enum Bind {
     Uuid(Uuid),
     Int(i64),
     Real(f64),
+    Bool(bool),
     Time(OffsetDateTime),
 }
 
