@@ -20,6 +20,7 @@ const CONFIG_KEYS: &[&str] = &[
     "filter_max_depth",
     "filter_max_terms",
     "cursor_timeout_secs",
+    "patch_members_response_limit",
 ];
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://scim-bridge.db";
@@ -47,6 +48,10 @@ pub struct Config {
     /// How long a pagination cursor stays valid, in seconds (advertised as
     /// `cursorTimeout`).
     pub cursor_timeout_secs: u64,
+    /// A group PATCH answers 204 No Content instead of the group when the
+    /// group has more members than this (and the response would list
+    /// them): a huge member list is never serialised for a PATCH.
+    pub patch_members_response_limit: u64,
 }
 
 impl Default for Config {
@@ -62,6 +67,7 @@ impl Default for Config {
             filter_max_depth: 32,
             filter_max_terms: 200,
             cursor_timeout_secs: 3600,
+            patch_members_response_limit: 10_000,
         }
     }
 }
@@ -77,6 +83,10 @@ impl std::fmt::Debug for Config {
             .field("max_results", &self.max_results)
             .field("pool_size", &self.pool_size)
             .field("cursor_timeout_secs", &self.cursor_timeout_secs)
+            .field(
+                "patch_members_response_limit",
+                &self.patch_members_response_limit,
+            )
             .finish_non_exhaustive()
     }
 }

@@ -117,7 +117,7 @@ impl Directory {
     /// Keeps the requested members that exist in this IAM. Unknown ids are
     /// skipped, not fatal: identity providers do not retry a failed push,
     /// and one stale member must not block the rest.
-    async fn existing_members(
+    pub(super) async fn existing_members(
         &self,
         scope: &Scope,
         group: Uuid,
@@ -144,7 +144,7 @@ impl Directory {
         Ok(members)
     }
 
-    async fn group_resource(
+    pub(super) async fn group_resource(
         &self,
         scope: &Scope,
         s: &Stored,
@@ -194,7 +194,7 @@ fn member_json(scope: &Scope, m: &Member) -> Value {
 }
 
 /// Splits a validated body into the stored document and the member ids.
-fn group_write(body: &Value) -> Result<(GroupWrite, Vec<Uuid>)> {
+pub(super) fn group_write(body: &Value) -> Result<(GroupWrite, Vec<Uuid>)> {
     let mut doc = resource::normalize(&GROUP_RESOURCE, body)?.doc;
     let display_name = doc
         .get("displayName")

@@ -7,6 +7,7 @@ pub mod cursor;
 pub mod groups;
 pub mod iams;
 pub mod paging;
+pub mod patch;
 pub mod search;
 pub mod users;
 

@@ -163,7 +163,7 @@ impl Directory {
 
     /// Validates a body and derives the indexed columns. The password, if
     /// any, is hashed off the async threads (argon2 is deliberately slow).
-    async fn user_write(&self, body: &Value, creating: bool) -> Result<UserWrite> {
+    pub(super) async fn user_write(&self, body: &Value, creating: bool) -> Result<UserWrite> {
         let normalized = resource::normalize(&USER_RESOURCE, body)?;
         let doc = normalized.doc;
         let user_name = doc
@@ -234,7 +234,12 @@ pub(crate) fn meta(
     )
 }
 
-fn user_resource(scope: &Scope, s: &Stored, groups: &[GroupRef], proj: &Projection) -> Resource {
+pub(super) fn user_resource(
+    scope: &Scope,
+    s: &Stored,
+    groups: &[GroupRef],
+    proj: &Projection,
+) -> Resource {
     let mut doc = s.doc.clone();
     let (meta, location) = meta(scope, "User", "/Users", s);
     if let Some(obj) = doc.as_object_mut() {

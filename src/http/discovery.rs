@@ -21,7 +21,7 @@ pub fn spc_options(s: &AppState) -> SpcOptions {
         max_bulk_operations: 0,
         max_bulk_payload: 0,
         bulk_supported: false,
-        patch_supported: false,
+        patch_supported: true,
         etag_supported: true,
         sort_supported: true,
         filter_supported: true,

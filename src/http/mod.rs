@@ -54,7 +54,7 @@ fn scim_routes() -> Router<AppState> {
             get(scim::get_user)
                 .put(scim::replace_user)
                 .delete(scim::delete_user)
-                .patch(scim::patch_not_implemented),
+                .patch(scim::patch_user),
         )
         .route("/Groups", get(scim::list_groups).post(scim::create_group))
         .route(
@@ -62,7 +62,7 @@ fn scim_routes() -> Router<AppState> {
             get(scim::get_group)
                 .put(scim::replace_group)
                 .delete(scim::delete_group)
-                .patch(scim::patch_not_implemented),
+                .patch(scim::patch_group),
         )
         .route(
             "/ServiceProviderConfig",

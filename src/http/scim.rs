@@ -9,10 +9,10 @@ use serde_json::json;
 use super::error::ApiError;
 use super::extract::{IamCaller, Params, ScimBody, scope};
 use super::{AppState, scim_response};
+use crate::directory::patch::Patched;
 use crate::directory::search::SearchRequest;
 use crate::directory::users::Resource;
 use crate::directory::{ListResult, etag, precondition_failed};
-use crate::scim::ScimError;
 use crate::scim::schema::{GROUP_RESOURCE, LIST_RESPONSE_SCHEMA, USER_RESOURCE};
 
 type Result<T> = std::result::Result<T, ApiError>;
@@ -255,9 +255,57 @@ pub async fn list_groups(
     Ok(list_response(l))
 }
 
-/// PATCH arrives with the next issue; until then it is refused plainly.
-pub async fn patch_not_implemented(IamCaller(_): IamCaller) -> Result<Response> {
-    Err(ScimError::new(501, None, "PATCH is not implemented yet").into())
+pub async fn patch_user(
+    State(s): State<AppState>,
+    IamCaller(iam): IamCaller,
+    headers: HeaderMap,
+    params: Params,
+    Path(id): Path<String>,
+    ScimBody(body): ScimBody,
+) -> Result<Response> {
+    let proj = params.projection(&USER_RESOURCE)?;
+    let version = if_match(&headers)?;
+    let r = s
+        .dir
+        .patch_user(&scope(&s, &headers, iam), &id, &body, version, &proj)
+        .await?;
+    Ok(resource_response(StatusCode::OK, &r))
+}
+
+/// 200 with the group, or 204 (with the ETag) when the group has more
+/// members than `patch_members_response_limit` and the response would
+/// list them.
+pub async fn patch_group(
+    State(s): State<AppState>,
+    IamCaller(iam): IamCaller,
+    headers: HeaderMap,
+    params: Params,
+    Path(id): Path<String>,
+    ScimBody(body): ScimBody,
+) -> Result<Response> {
+    let proj = params.projection(&GROUP_RESOURCE)?;
+    let version = if_match(&headers)?;
+    let patched = s
+        .dir
+        .patch_group(
+            &scope(&s, &headers, iam),
+            &id,
+            &body,
+            version,
+            &proj,
+            s.config.patch_members_response_limit,
+        )
+        .await?;
+    Ok(match patched {
+        Patched::Resource(r) => resource_response(StatusCode::OK, &r),
+        Patched::NoContent { version } => {
+            let mut resp = StatusCode::NO_CONTENT.into_response();
+            if let Ok(v) = HeaderValue::from_str(&etag(version)) {
+                resp.headers_mut().insert(header::ETAG, v);
+            }
+            resp
+        }
+    })
 }
 
 pub async fn search_users(

@@ -5,6 +5,7 @@
 pub mod discovery;
 pub mod error;
 pub mod filter;
+pub mod patch;
 pub mod projection;
 pub mod resource;
 pub mod schema;

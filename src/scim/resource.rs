@@ -135,7 +135,7 @@ fn gather(
 }
 
 /// "urn:…:User:attr" → (schema index, "attr").
-fn urn_qualified<'k>(schemas: &[&'static SchemaDef], key: &'k str) -> Option<(usize, &'k str)> {
+pub fn urn_qualified<'k>(schemas: &[&'static SchemaDef], key: &'k str) -> Option<(usize, &'k str)> {
     schemas.iter().enumerate().find_map(|(i, s)| {
         let n = s.id.len();
         let prefix_matches = key.get(..n).is_some_and(|p| p.eq_ignore_ascii_case(s.id));
@@ -211,12 +211,14 @@ fn check_required(schema: &SchemaDef, out: &Map<String, Value>) -> Result<(), Sc
 /// Group members are references the server resolves: `value` is required,
 /// `type` must be one of the canonical values, `display` and `$ref` are
 /// recomputed by the server.
-fn is_group_members(def: &AttrDef) -> bool {
+pub fn is_group_members(def: &AttrDef) -> bool {
     GROUP.attr("members").is_some_and(|m| std::ptr::eq(m, def))
 }
 
-/// One attribute or sub-attribute. `None` means absent: null, "", [] and {}.
-fn attr_value(def: &AttrDef, v: &Value, label: &str) -> Result<Option<Value>, ScimError> {
+/// One attribute or sub-attribute, validated and in canonical form (what
+/// POST, PUT and PATCH values all go through). `None` means absent: null,
+/// "", [] and {}. A multi-valued attribute's value is always an array.
+pub fn attr_value(def: &AttrDef, v: &Value, label: &str) -> Result<Option<Value>, ScimError> {
     if def.multi_valued {
         let items = match v {
             Value::Array(a) => a.iter().collect(),

@@ -103,6 +103,17 @@ pub struct GroupWrite {
     pub search: Value,
 }
 
+/// A PATCH of a group as storage applies it: the new document (None when
+/// it did not change) and the member deltas: every member removed first
+/// when `remove_all`, then `remove`, then `add`.
+#[derive(Debug, Clone, Default)]
+pub struct GroupPatch<'a> {
+    pub group: Option<&'a GroupWrite>,
+    pub add: &'a [(Uuid, MemberKind)],
+    pub remove: &'a [Uuid],
+    pub remove_all: bool,
+}
+
 /// The distinct email addresses of a user's search document (folded): the
 /// rows of the `user_emails` index.
 pub fn email_values(search: &Value) -> Vec<String> {
@@ -356,6 +367,22 @@ pub trait Store: Send + Sync + 'static {
         if_version: Option<i64>,
         now: OffsetDateTime,
     ) -> Result<Stored>;
+    /// Applies a PATCH in one transaction, costing the rows it changes,
+    /// never the group's size. Adding a member already there or removing
+    /// one that is not changes nothing; the version and lastModified move
+    /// only when something changed. With `if_version`, only if the stored
+    /// version still equals it.
+    async fn patch_group(
+        &self,
+        iam: Uuid,
+        id: Uuid,
+        patch: &GroupPatch<'_>,
+        if_version: Option<i64>,
+        now: OffsetDateTime,
+    ) -> Result<Stored>;
+    /// The number of members of a group, counted no further than `cap`
+    /// (so that asking costs at most `cap` index entries).
+    async fn count_members(&self, iam: Uuid, group: Uuid, cap: u64) -> Result<u64>;
     async fn delete_group(&self, iam: Uuid, id: Uuid, if_version: Option<i64>) -> Result<()>;
     async fn list_groups(&self, iam: Uuid, query: &ListQuery) -> Result<ListPage>;
     /// The database's plan for the page query of a list (EXPLAIN QUERY

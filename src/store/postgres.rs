@@ -228,13 +228,13 @@ async fn insert_members(
     group: Uuid,
     members: &[(Uuid, MemberKind)],
     now: OffsetDateTime,
-) -> Result<()> {
+) -> Result<u64> {
     if members.is_empty() {
-        return Ok(());
+        return Ok(0);
     }
     let ids: Vec<Uuid> = members.iter().map(|(id, _)| *id).collect();
     let kinds: Vec<&str> = members.iter().map(|(_, k)| k.as_str()).collect();
-    sqlx::query(
+    let done = sqlx::query(
         "INSERT INTO group_members (group_id, member_id, member_kind, added)
          SELECT $1, m.id, m.kind, $4 FROM UNNEST($2::uuid[], $3::text[]) AS m(id, kind)
          ON CONFLICT DO NOTHING",
@@ -245,7 +245,7 @@ async fn insert_members(
     .bind(now)
     .execute(&mut *tx)
     .await?;
-    Ok(())
+    Ok(done.rows_affected())
 }
 
 #[async_trait]
@@ -583,6 +583,89 @@ impl Store for PgStore {
             last_modified: now,
             version,
         })
+    }
+
+    async fn patch_group(
+        &self,
+        iam: Uuid,
+        id: Uuid,
+        p: &GroupPatch<'_>,
+        if_version: Option<i64>,
+        now: OffsetDateTime,
+    ) -> Result<Stored> {
+        let mut tx = self.pool.begin().await?;
+        let version = check_version(&mut tx, "groups", iam, id, if_version).await?;
+        let mut changed = p.group.is_some();
+        if p.remove_all {
+            let done = sqlx::query("DELETE FROM group_members WHERE group_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            changed |= done.rows_affected() > 0;
+        } else if !p.remove.is_empty() {
+            let done = sqlx::query(
+                "DELETE FROM group_members WHERE group_id = $1 AND member_id = ANY($2)",
+            )
+            .bind(id)
+            .bind(p.remove)
+            .execute(&mut *tx)
+            .await?;
+            changed |= done.rows_affected() > 0;
+        }
+        changed |= insert_members(&mut tx, id, p.add, now).await? > 0;
+        if changed {
+            match p.group {
+                Some(g) => {
+                    sqlx::query(
+                        "UPDATE groups SET display_name = $1, display_name_folded = $2, external_id = $3, doc = $4,
+                                last_modified = $5, version = $6, search = $8
+                         WHERE id = $7",
+                    )
+                    .bind(&g.display_name)
+                    .bind(&g.display_name_folded)
+                    .bind(&g.external_id)
+                    .bind(&g.doc)
+                    .bind(now)
+                    .bind(version + 1)
+                    .bind(id)
+                    .bind(&g.search)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| unique(e, "groups_iam_display_name"))?;
+                }
+                None => {
+                    sqlx::query("UPDATE groups SET last_modified = $1, version = $2 WHERE id = $3")
+                        .bind(now)
+                        .bind(version + 1)
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+            }
+        }
+        let row = sqlx::query(
+            "SELECT id, doc, created, last_modified, version FROM groups WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await?;
+        let out = stored(&row)?;
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    async fn count_members(&self, iam: Uuid, group: Uuid, cap: u64) -> Result<u64> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM group_members m
+                 JOIN groups g ON g.id = m.group_id AND g.iam_id = $2
+                 WHERE m.group_id = $1 LIMIT $3) AS capped",
+        )
+        .bind(group)
+        .bind(iam)
+        .bind(cap.min(i64::MAX as u64) as i64)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(n as u64)
     }
 
     async fn delete_group(&self, iam: Uuid, id: Uuid, if_version: Option<i64>) -> Result<()> {

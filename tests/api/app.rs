@@ -192,6 +192,11 @@ impl TestApp {
             .await
     }
 
+    pub async fn patch(&self, path: &str, body: &Value) -> Response {
+        self.request(Method::PATCH, path, Some(&self.token), Some(body))
+            .await
+    }
+
     pub async fn delete(&self, path: &str) -> Response {
         self.request(Method::DELETE, path, Some(&self.token), None)
             .await

@@ -9,5 +9,6 @@ mod discovery;
 mod errors;
 mod filters;
 mod groups;
+mod patch;
 mod search;
 mod users;

@@ -6,13 +6,13 @@ use std::cmp::Ordering;
 use serde_json::{Number, Value};
 
 use super::resolve::{
-    Loc, Operand, ResolvedPath, Scope, compare_target, element_sub, locate, parse_time, resolve,
-    str_bool, value_path_parent,
+    Loc, Operand, ResolvedPath, Scope, check, compare_target, element_sub, locate, parse_time,
+    resolve, str_bool, value_path_parent,
 };
 use super::{AttrTest, CompareOp, Filter, Literal};
 use crate::scim::error::ScimError;
 use crate::scim::resource::fold_case;
-use crate::scim::schema::ResourceTypeDef;
+use crate::scim::schema::{AttrDef, ResourceTypeDef};
 
 /// Whether `resource`, a canonical document of type `rt`, matches.
 ///
@@ -32,6 +32,24 @@ use crate::scim::schema::ResourceTypeDef;
 pub fn matches(filter: &Filter, rt: &ResourceTypeDef, resource: &Value) -> Result<bool, ScimError> {
     resolve(filter, rt)?;
     eval(filter, Scope::Resource(rt), resource)
+}
+
+/// Checks a value filter's inner filter (`type eq "work"` of
+/// `emails[type eq "work"]`) against the complex attribute `parent`,
+/// without any value: its paths must be bare sub-attribute names.
+pub fn check_element(filter: &Filter, parent: &'static AttrDef) -> Result<(), ScimError> {
+    check(filter, Scope::Element(parent))
+}
+
+/// Whether one value of the complex attribute `parent` satisfies `filter`,
+/// with the semantics of [`matches`]: what PATCH value paths select.
+pub fn matches_element(
+    filter: &Filter,
+    parent: &'static AttrDef,
+    element: &Value,
+) -> Result<bool, ScimError> {
+    check_element(filter, parent)?;
+    eval(filter, Scope::Element(parent), element)
 }
 
 impl Operand<'_> {

@@ -12,7 +12,7 @@ mod tests;
 
 use std::fmt;
 
-pub use eval::matches;
+pub use eval::{check_element, matches, matches_element};
 pub use parser::parse;
 pub use resolve::{ResolvedPath, parse_time, resolve, resolve_path};
 

@@ -202,7 +202,7 @@ pub(super) fn compare_target(loc: Loc, value: &Literal) -> Result<Loc, ScimError
     }
 }
 
-fn check(filter: &Filter, scope: Scope<'_>) -> Result<(), ScimError> {
+pub(super) fn check(filter: &Filter, scope: Scope<'_>) -> Result<(), ScimError> {
     match filter {
         Filter::Compare { path, op, value } => {
             let loc = compare_target(locate(scope, path)?, value)?;

@@ -1,0 +1,161 @@
+//! PATCH on users and groups: read the stored document, apply the pure
+//! engine (`scim::patch`), validate the result exactly as a PUT body, and
+//! write it conditionally on the version read, so that a concurrent writer
+//! can never be overwritten by a stale read. A lost race is retried when
+//! the client named no version (If-Match). Group members reach storage as
+//! deltas, never as the whole list.
+
+use uuid::Uuid;
+
+use super::groups::group_write;
+use super::users::{Resource, user_resource};
+use super::{Directory, Result, Scope, parse_id, precondition_failed};
+use crate::scim::ScimError;
+use crate::scim::patch::{self, PatchRequest};
+use crate::scim::projection::Projection;
+use crate::scim::schema::{GROUP_RESOURCE, USER_RESOURCE};
+use crate::store::{GroupPatch, StoreError};
+
+/// How many times a PATCH without If-Match re-reads after losing a race.
+const RETRIES: u32 = 4;
+
+/// What a group PATCH answers with.
+#[derive(Debug, Clone)]
+pub enum Patched {
+    Resource(Resource),
+    /// The group has more members than the response may list: 204 with
+    /// this version as ETag (Entra prefers 204 to begin with).
+    NoContent {
+        version: i64,
+    },
+}
+
+fn lost_race(e: &StoreError, if_version: Option<i64>, attempt: u32) -> bool {
+    matches!(e, StoreError::VersionMismatch) && if_version.is_none() && attempt < RETRIES
+}
+
+impl Directory {
+    pub async fn patch_user(
+        &self,
+        scope: &Scope,
+        id: &str,
+        body: &serde_json::Value,
+        if_version: Option<i64>,
+        proj: &Projection,
+    ) -> Result<Resource> {
+        let uuid = parse_id(id)?;
+        let req = PatchRequest::parse(body, &self.limits.filter)?;
+        let mut attempt = 0;
+        let stored = loop {
+            let stored = self
+                .store
+                .get_user(scope.iam, uuid)
+                .await?
+                .ok_or_else(|| ScimError::not_found(format!("no user with id {uuid}")))?;
+            if if_version.is_some_and(|v| v != stored.version) {
+                return Err(precondition_failed().into());
+            }
+            let out = patch::apply(&USER_RESOURCE, &stored.doc, &uuid.to_string(), &req)?;
+            let mut write = self.user_write(&out.doc, false).await?;
+            if out.clear_password && write.password_hash.is_none() {
+                write.password_hash = Some(None);
+            }
+            if write.doc == stored.doc && write.password_hash.is_none() {
+                // Nothing changed: no write, no new version.
+                break stored;
+            }
+            match self
+                .store
+                .replace_user(scope.iam, uuid, &write, Some(stored.version), self.now())
+                .await
+            {
+                Ok(s) => break s,
+                Err(e) if lost_race(&e, if_version, attempt) => attempt += 1,
+                Err(e) => return Err(e.into()),
+            }
+        };
+        let groups = if proj.includes(&USER_RESOURCE, None, "groups") {
+            self.store
+                .groups_of_users(scope.iam, &[uuid])
+                .await?
+                .remove(&uuid)
+                .unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        Ok(user_resource(scope, &stored, &groups, proj))
+    }
+
+    /// `members_limit`: above this many members a response that would list
+    /// them is a 204 instead (see [`Patched`]).
+    pub async fn patch_group(
+        &self,
+        scope: &Scope,
+        id: &str,
+        body: &serde_json::Value,
+        if_version: Option<i64>,
+        proj: &Projection,
+        members_limit: u64,
+    ) -> Result<Patched> {
+        let uuid = parse_id(id)?;
+        let req = PatchRequest::parse(body, &self.limits.filter)?;
+        let mut attempt = 0;
+        let stored = loop {
+            let stored = self
+                .store
+                .get_group(scope.iam, uuid)
+                .await?
+                .ok_or_else(|| ScimError::not_found(format!("no group with id {uuid}")))?;
+            if if_version.is_some_and(|v| v != stored.version) {
+                return Err(precondition_failed().into());
+            }
+            let out = patch::apply(&GROUP_RESOURCE, &stored.doc, &uuid.to_string(), &req)?;
+            let (write, _) = group_write(&out.doc)?;
+            let doc_changed = write.doc != stored.doc;
+            // A value that is not one of our ids names no member here.
+            let ids = |set: &std::collections::BTreeSet<String>| -> Vec<Uuid> {
+                set.iter().filter_map(|s| Uuid::parse_str(s).ok()).collect()
+            };
+            let add = self
+                .existing_members(scope, uuid, &ids(&out.members.add))
+                .await?;
+            let remove = ids(&out.members.remove);
+            if !doc_changed && add.is_empty() && remove.is_empty() && !out.members.remove_all {
+                break stored;
+            }
+            let p = GroupPatch {
+                group: doc_changed.then_some(&write),
+                add: &add,
+                remove: &remove,
+                remove_all: out.members.remove_all,
+            };
+            // Member deltas do not depend on what was read; a new document
+            // does, so it is written only over the version it came from.
+            let expect = if doc_changed {
+                Some(stored.version)
+            } else {
+                if_version
+            };
+            match self
+                .store
+                .patch_group(scope.iam, uuid, &p, expect, self.now())
+                .await
+            {
+                Ok(s) => break s,
+                Err(e) if lost_race(&e, if_version, attempt) => attempt += 1,
+                Err(e) => return Err(e.into()),
+            }
+        };
+        if proj.includes(&GROUP_RESOURCE, None, "members") {
+            let cap = members_limit.saturating_add(1);
+            if self.store.count_members(scope.iam, uuid, cap).await? > members_limit {
+                return Ok(Patched::NoContent {
+                    version: stored.version,
+                });
+            }
+        }
+        Ok(Patched::Resource(
+            self.group_resource(scope, &stored, proj).await?,
+        ))
+    }
+}
