@@ -20,6 +20,7 @@ const CONFIG_KEYS: &[&str] = &[
     "filter_max_depth",
     "filter_max_terms",
     "cursor_timeout_secs",
+    "token_cache_ms",
     "patch_members_response_limit",
 ];
 
@@ -48,6 +49,9 @@ pub struct Config {
     /// How long a pagination cursor stays valid, in seconds (advertised as
     /// `cursorTimeout`).
     pub cursor_timeout_secs: u64,
+    /// How long a verified SCIM token is trusted without a database read;
+    /// a revocation takes effect within this. 0 disables the cache.
+    pub token_cache_ms: u64,
     /// A group PATCH answers 204 No Content instead of the group when the
     /// group has more members than this (and the response would list
     /// them): a huge member list is never serialised for a PATCH.
@@ -67,6 +71,7 @@ impl Default for Config {
             filter_max_depth: 32,
             filter_max_terms: 200,
             cursor_timeout_secs: 3600,
+            token_cache_ms: 1000,
             patch_members_response_limit: 10_000,
         }
     }
@@ -83,6 +88,7 @@ impl std::fmt::Debug for Config {
             .field("max_results", &self.max_results)
             .field("pool_size", &self.pool_size)
             .field("cursor_timeout_secs", &self.cursor_timeout_secs)
+            .field("token_cache_ms", &self.token_cache_ms)
             .field(
                 "patch_members_response_limit",
                 &self.patch_members_response_limit,

@@ -30,6 +30,7 @@ pub async fn open_directory(config: &Config) -> Result<Directory, store::StoreEr
                 max_terms: config.filter_max_terms,
             },
             cursor_timeout_secs: config.cursor_timeout_secs,
+            token_cache_ms: config.token_cache_ms,
         },
     ))
 }

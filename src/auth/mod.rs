@@ -4,3 +4,4 @@
 pub mod admin_token;
 pub mod password;
 pub mod scim_token;
+pub mod token_cache;

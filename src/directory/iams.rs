@@ -98,15 +98,19 @@ impl Directory {
     /// The IAM a presented SCIM token acts for, or None if it is not a live
     /// token of ours.
     pub async fn authenticate_scim_token(&self, presented: &str) -> Result<Option<Uuid>> {
+        if let Some(iam) = self.token_cache.get(presented) {
+            return Ok(Some(iam));
+        }
         let Some((id, secret)) = scim_token::parse(presented) else {
             return Ok(None);
         };
         let Some(stored) = self.store.token_secret(id).await? else {
             return Ok(None);
         };
-        Ok(
-            (scim_token::verify(secret, &stored.secret_hash) && !stored.revoked)
-                .then_some(stored.iam_id),
-        )
+        let valid = scim_token::verify(secret, &stored.secret_hash) && !stored.revoked;
+        if valid {
+            self.token_cache.put(presented, stored.iam_id);
+        }
+        Ok(valid.then_some(stored.iam_id))
     }
 }

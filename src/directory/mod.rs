@@ -77,6 +77,9 @@ pub struct Limits {
     pub filter: FilterLimits,
     /// How long a cursor stays valid (RFC 9865 `cursorTimeout`).
     pub cursor_timeout_secs: u64,
+    /// How long a verified SCIM token is trusted without a database read
+    /// (a revocation takes effect within this); zero disables the cache.
+    pub token_cache_ms: u64,
 }
 
 #[derive(Clone)]
@@ -87,6 +90,7 @@ pub struct Directory {
     pub limits: Limits,
     /// The admin-token signing key, read once per process.
     signing_key: Arc<tokio::sync::OnceCell<Vec<u8>>>,
+    token_cache: Arc<crate::auth::token_cache::TokenCache>,
 }
 
 /// Who an operation acts for and where its resources live: the IAM whose
@@ -99,12 +103,16 @@ pub struct Scope {
 
 impl Directory {
     pub fn new(store: DynStore, limits: Limits) -> Self {
+        let token_cache = crate::auth::token_cache::TokenCache::new(
+            std::time::Duration::from_millis(limits.token_cache_ms),
+        );
         Directory {
             store,
             clock: Arc::new(OffsetDateTime::now_utc),
             ids: Arc::new(Uuid::now_v7),
             limits,
             signing_key: Arc::default(),
+            token_cache: Arc::new(token_cache),
         }
     }
 
