@@ -1,1 +1,927 @@
-fn main() {}
+//! Load benchmark: drives a real `scim-bridge` process over HTTP.
+//!
+//! ```text
+//! cargo bench --bench load -- [--users N] [--clients C]
+//!     [--database sqlite|postgres] [--postgres-url URL]
+//!     [--url SCIM_BASE_URL --token TOKEN [--server-pid PID]] [--ops N]
+//!     [--phase create,get,filter,list]
+//! ```
+//!
+//! By default the bench starts the server itself (the binary cargo built
+//! for this profile) on a fresh temporary SQLite file, or on a fresh
+//! schema `bench_<random>` of the PostgreSQL at `--postgres-url`, creates
+//! an IAM and a token with the CLI, and stops the server (SIGTERM) at the
+//! end. With `--url` and `--token` it drives a server that is already
+//! running instead (the create phase then uses unique user names).
+//!
+//! Phases (each prints one line, latencies of whole requests including
+//! the body, in milliseconds):
+//! 1. create N users: the first 10% with one client, the rest with C;
+//! 2. `GET /Users/{id}` at random (C clients, `--ops`, default 20,000);
+//! 3. `GET /Users?filter=userName eq "..."` at random (C clients, `--ops`);
+//! 4. `GET /Users?startIndex=R&count=100` (C clients, `--ops` / 10).
+//!
+//! A non-2xx answer or a transport error counts as an error: reported, and
+//! the bench exits non-zero. At the end a markdown table sums it up, with
+//! the server's peak RSS (Linux, when the bench started the server). The
+//! `cpu%` columns are percentages of one core during the phase (server,
+//! this load generator, and everything else on the machine, e.g.
+//! PostgreSQL); `srv µs/op` is the server's CPU time per request, a figure
+//! that holds up better than ops/s when something else competes for the
+//! CPU.
+
+use std::fmt::Write as _;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
+
+const DEFAULT_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/test";
+const LIST_PAGE: usize = 100;
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Db {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Debug)]
+struct Opts {
+    users: usize,
+    clients: usize,
+    database: Db,
+    postgres_url: String,
+    url: Option<String>,
+    token: Option<String>,
+    /// With `--url`: the server's pid, for its CPU time and peak RSS.
+    server_pid: Option<u32>,
+    ops: usize,
+    create: bool,
+    get: bool,
+    filter: bool,
+    list: bool,
+}
+
+const USAGE: &str = "usage: cargo bench --bench load -- [--users N] [--clients C] \
+[--database sqlite|postgres] [--postgres-url URL] [--url SCIM_BASE_URL --token TOKEN] \
+[--server-pid PID] [--ops N] [--phase create,get,filter,list]";
+
+fn parse_args() -> Result<Opts, String> {
+    let mut o = Opts {
+        users: 10_000,
+        clients: 8,
+        database: Db::Sqlite,
+        postgres_url: DEFAULT_POSTGRES.to_owned(),
+        url: None,
+        token: None,
+        server_pid: None,
+        ops: 20_000,
+        create: true,
+        get: true,
+        filter: true,
+        list: true,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        let (key, inline) = match a.split_once('=') {
+            Some((k, v)) if k.starts_with("--") => (k.to_owned(), Some(v.to_owned())),
+            _ => (a.clone(), None),
+        };
+        let mut value = || {
+            inline
+                .clone()
+                .or_else(|| args.next())
+                .ok_or_else(|| format!("{key} needs a value\n{USAGE}"))
+        };
+        let number = |v: String| {
+            v.replace('_', "")
+                .parse::<usize>()
+                .map_err(|e| format!("{key}: {e}"))
+        };
+        match key.as_str() {
+            // `cargo bench` passes `--bench` to harness = false benches.
+            "--bench" => {}
+            "--users" | "-n" => o.users = number(value()?)?,
+            "--clients" | "-c" => o.clients = number(value()?)?,
+            "--ops" => o.ops = number(value()?)?,
+            "--database" => {
+                o.database = match value()?.as_str() {
+                    "sqlite" => Db::Sqlite,
+                    "postgres" | "postgresql" => Db::Postgres,
+                    other => return Err(format!("unknown database {other}\n{USAGE}")),
+                }
+            }
+            "--postgres-url" => o.postgres_url = value()?,
+            "--url" => o.url = Some(value()?),
+            "--token" => o.token = Some(value()?),
+            "--server-pid" => {
+                o.server_pid = Some(value()?.parse().map_err(|e| format!("--server-pid: {e}"))?)
+            }
+            "--phase" | "--phases" => {
+                let v = value()?;
+                o.create = false;
+                o.get = false;
+                o.filter = false;
+                o.list = false;
+                for p in v.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+                    match p {
+                        "create" => o.create = true,
+                        "get" => o.get = true,
+                        "filter" => o.filter = true,
+                        "list" => o.list = true,
+                        other => return Err(format!("unknown phase {other}\n{USAGE}")),
+                    }
+                }
+            }
+            "--help" | "-h" => return Err(USAGE.to_owned()),
+            other => return Err(format!("unknown argument {other}\n{USAGE}")),
+        }
+    }
+    if o.url.is_some() != o.token.is_some() {
+        return Err(format!("--url and --token go together\n{USAGE}"));
+    }
+    if o.users == 0 || o.clients == 0 {
+        return Err("--users and --clients must be at least 1".to_owned());
+    }
+    Ok(o)
+}
+
+// ---------------------------------------------------------------- /proc
+
+/// CPU time and memory figures from /proc; all None off Linux.
+struct ProcStats {
+    clk_tck: f64,
+}
+
+#[derive(Clone, Copy, Default)]
+struct CpuSnapshot {
+    server: Option<u64>,
+    client: Option<u64>,
+    machine_busy: Option<u64>,
+}
+
+impl ProcStats {
+    fn new() -> ProcStats {
+        let clk_tck = Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .ok()
+            .and_then(|o| String::from_utf8(o.stdout).ok())
+            .and_then(|s| s.trim().parse::<f64>().ok())
+            .unwrap_or(100.0);
+        ProcStats { clk_tck }
+    }
+
+    /// utime + stime of a process, in clock ticks.
+    fn process_ticks(pid: &str) -> Option<u64> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        let rest = &stat[stat.rfind(')')? + 1..];
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        // After the command name: field 3 (state) is f[0]; utime is field
+        // 14 and stime field 15.
+        Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
+    }
+
+    /// Busy ticks of the whole machine (all cores).
+    fn machine_busy() -> Option<u64> {
+        let stat = std::fs::read_to_string("/proc/stat").ok()?;
+        let line = stat.lines().next()?;
+        let v: Vec<u64> = line
+            .split_whitespace()
+            .skip(1)
+            .filter_map(|x| x.parse().ok())
+            .collect();
+        // user nice system idle iowait irq softirq steal (guest is in user)
+        if v.len() < 8 {
+            return None;
+        }
+        Some(v[0] + v[1] + v[2] + v[5] + v[6] + v[7])
+    }
+
+    fn snapshot(&self, server_pid: Option<u32>) -> CpuSnapshot {
+        CpuSnapshot {
+            server: server_pid.and_then(|p| Self::process_ticks(&p.to_string())),
+            client: Self::process_ticks("self"),
+            machine_busy: Self::machine_busy(),
+        }
+    }
+
+    /// (server, client, other) in percent of one core over `secs`.
+    fn cpu(&self, a: CpuSnapshot, b: CpuSnapshot, secs: f64) -> CpuShare {
+        let pct = |x: Option<u64>, y: Option<u64>| -> Option<f64> {
+            Some((y?.saturating_sub(x?)) as f64 / self.clk_tck / secs * 100.0)
+        };
+        let server = pct(a.server, b.server);
+        let client = pct(a.client, b.client);
+        let busy = pct(a.machine_busy, b.machine_busy);
+        let other = busy.map(|t| (t - server.unwrap_or(0.0) - client.unwrap_or(0.0)).max(0.0));
+        CpuShare {
+            server,
+            client,
+            other,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Default)]
+struct CpuShare {
+    server: Option<f64>,
+    client: Option<f64>,
+    other: Option<f64>,
+}
+
+fn peak_rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+// ---------------------------------------------------------------- server
+
+/// The server process the bench started; SIGKILLed on drop if still alive.
+struct Server {
+    child: Child,
+    log: std::path::PathBuf,
+}
+
+impl Server {
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    fn log_tail(&self) -> String {
+        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = log.lines().collect();
+        lines[lines.len().saturating_sub(20)..].join("\n")
+    }
+
+    /// SIGTERM, then wait (bounded) for a graceful exit.
+    fn stop(&mut self) {
+        if let Ok(Some(_)) = self.child.try_wait() {
+            return;
+        }
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.pid().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                if !status.success() {
+                    eprintln!("note: server exited with {status}");
+                }
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        eprintln!("server did not stop within 15 s of SIGTERM; killing it");
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_scim-bridge")
+}
+
+/// Runs a CLI command against `db`; its stdout on success.
+fn cli(db: &str, args: &[&str]) -> Result<String, String> {
+    let out = Command::new(bin())
+        .args(args)
+        .args(["--database", db])
+        .env_remove("SCIM_BRIDGE_CONFIG")
+        .env_remove("SCIM_BRIDGE_DATABASE_URL")
+        .env("SCIM_BRIDGE_LOG", "warn")
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", bin()))?;
+    if !out.status.success() {
+        return Err(format!(
+            "scim-bridge {} failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn free_port() -> Result<u16, String> {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(|e| format!("no free port: {e}"))
+}
+
+async fn start_server(db: &str, dir: &std::path::Path) -> Result<(Server, String), String> {
+    let port = free_port()?;
+    let log = dir.join("server.log");
+    let log_file = std::fs::File::create(&log).map_err(|e| e.to_string())?;
+    let child = Command::new(bin())
+        .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+        .args(["--database", db])
+        .env_remove("SCIM_BRIDGE_CONFIG")
+        .env_remove("SCIM_BRIDGE_DATABASE_URL")
+        .env("SCIM_BRIDGE_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(log_file)
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", bin()))?;
+    let mut server = Server { child, log };
+    let origin = format!("http://127.0.0.1:{port}");
+    let probe = reqwest::Client::builder()
+        .timeout(Duration::from_secs(2))
+        .build()
+        .map_err(|e| e.to_string())?;
+    // Bounded: 30 s in 20 ms steps.
+    for _ in 0..1500 {
+        if let Ok(r) = probe.get(format!("{origin}/healthz")).send().await
+            && r.status() == 200
+        {
+            return Ok((server, origin));
+        }
+        if let Ok(Some(status)) = server.child.try_wait() {
+            return Err(format!(
+                "server exited early ({status}):\n{}",
+                server.log_tail()
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    server.stop();
+    Err(format!(
+        "server never became healthy:\n{}",
+        server.log_tail()
+    ))
+}
+
+fn with_search_path(base: &str, schema: &str) -> String {
+    let sep = if base.contains('?') { '&' } else { '?' };
+    format!("{base}{sep}options=-c%20search_path%3D{schema}")
+}
+
+async fn pg_exec(base: &str, sql: String) -> Result<(), String> {
+    let pool = sqlx::PgPool::connect(base)
+        .await
+        .map_err(|e| format!("cannot connect to PostgreSQL at {base}: {e}"))?;
+    let r = sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+        .execute(&pool)
+        .await
+        .map(|_| ())
+        .map_err(|e| format!("{sql}: {e}"));
+    pool.close().await;
+    r
+}
+
+// ---------------------------------------------------------------- load
+
+enum Req {
+    Get(String),
+    Create { index: usize, body: String },
+}
+
+#[derive(serde::Deserialize)]
+struct Created {
+    id: String,
+}
+
+struct Phase {
+    name: String,
+    clients: usize,
+    ops: usize,
+    secs: f64,
+    hist: Histogram<u64>,
+    errors: usize,
+    error_samples: Vec<String>,
+    cpu: CpuShare,
+}
+
+impl Phase {
+    fn ops_per_sec(&self) -> f64 {
+        self.ops as f64 / self.secs
+    }
+    fn ms(&self, q: f64) -> f64 {
+        if self.hist.is_empty() {
+            return f64::NAN;
+        }
+        self.hist.value_at_quantile(q) as f64 / 1000.0
+    }
+    /// The server's CPU time per request, in microseconds.
+    fn server_us_per_op(&self) -> Option<f64> {
+        self.cpu
+            .server
+            .map(|pct| pct / 100.0 * self.secs * 1e6 / self.ops as f64)
+    }
+    fn max_ms(&self) -> f64 {
+        if self.hist.is_empty() {
+            return f64::NAN;
+        }
+        self.hist.max() as f64 / 1000.0
+    }
+}
+
+fn fmt_pct(x: Option<f64>) -> String {
+    x.map_or_else(|| "-".to_owned(), |v| format!("{v:.0}"))
+}
+
+fn print_header() {
+    println!(
+        "{:<18} | {:>7} | {:>7} | {:>8} | {:>7} | {:>7} | {:>8} | {:>6} | {:>8} | {:>8} | {:>8} | {:>9}",
+        "phase",
+        "clients",
+        "ops",
+        "ops/s",
+        "p50 ms",
+        "p99 ms",
+        "max ms",
+        "errors",
+        "srv cpu%",
+        "cli cpu%",
+        "oth cpu%",
+        "srv µs/op"
+    );
+}
+
+fn print_phase(p: &Phase) {
+    println!(
+        "{:<18} | {:>7} | {:>7} | {:>8.0} | {:>7.2} | {:>7.2} | {:>8.2} | {:>6} | {:>8} | {:>8} | {:>8} | {:>9}",
+        p.name,
+        p.clients,
+        p.ops,
+        p.ops_per_sec(),
+        p.ms(0.5),
+        p.ms(0.99),
+        p.max_ms(),
+        p.errors,
+        fmt_pct(p.cpu.server),
+        fmt_pct(p.cpu.client),
+        fmt_pct(p.cpu.other),
+        fmt_pct(p.server_us_per_op())
+    );
+    for e in &p.error_samples {
+        println!("    error: {e}");
+    }
+}
+
+struct Ctx {
+    client: reqwest::Client,
+    users_url: String,
+    auth: HeaderValue,
+    proc_stats: ProcStats,
+    server_pid: Option<u32>,
+}
+
+/// One request; for a create, the new resource's id.
+async fn exec(ctx: &Ctx, req: &Req) -> Result<Option<(usize, String)>, String> {
+    let rb = match req {
+        Req::Get(url) => ctx.client.get(url.as_str()),
+        Req::Create { body, .. } => ctx
+            .client
+            .post(ctx.users_url.as_str())
+            .header(CONTENT_TYPE, "application/scim+json")
+            .body(body.clone()),
+    };
+    let resp = rb
+        .header(AUTHORIZATION, ctx.auth.clone())
+        .send()
+        .await
+        .map_err(|e| format!("transport: {e}"))?;
+    let status = resp.status();
+    let body = resp
+        .bytes()
+        .await
+        .map_err(|e| format!("reading body: {e}"))?;
+    if !status.is_success() {
+        let text = String::from_utf8_lossy(&body);
+        let text: String = text.chars().take(300).collect();
+        return Err(format!("HTTP {status}: {text}"));
+    }
+    match req {
+        Req::Get(_) => Ok(None),
+        Req::Create { index, .. } => {
+            let c: Created = serde_json::from_slice(&body)
+                .map_err(|e| format!("create answer without id: {e}"))?;
+            Ok(Some((*index, c.id)))
+        }
+    }
+}
+
+/// Runs `work` with `clients` concurrent tasks pulling from a shared index.
+async fn run_phase(
+    ctx: &Arc<Ctx>,
+    name: &str,
+    clients: usize,
+    work: Vec<Req>,
+    ids: &mut [Option<String>],
+) -> Phase {
+    let work = Arc::new(work);
+    let next = Arc::new(AtomicUsize::new(0));
+    let before = ctx.proc_stats.snapshot(ctx.server_pid);
+    let start = Instant::now();
+    let mut tasks = Vec::with_capacity(clients);
+    for _ in 0..clients {
+        let (ctx, work, next) = (ctx.clone(), work.clone(), next.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut hist = Histogram::<u64>::new_with_bounds(1, 120_000_000, 3).expect("histogram");
+            let mut created = Vec::new();
+            let mut errors = 0usize;
+            let mut samples = Vec::new();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(req) = work.get(i) else { break };
+                let t0 = Instant::now();
+                let r = exec(&ctx, req).await;
+                let us = t0.elapsed().as_micros() as u64;
+                match r {
+                    Ok(id) => {
+                        hist.saturating_record(us.max(1));
+                        created.extend(id);
+                    }
+                    Err(e) => {
+                        errors += 1;
+                        if samples.len() < 3 {
+                            samples.push(e);
+                        }
+                    }
+                }
+            }
+            (hist, created, errors, samples)
+        }));
+    }
+    let mut hist = Histogram::<u64>::new_with_bounds(1, 120_000_000, 3).expect("histogram");
+    let mut errors = 0;
+    let mut error_samples = Vec::new();
+    for t in tasks {
+        let (h, created, e, s) = t.await.expect("client task panicked");
+        hist.add(h).expect("merge histograms");
+        for (i, id) in created {
+            ids[i] = Some(id);
+        }
+        errors += e;
+        for x in s {
+            if error_samples.len() < 5 {
+                error_samples.push(x);
+            }
+        }
+    }
+    let secs = start.elapsed().as_secs_f64();
+    let after = ctx.proc_stats.snapshot(ctx.server_pid);
+    let p = Phase {
+        name: name.to_owned(),
+        clients,
+        ops: work.len(),
+        secs,
+        hist,
+        errors,
+        error_samples,
+        cpu: ctx.proc_stats.cpu(before, after, secs),
+    };
+    print_phase(&p);
+    p
+}
+
+/// Percent-encodes a query parameter value.
+fn encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() * 3);
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
+}
+
+fn user_body(user_name: &str, external_id: &str, i: usize) -> String {
+    serde_json::json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "userName": user_name,
+        "externalId": external_id,
+        "name": {
+            "givenName": format!("Given{i}"),
+            "familyName": format!("Family{i}"),
+            "formatted": format!("Given{i} Family{i}"),
+        },
+        "displayName": format!("Given{i} Family{i}"),
+        "emails": [{"value": user_name, "type": "work", "primary": true}],
+        "active": true,
+    })
+    .to_string()
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ListAnswer {
+    #[serde(rename = "Resources", default)]
+    resources: Vec<ListedUser>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ListedUser {
+    id: String,
+    user_name: String,
+}
+
+/// Without a create phase: the ids and userNames of up to `n` existing users.
+async fn existing_users(ctx: &Ctx, base: &str, n: usize) -> Result<Vec<(String, String)>, String> {
+    let mut out = Vec::new();
+    while out.len() < n {
+        let url = format!(
+            "{base}/Users?attributes=userName&startIndex={}&count={}",
+            out.len() + 1,
+            (n - out.len()).min(1000)
+        );
+        let r = ctx
+            .client
+            .get(url)
+            .header(AUTHORIZATION, ctx.auth.clone())
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        if !r.status().is_success() {
+            return Err(format!("listing users: HTTP {}", r.status()));
+        }
+        let page: ListAnswer = r.json().await.map_err(|e| e.to_string())?;
+        if page.resources.is_empty() {
+            break;
+        }
+        out.extend(page.resources.into_iter().map(|u| (u.id, u.user_name)));
+    }
+    if out.is_empty() {
+        return Err("no users to read: run the create phase too".to_owned());
+    }
+    Ok(out)
+}
+
+// ---------------------------------------------------------------- main
+
+struct Setup {
+    database_label: String,
+    base: String,
+    token: String,
+    server: Option<Server>,
+    pg_schema: Option<String>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+async fn setup(o: &Opts) -> Result<Setup, String> {
+    if let (Some(url), Some(token)) = (&o.url, &o.token) {
+        let mut base = url.trim_end_matches('/').to_owned();
+        let has_path = base
+            .split_once("://")
+            .map(|(_, rest)| rest.contains('/'))
+            .unwrap_or(false);
+        if !has_path {
+            base.push_str("/scim/v2");
+        }
+        return Ok(Setup {
+            database_label: "external".to_owned(),
+            base,
+            token: token.clone(),
+            server: None,
+            pg_schema: None,
+            _dir: None,
+        });
+    }
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let (db, schema, label) = match o.database {
+        Db::Sqlite => (
+            format!("sqlite://{}", dir.path().join("bench.db").display()),
+            None,
+            "SQLite".to_owned(),
+        ),
+        Db::Postgres => {
+            let schema = format!("bench_{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+            pg_exec(&o.postgres_url, format!("CREATE SCHEMA {schema}")).await?;
+            (
+                with_search_path(&o.postgres_url, &schema),
+                Some(schema),
+                "PostgreSQL".to_owned(),
+            )
+        }
+    };
+    let prepared = async {
+        cli(&db, &["iam", "create", "bench"])?;
+        let token = cli(&db, &["token", "create", "--iam", "bench"])?
+            .trim()
+            .to_owned();
+        let (server, origin) = start_server(&db, dir.path()).await?;
+        Ok::<_, String>((token, server, origin))
+    }
+    .await;
+    match prepared {
+        Ok((token, server, origin)) => Ok(Setup {
+            database_label: label,
+            base: format!("{origin}/scim/v2"),
+            token,
+            server: Some(server),
+            pg_schema: schema,
+            _dir: Some(dir),
+        }),
+        Err(e) => {
+            if let Some(s) = schema {
+                let _ = pg_exec(&o.postgres_url, format!("DROP SCHEMA {s} CASCADE")).await;
+            }
+            Err(e)
+        }
+    }
+}
+
+async fn bench(o: &Opts, s: &Setup) -> Result<Vec<Phase>, String> {
+    let n = o.users;
+    let c = o.clients;
+    let client = reqwest::Client::builder()
+        .http1_only()
+        .pool_max_idle_per_host(c.max(16))
+        .tcp_nodelay(true)
+        .timeout(Duration::from_secs(60))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let auth = HeaderValue::from_str(&format!("Bearer {}", s.token))
+        .map_err(|_| "the token is not a valid header value".to_owned())?;
+    let ctx = Arc::new(Ctx {
+        client,
+        users_url: format!("{}/Users", s.base),
+        auth,
+        proc_stats: ProcStats::new(),
+        server_pid: s.server.as_ref().map(Server::pid).or(o.server_pid),
+    });
+    let mut rng = StdRng::seed_from_u64(0x5c1b_b1d9e);
+    let mut phases = Vec::new();
+    print_header();
+
+    // Users: `user{i}@example.com`, with a run prefix against a server
+    // that may already hold such users.
+    let prefix = if s.server.is_some() {
+        String::new()
+    } else {
+        format!("{}-", &uuid::Uuid::new_v4().simple().to_string()[..8])
+    };
+    let (ids, names): (Vec<String>, Vec<String>) = if o.create {
+        let names: Vec<String> = (0..n)
+            .map(|i| format!("{prefix}user{i}@example.com"))
+            .collect();
+        let mut ids: Vec<Option<String>> = vec![None; n];
+        let sequential = (n / 10).max(1);
+        let work = |range: std::ops::Range<usize>| -> Vec<Req> {
+            range
+                .map(|i| Req::Create {
+                    index: i,
+                    body: user_body(&names[i], &format!("{prefix}ext-{i:08}"), i),
+                })
+                .collect()
+        };
+        phases.push(run_phase(&ctx, "create (seq)", 1, work(0..sequential), &mut ids).await);
+        if sequential < n {
+            phases.push(run_phase(&ctx, "create (conc)", c, work(sequential..n), &mut ids).await);
+        }
+        // Only users that were created are read back.
+        ids.into_iter()
+            .zip(names)
+            .filter_map(|(id, name)| Some((id?, name)))
+            .unzip()
+    } else {
+        existing_users(&ctx, &s.base, n).await?.into_iter().unzip()
+    };
+    if ids.is_empty() {
+        return Err("no user was created".to_owned());
+    }
+    let k = ids.len();
+
+    if o.get {
+        let work: Vec<Req> = (0..o.ops)
+            .map(|_| Req::Get(format!("{}/Users/{}", s.base, ids[rng.gen_range(0..k)])))
+            .collect();
+        phases.push(run_phase(&ctx, "get by id", c, work, &mut []).await);
+    }
+    if o.filter {
+        let work: Vec<Req> = (0..o.ops)
+            .map(|_| {
+                let f = format!("userName eq \"{}\"", names[rng.gen_range(0..k)]);
+                Req::Get(format!("{}/Users?filter={}", s.base, encode(&f)))
+            })
+            .collect();
+        phases.push(run_phase(&ctx, "filter userName", c, work, &mut []).await);
+    }
+    if o.list {
+        let last_start = k.saturating_sub(LIST_PAGE) + 1;
+        let work: Vec<Req> = (0..(o.ops / 10).max(1))
+            .map(|_| {
+                Req::Get(format!(
+                    "{}/Users?startIndex={}&count={LIST_PAGE}",
+                    s.base,
+                    rng.gen_range(1..=last_start)
+                ))
+            })
+            .collect();
+        phases.push(run_phase(&ctx, "list page (100)", c, work, &mut []).await);
+    }
+    Ok(phases)
+}
+
+fn summary(o: &Opts, s: &Setup, phases: &[Phase], rss_kib: Option<u64>) {
+    println!();
+    println!(
+        "| database | N | phase | clients | ops | ops/s | p50 ms | p99 ms | max ms | errors | server CPU µs/op |"
+    );
+    println!("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for p in phases {
+        println!(
+            "| {} | {} | {} | {} | {} | {:.0} | {:.2} | {:.2} | {:.1} | {} | {} |",
+            s.database_label,
+            o.users,
+            p.name,
+            p.clients,
+            p.ops,
+            p.ops_per_sec(),
+            p.ms(0.5),
+            p.ms(0.99),
+            p.max_ms(),
+            p.errors,
+            fmt_pct(p.server_us_per_op())
+        );
+    }
+    if let Some(kib) = rss_kib {
+        println!();
+        println!("Server peak RSS (VmHWM): {:.1} MiB", kib as f64 / 1024.0);
+    }
+}
+
+fn main() {
+    let o = match parse_args() {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(2);
+        }
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let code = rt.block_on(async {
+        let mut s = match setup(&o).await {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("setup failed: {e}");
+                return 1;
+            }
+        };
+        println!(
+            "scim-bridge load bench: database {}, N = {}, clients = {}, base {}",
+            s.database_label, o.users, o.clients, s.base
+        );
+        let result = bench(&o, &s).await;
+        let rss = s
+            .server
+            .as_ref()
+            .map(Server::pid)
+            .or(o.server_pid)
+            .and_then(peak_rss_kib);
+        let server_log = s.server.as_ref().map(Server::log_tail);
+        if let Some(srv) = s.server.as_mut() {
+            srv.stop();
+        }
+        if let Some(schema) = s.pg_schema.take()
+            && let Err(e) = pg_exec(&o.postgres_url, format!("DROP SCHEMA {schema} CASCADE")).await
+        {
+            eprintln!("could not drop schema {schema}: {e}");
+        }
+        match result {
+            Ok(phases) => {
+                summary(&o, &s, &phases, rss);
+                let errors: usize = phases.iter().map(|p| p.errors).sum();
+                if errors > 0 {
+                    eprintln!("{errors} requests failed");
+                    if let Some(log) = server_log.filter(|l| !l.is_empty()) {
+                        eprintln!("server log (tail):\n{log}");
+                    }
+                    1
+                } else {
+                    0
+                }
+            }
+            Err(e) => {
+                eprintln!("bench failed: {e}");
+                if let Some(log) = server_log.filter(|l| !l.is_empty()) {
+                    eprintln!("server log (tail):\n{log}");
+                }
+                1
+            }
+        }
+    });
+    std::process::exit(code);
+}
