@@ -2,6 +2,7 @@
 //! IAM for what they do not own. This crate root builds the application
 //! from a configuration; `main.rs` is only the command line.
 
+pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod directory;

@@ -47,6 +47,16 @@ enum Command {
     /// Administrators of the built-in IAM.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// The audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Replay the audit log's hash chain; exits non-zero if a record was
+    /// edited, removed or reordered.
+    Verify,
 }
 
 #[derive(Args)]
@@ -172,6 +182,13 @@ async fn run(cli: Cli) -> Result<(), String> {
             println!("{token}");
             Ok(())
         }
+        Command::Audit(AuditCommand::Verify) => match dir.verify_audit().await.map_err(describe)? {
+            Ok(n) => {
+                println!("audit log intact: {n} records");
+                Ok(())
+            }
+            Err(broken) => Err(format!("audit log broken: {broken}")),
+        },
     }
 }
 

@@ -19,7 +19,9 @@ CREATE TABLE scim_tokens (
 
 CREATE TABLE users (
     id                  uuid PRIMARY KEY,
-    iam_id              uuid NOT NULL REFERENCES iams (id),
+    -- NULL once the identity provider deleted the account and it was kept
+    -- (deprovisioned): no IAM's token reaches it, its userName is free.
+    iam_id              uuid REFERENCES iams (id),
     user_name           text NOT NULL,
     user_name_folded    text NOT NULL,
     external_id         text,

@@ -21,7 +21,9 @@ CREATE TABLE scim_tokens (
 
 CREATE TABLE users (
     id                  TEXT PRIMARY KEY NOT NULL,
-    iam_id              TEXT NOT NULL REFERENCES iams (id),
+    -- NULL once the identity provider deleted the account and it was kept
+    -- (deprovisioned): no IAM's token reaches it, its userName is free.
+    iam_id              TEXT REFERENCES iams (id),
     user_name           TEXT NOT NULL,
     user_name_folded    TEXT NOT NULL,
     external_id         TEXT,

@@ -1,15 +1,14 @@
 //! Administrators of the built-in IAM and the locally signed admin tokens
 //! that stand in for the external IAM's JWTs in setups without OIDC.
 
-use serde_json::json;
 use uuid::Uuid;
 
+use super::accounts::Ctx;
 use super::{Directory, Error, Result};
 use crate::auth::admin_token::{self, AdminClaims};
 use crate::scim::ScimError;
 use crate::scim::filter::{AttrPath, CompareOp, Filter, Literal};
-use crate::scim::resource::fold_case;
-use crate::store::{ListQuery, UserWrite};
+use crate::store::ListQuery;
 
 pub const USER_ADMIN: &str = "USER_ADMIN";
 
@@ -69,43 +68,25 @@ impl Directory {
                 },
             )
             .await?;
+        let ctx = Ctx::cli();
         let user = match found.items.first() {
             Some(existing) => existing.id,
-            None => {
-                let id = self.new_id();
-                let mut doc = json!({
-                    "schemas": [crate::scim::schema::USER_SCHEMA],
-                    "userName": email,
-                    "emails": [{"value": email, "type": "work", "primary": true}],
-                    "active": true,
-                });
-                if let Some(n) = name {
-                    doc["displayName"] = json!(n);
-                    doc["name"] = json!({"formatted": n});
-                }
-                let write = UserWrite {
-                    user_name: email.to_owned(),
-                    user_name_folded: fold_case(email),
-                    external_id: None,
-                    display_name_folded: name.map(fold_case),
-                    active: true,
-                    search: crate::scim::search_doc::build(
-                        &crate::scim::schema::USER_RESOURCE,
-                        &doc,
-                    ),
-                    doc,
-                    password_hash: Some(None),
-                };
-                self.store
-                    .insert_user(bim.id, id, &write, self.now())
-                    .await?;
-                id
-            }
+            None => self.create_bim_user(&ctx, name, email).await?,
         };
+        let account = self.account(user).await?;
+        if !self
+            .effective_permissions(&account)
+            .await?
+            .contains_key(USER_ADMIN)
+        {
+            self.add_permissions(&ctx, user, &[USER_ADMIN.to_owned()])
+                .await?;
+        }
+        // The way back in: an account disabled here is enabled again.
+        if account.disabled {
+            self.set_disabled(&ctx, user, false).await?;
+        }
         let now = self.now();
-        self.store
-            .grant_permission(user, USER_ADMIN, "direct", now)
-            .await?;
         let key = self.signing_key().await?;
         let token = admin_token::mint(key, user, now, valid_for).map_err(Error::Internal)?;
         Ok((user, token))
@@ -115,9 +96,5 @@ impl Directory {
     pub async fn authenticate_admin_token(&self, token: &str) -> Result<Option<AdminClaims>> {
         let key = self.signing_key().await?;
         Ok(admin_token::verify(key, token))
-    }
-
-    pub async fn permissions_of(&self, user: Uuid) -> Result<Vec<String>> {
-        Ok(self.store.user_permissions(user).await?)
     }
 }

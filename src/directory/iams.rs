@@ -5,6 +5,7 @@ use crate::scim::ScimError;
 use crate::store::{Iam, NewToken, TokenInfo};
 use uuid::Uuid;
 
+use super::accounts::Ctx;
 use super::{Directory, Result};
 
 /// The built-in IAM, administered here rather than by an identity provider.
@@ -31,11 +32,22 @@ pub fn validate_iam_name(name: &str) -> std::result::Result<(), ScimError> {
 }
 
 impl Directory {
+    /// Creates an IAM, as the command line does.
     pub async fn create_iam(&self, name: &str, display_name: Option<&str>) -> Result<Iam> {
+        self.create_iam_as(&Ctx::cli(), name, display_name).await
+    }
+
+    pub async fn create_iam_as(
+        &self,
+        ctx: &Ctx,
+        name: &str,
+        display_name: Option<&str>,
+    ) -> Result<Iam> {
         validate_iam_name(name)?;
+        let entry = ctx.entry("iam.created").attributes(["name", "displayName"]);
         Ok(self
             .store
-            .create_iam(self.new_id(), name, display_name, self.now())
+            .create_iam(self.new_id(), name, display_name, &entry, self.now())
             .await?)
     }
 
@@ -56,18 +68,31 @@ impl Directory {
         iam: &str,
         label: Option<&str>,
     ) -> Result<(TokenInfo, String)> {
+        self.create_token_as(&Ctx::cli(), iam, label).await
+    }
+
+    pub async fn create_token_as(
+        &self,
+        ctx: &Ctx,
+        iam: &str,
+        label: Option<&str>,
+    ) -> Result<(TokenInfo, String)> {
         let iam = self.iam(iam).await?;
         let id = Uuid::new_v4();
         let (token, secret_hash) = scim_token::mint(id);
         let now = self.now();
+        let entry = ctx.entry("token.created").target("Token", id);
         self.store
-            .create_token(&NewToken {
-                id,
-                iam_id: iam.id,
-                label: label.map(str::to_owned),
-                secret_hash,
-                created: now,
-            })
+            .create_token(
+                &NewToken {
+                    id,
+                    iam_id: iam.id,
+                    label: label.map(str::to_owned),
+                    secret_hash,
+                    created: now,
+                },
+                &entry,
+            )
             .await?;
         Ok((
             TokenInfo {
@@ -88,7 +113,12 @@ impl Directory {
 
     pub async fn revoke_token(&self, id: &str) -> Result<()> {
         let id = Uuid::parse_str(id).map_err(|_| ScimError::not_found("no token with that id"))?;
-        if self.store.revoke_token(id, self.now()).await? {
+        self.revoke_token_as(&Ctx::cli(), id).await
+    }
+
+    pub async fn revoke_token_as(&self, ctx: &Ctx, id: Uuid) -> Result<()> {
+        let entry = ctx.entry("token.revoked").target("Token", id);
+        if self.store.revoke_token(id, &entry, self.now()).await? {
             Ok(())
         } else {
             Err(ScimError::not_found("no active token with that id").into())

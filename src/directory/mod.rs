@@ -2,6 +2,7 @@
 //! Validates with `scim/`, persists through the `Store` trait, never sees
 //! HTTP. Storage errors become domain errors here.
 
+pub mod accounts;
 pub mod admins;
 pub mod cursor;
 pub mod groups;

@@ -93,8 +93,26 @@ impl Directory {
         if_version: Option<i64>,
     ) -> Result<()> {
         let id = parse_id(id)?;
-        self.store.delete_user(scope.iam, id, if_version).await?;
-        Ok(())
+        let ctx = super::accounts::Ctx {
+            actor: crate::audit::Actor::Iam(scope.iam),
+            request_id: None,
+        };
+        let now = self.now();
+        let deleted = match self.iam_settings(scope.iam).await?.delete_mode {
+            super::accounts::DeleteMode::Deprovision => {
+                let entry = ctx.entry("user.deprovisioned").target("User", id);
+                self.store
+                    .deprovision_user(scope.iam, id, if_version, &entry, now)
+                    .await
+            }
+            super::accounts::DeleteMode::Delete => {
+                let entry = ctx.entry("user.deleted").target("User", id);
+                self.store
+                    .delete_account(id, Some((scope.iam, if_version)), &entry, now)
+                    .await
+            }
+        };
+        deleted.map_err(super::accounts::guarded)
     }
 
     pub async fn list_users(

@@ -84,9 +84,50 @@ fn scim_routes() -> Router<AppState> {
 }
 
 fn admin_routes() -> Router<AppState> {
+    use axum::routing::{delete, patch, post, put};
     Router::new()
         .route("/me", get(admin::me))
+        .route("/users", get(admin::list_users).post(admin::create_user))
+        .route(
+            "/users/{id}",
+            get(admin::get_user).delete(admin::delete_user),
+        )
+        .route("/users/{id}/permissions", post(admin::add_permissions))
+        .route(
+            "/users/{id}/permissions/{name}",
+            delete(admin::remove_permission),
+        )
+        .route(
+            "/users/{id}/attributes",
+            patch(admin::patch_user_attributes),
+        )
+        .route("/users/{id}/disable", post(admin::disable_user))
+        .route("/users/{id}/enable", post(admin::enable_user))
+        .route("/users/{id}/migrate", post(admin::migrate_user))
+        .route(
+            "/users/{id}/subscriptions",
+            get(admin::list_subscriptions).post(admin::add_subscription),
+        )
+        .route(
+            "/users/{id}/subscriptions/{sub}",
+            delete(admin::remove_subscription),
+        )
+        .route("/users/{id}/report", get(admin::report))
+        .route(
+            "/groups/{id}/attributes",
+            get(admin::get_group_attributes).patch(admin::patch_group_attributes),
+        )
+        .route("/audit", get(admin::audit))
+        .route("/iams", get(admin::list_iams).post(admin::create_iam))
+        .route("/iams/{name}/settings", put(admin::put_iam_settings))
+        .route("/iams/{name}/tokens", post(admin::create_token))
+        .route("/tokens/{id}", delete(admin::revoke_token))
+        .route(
+            "/permissions",
+            get(admin::list_permissions).post(admin::create_permission),
+        )
         .fallback(admin::not_found)
+        .method_not_allowed_fallback(admin::method_not_allowed)
 }
 
 async fn healthz(State(s): State<AppState>) -> Response {

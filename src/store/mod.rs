@@ -2,6 +2,7 @@
 //! operation in one transaction. Nothing above this module sees SQL; nothing
 //! in it knows HTTP or SCIM documents beyond the stored JSON.
 
+pub mod accounts;
 pub mod postgres;
 pub mod sql_filter;
 pub mod sqlite;
@@ -298,7 +299,7 @@ pub(crate) fn keyset_page(
 }
 
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: accounts::Accounts + Send + Sync + 'static {
     /// Applies pending migrations.
     async fn migrate(&self) -> Result<()>;
     /// Cheap round trip used by the health check.
@@ -309,17 +310,23 @@ pub trait Store: Send + Sync + 'static {
         id: Uuid,
         name: &str,
         display_name: Option<&str>,
+        audit: &crate::audit::Entry,
         now: OffsetDateTime,
     ) -> Result<Iam>;
     async fn list_iams(&self) -> Result<Vec<Iam>>;
     async fn iam_by_name(&self, name: &str) -> Result<Option<Iam>>;
 
-    async fn create_token(&self, token: &NewToken) -> Result<()>;
+    async fn create_token(&self, token: &NewToken, audit: &crate::audit::Entry) -> Result<()>;
     async fn token_secret(&self, id: Uuid) -> Result<Option<TokenSecret>>;
     async fn list_tokens(&self) -> Result<Vec<TokenInfo>>;
     /// Marks the token revoked; false when there is no such token or it
     /// was revoked already.
-    async fn revoke_token(&self, id: Uuid, now: OffsetDateTime) -> Result<bool>;
+    async fn revoke_token(
+        &self,
+        id: Uuid,
+        audit: &crate::audit::Entry,
+        now: OffsetDateTime,
+    ) -> Result<bool>;
 
     async fn insert_user(
         &self,
@@ -398,15 +405,6 @@ pub trait Store: Send + Sync + 'static {
     /// Which of these ids are users or groups of the IAM.
     async fn resolve_members(&self, iam: Uuid, ids: &[Uuid]) -> Result<HashMap<Uuid, MemberKind>>;
 
-    /// Grants a permission (idempotent).
-    async fn grant_permission(
-        &self,
-        user: Uuid,
-        permission: &str,
-        source: &str,
-        now: OffsetDateTime,
-    ) -> Result<()>;
-    async fn user_permissions(&self, user: Uuid) -> Result<Vec<String>>;
     /// The key the server signs its own admin tokens with, created on first use.
     async fn signing_key(&self) -> Result<Vec<u8>>;
 }

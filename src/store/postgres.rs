@@ -19,6 +19,8 @@ use uuid::Uuid;
 use super::sql_filter::{self, Bind, Dialect, KeyType};
 use super::*;
 
+mod accounts;
+
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
 /// The unique indexes a write can run into, by the name PostgreSQL reports.
@@ -267,16 +269,20 @@ impl Store for PgStore {
         id: Uuid,
         name: &str,
         display_name: Option<&str>,
+        audit: &crate::audit::Entry,
         now: OffsetDateTime,
     ) -> Result<Iam> {
+        let mut tx = self.pool.begin().await?;
         sqlx::query("INSERT INTO iams (id, name, display_name, created) VALUES ($1, $2, $3, $4)")
             .bind(id)
             .bind(name)
             .bind(display_name)
             .bind(now)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await
             .map_err(|e| unique(e, "iams_name"))?;
+        accounts::append_audit(&mut tx, &audit.clone().target("Iam", id), now).await?;
+        tx.commit().await?;
         Ok(Iam {
             id,
             name: name.to_owned(),
@@ -302,15 +308,18 @@ impl Store for PgStore {
         row.as_ref().map(iam_row).transpose()
     }
 
-    async fn create_token(&self, t: &NewToken) -> Result<()> {
+    async fn create_token(&self, t: &NewToken, audit: &crate::audit::Entry) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
         sqlx::query("INSERT INTO scim_tokens (id, iam_id, label, secret_hash, created) VALUES ($1, $2, $3, $4, $5)")
             .bind(t.id)
             .bind(t.iam_id)
             .bind(&t.label)
             .bind(&t.secret_hash)
             .bind(t.created)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+        accounts::append_audit(&mut tx, audit, t.created).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -350,14 +359,25 @@ impl Store for PgStore {
             .collect()
     }
 
-    async fn revoke_token(&self, id: Uuid, now: OffsetDateTime) -> Result<bool> {
+    async fn revoke_token(
+        &self,
+        id: Uuid,
+        audit: &crate::audit::Entry,
+        now: OffsetDateTime,
+    ) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
         let done =
             sqlx::query("UPDATE scim_tokens SET revoked = $1 WHERE id = $2 AND revoked IS NULL")
                 .bind(now)
                 .bind(id)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await?;
-        Ok(done.rows_affected() == 1)
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        accounts::append_audit(&mut tx, audit, now).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     async fn insert_user(
@@ -744,36 +764,6 @@ impl Store for PgStore {
             out.insert(r.try_get(0)?, member_kind(r.try_get(1)?)?);
         }
         Ok(out)
-    }
-
-    async fn grant_permission(
-        &self,
-        user: Uuid,
-        permission: &str,
-        source: &str,
-        now: OffsetDateTime,
-    ) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO user_permissions (user_id, permission, source, granted) VALUES ($1, $2, $3, $4)
-             ON CONFLICT DO NOTHING",
-        )
-        .bind(user)
-        .bind(permission)
-        .bind(source)
-        .bind(now)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    async fn user_permissions(&self, user: Uuid) -> Result<Vec<String>> {
-        Ok(sqlx::query_scalar(
-            r#"SELECT permission FROM user_permissions WHERE user_id = $1
-               GROUP BY permission ORDER BY permission COLLATE "C""#,
-        )
-        .bind(user)
-        .fetch_all(&self.pool)
-        .await?)
     }
 
     async fn signing_key(&self) -> Result<Vec<u8>> {

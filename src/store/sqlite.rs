@@ -21,6 +21,8 @@ use uuid::Uuid;
 use super::sql_filter::{self, Bind, Dialect};
 use super::*;
 
+mod accounts;
+
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
 const BEGIN_IMMEDIATE: &str = "BEGIN IMMEDIATE";
@@ -254,16 +256,20 @@ impl Store for SqliteStore {
         id: Uuid,
         name: &str,
         display_name: Option<&str>,
+        audit: &crate::audit::Entry,
         now: OffsetDateTime,
     ) -> Result<Iam> {
+        let mut tx = self.writer.begin_with(BEGIN_IMMEDIATE).await?;
         sqlx::query("INSERT INTO iams (id, name, display_name, created) VALUES ($1, $2, $3, $4)")
             .bind(id_text(id))
             .bind(name)
             .bind(display_name)
             .bind(micros(now))
-            .execute(&self.writer)
+            .execute(&mut *tx)
             .await
             .map_err(|e| unique(e, "iams_name"))?;
+        accounts::append_audit(&mut tx, &audit.clone().target("Iam", id), now).await?;
+        tx.commit().await?;
         Ok(Iam {
             id,
             name: name.to_owned(),
@@ -287,15 +293,18 @@ impl Store for SqliteStore {
         row.as_ref().map(iam_row).transpose()
     }
 
-    async fn create_token(&self, t: &NewToken) -> Result<()> {
+    async fn create_token(&self, t: &NewToken, audit: &crate::audit::Entry) -> Result<()> {
+        let mut tx = self.writer.begin_with(BEGIN_IMMEDIATE).await?;
         sqlx::query("INSERT INTO scim_tokens (id, iam_id, label, secret_hash, created) VALUES ($1, $2, $3, $4, $5)")
             .bind(id_text(t.id))
             .bind(id_text(t.iam_id))
             .bind(&t.label)
             .bind(&t.secret_hash)
             .bind(micros(t.created))
-            .execute(&self.writer)
+            .execute(&mut *tx)
             .await?;
+        accounts::append_audit(&mut tx, audit, t.created).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -338,14 +347,25 @@ impl Store for SqliteStore {
             .collect()
     }
 
-    async fn revoke_token(&self, id: Uuid, now: OffsetDateTime) -> Result<bool> {
+    async fn revoke_token(
+        &self,
+        id: Uuid,
+        audit: &crate::audit::Entry,
+        now: OffsetDateTime,
+    ) -> Result<bool> {
+        let mut tx = self.writer.begin_with(BEGIN_IMMEDIATE).await?;
         let done =
             sqlx::query("UPDATE scim_tokens SET revoked = $1 WHERE id = $2 AND revoked IS NULL")
                 .bind(micros(now))
                 .bind(id_text(id))
-                .execute(&self.writer)
+                .execute(&mut *tx)
                 .await?;
-        Ok(done.rows_affected() == 1)
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        accounts::append_audit(&mut tx, audit, now).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     async fn insert_user(
@@ -763,33 +783,6 @@ impl Store for SqliteStore {
             out.insert(parse_uuid(r.try_get::<&str, _>(0)?)?, kind);
         }
         Ok(out)
-    }
-
-    async fn grant_permission(
-        &self,
-        user: Uuid,
-        permission: &str,
-        source: &str,
-        now: OffsetDateTime,
-    ) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO user_permissions (user_id, permission, source, granted) VALUES ($1, $2, $3, $4)
-             ON CONFLICT DO NOTHING",
-        )
-        .bind(id_text(user))
-        .bind(permission)
-        .bind(source)
-        .bind(micros(now))
-        .execute(&self.writer)
-        .await?;
-        Ok(())
-    }
-
-    async fn user_permissions(&self, user: Uuid) -> Result<Vec<String>> {
-        Ok(sqlx::query_scalar("SELECT DISTINCT permission FROM user_permissions WHERE user_id = $1 ORDER BY permission")
-            .bind(id_text(user))
-            .fetch_all(&self.reader)
-            .await?)
     }
 
     async fn signing_key(&self) -> Result<Vec<u8>> {

@@ -169,7 +169,15 @@ async fn admin_bootstrap_token_is_checked(app: &TestApp) {
     assert_eq!(r.status(), 200);
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["id"], id.to_string());
-    assert_eq!(body["permissions"], json!(["USER_ADMIN"]));
+    // The built-in IAM's default permissions, plus USER_ADMIN.
+    assert_eq!(
+        body["permissions"],
+        json!([
+            "CREATE_DATA_SOURCE_IN_PROJECT",
+            "CREATE_PROJECT",
+            "USER_ADMIN"
+        ])
+    );
     // Bootstrapping again reuses the account.
     let (again, _) = dir
         .bootstrap_admin("ROOT@example.com", None, time::Duration::hours(1))

@@ -147,7 +147,23 @@ async fn operator_workflow_against_a_running_server(app: &TestApp) {
         .unwrap();
     assert_eq!(r.status(), 200);
     let me: Value = r.json().await.unwrap();
-    assert_eq!(me["permissions"][0], "USER_ADMIN");
+    assert!(
+        me["permissions"]
+            .as_array()
+            .unwrap()
+            .contains(&Value::from("USER_ADMIN")),
+        "{me}"
+    );
+    // Everything above was audited, and the chain is intact.
+    let (success, out, _) = cli(db, &["audit", "verify"]);
+    assert!(success, "{out}");
+    let n: u64 = out
+        .trim()
+        .strip_prefix("audit log intact: ")
+        .and_then(|r| r.strip_suffix(" records"))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("unexpected output {out:?}"));
+    assert!(n >= 4, "iam, token, revocation, admin: {n}");
     let (success, _, _) = cli(db, &["admin", "bootstrap", "--email", "not an email"]);
     assert!(!success);
 

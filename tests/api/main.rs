@@ -3,6 +3,7 @@
 
 mod app;
 mod auth;
+mod bridge;
 mod cli;
 mod cursors;
 mod discovery;

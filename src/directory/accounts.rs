@@ -1,0 +1,980 @@
+//! The bridge: what the internal IAM owns about an account — permissions
+//! with their sources, attributes in two layers, subscriptions — and the
+//! account's fate (disable, permanent delete, migration), for
+//! administrators. Every change is audited in its own transaction.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::{Directory, Error, Result, rfc3339, truncate};
+use crate::audit::{Actor, Entry};
+use crate::scim::ScimError;
+use crate::scim::resource::fold_case;
+use crate::scim::schema::USER_RESOURCE;
+use crate::scim::search_doc;
+use crate::store::accounts::{
+    Account, AccountQuery, AccountSort, AttributeOp, BUILT_IN_IAM_ID, Grant, LAST_USER_ADMIN,
+    Migration, PermissionDef, SOURCE_DIRECT, SOURCE_IAM_DEFAULT, Subscription,
+};
+use crate::store::{StoreError, UserWrite};
+
+/// Who asks, for the audit record.
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    pub actor: Actor,
+    pub request_id: Option<String>,
+}
+
+impl Ctx {
+    /// The command line on the server's host.
+    pub fn cli() -> Self {
+        Ctx {
+            actor: Actor::Cli,
+            request_id: None,
+        }
+    }
+
+    pub fn entry(&self, action: &'static str) -> Entry {
+        Entry::new(self.actor.clone(), action).request(self.request_id.clone())
+    }
+}
+
+/// What a SCIM DELETE from an IAM's identity provider does to an account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeleteMode {
+    /// Disable and detach it; keep what the internal IAM owns.
+    #[default]
+    Deprovision,
+    /// Delete it permanently.
+    Delete,
+}
+
+fn default_permissions() -> Vec<String> {
+    vec![
+        "CREATE_DATA_SOURCE_IN_PROJECT".to_owned(),
+        "CREATE_PROJECT".to_owned(),
+    ]
+}
+
+/// An IAM's settings, as the admin API shows and takes them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct IamSettings {
+    /// Granted to each user the IAM creates (source `iam-default`).
+    #[serde(default = "default_permissions")]
+    pub default_permissions: Vec<String>,
+    #[serde(default)]
+    pub delete_mode: DeleteMode,
+    /// SCIM attribute path → internal attribute key: the identity
+    /// provider's attribute layer.
+    #[serde(default)]
+    pub attribute_mapping: BTreeMap<String, String>,
+    /// Group displayName → permissions its members hold.
+    #[serde(default)]
+    pub group_permissions: BTreeMap<String, Vec<String>>,
+}
+
+impl Default for IamSettings {
+    fn default() -> Self {
+        IamSettings {
+            default_permissions: default_permissions(),
+            delete_mode: DeleteMode::default(),
+            attribute_mapping: BTreeMap::new(),
+            group_permissions: BTreeMap::new(),
+        }
+    }
+}
+
+/// An attribute key or value: printable, bounded.
+fn check_attribute_text(what: &str, s: &str) -> std::result::Result<(), ScimError> {
+    if s.is_empty() || s.chars().count() > 256 || s.chars().any(char::is_control) {
+        return Err(ScimError::invalid_value(format!(
+            "an attribute {what} is 1 to 256 printable characters: '{}'",
+            truncate(s)
+        )));
+    }
+    Ok(())
+}
+
+/// A permission name: upper-case letters, digits and '_', at most 64.
+fn check_permission_name(s: &str) -> std::result::Result<(), ScimError> {
+    let ok = !s.is_empty()
+        && s.len() <= 64
+        && s.starts_with(|c: char| c.is_ascii_uppercase())
+        && s.chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        Err(ScimError::invalid_value(format!(
+            "a permission name is 1 to 64 characters: A-Z, 0-9 and '_', starting with a letter: '{}'",
+            truncate(s)
+        )))
+    }
+}
+
+/// The string values at a SCIM attribute path of a document: `title`,
+/// `name.familyName`, `emails.value`, or URN-qualified
+/// (`urn:…:enterprise:2.0:User:department`). Names match case-insensitively.
+pub fn values_at(doc: &Value, path: &str) -> Vec<String> {
+    fn get<'a>(v: &'a Value, key: &str) -> Option<&'a Value> {
+        v.as_object()?
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v)
+    }
+    fn scalars(v: &Value, out: &mut Vec<String>) {
+        match v {
+            Value::String(s) if !s.is_empty() => out.push(s.clone()),
+            Value::Number(n) => out.push(n.to_string()),
+            Value::Bool(b) => out.push(b.to_string()),
+            _ => {}
+        }
+    }
+    let (base, rest) = if path.to_ascii_lowercase().starts_with("urn:") {
+        match path.rfind(':') {
+            Some(i) => (get(doc, &path[..i]), &path[i + 1..]),
+            None => (None, path),
+        }
+    } else {
+        (Some(doc), path)
+    };
+    let Some(base) = base else { return Vec::new() };
+    let (attr, sub) = match rest.split_once('.') {
+        Some((a, s)) => (a, Some(s)),
+        None => (rest, None),
+    };
+    let mut out = Vec::new();
+    let Some(v) = get(base, attr) else { return out };
+    let items: Vec<&Value> = match v {
+        Value::Array(a) => a.iter().collect(),
+        other => vec![other],
+    };
+    for item in items {
+        match sub {
+            Some(s) => {
+                if let Some(x) = get(item, s) {
+                    scalars(x, &mut out)
+                }
+            }
+            None if item.is_object() => {
+                if let Some(x) = get(item, "value") {
+                    scalars(x, &mut out)
+                }
+            }
+            None => scalars(item, &mut out),
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+type Layer = BTreeMap<String, BTreeSet<String>>;
+
+fn layer(pairs: impl IntoIterator<Item = (String, String)>) -> Layer {
+    let mut out = Layer::new();
+    for (k, v) in pairs {
+        out.entry(k).or_default().insert(v);
+    }
+    out
+}
+
+fn merge(into: &mut Layer, from: &Layer) {
+    for (k, vs) in from {
+        into.entry(k.clone())
+            .or_default()
+            .extend(vs.iter().cloned());
+    }
+}
+
+/// A parsed attribute PATCH of the admin API.
+fn attribute_ops(body: &Value) -> std::result::Result<Vec<AttributeOp>, ScimError> {
+    let ops = body
+        .get("operations")
+        .and_then(Value::as_array)
+        .ok_or_else(|| ScimError::invalid_value("'operations' must be an array"))?;
+    if ops.is_empty() || ops.len() > 1000 {
+        return Err(ScimError::invalid_value(
+            "'operations' holds 1 to 1000 operations",
+        ));
+    }
+    ops.iter()
+        .enumerate()
+        .map(|(i, op)| {
+            let at = |m: &str| ScimError::invalid_value(format!("operation {}: {m}", i + 1));
+            let name = op
+                .get("name")
+                .and_then(Value::as_str)
+                .ok_or_else(|| at("'name' must be a string"))?;
+            check_attribute_text("name", name).map_err(|e| at(&e.detail))?;
+            let values: Vec<String> = match op.get("values") {
+                None | Some(Value::Null) => Vec::new(),
+                Some(Value::Array(a)) => a
+                    .iter()
+                    .map(|v| {
+                        let s = v.as_str().ok_or_else(|| at("'values' must be strings"))?;
+                        check_attribute_text("value", s).map_err(|e| at(&e.detail))?;
+                        Ok(s.to_owned())
+                    })
+                    .collect::<std::result::Result<_, ScimError>>()?,
+                Some(_) => return Err(at("'values' must be an array of strings")),
+            };
+            let key = name.to_owned();
+            match op
+                .get("op")
+                .and_then(Value::as_str)
+                .map(str::to_ascii_lowercase)
+                .as_deref()
+            {
+                Some("add") if !values.is_empty() => Ok(AttributeOp::Add { key, values }),
+                Some("add") => Err(at("'add' needs at least one value")),
+                Some("remove") => Ok(AttributeOp::Remove { key, values }),
+                Some("replace") => Ok(AttributeOp::Replace { key, values }),
+                _ => Err(at("'op' is add, remove or replace")),
+            }
+        })
+        .collect()
+}
+
+fn last_admin_refused() -> Error {
+    Error::Client(ScimError::new(
+        409,
+        None,
+        "this is the last enabled account holding USER_ADMIN: grant USER_ADMIN to another enabled account first",
+    ))
+}
+
+fn account_not_found(id: Uuid) -> Error {
+    Error::Client(ScimError::not_found(format!("no account with id {id}")))
+}
+
+/// Maps the store's refusal of the last USER_ADMIN to its own message.
+pub(crate) fn guarded(e: StoreError) -> Error {
+    match e {
+        StoreError::Conflict(LAST_USER_ADMIN) => last_admin_refused(),
+        other => other.into(),
+    }
+}
+
+impl Directory {
+    pub async fn iam_settings(&self, iam: Uuid) -> Result<IamSettings> {
+        let raw = self.store.iam_settings(iam).await?.unwrap_or(json!({}));
+        serde_json::from_value(raw).map_err(|e| Error::Internal(format!("IAM settings: {e}")))
+    }
+
+    pub async fn set_iam_settings(&self, ctx: &Ctx, name: &str, body: &Value) -> Result<Value> {
+        let iam = self.iam(name).await?;
+        let settings: IamSettings = serde_json::from_value(body.clone())
+            .map_err(|e| ScimError::invalid_value(format!("IAM settings: {e}")))?;
+        let catalogue = self.catalogue_names().await?;
+        let named = settings
+            .default_permissions
+            .iter()
+            .chain(settings.group_permissions.values().flatten());
+        for p in named {
+            if !catalogue.contains(p) {
+                return Err(unknown_permission(p));
+            }
+        }
+        for (path, key) in &settings.attribute_mapping {
+            check_attribute_text("name", key)?;
+            if path.is_empty() || path.len() > 512 {
+                return Err(ScimError::invalid_value(
+                    "an attribute mapping path is 1 to 512 characters",
+                )
+                .into());
+            }
+        }
+        let value = serde_json::to_value(&settings).map_err(|e| Error::Internal(e.to_string()))?;
+        let entry = ctx
+            .entry("iam.updated")
+            .target("Iam", iam.id)
+            .attributes(["settings"]);
+        self.store
+            .set_iam_settings(iam.id, &value, &entry, self.now())
+            .await?;
+        Ok(value)
+    }
+
+    async fn catalogue_names(&self) -> Result<BTreeSet<String>> {
+        Ok(self
+            .store
+            .permission_catalogue()
+            .await?
+            .into_iter()
+            .map(|p| p.name)
+            .collect())
+    }
+
+    pub async fn permission_catalogue(&self) -> Result<Vec<PermissionDef>> {
+        Ok(self.store.permission_catalogue().await?)
+    }
+
+    pub async fn add_custom_permission(
+        &self,
+        ctx: &Ctx,
+        name: &str,
+        description: &str,
+    ) -> Result<PermissionDef> {
+        check_permission_name(name)?;
+        if description.chars().count() > 512 {
+            return Err(ScimError::invalid_value("a description is at most 512 characters").into());
+        }
+        let def = PermissionDef {
+            name: name.to_owned(),
+            description: description.to_owned(),
+            builtin: false,
+        };
+        let entry = ctx.entry("permission.defined").attributes(["name"]);
+        self.store
+            .add_permission(&def, &entry, self.now())
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict(_) => Error::Client(ScimError::uniqueness(format!(
+                    "the permission {name} already exists"
+                ))),
+                other => other.into(),
+            })?;
+        Ok(def)
+    }
+
+    pub async fn account(&self, id: Uuid) -> Result<Account> {
+        self.store
+            .account(id)
+            .await?
+            .ok_or_else(|| account_not_found(id))
+    }
+
+    /// Creates a built-in (`bim`) user whose userName is the email, with the
+    /// built-in IAM's default permissions.
+    pub async fn create_bim_user(
+        &self,
+        ctx: &Ctx,
+        full_name: Option<&str>,
+        email: &str,
+    ) -> Result<Uuid> {
+        super::admins::validate_email(email)?;
+        let full_name = full_name.map(str::trim);
+        if let Some(n) = full_name
+            && (n.is_empty() || n.chars().count() > 256 || n.chars().any(char::is_control))
+        {
+            return Err(
+                ScimError::invalid_value("fullName is 1 to 256 printable characters").into(),
+            );
+        }
+        let mut doc = json!({
+            "schemas": [crate::scim::schema::USER_SCHEMA],
+            "userName": email,
+            "emails": [{"value": email, "type": "work", "primary": true}],
+            "active": true,
+        });
+        if let Some(n) = full_name {
+            doc["displayName"] = json!(n);
+            doc["name"] = json!({"formatted": n});
+        }
+        let write = UserWrite {
+            user_name: email.to_owned(),
+            user_name_folded: fold_case(email),
+            external_id: None,
+            display_name_folded: full_name.map(fold_case),
+            active: true,
+            search: search_doc::build(&USER_RESOURCE, &doc),
+            doc,
+            password_hash: Some(None),
+        };
+        let id = self.new_id();
+        let now = self.now();
+        self.store
+            .insert_user(BUILT_IN_IAM_ID, id, &write, now)
+            .await?;
+        let defaults = self
+            .iam_settings(BUILT_IN_IAM_ID)
+            .await?
+            .default_permissions;
+        let add: Vec<(String, &'static str)> = defaults
+            .into_iter()
+            .map(|p| (p, SOURCE_IAM_DEFAULT))
+            .collect();
+        let entry = ctx.entry("user.created").target("User", id).attributes([
+            "userName",
+            "displayName",
+            "name",
+            "emails",
+            "permissions",
+        ]);
+        self.store.change_grants(id, &add, &[], &entry, now).await?;
+        Ok(id)
+    }
+
+    /// Effective permissions: stored grants plus those of the groups the
+    /// account is in (through its IAM's mapping), each with its sources.
+    pub async fn effective_permissions(
+        &self,
+        account: &Account,
+    ) -> Result<BTreeMap<String, Vec<String>>> {
+        let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for Grant {
+            permission, source, ..
+        } in self.store.grants(account.id).await?
+        {
+            out.entry(permission).or_default().push(source);
+        }
+        if let Some(iam) = account.iam_id {
+            let mapping = self.iam_settings(iam).await?.group_permissions;
+            if !mapping.is_empty() {
+                let folded: HashMap<String, &Vec<String>> =
+                    mapping.iter().map(|(g, p)| (fold_case(g), p)).collect();
+                let groups = self
+                    .store
+                    .groups_of_users(iam, &[account.id])
+                    .await?
+                    .remove(&account.id)
+                    .unwrap_or_default();
+                for g in groups {
+                    if let Some(perms) = folded.get(&fold_case(&g.display_name)) {
+                        for p in perms.iter() {
+                            out.entry(p.clone())
+                                .or_default()
+                                .push(format!("group:{}", g.id));
+                        }
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The two attribute layers of an account, what it inherits from its
+    /// groups' managed attributes, and their union.
+    async fn attribute_layers(&self, account: &Account) -> Result<Value> {
+        let mut idp = Layer::new();
+        if let Some(iam) = account.iam_id.or(account.deprovisioned_from) {
+            for (path, key) in self.iam_settings(iam).await?.attribute_mapping {
+                let values = values_at(&account.doc, &path);
+                if !values.is_empty() {
+                    idp.entry(key).or_default().extend(values);
+                }
+            }
+        }
+        let managed = layer(self.store.attributes(account.id).await?);
+        let mut inherited = Layer::new();
+        if let Some(iam) = account.iam_id {
+            let groups = self
+                .store
+                .groups_of_users(iam, &[account.id])
+                .await?
+                .remove(&account.id)
+                .unwrap_or_default();
+            for g in groups {
+                merge(&mut inherited, &layer(self.store.attributes(g.id).await?));
+            }
+        }
+        let mut effective = idp.clone();
+        merge(&mut effective, &managed);
+        merge(&mut effective, &inherited);
+        Ok(json!({
+            "identityProvider": idp,
+            "managed": managed,
+            "inherited": inherited,
+            "effective": effective,
+        }))
+    }
+
+    async fn iam_names(&self) -> Result<HashMap<Uuid, String>> {
+        Ok(self
+            .store
+            .list_iams()
+            .await?
+            .into_iter()
+            .map(|i| (i.id, i.name))
+            .collect())
+    }
+
+    /// The admin API's aggregated view of an account.
+    pub async fn account_view(&self, id: Uuid) -> Result<Value> {
+        let a = self.account(id).await?;
+        let names = self.iam_names().await?;
+        let permissions = self.effective_permissions(&a).await?;
+        let attributes = self.attribute_layers(&a).await?;
+        let groups = match a.iam_id {
+            Some(iam) => self
+                .store
+                .groups_of_users(iam, &[a.id])
+                .await?
+                .remove(&a.id)
+                .unwrap_or_default(),
+            None => Vec::new(),
+        };
+        let subscriptions = self.store.subscriptions(a.id).await?;
+        let mut view = summary(&a, &names);
+        let obj = view.as_object_mut().expect("an object");
+        obj.insert("emails".into(), json!(values_at(&a.doc, "emails.value")));
+        obj.insert(
+            "permissions".into(),
+            json!(permissions.keys().collect::<Vec<_>>()),
+        );
+        obj.insert(
+            "permissionSources".into(),
+            json!(
+                permissions
+                    .iter()
+                    .map(|(p, s)| json!({"permission": p, "sources": s}))
+                    .collect::<Vec<_>>()
+            ),
+        );
+        obj.insert("attributes".into(), attributes);
+        obj.insert(
+            "groups".into(),
+            json!(
+                groups
+                    .iter()
+                    .map(|g| json!({"id": g.id, "displayName": g.display_name, "direct": g.direct}))
+                    .collect::<Vec<_>>()
+            ),
+        );
+        obj.insert(
+            "subscriptions".into(),
+            json!(
+                subscriptions
+                    .iter()
+                    .map(subscription_json)
+                    .collect::<Vec<_>>()
+            ),
+        );
+        Ok(view)
+    }
+
+    pub async fn list_accounts(&self, mut q: AccountQuery) -> Result<Value> {
+        q.search = q.search.map(|s| fold_case(&s)).filter(|s| !s.is_empty());
+        let (items, count) = self.store.list_accounts(&q).await?;
+        let names = self.iam_names().await?;
+        Ok(json!({
+            "hits": items.iter().map(|a| summary(a, &names)).collect::<Vec<_>>(),
+            "count": count,
+        }))
+    }
+
+    pub async fn add_permissions(&self, ctx: &Ctx, user: Uuid, names: &[String]) -> Result<()> {
+        if names.is_empty() || names.len() > 100 {
+            return Err(
+                ScimError::invalid_value("'permissions' names 1 to 100 permissions").into(),
+            );
+        }
+        let catalogue = self.catalogue_names().await?;
+        if let Some(p) = names.iter().find(|p| !catalogue.contains(*p)) {
+            return Err(unknown_permission(p));
+        }
+        let add: Vec<(String, &'static str)> =
+            names.iter().map(|p| (p.clone(), SOURCE_DIRECT)).collect();
+        let entry = ctx
+            .entry("permission.added")
+            .target("User", user)
+            .attributes(names.iter().map(|p| format!("permissions.{p}")));
+        self.store
+            .change_grants(user, &add, &[], &entry, self.now())
+            .await
+            .map_err(|e| not_found_as_account(e, user))
+    }
+
+    /// Removes a permission granted here (directly or as the IAM's default).
+    /// One that comes only from a group cannot be removed here.
+    pub async fn remove_permission(&self, ctx: &Ctx, user: Uuid, name: &str) -> Result<()> {
+        let account = self.account(user).await?;
+        let held = self.effective_permissions(&account).await?;
+        let Some(sources) = held.get(name) else {
+            return Err(ScimError::not_found(format!(
+                "the account does not hold {}",
+                truncate(name)
+            ))
+            .into());
+        };
+        if sources.iter().all(|s| s.starts_with("group:")) {
+            return Err(ScimError::new(
+                409,
+                None,
+                format!("{name} comes from the account's groups; change the group mapping instead"),
+            )
+            .into());
+        }
+        let entry = ctx
+            .entry("permission.removed")
+            .target("User", user)
+            .attributes([format!("permissions.{name}")]);
+        self.store
+            .change_grants(user, &[], &[name.to_owned()], &entry, self.now())
+            .await
+            .map_err(guarded)
+    }
+
+    pub async fn patch_attributes(
+        &self,
+        ctx: &Ctx,
+        kind: &'static str,
+        owner: Uuid,
+        body: &Value,
+    ) -> Result<()> {
+        let ops = attribute_ops(body)?;
+        let exists = match kind {
+            "User" => self.store.account(owner).await?.is_some(),
+            _ => self.store.group_exists(owner).await?,
+        };
+        if !exists {
+            return Err(ScimError::not_found(format!(
+                "no {} with id {owner}",
+                kind.to_lowercase()
+            ))
+            .into());
+        }
+        let names = ops.iter().map(|op| match op {
+            AttributeOp::Add { key, .. }
+            | AttributeOp::Remove { key, .. }
+            | AttributeOp::Replace { key, .. } => format!("attributes.{key}"),
+        });
+        let entry = ctx
+            .entry("attribute.changed")
+            .target(kind, owner)
+            .attributes(names);
+        Ok(self
+            .store
+            .patch_attributes(owner, &ops, &entry, self.now())
+            .await?)
+    }
+
+    pub async fn group_attributes(&self, group: Uuid) -> Result<Value> {
+        if !self.store.group_exists(group).await? {
+            return Err(ScimError::not_found(format!("no group with id {group}")).into());
+        }
+        Ok(json!(layer(self.store.attributes(group).await?)))
+    }
+
+    pub async fn set_disabled(&self, ctx: &Ctx, user: Uuid, disabled: bool) -> Result<()> {
+        let action = if disabled {
+            "user.disabled"
+        } else {
+            "user.enabled"
+        };
+        let entry = ctx
+            .entry(action)
+            .target("User", user)
+            .attributes(["disabled"]);
+        self.store
+            .set_disabled(user, disabled, &entry, self.now())
+            .await
+            .map_err(|e| not_found_as_account(e, user))
+    }
+
+    /// Permanently deletes an account: only with the exact confirmation.
+    pub async fn delete_permanently(
+        &self,
+        ctx: &Ctx,
+        user: Uuid,
+        confirm: Option<&str>,
+    ) -> Result<()> {
+        if confirm != Some("Delete") {
+            return Err(ScimError::invalid_value(
+                "a permanent delete needs the confirmation ?confirm=Delete",
+            )
+            .into());
+        }
+        let entry = ctx.entry("user.deleted").target("User", user);
+        self.store
+            .delete_account(user, None, &entry, self.now())
+            .await
+            .map_err(|e| not_found_as_account(e, user))
+    }
+
+    /// Moves an account to another IAM under a userName: keeps its id and
+    /// what the internal IAM owns; its identity fields become a fresh
+    /// document holding the userName (the new identity provider fills the
+    /// rest on its next write).
+    pub async fn migrate(&self, ctx: &Ctx, user: Uuid, iam: &str, user_name: &str) -> Result<()> {
+        let account = self.account(user).await?;
+        let target = self.iam(iam).await?;
+        let user_name = user_name.trim();
+        if user_name.is_empty() || user_name.chars().count() > 256 {
+            return Err(ScimError::invalid_value("userName is 1 to 256 characters").into());
+        }
+        let mut doc = json!({
+            "schemas": [crate::scim::schema::USER_SCHEMA],
+            "userName": user_name,
+            "active": account.active,
+        });
+        // Keep the person's name and display name: the internal view of the
+        // account should not go blank until the new provider writes.
+        for key in ["name", "displayName"] {
+            if let Some(v) = account.doc.get(key) {
+                doc[key] = v.clone();
+            }
+        }
+        let write = UserWrite {
+            user_name: user_name.to_owned(),
+            user_name_folded: fold_case(user_name),
+            external_id: None,
+            display_name_folded: doc
+                .get("displayName")
+                .and_then(Value::as_str)
+                .map(fold_case),
+            active: account.active,
+            search: search_doc::build(&USER_RESOURCE, &doc),
+            doc,
+            password_hash: None,
+        };
+        let entry = ctx.entry("user.migrated").target("User", user).attributes([
+            "iam",
+            "userName",
+            "externalId",
+        ]);
+        self.store
+            .migrate_account(
+                user,
+                &Migration {
+                    iam: target.id,
+                    user: &write,
+                },
+                &entry,
+                self.now(),
+            )
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict(_) => Error::Client(ScimError::uniqueness(format!(
+                    "the IAM {} already has a user named '{}'",
+                    target.name,
+                    truncate(user_name)
+                ))),
+                other => not_found_as_account(other, user),
+            })
+    }
+
+    pub async fn subscriptions(&self, user: Uuid) -> Result<Value> {
+        self.account(user).await?;
+        let subs = self.store.subscriptions(user).await?;
+        Ok(json!(
+            subs.iter().map(subscription_json).collect::<Vec<_>>()
+        ))
+    }
+
+    pub async fn add_subscription(&self, ctx: &Ctx, user: Uuid, body: &Value) -> Result<Value> {
+        let text = |k: &str| -> std::result::Result<String, ScimError> {
+            let s = body
+                .get(k)
+                .and_then(Value::as_str)
+                .ok_or_else(|| ScimError::invalid_value(format!("'{k}' must be a string")))?;
+            if s.is_empty() || s.chars().count() > 256 || s.chars().any(char::is_control) {
+                return Err(ScimError::invalid_value(format!(
+                    "'{k}' is 1 to 256 printable characters"
+                )));
+            }
+            Ok(s.to_owned())
+        };
+        let data_source = text("dataSource")?;
+        let role = match body.get("role") {
+            None | Some(Value::Null) => "subscriber".to_owned(),
+            _ => text("role")?,
+        };
+        let now = self.now();
+        let expires = match body.get("expires") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => {
+                let t = OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+                    .map_err(|_| {
+                        ScimError::invalid_value("'expires' must be an RFC 3339 date-time")
+                    })?;
+                if t <= now {
+                    return Err(ScimError::invalid_value("'expires' must be in the future").into());
+                }
+                Some(t)
+            }
+            Some(_) => {
+                return Err(
+                    ScimError::invalid_value("'expires' must be an RFC 3339 date-time").into(),
+                );
+            }
+        };
+        let s = Subscription {
+            id: self.new_id(),
+            user_id: user,
+            data_source,
+            role,
+            subscribed: now,
+            expires,
+        };
+        let entry = ctx
+            .entry("subscription.created")
+            .target("User", user)
+            .attributes(["subscriptions"]);
+        self.store
+            .add_subscription(&s, &entry, now)
+            .await
+            .map_err(|e| not_found_as_account(e, user))?;
+        Ok(subscription_json(&s))
+    }
+
+    pub async fn remove_subscription(&self, ctx: &Ctx, user: Uuid, id: Uuid) -> Result<()> {
+        let entry = ctx
+            .entry("subscription.removed")
+            .target("User", user)
+            .attributes(["subscriptions"]);
+        if self
+            .store
+            .remove_subscription(user, id, &entry, self.now())
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(ScimError::not_found(format!("the account has no subscription {id}")).into())
+        }
+    }
+
+    /// The governance report: everything about the account plus the audit
+    /// trail of changes to it.
+    pub async fn report(&self, user: Uuid) -> Result<Value> {
+        let mut view = self.account_view(user).await?;
+        let (trail, _) = self
+            .store
+            .audit_records(&crate::store::accounts::AuditQuery {
+                target: Some(user),
+                limit: 1000,
+                ..Default::default()
+            })
+            .await?;
+        let joined = self.store.membership_dates(user).await?;
+        if let Some(groups) = view.get_mut("groups").and_then(Value::as_array_mut) {
+            for g in groups {
+                let id = g
+                    .get("id")
+                    .and_then(Value::as_str)
+                    .and_then(|s| Uuid::parse_str(s).ok());
+                if let Some(t) = id.and_then(|id| joined.get(&id)) {
+                    g["joined"] = json!(rfc3339(*t));
+                }
+            }
+        }
+        view["auditTrail"] = json!(trail.iter().map(audit_json).collect::<Vec<_>>());
+        Ok(view)
+    }
+
+    pub async fn audit_log(&self, q: &crate::store::accounts::AuditQuery) -> Result<Value> {
+        let (items, count) = self.store.audit_records(q).await?;
+        Ok(json!({
+            "hits": items.iter().map(audit_json).collect::<Vec<_>>(),
+            "count": count,
+        }))
+    }
+
+    /// Replays the audit chain from the first record; the number of records
+    /// when intact, else what is broken where.
+    pub async fn verify_audit(&self) -> Result<std::result::Result<i64, crate::audit::Broken>> {
+        let mut v = crate::audit::Verifier::default();
+        let mut after = 0;
+        loop {
+            let batch = self.store.audit_chain(after, 1000).await?;
+            let Some(last) = batch.last() else { break };
+            after = last.seq;
+            for r in &batch {
+                if let Err(broken) = v.push(r) {
+                    return Ok(Err(broken));
+                }
+            }
+        }
+        let (seq, hash) = self.store.audit_head().await?;
+        Ok(v.finish(seq, &hash))
+    }
+}
+
+fn unknown_permission(p: &str) -> Error {
+    Error::Client(ScimError::invalid_value(format!(
+        "no permission named '{}' in the catalogue",
+        truncate(p)
+    )))
+}
+
+fn not_found_as_account(e: StoreError, user: Uuid) -> Error {
+    match e {
+        StoreError::NotFound => account_not_found(user),
+        other => guarded(other),
+    }
+}
+
+fn summary(a: &Account, names: &HashMap<Uuid, String>) -> Value {
+    let name = |id: Option<Uuid>| id.and_then(|i| names.get(&i).cloned());
+    let full_name = a
+        .doc
+        .pointer("/name/formatted")
+        .or_else(|| a.doc.get("displayName"))
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .or_else(|| {
+            let given = a.doc.pointer("/name/givenName").and_then(Value::as_str)?;
+            let family = a
+                .doc
+                .pointer("/name/familyName")
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            Some(format!("{given} {family}").trim().to_owned())
+        });
+    json!({
+        "id": a.id,
+        "iam": name(a.iam_id),
+        "deprovisionedFrom": name(a.deprovisioned_from),
+        "userName": a.user_name,
+        "fullName": full_name,
+        "active": a.active,
+        "disabled": a.disabled || a.deprovisioned.is_some(),
+        "disabledByAdmin": a.disabled,
+        "deprovisioned": a.deprovisioned.map(rfc3339),
+        "created": rfc3339(a.created),
+        "lastModified": rfc3339(a.last_modified),
+    })
+}
+
+fn subscription_json(s: &Subscription) -> Value {
+    json!({
+        "id": s.id,
+        "dataSource": s.data_source,
+        "role": s.role,
+        "subscribed": rfc3339(s.subscribed),
+        "expires": s.expires.map(rfc3339),
+    })
+}
+
+pub fn audit_json(r: &crate::audit::Record) -> Value {
+    json!({
+        "seq": r.seq,
+        "id": r.id,
+        "at": rfc3339(r.at),
+        "actor": r.actor,
+        "action": r.action,
+        "targetKind": r.target_kind,
+        "target": r.target_id,
+        "outcome": r.outcome,
+        "requestId": r.request_id,
+        "attributes": r.attributes,
+    })
+}
+
+pub fn parse_sort(s: Option<&str>) -> std::result::Result<(AccountSort, bool), ScimError> {
+    let Some(s) = s.filter(|s| !s.is_empty()) else {
+        return Ok((AccountSort::UserName, false));
+    };
+    let (desc, key) = match s.strip_prefix('-') {
+        Some(k) => (true, k),
+        None => (false, s),
+    };
+    let sort = match key {
+        "userName" => AccountSort::UserName,
+        "created" => AccountSort::Created,
+        "lastModified" => AccountSort::LastModified,
+        _ => {
+            return Err(ScimError::invalid_value(
+                "sort is userName, created or lastModified, '-' first for descending",
+            ));
+        }
+    };
+    Ok((sort, desc))
+}

@@ -1,0 +1,258 @@
+//! What the internal IAM owns, as storage keeps it: IAM settings, the
+//! permission catalogue and grants, managed attributes, subscriptions, the
+//! account's lifecycle (disable, permanent delete, migration) and the audit
+//! log. Every write appends its audit record in its own transaction.
+
+use async_trait::async_trait;
+use serde_json::Value;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::Result;
+use crate::audit::{Entry, Record};
+
+/// Where a grant came from. Group-derived permissions are not stored: they
+/// follow the groups an account is in, through its IAM's mapping.
+pub const SOURCE_DIRECT: &str = "direct";
+pub const SOURCE_IAM_DEFAULT: &str = "iam-default";
+
+/// The built-in IAM (`bim`), created by the first migration.
+pub const BUILT_IN_IAM_ID: Uuid = Uuid::from_u128(1);
+
+/// The store's name for "this change would leave no enabled USER_ADMIN".
+pub const LAST_USER_ADMIN: &str = "last_user_admin";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PermissionDef {
+    pub name: String,
+    pub description: String,
+    pub builtin: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    pub permission: String,
+    pub source: String,
+    pub granted: OffsetDateTime,
+}
+
+/// A user account as administrators see it, whichever IAM it is in.
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub id: Uuid,
+    /// The IAM whose identity provider manages it; None once detached.
+    pub iam_id: Option<Uuid>,
+    /// The IAM it was detached from when its identity provider deleted it.
+    pub deprovisioned_from: Option<Uuid>,
+    pub deprovisioned: Option<OffsetDateTime>,
+    pub user_name: String,
+    pub doc: Value,
+    /// The identity provider's own `active`.
+    pub active: bool,
+    /// Disabled by an administrator.
+    pub disabled: bool,
+    pub created: OffsetDateTime,
+    pub last_modified: OffsetDateTime,
+    pub version: i64,
+}
+
+impl Account {
+    /// Enabled: neither disabled here nor detached from its identity provider.
+    pub fn enabled(&self) -> bool {
+        !self.disabled && self.deprovisioned.is_none()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AccountSort {
+    #[default]
+    UserName,
+    Created,
+    LastModified,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct AccountQuery {
+    pub include_disabled: bool,
+    pub iam: Option<Uuid>,
+    /// Folded text matched anywhere in the userName or display name.
+    pub search: Option<String>,
+    pub permission: Option<String>,
+    pub offset: u64,
+    pub limit: u64,
+    pub sort: AccountSort,
+    pub descending: bool,
+}
+
+/// A change of the managed attribute layer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AttributeOp {
+    Add {
+        key: String,
+        values: Vec<String>,
+    },
+    /// Removes these values, or the whole key when `values` is empty.
+    Remove {
+        key: String,
+        values: Vec<String>,
+    },
+    Replace {
+        key: String,
+        values: Vec<String>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subscription {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub data_source: String,
+    pub role: String,
+    pub subscribed: OffsetDateTime,
+    pub expires: Option<OffsetDateTime>,
+}
+
+/// A move of an account to an IAM under a userName: the new identity
+/// fields (document, search document) are computed by the directory.
+#[derive(Debug, Clone)]
+pub struct Migration<'a> {
+    pub iam: Uuid,
+    pub user: &'a super::UserWrite,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct AuditQuery {
+    pub target: Option<Uuid>,
+    /// The rendered actor (`user:<id>`, `iam:<id>`, `cli`).
+    pub actor: Option<String>,
+    pub action: Option<String>,
+    pub from: Option<OffsetDateTime>,
+    pub to: Option<OffsetDateTime>,
+    pub offset: u64,
+    pub limit: u64,
+}
+
+#[async_trait]
+pub trait Accounts: Send + Sync {
+    async fn iam_settings(&self, iam: Uuid) -> Result<Option<Value>>;
+    async fn set_iam_settings(
+        &self,
+        iam: Uuid,
+        settings: &Value,
+        audit: &Entry,
+        now: OffsetDateTime,
+    ) -> Result<()>;
+
+    async fn permission_catalogue(&self) -> Result<Vec<PermissionDef>>;
+    /// Adds a custom permission; an existing name → Conflict("permissions_name").
+    async fn add_permission(
+        &self,
+        def: &PermissionDef,
+        audit: &Entry,
+        now: OffsetDateTime,
+    ) -> Result<()>;
+
+    async fn account(&self, id: Uuid) -> Result<Option<Account>>;
+    async fn list_accounts(&self, q: &AccountQuery) -> Result<(Vec<Account>, u64)>;
+
+    async fn grants(&self, user: Uuid) -> Result<Vec<Grant>>;
+    /// Adds grants (permission, source) and removes direct and default
+    /// grants of the named permissions, in one transaction. Refuses with
+    /// Conflict(LAST_USER_ADMIN) to take USER_ADMIN from the last enabled
+    /// account holding it; an unknown permission → NotFound.
+    async fn change_grants(
+        &self,
+        user: Uuid,
+        add: &[(String, &'static str)],
+        remove: &[String],
+        audit: &Entry,
+        now: OffsetDateTime,
+    ) -> Result<()>;
+
+    /// Disables or enables; refuses to disable the last enabled USER_ADMIN.
+    async fn set_disabled(
+        &self,
+        user: Uuid,
+        disabled: bool,
+        audit: &Entry,
+        now: OffsetDateTime,
+    ) -> Result<()>;
+    /// Removes the account and everything attached to it (grants,
+    /// attributes, memberships, subscriptions); the audit keeps the event.
+    /// Refuses for the last enabled USER_ADMIN.
+    /// With `scim`, only an account of that IAM (and, with a version, only
+    /// if the stored version equals it): an identity provider's DELETE.
+    async fn delete_account(
+        &self,
+        user: Uuid,
+        scim: Option<(Uuid, Option<i64>)>,
+        audit: &Entry,
+        now: OffsetDateTime,
+    ) -> Result<()>;
+    /// An identity provider's DELETE that keeps the account: detaches it
+    /// from the IAM (its userName is free there, its token no longer sees
+    /// it), drops its memberships in that IAM's groups, keeps everything
+    /// the internal IAM owns.
+    async fn deprovision_user(
+        &self,
+        iam: Uuid,
+        user: Uuid,
+        if_version: Option<i64>,
+        audit: &Entry,
+        now: OffsetDateTime,
+    ) -> Result<()>;
+    /// Moves the account to another IAM under a new userName, keeping its id
+    /// and all that the internal IAM owns; memberships in the groups of the
+    /// IAM it leaves go (they were that identity provider's), except the
+    /// built-in IAM's internal groups. A taken userName →
+    /// Conflict("users_iam_user_name").
+    async fn migrate_account(
+        &self,
+        user: Uuid,
+        to: &Migration<'_>,
+        audit: &Entry,
+        now: OffsetDateTime,
+    ) -> Result<()>;
+
+    async fn group_exists(&self, id: Uuid) -> Result<bool>;
+    /// When the user joined each group it is directly in.
+    async fn membership_dates(
+        &self,
+        user: Uuid,
+    ) -> Result<std::collections::HashMap<Uuid, OffsetDateTime>>;
+
+    async fn attributes(&self, owner: Uuid) -> Result<Vec<(String, String)>>;
+    /// Applies the operations in order, in one transaction.
+    async fn patch_attributes(
+        &self,
+        owner: Uuid,
+        ops: &[AttributeOp],
+        audit: &Entry,
+        now: OffsetDateTime,
+    ) -> Result<()>;
+
+    async fn subscriptions(&self, user: Uuid) -> Result<Vec<Subscription>>;
+    async fn add_subscription(
+        &self,
+        s: &Subscription,
+        audit: &Entry,
+        now: OffsetDateTime,
+    ) -> Result<()>;
+    /// Whether it existed (and was removed).
+    async fn remove_subscription(
+        &self,
+        user: Uuid,
+        id: Uuid,
+        audit: &Entry,
+        now: OffsetDateTime,
+    ) -> Result<bool>;
+
+    /// Records an attempt that changed nothing (a refusal), in its own
+    /// transaction.
+    async fn audit_append(&self, audit: &Entry, now: OffsetDateTime) -> Result<()>;
+    async fn audit_records(&self, q: &AuditQuery) -> Result<(Vec<Record>, u64)>;
+    /// The records with `seq` > `after`, at most `limit`, in order.
+    async fn audit_chain(&self, after: i64, limit: u64) -> Result<Vec<Record>>;
+    /// The chain's head: last seq and hash.
+    async fn audit_head(&self) -> Result<(i64, String)>;
+}

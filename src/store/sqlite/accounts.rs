@@ -1,0 +1,648 @@
+//! SQLite: what the internal IAM owns, and the audit log. Every write runs
+//! on the one writer connection in an IMMEDIATE transaction that also
+//! appends its audit record.
+
+use sqlx::SqliteConnection;
+
+use super::*;
+use crate::audit::{self, Entry, Record};
+use crate::store::accounts::*;
+
+const ACCOUNT_COLUMNS: &str = "id, iam_id, deprovisioned_from, deprovisioned, user_name, doc, \
+     active, disabled, created, last_modified, version";
+
+fn opt_uuid(r: &SqliteRow, col: &str) -> Result<Option<Uuid>> {
+    r.try_get::<Option<&str>, _>(col)?
+        .map(parse_uuid)
+        .transpose()
+}
+
+fn account_row(r: &SqliteRow) -> Result<Account> {
+    let doc: String = r.try_get("doc")?;
+    Ok(Account {
+        id: parse_uuid(r.try_get::<&str, _>("id")?)?,
+        iam_id: opt_uuid(r, "iam_id")?,
+        deprovisioned_from: opt_uuid(r, "deprovisioned_from")?,
+        deprovisioned: r
+            .try_get::<Option<i64>, _>("deprovisioned")?
+            .map(from_micros)
+            .transpose()?,
+        user_name: r.try_get("user_name")?,
+        doc: serde_json::from_str(&doc).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        active: r.try_get("active")?,
+        disabled: r.try_get("disabled")?,
+        created: from_micros(r.try_get("created")?)?,
+        last_modified: from_micros(r.try_get("last_modified")?)?,
+        version: r.try_get("version")?,
+    })
+}
+
+fn record_row(r: &SqliteRow) -> Result<Record> {
+    let attributes: String = r.try_get("attributes")?;
+    Ok(Record {
+        seq: r.try_get("seq")?,
+        id: parse_uuid(r.try_get::<&str, _>("id")?)?,
+        at: from_micros(r.try_get("at")?)?,
+        actor: r.try_get("actor")?,
+        action: r.try_get("action")?,
+        target_kind: r.try_get("target_kind")?,
+        target_id: opt_uuid(r, "target_id")?,
+        outcome: r.try_get("outcome")?,
+        request_id: r.try_get("request_id")?,
+        attributes: serde_json::from_str(&attributes)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        prev_hash: r.try_get("prev_hash")?,
+        hash: r.try_get("hash")?,
+    })
+}
+
+/// Appends an audit record inside the caller's write transaction.
+pub(super) async fn append_audit(
+    tx: &mut SqliteConnection,
+    e: &Entry,
+    now: OffsetDateTime,
+) -> Result<()> {
+    let (seq, hash): (i64, String) =
+        sqlx::query_as("SELECT seq, hash FROM audit_head WHERE id = 1")
+            .fetch_one(&mut *tx)
+            .await?;
+    let r = audit::chain(e, Uuid::now_v7(), now, seq, &hash);
+    sqlx::query(
+        "INSERT INTO audit_log (seq, id, at, actor, action, target_kind, target_id, outcome,
+                                request_id, attributes, prev_hash, hash)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+    )
+    .bind(r.seq)
+    .bind(id_text(r.id))
+    .bind(micros(r.at))
+    .bind(&r.actor)
+    .bind(&r.action)
+    .bind(&r.target_kind)
+    .bind(r.target_id.map(id_text))
+    .bind(&r.outcome)
+    .bind(&r.request_id)
+    .bind(serde_json::to_string(&r.attributes).unwrap_or_else(|_| "[]".into()))
+    .bind(&r.prev_hash)
+    .bind(&r.hash)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
+        .bind(r.seq)
+        .bind(&r.hash)
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
+}
+
+async fn user_exists(tx: &mut SqliteConnection, user: Uuid) -> Result<()> {
+    let found: Option<i64> = sqlx::query_scalar("SELECT 1 FROM users WHERE id = $1")
+        .bind(id_text(user))
+        .fetch_optional(&mut *tx)
+        .await?;
+    found.map(|_| ()).ok_or(StoreError::NotFound)
+}
+
+/// Refuses a change that would leave no enabled account holding USER_ADMIN
+/// when this one is such an account.
+async fn guard_last_admin(tx: &mut SqliteConnection, user: Uuid) -> Result<()> {
+    let (is_admin, others): (bool, i64) = sqlx::query_as(
+        "SELECT
+           EXISTS (SELECT 1 FROM users u JOIN user_permissions p ON p.user_id = u.id
+                   WHERE u.id = $1 AND p.permission = 'USER_ADMIN'
+                     AND u.disabled = 0 AND u.deprovisioned IS NULL),
+           (SELECT COUNT(DISTINCT u.id) FROM users u JOIN user_permissions p ON p.user_id = u.id
+            WHERE p.permission = 'USER_ADMIN' AND u.disabled = 0
+              AND u.deprovisioned IS NULL AND u.id <> $1)",
+    )
+    .bind(id_text(user))
+    .fetch_one(&mut *tx)
+    .await?;
+    if is_admin && others == 0 {
+        return Err(StoreError::Conflict(LAST_USER_ADMIN));
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl Accounts for SqliteStore {
+    async fn iam_settings(&self, iam: Uuid) -> Result<Option<Value>> {
+        let s: Option<String> = sqlx::query_scalar("SELECT settings FROM iams WHERE id = $1")
+            .bind(id_text(iam))
+            .fetch_optional(&self.reader)
+            .await?;
+        s.map(|s| serde_json::from_str(&s).map_err(|e| StoreError::Corrupt(e.to_string())))
+            .transpose()
+    }
+
+    async fn set_iam_settings(
+        &self,
+        iam: Uuid,
+        settings: &Value,
+        audit: &Entry,
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        let mut tx = self.writer.begin_with(BEGIN_IMMEDIATE).await?;
+        let done = sqlx::query("UPDATE iams SET settings = $1 WHERE id = $2")
+            .bind(settings.to_string())
+            .bind(id_text(iam))
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        append_audit(&mut tx, audit, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn permission_catalogue(&self) -> Result<Vec<PermissionDef>> {
+        let rows = sqlx::query("SELECT name, description, builtin FROM permissions ORDER BY name")
+            .fetch_all(&self.reader)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(PermissionDef {
+                    name: r.try_get("name")?,
+                    description: r.try_get("description")?,
+                    builtin: r.try_get("builtin")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn add_permission(
+        &self,
+        def: &PermissionDef,
+        audit: &Entry,
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        let mut tx = self.writer.begin_with(BEGIN_IMMEDIATE).await?;
+        sqlx::query(
+            "INSERT INTO permissions (name, description, builtin, created) VALUES ($1, $2, 0, $3)",
+        )
+        .bind(&def.name)
+        .bind(&def.description)
+        .bind(micros(now))
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| unique(e, "permissions_name"))?;
+        append_audit(&mut tx, audit, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn account(&self, id: Uuid) -> Result<Option<Account>> {
+        let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM users WHERE id = $1");
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(id_text(id))
+            .fetch_optional(&self.reader)
+            .await?;
+        row.as_ref().map(account_row).transpose()
+    }
+
+    async fn list_accounts(&self, q: &AccountQuery) -> Result<(Vec<Account>, u64)> {
+        let filter = "WHERE ($1 OR (disabled = 0 AND deprovisioned IS NULL))
+              AND ($2 IS NULL OR COALESCE(iam_id, deprovisioned_from) = $2)
+              AND ($3 IS NULL OR instr(user_name_folded, $3) > 0
+                   OR instr(COALESCE(display_name_folded, ''), $3) > 0)
+              AND ($4 IS NULL OR EXISTS (SELECT 1 FROM user_permissions p
+                                         WHERE p.user_id = users.id AND p.permission = $4))";
+        let order = match q.sort {
+            AccountSort::UserName => "user_name_folded",
+            AccountSort::Created => "created",
+            AccountSort::LastModified => "last_modified",
+        };
+        let dir = if q.descending { "DESC" } else { "ASC" };
+        let page = format!(
+            "SELECT {ACCOUNT_COLUMNS} FROM users {filter} ORDER BY {order} {dir}, id {dir} LIMIT $5 OFFSET $6"
+        );
+        let count = format!("SELECT COUNT(*) FROM users {filter}");
+        let rows = sqlx::query(AssertSqlSafe(page))
+            .bind(q.include_disabled)
+            .bind(q.iam.map(id_text))
+            .bind(&q.search)
+            .bind(&q.permission)
+            .bind(q.limit as i64)
+            .bind(q.offset as i64)
+            .fetch_all(&self.reader)
+            .await?;
+        let total: i64 = sqlx::query_scalar(AssertSqlSafe(count))
+            .bind(q.include_disabled)
+            .bind(q.iam.map(id_text))
+            .bind(&q.search)
+            .bind(&q.permission)
+            .fetch_one(&self.reader)
+            .await?;
+        let items = rows.iter().map(account_row).collect::<Result<_>>()?;
+        Ok((items, total as u64))
+    }
+
+    async fn grants(&self, user: Uuid) -> Result<Vec<Grant>> {
+        let rows = sqlx::query(
+            "SELECT permission, source, granted FROM user_permissions
+             WHERE user_id = $1 ORDER BY permission, source",
+        )
+        .bind(id_text(user))
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Grant {
+                    permission: r.try_get("permission")?,
+                    source: r.try_get("source")?,
+                    granted: from_micros(r.try_get("granted")?)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn change_grants(
+        &self,
+        user: Uuid,
+        add: &[(String, &'static str)],
+        remove: &[String],
+        audit: &Entry,
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        let mut tx = self.writer.begin_with(BEGIN_IMMEDIATE).await?;
+        user_exists(&mut tx, user).await?;
+        if remove
+            .iter()
+            .any(|p| p == crate::directory::admins::USER_ADMIN)
+        {
+            guard_last_admin(&mut tx, user).await?;
+        }
+        for p in remove {
+            sqlx::query("DELETE FROM user_permissions WHERE user_id = $1 AND permission = $2")
+                .bind(id_text(user))
+                .bind(p)
+                .execute(&mut *tx)
+                .await?;
+        }
+        for (p, source) in add {
+            sqlx::query(
+                "INSERT INTO user_permissions (user_id, permission, source, granted)
+                 SELECT $1, name, $3, $4 FROM permissions WHERE name = $2
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(id_text(user))
+            .bind(p)
+            .bind(*source)
+            .bind(micros(now))
+            .execute(&mut *tx)
+            .await?;
+        }
+        append_audit(&mut tx, audit, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn set_disabled(
+        &self,
+        user: Uuid,
+        disabled: bool,
+        audit: &Entry,
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        let mut tx = self.writer.begin_with(BEGIN_IMMEDIATE).await?;
+        user_exists(&mut tx, user).await?;
+        if disabled {
+            guard_last_admin(&mut tx, user).await?;
+        }
+        sqlx::query("UPDATE users SET disabled = $1 WHERE id = $2")
+            .bind(disabled)
+            .bind(id_text(user))
+            .execute(&mut *tx)
+            .await?;
+        append_audit(&mut tx, audit, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn delete_account(
+        &self,
+        user: Uuid,
+        scim: Option<(Uuid, Option<i64>)>,
+        audit: &Entry,
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        let mut tx = self.writer.begin_with(BEGIN_IMMEDIATE).await?;
+        match scim {
+            Some((iam, version)) => {
+                super::check_version(&mut tx, "users", iam, user, version).await?;
+            }
+            None => user_exists(&mut tx, user).await?,
+        }
+        guard_last_admin(&mut tx, user).await?;
+        for sql in [
+            "DELETE FROM group_members WHERE member_id = $1",
+            "DELETE FROM attributes WHERE owner_id = $1",
+            "DELETE FROM users WHERE id = $1",
+        ] {
+            sqlx::query(sql)
+                .bind(id_text(user))
+                .execute(&mut *tx)
+                .await?;
+        }
+        append_audit(&mut tx, audit, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn deprovision_user(
+        &self,
+        iam: Uuid,
+        user: Uuid,
+        if_version: Option<i64>,
+        audit: &Entry,
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        let mut tx = self.writer.begin_with(BEGIN_IMMEDIATE).await?;
+        super::check_version(&mut tx, "users", iam, user, if_version).await?;
+        sqlx::query(
+            "DELETE FROM group_members WHERE member_id = $1
+               AND group_id IN (SELECT id FROM groups WHERE iam_id = $2)",
+        )
+        .bind(id_text(user))
+        .bind(id_text(iam))
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE users SET iam_id = NULL, deprovisioned = $1, deprovisioned_from = $2,
+                 last_modified = $1, version = version + 1
+             WHERE id = $3",
+        )
+        .bind(micros(now))
+        .bind(id_text(iam))
+        .bind(id_text(user))
+        .execute(&mut *tx)
+        .await?;
+        append_audit(&mut tx, audit, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn migrate_account(
+        &self,
+        user: Uuid,
+        to: &Migration<'_>,
+        audit: &Entry,
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        let u = to.user;
+        let mut tx = self.writer.begin_with(BEGIN_IMMEDIATE).await?;
+        user_exists(&mut tx, user).await?;
+        sqlx::query(
+            "UPDATE users SET iam_id = $1, deprovisioned = NULL, deprovisioned_from = NULL,
+                 user_name = $2, user_name_folded = $3, external_id = $4,
+                 display_name_folded = $5, active = $6, doc = $7, search = $8,
+                 last_modified = $9, version = version + 1
+             WHERE id = $10",
+        )
+        .bind(id_text(to.iam))
+        .bind(&u.user_name)
+        .bind(&u.user_name_folded)
+        .bind(&u.external_id)
+        .bind(&u.display_name_folded)
+        .bind(u.active)
+        .bind(u.doc.to_string())
+        .bind(u.search.to_string())
+        .bind(micros(now))
+        .bind(id_text(user))
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| unique(e, "users_iam_user_name"))?;
+        write_emails(&mut tx, user, &u.search).await?;
+        sqlx::query(
+            "DELETE FROM group_members WHERE member_id = $1
+               AND group_id IN (SELECT id FROM groups WHERE iam_id <> $2)",
+        )
+        .bind(id_text(user))
+        .bind(id_text(BUILT_IN_IAM_ID))
+        .execute(&mut *tx)
+        .await?;
+        append_audit(&mut tx, audit, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn group_exists(&self, id: Uuid) -> Result<bool> {
+        Ok(
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM groups WHERE id = $1)")
+                .bind(id_text(id))
+                .fetch_one(&self.reader)
+                .await?,
+        )
+    }
+
+    async fn membership_dates(&self, user: Uuid) -> Result<HashMap<Uuid, OffsetDateTime>> {
+        let rows: Vec<(String, i64)> =
+            sqlx::query_as("SELECT group_id, added FROM group_members WHERE member_id = $1")
+                .bind(id_text(user))
+                .fetch_all(&self.reader)
+                .await?;
+        rows.into_iter()
+            .map(|(g, t)| Ok((parse_uuid(&g)?, from_micros(t)?)))
+            .collect()
+    }
+
+    async fn attributes(&self, owner: Uuid) -> Result<Vec<(String, String)>> {
+        Ok(sqlx::query_as(
+            "SELECT key, value FROM attributes WHERE owner_id = $1 ORDER BY key, value",
+        )
+        .bind(id_text(owner))
+        .fetch_all(&self.reader)
+        .await?)
+    }
+
+    async fn patch_attributes(
+        &self,
+        owner: Uuid,
+        ops: &[AttributeOp],
+        audit: &Entry,
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        let mut tx = self.writer.begin_with(BEGIN_IMMEDIATE).await?;
+        let found: Option<i64> = sqlx::query_scalar(
+            "SELECT 1 FROM users WHERE id = $1 UNION ALL SELECT 1 FROM groups WHERE id = $1",
+        )
+        .bind(id_text(owner))
+        .fetch_optional(&mut *tx)
+        .await?;
+        if found.is_none() {
+            return Err(StoreError::NotFound);
+        }
+        let owner = id_text(owner);
+        for op in ops {
+            let (key, values, clear) = match op {
+                AttributeOp::Add { key, values } => (key, values, false),
+                AttributeOp::Replace { key, values } => (key, values, true),
+                AttributeOp::Remove { key, values } => {
+                    if values.is_empty() {
+                        sqlx::query("DELETE FROM attributes WHERE owner_id = $1 AND key = $2")
+                            .bind(&owner)
+                            .bind(key)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                    for v in values {
+                        sqlx::query(
+                            "DELETE FROM attributes WHERE owner_id = $1 AND key = $2 AND value = $3",
+                        )
+                        .bind(&owner)
+                        .bind(key)
+                        .bind(v)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                    continue;
+                }
+            };
+            if clear {
+                sqlx::query("DELETE FROM attributes WHERE owner_id = $1 AND key = $2")
+                    .bind(&owner)
+                    .bind(key)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            for v in values {
+                sqlx::query(
+                    "INSERT INTO attributes (owner_id, key, value, added) VALUES ($1, $2, $3, $4)
+                     ON CONFLICT DO NOTHING",
+                )
+                .bind(&owner)
+                .bind(key)
+                .bind(v)
+                .bind(micros(now))
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        append_audit(&mut tx, audit, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn subscriptions(&self, user: Uuid) -> Result<Vec<Subscription>> {
+        let rows = sqlx::query(
+            "SELECT id, user_id, data_source, role, subscribed, expires FROM subscriptions
+             WHERE user_id = $1 ORDER BY subscribed, id",
+        )
+        .bind(id_text(user))
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Subscription {
+                    id: parse_uuid(r.try_get::<&str, _>("id")?)?,
+                    user_id: parse_uuid(r.try_get::<&str, _>("user_id")?)?,
+                    data_source: r.try_get("data_source")?,
+                    role: r.try_get("role")?,
+                    subscribed: from_micros(r.try_get("subscribed")?)?,
+                    expires: r
+                        .try_get::<Option<i64>, _>("expires")?
+                        .map(from_micros)
+                        .transpose()?,
+                })
+            })
+            .collect()
+    }
+
+    async fn add_subscription(
+        &self,
+        s: &Subscription,
+        audit: &Entry,
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        let mut tx = self.writer.begin_with(BEGIN_IMMEDIATE).await?;
+        user_exists(&mut tx, s.user_id).await?;
+        sqlx::query(
+            "INSERT INTO subscriptions (id, user_id, data_source, role, subscribed, expires)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(id_text(s.id))
+        .bind(id_text(s.user_id))
+        .bind(&s.data_source)
+        .bind(&s.role)
+        .bind(micros(s.subscribed))
+        .bind(s.expires.map(micros))
+        .execute(&mut *tx)
+        .await?;
+        append_audit(&mut tx, audit, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn remove_subscription(
+        &self,
+        user: Uuid,
+        id: Uuid,
+        audit: &Entry,
+        now: OffsetDateTime,
+    ) -> Result<bool> {
+        let mut tx = self.writer.begin_with(BEGIN_IMMEDIATE).await?;
+        let done = sqlx::query("DELETE FROM subscriptions WHERE id = $1 AND user_id = $2")
+            .bind(id_text(id))
+            .bind(id_text(user))
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
+        append_audit(&mut tx, audit, now).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn audit_append(&self, audit: &Entry, now: OffsetDateTime) -> Result<()> {
+        let mut tx = self.writer.begin_with(BEGIN_IMMEDIATE).await?;
+        append_audit(&mut tx, audit, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn audit_records(&self, q: &AuditQuery) -> Result<(Vec<Record>, u64)> {
+        let filter = "WHERE ($1 IS NULL OR target_id = $1) AND ($2 IS NULL OR actor = $2)
+              AND ($3 IS NULL OR action = $3) AND ($4 IS NULL OR at >= $4)
+              AND ($5 IS NULL OR at < $5)";
+        let page = format!("SELECT * FROM audit_log {filter} ORDER BY seq DESC LIMIT $6 OFFSET $7");
+        let count = format!("SELECT COUNT(*) FROM audit_log {filter}");
+        let rows = sqlx::query(AssertSqlSafe(page))
+            .bind(q.target.map(id_text))
+            .bind(&q.actor)
+            .bind(&q.action)
+            .bind(q.from.map(micros))
+            .bind(q.to.map(micros))
+            .bind(q.limit as i64)
+            .bind(q.offset as i64)
+            .fetch_all(&self.reader)
+            .await?;
+        let total: i64 = sqlx::query_scalar(AssertSqlSafe(count))
+            .bind(q.target.map(id_text))
+            .bind(&q.actor)
+            .bind(&q.action)
+            .bind(q.from.map(micros))
+            .bind(q.to.map(micros))
+            .fetch_one(&self.reader)
+            .await?;
+        let items = rows.iter().map(record_row).collect::<Result<_>>()?;
+        Ok((items, total as u64))
+    }
+
+    async fn audit_chain(&self, after: i64, limit: u64) -> Result<Vec<Record>> {
+        let rows = sqlx::query("SELECT * FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2")
+            .bind(after)
+            .bind(limit as i64)
+            .fetch_all(&self.reader)
+            .await?;
+        rows.iter().map(record_row).collect()
+    }
+
+    async fn audit_head(&self) -> Result<(i64, String)> {
+        Ok(
+            sqlx::query_as("SELECT seq, hash FROM audit_head WHERE id = 1")
+                .fetch_one(&self.reader)
+                .await?,
+        )
+    }
+}
