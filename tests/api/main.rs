@@ -10,5 +10,6 @@ mod errors;
 mod filters;
 mod groups;
 mod patch;
+mod replay;
 mod search;
 mod users;
