@@ -9,6 +9,7 @@ mod discovery;
 mod errors;
 mod filters;
 mod groups;
+mod me;
 mod patch;
 mod replay;
 mod search;
