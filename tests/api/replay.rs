@@ -286,6 +286,7 @@ sequences! {
     entra_user_lifecycle => "entra/user_lifecycle.json",
     entra_manager => "entra/manager.json",
     entra_group_lifecycle => "entra/group_lifecycle.json",
+    entra_requirements => "entra/requirements.json",
     okta_test_connection => "okta/test_connection.json",
     okta_spec_test => "okta/spec_test.json",
     okta_user_lifecycle => "okta/user_lifecycle.json",
