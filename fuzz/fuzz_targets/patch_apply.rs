@@ -75,18 +75,28 @@ fn check(body: &Value, data: &[u8]) {
         let rt: &'static ResourceTypeDef = rt;
         let first = timed("patch::apply", data, || patch::apply(rt, doc, ID, &req));
         let second = patch::apply(rt, doc, ID, &req);
-        assert_eq!(first, second, "PATCH {body} on a {} is not deterministic", rt.name);
+        assert_eq!(
+            first, second,
+            "PATCH {body} on a {} is not deterministic",
+            rt.name
+        );
         let out = match first {
             Ok(out) => out,
             Err(e) => {
-                assert!((400..500).contains(&e.status), "{body} on a {}: {e:?}", rt.name);
+                assert!(
+                    (400..500).contains(&e.status),
+                    "{body} on a {}: {e:?}",
+                    rt.name
+                );
                 continue;
             }
         };
         match timed("normalize", data, || normalize(rt, &out.doc)) {
             Ok(n) => {
                 assert!(
-                    !n.doc.as_object().is_some_and(|m| m.contains_key("password")),
+                    !n.doc
+                        .as_object()
+                        .is_some_and(|m| m.contains_key("password")),
                     "{body}: normalized result keeps a password: {}",
                     n.doc
                 );
@@ -108,7 +118,9 @@ fn check(body: &Value, data: &[u8]) {
     }
 }
 
-const OPS: &[&str] = &["add", "Add", "replace", "Replace", "remove", "Remove", "delete", "ADD", "bogus"];
+const OPS: &[&str] = &[
+    "add", "Add", "replace", "Replace", "remove", "Remove", "delete", "ADD", "bogus",
+];
 
 const PATHS: &[&str] = &[
     "",

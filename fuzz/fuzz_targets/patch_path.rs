@@ -30,7 +30,10 @@ static STORED: LazyLock<[(&'static ResourceTypeDef, Value); 2]> = LazyLock::new(
     let [user, _, group] = &*common::DOCS;
     [
         (&USER_RESOURCE, normalize(&USER_RESOURCE, user).unwrap().doc),
-        (&GROUP_RESOURCE, normalize(&GROUP_RESOURCE, group).unwrap().doc),
+        (
+            &GROUP_RESOURCE,
+            normalize(&GROUP_RESOURCE, group).unwrap().doc,
+        ),
     ]
 });
 
