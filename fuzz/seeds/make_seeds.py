@@ -161,11 +161,66 @@ PROJECTIONS = [
     "urn:ietf:params:scim:schemas:core:2.0:User:emails\nemails.type",
 ]
 
+
+PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+
+def patch(*ops):
+    return {"schemas": [PATCH_OP], "Operations": list(ops)}
+
+PATCHES = [
+    # Entra ID: replace with a dotted path, a filtered path, an extension URN path.
+    patch({"op": "Replace", "path": "displayName", "value": "Test User"},
+          {"op": "Replace", "path": "name.familyName", "value": "Jensen"},
+          {"op": "Replace", "path": 'emails[type eq "work"].value', "value": "w@example.com"},
+          {"op": "Replace", "path": ENT + ":employeeNumber", "value": "42"}),
+    # Entra ID: disable with a string boolean.
+    patch({"op": "Replace", "path": "active", "value": "False"}),
+    # Entra ID: manager as a bare id, manager removal, addresses by type.
+    patch({"op": "Add", "path": ENT + ":manager", "value": "26118915-6090-4610-87e4-49d8ca9f808d"}),
+    patch({"op": "Remove", "path": ENT + ":manager"}),
+    patch({"op": "Add", "path": 'addresses[type eq "work"].streetAddress', "value": "1 Main St"},
+          {"op": "Add", "path": 'phoneNumbers[type eq "mobile"].value', "value": "+1 555 0100"}),
+    # Entra ID: group members, add and remove by a value array.
+    patch({"op": "Add", "path": "members", "value": [{"value": "902c246b-6245-4190-8e05-00816be7344a"}]}),
+    patch({"op": "Remove", "path": "members", "value": [{"value": "902c246b-6245-4190-8e05-00816be7344a"}]}),
+    # Okta: path-less replace (deactivate, rename with members), URN-qualified and dotted keys.
+    patch({"op": "replace", "value": {"active": False}}),
+    patch({"op": "replace", "value": {"id": "2819c223-7f76-453a-919d-413861904646", "displayName": "Renamed",
+                                      "members": [{"value": "902c246b-6245-4190-8e05-00816be7344a", "display": "x"}]}}),
+    patch({"op": "replace", "value": {"name.givenName": "Barbara", ENT + ":department": "Ops",
+                                      "urn:ietf:params:scim:schemas:core:2.0:User:title": "Dr", "schemas": [USER]}}),
+    # Okta group push: remove one member by a value filter, add without type, replace with none.
+    patch({"op": "remove", "path": 'members[value eq "902c246b-6245-4190-8e05-00816be7344a"]'}),
+    patch({"op": "add", "path": "members", "value": [{"value": "2819c223-7f76-453a-919d-413861904646", "display": "b"}]}),
+    patch({"op": "replace", "path": "members", "value": []}),
+    # RFC 7644 examples and odd ones: delete, extension object, password, bad shapes.
+    patch({"op": "delete", "path": "title"}, {"op": "add", "path": ENT, "value": {"costCenter": "4130"}}),
+    patch({"op": "add", "path": "emails", "value": [{"value": "n@example.com", "type": "home", "primary": "True"}]}),
+    patch({"op": "remove", "path": 'emails[type eq "work" and value ew "example.com"]'}),
+    patch({"op": "replace", "path": "password", "value": "s3cret"}, {"op": "remove", "path": "password"}),
+    patch({"op": "replace", "path": "id", "value": "other"}),
+    patch({"op": "add", "path": "members[value eq \"x\"].display", "value": "y"}),
+    {"Operations": [{"op": "Replace", "path": "userName", "value": None}]},
+    {"schemas": ["nope"], "Operations": [{"op": "add", "value": {}}]},
+    {"Operations": []},
+]
+
+PATHS = [
+    "userName", "name.givenName", "emails", 'emails[type eq "work"]', 'emails[type eq "work"].value',
+    'emails[primary eq "True"].display', 'members[value eq "902c246b-6245-4190-8e05-00816be7344a"]',
+    "members.value", ENT, ENT + ":manager", ENT + ":manager.value",
+    "urn:ietf:params:scim:schemas:core:2.0:User:name.familyName", "  title  ", "$ref",
+    'addresses[type eq "work" and (primary eq true or not (region pr))].streetAddress',
+    'emails[value eq "a]b"].value', "a.b.c", "emails[type eq \"work\"]x", "urn:x:", ":a", "[", "]",
+]
+
 def main():
     write("filter_parse", FILTERS)
     write("sql_translate", FILTERS)
     write("resource_normalize",
           [compact(b) for b in BODIES] + PROJECTIONS)
+    write("patch_path", PATHS)
+    write("patch_apply", [compact(p) for p in PATCHES])
 
 if __name__ == "__main__":
     main()

@@ -5,6 +5,7 @@ pub mod admin;
 pub mod discovery;
 pub mod error;
 pub mod extract;
+pub mod me;
 pub mod scim;
 
 use std::sync::Arc;
@@ -79,6 +80,15 @@ fn scim_routes() -> Router<AppState> {
         .route("/Groups/.search", post(scim::search_groups))
         .route("/.search", post(scim::search_all))
         .route("/Bulk", post(error::not_implemented))
+        .route(
+            "/Me",
+            get(me::get_me)
+                .put(me::put_me)
+                .patch(me::patch_me)
+                .post(me::post_me)
+                .delete(me::delete_me)
+                .fallback(me::other),
+        )
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
 }

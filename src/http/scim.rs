@@ -19,7 +19,7 @@ type Result<T> = std::result::Result<T, ApiError>;
 
 /// The version an `If-Match` header names: None when absent or `*`.
 /// A header naming something that is no version of ours can never match.
-fn if_match(headers: &HeaderMap) -> Result<Option<i64>> {
+pub(super) fn if_match(headers: &HeaderMap) -> Result<Option<i64>> {
     let Some(v) = headers.get(header::IF_MATCH) else {
         return Ok(None);
     };
@@ -48,7 +48,7 @@ fn none_match(headers: &HeaderMap, version: i64) -> bool {
         })
 }
 
-fn resource_response(status: StatusCode, r: &Resource) -> Response {
+pub(super) fn resource_response(status: StatusCode, r: &Resource) -> Response {
     let mut resp = scim_response(status, &r.doc);
     if let Ok(v) = HeaderValue::from_str(&etag(r.version)) {
         resp.headers_mut().insert(header::ETAG, v);
@@ -61,7 +61,7 @@ fn resource_response(status: StatusCode, r: &Resource) -> Response {
     resp
 }
 
-fn read_response(headers: &HeaderMap, r: &Resource) -> Response {
+pub(super) fn read_response(headers: &HeaderMap, r: &Resource) -> Response {
     if none_match(headers, r.version) {
         let mut resp = StatusCode::NOT_MODIFIED.into_response();
         if let Ok(v) = HeaderValue::from_str(&etag(r.version)) {

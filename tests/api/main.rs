@@ -10,6 +10,8 @@ mod discovery;
 mod errors;
 mod filters;
 mod groups;
+mod me;
 mod patch;
+mod replay;
 mod search;
 mod users;

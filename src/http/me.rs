@@ -1,0 +1,107 @@
+//! `/Me` (RFC 7644 §3.11): an alias for the user the bearer token stands
+//! for. Only the admin bearer token names a user (its subject, a user of the
+//! built-in IAM `bim`): GET, PUT and PATCH act exactly like the same request
+//! on `/Users/{that id}` in that IAM (projection, ETags, `meta.location` of
+//! the real resource). An identity provider's SCIM token stands for an IAM,
+//! not a user: 404 saying so. POST and DELETE are refused: users are
+//! created by their identity provider, and permanent deletion is the admin
+//! API's job, not a SCIM alias's.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use super::AppState;
+use super::error::{ApiError, scim_error_response};
+use super::extract::{Params, ScimBody, bearer, scope};
+use super::scim::{if_match, read_response, resource_response};
+use crate::directory::Scope;
+use crate::directory::iams::BUILT_IN_IAM;
+use crate::scim::ScimError;
+use crate::scim::schema::USER_RESOURCE;
+
+type Result<T> = std::result::Result<T, ApiError>;
+
+/// The scope (the built-in IAM) and the id of the user the token stands for.
+async fn me(s: &AppState, headers: &HeaderMap) -> Result<(Scope, String)> {
+    let token =
+        bearer(headers).ok_or_else(|| ScimError::new(401, None, "a bearer token is required"))?;
+    if let Some(claims) = s.dir.authenticate_admin_token(token).await? {
+        let bim = s.dir.iam(BUILT_IN_IAM).await?;
+        return Ok((scope(s, headers, bim.id), claims.sub.to_string()));
+    }
+    if s.dir.authenticate_scim_token(token).await?.is_some() {
+        return Err(ScimError::not_found(
+            "/Me names the user a token stands for, and this bearer token is an identity \
+             provider's SCIM token (it acts for an IAM), not a user's: use /Users/{id}",
+        )
+        .into());
+    }
+    Err(ScimError::new(401, None, "the bearer token is not valid").into())
+}
+
+pub async fn get_me(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    params: Params,
+) -> Result<Response> {
+    let (scope, id) = me(&s, &headers).await?;
+    let proj = params.projection(&USER_RESOURCE)?;
+    let r = s.dir.get_user(&scope, &id, &proj).await?;
+    Ok(read_response(&headers, &r))
+}
+
+pub async fn put_me(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    params: Params,
+    ScimBody(body): ScimBody,
+) -> Result<Response> {
+    let (scope, id) = me(&s, &headers).await?;
+    let proj = params.projection(&USER_RESOURCE)?;
+    let version = if_match(&headers)?;
+    let r = s
+        .dir
+        .replace_user(&scope, &id, &body, version, &proj)
+        .await?;
+    Ok(resource_response(StatusCode::OK, &r))
+}
+
+pub async fn patch_me(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    params: Params,
+    ScimBody(body): ScimBody,
+) -> Result<Response> {
+    let (scope, id) = me(&s, &headers).await?;
+    let proj = params.projection(&USER_RESOURCE)?;
+    let version = if_match(&headers)?;
+    let r = s.dir.patch_user(&scope, &id, &body, version, &proj).await?;
+    Ok(resource_response(StatusCode::OK, &r))
+}
+
+fn refused(detail: &str) -> Response {
+    let mut resp = scim_error_response(&ScimError::new(405, None, detail));
+    resp.headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static("GET, PUT, PATCH"));
+    resp
+}
+
+pub async fn post_me() -> Response {
+    refused(
+        "POST /Me is not supported: users are created by their identity provider \
+         (POST /Users); /Me allows GET, PUT and PATCH",
+    )
+}
+
+pub async fn delete_me() -> Response {
+    refused(
+        "DELETE /Me is not allowed: a user cannot delete itself through SCIM; \
+         permanent deletion is done with the admin API",
+    )
+}
+
+/// Any other method.
+pub async fn other() -> impl IntoResponse {
+    refused("this method is not allowed on /Me; it allows GET, PUT and PATCH")
+}
