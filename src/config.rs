@@ -22,6 +22,15 @@ const CONFIG_KEYS: &[&str] = &[
     "cursor_timeout_secs",
     "token_cache_ms",
     "patch_members_response_limit",
+    "oidc_issuer",
+    "oidc_audience",
+    "oidc_jwks_url",
+    "oidc_jwks_file",
+    "oidc_user_claim",
+    "oidc_iam",
+    "oidc_algorithms",
+    "oidc_leeway_secs",
+    "oidc_jwks_min_refresh_secs",
 ];
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://scim-bridge.db";
@@ -56,6 +65,23 @@ pub struct Config {
     /// group has more members than this (and the response would list
     /// them): a huge member list is never serialised for a PATCH.
     pub patch_members_response_limit: u64,
+    /// Administrators sign in at the external IAM: its issuer (`iss`), the
+    /// audience its tokens carry for this server (`aud`), and its JWKS (a
+    /// URL or a file). Unset: only the bootstrap tokens authenticate admins.
+    pub oidc_issuer: Option<String>,
+    pub oidc_audience: Option<String>,
+    pub oidc_jwks_url: Option<String>,
+    pub oidc_jwks_file: Option<std::path::PathBuf>,
+    /// The claim that names the admin's internal account: its value is the
+    /// userName of a user of `oidc_iam`, compared case-insensitively.
+    pub oidc_user_claim: String,
+    pub oidc_iam: String,
+    /// Accepted signing algorithms (asymmetric only).
+    pub oidc_algorithms: Vec<String>,
+    /// Clock skew tolerated on `exp` and `nbf`, in seconds.
+    pub oidc_leeway_secs: u64,
+    /// Least time between two JWKS fetches caused by unknown key ids.
+    pub oidc_jwks_min_refresh_secs: u64,
 }
 
 impl Default for Config {
@@ -73,6 +99,15 @@ impl Default for Config {
             cursor_timeout_secs: 3600,
             token_cache_ms: 1000,
             patch_members_response_limit: 10_000,
+            oidc_issuer: None,
+            oidc_audience: None,
+            oidc_jwks_url: None,
+            oidc_jwks_file: None,
+            oidc_user_claim: "email".to_owned(),
+            oidc_iam: "bim".to_owned(),
+            oidc_algorithms: vec!["RS256".to_owned(), "ES256".to_owned()],
+            oidc_leeway_secs: 60,
+            oidc_jwks_min_refresh_secs: 30,
         }
     }
 }
@@ -93,6 +128,7 @@ impl std::fmt::Debug for Config {
                 "patch_members_response_limit",
                 &self.patch_members_response_limit,
             )
+            .field("oidc_issuer", &self.oidc_issuer)
             .finish_non_exhaustive()
     }
 }
@@ -131,6 +167,49 @@ impl Config {
             .merge(Env::prefixed("SCIM_BRIDGE_").only(CONFIG_KEYS))
             .merge(overrides);
         fig.extract().map_err(|e| e.to_string())
+    }
+}
+
+impl Config {
+    /// The OIDC settings, when an issuer is configured: then the audience
+    /// and exactly one JWKS source are required.
+    pub fn oidc(&self) -> Result<Option<crate::auth::oidc::OidcSettings>, String> {
+        use crate::auth::oidc::{JwksSource, OidcSettings, parse_algorithms};
+        let Some(issuer) = self.oidc_issuer.clone().filter(|i| !i.is_empty()) else {
+            if self.oidc_audience.is_some()
+                || self.oidc_jwks_url.is_some()
+                || self.oidc_jwks_file.is_some()
+            {
+                return Err("OIDC settings are given but oidc_issuer is not".into());
+            }
+            return Ok(None);
+        };
+        let audience = self
+            .oidc_audience
+            .clone()
+            .filter(|a| !a.is_empty())
+            .ok_or("oidc_issuer needs oidc_audience")?;
+        let jwks = match (&self.oidc_jwks_url, &self.oidc_jwks_file) {
+            (Some(url), None) => JwksSource::Url(url.clone()),
+            (None, Some(path)) => JwksSource::File(path.clone()),
+            _ => {
+                return Err(
+                    "oidc_issuer needs exactly one of oidc_jwks_url and oidc_jwks_file".into(),
+                );
+            }
+        };
+        if self.oidc_leeway_secs > 300 {
+            return Err("oidc_leeway_secs is at most 300".into());
+        }
+        Ok(Some(OidcSettings {
+            issuer,
+            audience,
+            jwks,
+            algorithms: parse_algorithms(&self.oidc_algorithms)?,
+            user_claim: self.oidc_user_claim.clone(),
+            leeway_secs: self.oidc_leeway_secs,
+            min_refresh: std::time::Duration::from_secs(self.oidc_jwks_min_refresh_secs),
+        }))
     }
 }
 

@@ -37,10 +37,15 @@ pub async fn open_directory(config: &Config) -> Result<Directory, store::StoreEr
 }
 
 /// The HTTP application state for a configuration.
-pub async fn build_state(config: Config) -> Result<http::AppState, store::StoreError> {
-    let dir = open_directory(&config).await?;
+pub async fn build_state(config: Config) -> Result<http::AppState, String> {
+    let oidc = match config.oidc().map_err(|e| format!("configuration: {e}"))? {
+        Some(settings) => Some(Arc::new(auth::oidc::Oidc::new(settings)?)),
+        None => None,
+    };
+    let dir = open_directory(&config).await.map_err(|e| e.to_string())?;
     Ok(http::AppState {
         dir,
         config: Arc::new(config),
+        oidc,
     })
 }

@@ -2,6 +2,7 @@
 //! Secrets are only ever stored hashed and compared in constant time.
 
 pub mod admin_token;
+pub mod oidc;
 pub mod password;
 pub mod scim_token;
 pub mod token_cache;

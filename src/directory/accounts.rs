@@ -351,6 +351,40 @@ impl Directory {
             .ok_or_else(|| account_not_found(id))
     }
 
+    /// The account of an IAM with this userName (case-insensitively).
+    pub async fn account_by_user_name(
+        &self,
+        iam: &str,
+        user_name: &str,
+    ) -> Result<Option<Account>> {
+        use crate::scim::filter::{AttrPath, CompareOp, Filter, Literal};
+        let iam = self.iam(iam).await?;
+        let filter = Filter::Compare {
+            path: AttrPath {
+                urn: None,
+                attr: "userName".into(),
+                sub: None,
+            },
+            op: CompareOp::Eq,
+            value: Literal::String(user_name.to_owned()),
+        };
+        let found = self
+            .store
+            .list_users(
+                iam.id,
+                &crate::store::ListQuery {
+                    filter: Some(filter),
+                    limit: 1,
+                    ..Default::default()
+                },
+            )
+            .await?;
+        match found.items.first() {
+            Some(s) => Ok(self.store.account(s.id).await?),
+            None => Ok(None),
+        }
+    }
+
     /// Creates a built-in (`bim`) user whose userName is the email, with the
     /// built-in IAM's default permissions.
     pub async fn create_bim_user(

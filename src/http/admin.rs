@@ -122,20 +122,49 @@ where
         let unauthorized = |m: &str| AdminError(StatusCode::UNAUTHORIZED, m.to_owned());
         let token = bearer(&parts.headers)
             .ok_or_else(|| unauthorized("an admin bearer token is required"))?;
-        let claims = state
-            .dir
-            .authenticate_admin_token(token)
-            .await?
-            .ok_or_else(|| unauthorized("the admin token is not valid"))?;
-        // The token names an account; it must still exist and be enabled.
-        let account = match state.dir.store.account(claims.sub).await {
-            Ok(Some(a)) if a.enabled() => a,
-            Ok(_) => {
+        let account = match state.dir.authenticate_admin_token(token).await? {
+            // A bootstrap token names the account by id.
+            Some(claims) => state
+                .dir
+                .store
+                .account(claims.sub)
+                .await
+                .map_err(|e| AdminError::from(crate::directory::Error::from(e)))?,
+            // Else the external IAM's token, mapped by the configured claim.
+            None => match &state.oidc {
+                Some(oidc) => {
+                    let claims = oidc.verify(token).await.map_err(|e| match e {
+                        crate::auth::oidc::OidcError::Rejected(m) => unauthorized(&m),
+                        crate::auth::oidc::OidcError::Unavailable(m) => {
+                            tracing::warn!(%m, "OIDC keys unavailable");
+                            AdminError(
+                                StatusCode::SERVICE_UNAVAILABLE,
+                                "the identity provider's keys are unavailable; try again".into(),
+                            )
+                        }
+                    })?;
+                    let name = claims
+                        .get(oidc.user_claim())
+                        .and_then(serde_json::Value::as_str)
+                        .ok_or_else(|| {
+                            unauthorized(&format!("the token has no '{}' claim", oidc.user_claim()))
+                        })?;
+                    state
+                        .dir
+                        .account_by_user_name(&state.config.oidc_iam, name)
+                        .await?
+                }
+                None => return Err(unauthorized("the admin token is not valid")),
+            },
+        };
+        // The account must still exist and be enabled.
+        let account = match account {
+            Some(a) if a.enabled() => a,
+            _ => {
                 return Err(unauthorized(
-                    "the admin token's account is disabled or deleted",
+                    "the token's account is unknown, disabled or deleted",
                 ));
             }
-            Err(e) => return Err(crate::directory::Error::from(e).into()),
         };
         let permissions = state
             .dir

@@ -32,6 +32,8 @@ pub const SCIM_CONTENT_TYPE: &str = "application/scim+json";
 pub struct AppState {
     pub dir: Directory,
     pub config: Arc<Config>,
+    /// Verifies the external IAM's tokens for the admin API, when set up.
+    pub oidc: Option<Arc<crate::auth::oidc::Oidc>>,
 }
 
 /// A JSON body served as `application/scim+json`.

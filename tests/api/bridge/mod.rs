@@ -4,6 +4,7 @@
 mod accounts;
 mod audit;
 mod lifecycle;
+mod oidc;
 
 use reqwest::Method;
 use serde_json::Value;
