@@ -619,6 +619,15 @@ pub async fn create_permission(
     ))
 }
 
+/// The admin API's OpenAPI document (no token needed to read it).
+pub async fn openapi() -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        include_str!("openapi.json"),
+    )
+        .into_response()
+}
+
 pub async fn not_found() -> AdminError {
     AdminError(StatusCode::NOT_FOUND, "no such endpoint".into())
 }

@@ -98,6 +98,7 @@ fn scim_routes() -> Router<AppState> {
 fn admin_routes() -> Router<AppState> {
     use axum::routing::{delete, patch, post, put};
     Router::new()
+        .route("/openapi.json", get(admin::openapi))
         .route("/me", get(admin::me))
         .route("/users", get(admin::list_users).post(admin::create_user))
         .route(
