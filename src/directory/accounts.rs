@@ -484,6 +484,16 @@ impl Directory {
         Ok(out)
     }
 
+    /// The union of an account's attribute layers.
+    pub async fn effective_attributes(
+        &self,
+        account: &Account,
+    ) -> Result<BTreeMap<String, BTreeSet<String>>> {
+        let layers = self.attribute_layers(account).await?;
+        serde_json::from_value(layers["effective"].clone())
+            .map_err(|e| Error::Internal(e.to_string()))
+    }
+
     /// The two attribute layers of an account, what it inherits from its
     /// groups' managed attributes, and their union.
     async fn attribute_layers(&self, account: &Account) -> Result<Value> {

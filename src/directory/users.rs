@@ -10,7 +10,7 @@ use crate::scim::ScimError;
 use crate::scim::filter;
 use crate::scim::projection::Projection;
 use crate::scim::resource::{self, fold_case};
-use crate::scim::schema::{USER_RESOURCE, USER_SCHEMA};
+use crate::scim::schema::{BRIDGE_USER_SCHEMA, USER_RESOURCE, USER_SCHEMA};
 use crate::scim::search_doc;
 use crate::store::{GroupRef, ListQuery, Stored, UserWrite};
 
@@ -56,6 +56,9 @@ impl Directory {
         } else {
             Vec::new()
         };
+        let mut stored = stored;
+        self.add_internal(proj, std::slice::from_mut(&mut stored))
+            .await?;
         Ok(user_resource(scope, &stored, &groups, proj))
     }
 
@@ -155,6 +158,8 @@ impl Directory {
         } else {
             Default::default()
         };
+        let mut page = page;
+        self.add_internal(proj, &mut page.items).await?;
         let resources = page
             .items
             .iter()
@@ -177,6 +182,62 @@ impl Directory {
                 Ok(Some(parsed))
             }
         }
+    }
+
+    /// Adds what the internal IAM owns — `entitlements` and the bridge
+    /// extension — to the documents, when the projection asks for them
+    /// (they are `returned: request`, so a plain read never pays for this).
+    async fn add_internal(&self, proj: &Projection, users: &mut [Stored]) -> Result<()> {
+        let entitlements = proj.includes(&USER_RESOURCE, None, "entitlements");
+        let extension = ["permissions", "attributes", "disabled"]
+            .iter()
+            .any(|a| proj.includes(&USER_RESOURCE, Some(BRIDGE_USER_SCHEMA), a));
+        if !entitlements && !extension {
+            return Ok(());
+        }
+        for s in users {
+            let Some(account) = self.store.account(s.id).await? else {
+                continue;
+            };
+            let permissions = self.effective_permissions(&account).await?;
+            let Some(doc) = s.doc.as_object_mut() else {
+                continue;
+            };
+            if entitlements && !permissions.is_empty() {
+                let list: Vec<Value> = permissions
+                    .keys()
+                    .map(|p| json!({"value": p, "type": "permission"}))
+                    .collect();
+                doc.insert("entitlements".into(), Value::Array(list));
+            }
+            if extension {
+                let attributes = self.effective_attributes(&account).await?;
+                let mut pairs = Vec::new();
+                for (name, values) in attributes {
+                    for v in values {
+                        pairs.push(json!({"name": name, "value": v}));
+                    }
+                }
+                let sourced: Vec<Value> = permissions
+                    .iter()
+                    .flat_map(|(p, sources)| {
+                        sources
+                            .iter()
+                            .map(move |s| json!({"value": p, "source": s}))
+                    })
+                    .collect();
+                doc.insert(
+                    BRIDGE_USER_SCHEMA.into(),
+                    json!({"permissions": sourced, "attributes": pairs, "disabled": account.disabled}),
+                );
+                if let Some(Value::Array(schemas)) = doc.get_mut("schemas")
+                    && !schemas.iter().any(|x| x == BRIDGE_USER_SCHEMA)
+                {
+                    schemas.push(json!(BRIDGE_USER_SCHEMA));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Validates a body and derives the indexed columns. The password, if

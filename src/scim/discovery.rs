@@ -198,7 +198,9 @@ fn resource_type_json(rt: &ResourceTypeDef, base: &str) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scim::schema::{ENTERPRISE_USER_SCHEMA, GROUP_SCHEMA, USER_SCHEMA};
+    use crate::scim::schema::{
+        BRIDGE_USER_SCHEMA, ENTERPRISE_USER_SCHEMA, GROUP_SCHEMA, USER_SCHEMA,
+    };
 
     const BASE: &str = "http://host:8080/scim/v2";
 
@@ -233,8 +235,8 @@ mod tests {
     fn schemas_list_holds_each_schema_once() {
         let doc = schemas_list(BASE);
         assert_eq!(doc["schemas"], json!([LIST_RESPONSE_SCHEMA]));
-        assert_eq!(doc["totalResults"], 3);
-        assert_eq!(doc["itemsPerPage"], 3);
+        assert_eq!(doc["totalResults"], 4);
+        assert_eq!(doc["itemsPerPage"], 4);
         assert_eq!(doc["startIndex"], 1);
         let ids: Vec<_> = doc["Resources"]
             .as_array()
@@ -242,7 +244,15 @@ mod tests {
             .iter()
             .map(|r| r["id"].as_str().unwrap())
             .collect();
-        assert_eq!(ids, [USER_SCHEMA, ENTERPRISE_USER_SCHEMA, GROUP_SCHEMA]);
+        assert_eq!(
+            ids,
+            [
+                USER_SCHEMA,
+                ENTERPRISE_USER_SCHEMA,
+                BRIDGE_USER_SCHEMA,
+                GROUP_SCHEMA
+            ]
+        );
     }
 
     #[test]
@@ -341,7 +351,10 @@ mod tests {
                 "endpoint": "/Users",
                 "description": "User Account",
                 "schema": USER_SCHEMA,
-                "schemaExtensions": [{ "schema": ENTERPRISE_USER_SCHEMA, "required": false }],
+                "schemaExtensions": [
+                    { "schema": ENTERPRISE_USER_SCHEMA, "required": false },
+                    { "schema": BRIDGE_USER_SCHEMA, "required": false },
+                ],
                 "meta": { "resourceType": "ResourceType", "location": format!("{BASE}/ResourceTypes/User") },
             })
         );

@@ -6,6 +6,8 @@ pub const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 pub const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
 pub const ENTERPRISE_USER_SCHEMA: &str =
     "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+/// scim-bridge's own User extension (internal IAM data, read-only).
+pub const BRIDGE_USER_SCHEMA: &str = "urn:scim-bridge:schemas:extension:bridge:2.0:User";
 pub const LIST_RESPONSE_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
 pub const PATCH_OP_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 pub const SEARCH_REQUEST_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
@@ -15,11 +17,13 @@ pub const SPC_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:ServiceProvi
 pub const RESOURCE_TYPE_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:ResourceType";
 pub const SCHEMA_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Schema";
 
+mod bridge;
 mod build;
 mod enterprise;
 mod group;
 mod user;
 
+pub use bridge::BRIDGE_USER;
 pub use enterprise::ENTERPRISE_USER;
 pub use group::GROUP;
 pub use user::USER;
@@ -279,7 +283,7 @@ pub static USER_RESOURCE: ResourceTypeDef = ResourceTypeDef {
     endpoint: "/Users",
     description: "User Account",
     schema: &USER,
-    extensions: &[(&ENTERPRISE_USER, false)],
+    extensions: &[(&ENTERPRISE_USER, false), (&BRIDGE_USER, false)],
 };
 
 pub static GROUP_RESOURCE: ResourceTypeDef = ResourceTypeDef {
@@ -305,7 +309,7 @@ mod tests {
     use super::*;
 
     fn all_schemas() -> Vec<&'static SchemaDef> {
-        vec![&USER, &GROUP, &ENTERPRISE_USER]
+        vec![&USER, &GROUP, &ENTERPRISE_USER, &BRIDGE_USER]
     }
 
     fn assert_unique_names(attrs: &[AttrDef], context: &str) {
@@ -491,8 +495,13 @@ mod tests {
         assert_eq!(RESOURCE_TYPES.len(), 2);
         assert_eq!(resource_type("user").unwrap().endpoint, "/Users");
         assert_eq!(resource_type("GROUP").unwrap().endpoint, "/Groups");
-        assert_eq!(USER_RESOURCE.extensions.len(), 1);
-        assert!(!USER_RESOURCE.extensions[0].1);
+        assert_eq!(USER_RESOURCE.extensions.len(), 2);
+        assert!(
+            USER_RESOURCE
+                .extensions
+                .iter()
+                .all(|(_, required)| !required)
+        );
         assert!(GROUP_RESOURCE.extensions.is_empty());
         assert!(resource_type("Device").is_none());
     }

@@ -162,14 +162,17 @@ pub static USER: SchemaDef = SchemaDef {
         attr(
             "entitlements",
             AttrType::Complex,
-            "Entitlements: things the User has.",
+            "The User's effective permissions in the internal IAM. Read-only: \
+             only administrators change permissions; returned when requested.",
         )
         .multi()
+        .read_only()
+        .returned(Returned::Request)
         .subs(&[
-            string("value", "The value of an entitlement."),
-            display(),
-            kind(&[]),
-            primary(),
+            string("value", "The permission's name.").read_only(),
+            display().read_only(),
+            kind(&[]).read_only(),
+            primary().read_only(),
         ]),
         attr(
             "roles",

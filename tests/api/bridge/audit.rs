@@ -233,7 +233,10 @@ async fn the_openapi_document_lists_every_endpoint(app: &TestApp) {
             let body = (method != "get" && method != "delete").then(|| json!({}));
             let (status, resp) = call(app, m, &concrete, Some(&root.token), body.as_ref()).await;
             let unknown = resp["error"]["message"] == "no such endpoint";
-            assert!(!unknown && status != 405, "{method} {path}: {status} {resp}");
+            assert!(
+                !unknown && status != 405,
+                "{method} {path}: {status} {resp}"
+            );
         }
     }
 }

@@ -5,6 +5,7 @@ mod accounts;
 mod audit;
 mod lifecycle;
 mod oidc;
+mod scim;
 
 use reqwest::Method;
 use serde_json::Value;
