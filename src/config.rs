@@ -22,6 +22,8 @@ const CONFIG_KEYS: &[&str] = &[
     "cursor_timeout_secs",
     "token_cache_ms",
     "patch_members_response_limit",
+    "bulk_max_operations",
+    "bulk_max_payload_bytes",
 ];
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://scim-bridge.db";
@@ -56,6 +58,13 @@ pub struct Config {
     /// group has more members than this (and the response would list
     /// them): a huge member list is never serialised for a PATCH.
     pub patch_members_response_limit: u64,
+    /// Most operations one SCIM Bulk request may hold (advertised as
+    /// `bulk.maxOperations`; more is 413 `tooMany`).
+    pub bulk_max_operations: usize,
+    /// Largest SCIM Bulk request body, in bytes (advertised as
+    /// `bulk.maxPayloadSize`; larger is 413). The default fits 1,000
+    /// realistic user creates.
+    pub bulk_max_payload_bytes: usize,
 }
 
 impl Default for Config {
@@ -73,6 +82,8 @@ impl Default for Config {
             cursor_timeout_secs: 3600,
             token_cache_ms: 1000,
             patch_members_response_limit: 10_000,
+            bulk_max_operations: 1000,
+            bulk_max_payload_bytes: 4 * 1024 * 1024,
         }
     }
 }
@@ -93,6 +104,8 @@ impl std::fmt::Debug for Config {
                 "patch_members_response_limit",
                 &self.patch_members_response_limit,
             )
+            .field("bulk_max_operations", &self.bulk_max_operations)
+            .field("bulk_max_payload_bytes", &self.bulk_max_payload_bytes)
             .finish_non_exhaustive()
     }
 }

@@ -3,6 +3,7 @@
 //! HTTP. Storage errors become domain errors here.
 
 pub mod admins;
+pub mod bulk;
 pub mod cursor;
 pub mod groups;
 pub mod iams;
