@@ -3,6 +3,7 @@
 
 mod app;
 mod auth;
+mod bulk;
 mod cli;
 mod cursors;
 mod discovery;
