@@ -163,7 +163,10 @@ impl Directory {
                 Err(e) => {
                     self.flush(&mut run, &mut pending).await;
                     if !run.stopped() {
-                        run.record(OpResult::failed(op, None, e));
+                        // RFC 7644 §3.7: location is required except for a
+                        // failed POST; an unresolved target keeps its name.
+                        let location = op.target.as_deref().map(|t| run.location(op.endpoint, t));
+                        run.record(OpResult::failed(op, location, e));
                     }
                     continue;
                 }
@@ -190,10 +193,7 @@ impl Directory {
                 .map_err(client_error);
             match r {
                 Ok((status, version)) => run.succeeded(op, status, location, version),
-                Err(e) => {
-                    let location = (e.status != 404).then_some(location);
-                    run.record(OpResult::failed(op, location, e));
-                }
+                Err(e) => run.record(OpResult::failed(op, Some(location), e)),
             }
         }
         self.flush(&mut run, &mut pending).await;
@@ -201,9 +201,11 @@ impl Directory {
             if run.stopped() {
                 break;
             }
+            let op = &ops[i];
+            let location = op.target.as_deref().map(|t| run.location(op.endpoint, t));
             run.record(OpResult::failed(
-                &ops[i],
-                None,
+                op,
+                location,
                 ScimError::new(
                     409,
                     None,
@@ -308,9 +310,10 @@ impl Directory {
             (Method::Put, Endpoint::Users) => {
                 updated(self.replace_user(scope, id, data, version, &users).await?)
             }
-            (Method::Put, Endpoint::Groups) => {
-                updated(self.replace_group(scope, id, data, version, &groups).await?)
-            }
+            (Method::Put, Endpoint::Groups) => updated(
+                self.replace_group(scope, id, data, version, &groups)
+                    .await?,
+            ),
             (Method::Patch, Endpoint::Users) => {
                 updated(self.patch_user(scope, id, data, version, &users).await?)
             }
@@ -332,7 +335,9 @@ impl Directory {
                 (204, None)
             }
             (Method::Post, _) => {
-                return Err(Error::Internal("a bulk POST reached the single path".into()));
+                return Err(Error::Internal(
+                    "a bulk POST reached the single path".into(),
+                ));
             }
         })
     }

@@ -104,8 +104,10 @@ impl BulkRequest {
         let schemas_ok = field(obj, "schemas")
             .and_then(Value::as_array)
             .is_some_and(|a| {
-                a.iter()
-                    .any(|s| s.as_str().is_some_and(|s| s.eq_ignore_ascii_case(BULK_REQUEST_SCHEMA)))
+                a.iter().any(|s| {
+                    s.as_str()
+                        .is_some_and(|s| s.eq_ignore_ascii_case(BULK_REQUEST_SCHEMA))
+                })
             });
         if !schemas_ok {
             return Err(ScimError::invalid_syntax(format!(
@@ -202,7 +204,10 @@ fn parse_operation(i: usize, op: &Value) -> Result<Operation, ScimError> {
         (m, None) => return Err(op_error(i, format!("data is required for {}", m.as_str()))),
     };
     let mut refs = BTreeSet::new();
-    if let Some(b) = target.as_deref().and_then(|t| t.strip_prefix(BULK_ID_PREFIX)) {
+    if let Some(b) = target
+        .as_deref()
+        .and_then(|t| t.strip_prefix(BULK_ID_PREFIX))
+    {
         refs.insert(b.to_owned());
     }
     collect_refs(&data, &mut refs);

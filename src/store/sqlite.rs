@@ -318,7 +318,9 @@ async fn insert_batch_item(
     item: &NewResource<'_>,
     now: OffsetDateTime,
 ) -> Result<Result<Stored>> {
-    sqlx::query("SAVEPOINT batch_item").execute(&mut *tx).await?;
+    sqlx::query("SAVEPOINT batch_item")
+        .execute(&mut *tx)
+        .await?;
     let done = match *item {
         NewResource::User { id, user } => insert_user_rows(&mut *tx, iam, id, user, now).await,
         NewResource::Group { id, group, members } => {

@@ -33,6 +33,16 @@ async fn bulk(app: &TestApp, body: &Value) -> Value {
     assert_eq!(r.status(), 200);
     let doc: Value = r.json().await.unwrap();
     assert_eq!(doc["schemas"], json!([BULK_RESPONSE]));
+    // RFC 7644 §3.7: location in every result but a failed POST, and the
+    // Error document in every failure.
+    for op in ops(&doc) {
+        let status: u16 = op["status"].as_str().unwrap().parse().unwrap();
+        let failed_post = op["method"] == "POST" && status >= 400;
+        assert_eq!(op.get("location").is_some(), !failed_post, "{op}");
+        if status >= 400 {
+            assert_eq!(op["response"]["status"], op["status"], "{op}");
+        }
+    }
     doc
 }
 
@@ -90,11 +100,11 @@ async fn mixed_methods_and_references_in_any_order(app: &TestApp) {
     assert_eq!(ops[4]["method"], "PATCH");
     assert_eq!(ops[1]["version"], "W/\"1\"");
     let (g, alice, bob) = (id_of(&ops[0]), id_of(&ops[1]), id_of(&ops[2]));
+    assert_eq!(ops[1]["location"], format!("{}/Users/{alice}", app.scim()));
     assert_eq!(
-        ops[1]["location"],
-        format!("{}/Users/{alice}", app.scim())
+        ops[5]["location"],
+        format!("{}/Users/{doomed_id}", app.scim())
     );
-    assert_eq!(ops[5]["location"], format!("{}/Users/{doomed_id}", app.scim()));
 
     let group: Value = app.get(&format!("/Groups/{g}")).await.json().await.unwrap();
     let mut members: Vec<&str> = group["members"]
@@ -108,7 +118,12 @@ async fn mixed_methods_and_references_in_any_order(app: &TestApp) {
     want.sort();
     assert_eq!(members, want);
 
-    let b: Value = app.get(&format!("/Users/{bob}")).await.json().await.unwrap();
+    let b: Value = app
+        .get(&format!("/Users/{bob}"))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(
         b["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"]["manager"]["value"],
         alice
@@ -118,7 +133,12 @@ async fn mixed_methods_and_references_in_any_order(app: &TestApp) {
     let a: Value = a.json().await.unwrap();
     assert_eq!(a["active"], false);
     assert_eq!(ops[4]["version"], etag);
-    let o: Value = app.get(&format!("/Users/{old_id}")).await.json().await.unwrap();
+    let o: Value = app
+        .get(&format!("/Users/{old_id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(o["displayName"], "Old");
     assert_eq!(app.get(&format!("/Users/{doomed_id}")).await.status(), 404);
     // The users created in bulk are found like any other.
@@ -137,7 +157,10 @@ async fn failures_are_per_operation_and_match_the_single_request(app: &TestApp) 
     let taken_id = taken["id"].as_str().unwrap();
     // What the single requests answer.
     let single_dup: Value = app
-        .post("/Users", &json!({ "schemas": [USER], "userName": "TAKEN@example.com" }))
+        .post(
+            "/Users",
+            &json!({ "schemas": [USER], "userName": "TAKEN@example.com" }),
+        )
         .await
         .json()
         .await
@@ -164,7 +187,9 @@ async fn failures_are_per_operation_and_match_the_single_request(app: &TestApp) 
     let statuses: Vec<&str> = ops.iter().map(|o| o["status"].as_str().unwrap()).collect();
     assert_eq!(
         statuses,
-        ["201", "409", "201", "400", "412", "404", "409", "400", "409"]
+        [
+            "201", "409", "201", "400", "412", "404", "409", "400", "409"
+        ]
     );
     assert_eq!(ops[1]["response"], single_dup);
     assert_eq!(ops[1]["response"]["scimType"], "uniqueness");
@@ -176,7 +201,12 @@ async fn failures_are_per_operation_and_match_the_single_request(app: &TestApp) 
     assert_eq!(ops[8]["response"]["scimType"], "uniqueness");
     // The failures changed nothing; the successes stayed.
     assert_eq!(user_count(app).await, 3);
-    let t: Value = app.get(&format!("/Users/{taken_id}")).await.json().await.unwrap();
+    let t: Value = app
+        .get(&format!("/Users/{taken_id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert!(t.get("displayName").is_none());
     let groups: Value = app.get("/Groups?count=0").await.json().await.unwrap();
     assert_eq!(groups["totalResults"], 0);
@@ -192,7 +222,11 @@ async fn version_names_the_etag_the_operation_is_conditional_on(app: &TestApp) {
                 "data": { "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
                           "Operations": [{ "op": "replace", "path": "displayName", "value": version }] } })
     };
-    let doc = bulk(app, &request(json!([patch(v), patch(v), patch("nonsense")]))).await;
+    let doc = bulk(
+        app,
+        &request(json!([patch(v), patch(v), patch("nonsense")])),
+    )
+    .await;
     let ops = ops(&doc);
     assert_eq!(ops[0]["status"], "200");
     assert_ne!(ops[0]["version"], v);
@@ -212,12 +246,13 @@ async fn circular_references_are_409_and_the_rest_runs(app: &TestApp) {
             group_op("b", "B", &["bulkId:a"]),
             user_op("u", "free@example.com"),
             group_op("c", "C", &["bulkId:a", "bulkId:u"]),
+            { "method": "DELETE", "path": "/Groups/bulkId:b" },
         ])),
     )
     .await;
     let ops = ops(&doc);
     let statuses: Vec<&str> = ops.iter().map(|o| o["status"].as_str().unwrap()).collect();
-    assert_eq!(statuses, ["409", "409", "201", "409"]);
+    assert_eq!(statuses, ["409", "409", "201", "409", "409"]);
     assert_eq!(ops[0]["bulkId"], "a");
     assert_eq!(ops[0]["response"]["status"], "409");
     let groups: Value = app.get("/Groups?count=0").await.json().await.unwrap();
@@ -300,7 +335,11 @@ async fn malformed_requests_change_nothing(app: &TestApp) {
         request(json!([delete, { "method": "POST", "path": "/Users", "data": {} }])),
         request(json!([delete, { "method": "DELETE", "path": "/Schemas/x" }])),
         request(json!([delete, { "method": "PUT", "path": "/Users" , "data": {} }])),
-        request(json!([delete, user_op("x", "a@example.com"), user_op("x", "b@example.com")])),
+        request(json!([
+            delete,
+            user_op("x", "a@example.com"),
+            user_op("x", "b@example.com")
+        ])),
     ];
     for c in cases {
         let r = app.post("/Bulk", &c).await;
@@ -352,9 +391,19 @@ async fn one_iam_cannot_touch_another_iams_resources(app: &TestApp) {
         .await
         .unwrap();
     assert!(t.get("members").is_none());
-    let m: Value = app.get(&format!("/Users/{mine_id}")).await.json().await.unwrap();
+    let m: Value = app
+        .get(&format!("/Users/{mine_id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(m["userName"], "mine@example.com");
-    let g: Value = app.get(&format!("/Groups/{group_id}")).await.json().await.unwrap();
+    let g: Value = app
+        .get(&format!("/Groups/{group_id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(g["displayName"], "Mine");
     assert_eq!(app.get(&format!("/Groups/{theirs}")).await.status(), 404);
     // No bearer token: 401, nothing run.
@@ -388,7 +437,11 @@ async fn configured_limits(backend: crate::app::Backend) {
     let r = app
         .post(
             "/Bulk",
-            &request(json!([user_op("1", "a@x"), user_op("2", "b@x"), user_op("3", "c@x")])),
+            &request(json!([
+                user_op("1", "a@x"),
+                user_op("2", "b@x"),
+                user_op("3", "c@x")
+            ])),
         )
         .await;
     assert_eq!(r.status(), 413);
@@ -402,7 +455,11 @@ async fn configured_limits(backend: crate::app::Backend) {
     assert_eq!(e["status"], "413");
     assert_eq!(user_count(&app).await, 0);
     // Under both limits, it runs.
-    let doc = bulk(&app, &request(json!([user_op("1", "a@x"), user_op("2", "b@x")]))).await;
+    let doc = bulk(
+        &app,
+        &request(json!([user_op("1", "a@x"), user_op("2", "b@x")])),
+    )
+    .await;
     assert_eq!(ops(&doc).len(), 2);
     app.finish().await;
 }

@@ -140,15 +140,13 @@ fn a_long_chain_of_references_plans_without_recursion() {
 #[test]
 fn substitutes_every_reference() {
     let ids = HashMap::from([("u1".to_owned(), "id-1".to_owned())]);
-    let v = json!({ "members": [{ "value": "bulkId:u1" }, { "value": "x" }], "manager": "bulkId:u1" });
+    let v =
+        json!({ "members": [{ "value": "bulkId:u1" }, { "value": "x" }], "manager": "bulkId:u1" });
     assert_eq!(
         substitute(&v, &ids).unwrap(),
         json!({ "members": [{ "value": "id-1" }, { "value": "x" }], "manager": "id-1" })
     );
-    assert_eq!(
-        substitute(&json!(["bulkId:u2"]), &ids).unwrap_err(),
-        "u2"
-    );
+    assert_eq!(substitute(&json!(["bulkId:u2"]), &ids).unwrap_err(), "u2");
 }
 
 #[test]
