@@ -13,7 +13,7 @@ use uuid::Uuid;
 use super::groups::group_write;
 use super::patch::Patched;
 use super::users::Resource;
-use super::{Directory, Error, Scope, etag, precondition_failed, truncate};
+use super::{Directory, Error, Scope, etag, truncate};
 use crate::scim::ScimError;
 use crate::scim::bulk::{
     BULK_ID_PREFIX, BulkRequest, Endpoint, Method, OpResult, Operation, parse_version, plan,
@@ -296,10 +296,9 @@ impl Directory {
         id: &str,
         data: &Value,
     ) -> super::Result<(u16, Option<i64>)> {
-        let version = match op.version.as_deref().map(parse_version) {
+        let version = match op.version.as_deref() {
             None => None,
-            Some(Ok(v)) => v,
-            Some(Err(())) => return Err(precondition_failed().into()),
+            Some(v) => parse_version(v)?,
         };
         // Nothing of the resource but its version is answered: members and
         // groups are not loaded, whatever their number.

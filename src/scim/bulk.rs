@@ -352,15 +352,18 @@ pub fn plan(ops: &[Operation]) -> Plan {
     Plan { order, cyclic }
 }
 
-/// Parses an operation's `version` as If-Match does: None for `*`;
-/// `Err` for something that is no version of ours (it can never match).
-pub fn parse_version(v: &str) -> Result<Option<i64>, ()> {
+/// Parses an operation's `version` as If-Match does: None for `*`; a
+/// version that is no version of ours can never match: 412.
+pub fn parse_version(v: &str) -> Result<Option<i64>, ScimError> {
     let v = v.trim();
     if v == "*" {
         return Ok(None);
     }
     let v = v.strip_prefix("W/").unwrap_or(v);
-    v.trim_matches('"').parse().map(Some).map_err(|_| ())
+    v.trim_matches('"')
+        .parse()
+        .map(Some)
+        .map_err(|_| ScimError::new(412, None, "the version names no version of this resource"))
 }
 
 /// What one performed operation answers with.

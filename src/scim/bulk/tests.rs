@@ -154,7 +154,7 @@ fn versions_parse_as_if_match() {
     assert_eq!(parse_version("W/\"3\""), Ok(Some(3)));
     assert_eq!(parse_version("\"4\""), Ok(Some(4)));
     assert_eq!(parse_version("*"), Ok(None));
-    assert_eq!(parse_version("abc"), Err(()));
+    assert_eq!(parse_version("abc").unwrap_err().status, 412);
 }
 
 #[test]
