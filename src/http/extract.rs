@@ -32,7 +32,7 @@ where
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let limit = AppState::from_ref(state).config.max_body_bytes;
-        Ok(ScimBody(json_body(req, limit).await?))
+        Ok(ScimBody(json_body(req, limit, "").await?))
     }
 }
 
@@ -49,12 +49,15 @@ where
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let limit = AppState::from_ref(state).config.bulk_max_payload_bytes;
-        Ok(BulkBody(json_body(req, limit).await?))
+        Ok(BulkBody(
+            json_body(req, limit, " (the bulk maxPayloadSize)").await?,
+        ))
     }
 }
 
-/// Reads and parses a JSON body of at most `limit` bytes (413 above it).
-async fn json_body(req: Request, limit: usize) -> Result<Value, ApiError> {
+/// Reads and parses a JSON body of at most `limit` bytes (413 above it;
+/// `limit_name` says which limit in the detail).
+async fn json_body(req: Request, limit: usize, limit_name: &str) -> Result<Value, ApiError> {
     if let Some(ct) = req.headers().get(header::CONTENT_TYPE) {
         let ct = ct.to_str().unwrap_or("").to_ascii_lowercase();
         if !(ct.is_empty() || ct.contains("json")) {
@@ -70,7 +73,7 @@ async fn json_body(req: Request, limit: usize) -> Result<Value, ApiError> {
         ScimError::new(
             413,
             None,
-            format!("the request body is larger than {limit} bytes"),
+            format!("the request body is larger than {limit} bytes{limit_name}"),
         )
     };
     let declared = req

@@ -453,6 +453,10 @@ async fn configured_limits(backend: crate::app::Backend) {
     assert_eq!(r.status(), 413);
     let e: Value = r.json().await.unwrap();
     assert_eq!(e["status"], "413");
+    assert!(
+        e["detail"].as_str().unwrap().contains("maxPayloadSize"),
+        "{e}"
+    );
     assert_eq!(user_count(&app).await, 0);
     // Under both limits, it runs.
     let doc = bulk(
@@ -473,3 +477,34 @@ async fn configured_limits_sqlite() {
 async fn configured_limits_postgres() {
     configured_limits(crate::app::Backend::Postgres).await;
 }
+
+/// Creates written in one transaction still see each other: the second of
+/// two equal userNames is the 409, and only it is undone.
+async fn duplicates_within_one_request(app: &TestApp) {
+    let doc = bulk(
+        app,
+        &request(json!([
+            user_op("1", "same@example.com"),
+            user_op("2", "SAME@example.com"),
+            user_op("3", "other@example.com"),
+            group_op("g1", "Twins", &[]),
+            group_op("g2", "twins", &[]),
+        ])),
+    )
+    .await;
+    let statuses: Vec<&str> = ops(&doc)
+        .iter()
+        .map(|o| o["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["201", "409", "201", "201", "409"]);
+    assert_eq!(user_count(app).await, 2);
+    let found: Value = app
+        .get("/Users?filter=emails.value%20eq%20%22same@example.com%22")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(found["totalResults"], 1);
+    assert_eq!(found["Resources"][0]["id"], id_of(&ops(&doc)[0]));
+}
+both!(duplicates_within_one_request);
