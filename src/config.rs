@@ -31,6 +31,8 @@ const CONFIG_KEYS: &[&str] = &[
     "oidc_algorithms",
     "oidc_leeway_secs",
     "oidc_jwks_min_refresh_secs",
+    "bulk_max_operations",
+    "bulk_max_payload_bytes",
 ];
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://scim-bridge.db";
@@ -82,6 +84,13 @@ pub struct Config {
     pub oidc_leeway_secs: u64,
     /// Least time between two JWKS fetches caused by unknown key ids.
     pub oidc_jwks_min_refresh_secs: u64,
+    /// Most operations one SCIM Bulk request may hold (advertised as
+    /// `bulk.maxOperations`; more is 413 `tooMany`).
+    pub bulk_max_operations: usize,
+    /// Largest SCIM Bulk request body, in bytes (advertised as
+    /// `bulk.maxPayloadSize`; larger is 413). The default fits 1,000
+    /// realistic user creates.
+    pub bulk_max_payload_bytes: usize,
 }
 
 impl Default for Config {
@@ -108,6 +117,8 @@ impl Default for Config {
             oidc_algorithms: vec!["RS256".to_owned(), "ES256".to_owned()],
             oidc_leeway_secs: 60,
             oidc_jwks_min_refresh_secs: 30,
+            bulk_max_operations: 1000,
+            bulk_max_payload_bytes: 4 * 1024 * 1024,
         }
     }
 }
@@ -129,6 +140,8 @@ impl std::fmt::Debug for Config {
                 &self.patch_members_response_limit,
             )
             .field("oidc_issuer", &self.oidc_issuer)
+            .field("bulk_max_operations", &self.bulk_max_operations)
+            .field("bulk_max_payload_bytes", &self.bulk_max_payload_bytes)
             .finish_non_exhaustive()
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod admins;
+pub mod bulk;
 pub mod cursor;
 pub mod groups;
 pub mod iams;

@@ -18,9 +18,9 @@ fn base(s: &AppState, headers: &HeaderMap, iam: uuid::Uuid) -> String {
 pub fn spc_options(s: &AppState) -> SpcOptions {
     SpcOptions {
         max_results: s.config.max_results,
-        max_bulk_operations: 0,
-        max_bulk_payload: 0,
-        bulk_supported: false,
+        max_bulk_operations: u32::try_from(s.config.bulk_max_operations).unwrap_or(u32::MAX),
+        max_bulk_payload: s.config.bulk_max_payload_bytes as u64,
+        bulk_supported: true,
         patch_supported: true,
         etag_supported: true,
         sort_supported: true,

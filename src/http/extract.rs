@@ -32,53 +32,78 @@ where
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let limit = AppState::from_ref(state).config.max_body_bytes;
-        if let Some(ct) = req.headers().get(header::CONTENT_TYPE) {
-            let ct = ct.to_str().unwrap_or("").to_ascii_lowercase();
-            if !(ct.is_empty() || ct.contains("json")) {
-                return Err(ScimError::new(
-                    415,
-                    None,
-                    "send the body as application/scim+json (or application/json)",
-                )
-                .into());
-            }
-        }
-        let too_large = || {
-            ScimError::new(
-                413,
-                None,
-                format!("the request body is larger than {limit} bytes"),
-            )
-        };
-        let declared = req
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
-        if declared.is_some_and(|n| n > limit as u64) {
-            return Err(too_large().into());
-        }
-        let bytes: Bytes = axum::body::to_bytes(req.into_body(), limit)
-            .await
-            .map_err(|_| too_large())?;
-        if bytes.iter().all(u8::is_ascii_whitespace) {
-            return Err(ScimError::invalid_syntax(
-                "the request body is empty; a JSON object is required",
-            )
-            .into());
-        }
-        let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
-            ScimError::invalid_syntax(format!("the request body is not valid JSON: {e}"))
-        })?;
-        if has_nul(&value) {
-            // PostgreSQL cannot store U+0000 in text; no identity needs it.
-            return Err(ScimError::invalid_value(
-                "strings must not contain the NUL character (U+0000)",
-            )
-            .into());
-        }
-        Ok(ScimBody(value))
+        Ok(ScimBody(json_body(req, limit, "").await?))
     }
+}
+
+/// A SCIM Bulk request body: as [`ScimBody`], limited by
+/// `bulk_max_payload_bytes` (the advertised `maxPayloadSize`) instead.
+pub struct BulkBody(pub Value);
+
+impl<S> FromRequest<S> for BulkBody
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let limit = AppState::from_ref(state).config.bulk_max_payload_bytes;
+        Ok(BulkBody(
+            json_body(req, limit, " (the bulk maxPayloadSize)").await?,
+        ))
+    }
+}
+
+/// Reads and parses a JSON body of at most `limit` bytes (413 above it;
+/// `limit_name` says which limit in the detail).
+async fn json_body(req: Request, limit: usize, limit_name: &str) -> Result<Value, ApiError> {
+    if let Some(ct) = req.headers().get(header::CONTENT_TYPE) {
+        let ct = ct.to_str().unwrap_or("").to_ascii_lowercase();
+        if !(ct.is_empty() || ct.contains("json")) {
+            return Err(ScimError::new(
+                415,
+                None,
+                "send the body as application/scim+json (or application/json)",
+            )
+            .into());
+        }
+    }
+    let too_large = || {
+        ScimError::new(
+            413,
+            None,
+            format!("the request body is larger than {limit} bytes{limit_name}"),
+        )
+    };
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(too_large().into());
+    }
+    let bytes: Bytes = axum::body::to_bytes(req.into_body(), limit)
+        .await
+        .map_err(|_| too_large())?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ScimError::invalid_syntax(
+            "the request body is empty; a JSON object is required",
+        )
+        .into());
+    }
+    let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
+        ScimError::invalid_syntax(format!("the request body is not valid JSON: {e}"))
+    })?;
+    if has_nul(&value) {
+        // PostgreSQL cannot store U+0000 in text; no identity needs it.
+        return Err(ScimError::invalid_value(
+            "strings must not contain the NUL character (U+0000)",
+        )
+        .into());
+    }
+    Ok(value)
 }
 
 /// Whether any string or key holds U+0000. serde_json's recursion limit

@@ -2,6 +2,7 @@
 //! authorize, call one directory method, shape the response.
 
 pub mod admin;
+pub mod bulk;
 pub mod discovery;
 pub mod error;
 pub mod extract;
@@ -81,7 +82,7 @@ fn scim_routes() -> Router<AppState> {
         .route("/Users/.search", post(scim::search_users))
         .route("/Groups/.search", post(scim::search_groups))
         .route("/.search", post(scim::search_all))
-        .route("/Bulk", post(error::not_implemented))
+        .route("/Bulk", post(bulk::bulk))
         .route(
             "/Me",
             get(me::get_me)

@@ -2,6 +2,7 @@
 //! filters, list documents and errors. No framework, no I/O: everything here
 //! is a plain function over `serde_json::Value` and the schema definitions.
 
+pub mod bulk;
 pub mod discovery;
 pub mod error;
 pub mod filter;

@@ -407,6 +407,35 @@ pub trait Store: accounts::Accounts + Send + Sync + 'static {
 
     /// The key the server signs its own admin tokens with, created on first use.
     async fn signing_key(&self) -> Result<Vec<u8>>;
+
+    /// Creates users and groups (a run of SCIM Bulk POSTs) in one
+    /// transaction, each item behind its own savepoint: an item that fails
+    /// (a duplicate userName) is undone alone and reported in its slot,
+    /// the others commit together, each exactly as `insert_user` /
+    /// `insert_group` would have written it. After `max_errors` failed
+    /// items the rest are not attempted and get no slot. The outer error is
+    /// the transaction's own failure: then nothing was written.
+    async fn insert_batch(
+        &self,
+        iam: Uuid,
+        items: &[NewResource<'_>],
+        max_errors: usize,
+        now: OffsetDateTime,
+    ) -> Result<Vec<Result<Stored>>>;
+}
+
+/// One create of a [`Store::insert_batch`].
+#[derive(Debug, Clone, Copy)]
+pub enum NewResource<'a> {
+    User {
+        id: Uuid,
+        user: &'a UserWrite,
+    },
+    Group {
+        id: Uuid,
+        group: &'a GroupWrite,
+        members: &'a [(Uuid, MemberKind)],
+    },
 }
 
 pub type DynStore = Arc<dyn Store>;

@@ -250,6 +250,106 @@ async fn insert_members(
     Ok(done.rows_affected())
 }
 
+/// The rows of a new user, inside the caller's transaction.
+async fn insert_user_rows(
+    tx: &mut sqlx::PgConnection,
+    iam: Uuid,
+    id: Uuid,
+    u: &UserWrite,
+    now: OffsetDateTime,
+) -> Result<Stored> {
+    sqlx::query(
+        "INSERT INTO users (id, iam_id, user_name, user_name_folded, external_id, display_name_folded,
+                            active, doc, password_hash, created, last_modified, version, search)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, 1, $11)",
+    )
+    .bind(id)
+    .bind(iam)
+    .bind(&u.user_name)
+    .bind(&u.user_name_folded)
+    .bind(&u.external_id)
+    .bind(&u.display_name_folded)
+    .bind(u.active)
+    .bind(&u.doc)
+    .bind(u.password_hash.clone().flatten())
+    .bind(now)
+    .bind(&u.search)
+    .execute(&mut *tx)
+    .await
+    .map_err(|e| unique(e, "users_iam_user_name"))?;
+    write_emails(&mut *tx, id, &u.search).await?;
+    Ok(Stored {
+        id,
+        doc: u.doc.clone(),
+        created: now,
+        last_modified: now,
+        version: 1,
+    })
+}
+
+/// The rows of a new group and its members, inside the caller's transaction.
+async fn insert_group_rows(
+    tx: &mut sqlx::PgConnection,
+    iam: Uuid,
+    id: Uuid,
+    g: &GroupWrite,
+    members: &[(Uuid, MemberKind)],
+    now: OffsetDateTime,
+) -> Result<Stored> {
+    sqlx::query(
+        "INSERT INTO groups (id, iam_id, display_name, display_name_folded, external_id, doc, created, last_modified, version, search)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $7, 1, $8)",
+    )
+    .bind(id)
+    .bind(iam)
+    .bind(&g.display_name)
+    .bind(&g.display_name_folded)
+    .bind(&g.external_id)
+    .bind(&g.doc)
+    .bind(now)
+    .bind(&g.search)
+    .execute(&mut *tx)
+    .await
+    .map_err(|e| unique(e, "groups_iam_display_name"))?;
+    insert_members(&mut *tx, id, members, now).await?;
+    Ok(Stored {
+        id,
+        doc: g.doc.clone(),
+        created: now,
+        last_modified: now,
+        version: 1,
+    })
+}
+
+/// One create of a batch, behind its own savepoint: a failed statement
+/// aborts a PostgreSQL transaction, and rolling back to the savepoint is
+/// what makes it usable again for the next item.
+async fn insert_batch_item(
+    tx: &mut sqlx::PgConnection,
+    iam: Uuid,
+    item: &NewResource<'_>,
+    now: OffsetDateTime,
+) -> Result<Result<Stored>> {
+    sqlx::query("SAVEPOINT batch_item")
+        .execute(&mut *tx)
+        .await?;
+    let done = match *item {
+        NewResource::User { id, user } => insert_user_rows(&mut *tx, iam, id, user, now).await,
+        NewResource::Group { id, group, members } => {
+            insert_group_rows(&mut *tx, iam, id, group, members, now).await
+        }
+    };
+    if done.is_err() {
+        sqlx::query("ROLLBACK TO SAVEPOINT batch_item")
+            .execute(&mut *tx)
+            .await?;
+    }
+    sqlx::query("RELEASE SAVEPOINT batch_item")
+        .execute(&mut *tx)
+        .await?;
+    Ok(done)
+}
+
 #[async_trait]
 impl Store for PgStore {
     async fn migrate(&self) -> Result<()> {
@@ -388,34 +488,9 @@ impl Store for PgStore {
         now: OffsetDateTime,
     ) -> Result<Stored> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "INSERT INTO users (id, iam_id, user_name, user_name_folded, external_id, display_name_folded,
-                                active, doc, password_hash, created, last_modified, version, search)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, 1, $11)",
-        )
-        .bind(id)
-        .bind(iam)
-        .bind(&u.user_name)
-        .bind(&u.user_name_folded)
-        .bind(&u.external_id)
-        .bind(&u.display_name_folded)
-        .bind(u.active)
-        .bind(&u.doc)
-        .bind(u.password_hash.clone().flatten())
-        .bind(now)
-        .bind(&u.search)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| unique(e, "users_iam_user_name"))?;
-        write_emails(&mut tx, id, &u.search).await?;
+        let stored = insert_user_rows(&mut tx, iam, id, u, now).await?;
         tx.commit().await?;
-        Ok(Stored {
-            id,
-            doc: u.doc.clone(),
-            created: now,
-            last_modified: now,
-            version: 1,
-        })
+        Ok(stored)
     }
 
     async fn get_user(&self, iam: Uuid, id: Uuid) -> Result<Option<Stored>> {
@@ -530,30 +605,9 @@ impl Store for PgStore {
         now: OffsetDateTime,
     ) -> Result<Stored> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "INSERT INTO groups (id, iam_id, display_name, display_name_folded, external_id, doc, created, last_modified, version, search)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $7, 1, $8)",
-        )
-        .bind(id)
-        .bind(iam)
-        .bind(&g.display_name)
-        .bind(&g.display_name_folded)
-        .bind(&g.external_id)
-        .bind(&g.doc)
-        .bind(now)
-        .bind(&g.search)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| unique(e, "groups_iam_display_name"))?;
-        insert_members(&mut tx, id, members, now).await?;
+        let stored = insert_group_rows(&mut tx, iam, id, g, members, now).await?;
         tx.commit().await?;
-        Ok(Stored {
-            id,
-            doc: g.doc.clone(),
-            created: now,
-            last_modified: now,
-            version: 1,
-        })
+        Ok(stored)
     }
 
     async fn get_group(&self, iam: Uuid, id: Uuid) -> Result<Option<Stored>> {
@@ -778,5 +832,30 @@ impl Store for PgStore {
                 .fetch_one(&self.pool)
                 .await?,
         )
+    }
+
+    async fn insert_batch(
+        &self,
+        iam: Uuid,
+        items: &[NewResource<'_>],
+        max_errors: usize,
+        now: OffsetDateTime,
+    ) -> Result<Vec<Result<Stored>>> {
+        let mut out = Vec::with_capacity(items.len());
+        if items.is_empty() {
+            return Ok(out);
+        }
+        let mut errors = 0;
+        let mut tx = self.pool.begin().await?;
+        for item in items {
+            let done = insert_batch_item(&mut tx, iam, item, now).await?;
+            errors += usize::from(done.is_err());
+            out.push(done);
+            if errors >= max_errors {
+                break;
+            }
+        }
+        tx.commit().await?;
+        Ok(out)
     }
 }

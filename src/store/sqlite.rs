@@ -239,6 +239,105 @@ async fn insert_members(
     Ok(())
 }
 
+/// The rows of a new user, inside the caller's transaction.
+async fn insert_user_rows(
+    tx: &mut sqlx::SqliteConnection,
+    iam: Uuid,
+    id: Uuid,
+    u: &UserWrite,
+    now: OffsetDateTime,
+) -> Result<Stored> {
+    let t = micros(now);
+    sqlx::query(
+        "INSERT INTO users (id, iam_id, user_name, user_name_folded, external_id, display_name_folded,
+                            active, doc, password_hash, created, last_modified, version, search)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, 1, $11)",
+    )
+    .bind(id_text(id))
+    .bind(id_text(iam))
+    .bind(&u.user_name)
+    .bind(&u.user_name_folded)
+    .bind(&u.external_id)
+    .bind(&u.display_name_folded)
+    .bind(u.active)
+    .bind(u.doc.to_string())
+    .bind(u.password_hash.clone().flatten())
+    .bind(t)
+    .bind(u.search.to_string())
+    .execute(&mut *tx)
+    .await
+    .map_err(|e| unique(e, "users_iam_user_name"))?;
+    write_emails(&mut *tx, id, &u.search).await?;
+    Ok(Stored {
+        id,
+        doc: u.doc.clone(),
+        created: now,
+        last_modified: now,
+        version: 1,
+    })
+}
+
+/// The rows of a new group and its members, inside the caller's transaction.
+async fn insert_group_rows(
+    tx: &mut sqlx::SqliteConnection,
+    iam: Uuid,
+    id: Uuid,
+    g: &GroupWrite,
+    members: &[(Uuid, MemberKind)],
+    now: OffsetDateTime,
+) -> Result<Stored> {
+    let t = micros(now);
+    sqlx::query(
+        "INSERT INTO groups (id, iam_id, display_name, display_name_folded, external_id, doc, created, last_modified, version, search)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $7, 1, $8)",
+    )
+    .bind(id_text(id))
+    .bind(id_text(iam))
+    .bind(&g.display_name)
+    .bind(&g.display_name_folded)
+    .bind(&g.external_id)
+    .bind(g.doc.to_string())
+    .bind(t)
+    .bind(g.search.to_string())
+    .execute(&mut *tx)
+    .await
+    .map_err(|e| unique(e, "groups_iam_display_name"))?;
+    insert_members(&mut *tx, id, members, t).await?;
+    Ok(Stored {
+        id,
+        doc: g.doc.clone(),
+        created: now,
+        last_modified: now,
+        version: 1,
+    })
+}
+
+/// One create of a batch, behind its own savepoint so that its failure
+/// undoes it alone and leaves the transaction usable.
+async fn insert_batch_item(
+    tx: &mut sqlx::SqliteConnection,
+    iam: Uuid,
+    item: &NewResource<'_>,
+    now: OffsetDateTime,
+) -> Result<Result<Stored>> {
+    sqlx::query("SAVEPOINT batch_item")
+        .execute(&mut *tx)
+        .await?;
+    let done = match *item {
+        NewResource::User { id, user } => insert_user_rows(&mut *tx, iam, id, user, now).await,
+        NewResource::Group { id, group, members } => {
+            insert_group_rows(&mut *tx, iam, id, group, members, now).await
+        }
+    };
+    if done.is_err() {
+        sqlx::query("ROLLBACK TO batch_item")
+            .execute(&mut *tx)
+            .await?;
+    }
+    sqlx::query("RELEASE batch_item").execute(&mut *tx).await?;
+    Ok(done)
+}
+
 #[async_trait]
 impl Store for SqliteStore {
     async fn migrate(&self) -> Result<()> {
@@ -375,36 +474,10 @@ impl Store for SqliteStore {
         u: &UserWrite,
         now: OffsetDateTime,
     ) -> Result<Stored> {
-        let t = micros(now);
         let mut tx = self.writer.begin_with(BEGIN_IMMEDIATE).await?;
-        sqlx::query(
-            "INSERT INTO users (id, iam_id, user_name, user_name_folded, external_id, display_name_folded,
-                                active, doc, password_hash, created, last_modified, version, search)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, 1, $11)",
-        )
-        .bind(id_text(id))
-        .bind(id_text(iam))
-        .bind(&u.user_name)
-        .bind(&u.user_name_folded)
-        .bind(&u.external_id)
-        .bind(&u.display_name_folded)
-        .bind(u.active)
-        .bind(u.doc.to_string())
-        .bind(u.password_hash.clone().flatten())
-        .bind(t)
-        .bind(u.search.to_string())
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| unique(e, "users_iam_user_name"))?;
-        write_emails(&mut tx, id, &u.search).await?;
+        let stored = insert_user_rows(&mut tx, iam, id, u, now).await?;
         tx.commit().await?;
-        Ok(Stored {
-            id,
-            doc: u.doc.clone(),
-            created: now,
-            last_modified: now,
-            version: 1,
-        })
+        Ok(stored)
     }
 
     async fn get_user(&self, iam: Uuid, id: Uuid) -> Result<Option<Stored>> {
@@ -520,32 +593,10 @@ impl Store for SqliteStore {
         members: &[(Uuid, MemberKind)],
         now: OffsetDateTime,
     ) -> Result<Stored> {
-        let t = micros(now);
         let mut tx = self.writer.begin_with(BEGIN_IMMEDIATE).await?;
-        sqlx::query(
-            "INSERT INTO groups (id, iam_id, display_name, display_name_folded, external_id, doc, created, last_modified, version, search)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $7, 1, $8)",
-        )
-        .bind(id_text(id))
-        .bind(id_text(iam))
-        .bind(&g.display_name)
-        .bind(&g.display_name_folded)
-        .bind(&g.external_id)
-        .bind(g.doc.to_string())
-        .bind(t)
-        .bind(g.search.to_string())
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| unique(e, "groups_iam_display_name"))?;
-        insert_members(&mut tx, id, members, t).await?;
+        let stored = insert_group_rows(&mut tx, iam, id, g, members, now).await?;
         tx.commit().await?;
-        Ok(Stored {
-            id,
-            doc: g.doc.clone(),
-            created: now,
-            last_modified: now,
-            version: 1,
-        })
+        Ok(stored)
     }
 
     async fn get_group(&self, iam: Uuid, id: Uuid) -> Result<Option<Stored>> {
@@ -797,6 +848,31 @@ impl Store for SqliteStore {
                 .fetch_one(&self.writer)
                 .await?,
         )
+    }
+
+    async fn insert_batch(
+        &self,
+        iam: Uuid,
+        items: &[NewResource<'_>],
+        max_errors: usize,
+        now: OffsetDateTime,
+    ) -> Result<Vec<Result<Stored>>> {
+        let mut out = Vec::with_capacity(items.len());
+        if items.is_empty() {
+            return Ok(out);
+        }
+        let mut errors = 0;
+        let mut tx = self.writer.begin_with(BEGIN_IMMEDIATE).await?;
+        for item in items {
+            let done = insert_batch_item(&mut tx, iam, item, now).await?;
+            errors += usize::from(done.is_err());
+            out.push(done);
+            if errors >= max_errors {
+                break;
+            }
+        }
+        tx.commit().await?;
+        Ok(out)
     }
 }
 

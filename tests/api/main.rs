@@ -4,6 +4,7 @@
 mod app;
 mod auth;
 mod bridge;
+mod bulk;
 mod cli;
 mod cursors;
 mod discovery;

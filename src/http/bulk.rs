@@ -1,0 +1,23 @@
+//! `POST /Bulk` (RFC 7644 §3.7): parse, run, answer the BulkResponse.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+
+use super::error::ApiError;
+use super::extract::{BulkBody, IamCaller, scope};
+use super::{AppState, scim_response};
+use crate::scim::bulk::{BulkRequest, response_doc};
+
+/// 200 with one result per performed operation, whatever each one's
+/// status; a malformed or oversized request is refused as a whole.
+pub async fn bulk(
+    State(s): State<AppState>,
+    IamCaller(iam): IamCaller,
+    headers: HeaderMap,
+    BulkBody(body): BulkBody,
+) -> Result<Response, ApiError> {
+    let req = BulkRequest::parse(&body, s.config.bulk_max_operations)?;
+    let results = s.dir.bulk(&scope(&s, &headers, iam), &req).await;
+    Ok(scim_response(StatusCode::OK, &response_doc(&results)))
+}
