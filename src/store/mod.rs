@@ -409,7 +409,24 @@ pub trait Store: Send + Sync + 'static {
     async fn user_permissions(&self, user: Uuid) -> Result<Vec<String>>;
     /// The key the server signs its own admin tokens with, created on first use.
     async fn signing_key(&self) -> Result<Vec<u8>>;
+
+    /// The members of a group, ordered by id, read from the database as
+    /// the caller consumes them: a group of any size costs flat memory.
+    /// Empty when the IAM has no such group.
+    fn stream_members(&self, iam: Uuid, group: Uuid) -> MemberStream<'_>;
+    /// Inserts many new users in one transaction: bulk loads (benchmark
+    /// setup, imports), where a transaction per user would cost a sync to
+    /// disk each. All or nothing.
+    async fn insert_users(
+        &self,
+        iam: Uuid,
+        users: &[(Uuid, UserWrite)],
+        now: OffsetDateTime,
+    ) -> Result<()>;
 }
+
+/// Members as [`Store::stream_members`] reads them.
+pub type MemberStream<'a> = futures_util::stream::BoxStream<'a, Result<Member>>;
 
 pub type DynStore = Arc<dyn Store>;
 

@@ -11,6 +11,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use futures_util::StreamExt;
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::{Arguments, AssertSqlSafe, PgPool, Row};
 use time::OffsetDateTime;
@@ -223,6 +224,54 @@ async fn write_emails(tx: &mut sqlx::PgConnection, user: Uuid, search: &Value) -
     Ok(())
 }
 
+/// The rows of a new user: the user and its `user_emails` index entries.
+async fn insert_user_row(
+    tx: &mut sqlx::PgConnection,
+    iam: Uuid,
+    id: Uuid,
+    u: &UserWrite,
+    now: OffsetDateTime,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO users (id, iam_id, user_name, user_name_folded, external_id, display_name_folded,
+                            active, doc, password_hash, created, last_modified, version, search)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, 1, $11)",
+    )
+    .bind(id)
+    .bind(iam)
+    .bind(&u.user_name)
+    .bind(&u.user_name_folded)
+    .bind(&u.external_id)
+    .bind(&u.display_name_folded)
+    .bind(u.active)
+    .bind(&u.doc)
+    .bind(u.password_hash.clone().flatten())
+    .bind(now)
+    .bind(&u.search)
+    .execute(&mut *tx)
+    .await
+    .map_err(|e| unique(e, "users_iam_user_name"))?;
+    write_emails(tx, id, &u.search).await
+}
+
+/// A row of the member queries: id, kind, display.
+fn member_row(r: &PgRow) -> Result<Member> {
+    Ok(Member {
+        id: r.try_get(0)?,
+        kind: member_kind(r.try_get(1)?)?,
+        display: r.try_get(2)?,
+    })
+}
+
+/// A group's members with what `members[].display` shows, by member id.
+const MEMBERS_SQL: &str =
+    "SELECT m.member_id, m.member_kind, COALESCE(u.user_name, g.display_name) AS display
+     FROM group_members m
+     JOIN groups owner ON owner.id = m.group_id AND owner.iam_id = $2
+     LEFT JOIN users u ON m.member_kind = 'User' AND u.id = m.member_id
+     LEFT JOIN groups g ON m.member_kind = 'Group' AND g.id = m.member_id
+     WHERE m.group_id = $1 ORDER BY m.member_id";
+
 async fn insert_members(
     tx: &mut sqlx::PgConnection,
     group: Uuid,
@@ -368,26 +417,7 @@ impl Store for PgStore {
         now: OffsetDateTime,
     ) -> Result<Stored> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "INSERT INTO users (id, iam_id, user_name, user_name_folded, external_id, display_name_folded,
-                                active, doc, password_hash, created, last_modified, version, search)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, 1, $11)",
-        )
-        .bind(id)
-        .bind(iam)
-        .bind(&u.user_name)
-        .bind(&u.user_name_folded)
-        .bind(&u.external_id)
-        .bind(&u.display_name_folded)
-        .bind(u.active)
-        .bind(&u.doc)
-        .bind(u.password_hash.clone().flatten())
-        .bind(now)
-        .bind(&u.search)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| unique(e, "users_iam_user_name"))?;
-        write_emails(&mut tx, id, &u.search).await?;
+        insert_user_row(&mut tx, iam, id, u, now).await?;
         tx.commit().await?;
         Ok(Stored {
             id,
@@ -703,27 +733,12 @@ impl Store for PgStore {
     }
 
     async fn group_members(&self, iam: Uuid, group: Uuid) -> Result<Vec<Member>> {
-        let rows = sqlx::query(
-            "SELECT m.member_id, m.member_kind, COALESCE(u.user_name, g.display_name) AS display
-             FROM group_members m
-             JOIN groups owner ON owner.id = m.group_id AND owner.iam_id = $2
-             LEFT JOIN users u ON m.member_kind = 'User' AND u.id = m.member_id
-             LEFT JOIN groups g ON m.member_kind = 'Group' AND g.id = m.member_id
-             WHERE m.group_id = $1 ORDER BY m.member_id",
-        )
-        .bind(group)
-        .bind(iam)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(Member {
-                    id: r.try_get(0)?,
-                    kind: member_kind(r.try_get(1)?)?,
-                    display: r.try_get(2)?,
-                })
-            })
-            .collect()
+        let rows = sqlx::query(MEMBERS_SQL)
+            .bind(group)
+            .bind(iam)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(member_row).collect()
     }
 
     async fn resolve_members(&self, iam: Uuid, ids: &[Uuid]) -> Result<HashMap<Uuid, MemberKind>> {
@@ -788,5 +803,28 @@ impl Store for PgStore {
                 .fetch_one(&self.pool)
                 .await?,
         )
+    }
+
+    fn stream_members(&self, iam: Uuid, group: Uuid) -> MemberStream<'_> {
+        sqlx::query(MEMBERS_SQL)
+            .bind(group)
+            .bind(iam)
+            .fetch(&self.pool)
+            .map(|row| member_row(&row?))
+            .boxed()
+    }
+
+    async fn insert_users(
+        &self,
+        iam: Uuid,
+        users: &[(Uuid, UserWrite)],
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        for (id, u) in users {
+            insert_user_row(&mut tx, iam, *id, u, now).await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 }

@@ -9,6 +9,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use futures_util::StreamExt;
 use serde_json::Value;
 use sqlx::sqlite::{
     SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow,
@@ -219,6 +220,57 @@ async fn write_emails(tx: &mut sqlx::SqliteConnection, user: Uuid, search: &Valu
     Ok(())
 }
 
+/// The rows of a new user: the user and its `user_emails` index entries.
+async fn insert_user_row(
+    tx: &mut sqlx::SqliteConnection,
+    iam: Uuid,
+    id: Uuid,
+    u: &UserWrite,
+    t: i64,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO users (id, iam_id, user_name, user_name_folded, external_id, display_name_folded,
+                            active, doc, password_hash, created, last_modified, version, search)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, 1, $11)",
+    )
+    .bind(id_text(id))
+    .bind(id_text(iam))
+    .bind(&u.user_name)
+    .bind(&u.user_name_folded)
+    .bind(&u.external_id)
+    .bind(&u.display_name_folded)
+    .bind(u.active)
+    .bind(u.doc.to_string())
+    .bind(u.password_hash.clone().flatten())
+    .bind(t)
+    .bind(u.search.to_string())
+    .execute(&mut *tx)
+    .await
+    .map_err(|e| unique(e, "users_iam_user_name"))?;
+    write_emails(tx, id, &u.search).await
+}
+
+/// A row of the member queries: id, kind, display.
+fn member_row(r: &SqliteRow) -> Result<Member> {
+    let kind: &str = r.try_get(1)?;
+    Ok(Member {
+        id: parse_uuid(r.try_get::<&str, _>(0)?)?,
+        kind: MemberKind::parse(kind)
+            .ok_or_else(|| StoreError::Corrupt(format!("member kind {kind}")))?,
+        display: r.try_get(2)?,
+    })
+}
+
+/// A group's members with what `members[].display` shows, by member id
+/// (the primary key's order, so the database reads no more than it sends).
+const MEMBERS_SQL: &str =
+    "SELECT m.member_id, m.member_kind, COALESCE(u.user_name, g.display_name) AS display
+     FROM group_members m
+     JOIN groups owner ON owner.id = m.group_id AND owner.iam_id = $2
+     LEFT JOIN users u ON m.member_kind = 'User' AND u.id = m.member_id
+     LEFT JOIN groups g ON m.member_kind = 'Group' AND g.id = m.member_id
+     WHERE m.group_id = $1 ORDER BY m.member_id";
+
 async fn insert_members(
     tx: &mut sqlx::SqliteConnection,
     group: Uuid,
@@ -355,28 +407,8 @@ impl Store for SqliteStore {
         u: &UserWrite,
         now: OffsetDateTime,
     ) -> Result<Stored> {
-        let t = micros(now);
         let mut tx = self.writer.begin_with(BEGIN_IMMEDIATE).await?;
-        sqlx::query(
-            "INSERT INTO users (id, iam_id, user_name, user_name_folded, external_id, display_name_folded,
-                                active, doc, password_hash, created, last_modified, version, search)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, 1, $11)",
-        )
-        .bind(id_text(id))
-        .bind(id_text(iam))
-        .bind(&u.user_name)
-        .bind(&u.user_name_folded)
-        .bind(&u.external_id)
-        .bind(&u.display_name_folded)
-        .bind(u.active)
-        .bind(u.doc.to_string())
-        .bind(u.password_hash.clone().flatten())
-        .bind(t)
-        .bind(u.search.to_string())
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| unique(e, "users_iam_user_name"))?;
-        write_emails(&mut tx, id, &u.search).await?;
+        insert_user_row(&mut tx, iam, id, u, micros(now)).await?;
         tx.commit().await?;
         Ok(Stored {
             id,
@@ -719,29 +751,12 @@ impl Store for SqliteStore {
     }
 
     async fn group_members(&self, iam: Uuid, group: Uuid) -> Result<Vec<Member>> {
-        let rows = sqlx::query(
-            "SELECT m.member_id, m.member_kind, COALESCE(u.user_name, g.display_name) AS display
-             FROM group_members m
-             JOIN groups owner ON owner.id = m.group_id AND owner.iam_id = $2
-             LEFT JOIN users u ON m.member_kind = 'User' AND u.id = m.member_id
-             LEFT JOIN groups g ON m.member_kind = 'Group' AND g.id = m.member_id
-             WHERE m.group_id = $1 ORDER BY m.member_id",
-        )
-        .bind(id_text(group))
-        .bind(id_text(iam))
-        .fetch_all(&self.reader)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                let kind: &str = r.try_get(1)?;
-                Ok(Member {
-                    id: parse_uuid(r.try_get::<&str, _>(0)?)?,
-                    kind: MemberKind::parse(kind)
-                        .ok_or_else(|| StoreError::Corrupt(format!("member kind {kind}")))?,
-                    display: r.try_get(2)?,
-                })
-            })
-            .collect()
+        let rows = sqlx::query(MEMBERS_SQL)
+            .bind(id_text(group))
+            .bind(id_text(iam))
+            .fetch_all(&self.reader)
+            .await?;
+        rows.iter().map(member_row).collect()
     }
 
     async fn resolve_members(&self, iam: Uuid, ids: &[Uuid]) -> Result<HashMap<Uuid, MemberKind>> {
@@ -804,6 +819,30 @@ impl Store for SqliteStore {
                 .fetch_one(&self.writer)
                 .await?,
         )
+    }
+
+    fn stream_members(&self, iam: Uuid, group: Uuid) -> MemberStream<'_> {
+        sqlx::query(MEMBERS_SQL)
+            .bind(id_text(group))
+            .bind(id_text(iam))
+            .fetch(&self.reader)
+            .map(|row| member_row(&row?))
+            .boxed()
+    }
+
+    async fn insert_users(
+        &self,
+        iam: Uuid,
+        users: &[(Uuid, UserWrite)],
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        let t = micros(now);
+        let mut tx = self.writer.begin_with(BEGIN_IMMEDIATE).await?;
+        for (id, u) in users {
+            insert_user_row(&mut tx, iam, *id, u, t).await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 }
 
