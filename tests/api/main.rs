@@ -9,6 +9,7 @@ mod discovery;
 mod errors;
 mod filters;
 mod groups;
+mod groups_scale;
 mod patch;
 mod search;
 mod users;
