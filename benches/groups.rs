@@ -12,9 +12,9 @@
 //! large transactions, before the server starts: setup, not measured).
 //! Then, over HTTP, one client at a time:
 //!
-//! 1. a group grown to 1,000 members, then A PATCHes adding one member each,
-//!    as identity providers send them (no query: the answer lists the
-//!    members up to `patch_members_response_limit`, 204 above) and with
+//! 1. a group grown to 1,000 members, then A PATCHes adding one member each:
+//!    half as identity providers send them (no query: the answer lists the
+//!    members up to `patch_members_response_limit`, 204 above), half with
 //!    `excludedAttributes=members`;
 //! 2. a group grown to N members by PATCHes adding 10,000 members each;
 //! 3. A single-member PATCHes on that group, both ways again;
