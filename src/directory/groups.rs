@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::search::SortRequest;
+use super::stream::{MemberFields, MemberLists};
 use super::users::{Resource, check_body_id, meta};
 use super::{Directory, ListResult, Paging, Result, Scope, parse_id};
 use crate::scim::ScimError;
@@ -34,14 +35,19 @@ impl Directory {
         self.group_resource(scope, &stored, proj).await
     }
 
-    pub async fn get_group(&self, scope: &Scope, id: &str, proj: &Projection) -> Result<Resource> {
+    /// The group's document without its members, and what the response
+    /// must stream after it (see [`super::stream`]).
+    pub async fn get_group(&self, scope: &Scope, id: &str, proj: &Projection) -> Result<GroupRead> {
         let id = parse_id(id)?;
         let stored = self
             .store
             .get_group(scope.iam, id)
             .await?
             .ok_or_else(|| ScimError::not_found(format!("no group with id {id}")))?;
-        self.group_resource(scope, &stored, proj).await
+        Ok(GroupRead {
+            resource: group_head(scope, &stored, proj),
+            members: member_lists(scope, proj, [id]),
+        })
     }
 
     pub async fn replace_group(
@@ -107,11 +113,15 @@ impl Directory {
                 },
             )
             .await?;
-        let mut resources = Vec::with_capacity(page.items.len());
-        for s in &page.items {
-            resources.push(self.group_resource(scope, s, proj).await?.doc);
-        }
-        Ok(self.page_result(&plan, &paging, &page, resources))
+        // Members are never read here: the response body streams them.
+        let resources = page
+            .items
+            .iter()
+            .map(|s| group_head(scope, s, proj).doc)
+            .collect();
+        let mut result = self.page_result(&plan, &paging, &page, resources);
+        result.members = member_lists(scope, proj, page.items.iter().map(|s| s.id));
+        Ok(result)
     }
 
     /// Keeps the requested members that exist in this IAM. Unknown ids are
@@ -175,6 +185,50 @@ impl Directory {
             location,
         })
     }
+}
+
+/// A group read for a response that streams its members after it.
+#[derive(Debug, Clone)]
+pub struct GroupRead {
+    /// The document without `members`.
+    pub resource: Resource,
+    /// None when the projection leaves members out.
+    pub members: Option<MemberLists>,
+}
+
+/// The group's document with everything but its members, projected.
+fn group_head(scope: &Scope, s: &Stored, proj: &Projection) -> Resource {
+    let mut doc = s.doc.clone();
+    let (meta, location) = meta(scope, "Group", "/Groups", s);
+    if let Some(obj) = doc.as_object_mut() {
+        obj.remove("members");
+        obj.insert("id".into(), Value::String(s.id.to_string()));
+        if !obj.contains_key("schemas") {
+            obj.insert("schemas".into(), json!([GROUP_SCHEMA]));
+        }
+        obj.insert("meta".into(), meta);
+    }
+    Resource {
+        id: s.id.to_string(),
+        doc: proj.apply(&GROUP_RESOURCE, &doc),
+        version: s.version,
+        location,
+    }
+}
+
+/// What a response must stream for these groups: None when the
+/// projection leaves members out (then no member is ever read).
+fn member_lists(
+    scope: &Scope,
+    proj: &Projection,
+    groups: impl IntoIterator<Item = Uuid>,
+) -> Option<MemberLists> {
+    Some(MemberLists {
+        iam: scope.iam,
+        base_url: scope.base_url.clone(),
+        fields: MemberFields::of(proj)?,
+        groups: groups.into_iter().collect(),
+    })
 }
 
 fn member_json(scope: &Scope, m: &Member) -> Value {

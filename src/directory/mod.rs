@@ -11,6 +11,7 @@ pub mod iams;
 pub mod paging;
 pub mod patch;
 pub mod search;
+pub mod stream;
 pub mod users;
 
 pub use paging::{ListResult, Paging};

@@ -60,6 +60,9 @@ pub struct ListResult {
     pub next_cursor: Option<String>,
     /// Cursor pagination: left out on the first page.
     pub previous_cursor: Option<String>,
+    /// The groups whose members the response body streams after their
+    /// documents (which do not hold them).
+    pub members: Option<super::stream::MemberLists>,
 }
 
 /// How a list is read, and what its answer's cursors are bound to.
@@ -136,6 +139,7 @@ impl Directory {
                 resources,
                 next_cursor: None,
                 previous_cursor: None,
+                members: None,
             };
         };
         // `count=0` asks for the total alone: no page, so no neighbours.
@@ -152,6 +156,7 @@ impl Directory {
             resources,
             next_cursor: next.map(encode),
             previous_cursor: previous.map(encode),
+            members: None,
         }
     }
 

@@ -235,6 +235,7 @@ impl Directory {
         } else {
             (0, Vec::new())
         };
+        let mut members = None;
         let group_total = if group_filter_ok {
             let offset = (paging.start_index - 1).saturating_sub(user_total);
             let groups = self
@@ -251,6 +252,7 @@ impl Directory {
                 )
                 .await?;
             resources.extend(groups.resources);
+            members = groups.members;
             groups.total
         } else {
             0
@@ -261,6 +263,7 @@ impl Directory {
             resources,
             next_cursor: None,
             previous_cursor: None,
+            members,
         })
     }
 }

@@ -2,6 +2,7 @@
 //! authorize, call one directory method, shape the response.
 
 pub mod admin;
+pub mod body;
 pub mod bulk;
 pub mod discovery;
 pub mod error;

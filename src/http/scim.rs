@@ -8,9 +8,10 @@ use serde_json::json;
 
 use super::error::ApiError;
 use super::extract::{IamCaller, Params, ScimBody, scope};
-use super::{AppState, scim_response};
+use super::{AppState, body, scim_response};
 use crate::directory::patch::Patched;
 use crate::directory::search::SearchRequest;
+use crate::directory::stream;
 use crate::directory::users::Resource;
 use crate::directory::{ListResult, etag, precondition_failed};
 use crate::scim::schema::{GROUP_RESOURCE, LIST_RESPONSE_SCHEMA, USER_RESOURCE};
@@ -61,18 +62,38 @@ pub(super) fn resource_response(status: StatusCode, r: &Resource) -> Response {
     resp
 }
 
+fn with_etag(mut resp: Response, version: i64) -> Response {
+    if let Ok(v) = HeaderValue::from_str(&etag(version)) {
+        resp.headers_mut().insert(header::ETAG, v);
+    }
+    resp
+}
+
 pub(super) fn read_response(headers: &HeaderMap, r: &Resource) -> Response {
     if none_match(headers, r.version) {
-        let mut resp = StatusCode::NOT_MODIFIED.into_response();
-        if let Ok(v) = HeaderValue::from_str(&etag(r.version)) {
-            resp.headers_mut().insert(header::ETAG, v);
-        }
-        return resp;
+        return with_etag(StatusCode::NOT_MODIFIED.into_response(), r.version);
     }
     resource_response(StatusCode::OK, r)
 }
 
 fn list_response(l: ListResult) -> Response {
+    let mut doc = list_envelope(&l);
+    doc["Resources"] = json!(l.resources);
+    scim_response(StatusCode::OK, &doc)
+}
+
+/// A list that may hold groups with members: those stream.
+async fn group_list_response(s: &AppState, mut l: ListResult) -> Result<Response> {
+    let Some(lists) = l.members.take() else {
+        return Ok(list_response(l));
+    };
+    let envelope = list_envelope(&l);
+    let chunks = stream::list(s.dir.store.clone(), lists, envelope, l.resources);
+    body::streamed(StatusCode::OK, chunks).await
+}
+
+/// The ListResponse without `Resources`.
+fn list_envelope(l: &ListResult) -> serde_json::Value {
     let mut doc = json!({
         "schemas": [LIST_RESPONSE_SCHEMA],
         "totalResults": l.total,
@@ -83,14 +104,13 @@ fn list_response(l: ListResult) -> Response {
     if let Some(i) = l.start_index {
         doc["startIndex"] = json!(i);
     }
-    if let Some(c) = l.next_cursor {
+    if let Some(c) = &l.next_cursor {
         doc["nextCursor"] = json!(c);
     }
-    if let Some(c) = l.previous_cursor {
+    if let Some(c) = &l.previous_cursor {
         doc["previousCursor"] = json!(c);
     }
-    doc["Resources"] = json!(l.resources);
-    scim_response(StatusCode::OK, &doc)
+    doc
 }
 
 pub async fn create_user(
@@ -197,11 +217,22 @@ pub async fn get_group(
     Path(id): Path<String>,
 ) -> Result<Response> {
     let proj = params.projection(&GROUP_RESOURCE)?;
-    let r = s
+    let g = s
         .dir
         .get_group(&scope(&s, &headers, iam), &id, &proj)
         .await?;
-    Ok(read_response(&headers, &r))
+    let Some(lists) = g.members else {
+        return Ok(read_response(&headers, &g.resource));
+    };
+    let version = g.resource.version;
+    if none_match(&headers, version) {
+        return Ok(with_etag(StatusCode::NOT_MODIFIED.into_response(), version));
+    }
+    let chunks = stream::document(s.dir.store.clone(), lists, g.resource.doc);
+    Ok(with_etag(
+        body::streamed(StatusCode::OK, chunks).await?,
+        version,
+    ))
 }
 
 pub async fn replace_group(
@@ -252,7 +283,7 @@ pub async fn list_groups(
             &proj,
         )
         .await?;
-    Ok(list_response(l))
+    group_list_response(&s, l).await
 }
 
 pub async fn patch_user(
@@ -349,7 +380,7 @@ pub async fn search_groups(
             &proj,
         )
         .await?;
-    Ok(list_response(l))
+    group_list_response(&s, l).await
 }
 
 pub async fn search_all(
@@ -360,5 +391,5 @@ pub async fn search_all(
 ) -> Result<Response> {
     let req = SearchRequest::parse(&body)?;
     let l = s.dir.search_all(&scope(&s, &headers, iam), &req).await?;
-    Ok(list_response(l))
+    group_list_response(&s, l).await
 }

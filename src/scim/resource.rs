@@ -225,12 +225,15 @@ pub fn attr_value(def: &AttrDef, v: &Value, label: &str) -> Result<Option<Value>
             other => vec![other],
         };
         let mut out: Vec<Value> = Vec::new();
+        // Members are told apart by value alone, and may be tens of
+        // thousands in one request: a set, not a scan of what came before.
+        let mut member_values = std::collections::HashSet::new();
         for item in items {
             let Some(x) = single_value(def, item, label)? else {
                 continue;
             };
             let dup = if is_group_members(def) {
-                out.iter().any(|o| o["value"] == x["value"])
+                !member_values.insert(x["value"].to_string())
             } else {
                 out.contains(&x)
             };

@@ -422,6 +422,19 @@ pub trait Store: accounts::Accounts + Send + Sync + 'static {
         max_errors: usize,
         now: OffsetDateTime,
     ) -> Result<Vec<Result<Stored>>>;
+    /// The members of a group, ordered by id, read from the database as
+    /// the caller consumes them: a group of any size costs flat memory.
+    /// Empty when the IAM has no such group.
+    fn stream_members(&self, iam: Uuid, group: Uuid) -> MemberStream<'_>;
+    /// Inserts many new users in one transaction: bulk loads (benchmark
+    /// setup, imports), where a transaction per user would cost a sync to
+    /// disk each. All or nothing.
+    async fn insert_users(
+        &self,
+        iam: Uuid,
+        users: &[(Uuid, UserWrite)],
+        now: OffsetDateTime,
+    ) -> Result<()>;
 }
 
 /// One create of a [`Store::insert_batch`].
@@ -437,6 +450,9 @@ pub enum NewResource<'a> {
         members: &'a [(Uuid, MemberKind)],
     },
 }
+
+/// Members as [`Store::stream_members`] reads them.
+pub type MemberStream<'a> = futures_util::stream::BoxStream<'a, Result<Member>>;
 
 pub type DynStore = Arc<dyn Store>;
 

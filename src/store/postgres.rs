@@ -11,6 +11,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use futures_util::StreamExt;
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::{Arguments, AssertSqlSafe, PgPool, Row};
 use time::OffsetDateTime;
@@ -224,6 +225,24 @@ async fn write_emails(tx: &mut sqlx::PgConnection, user: Uuid, search: &Value) -
     }
     Ok(())
 }
+
+/// A row of the member queries: id, kind, display.
+fn member_row(r: &PgRow) -> Result<Member> {
+    Ok(Member {
+        id: r.try_get(0)?,
+        kind: member_kind(r.try_get(1)?)?,
+        display: r.try_get(2)?,
+    })
+}
+
+/// A group's members with what `members[].display` shows, by member id.
+const MEMBERS_SQL: &str =
+    "SELECT m.member_id, m.member_kind, COALESCE(u.user_name, g.display_name) AS display
+     FROM group_members m
+     JOIN groups owner ON owner.id = m.group_id AND owner.iam_id = $2
+     LEFT JOIN users u ON m.member_kind = 'User' AND u.id = m.member_id
+     LEFT JOIN groups g ON m.member_kind = 'Group' AND g.id = m.member_id
+     WHERE m.group_id = $1 ORDER BY m.member_id";
 
 async fn insert_members(
     tx: &mut sqlx::PgConnection,
@@ -777,27 +796,12 @@ impl Store for PgStore {
     }
 
     async fn group_members(&self, iam: Uuid, group: Uuid) -> Result<Vec<Member>> {
-        let rows = sqlx::query(
-            "SELECT m.member_id, m.member_kind, COALESCE(u.user_name, g.display_name) AS display
-             FROM group_members m
-             JOIN groups owner ON owner.id = m.group_id AND owner.iam_id = $2
-             LEFT JOIN users u ON m.member_kind = 'User' AND u.id = m.member_id
-             LEFT JOIN groups g ON m.member_kind = 'Group' AND g.id = m.member_id
-             WHERE m.group_id = $1 ORDER BY m.member_id",
-        )
-        .bind(group)
-        .bind(iam)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(Member {
-                    id: r.try_get(0)?,
-                    kind: member_kind(r.try_get(1)?)?,
-                    display: r.try_get(2)?,
-                })
-            })
-            .collect()
+        let rows = sqlx::query(MEMBERS_SQL)
+            .bind(group)
+            .bind(iam)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(member_row).collect()
     }
 
     async fn resolve_members(&self, iam: Uuid, ids: &[Uuid]) -> Result<HashMap<Uuid, MemberKind>> {
@@ -857,5 +861,28 @@ impl Store for PgStore {
         }
         tx.commit().await?;
         Ok(out)
+    }
+
+    fn stream_members(&self, iam: Uuid, group: Uuid) -> MemberStream<'_> {
+        sqlx::query(MEMBERS_SQL)
+            .bind(group)
+            .bind(iam)
+            .fetch(&self.pool)
+            .map(|row| member_row(&row?))
+            .boxed()
+    }
+
+    async fn insert_users(
+        &self,
+        iam: Uuid,
+        users: &[(Uuid, UserWrite)],
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        for (id, u) in users {
+            insert_user_rows(&mut tx, iam, *id, u, now).await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 }

@@ -9,6 +9,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use futures_util::StreamExt;
 use serde_json::Value;
 use sqlx::sqlite::{
     SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow,
@@ -220,6 +221,27 @@ async fn write_emails(tx: &mut sqlx::SqliteConnection, user: Uuid, search: &Valu
     }
     Ok(())
 }
+
+/// A row of the member queries: id, kind, display.
+fn member_row(r: &SqliteRow) -> Result<Member> {
+    let kind: &str = r.try_get(1)?;
+    Ok(Member {
+        id: parse_uuid(r.try_get::<&str, _>(0)?)?,
+        kind: MemberKind::parse(kind)
+            .ok_or_else(|| StoreError::Corrupt(format!("member kind {kind}")))?,
+        display: r.try_get(2)?,
+    })
+}
+
+/// A group's members with what `members[].display` shows, by member id
+/// (the primary key's order, so the database reads no more than it sends).
+const MEMBERS_SQL: &str =
+    "SELECT m.member_id, m.member_kind, COALESCE(u.user_name, g.display_name) AS display
+     FROM group_members m
+     JOIN groups owner ON owner.id = m.group_id AND owner.iam_id = $2
+     LEFT JOIN users u ON m.member_kind = 'User' AND u.id = m.member_id
+     LEFT JOIN groups g ON m.member_kind = 'Group' AND g.id = m.member_id
+     WHERE m.group_id = $1 ORDER BY m.member_id";
 
 async fn insert_members(
     tx: &mut sqlx::SqliteConnection,
@@ -790,29 +812,12 @@ impl Store for SqliteStore {
     }
 
     async fn group_members(&self, iam: Uuid, group: Uuid) -> Result<Vec<Member>> {
-        let rows = sqlx::query(
-            "SELECT m.member_id, m.member_kind, COALESCE(u.user_name, g.display_name) AS display
-             FROM group_members m
-             JOIN groups owner ON owner.id = m.group_id AND owner.iam_id = $2
-             LEFT JOIN users u ON m.member_kind = 'User' AND u.id = m.member_id
-             LEFT JOIN groups g ON m.member_kind = 'Group' AND g.id = m.member_id
-             WHERE m.group_id = $1 ORDER BY m.member_id",
-        )
-        .bind(id_text(group))
-        .bind(id_text(iam))
-        .fetch_all(&self.reader)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                let kind: &str = r.try_get(1)?;
-                Ok(Member {
-                    id: parse_uuid(r.try_get::<&str, _>(0)?)?,
-                    kind: MemberKind::parse(kind)
-                        .ok_or_else(|| StoreError::Corrupt(format!("member kind {kind}")))?,
-                    display: r.try_get(2)?,
-                })
-            })
-            .collect()
+        let rows = sqlx::query(MEMBERS_SQL)
+            .bind(id_text(group))
+            .bind(id_text(iam))
+            .fetch_all(&self.reader)
+            .await?;
+        rows.iter().map(member_row).collect()
     }
 
     async fn resolve_members(&self, iam: Uuid, ids: &[Uuid]) -> Result<HashMap<Uuid, MemberKind>> {
@@ -873,6 +878,29 @@ impl Store for SqliteStore {
         }
         tx.commit().await?;
         Ok(out)
+    }
+
+    fn stream_members(&self, iam: Uuid, group: Uuid) -> MemberStream<'_> {
+        sqlx::query(MEMBERS_SQL)
+            .bind(id_text(group))
+            .bind(id_text(iam))
+            .fetch(&self.reader)
+            .map(|row| member_row(&row?))
+            .boxed()
+    }
+
+    async fn insert_users(
+        &self,
+        iam: Uuid,
+        users: &[(Uuid, UserWrite)],
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        let mut tx = self.writer.begin_with(BEGIN_IMMEDIATE).await?;
+        for (id, u) in users {
+            insert_user_rows(&mut tx, iam, *id, u, now).await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 }
 

@@ -11,6 +11,7 @@ mod discovery;
 mod errors;
 mod filters;
 mod groups;
+mod groups_scale;
 mod me;
 mod patch;
 mod replay;
