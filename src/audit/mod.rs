@@ -83,6 +83,40 @@ impl Entry {
     }
 }
 
+/// The names of what differs between two documents: top-level attributes,
+/// and `urn:…:attribute` for the attributes inside an extension object.
+pub fn changed(old: &serde_json::Value, new: &serde_json::Value) -> Vec<String> {
+    use serde_json::Value;
+    let empty = serde_json::Map::new();
+    let (a, b) = (
+        old.as_object().unwrap_or(&empty),
+        new.as_object().unwrap_or(&empty),
+    );
+    let mut out = Vec::new();
+    for key in a.keys().chain(b.keys().filter(|k| !a.contains_key(*k))) {
+        let (x, y) = (a.get(key), b.get(key));
+        if x == y || key == "schemas" {
+            continue;
+        }
+        let ext = key.starts_with("urn:") && matches!((x, y), (Some(Value::Object(_)) | None, Some(Value::Object(_)) | None));
+        if ext {
+            let empty = Value::Object(serde_json::Map::new());
+            for sub in changed(x.unwrap_or(&empty), y.unwrap_or(&empty)) {
+                out.push(format!("{key}:{sub}"));
+            }
+        } else {
+            out.push(key.clone());
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The names of a new document's attributes (see [`changed`]).
+pub fn present(doc: &serde_json::Value) -> Vec<String> {
+    changed(&serde_json::Value::Null, doc)
+}
+
 /// A stored record.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Record {
@@ -282,6 +316,23 @@ mod tests {
             verify(&l[..4], (head.0, &head.1)),
             Err(Broken::Tail { last: 4, head: 5 })
         );
+    }
+
+    #[test]
+    fn changed_names_what_differs() {
+        let ent = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+        let old = serde_json::json!({"userName": "a", "title": "x", "schemas": [1], ent: {"department": "d"}});
+        let new = serde_json::json!({"userName": "a", "nickName": "n", "schemas": [2], ent: {"department": "e", "division": "v"}});
+        assert_eq!(
+            changed(&old, &new),
+            vec![
+                "nickName".to_owned(),
+                "title".to_owned(),
+                format!("{ent}:department"),
+                format!("{ent}:division"),
+            ]
+        );
+        assert_eq!(present(&serde_json::json!({"b": 1, "a": 2})), vec!["a", "b"]);
     }
 
     #[test]

@@ -18,7 +18,7 @@ use crate::scim::schema::USER_RESOURCE;
 use crate::scim::search_doc;
 use crate::store::accounts::{
     Account, AccountQuery, AccountSort, AttributeOp, BUILT_IN_IAM_ID, Grant, LAST_USER_ADMIN,
-    Migration, PermissionDef, SOURCE_DIRECT, SOURCE_IAM_DEFAULT, Subscription,
+    Migration, PermissionDef, SOURCE_DIRECT, Subscription,
 };
 use crate::store::{StoreError, UserWrite};
 
@@ -262,10 +262,54 @@ pub(crate) fn guarded(e: StoreError) -> Error {
     }
 }
 
+/// IAM settings as recently read (they change rarely; every create reads
+/// its IAM's default permissions).
+#[derive(Clone)]
+pub struct SettingsCache {
+    ttl: std::time::Duration,
+    entries: std::sync::Arc<std::sync::Mutex<HashMap<Uuid, (std::time::Instant, IamSettings)>>>,
+}
+
+impl SettingsCache {
+    pub fn new(ttl: std::time::Duration) -> Self {
+        SettingsCache {
+            ttl,
+            entries: Default::default(),
+        }
+    }
+
+    fn get(&self, iam: Uuid) -> Option<IamSettings> {
+        let entries = self.entries.lock().ok()?;
+        let (at, s) = entries.get(&iam)?;
+        (at.elapsed() < self.ttl).then(|| s.clone())
+    }
+
+    fn put(&self, iam: Uuid, s: &IamSettings) {
+        if let Ok(mut entries) = self.entries.lock() {
+            if entries.len() > 10_000 {
+                entries.clear();
+            }
+            entries.insert(iam, (std::time::Instant::now(), s.clone()));
+        }
+    }
+
+    fn forget(&self, iam: Uuid) {
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.remove(&iam);
+        }
+    }
+}
+
 impl Directory {
     pub async fn iam_settings(&self, iam: Uuid) -> Result<IamSettings> {
+        if let Some(s) = self.settings_cache.get(iam) {
+            return Ok(s);
+        }
         let raw = self.store.iam_settings(iam).await?.unwrap_or(json!({}));
-        serde_json::from_value(raw).map_err(|e| Error::Internal(format!("IAM settings: {e}")))
+        let s: IamSettings = serde_json::from_value(raw)
+            .map_err(|e| Error::Internal(format!("IAM settings: {e}")))?;
+        self.settings_cache.put(iam, &s);
+        Ok(s)
     }
 
     pub async fn set_iam_settings(&self, ctx: &Ctx, name: &str, body: &Value) -> Result<Value> {
@@ -299,6 +343,7 @@ impl Directory {
         self.store
             .set_iam_settings(iam.id, &value, &entry, self.now())
             .await?;
+        self.settings_cache.forget(iam.id);
         Ok(value)
     }
 
@@ -423,26 +468,10 @@ impl Directory {
             password_hash: Some(None),
         };
         let id = self.new_id();
-        let now = self.now();
+        let defaults = self.iam_settings(BUILT_IN_IAM_ID).await?.default_permissions;
         self.store
-            .insert_user(BUILT_IN_IAM_ID, id, &write, now)
+            .insert_user(BUILT_IN_IAM_ID, id, &write, &defaults, &ctx.entry(""), self.now())
             .await?;
-        let defaults = self
-            .iam_settings(BUILT_IN_IAM_ID)
-            .await?
-            .default_permissions;
-        let add: Vec<(String, &'static str)> = defaults
-            .into_iter()
-            .map(|p| (p, SOURCE_IAM_DEFAULT))
-            .collect();
-        let entry = ctx.entry("user.created").target("User", id).attributes([
-            "userName",
-            "displayName",
-            "name",
-            "emails",
-            "permissions",
-        ]);
-        self.store.change_grants(id, &add, &[], &entry, now).await?;
         Ok(id)
     }
 

@@ -240,10 +240,21 @@ impl Directory {
         if pending.is_empty() {
             return;
         }
+        let defaults = match self.iam_settings(run.scope.iam).await {
+            Ok(s) => s.default_permissions,
+            Err(e) => {
+                tracing::error!(error = %e, "reading the IAM's settings");
+                Vec::new()
+            }
+        };
         let items: Vec<NewResource<'_>> = pending
             .iter()
             .map(|p| match &p.write {
-                PendingWrite::User(u) => NewResource::User { id: p.id, user: u },
+                PendingWrite::User(u) => NewResource::User {
+                    id: p.id,
+                    user: u,
+                    grants: &defaults,
+                },
                 PendingWrite::Group(g, m) => NewResource::Group {
                     id: p.id,
                     group: g,
@@ -254,7 +265,7 @@ impl Directory {
         let budget = run.fail_on_errors - run.errors;
         let done = self
             .store
-            .insert_batch(run.scope.iam, &items, budget, self.now())
+            .insert_batch(run.scope.iam, &items, budget, &run.scope.audit(), self.now())
             .await;
         match done {
             Ok(results) => {

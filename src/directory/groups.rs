@@ -30,7 +30,7 @@ impl Directory {
         let members = self.existing_members(scope, id, &wanted).await?;
         let stored = self
             .store
-            .insert_group(scope.iam, id, &write, &members, self.now())
+            .insert_group(scope.iam, id, &write, &members, &scope.audit(), self.now())
             .await?;
         self.group_resource(scope, &stored, proj).await
     }
@@ -64,7 +64,15 @@ impl Directory {
         let members = self.existing_members(scope, uuid, &wanted).await?;
         let stored = self
             .store
-            .replace_group(scope.iam, uuid, &write, &members, if_version, self.now())
+            .replace_group(
+                scope.iam,
+                uuid,
+                &write,
+                &members,
+                if_version,
+                &scope.audit(),
+                self.now(),
+            )
             .await?;
         self.group_resource(scope, &stored, proj).await
     }
@@ -76,7 +84,9 @@ impl Directory {
         if_version: Option<i64>,
     ) -> Result<()> {
         let id = parse_id(id)?;
-        self.store.delete_group(scope.iam, id, if_version).await?;
+        self.store
+            .delete_group(scope.iam, id, if_version, &scope.audit(), self.now())
+            .await?;
         Ok(())
     }
 

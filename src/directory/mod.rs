@@ -94,6 +94,9 @@ pub struct Directory {
     /// The admin-token signing key, read once per process.
     signing_key: Arc<tokio::sync::OnceCell<Vec<u8>>>,
     token_cache: Arc<crate::auth::token_cache::TokenCache>,
+    /// IAM settings read in the last `token_cache_ms`: every create needs
+    /// its IAM's default permissions.
+    settings_cache: accounts::SettingsCache,
 }
 
 /// Who an operation acts for and where its resources live: the IAM whose
@@ -102,10 +105,24 @@ pub struct Directory {
 pub struct Scope {
     pub iam: Uuid,
     pub base_url: String,
+    /// The request's id, for the audit record of what it changes.
+    pub request_id: Option<String>,
+}
+
+impl Scope {
+    /// Who changes what through this scope, for the audit: the IAM (its
+    /// identity provider), in this request. The store names the action,
+    /// the target and the attributes.
+    pub fn audit(&self) -> crate::audit::Entry {
+        crate::audit::Entry::new(crate::audit::Actor::Iam(self.iam), "")
+            .request(self.request_id.clone())
+    }
 }
 
 impl Directory {
     pub fn new(store: DynStore, limits: Limits) -> Self {
+        let settings_cache =
+            accounts::SettingsCache::new(std::time::Duration::from_millis(limits.token_cache_ms));
         let token_cache = crate::auth::token_cache::TokenCache::new(
             std::time::Duration::from_millis(limits.token_cache_ms),
         );
@@ -116,6 +133,7 @@ impl Directory {
             limits,
             signing_key: Arc::default(),
             token_cache: Arc::new(token_cache),
+            settings_cache,
         }
     }
 

@@ -66,7 +66,14 @@ impl Directory {
             }
             match self
                 .store
-                .replace_user(scope.iam, uuid, &write, Some(stored.version), self.now())
+                .replace_user(
+                    scope.iam,
+                    uuid,
+                    &write,
+                    Some(stored.version),
+                    &scope.audit(),
+                    self.now(),
+                )
                 .await
             {
                 Ok(s) => break s,
@@ -138,7 +145,7 @@ impl Directory {
             };
             match self
                 .store
-                .patch_group(scope.iam, uuid, &p, expect, self.now())
+                .patch_group(scope.iam, uuid, &p, expect, &scope.audit(), self.now())
                 .await
             {
                 Ok(s) => break s,

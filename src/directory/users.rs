@@ -33,9 +33,10 @@ impl Directory {
     ) -> Result<Resource> {
         let write = self.user_write(body, true).await?;
         let id = self.new_id();
+        let defaults = self.iam_settings(scope.iam).await?.default_permissions;
         let stored = self
             .store
-            .insert_user(scope.iam, id, &write, self.now())
+            .insert_user(scope.iam, id, &write, &defaults, &scope.audit(), self.now())
             .await?;
         Ok(user_resource(scope, &stored, &[], proj))
     }
@@ -75,7 +76,7 @@ impl Directory {
         let write = self.user_write(body, false).await?;
         let stored = self
             .store
-            .replace_user(scope.iam, uuid, &write, if_version, self.now())
+            .replace_user(scope.iam, uuid, &write, if_version, &scope.audit(), self.now())
             .await?;
         let groups = if proj.includes(&USER_RESOURCE, None, "groups") {
             self.store
@@ -98,7 +99,7 @@ impl Directory {
         let id = parse_id(id)?;
         let ctx = super::accounts::Ctx {
             actor: crate::audit::Actor::Iam(scope.iam),
-            request_id: None,
+            request_id: scope.request_id.clone(),
         };
         let now = self.now();
         let deleted = match self.iam_settings(scope.iam).await?.delete_mode {

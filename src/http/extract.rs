@@ -259,5 +259,9 @@ pub fn scope(state: &AppState, headers: &HeaderMap, iam: Uuid) -> Scope {
     Scope {
         iam,
         base_url: format!("{origin}/scim/v2"),
+        request_id: headers
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
     }
 }

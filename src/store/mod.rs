@@ -15,6 +15,8 @@ use serde_json::Value;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::audit::Entry;
+
 /// What can go wrong in storage, in terms the domain layer can act on.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -328,25 +330,30 @@ pub trait Store: accounts::Accounts + Send + Sync + 'static {
         now: OffsetDateTime,
     ) -> Result<bool>;
 
+    /// Creates a user with these grants (source `iam-default`; names not
+    /// in the catalogue are skipped) and its audit record.
     async fn insert_user(
         &self,
         iam: Uuid,
         id: Uuid,
         user: &UserWrite,
+        grants: &[String],
+        audit: &Entry,
         now: OffsetDateTime,
     ) -> Result<Stored>;
     async fn get_user(&self, iam: Uuid, id: Uuid) -> Result<Option<Stored>>;
     /// Replaces the document and indexed columns; with `if_version`, only
     /// if the stored version still equals it.
+    /// The audit record names the attributes that changed.
     async fn replace_user(
         &self,
         iam: Uuid,
         id: Uuid,
         user: &UserWrite,
         if_version: Option<i64>,
+        audit: &Entry,
         now: OffsetDateTime,
     ) -> Result<Stored>;
-    async fn delete_user(&self, iam: Uuid, id: Uuid, if_version: Option<i64>) -> Result<()>;
     async fn list_users(&self, iam: Uuid, query: &ListQuery) -> Result<ListPage>;
     /// The groups each user is in, directly or through nesting.
     async fn groups_of_users(
@@ -361,6 +368,7 @@ pub trait Store: accounts::Accounts + Send + Sync + 'static {
         id: Uuid,
         group: &GroupWrite,
         members: &[(Uuid, MemberKind)],
+        audit: &Entry,
         now: OffsetDateTime,
     ) -> Result<Stored>;
     async fn get_group(&self, iam: Uuid, id: Uuid) -> Result<Option<Stored>>;
@@ -372,6 +380,7 @@ pub trait Store: accounts::Accounts + Send + Sync + 'static {
         group: &GroupWrite,
         members: &[(Uuid, MemberKind)],
         if_version: Option<i64>,
+        audit: &Entry,
         now: OffsetDateTime,
     ) -> Result<Stored>;
     /// Applies a PATCH in one transaction, costing the rows it changes,
@@ -385,12 +394,20 @@ pub trait Store: accounts::Accounts + Send + Sync + 'static {
         id: Uuid,
         patch: &GroupPatch<'_>,
         if_version: Option<i64>,
+        audit: &Entry,
         now: OffsetDateTime,
     ) -> Result<Stored>;
     /// The number of members of a group, counted no further than `cap`
     /// (so that asking costs at most `cap` index entries).
     async fn count_members(&self, iam: Uuid, group: Uuid, cap: u64) -> Result<u64>;
-    async fn delete_group(&self, iam: Uuid, id: Uuid, if_version: Option<i64>) -> Result<()>;
+    async fn delete_group(
+        &self,
+        iam: Uuid,
+        id: Uuid,
+        if_version: Option<i64>,
+        audit: &Entry,
+        now: OffsetDateTime,
+    ) -> Result<()>;
     async fn list_groups(&self, iam: Uuid, query: &ListQuery) -> Result<ListPage>;
     /// The database's plan for the page query of a list (EXPLAIN QUERY
     /// PLAN / EXPLAIN), one line per step: what tests and docs show to
@@ -420,6 +437,7 @@ pub trait Store: accounts::Accounts + Send + Sync + 'static {
         iam: Uuid,
         items: &[NewResource<'_>],
         max_errors: usize,
+        audit: &Entry,
         now: OffsetDateTime,
     ) -> Result<Vec<Result<Stored>>>;
     /// The members of a group, ordered by id, read from the database as
@@ -443,6 +461,7 @@ pub enum NewResource<'a> {
     User {
         id: Uuid,
         user: &'a UserWrite,
+        grants: &'a [String],
     },
     Group {
         id: Uuid,

@@ -19,6 +19,7 @@ use uuid::Uuid;
 
 use super::sql_filter::{self, Bind, Dialect, KeyType};
 use super::*;
+use crate::audit::Entry;
 
 mod accounts;
 
@@ -340,6 +341,54 @@ async fn insert_group_rows(
     })
 }
 
+/// A new user with its default grants and its audit record.
+async fn create_user_rows(
+    tx: &mut sqlx::PgConnection,
+    iam: Uuid,
+    id: Uuid,
+    u: &UserWrite,
+    grants: &[String],
+    audit: &Entry,
+    now: OffsetDateTime,
+) -> Result<Stored> {
+    let stored = insert_user_rows(&mut *tx, iam, id, u, now).await?;
+    accounts::grant_defaults(&mut *tx, id, grants, now).await?;
+    let mut e = audit.clone().target("User", id).attributes(crate::audit::present(&u.doc));
+    e.action = "user.created";
+    accounts::append_audit(&mut *tx, &e, now).await?;
+    Ok(stored)
+}
+
+/// A new group with its members and its audit record.
+async fn create_group_rows(
+    tx: &mut sqlx::PgConnection,
+    iam: Uuid,
+    id: Uuid,
+    g: &GroupWrite,
+    members: &[(Uuid, MemberKind)],
+    audit: &Entry,
+    now: OffsetDateTime,
+) -> Result<Stored> {
+    let stored = insert_group_rows(&mut *tx, iam, id, g, members, now).await?;
+    let mut names = crate::audit::present(&g.doc);
+    if !members.is_empty() {
+        names.push("members".into());
+    }
+    let mut e = audit.clone().target("Group", id).attributes(names);
+    e.action = "group.created";
+    accounts::append_audit(&mut *tx, &e, now).await?;
+    Ok(stored)
+}
+
+/// The stored document of a row, read inside a write transaction.
+async fn old_doc(tx: &mut sqlx::PgConnection, table: &'static str, id: Uuid) -> Result<Value> {
+    let sql = format!("SELECT doc FROM {table} WHERE id = $1");
+    Ok(sqlx::query_scalar(AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await?)
+}
+
 /// One create of a batch, behind its own savepoint: a failed statement
 /// aborts a PostgreSQL transaction, and rolling back to the savepoint is
 /// what makes it usable again for the next item.
@@ -347,15 +396,18 @@ async fn insert_batch_item(
     tx: &mut sqlx::PgConnection,
     iam: Uuid,
     item: &NewResource<'_>,
+    audit: &Entry,
     now: OffsetDateTime,
 ) -> Result<Result<Stored>> {
     sqlx::query("SAVEPOINT batch_item")
         .execute(&mut *tx)
         .await?;
     let done = match *item {
-        NewResource::User { id, user } => insert_user_rows(&mut *tx, iam, id, user, now).await,
+        NewResource::User { id, user, grants } => {
+            create_user_rows(&mut *tx, iam, id, user, grants, audit, now).await
+        }
         NewResource::Group { id, group, members } => {
-            insert_group_rows(&mut *tx, iam, id, group, members, now).await
+            create_group_rows(&mut *tx, iam, id, group, members, audit, now).await
         }
     };
     if done.is_err() {
@@ -504,10 +556,12 @@ impl Store for PgStore {
         iam: Uuid,
         id: Uuid,
         u: &UserWrite,
+        grants: &[String],
+        audit: &Entry,
         now: OffsetDateTime,
     ) -> Result<Stored> {
         let mut tx = self.pool.begin().await?;
-        let stored = insert_user_rows(&mut tx, iam, id, u, now).await?;
+        let stored = create_user_rows(&mut tx, iam, id, u, grants, audit, now).await?;
         tx.commit().await?;
         Ok(stored)
     }
@@ -522,10 +576,15 @@ impl Store for PgStore {
         id: Uuid,
         u: &UserWrite,
         if_version: Option<i64>,
+        audit: &Entry,
         now: OffsetDateTime,
     ) -> Result<Stored> {
         let mut tx = self.pool.begin().await?;
         let version = check_version(&mut tx, "users", iam, id, if_version).await? + 1;
+        let mut names = crate::audit::changed(&old_doc(&mut tx, "users", id).await?, &u.doc);
+        if u.password_hash.is_some() {
+            names.push("password".into());
+        }
         let created: OffsetDateTime = sqlx::query_scalar(
             "UPDATE users SET user_name = $1, user_name_folded = $2, external_id = $3, display_name_folded = $4,
                     active = $5, doc = $6, password_hash = CASE WHEN $7 THEN $8 ELSE password_hash END,
@@ -548,6 +607,9 @@ impl Store for PgStore {
         .await
         .map_err(|e| unique(e, "users_iam_user_name"))?;
         write_emails(&mut tx, id, &u.search).await?;
+        let mut e = audit.clone().target("User", id).attributes(names);
+        e.action = "user.updated";
+        accounts::append_audit(&mut tx, &e, now).await?;
         tx.commit().await?;
         Ok(Stored {
             id,
@@ -556,21 +618,6 @@ impl Store for PgStore {
             last_modified: now,
             version,
         })
-    }
-
-    async fn delete_user(&self, iam: Uuid, id: Uuid, if_version: Option<i64>) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
-        check_version(&mut tx, "users", iam, id, if_version).await?;
-        sqlx::query("DELETE FROM group_members WHERE member_id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("DELETE FROM users WHERE id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(())
     }
 
     async fn list_users(&self, iam: Uuid, q: &ListQuery) -> Result<ListPage> {
@@ -621,10 +668,11 @@ impl Store for PgStore {
         id: Uuid,
         g: &GroupWrite,
         members: &[(Uuid, MemberKind)],
+        audit: &Entry,
         now: OffsetDateTime,
     ) -> Result<Stored> {
         let mut tx = self.pool.begin().await?;
-        let stored = insert_group_rows(&mut tx, iam, id, g, members, now).await?;
+        let stored = create_group_rows(&mut tx, iam, id, g, members, audit, now).await?;
         tx.commit().await?;
         Ok(stored)
     }
@@ -640,10 +688,13 @@ impl Store for PgStore {
         g: &GroupWrite,
         members: &[(Uuid, MemberKind)],
         if_version: Option<i64>,
+        audit: &Entry,
         now: OffsetDateTime,
     ) -> Result<Stored> {
         let mut tx = self.pool.begin().await?;
         let version = check_version(&mut tx, "groups", iam, id, if_version).await? + 1;
+        let mut names = crate::audit::changed(&old_doc(&mut tx, "groups", id).await?, &g.doc);
+        names.push("members".into());
         let created: OffsetDateTime = sqlx::query_scalar(
             "UPDATE groups SET display_name = $1, display_name_folded = $2, external_id = $3, doc = $4,
                     last_modified = $5, version = $6, search = $8
@@ -668,6 +719,9 @@ impl Store for PgStore {
             .execute(&mut *tx)
             .await?;
         insert_members(&mut tx, id, members, now).await?;
+        let mut e = audit.clone().target("Group", id).attributes(names);
+        e.action = "group.updated";
+        accounts::append_audit(&mut tx, &e, now).await?;
         tx.commit().await?;
         Ok(Stored {
             id,
@@ -684,11 +738,17 @@ impl Store for PgStore {
         id: Uuid,
         p: &GroupPatch<'_>,
         if_version: Option<i64>,
+        audit: &Entry,
         now: OffsetDateTime,
     ) -> Result<Stored> {
         let mut tx = self.pool.begin().await?;
         let version = check_version(&mut tx, "groups", iam, id, if_version).await?;
-        let mut changed = p.group.is_some();
+        let mut names = match p.group {
+            Some(g) => crate::audit::changed(&old_doc(&mut tx, "groups", id).await?, &g.doc),
+            None => Vec::new(),
+        };
+        // Whether any member row was added or removed.
+        let mut changed = false;
         if p.remove_all {
             let done = sqlx::query("DELETE FROM group_members WHERE group_id = $1")
                 .bind(id)
@@ -707,6 +767,14 @@ impl Store for PgStore {
         }
         changed |= insert_members(&mut tx, id, p.add, now).await? > 0;
         if changed {
+            names.push("members".into());
+        }
+        // A group document that came back equal is no change.
+        let changed = changed || !names.is_empty();
+        if changed {
+            let mut e = audit.clone().target("Group", id).attributes(names);
+            e.action = "group.updated";
+            accounts::append_audit(&mut tx, &e, now).await?;
             match p.group {
                 Some(g) => {
                     sqlx::query(
@@ -761,9 +829,23 @@ impl Store for PgStore {
         Ok(n as u64)
     }
 
-    async fn delete_group(&self, iam: Uuid, id: Uuid, if_version: Option<i64>) -> Result<()> {
+    async fn delete_group(
+        &self,
+        iam: Uuid,
+        id: Uuid,
+        if_version: Option<i64>,
+        audit: &Entry,
+        now: OffsetDateTime,
+    ) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         check_version(&mut tx, "groups", iam, id, if_version).await?;
+        sqlx::query("DELETE FROM attributes WHERE owner_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        let mut e = audit.clone().target("Group", id);
+        e.action = "group.deleted";
+        accounts::append_audit(&mut tx, &e, now).await?;
         sqlx::query("DELETE FROM group_members WHERE member_id = $1 OR group_id = $1")
             .bind(id)
             .execute(&mut *tx)
@@ -843,6 +925,7 @@ impl Store for PgStore {
         iam: Uuid,
         items: &[NewResource<'_>],
         max_errors: usize,
+        audit: &Entry,
         now: OffsetDateTime,
     ) -> Result<Vec<Result<Stored>>> {
         let mut out = Vec::with_capacity(items.len());
@@ -852,7 +935,7 @@ impl Store for PgStore {
         let mut errors = 0;
         let mut tx = self.pool.begin().await?;
         for item in items {
-            let done = insert_batch_item(&mut tx, iam, item, now).await?;
+            let done = insert_batch_item(&mut tx, iam, item, audit, now).await?;
             errors += usize::from(done.is_err());
             out.push(done);
             if errors >= max_errors {

@@ -84,6 +84,30 @@ pub(super) async fn append_audit(
     Ok(())
 }
 
+/// Grants an IAM's default permissions to a new user (names not in the
+/// catalogue are skipped).
+pub(super) async fn grant_defaults(
+    tx: &mut PgConnection,
+    user: Uuid,
+    grants: &[String],
+    now: OffsetDateTime,
+) -> Result<()> {
+    for p in grants {
+        sqlx::query(
+            "INSERT INTO user_permissions (user_id, permission, source, granted)
+             SELECT $1, name, $3, $4 FROM permissions WHERE name = $2
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(user)
+        .bind(p)
+        .bind(SOURCE_IAM_DEFAULT)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(())
+}
+
 async fn user_exists(tx: &mut PgConnection, user: Uuid) -> Result<()> {
     let found: Option<i32> = sqlx::query_scalar("SELECT 1 FROM users WHERE id = $1")
         .bind(user)

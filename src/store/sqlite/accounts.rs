@@ -94,6 +94,30 @@ pub(super) async fn append_audit(
     Ok(())
 }
 
+/// Grants an IAM's default permissions to a new user (names not in the
+/// catalogue are skipped).
+pub(super) async fn grant_defaults(
+    tx: &mut SqliteConnection,
+    user: Uuid,
+    grants: &[String],
+    now: OffsetDateTime,
+) -> Result<()> {
+    for p in grants {
+        sqlx::query(
+            "INSERT INTO user_permissions (user_id, permission, source, granted)
+             SELECT $1, name, $3, $4 FROM permissions WHERE name = $2
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(id_text(user))
+        .bind(p)
+        .bind(SOURCE_IAM_DEFAULT)
+        .bind(micros(now))
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(())
+}
+
 async fn user_exists(tx: &mut SqliteConnection, user: Uuid) -> Result<()> {
     let found: Option<i64> = sqlx::query_scalar("SELECT 1 FROM users WHERE id = $1")
         .bind(id_text(user))

@@ -271,7 +271,14 @@ async fn large_group(app: &TestApp) {
         .collect();
     let gid = Uuid::now_v7();
     dir.store
-        .insert_group(iam, gid, &write, &members, time::OffsetDateTime::now_utc())
+        .insert_group(
+            iam,
+            gid,
+            &write,
+            &members,
+            &scim_bridge::audit::Entry::new(scim_bridge::audit::Actor::Cli, ""),
+            time::OffsetDateTime::now_utc(),
+        )
         .await
         .unwrap();
     let p = format!("/Groups/{gid}");
