@@ -198,6 +198,10 @@ pub struct ListQuery {
     /// The SCIM base URL (`https://host/scim/v2`) the resources'
     /// `meta.location` and `$ref`s start with: filters on those need it.
     pub base_url: Option<String>,
+    /// The total matches, already known (a cursor walk counts them once,
+    /// on its first page, and carries the figure): the store then returns
+    /// it instead of counting every match again.
+    pub known_total: Option<u64>,
 }
 
 /// A validated `sortBy` (a singular attribute, a sub-attribute, or a

@@ -153,7 +153,9 @@ impl PgStore {
             Window::Offset(o) => *o == 0,
             Window::Keyset(seek) => seek.is_none(),
         };
-        let total: i64 = if from_start && q.limit > 0 && (items.len() as u64) < q.limit {
+        let total: i64 = if let Some(known) = q.known_total {
+            i64::try_from(known).unwrap_or(i64::MAX)
+        } else if from_start && q.limit > 0 && (items.len() as u64) < q.limit {
             items.len() as i64
         } else {
             sqlx::query_scalar_with(AssertSqlSafe(ls.count.sql), args(&ls.count.binds)?)

@@ -21,6 +21,10 @@ use uuid::Uuid;
 use super::sql_filter::{self, Bind, Dialect};
 use super::*;
 
+mod group_commit;
+
+use group_commit::GroupCommit;
+
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
 const BEGIN_IMMEDIATE: &str = "BEGIN IMMEDIATE";
@@ -28,6 +32,9 @@ const BEGIN_IMMEDIATE: &str = "BEGIN IMMEDIATE";
 pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
+    /// Writes that share their transaction's fsync with others queued
+    /// meanwhile; see `group_commit`.
+    commits: GroupCommit,
 }
 
 fn micros(t: OffsetDateTime) -> i64 {
@@ -124,7 +131,12 @@ impl SqliteStore {
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(base.read_only(true))
             .await?;
-        Ok(SqliteStore { writer, reader })
+        let commits = GroupCommit::start(writer.clone());
+        Ok(SqliteStore {
+            writer,
+            reader,
+            commits,
+        })
     }
 
     async fn list(&self, kind: ResourceKind, iam: Uuid, q: &ListQuery) -> Result<ListPage> {
@@ -152,7 +164,9 @@ impl SqliteStore {
             Window::Offset(o) => *o == 0,
             Window::Keyset(seek) => seek.is_none(),
         };
-        let total: i64 = if from_start && q.limit > 0 && (items.len() as u64) < q.limit {
+        let total: i64 = if let Some(known) = q.known_total {
+            i64::try_from(known).unwrap_or(i64::MAX)
+        } else if from_start && q.limit > 0 && (items.len() as u64) < q.limit {
             items.len() as i64
         } else {
             sqlx::query_scalar_with(AssertSqlSafe(ls.count.sql), args(&ls.count.binds)?)
@@ -207,15 +221,24 @@ async fn write_emails(tx: &mut sqlx::SqliteConnection, user: Uuid, search: &Valu
         .bind(id_text(user))
         .execute(&mut *tx)
         .await?;
-    for value in email_values(search) {
-        sqlx::query(
-            "INSERT INTO user_emails (value, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-        )
-        .bind(value)
-        .bind(id_text(user))
-        .execute(&mut *tx)
-        .await?;
+    insert_emails(tx, &id_text(user), search).await
+}
+
+/// Adds the `user_emails` rows of a user's search document, in one
+/// statement whatever their number.
+async fn insert_emails(tx: &mut sqlx::SqliteConnection, user: &str, search: &Value) -> Result<()> {
+    let values = email_values(search);
+    if values.is_empty() {
+        return Ok(());
     }
+    sqlx::query(
+        "INSERT INTO user_emails (value, user_id) SELECT value, $2 FROM json_each($1)
+         WHERE true ON CONFLICT DO NOTHING",
+    )
+    .bind(Value::from(values).to_string())
+    .bind(user)
+    .execute(&mut *tx)
+    .await?;
     Ok(())
 }
 
@@ -356,28 +379,43 @@ impl Store for SqliteStore {
         now: OffsetDateTime,
     ) -> Result<Stored> {
         let t = micros(now);
-        let mut tx = self.writer.begin_with(BEGIN_IMMEDIATE).await?;
-        sqlx::query(
-            "INSERT INTO users (id, iam_id, user_name, user_name_folded, external_id, display_name_folded,
-                                active, doc, password_hash, created, last_modified, version, search)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, 1, $11)",
-        )
-        .bind(id_text(id))
-        .bind(id_text(iam))
-        .bind(&u.user_name)
-        .bind(&u.user_name_folded)
-        .bind(&u.external_id)
-        .bind(&u.display_name_folded)
-        .bind(u.active)
-        .bind(u.doc.to_string())
-        .bind(u.password_hash.clone().flatten())
-        .bind(t)
-        .bind(u.search.to_string())
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| unique(e, "users_iam_user_name"))?;
-        write_emails(&mut tx, id, &u.search).await?;
-        tx.commit().await?;
+        let (user_name, user_name_folded) = (u.user_name.clone(), u.user_name_folded.clone());
+        let (external_id, display_name_folded) =
+            (u.external_id.clone(), u.display_name_folded.clone());
+        let (active, doc, password_hash) = (
+            u.active,
+            u.doc.to_string(),
+            u.password_hash.clone().flatten(),
+        );
+        let search = u.search.clone();
+        let id_str = id_text(id);
+        let iam_str = id_text(iam);
+        self.commits
+            .write(move |tx| {
+                Box::pin(async move {
+                    sqlx::query(
+                        "INSERT INTO users (id, iam_id, user_name, user_name_folded, external_id, display_name_folded,
+                                            active, doc, password_hash, created, last_modified, version, search)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, 1, $11)",
+                    )
+                    .bind(&id_str)
+                    .bind(iam_str)
+                    .bind(user_name)
+                    .bind(user_name_folded)
+                    .bind(external_id)
+                    .bind(display_name_folded)
+                    .bind(active)
+                    .bind(doc)
+                    .bind(password_hash)
+                    .bind(t)
+                    .bind(search.to_string())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| unique(e, "users_iam_user_name"))?;
+                    insert_emails(tx, &id_str, &search).await
+                })
+            })
+            .await?;
         Ok(Stored {
             id,
             doc: u.doc.clone(),
