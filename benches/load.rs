@@ -836,7 +836,7 @@ async fn seed_users(db: &str, n: usize) -> Result<Vec<String>, String> {
         let (i, id) = r?;
         ids[i] = id;
         done += 1;
-        if done % 100_000 == 0 {
+        if done.is_multiple_of(100_000) {
             eprintln!(
                 "seeded {done} users in {:.0} s",
                 started.elapsed().as_secs_f64()

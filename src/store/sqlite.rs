@@ -120,14 +120,19 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
+        // No ping before each acquire: a connection to a local file does
+        // not go stale, and the ping is a round trip to the connection's
+        // thread on every query.
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)
+            .test_before_acquire(false)
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(base.clone())
             .await?;
         let reader = SqlitePoolOptions::new()
             .max_connections(pool_size.max(1))
+            .test_before_acquire(false)
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(base.read_only(true))
             .await?;
