@@ -4,7 +4,7 @@
 //! cargo bench --bench load -- [--users N] [--clients C]
 //!     [--database sqlite|postgres] [--postgres-url URL]
 //!     [--url SCIM_BASE_URL --token TOKEN [--server-pid PID]] [--ops N]
-//!     [--phase create,get,filter,list]
+//!     [--phase create,get,filter,list,ext,email,id,cursor,co] [--seed]
 //! ```
 //!
 //! By default the bench starts the server itself (the binary cargo built
@@ -19,7 +19,23 @@
 //! 1. create N users: the first 10% with one client, the rest with C;
 //! 2. `GET /Users/{id}` at random (C clients, `--ops`, default 20,000);
 //! 3. `GET /Users?filter=userName eq "..."` at random (C clients, `--ops`);
-//! 4. `GET /Users?startIndex=R&count=100` (C clients, `--ops` / 10).
+//! 4. `GET /Users?startIndex=R&count=100` (C clients, `--ops` / 10);
+//!
+//! and, when asked for by `--phase`:
+//! - `ext`: `filter=externalId eq "..."` (C clients, `--ops`);
+//! - `email`: `filter=emails[type eq "work"].value eq "..."` (C clients, `--ops`);
+//! - `id`: `filter=id eq "..."` (C clients, `--ops`);
+//! - `cursor`: one client walks every page of `count=100&cursor=` from the
+//!   first to the last (RFC 9865 cursors), and prints the latency of the
+//!   pages at 0%, 10%, 50%, 90% and 100% of the depth;
+//! - `co`: `filter=userName co "..."`, a scan (C clients, `--ops` / 1000,
+//!   at least 5).
+//!
+//! `--seed` (with a server the bench starts) creates the N users before the
+//! server starts, through the library (`Directory::create_user`, 256 at a
+//! time, so that SQLite's group commit takes hundreds per transaction):
+//! setup for the 1,000,000-user runs, not a measured phase. It replaces
+//! the create phase.
 //!
 //! A non-2xx answer or a transport error counts as an error: reported, and
 //! the bench exits non-zero. At the end a markdown table sums it up, with
@@ -65,11 +81,17 @@ struct Opts {
     get: bool,
     filter: bool,
     list: bool,
+    ext: bool,
+    email: bool,
+    id_filter: bool,
+    cursor: bool,
+    co: bool,
+    seed: bool,
 }
 
 const USAGE: &str = "usage: cargo bench --bench load -- [--users N] [--clients C] \
 [--database sqlite|postgres] [--postgres-url URL] [--url SCIM_BASE_URL --token TOKEN] \
-[--server-pid PID] [--ops N] [--phase create,get,filter,list]";
+[--server-pid PID] [--ops N] [--phase create,get,filter,list,ext,email,id,cursor,co] [--seed]";
 
 fn parse_args() -> Result<Opts, String> {
     let mut o = Opts {
@@ -85,6 +107,12 @@ fn parse_args() -> Result<Opts, String> {
         get: true,
         filter: true,
         list: true,
+        ext: false,
+        email: false,
+        id_filter: false,
+        cursor: false,
+        co: false,
+        seed: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -134,16 +162,28 @@ fn parse_args() -> Result<Opts, String> {
                         "get" => o.get = true,
                         "filter" => o.filter = true,
                         "list" => o.list = true,
+                        "ext" => o.ext = true,
+                        "email" => o.email = true,
+                        "id" => o.id_filter = true,
+                        "cursor" => o.cursor = true,
+                        "co" => o.co = true,
                         other => return Err(format!("unknown phase {other}\n{USAGE}")),
                     }
                 }
             }
+            "--seed" => o.seed = true,
             "--help" | "-h" => return Err(USAGE.to_owned()),
             other => return Err(format!("unknown argument {other}\n{USAGE}")),
         }
     }
     if o.url.is_some() != o.token.is_some() {
         return Err(format!("--url and --token go together\n{USAGE}"));
+    }
+    if o.seed && o.url.is_some() {
+        return Err(format!("--seed needs a server the bench starts\n{USAGE}"));
+    }
+    if o.seed {
+        o.create = false;
     }
     if o.users == 0 || o.clients == 0 {
         return Err("--users and --clients must be at least 1".to_owned());
@@ -635,6 +675,87 @@ struct ListedUser {
     user_name: String,
 }
 
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CursorPage {
+    next_cursor: Option<String>,
+}
+
+/// One client walks the whole list by `nextCursor`, 100 at a time.
+async fn cursor_walk(ctx: &Arc<Ctx>, base: &str) -> Phase {
+    let mut hist = Histogram::<u64>::new_with_bounds(1, 120_000_000, 3).expect("histogram");
+    let mut latencies = Vec::new();
+    let mut errors = 0;
+    let mut error_samples = Vec::new();
+    let before = ctx.proc_stats.snapshot(ctx.server_pid);
+    let start = Instant::now();
+    let mut cursor = String::new();
+    loop {
+        let url = format!("{base}/Users?count={LIST_PAGE}&cursor={}", encode(&cursor));
+        let t0 = Instant::now();
+        let r = async {
+            let resp = ctx
+                .client
+                .get(url)
+                .header(AUTHORIZATION, ctx.auth.clone())
+                .send()
+                .await
+                .map_err(|e| format!("transport: {e}"))?;
+            if !resp.status().is_success() {
+                return Err(format!("HTTP {}", resp.status()));
+            }
+            resp.json::<CursorPage>()
+                .await
+                .map_err(|e| format!("reading body: {e}"))
+        }
+        .await;
+        let us = t0.elapsed().as_micros() as u64;
+        match r {
+            Ok(page) => {
+                hist.saturating_record(us.max(1));
+                latencies.push(us);
+                match page.next_cursor {
+                    Some(c) => cursor = c,
+                    None => break,
+                }
+            }
+            Err(e) => {
+                errors += 1;
+                error_samples.push(e);
+                break;
+            }
+        }
+    }
+    let secs = start.elapsed().as_secs_f64();
+    let after = ctx.proc_stats.snapshot(ctx.server_pid);
+    let p = Phase {
+        name: "cursor walk (100)".to_owned(),
+        clients: 1,
+        ops: latencies.len() + errors,
+        secs,
+        hist,
+        errors,
+        error_samples,
+        cpu: ctx.proc_stats.cpu(before, after, secs),
+    };
+    print_phase(&p);
+    if !latencies.is_empty() {
+        let at = |f: f64| {
+            let i = ((latencies.len() - 1) as f64 * f) as usize;
+            format!("page {}: {:.2} ms", i + 1, latencies[i] as f64 / 1000.0)
+        };
+        println!(
+            "    by depth: {}; {}; {}; {}; {}",
+            at(0.0),
+            at(0.1),
+            at(0.5),
+            at(0.9),
+            at(1.0)
+        );
+    }
+    p
+}
+
 /// Without a create phase: the ids and userNames of up to `n` existing users.
 async fn existing_users(ctx: &Ctx, base: &str, n: usize) -> Result<Vec<(String, String)>, String> {
     let mut out = Vec::new();
@@ -666,6 +787,71 @@ async fn existing_users(ctx: &Ctx, base: &str, n: usize) -> Result<Vec<(String, 
     Ok(out)
 }
 
+/// Creates users `0..n` through the library, before the server runs: the
+/// ids, in order. Not measured: setup for runs at a million users.
+async fn seed_users(db: &str, n: usize) -> Result<Vec<String>, String> {
+    use futures_util::StreamExt;
+    use scim_bridge::directory::Scope;
+    use scim_bridge::scim::projection::Projection;
+
+    let config = scim_bridge::config::Config {
+        database_url: db.to_owned(),
+        pool_size: 16,
+        ..Default::default()
+    };
+    let dir = scim_bridge::open_directory(&config)
+        .await
+        .map_err(|e| format!("seeding: {e}"))?;
+    let iam = dir
+        .iam("bench")
+        .await
+        .map_err(|e| format!("seeding: {e:?}"))?
+        .id;
+    let scope = Scope {
+        iam,
+        base_url: "http://127.0.0.1/scim/v2".to_owned(),
+        request_id: None,
+    };
+    let proj = Projection::default();
+    let started = Instant::now();
+    let mut ids = vec![String::new(); n];
+    let mut done = 0usize;
+    let mut created = futures_util::stream::iter(0..n)
+        .map(|i| {
+            let (dir, scope, proj) = (&dir, &scope, &proj);
+            async move {
+                let body: serde_json::Value = serde_json::from_str(&user_body(
+                    &format!("user{i}@example.com"),
+                    &format!("ext-{i:08}"),
+                    i,
+                ))
+                .expect("valid JSON");
+                dir.create_user(scope, &body, proj)
+                    .await
+                    .map(|r| (i, r.id))
+                    .map_err(|e| format!("seeding user {i}: {e:?}"))
+            }
+        })
+        .buffer_unordered(256);
+    while let Some(r) = created.next().await {
+        let (i, id) = r?;
+        ids[i] = id;
+        done += 1;
+        if done.is_multiple_of(100_000) {
+            eprintln!(
+                "seeded {done} users in {:.0} s",
+                started.elapsed().as_secs_f64()
+            );
+        }
+    }
+    eprintln!(
+        "seeded {n} users in {:.1} s ({:.0}/s)",
+        started.elapsed().as_secs_f64(),
+        n as f64 / started.elapsed().as_secs_f64()
+    );
+    Ok(ids)
+}
+
 // ---------------------------------------------------------------- main
 
 struct Setup {
@@ -674,6 +860,8 @@ struct Setup {
     token: String,
     server: Option<Server>,
     pg_schema: Option<String>,
+    /// `--seed`: the ids of users `0..N`.
+    seeded: Option<Vec<String>>,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -693,6 +881,7 @@ async fn setup(o: &Opts) -> Result<Setup, String> {
             token: token.clone(),
             server: None,
             pg_schema: None,
+            seeded: None,
             _dir: None,
         });
     }
@@ -718,12 +907,18 @@ async fn setup(o: &Opts) -> Result<Setup, String> {
         let token = cli(&db, &["token", "create", "--iam", "bench"])?
             .trim()
             .to_owned();
+        let seeded = if o.seed {
+            Some(seed_users(&db, o.users).await?)
+        } else {
+            None
+        };
         let (server, origin) = start_server(&db, dir.path()).await?;
-        Ok::<_, String>((token, server, origin))
+        Ok::<_, String>((token, server, origin, seeded))
     }
     .await;
     match prepared {
-        Ok((token, server, origin)) => Ok(Setup {
+        Ok((token, server, origin, seeded)) => Ok(Setup {
+            seeded,
             database_label: label,
             base: format!("{origin}/scim/v2"),
             token,
@@ -793,6 +988,9 @@ async fn bench(o: &Opts, s: &Setup) -> Result<Vec<Phase>, String> {
             .zip(names)
             .filter_map(|(id, name)| Some((id?, name)))
             .unzip()
+    } else if let Some(ids) = &s.seeded {
+        let names = (0..n).map(|i| format!("user{i}@example.com")).collect();
+        (ids.clone(), names)
     } else {
         existing_users(&ctx, &s.base, n).await?.into_iter().unzip()
     };
@@ -828,6 +1026,52 @@ async fn bench(o: &Opts, s: &Setup) -> Result<Vec<Phase>, String> {
             })
             .collect();
         phases.push(run_phase(&ctx, "list page (100)", c, work, &mut []).await);
+    }
+    // The externalId of the user named `name`: the same number.
+    let ext_of = |name: &str| {
+        let i: usize = name
+            .trim_start_matches(&prefix)
+            .trim_start_matches("user")
+            .trim_end_matches("@example.com")
+            .parse()
+            .unwrap_or(0);
+        format!("{prefix}ext-{i:08}")
+    };
+    let filters = |rng: &mut StdRng, f: &dyn Fn(usize) -> String| -> Vec<Req> {
+        (0..o.ops)
+            .map(|_| {
+                let f = f(rng.gen_range(0..k));
+                Req::Get(format!("{}/Users?filter={}", s.base, encode(&f)))
+            })
+            .collect()
+    };
+    if o.ext {
+        let work = filters(&mut rng, &|i| {
+            format!("externalId eq \"{}\"", ext_of(&names[i]))
+        });
+        phases.push(run_phase(&ctx, "filter externalId", c, work, &mut []).await);
+    }
+    if o.email {
+        let work = filters(&mut rng, &|i| {
+            format!("emails[type eq \"work\"].value eq \"{}\"", names[i])
+        });
+        phases.push(run_phase(&ctx, "filter work email", c, work, &mut []).await);
+    }
+    if o.id_filter {
+        let work = filters(&mut rng, &|i| format!("id eq \"{}\"", ids[i]));
+        phases.push(run_phase(&ctx, "filter id", c, work, &mut []).await);
+    }
+    if o.cursor {
+        phases.push(cursor_walk(&ctx, &s.base).await);
+    }
+    if o.co {
+        let work: Vec<Req> = (0..(o.ops / 1000).max(5))
+            .map(|_| {
+                let f = format!("userName co \"r{}@\"", rng.gen_range(0..k));
+                Req::Get(format!("{}/Users?filter={}&count=100", s.base, encode(&f)))
+            })
+            .collect();
+        phases.push(run_phase(&ctx, "filter co (scan)", c, work, &mut []).await);
     }
     Ok(phases)
 }

@@ -98,7 +98,11 @@ pub fn changed(old: &serde_json::Value, new: &serde_json::Value) -> Vec<String> 
         if x == y || key == "schemas" {
             continue;
         }
-        let ext = key.starts_with("urn:") && matches!((x, y), (Some(Value::Object(_)) | None, Some(Value::Object(_)) | None));
+        let ext = key.starts_with("urn:")
+            && matches!(
+                (x, y),
+                (Some(Value::Object(_)) | None, Some(Value::Object(_)) | None)
+            );
         if ext {
             let empty = Value::Object(serde_json::Map::new());
             for sub in changed(x.unwrap_or(&empty), y.unwrap_or(&empty)) {
@@ -332,7 +336,10 @@ mod tests {
                 format!("{ent}:division"),
             ]
         );
-        assert_eq!(present(&serde_json::json!({"b": 1, "a": 2})), vec!["a", "b"]);
+        assert_eq!(
+            present(&serde_json::json!({"b": 1, "a": 2})),
+            vec!["a", "b"]
+        );
     }
 
     #[test]

@@ -468,9 +468,19 @@ impl Directory {
             password_hash: Some(None),
         };
         let id = self.new_id();
-        let defaults = self.iam_settings(BUILT_IN_IAM_ID).await?.default_permissions;
+        let defaults = self
+            .iam_settings(BUILT_IN_IAM_ID)
+            .await?
+            .default_permissions;
         self.store
-            .insert_user(BUILT_IN_IAM_ID, id, &write, &defaults, &ctx.entry(""), self.now())
+            .insert_user(
+                BUILT_IN_IAM_ID,
+                id,
+                &write,
+                &defaults,
+                &ctx.entry(""),
+                self.now(),
+            )
             .await?;
         Ok(id)
     }

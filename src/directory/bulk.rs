@@ -265,7 +265,13 @@ impl Directory {
         let budget = run.fail_on_errors - run.errors;
         let done = self
             .store
-            .insert_batch(run.scope.iam, &items, budget, &run.scope.audit(), self.now())
+            .insert_batch(
+                run.scope.iam,
+                &items,
+                budget,
+                &run.scope.audit(),
+                self.now(),
+            )
             .await;
         match done {
             Ok(results) => {

@@ -96,7 +96,15 @@ fn expired(timeout_secs: u64) -> ScimError {
 
 /// The cursor text for a position: base64url (RFC 3986 unreserved
 /// characters only) of a small JSON payload and its HMAC-SHA256 tag.
-pub fn encode(key: &CursorKey, fp: &Fingerprint, seek: &Seek, now: OffsetDateTime) -> String {
+/// `total` is the walk's `totalResults`, counted once on its first page
+/// and carried along so that no later page counts the whole result again.
+pub fn encode(
+    key: &CursorKey,
+    fp: &Fingerprint,
+    seek: &Seek,
+    total: Option<u64>,
+    now: OffsetDateTime,
+) -> String {
     let mut p = Map::new();
     p.insert("v".into(), json!(VERSION));
     let d = match seek.direction {
@@ -111,6 +119,9 @@ pub fn encode(key: &CursorKey, fp: &Fingerprint, seek: &Seek, now: OffsetDateTim
         p.insert("k".into(), key_json(k));
     }
     p.insert("id".into(), json!(seek.from.id.simple().to_string()));
+    if let Some(n) = total {
+        p.insert("n".into(), json!(n));
+    }
     p.insert("t".into(), json!(now.unix_timestamp()));
     let mut bytes = Value::Object(p).to_string().into_bytes();
     let tag = key.mac(fp, &bytes).finalize().into_bytes();
@@ -119,14 +130,14 @@ pub fn encode(key: &CursorKey, fp: &Fingerprint, seek: &Seek, now: OffsetDateTim
 }
 
 /// The position a cursor names, if it is ours, untouched, issued for this
-/// query and younger than `timeout_secs`.
+/// query and younger than `timeout_secs`; and the total it carries.
 pub fn decode(
     key: &CursorKey,
     fp: &Fingerprint,
     cursor: &str,
     now: OffsetDateTime,
     timeout_secs: u64,
-) -> Result<Seek, ScimError> {
+) -> Result<(Seek, Option<u64>), ScimError> {
     if cursor.len() > MAX_LEN {
         return Err(invalid());
     }
@@ -162,11 +173,16 @@ pub fn decode(
         .and_then(|s| Uuid::parse_str(s).ok())
         .ok_or_else(invalid)?;
     let key = p.get("k").map(key_value).transpose()?;
-    Ok(Seek {
+    let total = match p.get("n") {
+        None => None,
+        Some(n) => Some(n.as_u64().ok_or_else(invalid)?),
+    };
+    let seek = Seek {
         direction,
         inclusive: p.get("x").and_then(Value::as_bool).unwrap_or(false),
         from: Keyset { key, id },
-    })
+    };
+    Ok((seek, total))
 }
 
 fn key_json(k: &KeyValue) -> Value {

@@ -120,6 +120,7 @@ impl Directory {
                     limit: paging.count,
                     sort: resolved,
                     base_url: Some(scope.base_url.clone()),
+                    known_total: plan.known_total,
                 },
             )
             .await?;

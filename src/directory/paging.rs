@@ -68,6 +68,8 @@ pub struct ListResult {
 /// How a list is read, and what its answer's cursors are bound to.
 pub(super) struct PagePlan {
     pub window: Window,
+    /// A cursor page: the total its walk counted on the first page.
+    pub known_total: Option<u64>,
     cursor: Option<CursorPlan>,
 }
 
@@ -91,6 +93,7 @@ impl Directory {
         let Some(text) = &paging.cursor else {
             return Ok(PagePlan {
                 window: Window::Offset(paging.start_index - 1),
+                known_total: None,
                 cursor: None,
             });
         };
@@ -102,19 +105,21 @@ impl Directory {
             sort.is_some_and(|s| s.descending),
         );
         let key = self.cursor_key().await?;
-        let requested = if text.is_empty() {
-            None
+        let (requested, known_total) = if text.is_empty() {
+            (None, None)
         } else {
-            Some(cursor::decode(
+            let (seek, total) = cursor::decode(
                 &key,
                 &fingerprint,
                 text,
                 self.now(),
                 self.limits.cursor_timeout_secs,
-            )?)
+            )?;
+            (Some(seek), total)
         };
         Ok(PagePlan {
             window: Window::Keyset(requested.clone()),
+            known_total,
             cursor: Some(CursorPlan {
                 key,
                 fingerprint,
@@ -149,7 +154,7 @@ impl Directory {
             cursor::neighbours(c.requested.as_ref(), page)
         };
         let now = self.now();
-        let encode = |s: Seek| cursor::encode(&c.key, &c.fingerprint, &s, now);
+        let encode = |s: Seek| cursor::encode(&c.key, &c.fingerprint, &s, Some(page.total), now);
         ListResult {
             total: page.total,
             start_index: None,

@@ -76,7 +76,14 @@ impl Directory {
         let write = self.user_write(body, false).await?;
         let stored = self
             .store
-            .replace_user(scope.iam, uuid, &write, if_version, &scope.audit(), self.now())
+            .replace_user(
+                scope.iam,
+                uuid,
+                &write,
+                if_version,
+                &scope.audit(),
+                self.now(),
+            )
             .await?;
         let groups = if proj.includes(&USER_RESOURCE, None, "groups") {
             self.store
@@ -149,6 +156,7 @@ impl Directory {
                     limit: paging.count,
                     sort: resolved,
                     base_url: Some(scope.base_url.clone()),
+                    known_total: plan.known_total,
                 },
             )
             .await?;

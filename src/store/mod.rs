@@ -201,6 +201,10 @@ pub struct ListQuery {
     /// The SCIM base URL (`https://host/scim/v2`) the resources'
     /// `meta.location` and `$ref`s start with: filters on those need it.
     pub base_url: Option<String>,
+    /// The total matches, already known (a cursor walk counts them once,
+    /// on its first page, and carries the figure): the store then returns
+    /// it instead of counting every match again.
+    pub known_total: Option<u64>,
 }
 
 /// A validated `sortBy` (a singular attribute, a sub-attribute, or a
@@ -373,6 +377,9 @@ pub trait Store: accounts::Accounts + Send + Sync + 'static {
     ) -> Result<Stored>;
     async fn get_group(&self, iam: Uuid, id: Uuid) -> Result<Option<Stored>>;
     /// Replaces the document and the whole member list.
+    // One transaction's inputs: the group, its members, the version it
+    // must still have, and who changes it.
+    #[allow(clippy::too_many_arguments)]
     async fn replace_group(
         &self,
         iam: Uuid,

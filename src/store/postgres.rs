@@ -157,7 +157,9 @@ impl PgStore {
             Window::Offset(o) => *o == 0,
             Window::Keyset(seek) => seek.is_none(),
         };
-        let total: i64 = if from_start && q.limit > 0 && (items.len() as u64) < q.limit {
+        let total: i64 = if let Some(known) = q.known_total {
+            i64::try_from(known).unwrap_or(i64::MAX)
+        } else if from_start && q.limit > 0 && (items.len() as u64) < q.limit {
             items.len() as i64
         } else {
             sqlx::query_scalar_with(AssertSqlSafe(ls.count.sql), args(&ls.count.binds)?)
@@ -353,7 +355,10 @@ async fn create_user_rows(
 ) -> Result<Stored> {
     let stored = insert_user_rows(&mut *tx, iam, id, u, now).await?;
     accounts::grant_defaults(&mut *tx, id, grants, now).await?;
-    let mut e = audit.clone().target("User", id).attributes(crate::audit::present(&u.doc));
+    let mut e = audit
+        .clone()
+        .target("User", id)
+        .attributes(crate::audit::present(&u.doc));
     e.action = "user.created";
     accounts::append_audit(&mut *tx, &e, now).await?;
     Ok(stored)
@@ -681,6 +686,9 @@ impl Store for PgStore {
         self.get("groups", iam, id).await
     }
 
+    // One transaction's inputs: the group, its members, the version it
+    // must still have, and who changes it.
+    #[allow(clippy::too_many_arguments)]
     async fn replace_group(
         &self,
         iam: Uuid,

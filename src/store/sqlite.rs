@@ -25,6 +25,10 @@ use crate::audit::Entry;
 
 mod accounts;
 
+mod group_commit;
+
+use group_commit::GroupCommit;
+
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
 const BEGIN_IMMEDIATE: &str = "BEGIN IMMEDIATE";
@@ -32,6 +36,9 @@ const BEGIN_IMMEDIATE: &str = "BEGIN IMMEDIATE";
 pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
+    /// Writes that share their transaction's fsync with others queued
+    /// meanwhile; see `group_commit`.
+    commits: GroupCommit,
 }
 
 fn micros(t: OffsetDateTime) -> i64 {
@@ -117,18 +124,28 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
+        // No ping before each acquire: a connection to a local file does
+        // not go stale, and the ping is a round trip to the connection's
+        // thread on every query.
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)
+            .test_before_acquire(false)
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(base.clone())
             .await?;
         let reader = SqlitePoolOptions::new()
             .max_connections(pool_size.max(1))
+            .test_before_acquire(false)
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(base.read_only(true))
             .await?;
-        Ok(SqliteStore { writer, reader })
+        let commits = GroupCommit::start(writer.clone());
+        Ok(SqliteStore {
+            writer,
+            reader,
+            commits,
+        })
     }
 
     async fn list(&self, kind: ResourceKind, iam: Uuid, q: &ListQuery) -> Result<ListPage> {
@@ -156,7 +173,9 @@ impl SqliteStore {
             Window::Offset(o) => *o == 0,
             Window::Keyset(seek) => seek.is_none(),
         };
-        let total: i64 = if from_start && q.limit > 0 && (items.len() as u64) < q.limit {
+        let total: i64 = if let Some(known) = q.known_total {
+            i64::try_from(known).unwrap_or(i64::MAX)
+        } else if from_start && q.limit > 0 && (items.len() as u64) < q.limit {
             items.len() as i64
         } else {
             sqlx::query_scalar_with(AssertSqlSafe(ls.count.sql), args(&ls.count.binds)?)
@@ -211,15 +230,24 @@ async fn write_emails(tx: &mut sqlx::SqliteConnection, user: Uuid, search: &Valu
         .bind(id_text(user))
         .execute(&mut *tx)
         .await?;
-    for value in email_values(search) {
-        sqlx::query(
-            "INSERT INTO user_emails (value, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-        )
-        .bind(value)
-        .bind(id_text(user))
-        .execute(&mut *tx)
-        .await?;
+    insert_emails(tx, &id_text(user), search).await
+}
+
+/// Adds the `user_emails` rows of a user's search document, in one
+/// statement whatever their number.
+async fn insert_emails(tx: &mut sqlx::SqliteConnection, user: &str, search: &Value) -> Result<()> {
+    let values = email_values(search);
+    if values.is_empty() {
+        return Ok(());
     }
+    sqlx::query(
+        "INSERT INTO user_emails (value, user_id) SELECT value, $2 FROM json_each($1)
+         WHERE true ON CONFLICT DO NOTHING",
+    )
+    .bind(Value::from(values).to_string())
+    .bind(user)
+    .execute(&mut *tx)
+    .await?;
     Ok(())
 }
 
@@ -290,7 +318,8 @@ async fn insert_user_rows(
     .execute(&mut *tx)
     .await
     .map_err(|e| unique(e, "users_iam_user_name"))?;
-    write_emails(&mut *tx, id, &u.search).await?;
+    // A new user has no rows to delete first.
+    insert_emails(&mut *tx, &id_text(id), &u.search).await?;
     Ok(Stored {
         id,
         doc: u.doc.clone(),
@@ -347,7 +376,10 @@ async fn create_user_rows(
 ) -> Result<Stored> {
     let stored = insert_user_rows(&mut *tx, iam, id, u, now).await?;
     accounts::grant_defaults(&mut *tx, id, grants, now).await?;
-    let mut e = audit.clone().target("User", id).attributes(crate::audit::present(&u.doc));
+    let mut e = audit
+        .clone()
+        .target("User", id)
+        .attributes(crate::audit::present(&u.doc));
     e.action = "user.created";
     accounts::append_audit(&mut *tx, &e, now).await?;
     Ok(stored)
@@ -551,10 +583,15 @@ impl Store for SqliteStore {
         audit: &Entry,
         now: OffsetDateTime,
     ) -> Result<Stored> {
-        let mut tx = self.writer.begin_with(BEGIN_IMMEDIATE).await?;
-        let stored = create_user_rows(&mut tx, iam, id, u, grants, audit, now).await?;
-        tx.commit().await?;
-        Ok(stored)
+        // Through group commit: one fsync covers the creates queued meanwhile.
+        let (u, grants, audit) = (u.clone(), grants.to_vec(), audit.clone());
+        self.commits
+            .write(move |tx| {
+                Box::pin(
+                    async move { create_user_rows(tx, iam, id, &u, &grants, &audit, now).await },
+                )
+            })
+            .await
     }
 
     async fn get_user(&self, iam: Uuid, id: Uuid) -> Result<Option<Stored>> {
@@ -674,6 +711,9 @@ impl Store for SqliteStore {
         self.get("groups", iam, id).await
     }
 
+    // One transaction's inputs: the group, its members, the version it
+    // must still have, and who changes it.
+    #[allow(clippy::too_many_arguments)]
     async fn replace_group(
         &self,
         iam: Uuid,

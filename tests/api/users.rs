@@ -454,3 +454,51 @@ pub fn urlencode(s: &str) -> String {
     }
     out
 }
+
+/// Creates arriving together share a transaction on SQLite (group commit):
+/// each still gets its own answer, a conflicting one changes nothing, and
+/// every acknowledged one is there afterwards with its email index.
+async fn concurrent_creates_each_get_their_own_answer(app: &TestApp) {
+    let names: Vec<String> = (0..12).map(|i| format!("batch{i}@x.org")).collect();
+    // Each name twice: exactly one of the two wins.
+    let bodies: Vec<Value> = names
+        .iter()
+        .chain(names.iter())
+        .map(|n| {
+            json!({
+                "schemas": [USER],
+                "userName": n,
+                "emails": [{"value": n, "type": "work"}],
+            })
+        })
+        .collect();
+    let requests = bodies.iter().map(|b| app.post("/Users", b));
+    let answers = futures_util::future::join_all(requests).await;
+    let mut created = 0;
+    for r in answers {
+        match r.status().as_u16() {
+            201 => created += 1,
+            409 => {
+                let body: Value = r.json().await.unwrap();
+                assert_eq!(body["scimType"], "uniqueness", "{body}");
+            }
+            other => panic!("unexpected status {other}"),
+        }
+    }
+    assert_eq!(created, names.len());
+    let all: Value = app.get("/Users?count=100").await.json().await.unwrap();
+    assert_eq!(all["totalResults"], names.len());
+    for n in &names {
+        let found = app
+            .get(&format!(
+                "/Users?filter={}",
+                urlencode(&format!(r#"emails[type eq "work"].value eq "{n}""#))
+            ))
+            .await
+            .json::<Value>()
+            .await
+            .unwrap();
+        assert_eq!(found["totalResults"], 1, "{n}: {found}");
+    }
+}
+both!(concurrent_creates_each_get_their_own_answer);

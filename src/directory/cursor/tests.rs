@@ -48,19 +48,19 @@ fn every_key_round_trips_exactly() {
                     inclusive,
                     ..at(k.clone(), direction)
                 };
-                let c = encode(&key, &f, &seek, NOW);
+                let c = encode(&key, &f, &seek, Some(42), NOW);
                 assert!(
                     c.bytes()
                         .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'),
                     "only unreserved characters: {c}"
                 );
-                assert_eq!(decode(&key, &f, &c, NOW, 3600).unwrap(), seek);
+                assert_eq!(decode(&key, &f, &c, NOW, 3600).unwrap(), (seek, Some(42)));
             }
         }
     }
 }
 
-fn scim_type(r: Result<Seek, ScimError>) -> Option<ScimType> {
+fn scim_type<T: std::fmt::Debug>(r: Result<T, ScimError>) -> Option<ScimType> {
     r.unwrap_err().scim_type
 }
 
@@ -68,7 +68,13 @@ fn scim_type(r: Result<Seek, ScimError>) -> Option<ScimType> {
 fn altered_or_foreign_cursors_are_invalid() {
     let key = CursorKey::derive(b"secret");
     let f = fp(1, None);
-    let c = encode(&key, &f, &at(Some(KeyValue::Int(7)), Direction::After), NOW);
+    let c = encode(
+        &key,
+        &f,
+        &at(Some(KeyValue::Int(7)), Direction::After),
+        None,
+        NOW,
+    );
     let invalid = Some(ScimType::InvalidCursor);
     // Every single-character change is caught.
     for i in 0..c.len() {
@@ -126,7 +132,7 @@ fn altered_or_foreign_cursors_are_invalid() {
 fn cursors_expire_after_the_timeout() {
     let key = CursorKey::derive(b"secret");
     let f = fp(1, None);
-    let c = encode(&key, &f, &at(None, Direction::After), NOW);
+    let c = encode(&key, &f, &at(None, Direction::After), None, NOW);
     let later = |s: i64| NOW + time::Duration::seconds(s);
     assert!(decode(&key, &f, &c, later(3600), 3600).is_ok());
     assert_eq!(
