@@ -240,3 +240,145 @@ async fn the_openapi_document_lists_every_endpoint(app: &TestApp) {
         }
     }
 }
+
+both!(identity_provider_writes_are_audited_with_what_changed);
+async fn identity_provider_writes_are_audited_with_what_changed(app: &TestApp) {
+    let root = admin(app, "root@example.com").await;
+    let auditor = root.another(app, "auditor@example.com", &["AUDIT"]).await;
+    let user = app.create_user("kai@example.com").await;
+    let id = user["id"].as_str().unwrap();
+    // A new user holds its IAM's default permissions from the start.
+    let (_, view) = root.get(app, &format!("/users/{id}")).await;
+    assert_eq!(
+        view["permissionSources"],
+        json!([
+            {"permission": "CREATE_DATA_SOURCE_IN_PROJECT", "sources": ["iam-default"]},
+            {"permission": "CREATE_PROJECT", "sources": ["iam-default"]},
+        ])
+    );
+    let patch = |ops: serde_json::Value| json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": ops});
+    let r = app
+        .patch(
+            &format!("/Users/{id}"),
+            &patch(json!([{"op": "replace", "path": "title", "value": "Lead"}])),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    // The same PATCH again changes nothing and records nothing.
+    let r = app
+        .patch(
+            &format!("/Users/{id}"),
+            &patch(json!([{"op": "replace", "path": "title", "value": "Lead"}])),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let group = app.create_group("Crew", &[]).await;
+    let gid = group["id"].as_str().unwrap();
+    let r = app
+        .patch(
+            &format!("/Groups/{gid}"),
+            &patch(json!([{"op": "add", "path": "members", "value": [{"value": id}]}])),
+        )
+        .await;
+    assert!(r.status().is_success());
+    assert_eq!(app.delete(&format!("/Groups/{gid}")).await.status(), 204);
+    assert_eq!(app.delete(&format!("/Users/{id}")).await.status(), 204);
+
+    let (_, log) = auditor.get(app, "/audit?actor=iam:&limit=100").await;
+    assert_eq!(log["count"], 0, "actor matches exactly");
+    let (_, iams) = root.get(app, "/iams").await;
+    let idp = iams["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["name"] == "idp")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (_, log) = auditor
+        .get(app, &format!("/audit?actor=iam:{idp}&limit=100"))
+        .await;
+    let got: Vec<(String, String, serde_json::Value)> = log["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .map(|r| {
+            (
+                r["action"].as_str().unwrap().to_owned(),
+                r["target"].as_str().unwrap().to_owned(),
+                r["attributes"].clone(),
+            )
+        })
+        .collect();
+    let expected = vec![
+        (
+            "user.created",
+            id,
+            json!(["active", "emails", "name", "userName"]),
+        ),
+        ("user.updated", id, json!(["title"])),
+        ("group.created", gid, json!(["displayName"])),
+        ("group.updated", gid, json!(["members"])),
+        ("group.deleted", gid, json!([])),
+        ("user.deprovisioned", id, json!([])),
+    ];
+    assert_eq!(got.len(), expected.len(), "{log}");
+    for ((action, target, attrs), (ea, et, eattrs)) in got.iter().zip(expected) {
+        assert_eq!((action.as_str(), target.as_str(), attrs), (ea, et, &eattrs));
+    }
+    assert!(log["hits"][0]["requestId"].is_string());
+    let n = app
+        .directory()
+        .await
+        .verify_audit()
+        .await
+        .unwrap()
+        .expect("intact");
+    assert!(n >= 6);
+}
+
+both!(bulk_creates_are_audited_and_get_the_defaults);
+async fn bulk_creates_are_audited_and_get_the_defaults(app: &TestApp) {
+    let root = admin(app, "root@example.com").await;
+    let ops: Vec<serde_json::Value> = (0..3)
+        .map(|i| {
+            json!({"method": "POST", "path": "/Users", "bulkId": format!("u{i}"),
+                   "data": {"userName": format!("bulk{i}@example.com")}})
+        })
+        .collect();
+    let r = app
+        .post(
+            "/Bulk",
+            &json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"], "Operations": ops}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let body: serde_json::Value = r.json().await.unwrap();
+    for op in body["Operations"].as_array().unwrap() {
+        assert_eq!(op["status"], "201", "{op}");
+        let id = op["location"].as_str().unwrap().rsplit('/').next().unwrap();
+        let (_, view) = root.get(app, &format!("/users/{id}")).await;
+        assert_eq!(
+            view["permissions"],
+            json!(["CREATE_DATA_SOURCE_IN_PROJECT", "CREATE_PROJECT"])
+        );
+        let auditor_view = app.directory().await;
+        let trail = auditor_view
+            .audit_log(&scim_bridge::store::accounts::AuditQuery {
+                target: Some(id.parse().unwrap()),
+                limit: 10,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(trail["hits"][0]["action"], "user.created", "{trail}");
+    }
+    app.directory()
+        .await
+        .verify_audit()
+        .await
+        .unwrap()
+        .expect("intact");
+}
