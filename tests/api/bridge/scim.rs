@@ -239,3 +239,53 @@ async fn identity_takeover_attempts_fail(app: &TestApp) {
     assert_eq!(me["disabled"], false);
     assert_eq!(me["groups"], json!([]));
 }
+
+both!(a_put_leaves_what_the_internal_iam_owns);
+async fn a_put_leaves_what_the_internal_iam_owns(app: &TestApp) {
+    let root = admin(app, "root@example.com").await;
+    let user = app.create_user("ivy@example.com").await;
+    let id = user["id"].as_str().unwrap();
+    app.create_group("Ops", &[id]).await;
+    root.post(
+        app,
+        &format!("/users/{id}/permissions"),
+        &json!({"permissions": ["GOVERNANCE"]}),
+    )
+    .await;
+    root.patch(
+        app,
+        &format!("/users/{id}/attributes"),
+        &json!({"operations": [{"op": "add", "name": "site", "values": ["oslo"]}]}),
+    )
+    .await;
+    root.post(
+        app,
+        &format!("/users/{id}/subscriptions"),
+        &json!({"dataSource": "ds"}),
+    )
+    .await;
+    let (_, before) = root.get(app, &format!("/users/{id}")).await;
+    // Okta's update: GET, then a full PUT of what it owns (echoing id, meta
+    // and groups), with a changed name.
+    let mut body: Value = app.get(&format!("/Users/{id}")).await.json().await.unwrap();
+    body["name"]["givenName"] = json!("Ivy");
+    let r = app.put(&format!("/Users/{id}"), &body).await;
+    assert_eq!(r.status(), 200);
+    let (_, after) = root.get(app, &format!("/users/{id}")).await;
+    for key in [
+        "permissions",
+        "permissionSources",
+        "subscriptions",
+        "groups",
+        "disabled",
+    ] {
+        assert_eq!(after[key], before[key], "{key}");
+    }
+    assert_eq!(after["attributes"]["managed"], json!({"site": ["oslo"]}));
+    // A PUT without the user's groups does not take them away either.
+    body.as_object_mut().unwrap().remove("groups");
+    let r = app.put(&format!("/Users/{id}"), &body).await;
+    assert_eq!(r.status(), 200);
+    let (_, again) = root.get(app, &format!("/users/{id}")).await;
+    assert_eq!(again["groups"], before["groups"]);
+}
