@@ -343,7 +343,8 @@ async fn insert_group_rows(
     })
 }
 
-/// A new user with its default grants and its audit record.
+/// A new user with its default grants, and its audit record (for the
+/// caller to append).
 async fn create_user_rows(
     tx: &mut sqlx::PgConnection,
     iam: Uuid,
@@ -352,7 +353,7 @@ async fn create_user_rows(
     grants: &[String],
     audit: &Entry,
     now: OffsetDateTime,
-) -> Result<Stored> {
+) -> Result<(Stored, Entry)> {
     let stored = insert_user_rows(&mut *tx, iam, id, u, now).await?;
     accounts::grant_defaults(&mut *tx, id, grants, now).await?;
     let mut e = audit
@@ -360,11 +361,11 @@ async fn create_user_rows(
         .target("User", id)
         .attributes(crate::audit::present(&u.doc));
     e.action = "user.created";
-    accounts::append_audit(&mut *tx, &e, now).await?;
-    Ok(stored)
+    Ok((stored, e))
 }
 
-/// A new group with its members and its audit record.
+/// A new group with its members, and its audit record (for the caller to
+/// append).
 async fn create_group_rows(
     tx: &mut sqlx::PgConnection,
     iam: Uuid,
@@ -373,7 +374,7 @@ async fn create_group_rows(
     members: &[(Uuid, MemberKind)],
     audit: &Entry,
     now: OffsetDateTime,
-) -> Result<Stored> {
+) -> Result<(Stored, Entry)> {
     let stored = insert_group_rows(&mut *tx, iam, id, g, members, now).await?;
     let mut names = crate::audit::present(&g.doc);
     if !members.is_empty() {
@@ -381,8 +382,7 @@ async fn create_group_rows(
     }
     let mut e = audit.clone().target("Group", id).attributes(names);
     e.action = "group.created";
-    accounts::append_audit(&mut *tx, &e, now).await?;
-    Ok(stored)
+    Ok((stored, e))
 }
 
 /// The stored document of a row, read inside a write transaction.
@@ -403,7 +403,7 @@ async fn insert_batch_item(
     item: &NewResource<'_>,
     audit: &Entry,
     now: OffsetDateTime,
-) -> Result<Result<Stored>> {
+) -> Result<Result<(Stored, Entry)>> {
     sqlx::query("SAVEPOINT batch_item")
         .execute(&mut *tx)
         .await?;
@@ -566,7 +566,8 @@ impl Store for PgStore {
         now: OffsetDateTime,
     ) -> Result<Stored> {
         let mut tx = self.pool.begin().await?;
-        let stored = create_user_rows(&mut tx, iam, id, u, grants, audit, now).await?;
+        let (stored, entry) = create_user_rows(&mut tx, iam, id, u, grants, audit, now).await?;
+        accounts::append_audit(&mut tx, &entry, now).await?;
         tx.commit().await?;
         Ok(stored)
     }
@@ -677,7 +678,8 @@ impl Store for PgStore {
         now: OffsetDateTime,
     ) -> Result<Stored> {
         let mut tx = self.pool.begin().await?;
-        let stored = create_group_rows(&mut tx, iam, id, g, members, audit, now).await?;
+        let (stored, entry) = create_group_rows(&mut tx, iam, id, g, members, audit, now).await?;
+        accounts::append_audit(&mut tx, &entry, now).await?;
         tx.commit().await?;
         Ok(stored)
     }
@@ -941,15 +943,20 @@ impl Store for PgStore {
             return Ok(out);
         }
         let mut errors = 0;
+        let mut entries = Vec::new();
         let mut tx = self.pool.begin().await?;
         for item in items {
             let done = insert_batch_item(&mut tx, iam, item, audit, now).await?;
             errors += usize::from(done.is_err());
-            out.push(done);
+            out.push(done.map(|(stored, entry)| {
+                entries.push(entry);
+                stored
+            }));
             if errors >= max_errors {
                 break;
             }
         }
+        accounts::append_audits(&mut tx, &entries, now).await?;
         tx.commit().await?;
         Ok(out)
     }

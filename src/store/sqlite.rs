@@ -364,7 +364,8 @@ async fn insert_group_rows(
     })
 }
 
-/// A new user with its default grants and its audit record.
+/// A new user with its default grants, and its audit record (for the
+/// caller to append).
 async fn create_user_rows(
     tx: &mut sqlx::SqliteConnection,
     iam: Uuid,
@@ -373,7 +374,7 @@ async fn create_user_rows(
     grants: &[String],
     audit: &Entry,
     now: OffsetDateTime,
-) -> Result<Stored> {
+) -> Result<(Stored, Entry)> {
     let stored = insert_user_rows(&mut *tx, iam, id, u, now).await?;
     accounts::grant_defaults(&mut *tx, id, grants, now).await?;
     let mut e = audit
@@ -381,11 +382,11 @@ async fn create_user_rows(
         .target("User", id)
         .attributes(crate::audit::present(&u.doc));
     e.action = "user.created";
-    accounts::append_audit(&mut *tx, &e, now).await?;
-    Ok(stored)
+    Ok((stored, e))
 }
 
-/// A new group with its members and its audit record.
+/// A new group with its members, and its audit record (for the caller to
+/// append).
 async fn create_group_rows(
     tx: &mut sqlx::SqliteConnection,
     iam: Uuid,
@@ -394,7 +395,7 @@ async fn create_group_rows(
     members: &[(Uuid, MemberKind)],
     audit: &Entry,
     now: OffsetDateTime,
-) -> Result<Stored> {
+) -> Result<(Stored, Entry)> {
     let stored = insert_group_rows(&mut *tx, iam, id, g, members, now).await?;
     let mut names = crate::audit::present(&g.doc);
     if !members.is_empty() {
@@ -402,8 +403,7 @@ async fn create_group_rows(
     }
     let mut e = audit.clone().target("Group", id).attributes(names);
     e.action = "group.created";
-    accounts::append_audit(&mut *tx, &e, now).await?;
-    Ok(stored)
+    Ok((stored, e))
 }
 
 /// The stored document of a row, read inside a write transaction.
@@ -424,7 +424,7 @@ async fn insert_batch_item(
     item: &NewResource<'_>,
     audit: &Entry,
     now: OffsetDateTime,
-) -> Result<Result<Stored>> {
+) -> Result<Result<(Stored, Entry)>> {
     sqlx::query("SAVEPOINT batch_item")
         .execute(&mut *tx)
         .await?;
@@ -587,9 +587,12 @@ impl Store for SqliteStore {
         let (u, grants, audit) = (u.clone(), grants.to_vec(), audit.clone());
         self.commits
             .write(move |tx| {
-                Box::pin(
-                    async move { create_user_rows(tx, iam, id, &u, &grants, &audit, now).await },
-                )
+                Box::pin(async move {
+                    let (stored, entry) =
+                        create_user_rows(&mut *tx, iam, id, &u, &grants, &audit, now).await?;
+                    accounts::append_audit(tx, &entry, now).await?;
+                    Ok(stored)
+                })
             })
             .await
     }
@@ -702,7 +705,8 @@ impl Store for SqliteStore {
         now: OffsetDateTime,
     ) -> Result<Stored> {
         let mut tx = self.writer.begin_with(BEGIN_IMMEDIATE).await?;
-        let stored = create_group_rows(&mut tx, iam, id, g, members, audit, now).await?;
+        let (stored, entry) = create_group_rows(&mut tx, iam, id, g, members, audit, now).await?;
+        accounts::append_audit(&mut tx, &entry, now).await?;
         tx.commit().await?;
         Ok(stored)
     }
@@ -991,15 +995,20 @@ impl Store for SqliteStore {
             return Ok(out);
         }
         let mut errors = 0;
+        let mut entries = Vec::new();
         let mut tx = self.writer.begin_with(BEGIN_IMMEDIATE).await?;
         for item in items {
             let done = insert_batch_item(&mut tx, iam, item, audit, now).await?;
             errors += usize::from(done.is_err());
-            out.push(done);
+            out.push(done.map(|(stored, entry)| {
+                entries.push(entry);
+                stored
+            }));
             if errors >= max_errors {
                 break;
             }
         }
+        accounts::append_audits(&mut tx, &entries, now).await?;
         tx.commit().await?;
         Ok(out)
     }

@@ -52,33 +52,49 @@ pub(super) async fn append_audit(
     e: &Entry,
     now: OffsetDateTime,
 ) -> Result<()> {
-    let (seq, hash): (i64, String) =
+    append_audits(tx, std::slice::from_ref(e), now).await
+}
+
+/// Appends audit records in order inside the caller's write transaction:
+/// the chain's head is read and moved once for all of them.
+pub(super) async fn append_audits(
+    tx: &mut PgConnection,
+    entries: &[Entry],
+    now: OffsetDateTime,
+) -> Result<()> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let (mut seq, mut hash): (i64, String) =
         sqlx::query_as("SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE")
             .fetch_one(&mut *tx)
             .await?;
-    let r = audit::chain(e, Uuid::now_v7(), now, seq, &hash);
-    sqlx::query(
-        "INSERT INTO audit_log (seq, id, at, actor, action, target_kind, target_id, outcome,
-                                request_id, attributes, prev_hash, hash)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-    )
-    .bind(r.seq)
-    .bind(r.id)
-    .bind(r.at)
-    .bind(&r.actor)
-    .bind(&r.action)
-    .bind(&r.target_kind)
-    .bind(r.target_id)
-    .bind(&r.outcome)
-    .bind(&r.request_id)
-    .bind(serde_json::json!(r.attributes))
-    .bind(&r.prev_hash)
-    .bind(&r.hash)
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
+    for e in entries {
+        let r = audit::chain(e, Uuid::now_v7(), now, seq, &hash);
+        sqlx::query(
+            "INSERT INTO audit_log (seq, id, at, actor, action, target_kind, target_id, outcome,
+                                    request_id, attributes, prev_hash, hash)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        )
         .bind(r.seq)
+        .bind(r.id)
+        .bind(r.at)
+        .bind(&r.actor)
+        .bind(&r.action)
+        .bind(&r.target_kind)
+        .bind(r.target_id)
+        .bind(&r.outcome)
+        .bind(&r.request_id)
+        .bind(serde_json::json!(r.attributes))
+        .bind(&r.prev_hash)
         .bind(&r.hash)
+        .execute(&mut *tx)
+        .await?;
+        (seq, hash) = (r.seq, r.hash);
+    }
+    sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
+        .bind(seq)
+        .bind(&hash)
         .execute(&mut *tx)
         .await?;
     Ok(())
@@ -92,19 +108,20 @@ pub(super) async fn grant_defaults(
     grants: &[String],
     now: OffsetDateTime,
 ) -> Result<()> {
-    for p in grants {
-        sqlx::query(
-            "INSERT INTO user_permissions (user_id, permission, source, granted)
-             SELECT $1, name, $3, $4 FROM permissions WHERE name = $2
-             ON CONFLICT DO NOTHING",
-        )
-        .bind(user)
-        .bind(p)
-        .bind(SOURCE_IAM_DEFAULT)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+    if grants.is_empty() {
+        return Ok(());
     }
+    sqlx::query(
+        "INSERT INTO user_permissions (user_id, permission, source, granted)
+         SELECT $1, name, $3, $4 FROM permissions WHERE name IN (SELECT jsonb_array_elements_text($2))
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(user)
+    .bind(serde_json::json!(grants))
+    .bind(SOURCE_IAM_DEFAULT)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
     Ok(())
 }
 

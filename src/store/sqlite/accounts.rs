@@ -62,33 +62,56 @@ pub(super) async fn append_audit(
     e: &Entry,
     now: OffsetDateTime,
 ) -> Result<()> {
-    let (seq, hash): (i64, String) =
+    append_audits(tx, std::slice::from_ref(e), now).await
+}
+
+/// Appends audit records in order inside the caller's write transaction:
+/// the chain's head is read and moved once for all of them.
+pub(super) async fn append_audits(
+    tx: &mut SqliteConnection,
+    entries: &[Entry],
+    now: OffsetDateTime,
+) -> Result<()> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let (mut seq, mut hash): (i64, String) =
         sqlx::query_as("SELECT seq, hash FROM audit_head WHERE id = 1")
             .fetch_one(&mut *tx)
             .await?;
-    let r = audit::chain(e, Uuid::now_v7(), now, seq, &hash);
+    // One statement for the whole run: [[seq, id, at, …], …].
+    let mut rows = Vec::with_capacity(entries.len());
+    for e in entries {
+        let r = audit::chain(e, Uuid::now_v7(), now, seq, &hash);
+        rows.push(serde_json::json!([
+            r.seq,
+            id_text(r.id),
+            micros(r.at),
+            r.actor,
+            r.action,
+            r.target_kind,
+            r.target_id.map(id_text),
+            r.outcome,
+            r.request_id,
+            serde_json::to_string(&r.attributes).unwrap_or_else(|_| "[]".into()),
+            r.prev_hash,
+            r.hash,
+        ]));
+        (seq, hash) = (r.seq, r.hash);
+    }
     sqlx::query(
         "INSERT INTO audit_log (seq, id, at, actor, action, target_kind, target_id, outcome,
                                 request_id, attributes, prev_hash, hash)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+         SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5,
+                value ->> 6, value ->> 7, value ->> 8, value ->> 9, value ->> 10, value ->> 11
+         FROM json_each($1)",
     )
-    .bind(r.seq)
-    .bind(id_text(r.id))
-    .bind(micros(r.at))
-    .bind(&r.actor)
-    .bind(&r.action)
-    .bind(&r.target_kind)
-    .bind(r.target_id.map(id_text))
-    .bind(&r.outcome)
-    .bind(&r.request_id)
-    .bind(serde_json::to_string(&r.attributes).unwrap_or_else(|_| "[]".into()))
-    .bind(&r.prev_hash)
-    .bind(&r.hash)
+    .bind(serde_json::Value::from(rows).to_string())
     .execute(&mut *tx)
     .await?;
     sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
-        .bind(r.seq)
-        .bind(&r.hash)
+        .bind(seq)
+        .bind(&hash)
         .execute(&mut *tx)
         .await?;
     Ok(())
@@ -102,19 +125,20 @@ pub(super) async fn grant_defaults(
     grants: &[String],
     now: OffsetDateTime,
 ) -> Result<()> {
-    for p in grants {
-        sqlx::query(
-            "INSERT INTO user_permissions (user_id, permission, source, granted)
-             SELECT $1, name, $3, $4 FROM permissions WHERE name = $2
-             ON CONFLICT DO NOTHING",
-        )
-        .bind(id_text(user))
-        .bind(p)
-        .bind(SOURCE_IAM_DEFAULT)
-        .bind(micros(now))
-        .execute(&mut *tx)
-        .await?;
+    if grants.is_empty() {
+        return Ok(());
     }
+    sqlx::query(
+        "INSERT INTO user_permissions (user_id, permission, source, granted)
+         SELECT $1, name, $3, $4 FROM permissions WHERE name IN (SELECT value FROM json_each($2))
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(id_text(user))
+    .bind(serde_json::json!(grants).to_string())
+    .bind(SOURCE_IAM_DEFAULT)
+    .bind(micros(now))
+    .execute(&mut *tx)
+    .await?;
     Ok(())
 }
 
