@@ -7,8 +7,6 @@ use super::accounts::Ctx;
 use super::{Directory, Error, Result};
 use crate::auth::admin_token::{self, AdminClaims};
 use crate::scim::ScimError;
-use crate::scim::filter::{AttrPath, CompareOp, Filter, Literal};
-use crate::store::ListQuery;
 
 pub const USER_ADMIN: &str = "USER_ADMIN";
 
@@ -47,29 +45,11 @@ impl Directory {
         valid_for: time::Duration,
     ) -> Result<(Uuid, String)> {
         validate_email(email)?;
-        let bim = self.iam(super::iams::BUILT_IN_IAM).await?;
-        let filter = Filter::Compare {
-            path: AttrPath {
-                urn: None,
-                attr: "userName".into(),
-                sub: None,
-            },
-            op: CompareOp::Eq,
-            value: Literal::String(email.to_owned()),
-        };
-        let found = self
-            .store
-            .list_users(
-                bim.id,
-                &ListQuery {
-                    filter: Some(filter),
-                    limit: 1,
-                    ..Default::default()
-                },
-            )
-            .await?;
         let ctx = Ctx::cli();
-        let user = match found.items.first() {
+        let user = match self
+            .account_by_user_name(super::iams::BUILT_IN_IAM, email)
+            .await?
+        {
             Some(existing) => existing.id,
             None => self.create_bim_user(&ctx, name, email).await?,
         };
