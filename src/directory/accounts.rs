@@ -20,7 +20,7 @@ use crate::store::accounts::{
     Account, AccountQuery, AccountSort, AttributeOp, BUILT_IN_IAM_ID, Grant, LAST_USER_ADMIN,
     Migration, PermissionDef, SOURCE_DIRECT, Subscription,
 };
-use crate::store::{StoreError, UserWrite};
+use crate::store::{GroupRef, StoreError, UserWrite};
 
 /// Who asks, for the audit record.
 #[derive(Debug, Clone)]
@@ -498,26 +498,45 @@ impl Directory {
         {
             out.entry(permission).or_default().push(source);
         }
-        if let Some(iam) = account.iam_id {
+        // Each group's permissions come from the mapping of its own IAM.
+        for (iam, groups) in self.groups_by_iam(account).await? {
             let mapping = self.iam_settings(iam).await?.group_permissions;
-            if !mapping.is_empty() {
-                let folded: HashMap<String, &Vec<String>> =
-                    mapping.iter().map(|(g, p)| (fold_case(g), p)).collect();
-                let groups = self
-                    .store
-                    .groups_of_users(iam, &[account.id])
-                    .await?
-                    .remove(&account.id)
-                    .unwrap_or_default();
-                for g in groups {
-                    if let Some(perms) = folded.get(&fold_case(&g.display_name)) {
-                        for p in perms.iter() {
-                            out.entry(p.clone())
-                                .or_default()
-                                .push(format!("group:{}", g.id));
-                        }
+            if mapping.is_empty() {
+                continue;
+            }
+            let folded: HashMap<String, &Vec<String>> =
+                mapping.iter().map(|(g, p)| (fold_case(g), p)).collect();
+            for g in groups {
+                if let Some(perms) = folded.get(&fold_case(&g.display_name)) {
+                    for p in perms.iter() {
+                        out.entry(p.clone())
+                            .or_default()
+                            .push(format!("group:{}", g.id));
                     }
                 }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The groups an account is in, directly or through nesting, by the IAM
+    /// they belong to: its identity provider's groups (while attached) and
+    /// the built-in IAM's internal groups, which may hold any account.
+    async fn groups_by_iam(&self, account: &Account) -> Result<Vec<(Uuid, Vec<GroupRef>)>> {
+        let mut iams = vec![BUILT_IN_IAM_ID];
+        if let Some(iam) = account.iam_id.filter(|i| *i != BUILT_IN_IAM_ID) {
+            iams.insert(0, iam);
+        }
+        let mut out = Vec::new();
+        for iam in iams {
+            let groups = self
+                .store
+                .groups_of_users(iam, &[account.id])
+                .await?
+                .remove(&account.id)
+                .unwrap_or_default();
+            if !groups.is_empty() {
+                out.push((iam, groups));
             }
         }
         Ok(out)
@@ -547,13 +566,7 @@ impl Directory {
         }
         let managed = layer(self.store.attributes(account.id).await?);
         let mut inherited = Layer::new();
-        if let Some(iam) = account.iam_id {
-            let groups = self
-                .store
-                .groups_of_users(iam, &[account.id])
-                .await?
-                .remove(&account.id)
-                .unwrap_or_default();
+        for (_, groups) in self.groups_by_iam(account).await? {
             for g in groups {
                 merge(&mut inherited, &layer(self.store.attributes(g.id).await?));
             }
@@ -585,15 +598,12 @@ impl Directory {
         let names = self.iam_names().await?;
         let permissions = self.effective_permissions(&a).await?;
         let attributes = self.attribute_layers(&a).await?;
-        let groups = match a.iam_id {
-            Some(iam) => self
-                .store
-                .groups_of_users(iam, &[a.id])
-                .await?
-                .remove(&a.id)
-                .unwrap_or_default(),
-            None => Vec::new(),
-        };
+        let groups: Vec<(Uuid, GroupRef)> = self
+            .groups_by_iam(&a)
+            .await?
+            .into_iter()
+            .flat_map(|(iam, gs)| gs.into_iter().map(move |g| (iam, g)))
+            .collect();
         let subscriptions = self.store.subscriptions(a.id).await?;
         let mut view = summary(&a, &names);
         let obj = view.as_object_mut().expect("an object");
@@ -617,7 +627,12 @@ impl Directory {
             json!(
                 groups
                     .iter()
-                    .map(|g| json!({"id": g.id, "displayName": g.display_name, "direct": g.direct}))
+                    .map(|(iam, g)| json!({
+                        "id": g.id,
+                        "displayName": g.display_name,
+                        "direct": g.direct,
+                        "iam": names.get(iam),
+                    }))
                     .collect::<Vec<_>>()
             ),
         );

@@ -8,6 +8,7 @@ pub mod bulk;
 pub mod cursor;
 pub mod groups;
 pub mod iams;
+pub mod internal_groups;
 pub mod paging;
 pub mod patch;
 pub mod search;

@@ -619,6 +619,88 @@ pub async fn create_permission(
     ))
 }
 
+pub async fn list_groups(
+    State(s): State<AppState>,
+    admin: Admin,
+    Query(q): Query<HashMap<String, String>>,
+) -> Answer {
+    admin.require(&[USER_ADMIN, GOVERNANCE])?;
+    let iam = q.get("iam").filter(|v| !v.is_empty()).map(String::as_str);
+    Ok(Json(
+        s.dir
+            .list_groups_of(
+                iam,
+                number(&q, "offset", 0, u32::MAX as u64)?,
+                number(&q, "limit", 50, 1000)?,
+            )
+            .await?,
+    ))
+}
+
+pub async fn create_group(
+    State(s): State<AppState>,
+    admin: Admin,
+    Body(b): Body,
+) -> Answer<Response> {
+    let ctx = admin.require(&[USER_ADMIN])?;
+    Ok(created(
+        s.dir
+            .create_internal_group(&ctx, text(&b, "displayName")?)
+            .await?,
+    ))
+}
+
+pub async fn group_members(
+    State(s): State<AppState>,
+    admin: Admin,
+    Path(group): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Answer {
+    admin.require(&[USER_ADMIN, GOVERNANCE])?;
+    Ok(Json(
+        s.dir
+            .group_members_page(
+                id(&group)?,
+                number(&q, "offset", 0, u32::MAX as u64)?,
+                number(&q, "limit", 100, 1000)?,
+            )
+            .await?,
+    ))
+}
+
+pub async fn add_group_members(
+    State(s): State<AppState>,
+    admin: Admin,
+    Path(group): Path<String>,
+    Body(b): Body,
+) -> Answer {
+    let ctx = admin.require(&[USER_ADMIN])?;
+    let group = id(&group)?;
+    let ids: Vec<Uuid> = b
+        .get("members")
+        .and_then(Value::as_array)
+        .and_then(|a| {
+            a.iter()
+                .map(|v| v.as_str().and_then(|s| Uuid::parse_str(s).ok()))
+                .collect()
+        })
+        .ok_or_else(|| AdminError::bad("'members' must be an array of account ids"))?;
+    s.dir.add_internal_members(&ctx, group, &ids).await?;
+    Ok(Json(s.dir.group_members_page(group, 0, 100).await?))
+}
+
+pub async fn remove_group_member(
+    State(s): State<AppState>,
+    admin: Admin,
+    Path((group, member)): Path<(String, String)>,
+) -> Answer<StatusCode> {
+    let ctx = admin.require(&[USER_ADMIN])?;
+    s.dir
+        .remove_internal_member(&ctx, id(&group)?, id(&member)?)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// The admin API's OpenAPI document (no token needed to read it).
 pub async fn openapi() -> Response {
     (

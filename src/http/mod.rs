@@ -128,6 +128,15 @@ fn admin_routes() -> Router<AppState> {
             delete(admin::remove_subscription),
         )
         .route("/users/{id}/report", get(admin::report))
+        .route("/groups", get(admin::list_groups).post(admin::create_group))
+        .route(
+            "/groups/{id}/members",
+            get(admin::group_members).post(admin::add_group_members),
+        )
+        .route(
+            "/groups/{id}/members/{member}",
+            delete(admin::remove_group_member),
+        )
         .route(
             "/groups/{id}/attributes",
             get(admin::get_group_attributes).patch(admin::patch_group_attributes),

@@ -215,6 +215,8 @@ pub trait Accounts: Send + Sync {
     ) -> Result<()>;
 
     async fn group_exists(&self, id: Uuid) -> Result<bool>;
+    /// The IAM a group belongs to; None when there is no such group.
+    async fn group_iam(&self, id: Uuid) -> Result<Option<Uuid>>;
     /// When the user joined each group it is directly in.
     async fn membership_dates(
         &self,

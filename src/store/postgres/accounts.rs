@@ -468,6 +468,15 @@ impl Accounts for PgStore {
         )
     }
 
+    async fn group_iam(&self, id: Uuid) -> Result<Option<Uuid>> {
+        Ok(
+            sqlx::query_scalar("SELECT iam_id FROM groups WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
     async fn membership_dates(&self, user: Uuid) -> Result<HashMap<Uuid, OffsetDateTime>> {
         let rows: Vec<(Uuid, OffsetDateTime)> =
             sqlx::query_as("SELECT group_id, added FROM group_members WHERE member_id = $1")

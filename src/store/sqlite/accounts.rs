@@ -483,6 +483,14 @@ impl Accounts for SqliteStore {
         )
     }
 
+    async fn group_iam(&self, id: Uuid) -> Result<Option<Uuid>> {
+        let iam: Option<String> = sqlx::query_scalar("SELECT iam_id FROM groups WHERE id = $1")
+            .bind(id_text(id))
+            .fetch_optional(&self.reader)
+            .await?;
+        iam.as_deref().map(parse_uuid).transpose()
+    }
+
     async fn membership_dates(&self, user: Uuid) -> Result<HashMap<Uuid, OffsetDateTime>> {
         let rows: Vec<(String, i64)> =
             sqlx::query_as("SELECT group_id, added FROM group_members WHERE member_id = $1")

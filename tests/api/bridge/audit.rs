@@ -228,7 +228,8 @@ async fn the_openapi_document_lists_every_endpoint(app: &TestApp) {
                 .trim_start_matches("/api/v1")
                 .replace("{id}", id)
                 .replace("{name}", "idp")
-                .replace("{subscriptionId}", id);
+                .replace("{subscriptionId}", id)
+                .replace("{member}", id);
             let m = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
             let body = (method != "get" && method != "delete").then(|| json!({}));
             let (status, resp) = call(app, m, &concrete, Some(&root.token), body.as_ref()).await;

@@ -3,6 +3,7 @@
 
 mod accounts;
 mod audit;
+mod groups;
 mod lifecycle;
 mod oidc;
 mod scim;
