@@ -5,6 +5,7 @@ mod accounts;
 mod audit;
 mod groups;
 mod lifecycle;
+mod matrix;
 mod oidc;
 mod scim;
 
