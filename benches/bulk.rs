@@ -16,10 +16,8 @@
 //! machine. Any request that is not 200 with every operation 201, or a
 //! final user count other than N, fails the bench.
 //!
-//! The server start-up and /proc reading repeat a few lines of
-//! `benches/load.rs` on purpose: benches are separate crates.
+mod support;
 
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -28,7 +26,11 @@ use hdrhistogram::Histogram;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
 use serde_json::{Value, json};
 
-const DEFAULT_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/test";
+use support::{
+    Args, DEFAULT_POSTGRES, Db, args_or_exit, clk_tck, drop_schema, fresh_database, iam_and_token,
+    process_ticks, runtime, start_server, user_json,
+};
+
 const USAGE: &str = "usage: cargo bench --bench bulk -- [--users N] [--batch B] [--clients C] \
 [--database sqlite|postgres] [--postgres-url URL]";
 
@@ -36,7 +38,7 @@ struct Opts {
     users: usize,
     batch: usize,
     clients: usize,
-    postgres: bool,
+    database: Db,
     postgres_url: String,
 }
 
@@ -45,28 +47,17 @@ fn parse_args() -> Result<Opts, String> {
         users: 100_000,
         batch: 1000,
         clients: 1,
-        postgres: false,
+        database: Db::Sqlite,
         postgres_url: DEFAULT_POSTGRES.to_owned(),
     };
-    let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
-        let mut value = || {
-            args.next()
-                .ok_or_else(|| format!("{a} needs a value\n{USAGE}"))
-        };
-        let number = |v: String| v.parse::<usize>().map_err(|_| format!("{a}: not a number"));
-        match a.as_str() {
-            "--users" => o.users = number(value()?)?,
-            "--batch" => o.batch = number(value()?)?.max(1),
-            "--clients" => o.clients = number(value()?)?.max(1),
-            "--database" => {
-                o.postgres = match value()?.as_str() {
-                    "sqlite" => false,
-                    "postgres" => true,
-                    other => return Err(format!("unknown database {other}\n{USAGE}")),
-                }
-            }
-            "--postgres-url" => o.postgres_url = value()?,
+    let mut args = Args::new(USAGE);
+    while let Some(key) = args.next_key() {
+        match key.as_str() {
+            "--users" => o.users = args.number()?,
+            "--batch" => o.batch = args.number()?.max(1),
+            "--clients" => o.clients = args.number()?.max(1),
+            "--database" => o.database = Db::parse(&args.value()?, USAGE)?,
+            "--postgres-url" => o.postgres_url = args.value()?,
             // cargo bench passes --bench to harness=false targets.
             "--bench" => {}
             other => return Err(format!("unknown argument {other}\n{USAGE}")),
@@ -75,140 +66,9 @@ fn parse_args() -> Result<Opts, String> {
     Ok(o)
 }
 
-/// utime + stime of a process in clock ticks (Linux; None elsewhere).
-fn process_ticks(pid: u32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let f: Vec<&str> = stat[stat.rfind(')')? + 1..].split_whitespace().collect();
-    Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
-}
-
-fn clk_tck() -> f64 {
-    Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8(o.stdout).ok())
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(100.0)
-}
-
-/// The server process; SIGTERMed by `stop`, killed on drop if still alive.
-struct Server {
-    child: Child,
-}
-
-impl Server {
-    fn stop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        for _ in 0..750 {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_scim-bridge")
-}
-
-fn cli(db: &str, args: &[&str]) -> Result<String, String> {
-    let out = Command::new(bin())
-        .args(args)
-        .args(["--database", db])
-        .env_remove("SCIM_BRIDGE_CONFIG")
-        .env_remove("SCIM_BRIDGE_DATABASE_URL")
-        .env("SCIM_BRIDGE_LOG", "warn")
-        .output()
-        .map_err(|e| format!("cannot run {}: {e}", bin()))?;
-    if !out.status.success() {
-        return Err(format!(
-            "scim-bridge {} failed: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
-}
-
-async fn start_server(db: &str, dir: &std::path::Path) -> Result<(Server, String), String> {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .map_err(|e| e.to_string())?;
-    let log = std::fs::File::create(dir.join("server.log")).map_err(|e| e.to_string())?;
-    let child = Command::new(bin())
-        .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
-        .args(["--database", db])
-        .env_remove("SCIM_BRIDGE_CONFIG")
-        .env_remove("SCIM_BRIDGE_DATABASE_URL")
-        .env("SCIM_BRIDGE_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .map_err(|e| format!("cannot start {}: {e}", bin()))?;
-    let mut server = Server { child };
-    let origin = format!("http://127.0.0.1:{port}");
-    let probe = reqwest::Client::new();
-    // Bounded: 30 s in 20 ms steps.
-    for _ in 0..1500 {
-        if let Ok(r) = probe.get(format!("{origin}/healthz")).send().await
-            && r.status() == 200
-        {
-            return Ok((server, origin));
-        }
-        if let Ok(Some(status)) = server.child.try_wait() {
-            return Err(format!("server exited early ({status})"));
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    server.stop();
-    Err("server never became healthy".to_owned())
-}
-
-async fn pg_exec(base: &str, sql: String) -> Result<(), String> {
-    let pool = sqlx::PgPool::connect(base)
-        .await
-        .map_err(|e| e.to_string())?;
-    let r = sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
-        .execute(&pool)
-        .await
-        .map(|_| ())
-        .map_err(|e| format!("{sql}: {e}"));
-    pool.close().await;
-    r
-}
-
 /// A realistic user create, as identity providers send them.
 fn user(i: usize) -> Value {
-    let user_name = format!("bulk.user{i}@example.com");
-    json!({
-        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
-        "userName": user_name,
-        "externalId": format!("ext-{i}"),
-        "name": {
-            "givenName": format!("Given{i}"),
-            "familyName": format!("Family{i}"),
-            "formatted": format!("Given{i} Family{i}"),
-        },
-        "displayName": format!("Given{i} Family{i}"),
-        "emails": [{"value": user_name, "type": "work", "primary": true}],
-        "active": true,
-    })
+    user_json(&format!("bulk.user{i}@example.com"), &format!("ext-{i}"), i)
 }
 
 fn bulk_body(first: usize, n: usize) -> String {
@@ -344,54 +204,26 @@ async fn run(o: &Opts, base: &str, token: &str, server_pid: u32) -> Result<(), S
 }
 
 fn main() {
-    let o = match parse_args() {
-        Ok(o) => o,
-        Err(e) => {
-            eprintln!("{e}");
-            std::process::exit(2);
-        }
-    };
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
-    let code = rt.block_on(async {
+    let o = args_or_exit(parse_args());
+    let code = runtime().block_on(async {
         let dir = tempfile::tempdir().expect("temp dir");
-        let (db, schema) = if o.postgres {
-            let schema = format!("bench_{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
-            if let Err(e) = pg_exec(&o.postgres_url, format!("CREATE SCHEMA {schema}")).await {
+        let (db, schema) = match fresh_database(o.database, &o.postgres_url, dir.path()).await {
+            Ok(d) => d,
+            Err(e) => {
                 eprintln!("setup failed: {e}");
                 return 1;
             }
-            let sep = if o.postgres_url.contains('?') {
-                '&'
-            } else {
-                '?'
-            };
-            (
-                format!("{}{sep}options=-c%20search_path%3D{schema}", o.postgres_url),
-                Some(schema),
-            )
-        } else {
-            (
-                format!("sqlite://{}", dir.path().join("bench.db").display()),
-                None,
-            )
         };
         let started = async {
-            cli(&db, &["iam", "create", "bench"])?;
-            let token = cli(&db, &["token", "create", "--iam", "bench"])?;
+            let token = iam_and_token(&db)?;
             let (server, origin) = start_server(&db, dir.path()).await?;
             Ok::<_, String>((token, server, origin))
         }
         .await;
         let code = match started {
             Ok((token, mut server, origin)) => {
-                println!(
-                    "scim-bridge bulk bench: database {}",
-                    if o.postgres { "PostgreSQL" } else { "SQLite" }
-                );
-                let pid = server.child.id();
+                println!("scim-bridge bulk bench: database {}", o.database.label());
+                let pid = server.pid();
                 let r = run(&o, &format!("{origin}/scim/v2"), &token, pid).await;
                 server.stop();
                 match r {
@@ -407,10 +239,8 @@ fn main() {
                 1
             }
         };
-        if let Some(s) = schema
-            && let Err(e) = pg_exec(&o.postgres_url, format!("DROP SCHEMA {s} CASCADE")).await
-        {
-            eprintln!("could not drop schema {s}: {e}");
+        if let Some(s) = schema {
+            drop_schema(&o.postgres_url, &s).await;
         }
         code
     });

@@ -28,7 +28,8 @@
 //! per request (from /proc), which holds up better when something else
 //! competes for the CPU. `--members 20000` makes a quick smoke test.
 
-use std::process::{Child, Command, Stdio};
+mod support;
+
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
@@ -41,16 +42,14 @@ use scim_bridge::store::UserWrite;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-const DEFAULT_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/test";
+use support::{
+    Args, DEFAULT_POSTGRES, Db, args_or_exit, clk_tck, drop_schema, fresh_database, iam_and_token,
+    mib, process_ticks, runtime, start_server, status_kib,
+};
+
 const BATCH: usize = 10_000;
 const SMALL: usize = 1_000;
 const SEED_TX: usize = 20_000;
-
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Db {
-    Sqlite,
-    Postgres,
-}
 
 struct Opts {
     members: usize,
@@ -69,36 +68,15 @@ fn parse_args() -> Result<Opts, String> {
         database: Db::Sqlite,
         postgres_url: DEFAULT_POSTGRES.to_owned(),
     };
-    let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
-        let (key, inline) = match a.split_once('=') {
-            Some((k, v)) if k.starts_with("--") => (k.to_owned(), Some(v.to_owned())),
-            _ => (a.clone(), None),
-        };
-        let mut value = || {
-            inline
-                .clone()
-                .or_else(|| args.next())
-                .ok_or_else(|| format!("{key} needs a value\n{USAGE}"))
-        };
-        let number = |v: String| {
-            v.replace(['_', ','], "")
-                .parse::<usize>()
-                .map_err(|e| format!("{key}: {e}"))
-        };
+    let mut args = Args::new(USAGE);
+    while let Some(key) = args.next_key() {
         match key.as_str() {
             // `cargo bench` passes `--bench` to harness = false benches.
             "--bench" => {}
-            "--members" | "-n" => o.members = number(value()?)?,
-            "--adds" => o.adds = number(value()?)?,
-            "--database" => {
-                o.database = match value()?.as_str() {
-                    "sqlite" => Db::Sqlite,
-                    "postgres" | "postgresql" => Db::Postgres,
-                    other => return Err(format!("unknown database {other}\n{USAGE}")),
-                }
-            }
-            "--postgres-url" => o.postgres_url = value()?,
+            "--members" | "-n" => o.members = args.number()?,
+            "--adds" => o.adds = args.number()?,
+            "--database" => o.database = Db::parse(&args.value()?, USAGE)?,
+            "--postgres-url" => o.postgres_url = args.value()?,
             "--help" | "-h" => return Err(USAGE.to_owned()),
             other => return Err(format!("unknown argument {other}\n{USAGE}")),
         }
@@ -109,167 +87,6 @@ fn parse_args() -> Result<Opts, String> {
         ));
     }
     Ok(o)
-}
-
-// ---------------------------------------------------------------- /proc
-
-fn clk_tck() -> f64 {
-    Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8(o.stdout).ok())
-        .and_then(|s| s.trim().parse::<f64>().ok())
-        .unwrap_or(100.0)
-}
-
-/// utime + stime of a process, in clock ticks.
-fn process_ticks(pid: u32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let rest = &stat[stat.rfind(')')? + 1..];
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
-}
-
-/// A line of /proc/PID/status in KiB (VmHWM: peak RSS, VmRSS: current).
-fn status_kib(pid: u32, field: &str) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with(field))?;
-    line.split_whitespace().nth(1)?.parse().ok()
-}
-
-fn mib(kib: Option<u64>) -> String {
-    kib.map_or("?".to_owned(), |k| format!("{:.1} MiB", k as f64 / 1024.0))
-}
-
-// ---------------------------------------------------------------- server
-
-/// The server process the bench started; SIGKILLed on drop if still alive.
-struct Server {
-    child: Child,
-    log: std::path::PathBuf,
-}
-
-impl Server {
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    fn log_tail(&self) -> String {
-        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let lines: Vec<&str> = log.lines().collect();
-        lines[lines.len().saturating_sub(20)..].join("\n")
-    }
-
-    fn stop(&mut self) {
-        if let Ok(Some(_)) = self.child.try_wait() {
-            return;
-        }
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.pid().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_scim-bridge")
-}
-
-fn cli(db: &str, args: &[&str]) -> Result<String, String> {
-    let out = Command::new(bin())
-        .args(args)
-        .args(["--database", db])
-        .env_remove("SCIM_BRIDGE_CONFIG")
-        .env_remove("SCIM_BRIDGE_DATABASE_URL")
-        .env("SCIM_BRIDGE_LOG", "warn")
-        .output()
-        .map_err(|e| format!("cannot run {}: {e}", bin()))?;
-    if !out.status.success() {
-        return Err(format!(
-            "scim-bridge {} failed: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
-async fn start_server(db: &str, dir: &std::path::Path) -> Result<(Server, String), String> {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .map_err(|e| format!("no free port: {e}"))?;
-    let log = dir.join("server.log");
-    let log_file = std::fs::File::create(&log).map_err(|e| e.to_string())?;
-    let child = Command::new(bin())
-        .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
-        .args(["--database", db])
-        .env_remove("SCIM_BRIDGE_CONFIG")
-        .env_remove("SCIM_BRIDGE_DATABASE_URL")
-        .env("SCIM_BRIDGE_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(log_file)
-        .spawn()
-        .map_err(|e| format!("cannot start {}: {e}", bin()))?;
-    let mut server = Server { child, log };
-    let origin = format!("http://127.0.0.1:{port}");
-    let probe = reqwest::Client::new();
-    // Bounded: 30 s in 20 ms steps.
-    for _ in 0..1500 {
-        if let Ok(r) = probe.get(format!("{origin}/healthz")).send().await
-            && r.status() == 200
-        {
-            return Ok((server, origin));
-        }
-        if let Ok(Some(status)) = server.child.try_wait() {
-            return Err(format!(
-                "server exited early ({status}):\n{}",
-                server.log_tail()
-            ));
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    server.stop();
-    Err(format!(
-        "server never became healthy:\n{}",
-        server.log_tail()
-    ))
-}
-
-fn with_search_path(base: &str, schema: &str) -> String {
-    let sep = if base.contains('?') { '&' } else { '?' };
-    format!("{base}{sep}options=-c%20search_path%3D{schema}")
-}
-
-async fn pg_exec(base: &str, sql: String) -> Result<(), String> {
-    let pool = sqlx::PgPool::connect(base)
-        .await
-        .map_err(|e| format!("cannot connect to PostgreSQL at {base}: {e}"))?;
-    let r = sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
-        .execute(&pool)
-        .await
-        .map(|_| ())
-        .map_err(|e| format!("{sql}: {e}"));
-    pool.close().await;
-    r
 }
 
 // ---------------------------------------------------------------- seeding
@@ -587,18 +404,8 @@ async fn bench(o: &Opts, ctx: &Ctx, users: &[Uuid], label: &str) -> Result<(), S
 }
 
 fn main() {
-    let o = match parse_args() {
-        Ok(o) => o,
-        Err(e) => {
-            eprintln!("{e}");
-            std::process::exit(2);
-        }
-    };
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
-    let code = rt.block_on(async {
+    let o = args_or_exit(parse_args());
+    let code = runtime().block_on(async {
         let dir = match tempfile::tempdir() {
             Ok(d) => d,
             Err(e) => {
@@ -606,34 +413,20 @@ fn main() {
                 return 1;
             }
         };
-        let (db, schema, label) = match o.database {
-            Db::Sqlite => (
-                format!("sqlite://{}", dir.path().join("bench.db").display()),
-                None,
-                "SQLite",
-            ),
-            Db::Postgres => {
-                let schema = format!("bench_{}", &Uuid::new_v4().simple().to_string()[..12]);
-                if let Err(e) = pg_exec(&o.postgres_url, format!("CREATE SCHEMA {schema}")).await {
-                    eprintln!("{e}");
-                    return 1;
-                }
-                (
-                    with_search_path(&o.postgres_url, &schema),
-                    Some(schema),
-                    "PostgreSQL",
-                )
+        let (db, schema) = match fresh_database(o.database, &o.postgres_url, dir.path()).await {
+            Ok(d) => d,
+            Err(e) => {
+                eprintln!("{e}");
+                return 1;
             }
         };
+        let label = o.database.label();
         println!(
             "scim-bridge groups bench: database {label}, N = {}, single adds = {}",
             o.members, o.adds
         );
         let result = async {
-            cli(&db, &["iam", "create", "bench"])?;
-            let token = cli(&db, &["token", "create", "--iam", "bench"])?
-                .trim()
-                .to_owned();
+            let token = iam_and_token(&db)?;
             let users = seed(&db, o.members + 2 * o.adds).await?;
             let (mut server, origin) = start_server(&db, dir.path()).await?;
             let ctx = Ctx {
@@ -657,10 +450,8 @@ fn main() {
             r
         }
         .await;
-        if let Some(schema) = schema
-            && let Err(e) = pg_exec(&o.postgres_url, format!("DROP SCHEMA {schema} CASCADE")).await
-        {
-            eprintln!("could not drop schema {schema}: {e}");
+        if let Some(schema) = schema {
+            drop_schema(&o.postgres_url, &schema).await;
         }
         match result {
             Ok(()) => 0,

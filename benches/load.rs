@@ -46,8 +46,9 @@
 //! that holds up better than ops/s when something else competes for the
 //! CPU.
 
+mod support;
+
 use std::fmt::Write as _;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -57,14 +58,12 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 
-const DEFAULT_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/test";
-const LIST_PAGE: usize = 100;
+use support::{
+    Args, DEFAULT_POSTGRES, Db, Server, args_or_exit, clk_tck, drop_schema, fresh_database,
+    iam_and_token, peak_rss_kib, process_ticks, runtime, start_server, user_json,
+};
 
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Db {
-    Sqlite,
-    Postgres,
-}
+const LIST_PAGE: usize = 100;
 
 #[derive(Debug)]
 struct Opts {
@@ -114,44 +113,27 @@ fn parse_args() -> Result<Opts, String> {
         co: false,
         seed: false,
     };
-    let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
-        let (key, inline) = match a.split_once('=') {
-            Some((k, v)) if k.starts_with("--") => (k.to_owned(), Some(v.to_owned())),
-            _ => (a.clone(), None),
-        };
-        let mut value = || {
-            inline
-                .clone()
-                .or_else(|| args.next())
-                .ok_or_else(|| format!("{key} needs a value\n{USAGE}"))
-        };
-        let number = |v: String| {
-            v.replace('_', "")
-                .parse::<usize>()
-                .map_err(|e| format!("{key}: {e}"))
-        };
+    let mut args = Args::new(USAGE);
+    while let Some(key) = args.next_key() {
         match key.as_str() {
             // `cargo bench` passes `--bench` to harness = false benches.
             "--bench" => {}
-            "--users" | "-n" => o.users = number(value()?)?,
-            "--clients" | "-c" => o.clients = number(value()?)?,
-            "--ops" => o.ops = number(value()?)?,
-            "--database" => {
-                o.database = match value()?.as_str() {
-                    "sqlite" => Db::Sqlite,
-                    "postgres" | "postgresql" => Db::Postgres,
-                    other => return Err(format!("unknown database {other}\n{USAGE}")),
-                }
-            }
-            "--postgres-url" => o.postgres_url = value()?,
-            "--url" => o.url = Some(value()?),
-            "--token" => o.token = Some(value()?),
+            "--users" | "-n" => o.users = args.number()?,
+            "--clients" | "-c" => o.clients = args.number()?,
+            "--ops" => o.ops = args.number()?,
+            "--database" => o.database = Db::parse(&args.value()?, USAGE)?,
+            "--postgres-url" => o.postgres_url = args.value()?,
+            "--url" => o.url = Some(args.value()?),
+            "--token" => o.token = Some(args.value()?),
             "--server-pid" => {
-                o.server_pid = Some(value()?.parse().map_err(|e| format!("--server-pid: {e}"))?)
+                o.server_pid = Some(
+                    args.value()?
+                        .parse()
+                        .map_err(|e| format!("--server-pid: {e}"))?,
+                )
             }
             "--phase" | "--phases" => {
-                let v = value()?;
+                let v = args.value()?;
                 o.create = false;
                 o.get = false;
                 o.filter = false;
@@ -207,24 +189,7 @@ struct CpuSnapshot {
 
 impl ProcStats {
     fn new() -> ProcStats {
-        let clk_tck = Command::new("getconf")
-            .arg("CLK_TCK")
-            .output()
-            .ok()
-            .and_then(|o| String::from_utf8(o.stdout).ok())
-            .and_then(|s| s.trim().parse::<f64>().ok())
-            .unwrap_or(100.0);
-        ProcStats { clk_tck }
-    }
-
-    /// utime + stime of a process, in clock ticks.
-    fn process_ticks(pid: &str) -> Option<u64> {
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-        let rest = &stat[stat.rfind(')')? + 1..];
-        let f: Vec<&str> = rest.split_whitespace().collect();
-        // After the command name: field 3 (state) is f[0]; utime is field
-        // 14 and stime field 15.
-        Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
+        ProcStats { clk_tck: clk_tck() }
     }
 
     /// Busy ticks of the whole machine (all cores).
@@ -245,8 +210,8 @@ impl ProcStats {
 
     fn snapshot(&self, server_pid: Option<u32>) -> CpuSnapshot {
         CpuSnapshot {
-            server: server_pid.and_then(|p| Self::process_ticks(&p.to_string())),
-            client: Self::process_ticks("self"),
+            server: server_pid.and_then(process_ticks),
+            client: process_ticks("self"),
             machine_busy: Self::machine_busy(),
         }
     }
@@ -273,155 +238,6 @@ struct CpuShare {
     server: Option<f64>,
     client: Option<f64>,
     other: Option<f64>,
-}
-
-fn peak_rss_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
-}
-
-// ---------------------------------------------------------------- server
-
-/// The server process the bench started; SIGKILLed on drop if still alive.
-struct Server {
-    child: Child,
-    log: std::path::PathBuf,
-}
-
-impl Server {
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    fn log_tail(&self) -> String {
-        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let lines: Vec<&str> = log.lines().collect();
-        lines[lines.len().saturating_sub(20)..].join("\n")
-    }
-
-    /// SIGTERM, then wait (bounded) for a graceful exit.
-    fn stop(&mut self) {
-        if let Ok(Some(_)) = self.child.try_wait() {
-            return;
-        }
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.pid().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while Instant::now() < deadline {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                if !status.success() {
-                    eprintln!("note: server exited with {status}");
-                }
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        eprintln!("server did not stop within 15 s of SIGTERM; killing it");
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_scim-bridge")
-}
-
-/// Runs a CLI command against `db`; its stdout on success.
-fn cli(db: &str, args: &[&str]) -> Result<String, String> {
-    let out = Command::new(bin())
-        .args(args)
-        .args(["--database", db])
-        .env_remove("SCIM_BRIDGE_CONFIG")
-        .env_remove("SCIM_BRIDGE_DATABASE_URL")
-        .env("SCIM_BRIDGE_LOG", "warn")
-        .output()
-        .map_err(|e| format!("cannot run {}: {e}", bin()))?;
-    if !out.status.success() {
-        return Err(format!(
-            "scim-bridge {} failed: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
-fn free_port() -> Result<u16, String> {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .map_err(|e| format!("no free port: {e}"))
-}
-
-async fn start_server(db: &str, dir: &std::path::Path) -> Result<(Server, String), String> {
-    let port = free_port()?;
-    let log = dir.join("server.log");
-    let log_file = std::fs::File::create(&log).map_err(|e| e.to_string())?;
-    let child = Command::new(bin())
-        .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
-        .args(["--database", db])
-        .env_remove("SCIM_BRIDGE_CONFIG")
-        .env_remove("SCIM_BRIDGE_DATABASE_URL")
-        .env("SCIM_BRIDGE_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(log_file)
-        .spawn()
-        .map_err(|e| format!("cannot start {}: {e}", bin()))?;
-    let mut server = Server { child, log };
-    let origin = format!("http://127.0.0.1:{port}");
-    let probe = reqwest::Client::builder()
-        .timeout(Duration::from_secs(2))
-        .build()
-        .map_err(|e| e.to_string())?;
-    // Bounded: 30 s in 20 ms steps.
-    for _ in 0..1500 {
-        if let Ok(r) = probe.get(format!("{origin}/healthz")).send().await
-            && r.status() == 200
-        {
-            return Ok((server, origin));
-        }
-        if let Ok(Some(status)) = server.child.try_wait() {
-            return Err(format!(
-                "server exited early ({status}):\n{}",
-                server.log_tail()
-            ));
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    server.stop();
-    Err(format!(
-        "server never became healthy:\n{}",
-        server.log_tail()
-    ))
-}
-
-fn with_search_path(base: &str, schema: &str) -> String {
-    let sep = if base.contains('?') { '&' } else { '?' };
-    format!("{base}{sep}options=-c%20search_path%3D{schema}")
-}
-
-async fn pg_exec(base: &str, sql: String) -> Result<(), String> {
-    let pool = sqlx::PgPool::connect(base)
-        .await
-        .map_err(|e| format!("cannot connect to PostgreSQL at {base}: {e}"))?;
-    let r = sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
-        .execute(&pool)
-        .await
-        .map(|_| ())
-        .map_err(|e| format!("{sql}: {e}"));
-    pool.close().await;
-    r
 }
 
 // ---------------------------------------------------------------- load
@@ -645,20 +461,7 @@ fn encode(s: &str) -> String {
 }
 
 fn user_body(user_name: &str, external_id: &str, i: usize) -> String {
-    serde_json::json!({
-        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
-        "userName": user_name,
-        "externalId": external_id,
-        "name": {
-            "givenName": format!("Given{i}"),
-            "familyName": format!("Family{i}"),
-            "formatted": format!("Given{i} Family{i}"),
-        },
-        "displayName": format!("Given{i} Family{i}"),
-        "emails": [{"value": user_name, "type": "work", "primary": true}],
-        "active": true,
-    })
-    .to_string()
+    user_json(user_name, external_id, i).to_string()
 }
 
 #[derive(serde::Deserialize)]
@@ -886,27 +689,9 @@ async fn setup(o: &Opts) -> Result<Setup, String> {
         });
     }
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let (db, schema, label) = match o.database {
-        Db::Sqlite => (
-            format!("sqlite://{}", dir.path().join("bench.db").display()),
-            None,
-            "SQLite".to_owned(),
-        ),
-        Db::Postgres => {
-            let schema = format!("bench_{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
-            pg_exec(&o.postgres_url, format!("CREATE SCHEMA {schema}")).await?;
-            (
-                with_search_path(&o.postgres_url, &schema),
-                Some(schema),
-                "PostgreSQL".to_owned(),
-            )
-        }
-    };
+    let (db, schema) = fresh_database(o.database, &o.postgres_url, dir.path()).await?;
     let prepared = async {
-        cli(&db, &["iam", "create", "bench"])?;
-        let token = cli(&db, &["token", "create", "--iam", "bench"])?
-            .trim()
-            .to_owned();
+        let token = iam_and_token(&db)?;
         let seeded = if o.seed {
             Some(seed_users(&db, o.users).await?)
         } else {
@@ -919,7 +704,7 @@ async fn setup(o: &Opts) -> Result<Setup, String> {
     match prepared {
         Ok((token, server, origin, seeded)) => Ok(Setup {
             seeded,
-            database_label: label,
+            database_label: o.database.label().to_owned(),
             base: format!("{origin}/scim/v2"),
             token,
             server: Some(server),
@@ -928,7 +713,7 @@ async fn setup(o: &Opts) -> Result<Setup, String> {
         }),
         Err(e) => {
             if let Some(s) = schema {
-                let _ = pg_exec(&o.postgres_url, format!("DROP SCHEMA {s} CASCADE")).await;
+                drop_schema(&o.postgres_url, &s).await;
             }
             Err(e)
         }
@@ -1105,18 +890,8 @@ fn summary(o: &Opts, s: &Setup, phases: &[Phase], rss_kib: Option<u64>) {
 }
 
 fn main() {
-    let o = match parse_args() {
-        Ok(o) => o,
-        Err(e) => {
-            eprintln!("{e}");
-            std::process::exit(2);
-        }
-    };
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
-    let code = rt.block_on(async {
+    let o = args_or_exit(parse_args());
+    let code = runtime().block_on(async {
         let mut s = match setup(&o).await {
             Ok(s) => s,
             Err(e) => {
@@ -1139,10 +914,8 @@ fn main() {
         if let Some(srv) = s.server.as_mut() {
             srv.stop();
         }
-        if let Some(schema) = s.pg_schema.take()
-            && let Err(e) = pg_exec(&o.postgres_url, format!("DROP SCHEMA {schema} CASCADE")).await
-        {
-            eprintln!("could not drop schema {schema}: {e}");
+        if let Some(schema) = s.pg_schema.take() {
+            drop_schema(&o.postgres_url, &schema).await;
         }
         match result {
             Ok(phases) => {
