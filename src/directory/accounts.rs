@@ -194,7 +194,7 @@ fn merge(into: &mut Layer, from: &Layer) {
 }
 
 /// A parsed attribute PATCH of the admin API.
-fn attribute_ops(body: &Value) -> std::result::Result<Vec<AttributeOp>, ScimError> {
+pub(crate) fn attribute_ops(body: &Value) -> std::result::Result<Vec<AttributeOp>, ScimError> {
     let ops = body
         .get("operations")
         .and_then(Value::as_array)

@@ -11,6 +11,7 @@ pub mod iams;
 pub mod internal_groups;
 pub mod paging;
 pub mod patch;
+pub mod scim_admin;
 pub mod search;
 pub mod stream;
 pub mod users;

@@ -95,7 +95,7 @@ pub struct Admin {
 
 impl Admin {
     /// 403 unless the admin holds one of these permissions.
-    fn require(&self, any_of: &[&str]) -> Result<Ctx, AdminError> {
+    pub(crate) fn require(&self, any_of: &[&str]) -> Result<Ctx, AdminError> {
         if any_of.iter().any(|p| self.permissions.contains(*p)) {
             Ok(Ctx {
                 actor: Actor::Admin(self.id),
@@ -118,10 +118,20 @@ where
     type Rejection = AdminError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let state = AppState::from_ref(state);
+        authenticate(&AppState::from_ref(state), &parts.headers).await
+    }
+}
+
+/// The administrator a request's bearer token names: a bootstrap token, or
+/// the external IAM's JWT mapped by the configured claim.
+pub async fn authenticate(
+    state: &AppState,
+    headers: &axum::http::HeaderMap,
+) -> Result<Admin, AdminError> {
+    {
         let unauthorized = |m: &str| AdminError(StatusCode::UNAUTHORIZED, m.to_owned());
-        let token = bearer(&parts.headers)
-            .ok_or_else(|| unauthorized("an admin bearer token is required"))?;
+        let token =
+            bearer(headers).ok_or_else(|| unauthorized("an admin bearer token is required"))?;
         let account = match state.dir.authenticate_admin_token(token).await? {
             // A bootstrap token names the account by id.
             Some(claims) => state
@@ -175,8 +185,7 @@ where
         Ok(Admin {
             id: account.id,
             permissions,
-            request_id: parts
-                .headers
+            request_id: headers
                 .get("x-request-id")
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned),

@@ -288,18 +288,61 @@ pub async fn list_groups(
 
 pub async fn patch_user(
     State(s): State<AppState>,
-    IamCaller(iam): IamCaller,
+    caller: std::result::Result<IamCaller, ApiError>,
     headers: HeaderMap,
     params: Params,
     Path(id): Path<String>,
     ScimBody(body): ScimBody,
 ) -> Result<Response> {
+    let iam = match caller {
+        Ok(IamCaller(iam)) => iam,
+        // Not an identity provider's token: an administrator may change
+        // what the internal IAM owns through SCIM PATCH as well.
+        Err(refused) => return admin_patch_user(&s, &headers, &id, &body, refused).await,
+    };
     let proj = params.projection(&USER_RESOURCE)?;
     let version = if_match(&headers)?;
     let r = s
         .dir
         .patch_user(&scope(&s, &headers, iam), &id, &body, version, &proj)
         .await?;
+    Ok(resource_response(StatusCode::OK, &r))
+}
+
+/// An administrator's PATCH of a user (see `directory::scim_admin`): 200
+/// with the user's internal data, or 204 when its identity provider has
+/// detached it (SCIM no longer shows it). A token that is no admin's gets
+/// the SCIM 401 it would have got anyway.
+async fn admin_patch_user(
+    s: &AppState,
+    headers: &HeaderMap,
+    id: &str,
+    body: &serde_json::Value,
+    refused: ApiError,
+) -> Result<Response> {
+    let Ok(admin) = super::admin::authenticate(s, headers).await else {
+        return Err(refused);
+    };
+    let ctx = admin
+        .require(&[crate::directory::admins::USER_ADMIN])
+        .map_err(|_| {
+            crate::scim::ScimError::new(403, None, "this needs the USER_ADMIN permission")
+        })?;
+    let uuid = crate::directory::parse_id(id)?;
+    s.dir.admin_patch_user(&ctx, uuid, body).await?;
+    let account = s.dir.account(uuid).await?;
+    let Some(iam) = account.iam_id else {
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    };
+    let ext = crate::scim::schema::BRIDGE_USER_SCHEMA;
+    let proj = crate::scim::projection::Projection::parse(
+        &USER_RESOURCE,
+        Some(&format!(
+            "userName,entitlements,{ext}:permissions,{ext}:attributes,{ext}:disabled"
+        )),
+        None,
+    )?;
+    let r = s.dir.get_user(&scope(s, headers, iam), id, &proj).await?;
     Ok(resource_response(StatusCode::OK, &r))
 }
 

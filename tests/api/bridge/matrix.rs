@@ -104,6 +104,14 @@ async fn scim_endpoints_answer_each_kind_of_caller(app: &TestApp) {
         } else {
             None
         };
+        // An administrator's token reaches SCIM only to PATCH what the
+        // internal IAM owns on a user (see `admins_patch_internal_data`):
+        // this PATCH of `active` is refused as the identity provider's.
+        let admin_status = if *method == Method::PATCH && path.starts_with("/Users/") {
+            403
+        } else {
+            401
+        };
         for (who, token, expected) in [
             ("no token", None, 401),
             (
@@ -111,7 +119,7 @@ async fn scim_endpoints_answer_each_kind_of_caller(app: &TestApp) {
                 Some("scb_00000000000000000000000000000000_nope"),
                 401,
             ),
-            ("an admin token", Some(root.token.as_str()), 401),
+            ("an admin token", Some(root.token.as_str()), admin_status),
         ] {
             let r = app
                 .request(method.clone(), path, token, body.as_ref())
@@ -166,4 +174,99 @@ async fn scim_endpoints_answer_each_kind_of_caller(app: &TestApp) {
     assert_eq!(r.status(), 404);
     let r = app.request(Method::GET, "/Me", None, None).await;
     assert_eq!(r.status(), 401);
+}
+
+both!(admins_patch_internal_data);
+async fn admins_patch_internal_data(app: &TestApp) {
+    let root = admin(app, "root@example.com").await;
+    let plain = root.another(app, "plain@example.com", &[]).await;
+    let user = app.create_user("sol@example.com").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let u = format!("/Users/{user}");
+    let ext = "urn:scim-bridge:schemas:extension:bridge:2.0:User";
+    let ops = |ops: Value| json!({"schemas": [PATCH], "Operations": ops});
+    let r = app
+        .request(
+            Method::PATCH,
+            &u,
+            Some(&root.token),
+            Some(&ops(json!([
+                {"op": "add", "path": "entitlements", "value": [{"value": "GOVERNANCE"}, {"value": "AUDIT"}]},
+                {"op": "remove", "path": "entitlements[value eq \"CREATE_PROJECT\"]"},
+                {"op": "add", "path": format!("{ext}:attributes"), "value": [{"name": "site", "value": "rome"}]},
+                {"op": "replace", "path": format!("{ext}:disabled"), "value": "True"},
+            ]))),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let doc: Value = r.json().await.unwrap();
+    let ents: Vec<&str> = doc["entitlements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["value"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ents,
+        ["AUDIT", "CREATE_DATA_SOURCE_IN_PROJECT", "GOVERNANCE"],
+        "{doc}"
+    );
+    assert_eq!(
+        doc[ext]["attributes"],
+        json!([{"name": "site", "value": "rome"}])
+    );
+    assert_eq!(doc[ext]["disabled"], true);
+    let (_, view) = root.get(app, &format!("/users/{user}")).await;
+    assert_eq!(view["disabled"], true);
+    // Replace sets the permissions granted here to exactly these.
+    let r = app
+        .request(
+            Method::PATCH,
+            &u,
+            Some(&root.token),
+            Some(&ops(
+                json!([{"op": "replace", "path": "entitlements", "value": ["AUDIT"]}]),
+            )),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let (_, view) = root.get(app, &format!("/users/{user}")).await;
+    assert_eq!(view["permissions"], json!(["AUDIT"]));
+    // Refused, changing nothing: identity fields (even next to a valid
+    // operation), unknown permissions, admins without USER_ADMIN.
+    for (token, body, status) in [
+        (
+            &root.token,
+            ops(json!([
+                {"op": "add", "path": "entitlements", "value": ["GOVERNANCE"]},
+                {"op": "replace", "path": "userName", "value": "evil@example.com"},
+            ])),
+            403,
+        ),
+        (
+            &root.token,
+            ops(json!([{"op": "add", "path": "entitlements", "value": ["NOPE"]}])),
+            400,
+        ),
+        (
+            &plain.token,
+            ops(json!([{"op": "add", "path": "entitlements", "value": ["GOVERNANCE"]}])),
+            403,
+        ),
+    ] {
+        let r = app
+            .request(Method::PATCH, &u, Some(token), Some(&body))
+            .await;
+        assert_eq!(r.status(), status, "{body}");
+        let e: Value = r.json().await.unwrap();
+        assert_eq!(
+            e["schemas"][0],
+            "urn:ietf:params:scim:api:messages:2.0:Error"
+        );
+    }
+    let (_, after) = root.get(app, &format!("/users/{user}")).await;
+    assert_eq!(after["permissions"], json!(["AUDIT"]));
+    assert_eq!(after["userName"], "sol@example.com");
 }
