@@ -416,3 +416,59 @@ async fn subscriptions_and_the_governance_report(app: &TestApp) {
         .await;
     assert_eq!(status, 404);
 }
+
+both!(malformed_and_oversized_admin_bodies_change_nothing);
+async fn malformed_and_oversized_admin_bodies_change_nothing(app: &TestApp) {
+    let root = admin(app, "root@example.com").await;
+    let url = format!("{}/api/v1/users", app.origin);
+    let send = |content_type: &'static str, body: Vec<u8>| {
+        app.client
+            .post(&url)
+            .bearer_auth(&root.token)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+    };
+    let cases: Vec<(&str, Vec<u8>, u16)> = vec![
+        (
+            "application/json",
+            b"{\"fullName\": \"A\", \"email\": ".to_vec(),
+            400,
+        ),
+        ("application/json", b"[1, 2, 3]".to_vec(), 400),
+        ("application/json", b"\"just a string\"".to_vec(), 400),
+        ("application/json", vec![0xff, 0xfe, 0x00], 400),
+        (
+            "text/plain",
+            br#"{"fullName": "A", "email": "a@example.com"}"#.to_vec(),
+            415,
+        ),
+        (
+            "application/json",
+            format!(
+                r#"{{"fullName": "{}", "email": "big@example.com"}}"#,
+                "x".repeat(2 * 1024 * 1024)
+            )
+            .into_bytes(),
+            413,
+        ),
+        (
+            "application/json",
+            br#"{"fullName": "A\u0000B", "email": "nul@example.com"}"#.to_vec(),
+            400,
+        ),
+        (
+            "application/json",
+            br#"{"fullName": "A", "email": "a@b.c\nd"}"#.to_vec(),
+            400,
+        ),
+    ];
+    for (ct, body, expected) in cases {
+        let r = send(ct, body).await.unwrap();
+        assert_eq!(r.status().as_u16(), expected, "{ct}");
+        let e: serde_json::Value = r.json().await.unwrap();
+        assert!(e["error"]["message"].is_string(), "{e}");
+    }
+    let (_, list) = root.get(app, "/users?includeDisabled=true").await;
+    assert_eq!(list["count"], 1, "only the admin: {list}");
+}
