@@ -188,6 +188,16 @@ pub enum ResourceKind {
     Group,
 }
 
+impl ResourceKind {
+    /// The resource type's name ("User", "Group").
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResourceKind::User => "User",
+            ResourceKind::Group => "Group",
+        }
+    }
+}
+
 /// A list request after the domain layer has validated it.
 #[derive(Debug, Clone, Default)]
 pub struct ListQuery {

@@ -161,6 +161,15 @@ impl PgStore {
             i64::try_from(known).unwrap_or(i64::MAX)
         } else if from_start && q.limit > 0 && (items.len() as u64) < q.limit {
             items.len() as i64
+        } else if q.filter.is_none() {
+            // Unfiltered: the IAM's count, kept by triggers (0003_counts).
+            let n: Option<i64> =
+                sqlx::query_scalar("SELECT n FROM resource_counts WHERE iam_id = $1 AND kind = $2")
+                    .bind(iam)
+                    .bind(kind.as_str())
+                    .fetch_optional(&mut *conn)
+                    .await?;
+            n.unwrap_or(0)
         } else {
             sqlx::query_scalar_with(AssertSqlSafe(ls.count.sql), args(&ls.count.binds)?)
                 .fetch_one(&mut *conn)

@@ -324,3 +324,104 @@ async fn the_last_user_admin_stays(app: &TestApp) {
         .await;
     assert_eq!(status, 204);
 }
+
+/// `totalResults` of an unfiltered list (read from the counts the
+/// database keeps) as a client sees it with a token.
+async fn totals(app: &TestApp, token: &str) -> (u64, u64) {
+    let mut out = [0u64; 2];
+    for (i, path) in [
+        "/Users?startIndex=1&count=1",
+        "/Groups?startIndex=1&count=1",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let r = app
+            .request(reqwest::Method::GET, path, Some(token), None)
+            .await;
+        let body: Value = r.json().await.unwrap();
+        out[i] = body["totalResults"].as_u64().unwrap();
+    }
+    (out[0], out[1])
+}
+
+both!(unfiltered_totals_follow_every_write);
+async fn unfiltered_totals_follow_every_write(app: &TestApp) {
+    let root = admin(app, "root@example.com").await;
+    let other = app.token_for_new_iam("okta").await;
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        ids.push(
+            app.create_user(&format!("u{i}@example.com")).await["id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    let r = app
+        .post(
+            "/Bulk",
+            &json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"], "Operations": [
+                {"method": "POST", "path": "/Users", "bulkId": "a", "data": {"userName": "b1@example.com"}},
+                {"method": "POST", "path": "/Users", "bulkId": "b", "data": {"userName": "u0@example.com"}},
+                {"method": "POST", "path": "/Groups", "bulkId": "c", "data": {"displayName": "G1"}},
+            ]}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    // A refused duplicate counts nothing.
+    assert_eq!(
+        app.post("/Users", &json!({"userName": "U1@example.com"}))
+            .await
+            .status(),
+        409
+    );
+    assert_eq!(totals(app, &app.token).await, (4, 1));
+    let g2 = app.create_group("G2", &[]).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(totals(app, &app.token).await, (4, 2));
+    // Deprovisioned: gone from the IAM's count.
+    assert_eq!(
+        app.delete(&format!("/Users/{}", ids[0])).await.status(),
+        204
+    );
+    assert_eq!(totals(app, &app.token).await, (3, 2));
+    // Migrated: moves between the IAMs' counts.
+    let (status, _) = root
+        .post(
+            app,
+            &format!("/users/{}/migrate", ids[1]),
+            &json!({"iam": "okta", "userName": "m@example.com"}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(totals(app, &app.token).await, (2, 2));
+    assert_eq!(totals(app, &other).await, (1, 0));
+    // The deprovisioned account migrated back in counts again.
+    let (status, _) = root
+        .post(
+            app,
+            &format!("/users/{}/migrate", ids[0]),
+            &json!({"iam": "idp", "userName": "back@example.com"}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(totals(app, &app.token).await, (3, 2));
+    // Permanent delete and a group delete.
+    let (status, _) = root
+        .delete(app, &format!("/users/{}?confirm=Delete", ids[2]))
+        .await;
+    assert_eq!(status, 204);
+    assert_eq!(app.delete(&format!("/Groups/{g2}")).await.status(), 204);
+    assert_eq!(totals(app, &app.token).await, (2, 1));
+    // The counts agree with a real count (a filter that matches everyone).
+    let all: Value = app
+        .get("/Users?filter=userName%20pr&startIndex=1&count=1")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(all["totalResults"], 2);
+}
