@@ -9,6 +9,7 @@ pub mod error;
 pub mod extract;
 pub mod me;
 pub mod scim;
+pub mod usage;
 
 use std::sync::Arc;
 
@@ -142,6 +143,8 @@ fn admin_routes() -> Router<AppState> {
             get(admin::get_group_attributes).patch(admin::patch_group_attributes),
         )
         .route("/audit", get(admin::audit))
+        .route("/metrics", get(usage::export))
+        .route("/metrics/events", post(usage::report))
         .route("/iams", get(admin::list_iams).post(admin::create_iam))
         .route("/iams/{name}/settings", put(admin::put_iam_settings))
         .route("/iams/{name}/tokens", post(admin::create_token))
