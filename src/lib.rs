@@ -53,5 +53,6 @@ pub async fn build_state(config: Config) -> Result<http::AppState, String> {
         dir,
         config: Arc::new(config),
         oidc,
+        telemetry: http::telemetry::Telemetry::new(),
     })
 }

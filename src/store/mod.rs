@@ -127,6 +127,15 @@ pub(crate) fn grant_entry(audit: &Entry, user: Uuid, action: &'static str, name:
     e
 }
 
+/// One connection pool's use at a moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStats {
+    pub pool: &'static str,
+    pub size: u32,
+    pub idle: u32,
+    pub max: u32,
+}
+
 /// Which members a membership delete keeps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Keep {
@@ -364,6 +373,9 @@ pub trait Store: accounts::Accounts + Send + Sync + 'static {
     async fn migrate(&self) -> Result<()>;
     /// Cheap round trip used by the health check.
     async fn ping(&self) -> Result<()>;
+    /// Each connection pool's name, open connections and idle ones (for
+    /// the operational metrics).
+    fn pool_stats(&self) -> Vec<PoolStats>;
 
     async fn create_iam(
         &self,

@@ -479,6 +479,15 @@ impl Store for PgStore {
         Ok(())
     }
 
+    fn pool_stats(&self) -> Vec<PoolStats> {
+        vec![PoolStats {
+            pool: "postgres",
+            size: self.pool.size(),
+            idle: self.pool.num_idle() as u32,
+            max: self.pool.options().get_max_connections(),
+        }]
+    }
+
     async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())

@@ -512,6 +512,18 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    fn pool_stats(&self) -> Vec<PoolStats> {
+        [("writer", &self.writer), ("reader", &self.reader)]
+            .into_iter()
+            .map(|(pool, p)| PoolStats {
+                pool,
+                size: p.size(),
+                idle: p.num_idle() as u32,
+                max: p.options().get_max_connections(),
+            })
+            .collect()
+    }
+
     async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1").execute(&self.reader).await?;
         Ok(())

@@ -16,4 +16,5 @@ mod me;
 mod patch;
 mod replay;
 mod search;
+mod telemetry;
 mod users;
