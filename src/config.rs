@@ -1,8 +1,12 @@
 //! Server configuration: defaults, then an optional TOML file, then
-//! `SCIM_BRIDGE_*` environment variables, then command-line flags.
+//! `SCIM_BRIDGE_*` environment variables, then command-line flags. Secrets
+//! (the database password) may come from files; nothing here ever prints one.
+
+pub mod check;
+mod secrets;
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
@@ -33,7 +37,23 @@ const CONFIG_KEYS: &[&str] = &[
     "oidc_jwks_min_refresh_secs",
     "bulk_max_operations",
     "bulk_max_payload_bytes",
+    "tls_cert",
+    "tls_key",
+    "log_format",
+    "database_url_file",
+    "database_password_file",
 ];
+
+/// How log lines are written to stderr.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One human-readable line per event.
+    #[default]
+    Pretty,
+    /// One JSON object per line, with the request's span (and its id).
+    Json,
+}
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://scim-bridge.db";
 
@@ -91,6 +111,18 @@ pub struct Config {
     /// `bulk.maxPayloadSize`; larger is 413). The default fits 1,000
     /// realistic user creates.
     pub bulk_max_payload_bytes: usize,
+    /// PEM certificate chain and private key: with both, the server speaks
+    /// only HTTPS (TLS 1.2 and 1.3).
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    /// `pretty` or `json`.
+    pub log_format: LogFormat,
+    /// A file holding the whole database URL (e.g. a mounted secret);
+    /// replaces `database_url`.
+    pub database_url_file: Option<PathBuf>,
+    /// A file holding only the database password, put into `database_url`
+    /// (which then names the user but no password).
+    pub database_password_file: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -119,46 +151,35 @@ impl Default for Config {
             oidc_jwks_min_refresh_secs: 30,
             bulk_max_operations: 1000,
             bulk_max_payload_bytes: 4 * 1024 * 1024,
+            tls_cert: None,
+            tls_key: None,
+            log_format: LogFormat::Pretty,
+            database_url_file: None,
+            database_password_file: None,
         }
     }
 }
 
 impl std::fmt::Debug for Config {
-    // The database URL may hold a password: never print it.
+    // Every key, from the same redacted view `config check` prints: a key
+    // added later is shown without anyone remembering to list it here, and
+    // secrets are never shown.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Config")
-            .field("bind", &self.bind)
-            .field("database_url", &redact_url(&self.database_url))
-            .field("public_url", &self.public_url)
-            .field("max_body_bytes", &self.max_body_bytes)
-            .field("max_results", &self.max_results)
-            .field("pool_size", &self.pool_size)
-            .field("cursor_timeout_secs", &self.cursor_timeout_secs)
-            .field("token_cache_ms", &self.token_cache_ms)
-            .field(
-                "patch_members_response_limit",
-                &self.patch_members_response_limit,
-            )
-            .field("oidc_issuer", &self.oidc_issuer)
-            .field("bulk_max_operations", &self.bulk_max_operations)
-            .field("bulk_max_payload_bytes", &self.bulk_max_payload_bytes)
-            .finish_non_exhaustive()
+        struct Shown(serde_json::Value);
+        impl std::fmt::Debug for Shown {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, "{}", self.0)
+            }
+        }
+        let mut d = f.debug_struct("Config");
+        for (key, value) in self.redacted() {
+            d.field(key, &Shown(value));
+        }
+        d.finish()
     }
 }
 
-/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
-pub fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    match rest.split_once('@') {
-        Some((cred, host)) => match cred.split_once(':') {
-            Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
-            None => url.to_owned(),
-        },
-        None => url.to_owned(),
-    }
-}
+pub use secrets::redact_url;
 
 impl Config {
     /// Layers the sources. `overrides` holds only the flags given on the
@@ -167,19 +188,51 @@ impl Config {
         file: Option<&Path>,
         overrides: Serialized<ConfigOverrides>,
     ) -> Result<Self, String> {
+        if let Some(path) = file {
+            let unknown = check::unknown_file_keys(path)?;
+            if !unknown.is_empty() {
+                return Err(format!(
+                    "config file {}: {}",
+                    path.display(),
+                    unknown.join("; ")
+                ));
+            }
+        }
+        let mut config: Config = Self::figment(file, overrides)
+            .extract()
+            .map_err(|e| e.to_string())?;
+        config.read_secret_files()?;
+        Ok(config)
+    }
+
+    /// The layered sources, not yet extracted.
+    pub(crate) fn figment(file: Option<&Path>, overrides: Serialized<ConfigOverrides>) -> Figment {
         let mut fig = Figment::from(Serialized::defaults(Config::default()));
         if let Some(path) = file {
-            if !path.exists() {
-                return Err(format!("config file {} does not exist", path.display()));
-            }
-            fig = fig.merge(Toml::file(path));
+            fig = fig.merge(Toml::file_exact(path));
         }
-        fig = fig
+        fig
             // Only the configuration's own keys: other SCIM_BRIDGE_* variables
             // (LOG, CONFIG, test and tool settings) are not configuration.
             .merge(Env::prefixed("SCIM_BRIDGE_").only(CONFIG_KEYS))
-            .merge(overrides);
-        fig.extract().map_err(|e| e.to_string())
+            .merge(overrides)
+    }
+
+    /// Every key, secrets redacted (`database_url`'s password, any
+    /// `*_password` / `*_secret`), in the order of `CONFIG_KEYS`.
+    pub fn redacted(&self) -> Vec<(&'static str, serde_json::Value)> {
+        let serde_json::Value::Object(mut all) =
+            serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
+        else {
+            return Vec::new();
+        };
+        CONFIG_KEYS
+            .iter()
+            .map(|&key| {
+                let value = all.remove(key).unwrap_or(serde_json::Value::Null);
+                (key, secrets::redact_value(key, value))
+            })
+            .collect()
     }
 }
 
@@ -235,6 +288,12 @@ pub struct ConfigOverrides {
     pub database_url: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub public_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_cert: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_key: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_format: Option<LogFormat>,
 }
 
 #[cfg(test)]
