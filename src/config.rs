@@ -207,9 +207,18 @@ impl Config {
 
     /// The layered sources, not yet extracted.
     pub(crate) fn figment(file: Option<&Path>, overrides: Serialized<ConfigOverrides>) -> Figment {
+        Self::figment_with(file.map(Toml::file_exact), overrides)
+    }
+
+    /// The layers over a given file provider (`config check` hands in the
+    /// file without its unknown keys, to go on checking the rest).
+    pub(crate) fn figment_with(
+        file: Option<figment::providers::Data<Toml>>,
+        overrides: Serialized<ConfigOverrides>,
+    ) -> Figment {
         let mut fig = Figment::from(Serialized::defaults(Config::default()));
-        if let Some(path) = file {
-            fig = fig.merge(Toml::file_exact(path));
+        if let Some(file) = file {
+            fig = fig.merge(file);
         }
         fig
             // Only the configuration's own keys: other SCIM_BRIDGE_* variables
@@ -339,13 +348,165 @@ mod tests {
     }
 
     #[test]
-    fn debug_output_hides_database_passwords() {
+    fn debug_output_shows_every_key_and_no_secret() {
         let c = Config {
-            database_url: "postgres://app:hunter2@db/scim".into(),
+            database_url: "postgres://app:hunter2@db/scim?password=hunter3".into(),
             ..Config::default()
         };
         let shown = format!("{c:?}");
-        assert!(!shown.contains("hunter2"), "{shown}");
-        assert!(shown.contains("postgres://app:***@db/scim"));
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("hunter3"),
+            "{shown}"
+        );
+        assert!(shown.contains("postgres://app:***@db/scim"), "{shown}");
+        for key in CONFIG_KEYS {
+            assert!(shown.contains(key), "Debug leaves out {key}: {shown}");
+        }
+        // Whatever a later key is called, a password or secret is hidden.
+        assert_eq!(
+            secrets::redact_value("oidc_client_secret", serde_json::json!("s3cr3t")),
+            serde_json::json!("***")
+        );
+        assert_eq!(
+            secrets::redact_value("smtp_password", serde_json::json!("s3cr3t")),
+            serde_json::json!("***")
+        );
+    }
+
+    #[test]
+    fn config_keys_are_exactly_the_fields() {
+        let serde_json::Value::Object(fields) = serde_json::to_value(Config::default()).unwrap()
+        else {
+            panic!("a config serialises to an object");
+        };
+        let mut fields: Vec<&str> = fields.keys().map(String::as_str).collect();
+        let mut keys = CONFIG_KEYS.to_vec();
+        fields.sort_unstable();
+        keys.sort_unstable();
+        assert_eq!(
+            fields, keys,
+            "CONFIG_KEYS must list every field (env, check, Debug)"
+        );
+    }
+
+    /// The annotated example at the repository root loads, sets every key
+    /// it sets to its default, and mentions every key: it cannot drift.
+    #[test]
+    fn the_example_configuration_is_complete_and_loads() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scim-bridge.example.toml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        for key in CONFIG_KEYS {
+            let set = text.lines().any(|l| {
+                let l = l.trim_start_matches('#').trim_start();
+                l.strip_prefix(key)
+                    .is_some_and(|rest| rest.trim_start().starts_with('='))
+            });
+            assert!(set, "the example does not show `{key} = ...`");
+        }
+        let loaded: Config = Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::file_exact(&path))
+            .extract()
+            .unwrap();
+        assert_eq!(
+            serde_json::to_value(&loaded).unwrap(),
+            serde_json::to_value(Config::default()).unwrap(),
+            "every key the example sets holds its default"
+        );
+        let report = check::check(Some(&path), ConfigOverrides::default());
+        assert!(report.ok(), "{:?}", report.problems);
+    }
+
+    #[test]
+    fn every_unknown_key_is_named_with_the_nearest_known_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "bnid = \"127.0.0.1:1\"\nmax_resluts = 3\nzzz = 1\n").unwrap();
+        let e = Config::load(
+            Some(&path),
+            Serialized::defaults(ConfigOverrides::default()),
+        )
+        .unwrap_err();
+        assert!(e.contains("`bnid` (did you mean `bind`?)"), "{e}");
+        assert!(
+            e.contains("`max_resluts` (did you mean `max_results`?)"),
+            "{e}"
+        );
+        assert!(e.contains("`zzz`"), "{e}");
+    }
+
+    #[test]
+    fn check_names_every_problem() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        let missing = dir.path().join("missing.pem");
+        std::fs::write(
+            &path,
+            format!(
+                "pool_size = \"eight\"\nmax_results = 0\nlog_format = \"xml\"\n\
+                 oidc_issuer = \"https://idp\"\noidc_algorithms = [\"HS256\"]\n\
+                 tls_cert = {missing:?}\ntls_key = {missing:?}\n\
+                 database_url = \"mysql://x\"\ntypo_key = 1\n"
+            ),
+        )
+        .unwrap();
+        let report = check::check(Some(&path), ConfigOverrides::default());
+        let all = report.problems.join("\n");
+        for expected in [
+            "unknown key `typo_key`",
+            "pool_size (from /",
+            "log_format (from /",
+            "max_results must be at least 1",
+            "oidc_issuer needs oidc_audience",
+            "oidc_issuer needs one of oidc_jwks_url and oidc_jwks_file",
+            "oidc_algorithms: HS256 is symmetric",
+            "tls_cert: cannot read",
+            "tls_key: cannot read",
+            "database_url must start with sqlite:// or postgres://",
+        ] {
+            assert!(all.contains(expected), "missing {expected:?} in:\n{all}");
+        }
+        assert_eq!(report.problems.len(), 10, "{all}");
+    }
+
+    #[test]
+    fn secrets_come_from_files_and_are_never_shown() {
+        let dir = tempfile::tempdir().unwrap();
+        let pw = dir.path().join("pw");
+        std::fs::write(&pw, "s3cr:t@pw\n").unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(
+            &path,
+            format!("database_url = \"postgres://app@db/scim\"\ndatabase_password_file = {pw:?}\n"),
+        )
+        .unwrap();
+        let c = Config::load(
+            Some(&path),
+            Serialized::defaults(ConfigOverrides::default()),
+        )
+        .unwrap();
+        assert_eq!(c.database_url, "postgres://app:s3cr%3At%40pw@db/scim");
+        assert!(!format!("{c:?}").contains("s3cr"));
+        assert!(!check::render(&c).contains("s3cr"));
+
+        let url_file = dir.path().join("url");
+        std::fs::write(&url_file, "postgres://app:hunter2@db/scim\n").unwrap();
+        std::fs::write(&path, format!("database_url_file = {url_file:?}\n")).unwrap();
+        let c = Config::load(
+            Some(&path),
+            Serialized::defaults(ConfigOverrides::default()),
+        )
+        .unwrap();
+        assert_eq!(c.database_url, "postgres://app:hunter2@db/scim");
+        let report = check::check(Some(&path), ConfigOverrides::default());
+        assert!(report.ok(), "{:?}", report.problems);
+        assert!(!check::render(report.config.as_ref().unwrap()).contains("hunter2"));
+
+        std::fs::write(&path, "database_password_file = \"/nonexistent/pw\"\n").unwrap();
+        let e = Config::load(
+            Some(&path),
+            Serialized::defaults(ConfigOverrides::default()),
+        )
+        .unwrap_err();
+        assert!(e.contains("database_password_file: cannot read"), "{e}");
     }
 }

@@ -133,8 +133,10 @@ enum AdminCommand {
 fn init_tracing(format: scim_bridge::config::LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("SCIM_BRIDGE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=info"));
+    use std::io::IsTerminal;
     let fmt = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     match format {
         scim_bridge::config::LogFormat::Pretty => fmt.init(),

@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use figment::Figment;
-use figment::providers::Serialized;
+use figment::providers::{Format, Serialized, Toml};
 
 use super::{CONFIG_KEYS, Config, ConfigOverrides};
 
@@ -94,13 +94,24 @@ pub fn unknown_file_keys(path: &Path) -> Result<Vec<String>, String> {
 /// Checks the configuration the server would run with.
 pub fn check(file: Option<&Path>, overrides: ConfigOverrides) -> Report {
     let mut report = Report::default();
+    // The file without its unknown keys, so that the rest is still checked.
+    let mut known_only = None;
     if let Some(path) = file {
         match unknown_file_keys(path) {
-            Ok(unknown) => report.problems.extend(
-                unknown
-                    .into_iter()
-                    .map(|u| format!("{}: {u}", path.display())),
-            ),
+            Ok(unknown) if unknown.is_empty() => {}
+            Ok(unknown) => {
+                report.problems.extend(
+                    unknown
+                        .into_iter()
+                        .map(|u| format!("{}: {u}", path.display())),
+                );
+                let mut table: toml::Table = std::fs::read_to_string(path)
+                    .ok()
+                    .and_then(|t| t.parse().ok())
+                    .unwrap_or_default();
+                table.retain(|k, _| CONFIG_KEYS.contains(&k));
+                known_only = Some(Toml::string(&table.to_string()));
+            }
             Err(e) => {
                 report.problems.push(e);
                 return report;
@@ -117,7 +128,8 @@ pub fn check(file: Option<&Path>, overrides: ConfigOverrides) -> Report {
                 .push(format!("{} (ignored)", unknown_env(&name, key)));
         }
     }
-    let mut fig = Config::figment(file, Serialized::defaults(overrides));
+    let file_provider = known_only.or_else(|| file.map(Toml::file_exact));
+    let mut fig = Config::figment_with(file_provider, Serialized::defaults(overrides));
     // One key at a time, so that every wrongly typed value is named (a
     // whole extraction stops at the first).
     let mut bad = Vec::new();
@@ -130,14 +142,15 @@ pub fn check(file: Option<&Path>, overrides: ConfigOverrides) -> Report {
         if let Err(e) = alone.extract::<Config>() {
             let source = fig
                 .find_metadata(key)
-                .map(|m| match &m.source {
-                    Some(src) => format!(" (from {} {src})", m.name),
-                    None => format!(" (from {})", m.name),
+                .map(|m| match (file, &m.source) {
+                    (Some(path), _) if m.name.contains("TOML") => {
+                        format!(" (from {})", path.display())
+                    }
+                    (_, Some(src)) => format!(" (from {} {src})", m.name),
+                    (_, None) => format!(" (from {})", m.name),
                 })
                 .unwrap_or_default();
-            report
-                .problems
-                .push(format!("{key}{source}: {}", e.kind));
+            report.problems.push(format!("{key}{source}: {}", e.kind));
             bad.push(*key);
         }
     }
@@ -196,7 +209,9 @@ fn at_least_one(key: &str, value: u64, report: &mut Report) {
 /// Values that parse but cannot work.
 fn validate(c: &Config, report: &mut Report) {
     let url = &c.database_url;
-    if !(url.starts_with("sqlite:") || url.starts_with("postgres:") || url.starts_with("postgresql:"))
+    if !(url.starts_with("sqlite:")
+        || url.starts_with("postgres:")
+        || url.starts_with("postgresql:"))
     {
         report.problems.push(format!(
             "database_url must start with sqlite:// or postgres:// (is {})",
@@ -281,8 +296,9 @@ fn validate_oidc(c: &Config, report: &mut Report) {
         (None, None) => {
             problems.push("oidc_issuer needs one of oidc_jwks_url and oidc_jwks_file".into())
         }
-        (Some(_), Some(_)) => problems
-            .push("oidc_jwks_url and oidc_jwks_file are both set: give only one".into()),
+        (Some(_), Some(_)) => {
+            problems.push("oidc_jwks_url and oidc_jwks_file are both set: give only one".into())
+        }
         (Some(url), None) => {
             if !(url.starts_with("https://") || url.starts_with("http://")) {
                 problems.push(format!("oidc_jwks_url must be an http(s) URL (is {url})"));

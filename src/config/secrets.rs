@@ -134,7 +134,10 @@ mod tests {
         for (url, secret) in [
             ("postgres://app:hunter2@db/scim", "hunter2"),
             ("postgres://app:hun@ter2@db:5432/scim", "ter2"),
-            ("postgres://app@db/scim?password=hunter2&sslmode=require", "hunter2"),
+            (
+                "postgres://app@db/scim?password=hunter2&sslmode=require",
+                "hunter2",
+            ),
             ("postgresql://app:p%40ss@db/scim?password=x2y", "p%40ss"),
         ] {
             let shown = redact_url(url);

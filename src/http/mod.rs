@@ -253,8 +253,7 @@ pub fn app(
                     TraceLayer::new_for_http()
                         .make_span_with(observe::RequestSpan)
                         .on_response(
-                            tower_http::trace::DefaultOnResponse::new()
-                                .level(tracing::Level::INFO),
+                            tower_http::trace::DefaultOnResponse::new().level(tracing::Level::INFO),
                         ),
                 )
                 .layer(CatchPanicLayer::custom(panic_response)),

@@ -28,8 +28,7 @@ pub fn sanitize_request_id(mut req: Request) -> Request {
         let b = v.as_bytes();
         !b.is_empty()
             && b.len() <= MAX_REQUEST_ID
-            && b
-                .iter()
+            && b.iter()
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.' | b':'))
     };
     let headers = req.headers_mut();

@@ -16,7 +16,10 @@ pub struct Applied {
 /// applied, succeeded, unchanged, and nothing unknown was applied.
 pub fn compare(embedded: &Migrator, applied: &[Applied]) -> Result<(), String> {
     let mut pending = Vec::new();
-    for m in embedded.iter().filter(|m| m.migration_type.is_up_migration()) {
+    for m in embedded
+        .iter()
+        .filter(|m| m.migration_type.is_up_migration())
+    {
         match applied.iter().find(|a| a.version == m.version) {
             None => pending.push(m.version),
             Some(a) if !a.success => {
