@@ -89,12 +89,13 @@ async fn json_logs_carry_request_ids_and_no_secrets(app: &TestApp) {
     let dir = tempfile::tempdir().unwrap();
     let server = start(app, dir.path(), &[]).await;
     let scim = format!("{}/scim/v2", server.origin);
-    let admin_token = {
+    let (admin_id, admin_token) = {
         let d = app.directory().await;
-        d.bootstrap_admin("Root.Admin@example.com", None, time::Duration::hours(1))
+        let (admin, token) = d
+            .bootstrap_admin("Root.Admin@example.com", None, time::Duration::hours(1))
             .await
-            .unwrap()
-            .1
+            .unwrap();
+        (admin.to_string(), token)
     };
     let user_name = "Leaky.Person@example.com";
     let email = "leaky.private@example.org";
@@ -206,6 +207,28 @@ async fn json_logs_carry_request_ids_and_no_secrets(app: &TestApp) {
     let r = send(c.get(format!("{}/readyz", server.origin)), None).await;
     assert_eq!(r.status(), 200);
 
+    // The audit log names people only by opaque id.
+    let r = send(
+        c.post(format!(
+            "{}/api/v1/users/{admin_id}/permissions",
+            server.origin
+        ))
+        .bearer_auth(&admin_token)
+        .json(&json!({"permissions": ["AUDIT"]})),
+        None,
+    )
+    .await;
+    assert!(r.status().is_success(), "{}", r.status());
+    let r = c
+        .get(format!("{}/api/v1/audit", server.origin))
+        .bearer_auth(&admin_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let audit = r.text().await.unwrap();
+    assert!(audit.contains(&id), "the audit holds the create: {audit}");
+
     // The lines are written synchronously: they are all there now.
     let logged = lines(&server);
     let text = std::fs::read_to_string(&server.log).unwrap();
@@ -222,6 +245,7 @@ async fn json_logs_carry_request_ids_and_no_secrets(app: &TestApp) {
         "root.admin",
     ] {
         assert!(!text.contains(secret), "the logs hold {secret:?}");
+        assert!(!audit.contains(secret), "the audit holds {secret:?}");
     }
     // The start-up line says where it listens and that TLS is off.
     assert!(
