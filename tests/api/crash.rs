@@ -20,7 +20,7 @@ use crate::app::Backend;
 use crate::fleet::{self, Database, Server, Tenants, call, send};
 
 const WORKERS: usize = 6;
-const ROUNDS: usize = 5;
+const ROUNDS: usize = 8;
 
 /// What an account looks like from outside.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,8 +55,10 @@ impl State {
             Op::Migrate(name) => {
                 s.iam = "other";
                 s.user_name = name.clone();
-                // The old provider's groups stay behind.
+                // The old provider's groups and identity fields (but for
+                // the name) stay behind.
                 s.in_group = false;
+                s.nick = None;
             }
         }
         s
@@ -430,7 +432,7 @@ async fn kill_and_restart(backend: Backend) {
             .collect();
         // Kill at a random moment: after some number of acknowledgements,
         // with writes of every worker in flight.
-        let at = rng.gen_range(20..160);
+        let at = rng.gen_range(20..200);
         while acks.load(Ordering::SeqCst) < at && !tasks.iter().all(|t| t.is_finished()) {
             let _ =
                 tokio::time::timeout(std::time::Duration::from_millis(200), tick.notified()).await;
