@@ -457,6 +457,50 @@ async fn check_caches(f: &Fleet, cached: bool) {
     .await;
     assert_eq!(r.status, 200, "{}", r.body);
 
+    // Admin tokens are checked against the account on every request: a
+    // disabled administrator is refused by every replica at once.
+    let (second, second_token) =
+        f.db.directory()
+            .await
+            .bootstrap_admin(
+                &format!("second-{cached}@example.com"),
+                None,
+                time::Duration::hours(1),
+            )
+            .await
+            .expect("bootstrap");
+    for i in 0..REPLICAS {
+        let r = call(
+            &f.client,
+            Method::GET,
+            &f.admin(i, "/me"),
+            &second_token,
+            None,
+        )
+        .await;
+        assert_eq!(r.status, 200, "replica {i}: {}", r.body);
+    }
+    let r = call(
+        &f.client,
+        Method::POST,
+        &f.admin(0, &format!("/users/{second}/disable")),
+        &f.t.admin,
+        None,
+    )
+    .await;
+    assert!(r.status < 300, "{}", r.body);
+    for i in 0..REPLICAS {
+        let r = call(
+            &f.client,
+            Method::GET,
+            &f.admin(i, "/me"),
+            &second_token,
+            None,
+        )
+        .await;
+        assert_eq!(r.status, 401, "replica {i}: {}", r.body);
+    }
+
     for i in 1..REPLICAS {
         eventually(cached, || async {
             send(
