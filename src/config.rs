@@ -33,6 +33,9 @@ const CONFIG_KEYS: &[&str] = &[
     "oidc_jwks_min_refresh_secs",
     "bulk_max_operations",
     "bulk_max_payload_bytes",
+    "metrics_event_prefixes",
+    "metrics_max_events",
+    "metrics_max_count",
 ];
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://scim-bridge.db";
@@ -91,6 +94,14 @@ pub struct Config {
     /// `bulk.maxPayloadSize`; larger is 413). The default fits 1,000
     /// realistic user creates.
     pub bulk_max_payload_bytes: usize,
+    /// The name prefixes other systems may report usage events under
+    /// (`POST /api/v1/metrics/events`); the server's own namespaces
+    /// (`user.`, `group.`, ...) are refused whatever this says.
+    pub metrics_event_prefixes: Vec<String>,
+    /// Most events one report may carry.
+    pub metrics_max_events: usize,
+    /// Largest count one reported event may carry.
+    pub metrics_max_count: u64,
 }
 
 impl Default for Config {
@@ -119,6 +130,12 @@ impl Default for Config {
             oidc_jwks_min_refresh_secs: 30,
             bulk_max_operations: 1000,
             bulk_max_payload_bytes: 4 * 1024 * 1024,
+            metrics_event_prefixes: crate::metrics::DEFAULT_EVENT_PREFIXES
+                .iter()
+                .map(|p| p.to_string())
+                .collect(),
+            metrics_max_events: 100,
+            metrics_max_count: 10_000,
         }
     }
 }
@@ -142,6 +159,9 @@ impl std::fmt::Debug for Config {
             .field("oidc_issuer", &self.oidc_issuer)
             .field("bulk_max_operations", &self.bulk_max_operations)
             .field("bulk_max_payload_bytes", &self.bulk_max_payload_bytes)
+            .field("metrics_event_prefixes", &self.metrics_event_prefixes)
+            .field("metrics_max_events", &self.metrics_max_events)
+            .field("metrics_max_count", &self.metrics_max_count)
             .finish_non_exhaustive()
     }
 }

@@ -19,4 +19,5 @@ mod patch;
 mod replay;
 mod replicas;
 mod search;
+mod telemetry;
 mod users;
