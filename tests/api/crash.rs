@@ -5,7 +5,8 @@
 //! database passes its integrity check and the audit chain verifies; after
 //! each restart every acknowledged write is there, and a write that was in
 //! flight is there entirely or not at all (an account comes with its
-//! default grants and its audit record, or does not exist).
+//! default grants and its audit record, or does not exist), and the daily
+//! usage counts still equal the audit log.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -358,6 +359,39 @@ async fn check_accounts(ctx: &Ctx, server: &Server, workers: &mut [Vec<Account>]
     assert_eq!(all.body["count"], existing.len() + 1, "{}", all.body);
 }
 
+/// Every write's usage count is bumped in its transaction: after a crash
+/// the daily counts (summed over yesterday and today, in case the run
+/// crosses midnight UTC) still equal the audit log, action by action.
+async fn check_usage_counts(ctx: &Ctx, server: &Server) {
+    let get = |url: String| {
+        let client = ctx.client.clone();
+        let token = ctx.t.admin.clone();
+        async move { call(&client, Method::GET, &url, &token, None).await }
+    };
+    let export = get(server.admin("/metrics?days=2")).await;
+    assert_eq!(export.status, 200, "{}", export.body);
+    let mut counted: BTreeMap<String, u64> = BTreeMap::new();
+    for day in export.body["days"].as_array().expect("days") {
+        for (k, v) in day["workflows"].as_object().expect("workflows") {
+            *counted.entry(k.clone()).or_default() += v.as_u64().unwrap();
+        }
+    }
+    let mut audited: BTreeMap<String, u64> = BTreeMap::new();
+    for offset in (0..).step_by(1000) {
+        let page = get(server.admin(&format!("/audit?limit=1000&offset={offset}"))).await;
+        let hits = page.body["hits"].as_array().expect("hits");
+        for h in hits {
+            *audited
+                .entry(h["action"].as_str().unwrap().to_owned())
+                .or_default() += 1;
+        }
+        if hits.len() < 1000 {
+            break;
+        }
+    }
+    assert_eq!(counted, audited, "usage counts against the audit log");
+}
+
 /// The ids that have a `user.created` audit record.
 async fn audited_creates(ctx: &Ctx, server: &Server) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
@@ -450,6 +484,7 @@ async fn kill_and_restart(backend: Backend) {
         check_at_rest(&db).await;
         server = db.serve(&[]).await;
         check_accounts(&ctx, &server, &mut workers).await;
+        check_usage_counts(&ctx, &server).await;
     }
     let accounts = workers.iter().flatten().filter(|a| a.state.exists).count();
     eprintln!("{backend:?}: {ROUNDS} kills, {tally:?}, {accounts} accounts at the end");

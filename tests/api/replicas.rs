@@ -3,6 +3,8 @@
 //! the audit chain and caches hold across replicas. PostgreSQL only (a
 //! SQLite file is one machine's); skipped without SCIM_BRIDGE_TEST_POSTGRES.
 
+use std::collections::BTreeMap;
+
 use futures_util::future::join_all;
 use reqwest::{Client, Method};
 use serde_json::{Value, json};
@@ -58,6 +60,27 @@ impl Fleet {
         r.body
     }
 
+    /// The usage export's workflow counts, summed over yesterday and
+    /// today (a run may cross midnight UTC), read through replica `i`.
+    async fn workflows(&self, i: usize) -> BTreeMap<String, u64> {
+        let r = call(
+            &self.client,
+            Method::GET,
+            &self.admin(i, "/metrics?days=2"),
+            &self.t.admin,
+            None,
+        )
+        .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let mut out = BTreeMap::new();
+        for day in r.body["days"].as_array().expect("days") {
+            for (k, v) in day["workflows"].as_object().expect("workflows") {
+                *out.entry(k.clone()).or_default() += v.as_u64().expect("a count");
+            }
+        }
+        out
+    }
+
     async fn finish(self) {
         let n = self.db.verify_audit();
         assert!(n > 0);
@@ -74,8 +97,8 @@ fn user(user_name: &str) -> Value {
     })
 }
 
-fn statuses(replies: &[Reply]) -> std::collections::BTreeMap<u16, usize> {
-    let mut out = std::collections::BTreeMap::new();
+fn statuses(replies: &[Reply]) -> BTreeMap<u16, usize> {
+    let mut out = BTreeMap::new();
     for r in replies {
         *out.entry(r.status).or_insert(0) += 1;
     }
@@ -132,6 +155,15 @@ async fn racing_creates_of_one_user_name_give_one_201() {
         .count();
     assert_eq!(by_idp, 4, "{}", audit.body);
     f.finish().await;
+}
+
+/// How much each count grew.
+fn grown(before: &BTreeMap<String, u64>, after: &BTreeMap<String, u64>) -> BTreeMap<String, u64> {
+    after
+        .iter()
+        .map(|(k, v)| (k.clone(), v - before.get(k).copied().unwrap_or(0)))
+        .filter(|(_, v)| *v > 0)
+        .collect()
 }
 
 /// Fires `n` requests carrying one ETag at once, across the replicas.
@@ -280,8 +312,8 @@ async fn concurrent_member_adds_from_all_replicas_all_land() {
             },
         })
     };
-    // One PATCH per member, all at once, and a rename among them (a
-    // document change racing the member deltas).
+    let before = f.workflows(0).await;
+    // One PATCH per member, all at once.
     let path = format!("/Groups/{gid}");
     let replies = join_all(ids.iter().enumerate().map(|(i, id)| {
         let body = member_op("add", id);
@@ -336,6 +368,14 @@ async fn concurrent_member_adds_from_all_replicas_all_land() {
         members(&g.body),
         ids.iter().skip(1).step_by(2).cloned().collect()
     );
+    // The usage counts saw every change exactly once.
+    let counted = grown(&before, &f.workflows(2).await);
+    assert_eq!(counted.get("group.member_added"), Some(&60), "{counted:?}");
+    assert_eq!(
+        counted.get("group.member_removed"),
+        Some(&30),
+        "{counted:?}"
+    );
     f.finish().await;
 }
 
@@ -345,6 +385,7 @@ async fn the_audit_chain_holds_under_writers_on_every_replica() {
         return;
     };
     let base = f.db.verify_audit();
+    let before = f.workflows(0).await;
     // Creates, PATCHes and admin grants from every replica at once, while
     // `audit verify` replays the chain (it must not mistake a record
     // committed during its run for a broken tail).
@@ -372,6 +413,16 @@ async fn the_audit_chain_holds_under_writers_on_every_replica() {
                 )
                 .await;
                 assert_eq!(r.status, 200, "{}", r.body);
+                // Reported usage events, not audited but counted.
+                let r = call(
+                    &f.client,
+                    Method::POST,
+                    &f.admin(i, "/metrics/events"),
+                    &f.t.admin,
+                    Some(&json!({"events": [{"name": "data_source.created", "count": 2}]})),
+                )
+                .await;
+                assert!(r.status < 300, "{}", r.body);
             }
         }))
         .await;
@@ -392,6 +443,18 @@ async fn the_audit_chain_holds_under_writers_on_every_replica() {
     assert!(runs > 0);
     // Every write left exactly one record, in one unbroken chain.
     assert_eq!(f.db.verify_audit(), base + 180);
+    // The daily usage counts equal what was done, from whichever replica.
+    let counted = grown(&before, &f.workflows(1).await);
+    let expected: BTreeMap<String, u64> = [
+        ("data_source.created", 120),
+        ("permission.added", 60),
+        ("user.created", 60),
+        ("user.updated", 60),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    assert_eq!(counted, expected);
     f.finish().await;
 }
 
