@@ -86,7 +86,8 @@ impl Database {
 
     /// Starts a server process on this database, waits until it is healthy.
     pub async fn serve(&self, env: &[(&str, &str)]) -> Server {
-        let n = std::fs::read_dir(self.dir.path()).map_or(0, |d| d.count());
+        static STARTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Server::start(
             &self.url,
             self.dir.path().join(format!("server-{n}.log")),
