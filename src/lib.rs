@@ -7,6 +7,7 @@ pub mod auth;
 pub mod config;
 pub mod directory;
 pub mod http;
+pub mod portability;
 pub mod scim;
 pub mod store;
 
