@@ -259,9 +259,14 @@ pub async fn import(
             for e in &report.errors {
                 eprintln!("line {}: {}", e.line, e.reason);
             }
+            let before = if first > 1 {
+                format!("lines 1-{} were", first - 1)
+            } else {
+                "nothing was".to_owned()
+            };
             Err(format!(
                 "import stopped: lines {first}-{last} (the failing batch) were not imported; \
-                 the lines before {first} were. Fix the lines above and import the file again \
+                 {before} imported. Fix the lines above and import the file again \
                  (what is already there is left unchanged)"
             ))
         }

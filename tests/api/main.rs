@@ -3,6 +3,7 @@
 
 mod app;
 mod auth;
+mod backup;
 mod bridge;
 mod bulk;
 mod cli;
@@ -16,4 +17,5 @@ mod me;
 mod patch;
 mod replay;
 mod search;
+mod transfer;
 mod users;

@@ -487,8 +487,8 @@ impl ImportWriter for PgTx {
 
     async fn exists(&mut self, kind: MemberKind, id: Uuid) -> Result<bool> {
         let sql = match kind {
-            MemberKind::User => "SELECT 1 FROM users WHERE id = $1",
-            MemberKind::Group => "SELECT 1 FROM groups WHERE id = $1",
+            MemberKind::User => "SELECT 1::int8 FROM users WHERE id = $1",
+            MemberKind::Group => "SELECT 1::int8 FROM groups WHERE id = $1",
         };
         let found: Option<i64> = sqlx::query_scalar(sql)
             .bind(id)
