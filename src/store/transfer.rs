@@ -406,6 +406,7 @@ pub(crate) async fn apply_batch<W: ImportWriter>(
         let found = w.groups_by_ids(&group_ids).await.map_err(|e| fail(0, e))?;
         found.into_iter().map(|g| (g.id, g)).collect()
     };
+    let mut known = Known::new();
     let mut outcomes = Vec::with_capacity(items.len());
     for (index, item) in items.iter().enumerate() {
         let done = match item {
@@ -413,7 +414,7 @@ pub(crate) async fn apply_batch<W: ImportWriter>(
             ImportItem::Permission(p) => apply_permission(w, p, now).await,
             ImportItem::User(b) => {
                 let (r, write) = &**b;
-                let done = apply_user(w, users.get(&r.id), r, write).await;
+                let done = apply_user(w, &mut known, users.get(&r.id), r, write).await;
                 if done.is_ok() {
                     users.insert(r.id, r.clone());
                 }
@@ -469,9 +470,21 @@ async fn apply_permission<W: ImportWriter>(
     }
 }
 
-async fn check_grants<W: ImportWriter>(w: &mut W, grants: &[Grant]) -> Result<()> {
+/// Permission names already found in the catalogue during this batch.
+type Known = std::collections::HashSet<String>;
+
+async fn check_grants<W: ImportWriter>(
+    w: &mut W,
+    known: &mut Known,
+    grants: &[Grant],
+) -> Result<()> {
     for g in grants {
-        if w.permission(&g.permission).await?.is_none() {
+        if known.contains(&g.permission) {
+            continue;
+        }
+        if w.permission(&g.permission).await?.is_some() {
+            known.insert(g.permission.clone());
+        } else {
             return Err(refused(format!(
                 "permission {} is not in the catalogue (a Permission line must come first)",
                 g.permission
@@ -483,12 +496,13 @@ async fn check_grants<W: ImportWriter>(w: &mut W, grants: &[Grant]) -> Result<()
 
 async fn apply_user<W: ImportWriter>(
     w: &mut W,
+    known: &mut Known,
     old: Option<&UserRecord>,
     r: &UserRecord,
     write: &UserWrite,
 ) -> Result<Outcome> {
     let Some(old) = old else {
-        check_grants(w, &r.grants).await?;
+        check_grants(w, known, &r.grants).await?;
         w.insert_user(r, write).await?;
         w.put_grants(r.id, &r.grants, false).await?;
         w.put_attributes(r.id, &r.attributes, false).await?;
@@ -499,7 +513,7 @@ async fn apply_user<W: ImportWriter>(
     }
     w.update_user(r, write).await?;
     if old.grants != r.grants {
-        check_grants(w, &r.grants).await?;
+        check_grants(w, known, &r.grants).await?;
         w.put_grants(r.id, &r.grants, true).await?;
     }
     if old.attributes != r.attributes {

@@ -176,7 +176,7 @@ impl ExportReader for PgTx {
         after: Option<(Uuid, Uuid)>,
         limit: u64,
     ) -> Result<Vec<MembershipRecord>> {
-        let (g, m) = after.map(|(g, m)| (g, m)).unwrap_or_default();
+        let (g, m) = after.unwrap_or_default();
         let rows = sqlx::query(
             "SELECT group_id, member_id, member_kind, added FROM group_members
              WHERE (group_id, member_id) > ($1, $2) ORDER BY group_id, member_id LIMIT $3",
@@ -335,7 +335,19 @@ impl ImportWriter for PgTx {
         .execute(&mut *self.0)
         .await
         .map_err(|e| unique(e, "users_iam_user_name"))?;
-        write_emails(&mut *self.0, r.id, &w.search).await
+        let values = email_values(&w.search);
+        if !values.is_empty() {
+            // A new user: nothing to delete first.
+            sqlx::query(
+                "INSERT INTO user_emails (value, user_id) SELECT v, $2 FROM unnest($1::text[]) AS v
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(values)
+            .bind(r.id)
+            .execute(&mut *self.0)
+            .await?;
+        }
+        Ok(())
     }
 
     async fn update_user(&mut self, r: &UserRecord, w: &UserWrite) -> Result<()> {
@@ -366,7 +378,7 @@ impl ImportWriter for PgTx {
         .execute(&mut *self.0)
         .await
         .map_err(|e| unique(e, "users_iam_user_name"))?;
-        write_emails(&mut *self.0, r.id, &w.search).await
+        write_emails(&mut self.0, r.id, &w.search).await
     }
 
     async fn put_grants(&mut self, user: Uuid, grants: &[Grant], clear: bool) -> Result<()> {

@@ -361,7 +361,7 @@ impl ImportWriter for SqliteTx {
         .execute(&mut *self.0)
         .await
         .map_err(|e| unique(e, "users_iam_user_name"))?;
-        insert_emails(&mut *self.0, &id_text(r.id), &w.search).await
+        insert_emails(&mut self.0, &id_text(r.id), &w.search).await
     }
 
     async fn update_user(&mut self, r: &UserRecord, w: &UserWrite) -> Result<()> {
@@ -392,7 +392,7 @@ impl ImportWriter for SqliteTx {
         .execute(&mut *self.0)
         .await
         .map_err(|e| unique(e, "users_iam_user_name"))?;
-        write_emails(&mut *self.0, r.id, &w.search).await
+        write_emails(&mut self.0, r.id, &w.search).await
     }
 
     async fn put_grants(&mut self, user: Uuid, grants: &[Grant], clear: bool) -> Result<()> {
