@@ -266,7 +266,7 @@ async fn serve(config: Config) -> Result<(), String> {
         .map_err(|e| format!("cannot listen on {bind}: {e}"))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     // Lets `restore` see that this database is being served.
-    let _serve_lock = scim_bridge::portability::serve_lock(&state.config.database_url);
+    scim_bridge::portability::serve_lock(&state.config.database_url);
     tracing::info!(
         %addr,
         database = %scim_bridge::config::redact_url(&state.config.database_url),

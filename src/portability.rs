@@ -27,14 +27,10 @@ fn describe(e: Error) -> String {
     }
 }
 
-/// Held by `serve` while it runs, so that `restore` refuses to replace the
-/// file under it (SQLite only; None otherwise).
-pub fn serve_lock(database_url: &str) -> Option<std::fs::File> {
-    if database_url.starts_with("sqlite:") {
-        backup::hold_serve_lock(database_url)
-    } else {
-        None
-    }
+/// Taken by `serve` for the rest of the process, so that `restore` refuses
+/// to replace the file under it (SQLite only); whether it holds.
+pub fn serve_lock(database_url: &str) -> bool {
+    database_url.starts_with("sqlite:") && backup::hold_serve_lock(database_url)
 }
 
 /// A progress bar on stderr when it is a terminal, hidden otherwise.

@@ -122,12 +122,21 @@ pub fn sync_dir(dir: &Path) -> Result<()> {
 /// Held by `serve` for as long as it runs: a shared advisory lock (flock)
 /// on the database file. SQLite locks with fcntl, which flock does not
 /// touch, so this never blocks the database itself; `restore` takes it
-/// exclusively to see that no server uses the file.
-pub fn hold_serve_lock(url: &str) -> Option<File> {
-    let path = path_of(url).ok()?;
-    let file = File::open(path).ok()?;
-    file.try_lock_shared().ok()?;
-    Some(file)
+/// exclusively to see that no server uses the file. The descriptor is
+/// never closed (the lock ends with the process): closing any descriptor
+/// of the file would drop the fcntl locks SQLite holds in this process.
+pub fn hold_serve_lock(url: &str) -> bool {
+    let Ok(path) = path_of(url) else {
+        return false;
+    };
+    let Ok(file) = File::open(path) else {
+        return false;
+    };
+    if file.try_lock_shared().is_err() {
+        return false;
+    }
+    std::mem::forget(file);
+    true
 }
 
 /// A fresh file name next to `target` (same directory, so that a rename
