@@ -8,6 +8,7 @@ pub mod config;
 pub mod directory;
 pub mod http;
 pub mod metrics;
+pub mod portability;
 pub mod scim;
 pub mod store;
 

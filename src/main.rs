@@ -59,6 +59,18 @@ enum Command {
     /// The configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Copy the SQLite database while the server keeps serving, then check
+    /// the copy (PostgreSQL: use pg_dump).
+    Backup(BackupArgs),
+    /// Replace the SQLite database with a backup (the server must be
+    /// stopped), then apply migrations.
+    Restore(RestoreArgs),
+    /// Write every IAM, custom permission, user, group, membership and
+    /// subscription as JSON lines.
+    Export(ExportArgs),
+    /// Read JSON lines written by `export`; idempotent, all or nothing per
+    /// batch.
+    Import(ImportArgs),
 }
 
 #[derive(Subcommand)]
@@ -87,6 +99,43 @@ enum ConfigCommand {
     /// problem; on success print the effective configuration, secrets
     /// redacted. Exits non-zero on problems.
     Check,
+}
+
+#[derive(Args)]
+struct BackupArgs {
+    /// The backup file to write.
+    #[arg(long)]
+    output: PathBuf,
+    /// Replace the file if it exists.
+    #[arg(long)]
+    force: bool,
+}
+
+#[derive(Args)]
+struct RestoreArgs {
+    /// A file written by `scim-bridge backup`.
+    #[arg(long)]
+    input: PathBuf,
+}
+
+#[derive(Args)]
+struct ExportArgs {
+    /// The file to write (default: stdout).
+    #[arg(long)]
+    output: Option<PathBuf>,
+    /// Replace the file if it exists.
+    #[arg(long)]
+    force: bool,
+}
+
+#[derive(Args)]
+struct ImportArgs {
+    /// The file to read (default: stdin).
+    #[arg(long)]
+    input: Option<PathBuf>,
+    /// Lines per transaction: a batch with a bad line writes nothing.
+    #[arg(long, default_value_t = 1000)]
+    batch_size: usize,
 }
 
 #[derive(Subcommand)]
@@ -217,11 +266,26 @@ async fn run(cli: Cli) -> Result<(), String> {
     if let Command::Serve(_) = cli.command {
         return serve(config).await;
     }
+    match &cli.command {
+        Command::Backup(a) => {
+            return scim_bridge::portability::backup(&config, &a.output, a.force).await;
+        }
+        Command::Restore(a) => return scim_bridge::portability::restore(&config, &a.input).await,
+        _ => {}
+    }
     let dir = scim_bridge::open_directory(&config)
         .await
         .map_err(|e| e.to_string())?;
     match cli.command {
-        Command::Serve(_) | Command::Config(_) => unreachable!("handled above"),
+        Command::Serve(_) | Command::Config(_) | Command::Backup(_) | Command::Restore(_) => {
+            unreachable!("handled above")
+        }
+        Command::Export(a) => {
+            scim_bridge::portability::export(&dir, a.output.as_deref(), a.force).await
+        }
+        Command::Import(a) => {
+            scim_bridge::portability::import(&dir, a.input.as_deref(), a.batch_size).await
+        }
         Command::Migrate => {
             eprintln!("migrations applied");
             Ok(())
@@ -283,6 +347,8 @@ async fn serve(config: Config) -> Result<(), String> {
     } else {
         "every machine that can route to this address"
     };
+    // Lets `restore` see that this database is being served.
+    scim_bridge::portability::serve_lock(&state.config.database_url);
     tracing::info!(
         %addr,
         tls = tls.is_some(),

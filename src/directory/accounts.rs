@@ -91,7 +91,7 @@ impl Default for IamSettings {
 }
 
 /// An attribute key or value: printable, bounded.
-fn check_attribute_text(what: &str, s: &str) -> std::result::Result<(), ScimError> {
+pub(super) fn check_attribute_text(what: &str, s: &str) -> std::result::Result<(), ScimError> {
     if s.is_empty() || s.chars().count() > 256 || s.chars().any(char::is_control) {
         return Err(ScimError::invalid_value(format!(
             "an attribute {what} is 1 to 256 printable characters: '{}'",
@@ -102,7 +102,7 @@ fn check_attribute_text(what: &str, s: &str) -> std::result::Result<(), ScimErro
 }
 
 /// A permission name: upper-case letters, digits and '_', at most 64.
-fn check_permission_name(s: &str) -> std::result::Result<(), ScimError> {
+pub(super) fn check_permission_name(s: &str) -> std::result::Result<(), ScimError> {
     let ok = !s.is_empty()
         && s.len() <= 64
         && s.starts_with(|c: char| c.is_ascii_uppercase())

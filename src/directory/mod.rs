@@ -14,6 +14,7 @@ pub mod patch;
 pub mod scim_admin;
 pub mod search;
 pub mod stream;
+pub mod transfer;
 pub mod usage;
 pub mod users;
 

@@ -39,6 +39,14 @@ pub const WORKFLOWS: &[&str] = &[
     "token.revoked",
     "iam.created",
     "iam.updated",
+    // `scim-bridge import`: one per record it created or changed (a run of
+    // members of one group: one).
+    "iam.imported",
+    "permission.imported",
+    "user.imported",
+    "group.imported",
+    "membership.imported",
+    "subscription.imported",
 ];
 
 /// Namespaces only the server counts in: a reported event may not use
@@ -52,6 +60,7 @@ pub const RESERVED_PREFIXES: &[&str] = &[
     "subscription.",
     "token.",
     "iam.",
+    "membership.",
     "audit.",
     "scim.",
 ];

@@ -7,6 +7,7 @@ pub mod migrations;
 pub mod postgres;
 pub mod sql_filter;
 pub mod sqlite;
+pub mod transfer;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -369,7 +370,7 @@ pub(crate) fn keyset_page(
 }
 
 #[async_trait]
-pub trait Store: accounts::Accounts + Send + Sync + 'static {
+pub trait Store: accounts::Accounts + transfer::Transfer + Send + Sync + 'static {
     /// Applies pending migrations.
     async fn migrate(&self) -> Result<()>;
     /// Cheap round trip used by the health check.

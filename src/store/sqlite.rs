@@ -25,7 +25,9 @@ use crate::audit::Entry;
 
 mod accounts;
 
+pub mod backup;
 mod group_commit;
+mod transfer;
 
 use group_commit::GroupCommit;
 

@@ -3,6 +3,7 @@
 
 mod app;
 mod auth;
+mod backup;
 mod bridge;
 mod bulk;
 mod cli;
@@ -24,4 +25,5 @@ mod replicas;
 mod search;
 mod telemetry;
 mod tls;
+mod transfer;
 mod users;

@@ -1,0 +1,264 @@
+//! Export and import of the whole directory (users, groups, memberships,
+//! grants, managed attributes, subscriptions, IAMs, custom permissions) as
+//! storage rows, and the online backup of a SQLite database. Export reads
+//! one snapshot page by page in key order (keyset, never OFFSET); import
+//! writes a batch in one transaction, all of it or none of it. Nothing here
+//! knows the file format: `directory::transfer` turns rows into lines.
+
+use async_trait::async_trait;
+use futures_util::stream::{self, BoxStream, StreamExt};
+use serde_json::Value;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::accounts::{Grant, PermissionDef, Subscription};
+
+mod apply;
+use super::{GroupWrite, MemberKind, Result, UserWrite};
+use crate::audit::Entry;
+pub(crate) use apply::*;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct IamRecord {
+    pub id: Uuid,
+    pub name: String,
+    pub display_name: Option<String>,
+    pub created: OffsetDateTime,
+    pub settings: Value,
+}
+
+/// A managed attribute value and when it was added.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct AttributeValue {
+    pub key: String,
+    pub value: String,
+    pub added: OffsetDateTime,
+}
+
+/// A user as storage keeps it, with what the internal IAM owns of it.
+/// The password hash is never exported (a secret); an import keeps the one
+/// an existing user has.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserRecord {
+    pub id: Uuid,
+    pub iam: Option<Uuid>,
+    pub deprovisioned_from: Option<Uuid>,
+    pub deprovisioned: Option<OffsetDateTime>,
+    pub doc: Value,
+    pub disabled: bool,
+    pub created: OffsetDateTime,
+    pub last_modified: OffsetDateTime,
+    pub version: i64,
+    /// Stored grants (direct, iam-default), sorted by permission, source.
+    pub grants: Vec<Grant>,
+    /// Managed attributes, sorted by key, value.
+    pub attributes: Vec<AttributeValue>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupRecord {
+    pub id: Uuid,
+    pub iam: Uuid,
+    pub doc: Value,
+    pub created: OffsetDateTime,
+    pub last_modified: OffsetDateTime,
+    pub version: i64,
+    pub attributes: Vec<AttributeValue>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct MembershipRecord {
+    pub group: Uuid,
+    pub member: Uuid,
+    pub kind: MemberKind,
+    pub added: OffsetDateTime,
+}
+
+/// One row of an export, in the order an import needs them: IAMs and
+/// custom permissions before the users that name them, users and groups
+/// before memberships, users before subscriptions.
+#[derive(Debug, Clone)]
+pub enum ExportRecord {
+    Iam(IamRecord),
+    Permission(PermissionDef),
+    User(UserRecord),
+    Group(GroupRecord),
+    Membership(MembershipRecord),
+    Subscription(Subscription),
+}
+
+/// One write of an import. Users and groups carry their indexed columns
+/// and search document, derived from the document by the directory.
+#[derive(Debug, Clone)]
+pub enum ImportItem {
+    Iam(IamRecord),
+    Permission(PermissionDef),
+    User(Box<(UserRecord, UserWrite)>),
+    Group(Box<(GroupRecord, GroupWrite)>),
+    Membership(MembershipRecord),
+    Subscription(Subscription),
+}
+
+/// What an import did with one item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Created,
+    /// Already there exactly so: nothing written.
+    Unchanged,
+    Updated,
+}
+
+/// The failure of one item of a batch: its index and why. The batch's
+/// transaction was rolled back; nothing of it was written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemFailed {
+    pub index: usize,
+    pub reason: String,
+}
+
+pub type ExportStream<'a> = BoxStream<'a, Result<Vec<ExportRecord>>>;
+
+#[async_trait]
+pub trait Transfer: Send + Sync {
+    /// Every row, in pages of about `page` rows, read from one snapshot
+    /// (a single read transaction) so that a server writing meanwhile
+    /// yields a consistent export.
+    fn export(&self, page: u64) -> ExportStream<'_>;
+    /// Applies a batch in one transaction: each item is created, left
+    /// unchanged (and not written) or updated to exactly what it says.
+    /// Each created or updated item appends an audit record
+    /// (`audit.actor`, action `<kind>.imported`). The outer error is the
+    /// transaction's own failure; the inner one names the first item that
+    /// failed, and then nothing of the batch was written.
+    async fn import(
+        &self,
+        items: &[ImportItem],
+        audit: &Entry,
+        now: OffsetDateTime,
+    ) -> Result<std::result::Result<Vec<Outcome>, ItemFailed>>;
+    /// Writes a consistent copy of the database to `path` (a file that
+    /// must not exist) while the server keeps serving. SQLite only.
+    async fn backup_into(&self, path: &std::path::Path) -> Result<()>;
+}
+
+/// Reads the pages of an export from one snapshot; a backend implements it
+/// over its read transaction.
+#[async_trait]
+pub(crate) trait ExportReader: Send + 'static {
+    async fn iams(&mut self) -> Result<Vec<IamRecord>>;
+    async fn custom_permissions(&mut self) -> Result<Vec<PermissionDef>>;
+    async fn users(&mut self, after: Option<Uuid>, limit: u64) -> Result<Vec<UserRecord>>;
+    async fn groups(&mut self, after: Option<Uuid>, limit: u64) -> Result<Vec<GroupRecord>>;
+    async fn memberships(
+        &mut self,
+        after: Option<(Uuid, Uuid)>,
+        limit: u64,
+    ) -> Result<Vec<MembershipRecord>>;
+    async fn subscriptions(&mut self, after: Option<Uuid>, limit: u64)
+    -> Result<Vec<Subscription>>;
+}
+
+/// Where an export stands: the next table and the key read last in it.
+enum Phase {
+    Start,
+    Users(Option<Uuid>),
+    Groups(Option<Uuid>),
+    Members(Option<(Uuid, Uuid)>),
+    Subscriptions(Option<Uuid>),
+    Done,
+}
+
+/// The pages of an export, read through `open`'s reader in key order.
+pub(crate) fn export_pages<R, F>(open: F, page: u64) -> ExportStream<'static>
+where
+    R: ExportReader,
+    F: std::future::Future<Output = Result<R>> + Send + 'static,
+{
+    let page = page.max(1);
+    let start = (None::<R>, Phase::Start, Some(open));
+    stream::try_unfold(start, move |(reader, phase, open)| async move {
+        let mut reader = match reader {
+            Some(r) => r,
+            None => match open {
+                Some(f) => f.await?,
+                None => return Ok(None),
+            },
+        };
+        let mut phase = phase;
+        loop {
+            let (rows, next) = match phase {
+                Phase::Start => {
+                    let mut rows: Vec<ExportRecord> = reader
+                        .iams()
+                        .await?
+                        .into_iter()
+                        .map(ExportRecord::Iam)
+                        .collect();
+                    rows.extend(
+                        reader
+                            .custom_permissions()
+                            .await?
+                            .into_iter()
+                            .map(ExportRecord::Permission),
+                    );
+                    (rows, Phase::Users(None))
+                }
+                Phase::Users(after) => {
+                    let rows = reader.users(after, page).await?;
+                    let next = match rows.last() {
+                        Some(last) if rows.len() as u64 == page => Phase::Users(Some(last.id)),
+                        _ => Phase::Groups(None),
+                    };
+                    (rows.into_iter().map(ExportRecord::User).collect(), next)
+                }
+                Phase::Groups(after) => {
+                    let rows = reader.groups(after, page).await?;
+                    let next = match rows.last() {
+                        Some(last) if rows.len() as u64 == page => Phase::Groups(Some(last.id)),
+                        _ => Phase::Members(None),
+                    };
+                    (rows.into_iter().map(ExportRecord::Group).collect(), next)
+                }
+                Phase::Members(after) => {
+                    let rows = reader.memberships(after, page).await?;
+                    let next = match rows.last() {
+                        Some(last) if rows.len() as u64 == page => {
+                            Phase::Members(Some((last.group, last.member)))
+                        }
+                        _ => Phase::Subscriptions(None),
+                    };
+                    (
+                        rows.into_iter().map(ExportRecord::Membership).collect(),
+                        next,
+                    )
+                }
+                Phase::Subscriptions(after) => {
+                    let rows = reader.subscriptions(after, page).await?;
+                    let next = match rows.last() {
+                        Some(last) if rows.len() as u64 == page => {
+                            Phase::Subscriptions(Some(last.id))
+                        }
+                        _ => Phase::Done,
+                    };
+                    (
+                        rows.into_iter().map(ExportRecord::Subscription).collect(),
+                        next,
+                    )
+                }
+                Phase::Done => return Ok(None),
+            };
+            phase = next;
+            if !rows.is_empty() {
+                return Ok(Some((rows, (Some(reader), phase, None))));
+            }
+        }
+    })
+    .boxed()
+}
+
+/// Sorts what two databases may return in different collations into one
+/// order, so that records compare equal whichever database they came from.
+pub(crate) fn canonical_order(grants: &mut [Grant], attributes: &mut [AttributeValue]) {
+    grants.sort_by(|a, b| (&a.permission, &a.source).cmp(&(&b.permission, &b.source)));
+    attributes.sort_by(|a, b| (&a.key, &a.value).cmp(&(&b.key, &b.value)));
+}

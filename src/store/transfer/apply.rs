@@ -1,0 +1,349 @@
+//! How an import batch is applied: per item, compare with what is stored
+//! and create, leave or update it through the backend's row operations;
+//! and the audit records of what changed.
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::*;
+use crate::store::accounts::{Grant, PermissionDef, Subscription};
+use crate::store::{GroupWrite, MemberKind, Result, StoreError, UserWrite};
+
+/// The audit action of an imported item.
+pub(crate) fn imported_entry(audit: &Entry, item: &ImportItem) -> Entry {
+    let mut e = audit.clone();
+    match item {
+        ImportItem::Iam(r) => {
+            e = e.target("Iam", r.id);
+            e.action = "iam.imported";
+        }
+        ImportItem::Permission(_) => e.action = "permission.imported",
+        ImportItem::User(b) => {
+            e = e.target("User", b.0.id);
+            e.action = "user.imported";
+        }
+        ImportItem::Group(b) => {
+            e = e.target("Group", b.0.id);
+            e.action = "group.imported";
+        }
+        ImportItem::Membership(m) => {
+            e = e.target("Group", m.group).attributes(["members"]);
+            e.action = "membership.imported";
+        }
+        ImportItem::Subscription(s) => {
+            e = e.target("User", s.user_id).attributes(["subscriptions"]);
+            e.action = "subscription.imported";
+        }
+    }
+    e
+}
+
+/// Audit records for the items an import changed: one per item, except
+/// that a run of membership rows of one group is one record.
+pub(crate) fn imported_entries(
+    audit: &Entry,
+    items: &[ImportItem],
+    outcomes: &[Outcome],
+) -> Vec<Entry> {
+    let mut out: Vec<Entry> = Vec::new();
+    let mut last_group = None;
+    for (item, outcome) in items.iter().zip(outcomes) {
+        if *outcome == Outcome::Unchanged {
+            continue;
+        }
+        if let ImportItem::Membership(m) = item {
+            if last_group == Some(m.group) {
+                continue;
+            }
+            last_group = Some(m.group);
+        } else {
+            last_group = None;
+        }
+        out.push(imported_entry(audit, item));
+    }
+    out
+}
+
+/// The row operations an import needs, inside one write transaction; a
+/// backend implements them, [`apply_batch`] decides which to run.
+#[async_trait]
+pub(crate) trait ImportWriter: Send {
+    async fn iam_by_name(&mut self, name: &str) -> Result<Option<IamRecord>>;
+    async fn insert_iam(&mut self, r: &IamRecord) -> Result<()>;
+    /// Sets the display name and settings of the IAM with this id.
+    async fn update_iam(&mut self, id: Uuid, r: &IamRecord) -> Result<()>;
+    async fn permission(&mut self, name: &str) -> Result<Option<PermissionDef>>;
+    async fn insert_permission(&mut self, p: &PermissionDef, now: OffsetDateTime) -> Result<()>;
+    async fn update_permission(&mut self, p: &PermissionDef) -> Result<()>;
+    /// The users with these ids, with their grants and attributes.
+    async fn users_by_ids(&mut self, ids: &[Uuid]) -> Result<Vec<UserRecord>>;
+    async fn insert_user(&mut self, r: &UserRecord, w: &UserWrite) -> Result<()>;
+    /// Every column but the password hash (kept unless `w` sets one).
+    async fn update_user(&mut self, r: &UserRecord, w: &UserWrite) -> Result<()>;
+    /// Replaces (`clear`: deletes first) the user's stored grants.
+    async fn put_grants(&mut self, user: Uuid, grants: &[Grant], clear: bool) -> Result<()>;
+    async fn put_attributes(
+        &mut self,
+        owner: Uuid,
+        attributes: &[AttributeValue],
+        clear: bool,
+    ) -> Result<()>;
+    async fn groups_by_ids(&mut self, ids: &[Uuid]) -> Result<Vec<GroupRecord>>;
+    async fn insert_group(&mut self, r: &GroupRecord, w: &GroupWrite) -> Result<()>;
+    async fn update_group(&mut self, r: &GroupRecord, w: &GroupWrite) -> Result<()>;
+    async fn membership(&mut self, group: Uuid, member: Uuid) -> Result<Option<MembershipRecord>>;
+    async fn exists(&mut self, kind: MemberKind, id: Uuid) -> Result<bool>;
+    /// Inserts the row, or sets its kind and date.
+    async fn put_membership(&mut self, m: &MembershipRecord) -> Result<()>;
+    async fn subscription(&mut self, id: Uuid) -> Result<Option<Subscription>>;
+    async fn put_subscription(&mut self, s: &Subscription, exists: bool) -> Result<()>;
+}
+
+/// What an operator reads when an item is refused.
+pub(crate) fn describe(e: &StoreError) -> String {
+    match e {
+        StoreError::Conflict("users_iam_user_name") => {
+            "another user of this IAM already has this userName".into()
+        }
+        StoreError::Conflict("groups_iam_display_name") => {
+            "another group of this IAM already has this displayName".into()
+        }
+        StoreError::Conflict("iams_name") => "an IAM with this name already exists".into(),
+        StoreError::Conflict(other) => format!("unique constraint {other} violated"),
+        other => other.to_string(),
+    }
+}
+
+fn refused(reason: impl Into<String>) -> StoreError {
+    StoreError::Config(reason.into())
+}
+
+/// Applies a batch through `w` (one transaction, which the caller commits
+/// or rolls back): the outcome of every item, or the first that failed.
+pub(crate) async fn apply_batch<W: ImportWriter>(
+    w: &mut W,
+    items: &[ImportItem],
+    now: OffsetDateTime,
+) -> std::result::Result<Vec<Outcome>, ItemFailed> {
+    let fail = |index: usize, e: StoreError| ItemFailed {
+        index,
+        reason: describe(&e),
+    };
+    let user_ids: Vec<Uuid> = items
+        .iter()
+        .filter_map(|i| match i {
+            ImportItem::User(b) => Some(b.0.id),
+            _ => None,
+        })
+        .collect();
+    let group_ids: Vec<Uuid> = items
+        .iter()
+        .filter_map(|i| match i {
+            ImportItem::Group(b) => Some(b.0.id),
+            _ => None,
+        })
+        .collect();
+    let mut users: std::collections::HashMap<Uuid, UserRecord> = if user_ids.is_empty() {
+        Default::default()
+    } else {
+        let found = w.users_by_ids(&user_ids).await.map_err(|e| fail(0, e))?;
+        found.into_iter().map(|u| (u.id, u)).collect()
+    };
+    let mut groups: std::collections::HashMap<Uuid, GroupRecord> = if group_ids.is_empty() {
+        Default::default()
+    } else {
+        let found = w.groups_by_ids(&group_ids).await.map_err(|e| fail(0, e))?;
+        found.into_iter().map(|g| (g.id, g)).collect()
+    };
+    let mut known = Known::new();
+    let mut outcomes = Vec::with_capacity(items.len());
+    for (index, item) in items.iter().enumerate() {
+        let done = match item {
+            ImportItem::Iam(r) => apply_iam(w, r).await,
+            ImportItem::Permission(p) => apply_permission(w, p, now).await,
+            ImportItem::User(b) => {
+                let (r, write) = &**b;
+                let done = apply_user(w, &mut known, users.get(&r.id), r, write).await;
+                if done.is_ok() {
+                    users.insert(r.id, r.clone());
+                }
+                done
+            }
+            ImportItem::Group(b) => {
+                let (r, write) = &**b;
+                let done = apply_group(w, groups.get(&r.id), r, write).await;
+                if done.is_ok() {
+                    groups.insert(r.id, r.clone());
+                }
+                done
+            }
+            ImportItem::Membership(m) => apply_membership(w, m).await,
+            ImportItem::Subscription(s) => apply_subscription(w, s).await,
+        };
+        outcomes.push(done.map_err(|e| fail(index, e))?);
+    }
+    Ok(outcomes)
+}
+
+async fn apply_iam<W: ImportWriter>(w: &mut W, r: &IamRecord) -> Result<Outcome> {
+    match w.iam_by_name(&r.name).await? {
+        Some(old) if old.display_name == r.display_name && old.settings == r.settings => {
+            Ok(Outcome::Unchanged)
+        }
+        Some(old) => {
+            w.update_iam(old.id, r).await?;
+            Ok(Outcome::Updated)
+        }
+        None => {
+            w.insert_iam(r).await?;
+            Ok(Outcome::Created)
+        }
+    }
+}
+
+async fn apply_permission<W: ImportWriter>(
+    w: &mut W,
+    p: &PermissionDef,
+    now: OffsetDateTime,
+) -> Result<Outcome> {
+    match w.permission(&p.name).await? {
+        Some(old) if old.builtin || old.description == p.description => Ok(Outcome::Unchanged),
+        Some(_) => {
+            w.update_permission(p).await?;
+            Ok(Outcome::Updated)
+        }
+        None => {
+            w.insert_permission(p, now).await?;
+            Ok(Outcome::Created)
+        }
+    }
+}
+
+/// Permission names already found in the catalogue during this batch.
+type Known = std::collections::HashSet<String>;
+
+async fn check_grants<W: ImportWriter>(
+    w: &mut W,
+    known: &mut Known,
+    grants: &[Grant],
+) -> Result<()> {
+    for g in grants {
+        if known.contains(&g.permission) {
+            continue;
+        }
+        if w.permission(&g.permission).await?.is_some() {
+            known.insert(g.permission.clone());
+        } else {
+            return Err(refused(format!(
+                "permission {} is not in the catalogue (a Permission line must come first)",
+                g.permission
+            )));
+        }
+    }
+    Ok(())
+}
+
+async fn apply_user<W: ImportWriter>(
+    w: &mut W,
+    known: &mut Known,
+    old: Option<&UserRecord>,
+    r: &UserRecord,
+    write: &UserWrite,
+) -> Result<Outcome> {
+    let Some(old) = old else {
+        check_grants(w, known, &r.grants).await?;
+        w.insert_user(r, write).await?;
+        w.put_grants(r.id, &r.grants, false).await?;
+        w.put_attributes(r.id, &r.attributes, false).await?;
+        return Ok(Outcome::Created);
+    };
+    if old == r {
+        return Ok(Outcome::Unchanged);
+    }
+    w.update_user(r, write).await?;
+    if old.grants != r.grants {
+        check_grants(w, known, &r.grants).await?;
+        w.put_grants(r.id, &r.grants, true).await?;
+    }
+    if old.attributes != r.attributes {
+        w.put_attributes(r.id, &r.attributes, true).await?;
+    }
+    Ok(Outcome::Updated)
+}
+
+async fn apply_group<W: ImportWriter>(
+    w: &mut W,
+    old: Option<&GroupRecord>,
+    r: &GroupRecord,
+    write: &GroupWrite,
+) -> Result<Outcome> {
+    let Some(old) = old else {
+        w.insert_group(r, write).await?;
+        w.put_attributes(r.id, &r.attributes, false).await?;
+        return Ok(Outcome::Created);
+    };
+    if old == r {
+        return Ok(Outcome::Unchanged);
+    }
+    if old.iam != r.iam {
+        return Err(refused(format!(
+            "group {} exists here in another IAM (groups never move between IAMs)",
+            r.id
+        )));
+    }
+    w.update_group(r, write).await?;
+    if old.attributes != r.attributes {
+        w.put_attributes(r.id, &r.attributes, true).await?;
+    }
+    Ok(Outcome::Updated)
+}
+
+async fn apply_membership<W: ImportWriter>(w: &mut W, m: &MembershipRecord) -> Result<Outcome> {
+    match w.membership(m.group, m.member).await? {
+        Some(old) if old == *m => return Ok(Outcome::Unchanged),
+        Some(_) => {
+            w.put_membership(m).await?;
+            return Ok(Outcome::Updated);
+        }
+        None => {}
+    }
+    if !w.exists(MemberKind::Group, m.group).await? {
+        return Err(refused(format!(
+            "no group {} (its Group line must come first)",
+            m.group
+        )));
+    }
+    if !w.exists(m.kind, m.member).await? {
+        return Err(refused(format!(
+            "member {} is not a {} here (its line must come first)",
+            m.member,
+            m.kind.as_str()
+        )));
+    }
+    if m.kind == MemberKind::Group && m.member == m.group {
+        return Err(refused("a group cannot contain itself"));
+    }
+    w.put_membership(m).await?;
+    Ok(Outcome::Created)
+}
+
+async fn apply_subscription<W: ImportWriter>(w: &mut W, s: &Subscription) -> Result<Outcome> {
+    let old = w.subscription(s.id).await?;
+    if old.as_ref() == Some(s) {
+        return Ok(Outcome::Unchanged);
+    }
+    if !w.exists(MemberKind::User, s.user_id).await? {
+        return Err(refused(format!(
+            "no user {} (its User line must come first)",
+            s.user_id
+        )));
+    }
+    let exists = old.is_some();
+    w.put_subscription(s, exists).await?;
+    Ok(if exists {
+        Outcome::Updated
+    } else {
+        Outcome::Created
+    })
+}
