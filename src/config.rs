@@ -33,6 +33,13 @@ const CONFIG_KEYS: &[&str] = &[
     "oidc_jwks_min_refresh_secs",
     "bulk_max_operations",
     "bulk_max_payload_bytes",
+    "rate_limit_per_second",
+    "rate_limit_burst",
+    "max_concurrent_requests",
+    "max_queued_requests",
+    "request_deadline_ms",
+    "header_read_timeout_ms",
+    "patch_max_operations",
 ];
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://scim-bridge.db";
@@ -91,6 +98,24 @@ pub struct Config {
     /// `bulk.maxPayloadSize`; larger is 413). The default fits 1,000
     /// realistic user creates.
     pub bulk_max_payload_bytes: usize,
+    /// Requests per second each SCIM token may make, sustained; an IAM's
+    /// `rateLimit` setting overrides it for its tokens. 0 turns the limit
+    /// off. Over it: 429 with `Retry-After`.
+    pub rate_limit_per_second: f64,
+    /// Requests a SCIM token may make at once above that rate.
+    pub rate_limit_burst: u32,
+    /// Requests served at the same time; more wait in a queue of
+    /// `max_queued_requests`, and beyond that get 503 with `Retry-After`.
+    pub max_concurrent_requests: usize,
+    pub max_queued_requests: usize,
+    /// How long a request may take (queueing included) before it is
+    /// answered 503; well under the 60 s identity providers wait.
+    pub request_deadline_ms: u64,
+    /// How long a client may take to send a request's headers, and how long
+    /// an idle HTTP/1 connection is kept open.
+    pub header_read_timeout_ms: u64,
+    /// Most operations one SCIM PATCH may hold (more is 400 `tooMany`).
+    pub patch_max_operations: usize,
 }
 
 impl Default for Config {
@@ -119,6 +144,13 @@ impl Default for Config {
             oidc_jwks_min_refresh_secs: 30,
             bulk_max_operations: 1000,
             bulk_max_payload_bytes: 4 * 1024 * 1024,
+            rate_limit_per_second: 100.0,
+            rate_limit_burst: 500,
+            max_concurrent_requests: 256,
+            max_queued_requests: 256,
+            request_deadline_ms: 30_000,
+            header_read_timeout_ms: 10_000,
+            patch_max_operations: 1000,
         }
     }
 }
@@ -142,6 +174,13 @@ impl std::fmt::Debug for Config {
             .field("oidc_issuer", &self.oidc_issuer)
             .field("bulk_max_operations", &self.bulk_max_operations)
             .field("bulk_max_payload_bytes", &self.bulk_max_payload_bytes)
+            .field("rate_limit_per_second", &self.rate_limit_per_second)
+            .field("rate_limit_burst", &self.rate_limit_burst)
+            .field("max_concurrent_requests", &self.max_concurrent_requests)
+            .field("max_queued_requests", &self.max_queued_requests)
+            .field("request_deadline_ms", &self.request_deadline_ms)
+            .field("header_read_timeout_ms", &self.header_read_timeout_ms)
+            .field("patch_max_operations", &self.patch_max_operations)
             .finish_non_exhaustive()
     }
 }

@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod auth;
 pub mod config;
+pub mod deadline;
 pub mod directory;
 pub mod http;
 pub mod scim;
@@ -32,12 +33,14 @@ pub async fn open_directory(config: &Config) -> Result<Directory, store::StoreEr
             },
             cursor_timeout_secs: config.cursor_timeout_secs,
             token_cache_ms: config.token_cache_ms,
+            patch_max_operations: config.patch_max_operations,
         },
     ))
 }
 
 /// The HTTP application state for a configuration.
 pub async fn build_state(config: Config) -> Result<http::AppState, String> {
+    http::limits::check(&config).map_err(|e| format!("configuration: {e}"))?;
     let oidc = match config.oidc().map_err(|e| format!("configuration: {e}"))? {
         Some(settings) => Some(Arc::new(auth::oidc::Oidc::new(settings)?)),
         None => None,

@@ -85,6 +85,8 @@ pub struct Limits {
     /// How long a verified SCIM token is trusted without a database read
     /// (a revocation takes effect within this); zero disables the cache.
     pub token_cache_ms: u64,
+    /// Most operations one SCIM PATCH may hold.
+    pub patch_max_operations: usize,
 }
 
 #[derive(Clone)]
