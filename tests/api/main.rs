@@ -12,6 +12,7 @@ mod errors;
 mod filters;
 mod groups;
 mod groups_scale;
+mod limits;
 mod me;
 mod patch;
 mod replay;
