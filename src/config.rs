@@ -35,6 +35,8 @@ const CONFIG_KEYS: &[&str] = &[
     "bulk_max_payload_bytes",
     "rate_limit_per_second",
     "rate_limit_burst",
+    "admin_rate_limit_per_second",
+    "admin_rate_limit_burst",
     "max_concurrent_requests",
     "max_queued_requests",
     "request_deadline_ms",
@@ -104,6 +106,9 @@ pub struct Config {
     pub rate_limit_per_second: f64,
     /// Requests a SCIM token may make at once above that rate.
     pub rate_limit_burst: u32,
+    /// The same for each administrator on /api/v1 (0 turns it off).
+    pub admin_rate_limit_per_second: f64,
+    pub admin_rate_limit_burst: u32,
     /// Requests served at the same time; more wait in a queue of
     /// `max_queued_requests`, and beyond that get 503 with `Retry-After`.
     pub max_concurrent_requests: usize,
@@ -146,6 +151,8 @@ impl Default for Config {
             bulk_max_payload_bytes: 4 * 1024 * 1024,
             rate_limit_per_second: 100.0,
             rate_limit_burst: 500,
+            admin_rate_limit_per_second: 50.0,
+            admin_rate_limit_burst: 200,
             max_concurrent_requests: 256,
             max_queued_requests: 256,
             request_deadline_ms: 30_000,
@@ -176,6 +183,11 @@ impl std::fmt::Debug for Config {
             .field("bulk_max_payload_bytes", &self.bulk_max_payload_bytes)
             .field("rate_limit_per_second", &self.rate_limit_per_second)
             .field("rate_limit_burst", &self.rate_limit_burst)
+            .field(
+                "admin_rate_limit_per_second",
+                &self.admin_rate_limit_per_second,
+            )
+            .field("admin_rate_limit_burst", &self.admin_rate_limit_burst)
             .field("max_concurrent_requests", &self.max_concurrent_requests)
             .field("max_queued_requests", &self.max_queued_requests)
             .field("request_deadline_ms", &self.request_deadline_ms)

@@ -47,6 +47,9 @@ pub struct Limits {
     /// The configured per-token rate; None: unlimited unless the IAM says.
     default_rate: Option<Rate>,
     buckets: RateLimiter<Uuid>,
+    /// Per administrator on /api/v1; None: unlimited.
+    admin_rate: Option<Rate>,
+    admin_buckets: RateLimiter<Uuid>,
 }
 
 /// The limit settings that make no sense, named.
@@ -58,6 +61,14 @@ pub fn check(config: &Config) -> Result<(), String> {
         }
         .check()
         .map_err(|e| format!("rate_limit_per_second / rate_limit_burst: {e}"))?;
+    }
+    if config.admin_rate_limit_per_second != 0.0 {
+        Rate {
+            per_second: config.admin_rate_limit_per_second,
+            burst: config.admin_rate_limit_burst,
+        }
+        .check()
+        .map_err(|e| format!("admin_rate_limit_per_second / admin_rate_limit_burst: {e}"))?;
     }
     if config.request_deadline_ms == 0 {
         return Err("request_deadline_ms must be at least 1".into());
@@ -86,6 +97,11 @@ impl Limits {
                 burst: config.rate_limit_burst.max(1),
             }),
             buckets: RateLimiter::new(MAX_BUCKETS),
+            admin_rate: (config.admin_rate_limit_per_second > 0.0).then_some(Rate {
+                per_second: config.admin_rate_limit_per_second,
+                burst: config.admin_rate_limit_burst.max(1),
+            }),
+            admin_buckets: RateLimiter::new(MAX_BUCKETS),
         }
     }
 
@@ -257,8 +273,10 @@ pub async fn rate_limit(
     mut req: Request,
     next: Next,
 ) -> Response {
-    if api(&req) != Api::Scim {
-        return next.run(req).await;
+    match api(&req) {
+        Api::Scim => {}
+        Api::Admin => return admin_rate_limit(&l, &s, req, next).await,
+        Api::Other => return next.run(req).await,
     }
     let Some(token) = bearer(req.headers()) else {
         return next.run(req).await;
@@ -286,18 +304,48 @@ pub async fn rate_limit(
     if let Some(rate) = rate
         && let Verdict::Limited(wait) = l.buckets.check(&token_id, rate)
     {
-        let secs = retry_after_secs(wait);
-        return refuse(
-            Api::Scim,
-            429,
-            format!(
-                "too many requests with this token: it may make {} per second, {} at once; \
-                 retry after {secs} s",
-                rate.per_second, rate.burst
-            ),
-            Some(secs),
-        );
+        return too_many(Api::Scim, rate, wait);
     }
     req.extensions_mut().insert(VerifiedIam(iam));
+    next.run(req).await
+}
+
+fn too_many(api: Api, rate: Rate, wait: Duration) -> Response {
+    let secs = retry_after_secs(wait);
+    let who = match api {
+        Api::Admin => "from this administrator",
+        _ => "with this token",
+    };
+    refuse(
+        api,
+        429,
+        format!(
+            "too many requests {who}: it may make {} per second, {} at once; \
+             retry after {secs} s",
+            rate.per_second, rate.burst
+        ),
+        Some(secs),
+    )
+}
+
+/// Each administrator has a bucket of `admin_rate_limit_burst` refilled at
+/// `admin_rate_limit_per_second`. The admin is
+/// authenticated here to know whose bucket (the handler then reuses it);
+/// a token that does not authenticate passes on, and the handler answers
+/// it as it always does, without a bucket.
+async fn admin_rate_limit(l: &Limits, s: &AppState, mut req: Request, next: Next) -> Response {
+    let Some(rate) = l.admin_rate else {
+        return next.run(req).await;
+    };
+    if bearer(req.headers()).is_none() {
+        return next.run(req).await;
+    }
+    let Ok(admin) = super::admin::authenticate(s, req.headers()).await else {
+        return next.run(req).await;
+    };
+    if let Verdict::Limited(wait) = l.admin_buckets.check(&admin.id, rate) {
+        return too_many(Api::Admin, rate, wait);
+    }
+    req.extensions_mut().insert(admin);
     next.run(req).await
 }
