@@ -189,9 +189,9 @@ pub async fn deadline(State(l): State<Arc<Limits>>, req: Request, next: Next) ->
             api,
             503,
             format!(
-                "the request did not finish within {ms} ms and was abandoned; a change it \
-                 was making is either completely applied or not at all (read the resource \
-                 before retrying)"
+                "the request did not finish within {ms} ms and was abandoned; each change \
+                 it was making is either completely applied or not at all (read the \
+                 resource before retrying)"
             ),
             None,
         );
