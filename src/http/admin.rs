@@ -29,7 +29,7 @@ pub const GOVERNANCE: &str = "GOVERNANCE";
 pub const APPLICATION_ADMIN: &str = "APPLICATION_ADMIN";
 
 /// An admin API error: `{"error": {"status", "message"}}`.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct AdminError(StatusCode, String);
 
 impl AdminError {
@@ -120,8 +120,8 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         // Authenticated already by the rate limiter (see `limits::rate_limit`).
-        if let Some(admin) = parts.extensions.get::<Admin>() {
-            return Ok(admin.clone());
+        if let Some(super::limits::AdminAuthenticated(outcome)) = parts.extensions.remove() {
+            return outcome;
         }
         authenticate(&AppState::from_ref(state), &parts.headers).await
     }

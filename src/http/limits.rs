@@ -37,6 +37,11 @@ const COMMIT_GRACE: Duration = Duration::from_secs(10);
 #[derive(Debug, Clone, Copy)]
 pub struct VerifiedIam(pub Uuid);
 
+/// How the rate limiter's authentication of an administrator went, so
+/// that the handler neither repeats it nor answers differently.
+#[derive(Clone)]
+pub struct AdminAuthenticated(pub Result<super::admin::Admin, AdminError>);
+
 pub struct Limits {
     deadline: Duration,
     permits: Option<Arc<Semaphore>>,
@@ -258,9 +263,25 @@ pub async fn body_limit(State(l): State<Arc<Limits>>, req: Request, next: Next) 
             Api::Admin => format!("the body is larger than {limit} bytes"),
             _ => format!("the request body is larger than {limit} bytes{which}"),
         };
+        drain(req.into_body(), limit).await;
         return refuse(api, 413, detail, None);
     }
     next.run(req).await
+}
+
+/// Reads and discards up to `limit` bytes of a refused body (bounded in
+/// time by the deadline): a client that writes its whole body before it
+/// reads then sees the 413 instead of a reset connection, as it did when
+/// the handler read the body up to the limit.
+async fn drain(mut body: axum::body::Body, limit: usize) {
+    use http_body_util::BodyExt;
+    let mut seen = 0;
+    while seen <= limit {
+        match body.frame().await {
+            Some(Ok(frame)) => seen += frame.data_ref().map_or(0, |d| d.len()),
+            _ => return,
+        }
+    }
 }
 
 /// Each SCIM token has a bucket of `rate_limit_burst` requests refilled at
@@ -331,8 +352,9 @@ fn too_many(api: Api, rate: Rate, wait: Duration) -> Response {
 /// Each administrator has a bucket of `admin_rate_limit_burst` refilled at
 /// `admin_rate_limit_per_second`. The admin is
 /// authenticated here to know whose bucket (the handler then reuses it);
-/// a token that does not authenticate passes on, and the handler answers
-/// it as it always does, without a bucket.
+/// a token that does not authenticate gets no bucket and passes on, and
+/// the handler answers it with that outcome (routes without an admin,
+/// such as the OpenAPI document, ignore it).
 async fn admin_rate_limit(l: &Limits, s: &AppState, mut req: Request, next: Next) -> Response {
     let Some(rate) = l.admin_rate else {
         return next.run(req).await;
@@ -340,12 +362,12 @@ async fn admin_rate_limit(l: &Limits, s: &AppState, mut req: Request, next: Next
     if bearer(req.headers()).is_none() {
         return next.run(req).await;
     }
-    let Ok(admin) = super::admin::authenticate(s, req.headers()).await else {
-        return next.run(req).await;
-    };
-    if let Verdict::Limited(wait) = l.admin_buckets.check(&admin.id, rate) {
+    let outcome = super::admin::authenticate(s, req.headers()).await;
+    if let Ok(admin) = &outcome
+        && let Verdict::Limited(wait) = l.admin_buckets.check(&admin.id, rate)
+    {
         return too_many(Api::Admin, rate, wait);
     }
-    req.extensions_mut().insert(admin);
+    req.extensions_mut().insert(AdminAuthenticated(outcome));
     next.run(req).await
 }

@@ -9,7 +9,10 @@ use super::{assert_scim_error, slow_rate, status_of};
 use crate::app::{Backend, TestApp};
 use crate::bridge::admin;
 
-on_both!(a_token_over_its_burst_gets_429_and_others_do_not, super::slow_rate);
+on_both!(
+    a_token_over_its_burst_gets_429_and_others_do_not,
+    super::slow_rate
+);
 async fn a_token_over_its_burst_gets_429_and_others_do_not(app: &TestApp) {
     for _ in 0..3 {
         assert_eq!(status_of(app, &app.token).await.status(), 200);
@@ -60,7 +63,10 @@ async fn a_token_over_its_burst_gets_429_and_others_do_not(app: &TestApp) {
     assert_eq!(status_of(app, &app.token).await.status(), 429);
 }
 
-on_both!(an_iam_rate_limit_overrides_the_configured_one, super::slow_rate);
+on_both!(
+    an_iam_rate_limit_overrides_the_configured_one,
+    super::slow_rate
+);
 async fn an_iam_rate_limit_overrides_the_configured_one(app: &TestApp) {
     let root = admin(app, "root@example.com").await;
     let other = app.token_for_new_iam("other").await;
