@@ -1,15 +1,19 @@
 //! A noisy IAM next to a quiet one. The noisy IAM's token floods the
-//! server with user lookups from many clients that ignore `Retry-After`;
-//! the quiet IAM's token makes lookups at a steady rate, as an identity
-//! provider does. Three phases on one server (configured rate limit off):
+//! server with list pages (`count=100`) from many clients; the quiet IAM's
+//! token makes user lookups at a steady rate, as an identity provider
+//! does. Four phases on one server (configured rate limit off):
 //!
 //! 1. `quiet alone`: the quiet IAM's baseline latency;
 //! 2. `noisy, unlimited`: both, with no limit on the noisy IAM;
 //! 3. `noisy, limited`: both, the noisy IAM limited by its `rateLimit`
-//!    setting (`PUT /api/v1/iams/noisy/settings`).
+//!    setting (`PUT /api/v1/iams/noisy/settings`); its clients wait as
+//!    `Retry-After` says, as identity providers do;
+//! 4. `noisy, limited, ignoring Retry-After`: the same, with clients that
+//!    retry at once (a hostile or broken client).
 //!
 //! In phase 3 the noisy IAM gets 429s and the quiet IAM's latency should be
-//! back near its phase-1 baseline.
+//! back near its phase-1 baseline. Phase 4 shows what 429s cost when
+//! nobody waits: the limiter saves the database, not the CPU.
 //!
 //! cargo bench --bench noisy -- [--database sqlite|postgres] [--secs S]
 //!     [--noisy-clients C] [--quiet-rate R] [--limit R] [--users N]
@@ -99,25 +103,46 @@ async fn phase(
     base: &str,
     quiet_token: &str,
     noisy_token: Option<&str>,
+    respect_retry_after: bool,
 ) -> Phase {
     let stop = Arc::new(AtomicBool::new(false));
     let counts = Arc::new([AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)]);
     let mut noisy = Vec::new();
     if let Some(token) = noisy_token {
-        for c in 0..o.noisy_clients {
+        for _ in 0..o.noisy_clients {
             let (stop, counts, client) = (stop.clone(), counts.clone(), client.clone());
-            let (base, token, users) = (base.to_owned(), token.to_owned(), o.users);
+            let (base, token) = (base.to_owned(), token.to_owned());
             noisy.push(tokio::spawn(async move {
-                let mut i = c;
                 while !stop.load(Ordering::Relaxed) {
-                    let name = format!("noisy{}@example.com", i % users);
-                    i += 7;
-                    let slot = match lookup(&client, &base, &token, &name).send().await {
-                        Ok(r) if r.status().is_success() => 0,
-                        Ok(r) if r.status() == 429 => 1,
+                    let page = client
+                        .get(format!("{base}/Users?startIndex=1&count=100"))
+                        .bearer_auth(&token)
+                        .send()
+                        .await;
+                    let mut wait = 0;
+                    let slot = match page {
+                        Ok(r) if r.status().is_success() => {
+                            let _ = r.bytes().await;
+                            0
+                        }
+                        Ok(r) if r.status() == 429 => {
+                            wait = r
+                                .headers()
+                                .get("retry-after")
+                                .and_then(|v| v.to_str().ok())
+                                .and_then(|v| v.parse::<u64>().ok())
+                                .unwrap_or(1);
+                            1
+                        }
                         _ => 2,
                     };
                     counts[slot].fetch_add(1, Ordering::Relaxed);
+                    if respect_retry_after && wait > 0 {
+                        let until = Instant::now() + Duration::from_secs(wait);
+                        while Instant::now() < until && !stop.load(Ordering::Relaxed) {
+                            tokio::time::sleep(Duration::from_millis(20)).await;
+                        }
+                    }
                 }
             }));
         }
@@ -209,7 +234,7 @@ async fn run(o: Opts) -> Result<(), String> {
         o.limit
     );
     let mut phases = vec![
-        phase("quiet alone", &o, &client, &base, &quiet_token, None).await,
+        phase("quiet alone", &o, &client, &base, &quiet_token, None, true).await,
         phase(
             "noisy, unlimited",
             &o,
@@ -217,6 +242,7 @@ async fn run(o: Opts) -> Result<(), String> {
             &base,
             &quiet_token,
             Some(&noisy_token),
+            true,
         )
         .await,
     ];
@@ -231,17 +257,23 @@ async fn run(o: Opts) -> Result<(), String> {
     if !r.status().is_success() {
         return Err(format!("setting the noisy IAM's rateLimit: {}", r.status()));
     }
-    phases.push(
-        phase(
-            "noisy, limited",
-            &o,
-            &client,
-            &base,
-            &quiet_token,
-            Some(&noisy_token),
-        )
-        .await,
-    );
+    for (name, respect) in [
+        ("noisy, limited", true),
+        ("noisy, limited, ignoring Retry-After", false),
+    ] {
+        phases.push(
+            phase(
+                name,
+                &o,
+                &client,
+                &base,
+                &quiet_token,
+                Some(&noisy_token),
+                respect,
+            )
+            .await,
+        );
+    }
     println!(
         "| phase | quiet ok | quiet p50 ms | quiet p99 ms | quiet max ms | quiet errors \
          | noisy 2xx/s | noisy 429/s | noisy other |"
