@@ -45,6 +45,15 @@ const CONFIG_KEYS: &[&str] = &[
     "log_format",
     "database_url_file",
     "database_password_file",
+    "rate_limit_per_second",
+    "rate_limit_burst",
+    "admin_rate_limit_per_second",
+    "admin_rate_limit_burst",
+    "max_concurrent_requests",
+    "max_queued_requests",
+    "request_deadline_ms",
+    "header_read_timeout_ms",
+    "patch_max_operations",
 ];
 
 /// How log lines are written to stderr.
@@ -134,6 +143,27 @@ pub struct Config {
     /// A file holding only the database password, put into `database_url`
     /// (which then names the user but no password).
     pub database_password_file: Option<PathBuf>,
+    /// Requests per second each SCIM token may make, sustained; an IAM's
+    /// `rateLimit` setting overrides it for its tokens. 0 turns the limit
+    /// off. Over it: 429 with `Retry-After`.
+    pub rate_limit_per_second: f64,
+    /// Requests a SCIM token may make at once above that rate.
+    pub rate_limit_burst: u32,
+    /// The same for each administrator on /api/v1 (0 turns it off).
+    pub admin_rate_limit_per_second: f64,
+    pub admin_rate_limit_burst: u32,
+    /// Requests served at the same time; more wait in a queue of
+    /// `max_queued_requests`, and beyond that get 503 with `Retry-After`.
+    pub max_concurrent_requests: usize,
+    pub max_queued_requests: usize,
+    /// How long a request may take (queueing included) before it is
+    /// answered 503; well under the 60 s identity providers wait.
+    pub request_deadline_ms: u64,
+    /// How long a client may take to send a request's headers, and how long
+    /// an idle HTTP/1 connection is kept open.
+    pub header_read_timeout_ms: u64,
+    /// Most operations one SCIM PATCH may hold (more is 400 `tooMany`).
+    pub patch_max_operations: usize,
 }
 
 impl Default for Config {
@@ -173,6 +203,15 @@ impl Default for Config {
             log_format: LogFormat::Pretty,
             database_url_file: None,
             database_password_file: None,
+            rate_limit_per_second: 100.0,
+            rate_limit_burst: 500,
+            admin_rate_limit_per_second: 50.0,
+            admin_rate_limit_burst: 200,
+            max_concurrent_requests: 256,
+            max_queued_requests: 256,
+            request_deadline_ms: 30_000,
+            header_read_timeout_ms: 10_000,
+            patch_max_operations: 1000,
         }
     }
 }

@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod auth;
 pub mod config;
+pub mod deadline;
 pub mod directory;
 pub mod http;
 pub mod metrics;
@@ -37,12 +38,14 @@ pub async fn open_directory(config: &Config) -> Result<Directory, store::StoreEr
             metrics_event_prefixes: config.metrics_event_prefixes.clone(),
             metrics_max_events: config.metrics_max_events,
             metrics_max_count: config.metrics_max_count,
+            patch_max_operations: config.patch_max_operations,
         },
     ))
 }
 
 /// The HTTP application state for a configuration.
 pub async fn build_state(config: Config) -> Result<http::AppState, String> {
+    http::limits::check(&config).map_err(|e| format!("configuration: {e}"))?;
     let oidc = match config.oidc().map_err(|e| format!("configuration: {e}"))? {
         Some(settings) => Some(Arc::new(auth::oidc::Oidc::new(settings)?)),
         None => None,

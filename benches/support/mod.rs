@@ -222,7 +222,18 @@ pub fn free_port() -> Result<u16, String> {
 
 /// Starts `scim-bridge serve` on `db` and a free port, logging to
 /// `dir/server.log`; returns once /healthz answers 200 (within 30 s).
+/// The per-token rate limit is off: these benches measure the server's
+/// throughput with one token, not the limiter.
 pub async fn start_server(db: &str, dir: &Path) -> Result<(Server, String), String> {
+    start_server_with(db, dir, &[("SCIM_BRIDGE_RATE_LIMIT_PER_SECOND", "0")]).await
+}
+
+/// `start_server` with these configuration variables set.
+pub async fn start_server_with(
+    db: &str,
+    dir: &Path,
+    env: &[(&str, &str)],
+) -> Result<(Server, String), String> {
     let port = free_port()?;
     let log = dir.join("server.log");
     let log_file = std::fs::File::create(&log).map_err(|e| e.to_string())?;
@@ -232,6 +243,7 @@ pub async fn start_server(db: &str, dir: &Path) -> Result<(Server, String), Stri
         .env_remove("SCIM_BRIDGE_CONFIG")
         .env_remove("SCIM_BRIDGE_DATABASE_URL")
         .env("SCIM_BRIDGE_LOG", "warn")
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(log_file)
         .spawn()

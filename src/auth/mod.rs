@@ -4,5 +4,6 @@
 pub mod admin_token;
 pub mod oidc;
 pub mod password;
+pub mod rate_limit;
 pub mod scim_token;
 pub mod token_cache;

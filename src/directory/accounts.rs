@@ -77,6 +77,10 @@ pub struct IamSettings {
     /// Group displayName → permissions its members hold.
     #[serde(default)]
     pub group_permissions: BTreeMap<String, Vec<String>>,
+    /// The request rate each of this IAM's SCIM tokens may use, instead of
+    /// the configured `rate_limit_per_second` / `rate_limit_burst`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<crate::auth::rate_limit::Rate>,
 }
 
 impl Default for IamSettings {
@@ -86,6 +90,7 @@ impl Default for IamSettings {
             delete_mode: DeleteMode::default(),
             attribute_mapping: BTreeMap::new(),
             group_permissions: BTreeMap::new(),
+            rate_limit: None,
         }
     }
 }
@@ -325,6 +330,10 @@ impl Directory {
             if !catalogue.contains(p) {
                 return Err(unknown_permission(p));
             }
+        }
+        if let Some(rate) = &settings.rate_limit {
+            rate.check()
+                .map_err(|e| ScimError::invalid_value(format!("IAM settings: rateLimit: {e}")))?;
         }
         for (path, key) in &settings.attribute_mapping {
             check_attribute_text("name", key)?;

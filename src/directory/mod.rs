@@ -91,6 +91,8 @@ pub struct Limits {
     pub metrics_event_prefixes: Vec<String>,
     pub metrics_max_events: usize,
     pub metrics_max_count: u64,
+    /// Most operations one SCIM PATCH may hold.
+    pub patch_max_operations: usize,
 }
 
 #[derive(Clone)]

@@ -56,7 +56,11 @@ impl Directory {
         proj: &Projection,
     ) -> Result<Resource> {
         let uuid = parse_id(id)?;
-        let req = PatchRequest::parse(body, &self.limits.filter)?;
+        let req = PatchRequest::parse_bounded(
+            body,
+            &self.limits.filter,
+            self.limits.patch_max_operations,
+        )?;
         let mut attempt = 0;
         let stored = loop {
             let stored = self
@@ -120,7 +124,11 @@ impl Directory {
         members_limit: u64,
     ) -> Result<Patched> {
         let uuid = parse_id(id)?;
-        let req = PatchRequest::parse(body, &self.limits.filter)?;
+        let req = PatchRequest::parse_bounded(
+            body,
+            &self.limits.filter,
+            self.limits.patch_max_operations,
+        )?;
         let mut attempt = 0;
         let stored = loop {
             let stored = self

@@ -178,7 +178,11 @@ fn changes(req: &PatchRequest) -> std::result::Result<Vec<Change>, ScimError> {
 impl Directory {
     /// Applies an administrator's SCIM PATCH to the account `id`.
     pub async fn admin_patch_user(&self, ctx: &Ctx, id: Uuid, body: &Value) -> Result<()> {
-        let req = PatchRequest::parse(body, &self.limits.filter)?;
+        let req = PatchRequest::parse_bounded(
+            body,
+            &self.limits.filter,
+            self.limits.patch_max_operations,
+        )?;
         let planned = changes(&req)?;
         // Check what can be checked before anything changes.
         let account = self.account(id).await?;

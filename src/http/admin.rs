@@ -29,7 +29,7 @@ pub const GOVERNANCE: &str = "GOVERNANCE";
 pub const APPLICATION_ADMIN: &str = "APPLICATION_ADMIN";
 
 /// An admin API error: `{"error": {"status", "message"}}`.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct AdminError(StatusCode, String);
 
 impl AdminError {
@@ -87,6 +87,7 @@ pub(crate) type Answer<T = Json<Value>> = Result<T, AdminError>;
 
 /// An authenticated administrator: an enabled internal account, with its
 /// effective permissions and the request's id for the audit.
+#[derive(Clone)]
 pub struct Admin {
     pub id: Uuid,
     pub permissions: BTreeSet<String>,
@@ -118,6 +119,10 @@ where
     type Rejection = AdminError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        // Authenticated already by the rate limiter (see `limits::rate_limit`).
+        if let Some(super::limits::AdminAuthenticated(outcome)) = parts.extensions.remove() {
+            return outcome;
+        }
         authenticate(&AppState::from_ref(state), &parts.headers).await
     }
 }

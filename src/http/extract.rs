@@ -138,6 +138,10 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        // Verified already by the rate limiter (see `limits::rate_limit`).
+        if let Some(super::limits::VerifiedIam(iam)) = parts.extensions.get() {
+            return Ok(IamCaller(*iam));
+        }
         let state = AppState::from_ref(state);
         let token =
             bearer(&parts.headers).ok_or_else(|| unauthorized("a bearer token is required"))?;

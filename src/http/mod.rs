@@ -7,9 +7,11 @@ pub mod bulk;
 pub mod discovery;
 pub mod error;
 pub mod extract;
+pub mod limits;
 pub mod me;
 pub mod observe;
 pub mod scim;
+pub mod server;
 pub mod telemetry;
 pub mod tls;
 pub mod usage;
@@ -20,6 +22,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::Request;
 use axum::http::{HeaderName, HeaderValue, StatusCode, Uri, header};
+use axum::middleware::from_fn_with_state;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::Value;
@@ -227,7 +230,11 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response<Body> 
 
 /// The whole application. Middleware from the outside in: path
 /// normalisation (before routing, so it must wrap the router), request id,
-/// trace, panic catcher, then the routes.
+/// trace, panic catcher, then the limits (see `limits`): the deadline, the
+/// concurrency limit (queueing counts against the deadline), the body
+/// limit per route (before anyone reads or authenticates), the per-token
+/// rate limit (which verifies the SCIM token it keys on; authentication
+/// then reuses that), then the routes, whose extractors authenticate.
 pub fn app(
     state: AppState,
 ) -> impl tower::Service<
@@ -239,6 +246,7 @@ pub fn app(
 + Send
 + 'static {
     let request_id = HeaderName::from_static("x-request-id");
+    let limits = Arc::new(limits::Limits::new(&state.config));
     let router = Router::new()
         .route("/healthz", get(observe::healthz))
         .route("/readyz", get(observe::readyz))
@@ -269,7 +277,14 @@ pub fn app(
                     state.clone(),
                     telemetry::track,
                 ))
-                .layer(CatchPanicLayer::custom(panic_response)),
+                .layer(CatchPanicLayer::custom(panic_response))
+                .layer(from_fn_with_state(limits.clone(), limits::deadline))
+                .layer(from_fn_with_state(limits.clone(), limits::concurrency))
+                .layer(from_fn_with_state(limits.clone(), limits::body_limit))
+                .layer(from_fn_with_state(
+                    (limits, state.clone()),
+                    limits::rate_limit,
+                )),
         )
         .with_state(state);
     ServiceBuilder::new()
@@ -279,10 +294,7 @@ pub fn app(
 
 /// Serves until SIGTERM or Ctrl-C, then lets in-flight requests finish.
 pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::io::Result<()> {
-    let service = app(state);
-    axum::serve(listener, tower::make::Shared::new(service))
-        .with_graceful_shutdown(shutdown_signal())
-        .await
+    serve_until(listener, state, shutdown_signal()).await
 }
 
 /// Like `serve`, but stops when `stop` resolves (tests, embedding).
@@ -291,9 +303,8 @@ pub async fn serve_until(
     state: AppState,
     stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, tower::make::Shared::new(app(state)))
-        .with_graceful_shutdown(stop)
-        .await
+    let header_timeout = std::time::Duration::from_millis(state.config.header_read_timeout_ms);
+    server::run(listener, app(state), header_timeout, None, stop).await
 }
 
 pub async fn shutdown_signal() {

@@ -2,7 +2,6 @@
 //! a listener that hands axum's serve loop finished TLS connections, so the
 //! loop's graceful shutdown and HTTP/1 + HTTP/2 stay as they are.
 
-use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,18 +9,13 @@ use std::time::Duration;
 use rustls::ServerConfig;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::task::JoinSet;
+use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
-use tokio_rustls::server::TlsStream;
 
 use super::AppState;
 
 /// A client that has not finished its handshake by then is dropped.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// Handshakes in progress at once; beyond it, new connections wait in the
-/// kernel's backlog.
-const MAX_PENDING_HANDSHAKES: usize = 1024;
 
 /// The server's TLS settings from a PEM certificate chain and private key.
 /// Errors name the file and what is wrong with it.
@@ -66,12 +60,10 @@ pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, Strin
     Ok(Arc::new(config))
 }
 
-/// Accepts TCP connections and yields them once their TLS handshake is
-/// done. Handshakes run concurrently: a slow client delays only itself.
+/// A TCP listener whose connections speak TLS.
 pub struct TlsListener {
     tcp: TcpListener,
     acceptor: TlsAcceptor,
-    handshakes: JoinSet<Option<(TlsStream<TcpStream>, SocketAddr)>>,
 }
 
 impl TlsListener {
@@ -79,66 +71,8 @@ impl TlsListener {
         TlsListener {
             tcp,
             acceptor: TlsAcceptor::from(config),
-            handshakes: JoinSet::new(),
         }
     }
-}
-
-impl axum::serve::Listener for TlsListener {
-    type Io = TlsStream<TcpStream>;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        loop {
-            // Both branches are cancel-safe: a dropped accept loses nothing.
-            tokio::select! {
-                accepted = self.tcp.accept(), if self.handshakes.len() < MAX_PENDING_HANDSHAKES => {
-                    match accepted {
-                        Ok((stream, addr)) => {
-                            let acceptor = self.acceptor.clone();
-                            self.handshakes.spawn(async move {
-                                match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-                                    Ok(Ok(tls)) => Some((tls, addr)),
-                                    Ok(Err(e)) => {
-                                        tracing::debug!(%addr, error = %e, "TLS handshake failed");
-                                        None
-                                    }
-                                    Err(_) => {
-                                        tracing::debug!(%addr, "TLS handshake timed out");
-                                        None
-                                    }
-                                }
-                            });
-                        }
-                        Err(e) => accept_error(e).await,
-                    }
-                }
-                Some(done) = self.handshakes.join_next(), if !self.handshakes.is_empty() => {
-                    if let Ok(Some(conn)) = done {
-                        return conn;
-                    }
-                }
-            }
-        }
-    }
-
-    fn local_addr(&self) -> std::io::Result<Self::Addr> {
-        self.tcp.local_addr()
-    }
-}
-
-/// Per-connection errors are the client's; others (out of file
-/// descriptors) pass with time, so wait before accepting again.
-async fn accept_error(e: std::io::Error) {
-    use std::io::ErrorKind::*;
-    if matches!(
-        e.kind(),
-        ConnectionRefused | ConnectionAborted | ConnectionReset
-    ) {
-        return;
-    }
-    tracing::error!(error = %e, "accepting a connection failed");
-    tokio::time::sleep(Duration::from_secs(1)).await;
 }
 
 /// Serves HTTPS until `stop` resolves, then lets in-flight requests finish.
@@ -147,7 +81,15 @@ pub async fn serve_until(
     state: AppState,
     stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, tower::make::Shared::new(super::app(state)))
-        .with_graceful_shutdown(stop)
-        .await
+    // The same accept loop and timeouts as plain HTTP; the handshake
+    // counts against the header-read timeout (and at most HANDSHAKE_TIMEOUT).
+    let timeout = Duration::from_millis(state.config.header_read_timeout_ms).min(HANDSHAKE_TIMEOUT);
+    super::server::run(
+        listener.tcp,
+        super::app(state),
+        timeout,
+        Some(listener.acceptor),
+        stop,
+    )
+    .await
 }

@@ -70,6 +70,10 @@ impl TestApp {
         let mut config = Config {
             database_url: database_url.clone(),
             pool_size: 4,
+            // Tests walk thousands of pages in seconds with one token; the
+            // rate limits are tested on their own (tests/api/limits).
+            rate_limit_per_second: 0.0,
+            admin_rate_limit_per_second: 0.0,
             ..Config::default()
         };
         tweak(&mut config);

@@ -16,6 +16,7 @@ mod filters;
 mod fleet;
 mod groups;
 mod groups_scale;
+mod limits;
 mod logs;
 mod me;
 mod observe;

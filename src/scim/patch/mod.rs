@@ -84,6 +84,31 @@ fn member<'v>(obj: &'v Map<String, Value>, name: &str) -> Option<&'v Value> {
 }
 
 impl PatchRequest {
+    /// Parses a PatchOp body that may hold at most `max_operations`
+    /// operations (more is 400 `tooMany`, before any is looked at).
+    pub fn parse_bounded(
+        body: &Value,
+        limits: &FilterLimits,
+        max_operations: usize,
+    ) -> Result<PatchRequest, ScimError> {
+        let count = body
+            .as_object()
+            .and_then(|obj| member(obj, "Operations"))
+            .and_then(Value::as_array)
+            .map_or(0, Vec::len);
+        if count > max_operations {
+            return Err(ScimError::new(
+                400,
+                Some(crate::scim::error::ScimType::TooMany),
+                format!(
+                    "a PATCH may hold at most {max_operations} operations; this one has {count}: \
+                     split it into several requests"
+                ),
+            ));
+        }
+        Self::parse(body, limits)
+    }
+
     /// Parses a PatchOp body. `schemas` may be absent (some clients omit
     /// it); when present it must name the PatchOp message URN. Keys are
     /// matched in any case; unknown keys are ignored.

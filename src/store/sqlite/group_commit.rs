@@ -11,6 +11,10 @@
 //! made it durable. If the transaction itself fails (the savepoint cannot
 //! be rolled back to, or the COMMIT fails), every write of the batch gets
 //! an error and none is acknowledged.
+//!
+//! A write whose requester is gone when its turn comes (its request's
+//! deadline passed, see `crate::deadline`) is dropped unrun, so a 503 for
+//! a queued write means it was not applied.
 
 use futures_util::future::BoxFuture;
 use sqlx::{SqliteConnection, SqlitePool};
@@ -18,6 +22,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::super::{Result, StoreError};
 use super::BEGIN_IMMEDIATE;
+use crate::deadline::Deadline;
 
 /// At most this many writes share one transaction.
 const MAX_BATCH: usize = 128;
@@ -52,8 +57,19 @@ impl GroupCommit {
         F: for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, Result<T>> + Send + 'static,
     {
         let (done, answer) = oneshot::channel::<Result<T>>();
+        let deadline = Deadline::current();
         let job: Job = Box::new(move |conn| {
             Box::pin(async move {
+                // A request that gave up while its write was queued (its
+                // deadline passed, or its client went away) is abandoned
+                // here, before anything of it is written; one whose write
+                // begins is answered once the batch commits.
+                let abandoned =
+                    done.is_closed() || deadline.as_ref().is_some_and(|d| !d.begin_write());
+                if abandoned {
+                    let finish: Finish = Box::new(|_| {});
+                    return (true, finish);
+                }
                 let outcome = f(conn).await;
                 let ok = outcome.is_ok();
                 let finish: Finish = Box::new(move |committed| {

@@ -1,0 +1,373 @@
+//! The limits a request meets before its handler runs, in the order
+//! STYLE.md fixes (see `http::app`): deadline, concurrency, body size per
+//! route, per-token rate. Each one answers — a SCIM Error document on
+//! /scim/v2, a JSON error on /api/v1 — and none lets work grow without
+//! bound. Health endpoints are outside all of them.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use uuid::Uuid;
+
+use super::AppState;
+use super::admin::AdminError;
+use super::error::{ApiError, scim_error_response};
+use super::extract::bearer;
+use crate::auth::rate_limit::{Rate, RateLimiter, Verdict, retry_after_secs};
+use crate::auth::scim_token;
+use crate::config::Config;
+use crate::deadline::Deadline;
+use crate::scim::ScimError;
+
+/// Buckets kept at most: one per SCIM token that was used recently.
+const MAX_BUCKETS: usize = 100_000;
+
+/// A request whose write has begun committing when its deadline passes is
+/// given at most this much longer to answer (see `crate::deadline`).
+const COMMIT_GRACE: Duration = Duration::from_secs(10);
+
+/// The IAM a rate-limited request's SCIM token was verified for, so that
+/// authentication does not verify it again.
+#[derive(Debug, Clone, Copy)]
+pub struct VerifiedIam(pub Uuid);
+
+/// How the rate limiter's authentication of an administrator went, so
+/// that the handler neither repeats it nor answers differently.
+#[derive(Clone)]
+pub struct AdminAuthenticated(pub Result<super::admin::Admin, AdminError>);
+
+pub struct Limits {
+    deadline: Duration,
+    permits: Option<Arc<Semaphore>>,
+    queued: AtomicUsize,
+    max_queued: usize,
+    max_body_bytes: usize,
+    bulk_max_payload_bytes: usize,
+    /// The configured per-token rate; None: unlimited unless the IAM says.
+    default_rate: Option<Rate>,
+    buckets: RateLimiter<Uuid>,
+    /// Per administrator on /api/v1; None: unlimited.
+    admin_rate: Option<Rate>,
+    admin_buckets: RateLimiter<Uuid>,
+}
+
+/// The limit settings that make no sense, named.
+pub fn check(config: &Config) -> Result<(), String> {
+    if config.rate_limit_per_second != 0.0 {
+        Rate {
+            per_second: config.rate_limit_per_second,
+            burst: config.rate_limit_burst,
+        }
+        .check()
+        .map_err(|e| format!("rate_limit_per_second / rate_limit_burst: {e}"))?;
+    }
+    if config.admin_rate_limit_per_second != 0.0 {
+        Rate {
+            per_second: config.admin_rate_limit_per_second,
+            burst: config.admin_rate_limit_burst,
+        }
+        .check()
+        .map_err(|e| format!("admin_rate_limit_per_second / admin_rate_limit_burst: {e}"))?;
+    }
+    if config.request_deadline_ms == 0 {
+        return Err("request_deadline_ms must be at least 1".into());
+    }
+    if config.header_read_timeout_ms == 0 {
+        return Err("header_read_timeout_ms must be at least 1".into());
+    }
+    if config.patch_max_operations == 0 {
+        return Err("patch_max_operations must be at least 1".into());
+    }
+    Ok(())
+}
+
+impl Limits {
+    pub fn new(config: &Config) -> Self {
+        Limits {
+            deadline: Duration::from_millis(config.request_deadline_ms),
+            permits: (config.max_concurrent_requests > 0)
+                .then(|| Arc::new(Semaphore::new(config.max_concurrent_requests))),
+            queued: AtomicUsize::new(0),
+            max_queued: config.max_queued_requests,
+            max_body_bytes: config.max_body_bytes,
+            bulk_max_payload_bytes: config.bulk_max_payload_bytes,
+            default_rate: (config.rate_limit_per_second > 0.0).then_some(Rate {
+                per_second: config.rate_limit_per_second,
+                burst: config.rate_limit_burst.max(1),
+            }),
+            buckets: RateLimiter::new(MAX_BUCKETS),
+            admin_rate: (config.admin_rate_limit_per_second > 0.0).then_some(Rate {
+                per_second: config.admin_rate_limit_per_second,
+                burst: config.admin_rate_limit_burst.max(1),
+            }),
+            admin_buckets: RateLimiter::new(MAX_BUCKETS),
+        }
+    }
+
+    /// A permit to run now, or after a wait in the bounded queue; None when
+    /// the queue is full too.
+    async fn admit(&self) -> Option<Option<OwnedSemaphorePermit>> {
+        let Some(permits) = &self.permits else {
+            return Some(None);
+        };
+        if let Ok(p) = permits.clone().try_acquire_owned() {
+            return Some(Some(p));
+        }
+        if self.queued.fetch_add(1, Ordering::AcqRel) >= self.max_queued {
+            self.queued.fetch_sub(1, Ordering::AcqRel);
+            return None;
+        }
+        // Waiting is bounded by the deadline, which wraps this layer.
+        struct Leave<'a>(&'a AtomicUsize);
+        impl Drop for Leave<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::AcqRel);
+            }
+        }
+        let _leave = Leave(&self.queued);
+        permits.clone().acquire_owned().await.ok().map(Some)
+    }
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Api {
+    Scim,
+    Admin,
+    /// Health and the like: no limits.
+    Other,
+}
+
+fn api(req: &Request) -> Api {
+    let path = req.uri().path();
+    if path.starts_with("/scim/v2/") || path == "/scim/v2" {
+        Api::Scim
+    } else if path.starts_with("/api/v1/") || path == "/api/v1" {
+        Api::Admin
+    } else {
+        Api::Other
+    }
+}
+
+/// An error in the form of the API asked.
+fn refuse(api: Api, status: u16, detail: String, retry_after: Option<u64>) -> Response {
+    let mut resp = match api {
+        Api::Admin => AdminError::new(
+            StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE),
+            detail,
+        )
+        .into_response(),
+        _ => scim_error_response(&ScimError::new(status, None, detail)),
+    };
+    if let Some(secs) = retry_after {
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    }
+    resp
+}
+
+/// Past `request_deadline_ms` the client gets 503; the handler's future is
+/// dropped, which rolls its transaction back, and a write still queued is
+/// abandoned. A write that has begun committing is let finish (within
+/// `COMMIT_GRACE`) and answered.
+pub async fn deadline(State(l): State<Arc<Limits>>, req: Request, next: Next) -> Response {
+    let api = api(&req);
+    if api == Api::Other {
+        return next.run(req).await;
+    }
+    let d = Deadline::new();
+    let run = d.clone().scope(next.run(req));
+    tokio::pin!(run);
+    let ms = l.deadline.as_millis();
+    tokio::select! {
+        resp = &mut run => return resp,
+        () = tokio::time::sleep(l.deadline) => {}
+    }
+    if d.expire() {
+        tracing::warn!(deadline_ms = %ms, "request abandoned at its deadline");
+        return refuse(
+            api,
+            503,
+            format!(
+                "the request did not finish within {ms} ms and was abandoned; each change \
+                 it was making is either completely applied or not at all (read the \
+                 resource before retrying)"
+            ),
+            None,
+        );
+    }
+    match tokio::time::timeout(COMMIT_GRACE.min(l.deadline), run).await {
+        Ok(resp) => resp,
+        Err(_) => {
+            tracing::warn!(deadline_ms = %ms, "request abandoned while committing");
+            refuse(
+                api,
+                503,
+                format!(
+                    "the request did not finish within {ms} ms; its change may have been \
+                     applied (read the resource before retrying)"
+                ),
+                None,
+            )
+        }
+    }
+}
+
+/// At most `max_concurrent_requests` run; `max_queued_requests` more wait;
+/// any beyond get 503 with `Retry-After` at once.
+pub async fn concurrency(State(l): State<Arc<Limits>>, req: Request, next: Next) -> Response {
+    let api = api(&req);
+    if api == Api::Other {
+        return next.run(req).await;
+    }
+    match l.admit().await {
+        Some(permit) => {
+            let resp = next.run(req).await;
+            drop(permit);
+            resp
+        }
+        None => refuse(
+            api,
+            503,
+            "the server is busy with other requests; retry shortly".into(),
+            Some(1),
+        ),
+    }
+}
+
+/// A body declared larger than its route takes is refused before anything
+/// reads it or authenticates: SCIM resources and the admin API take
+/// `max_body_bytes`, /Bulk its `maxPayloadSize`. (Bodies without a length
+/// are held to the same limits by the extractors as they read them.)
+pub async fn body_limit(State(l): State<Arc<Limits>>, req: Request, next: Next) -> Response {
+    let api = api(&req);
+    let (limit, which) = match api {
+        Api::Other => return next.run(req).await,
+        Api::Scim if req.uri().path() == "/scim/v2/Bulk" => {
+            (l.bulk_max_payload_bytes, " (the bulk maxPayloadSize)")
+        }
+        Api::Scim | Api::Admin => (l.max_body_bytes, ""),
+    };
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        let detail = match api {
+            Api::Admin => format!("the body is larger than {limit} bytes"),
+            _ => format!("the request body is larger than {limit} bytes{which}"),
+        };
+        drain(req.into_body(), limit).await;
+        return refuse(api, 413, detail, None);
+    }
+    next.run(req).await
+}
+
+/// Reads and discards up to `limit` bytes of a refused body (bounded in
+/// time by the deadline): a client that writes its whole body before it
+/// reads then sees the 413 instead of a reset connection, as it did when
+/// the handler read the body up to the limit.
+async fn drain(mut body: axum::body::Body, limit: usize) {
+    use http_body_util::BodyExt;
+    let mut seen = 0;
+    while seen <= limit {
+        match body.frame().await {
+            Some(Ok(frame)) => seen += frame.data_ref().map_or(0, |d| d.len()),
+            _ => return,
+        }
+    }
+}
+
+/// Each SCIM token has a bucket of `rate_limit_burst` requests refilled at
+/// `rate_limit_per_second` (or its IAM's `rateLimit`); an empty bucket
+/// answers 429 with `Retry-After`. Buckets exist only for tokens that
+/// verified: a token that does not is answered 401 here, so invalid tokens
+/// cost no memory. Requests without a SCIM token pass on to authentication.
+pub async fn rate_limit(
+    State((l, s)): State<(Arc<Limits>, AppState)>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    match api(&req) {
+        Api::Scim => {}
+        Api::Admin => return admin_rate_limit(&l, &s, req, next).await,
+        Api::Other => return next.run(req).await,
+    }
+    let Some(token) = bearer(req.headers()) else {
+        return next.run(req).await;
+    };
+    // Not of a SCIM token's shape (an admin's token, or nonsense): not
+    // ours to limit; authentication decides.
+    let Some((token_id, _)) = scim_token::parse(token) else {
+        return next.run(req).await;
+    };
+    let iam = match s.dir.authenticate_scim_token(token).await {
+        Ok(Some(iam)) => iam,
+        Ok(None) => {
+            return scim_error_response(&ScimError::new(
+                401,
+                None,
+                "the bearer token is not valid",
+            ));
+        }
+        Err(e) => return ApiError(e).into_response(),
+    };
+    let rate = match s.dir.iam_settings(iam).await {
+        Ok(settings) => settings.rate_limit.or(l.default_rate),
+        Err(e) => return ApiError(e).into_response(),
+    };
+    if let Some(rate) = rate
+        && let Verdict::Limited(wait) = l.buckets.check(&token_id, rate)
+    {
+        return too_many(Api::Scim, rate, wait);
+    }
+    req.extensions_mut().insert(VerifiedIam(iam));
+    next.run(req).await
+}
+
+fn too_many(api: Api, rate: Rate, wait: Duration) -> Response {
+    let secs = retry_after_secs(wait);
+    let who = match api {
+        Api::Admin => "from this administrator",
+        _ => "with this token",
+    };
+    refuse(
+        api,
+        429,
+        format!(
+            "too many requests {who}: it may make {} per second, {} at once; \
+             retry after {secs} s",
+            rate.per_second, rate.burst
+        ),
+        Some(secs),
+    )
+}
+
+/// Each administrator has a bucket of `admin_rate_limit_burst` refilled at
+/// `admin_rate_limit_per_second`. The admin is
+/// authenticated here to know whose bucket (the handler then reuses it);
+/// a token that does not authenticate gets no bucket and passes on, and
+/// the handler answers it with that outcome (routes without an admin,
+/// such as the OpenAPI document, ignore it).
+async fn admin_rate_limit(l: &Limits, s: &AppState, mut req: Request, next: Next) -> Response {
+    let Some(rate) = l.admin_rate else {
+        return next.run(req).await;
+    };
+    if bearer(req.headers()).is_none() {
+        return next.run(req).await;
+    }
+    let outcome = super::admin::authenticate(s, req.headers()).await;
+    if let Ok(admin) = &outcome
+        && let Verdict::Limited(wait) = l.admin_buckets.check(&admin.id, rate)
+    {
+        return too_many(Api::Admin, rate, wait);
+    }
+    req.extensions_mut().insert(AdminAuthenticated(outcome));
+    next.run(req).await
+}
