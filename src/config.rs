@@ -33,6 +33,10 @@ const CONFIG_KEYS: &[&str] = &[
     "oidc_jwks_min_refresh_secs",
     "bulk_max_operations",
     "bulk_max_payload_bytes",
+    "console_idle_timeout_secs",
+    "console_absolute_timeout_secs",
+    "oidc_client_id",
+    "oidc_client_secret",
 ];
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://scim-bridge.db";
@@ -91,6 +95,16 @@ pub struct Config {
     /// `bulk.maxPayloadSize`; larger is 413). The default fits 1,000
     /// realistic user creates.
     pub bulk_max_payload_bytes: usize,
+    /// The admin console's sessions end after this long without a request,
+    /// and in any case this long after sign-in, in seconds.
+    pub console_idle_timeout_secs: u64,
+    pub console_absolute_timeout_secs: u64,
+    /// The console signs administrators in at `oidc_issuer` with the
+    /// authorization-code flow (PKCE) as this client; the redirect URI is
+    /// `{public_url}/admin/auth/callback`. The secret is optional (public
+    /// clients use PKCE alone).
+    pub oidc_client_id: Option<String>,
+    pub oidc_client_secret: Option<String>,
 }
 
 impl Default for Config {
@@ -119,6 +133,10 @@ impl Default for Config {
             oidc_jwks_min_refresh_secs: 30,
             bulk_max_operations: 1000,
             bulk_max_payload_bytes: 4 * 1024 * 1024,
+            console_idle_timeout_secs: 30 * 60,
+            console_absolute_timeout_secs: 12 * 3600,
+            oidc_client_id: None,
+            oidc_client_secret: None,
         }
     }
 }
@@ -142,6 +160,12 @@ impl std::fmt::Debug for Config {
             .field("oidc_issuer", &self.oidc_issuer)
             .field("bulk_max_operations", &self.bulk_max_operations)
             .field("bulk_max_payload_bytes", &self.bulk_max_payload_bytes)
+            .field("console_idle_timeout_secs", &self.console_idle_timeout_secs)
+            .field(
+                "console_absolute_timeout_secs",
+                &self.console_absolute_timeout_secs,
+            )
+            .field("oidc_client_id", &self.oidc_client_id)
             .finish_non_exhaustive()
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod postgres;
+pub mod sessions;
 pub mod sql_filter;
 pub mod sqlite;
 
@@ -315,7 +316,7 @@ pub(crate) fn keyset_page(
 }
 
 #[async_trait]
-pub trait Store: accounts::Accounts + Send + Sync + 'static {
+pub trait Store: accounts::Accounts + sessions::Sessions + Send + Sync + 'static {
     /// Applies pending migrations.
     async fn migrate(&self) -> Result<()>;
     /// Cheap round trip used by the health check.

@@ -22,6 +22,7 @@ use super::*;
 use crate::audit::Entry;
 
 mod accounts;
+mod sessions;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 

@@ -24,6 +24,7 @@ use super::*;
 use crate::audit::Entry;
 
 mod accounts;
+mod sessions;
 
 mod group_commit;
 
