@@ -6,6 +6,7 @@ mod auth;
 mod bridge;
 mod bulk;
 mod cli;
+mod console;
 mod cursors;
 mod discovery;
 mod errors;
