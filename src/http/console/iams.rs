@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{Chrome, ConsoleError, Page, Who, html, html_status, see_other, urlencode};
+use super::{Chrome, ConsoleError, Page, Who, html, html_status, see_other, stands_for, urlencode};
 use crate::directory::accounts::{DeleteMode, IamSettings};
 use crate::http::AppState;
 use crate::http::admin::may;
@@ -88,7 +88,10 @@ pub async fn create(
         Ok(iam) => see_other(&format!("/admin/iams/{}", urlencode(&iam.name))),
         Err(crate::directory::Error::Client(e)) => {
             let page = iams_page(&s, &who, Some(e.detail), (&f.name, &f.display_name)).await?;
-            html_status(StatusCode::UNPROCESSABLE_ENTITY, &page)
+            Ok(stands_for(
+                html_status(StatusCode::UNPROCESSABLE_ENTITY, &page)?,
+                "/admin/iams",
+            ))
         }
         Err(e) => Err(e.into()),
     }
@@ -258,7 +261,10 @@ pub async fn settings(
         Ok(()) => see_other(&format!("/admin/iams/{}", urlencode(&name))),
         Err(Ok(message)) => {
             let page = iam_page(&s, &who, &headers, &name, None, Some(message)).await?;
-            html_status(StatusCode::UNPROCESSABLE_ENTITY, &page)
+            Ok(stands_for(
+                html_status(StatusCode::UNPROCESSABLE_ENTITY, &page)?,
+                &format!("/admin/iams/{}", urlencode(&name)),
+            ))
         }
         Err(Err(e)) => Err(e.into()),
     }
@@ -282,7 +288,16 @@ pub async fn issue_token(
     let ctx = who.admin.require(may::MANAGE_IAMS)?;
     let label = Some(f.label.trim()).filter(|l| !l.is_empty());
     let (_, secret) = s.dir.create_token_as(&ctx, &name, label).await?;
-    html(&iam_page(&s, &who, &headers, &name, Some(secret), None).await?)
+    let page = html(&iam_page(&s, &who, &headers, &name, Some(secret), None).await?)?;
+    Ok(stands_for(
+        page,
+        &format!("/admin/iams/{}", urlencode(&name)),
+    ))
+}
+
+/// A reload of the address a token was issued at: the IAM's page.
+pub async fn tokens(Path(name): Path<String>) -> Page {
+    see_other(&format!("/admin/iams/{}", urlencode(&name)))
 }
 
 pub async fn revoke_token(State(s): State<AppState>, who: Who, Path(id): Path<String>) -> Page {

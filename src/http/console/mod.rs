@@ -52,7 +52,10 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/iams", get(iams::list).post(iams::create))
         .route("/iams/{name}", get(iams::page))
         .route("/iams/{name}/settings", post(iams::settings))
-        .route("/iams/{name}/tokens", post(iams::issue_token))
+        .route(
+            "/iams/{name}/tokens",
+            get(iams::tokens).post(iams::issue_token),
+        )
         .route("/tokens/{id}/revoke", post(iams::revoke_token))
         .route("/audit", get(audit::list))
         .fallback(not_found)
@@ -78,7 +81,9 @@ async fn security_headers(req: Request, next: Next) -> Response {
     set(h, "content-security-policy", CSP);
     set(h, "x-content-type-options", "nosniff");
     set(h, "x-frame-options", "DENY");
-    set(h, "referrer-policy", "no-referrer");
+    // same-origin, not no-referrer: with no-referrer a form POST carries
+    // `Origin: null`, which the CSRF guard must refuse.
+    set(h, "referrer-policy", "same-origin");
     set(h, "cross-origin-opener-policy", "same-origin");
     set(
         h,
@@ -189,6 +194,16 @@ pub fn html(t: &impl Template) -> Page {
 /// Renders a template with a status other than 200 (a form with errors).
 pub fn html_status(status: StatusCode, t: &impl Template) -> Page {
     Ok((status, axum::response::Html(t.render()?)).into_response())
+}
+
+/// A page answering a form POST (an error, a token shown once) stands for
+/// this URL: htmx shows it in the address bar, so a reload GETs the page
+/// instead of the POST's address.
+pub fn stands_for(mut page: Response, url: &str) -> Response {
+    if let Ok(v) = HeaderValue::from_str(url) {
+        page.headers_mut().insert("hx-replace-url", v);
+    }
+    page
 }
 
 /// After a change: back to a page (303, so the browser GETs it).

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::{Chrome, ConsoleError, Page, Who, html, html_status, see_other};
+use super::{Chrome, ConsoleError, Page, Who, html, html_status, see_other, stands_for};
 use crate::directory::accounts::parse_sort;
 use crate::http::AppState;
 use crate::http::admin::may;
@@ -251,7 +251,10 @@ pub async fn create(
                 Some(message),
             )
             .await?;
-            html_status(StatusCode::UNPROCESSABLE_ENTITY, &page)
+            Ok(stands_for(
+                html_status(StatusCode::UNPROCESSABLE_ENTITY, &page)?,
+                "/admin/users?dialog=new-user",
+            ))
         }
     }
 }
@@ -492,7 +495,11 @@ async fn act(
             let page = user_page(s, who, id, dialog, Some(e.detail), migrate).await?;
             let mut resp = html(&page)?;
             *resp.status_mut() = status;
-            Ok(resp)
+            let url = match dialog {
+                "" => format!("/admin/users/{id}"),
+                d => format!("/admin/users/{id}?dialog={d}"),
+            };
+            Ok(stands_for(resp, &url))
         }
         Err(e) => Err(e.into()),
     }

@@ -18,7 +18,7 @@ fn assert_headers(r: &reqwest::Response, what: &str) {
         "{what}: {csp}"
     );
     assert_eq!(h["x-content-type-options"], "nosniff", "{what}");
-    assert_eq!(h["referrer-policy"], "no-referrer", "{what}");
+    assert_eq!(h["referrer-policy"], "same-origin", "{what}");
     assert_eq!(h["x-frame-options"], "DENY", "{what}");
 }
 
