@@ -86,11 +86,15 @@ struct Opts {
     cursor: bool,
     co: bool,
     seed: bool,
+    /// Drops the usage-count trigger before the server starts: the same
+    /// code without counting, to measure what counting costs.
+    without_usage_counts: bool,
 }
 
 const USAGE: &str = "usage: cargo bench --bench load -- [--users N] [--clients C] \
 [--database sqlite|postgres] [--postgres-url URL] [--url SCIM_BASE_URL --token TOKEN] \
-[--server-pid PID] [--ops N] [--phase create,get,filter,list,ext,email,id,cursor,co] [--seed]";
+[--server-pid PID] [--ops N] [--phase create,get,filter,list,ext,email,id,cursor,co] [--seed] \
+[--without-usage-counts]";
 
 fn parse_args() -> Result<Opts, String> {
     let mut o = Opts {
@@ -112,6 +116,7 @@ fn parse_args() -> Result<Opts, String> {
         cursor: false,
         co: false,
         seed: false,
+        without_usage_counts: false,
     };
     let mut args = Args::new(USAGE);
     while let Some(key) = args.next_key() {
@@ -154,6 +159,7 @@ fn parse_args() -> Result<Opts, String> {
                 }
             }
             "--seed" => o.seed = true,
+            "--without-usage-counts" => o.without_usage_counts = true,
             "--help" | "-h" => return Err(USAGE.to_owned()),
             other => return Err(format!("unknown argument {other}\n{USAGE}")),
         }
@@ -692,6 +698,9 @@ async fn setup(o: &Opts) -> Result<Setup, String> {
     let (db, schema) = fresh_database(o.database, &o.postgres_url, dir.path()).await?;
     let prepared = async {
         let token = iam_and_token(&db)?;
+        if o.without_usage_counts {
+            drop_usage_trigger(&db).await?;
+        }
         let seeded = if o.seed {
             Some(seed_users(&db, o.users).await?)
         } else {
@@ -887,6 +896,25 @@ fn summary(o: &Opts, s: &Setup, phases: &[Phase], rss_kib: Option<u64>) {
         println!();
         println!("Server peak RSS (VmHWM): {:.1} MiB", kib as f64 / 1024.0);
     }
+}
+
+/// Removes the trigger that counts each audit record into the daily usage
+/// counts (the comparison run of `--without-usage-counts`).
+async fn drop_usage_trigger(db: &str) -> Result<(), String> {
+    use sqlx::Connection;
+    let sql = if db.starts_with("sqlite:") {
+        let mut c = sqlx::SqliteConnection::connect(db)
+            .await
+            .map_err(|e| e.to_string())?;
+        sqlx::query("DROP TRIGGER audit_log_usage")
+            .execute(&mut c)
+            .await
+            .map_err(|e| e.to_string())?;
+        return Ok(());
+    } else {
+        "DROP TRIGGER audit_log_usage ON audit_log".to_owned()
+    };
+    support::pg_exec(db, sql).await
 }
 
 fn main() {

@@ -37,6 +37,9 @@ const CONFIG_KEYS: &[&str] = &[
     "console_absolute_timeout_secs",
     "oidc_client_id",
     "oidc_client_secret",
+    "metrics_event_prefixes",
+    "metrics_max_events",
+    "metrics_max_count",
 ];
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://scim-bridge.db";
@@ -105,6 +108,14 @@ pub struct Config {
     /// clients use PKCE alone).
     pub oidc_client_id: Option<String>,
     pub oidc_client_secret: Option<String>,
+    /// The name prefixes other systems may report usage events under
+    /// (`POST /api/v1/metrics/events`); the server's own namespaces
+    /// (`user.`, `group.`, ...) are refused whatever this says.
+    pub metrics_event_prefixes: Vec<String>,
+    /// Most events one report may carry.
+    pub metrics_max_events: usize,
+    /// Largest count one reported event may carry.
+    pub metrics_max_count: u64,
 }
 
 impl Default for Config {
@@ -137,6 +148,12 @@ impl Default for Config {
             console_absolute_timeout_secs: 12 * 3600,
             oidc_client_id: None,
             oidc_client_secret: None,
+            metrics_event_prefixes: crate::metrics::DEFAULT_EVENT_PREFIXES
+                .iter()
+                .map(|p| p.to_string())
+                .collect(),
+            metrics_max_events: 100,
+            metrics_max_count: 10_000,
         }
     }
 }
@@ -166,6 +183,9 @@ impl std::fmt::Debug for Config {
                 &self.console_absolute_timeout_secs,
             )
             .field("oidc_client_id", &self.oidc_client_id)
+            .field("metrics_event_prefixes", &self.metrics_event_prefixes)
+            .field("metrics_max_events", &self.metrics_max_events)
+            .field("metrics_max_count", &self.metrics_max_count)
             .finish_non_exhaustive()
     }
 }

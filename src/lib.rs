@@ -7,6 +7,7 @@ pub mod auth;
 pub mod config;
 pub mod directory;
 pub mod http;
+pub mod metrics;
 pub mod scim;
 pub mod store;
 
@@ -32,6 +33,9 @@ pub async fn open_directory(config: &Config) -> Result<Directory, store::StoreEr
             },
             cursor_timeout_secs: config.cursor_timeout_secs,
             token_cache_ms: config.token_cache_ms,
+            metrics_event_prefixes: config.metrics_event_prefixes.clone(),
+            metrics_max_events: config.metrics_max_events,
+            metrics_max_count: config.metrics_max_count,
         },
     ))
 }
@@ -42,10 +46,13 @@ pub async fn build_state(config: Config) -> Result<http::AppState, String> {
         Some(settings) => Some(Arc::new(auth::oidc::Oidc::new(settings)?)),
         None => None,
     };
+    metrics::check_prefixes(&config.metrics_event_prefixes)
+        .map_err(|e| format!("configuration: {e}"))?;
     let dir = open_directory(&config).await.map_err(|e| e.to_string())?;
     Ok(http::AppState {
         dir,
         config: Arc::new(config),
         oidc,
+        telemetry: http::telemetry::Telemetry::new(),
     })
 }

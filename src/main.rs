@@ -50,6 +50,29 @@ enum Command {
     /// The audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Anonymized daily usage metrics.
+    #[command(subcommand)]
+    Metrics(MetricsCommand),
+}
+
+#[derive(Subcommand)]
+enum MetricsCommand {
+    /// Write the daily usage counts as the JSON document
+    /// `GET /api/v1/metrics` downloads.
+    Export {
+        /// The last N days (1 to 366), today (UTC) last.
+        #[arg(long, conflicts_with_all = ["from", "to"], required_unless_present_all = ["from", "to"])]
+        days: Option<i64>,
+        /// First day, YYYY-MM-DD (with --to).
+        #[arg(long, requires = "to")]
+        from: Option<String>,
+        /// Last day, YYYY-MM-DD (with --from).
+        #[arg(long, requires = "from")]
+        to: Option<String>,
+        /// Write here instead of standard output.
+        #[arg(long, short)]
+        output: Option<std::path::PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -182,6 +205,12 @@ async fn run(cli: Cli) -> Result<(), String> {
             println!("{token}");
             Ok(())
         }
+        Command::Metrics(MetricsCommand::Export {
+            days,
+            from,
+            to,
+            output,
+        }) => metrics_export(&dir, days, from, to, output).await,
         Command::Audit(AuditCommand::Verify) => match dir.verify_audit().await.map_err(describe)? {
             Ok(n) => {
                 println!("audit log intact: {n} records");
@@ -209,6 +238,36 @@ async fn serve(config: Config) -> Result<(), String> {
     scim_bridge::http::serve(listener, state)
         .await
         .map_err(|e| e.to_string())
+}
+
+async fn metrics_export(
+    dir: &Directory,
+    days: Option<i64>,
+    from: Option<String>,
+    to: Option<String>,
+    output: Option<std::path::PathBuf>,
+) -> Result<(), String> {
+    use scim_bridge::metrics::DayRange;
+    let range = match (days, from, to) {
+        (Some(days), _, _) => DayRange::last(days, dir.today())?,
+        (None, Some(from), Some(to)) => DayRange::between(&from, &to)?,
+        _ => return Err("give --days N, or --from and --to".into()),
+    };
+    let doc = dir
+        .metrics_export(range.from, range.to)
+        .await
+        .map_err(describe)?;
+    let mut text = serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())?;
+    text.push('\n');
+    match output {
+        Some(path) => {
+            std::fs::write(&path, text)
+                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            eprintln!("wrote {} ({} days)", path.display(), range.len());
+        }
+        None => print!("{text}"),
+    }
+    Ok(())
 }
 
 async fn iam(dir: &Directory, c: IamCommand) -> Result<(), Error> {

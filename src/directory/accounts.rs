@@ -670,10 +670,8 @@ impl Directory {
         }
         let add: Vec<(String, &'static str)> =
             names.iter().map(|p| (p.clone(), SOURCE_DIRECT)).collect();
-        let entry = ctx
-            .entry("permission.added")
-            .target("User", user)
-            .attributes(names.iter().map(|p| format!("permissions.{p}")));
+        // The store records one `permission.added` per permission granted.
+        let entry = ctx.entry("permission.added");
         self.store
             .change_grants(user, &add, &[], &entry, self.now())
             .await
@@ -700,10 +698,7 @@ impl Directory {
             )
             .into());
         }
-        let entry = ctx
-            .entry("permission.removed")
-            .target("User", user)
-            .attributes([format!("permissions.{name}")]);
+        let entry = ctx.entry("permission.removed");
         self.store
             .change_grants(user, &[], &[name.to_owned()], &entry, self.now())
             .await
@@ -729,15 +724,9 @@ impl Directory {
             ))
             .into());
         }
-        let names = ops.iter().map(|op| match op {
-            AttributeOp::Add { key, .. }
-            | AttributeOp::Remove { key, .. }
-            | AttributeOp::Replace { key, .. } => format!("attributes.{key}"),
-        });
-        let entry = ctx
-            .entry("attribute.changed")
-            .target(kind, owner)
-            .attributes(names);
+        // The store records one `attribute.added` / `attribute.removed`
+        // per key that gained or lost values.
+        let entry = ctx.entry("attribute.changed").target(kind, owner);
         Ok(self
             .store
             .patch_attributes(owner, &ops, &entry, self.now())

@@ -14,6 +14,7 @@ pub mod patch;
 pub mod scim_admin;
 pub mod search;
 pub mod stream;
+pub mod usage;
 pub mod users;
 
 pub use paging::{ListResult, Paging};
@@ -85,6 +86,10 @@ pub struct Limits {
     /// How long a verified SCIM token is trusted without a database read
     /// (a revocation takes effect within this); zero disables the cache.
     pub token_cache_ms: u64,
+    /// Prefixes reported usage events may use (`metrics_event_prefixes`).
+    pub metrics_event_prefixes: Vec<String>,
+    pub metrics_max_events: usize,
+    pub metrics_max_count: u64,
 }
 
 #[derive(Clone)]

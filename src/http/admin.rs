@@ -37,7 +37,7 @@ impl AdminError {
         AdminError(status, message.into())
     }
 
-    fn bad(message: impl Into<String>) -> Self {
+    pub(crate) fn bad(message: impl Into<String>) -> Self {
         AdminError(StatusCode::BAD_REQUEST, message.into())
     }
 
@@ -106,7 +106,7 @@ impl From<crate::scim::ScimError> for AdminError {
     }
 }
 
-type Answer<T = Json<Value>> = Result<T, AdminError>;
+pub(crate) type Answer<T = Json<Value>> = Result<T, AdminError>;
 
 /// An authenticated administrator: an enabled internal account, with its
 /// effective permissions and the request's id for the audit.

@@ -45,6 +45,11 @@ impl IntoResponse for ApiError {
 pub fn scim_error_response(e: &ScimError) -> Response {
     let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut resp = scim_response(status, &e.to_json());
+    resp.extensions_mut()
+        .insert(super::telemetry::ScimErrorType(match e.scim_type {
+            Some(t) => t.as_str(),
+            None => "none",
+        }));
     if status == StatusCode::UNAUTHORIZED {
         resp.headers_mut().insert(
             header::WWW_AUTHENTICATE,

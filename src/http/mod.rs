@@ -10,6 +10,8 @@ pub mod error;
 pub mod extract;
 pub mod me;
 pub mod scim;
+pub mod telemetry;
+pub mod usage;
 
 use std::sync::Arc;
 
@@ -37,6 +39,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// Verifies the external IAM's tokens for the admin API, when set up.
     pub oidc: Option<Arc<crate::auth::oidc::Oidc>>,
+    /// The operational metrics `GET /metrics` serves.
+    pub telemetry: Arc<telemetry::Telemetry>,
 }
 
 /// A JSON body served as `application/scim+json`.
@@ -143,6 +147,8 @@ fn admin_routes() -> Router<AppState> {
             get(admin::get_group_attributes).patch(admin::patch_group_attributes),
         )
         .route("/audit", get(admin::audit))
+        .route("/metrics", get(usage::export))
+        .route("/metrics/events", post(usage::report))
         .route("/iams", get(admin::list_iams).post(admin::create_iam))
         .route("/iams/{name}/settings", put(admin::put_iam_settings))
         .route("/iams/{name}/tokens", post(admin::create_token))
@@ -252,6 +258,7 @@ pub fn app(
     let request_id = HeaderName::from_static("x-request-id");
     let router = Router::new()
         .route("/healthz", get(healthz))
+        .route("/metrics", get(telemetry::prometheus))
         .nest("/scim/v2", scim_routes())
         .nest("/api/v1", admin_routes())
         .nest("/admin", console::routes(state.clone()))
@@ -261,6 +268,12 @@ pub fn app(
                 .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
                 .layer(PropagateRequestIdLayer::new(request_id))
                 .layer(TraceLayer::new_for_http())
+                // Inside the router, where the route template is known;
+                // outside the panic catcher, so a panic counts as its 500.
+                .layer(axum::middleware::from_fn_with_state(
+                    state.clone(),
+                    telemetry::track,
+                ))
                 .layer(CatchPanicLayer::custom(panic_response)),
         )
         .with_state(state);

@@ -102,6 +102,16 @@ pub enum AttributeOp {
     },
 }
 
+/// Which of a key's held values an attribute operation drops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Discard {
+    Nothing,
+    /// The values the operation lists.
+    These,
+    /// Every value the operation does not list (all of them for none).
+    AllBut,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Subscription {
     pub id: Uuid,
@@ -257,4 +267,15 @@ pub trait Accounts: Send + Sync {
     async fn audit_chain(&self, after: i64, limit: u64) -> Result<Vec<Record>>;
     /// The chain's head: last seq and hash.
     async fn audit_head(&self) -> Result<(i64, String)>;
+
+    /// Adds reported counts (names already validated) to a day's usage, in
+    /// one transaction: all of them or none.
+    async fn add_usage(&self, day: time::Date, counts: &[(String, i64)]) -> Result<()>;
+    /// The usage counts of the UTC days `from..=to`: (day, name, count),
+    /// by day, then name.
+    async fn usage(
+        &self,
+        from: time::Date,
+        to: time::Date,
+    ) -> Result<Vec<(time::Date, String, i64)>>;
 }

@@ -118,6 +118,59 @@ pub struct GroupPatch<'a> {
     pub remove_all: bool,
 }
 
+/// The audit record of one permission granted to or taken from a user.
+pub(crate) fn grant_entry(audit: &Entry, user: Uuid, action: &'static str, name: &str) -> Entry {
+    let mut e = audit
+        .clone()
+        .target("User", user)
+        .attributes([format!("permissions.{name}")]);
+    e.action = action;
+    e
+}
+
+/// One connection pool's use at a moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStats {
+    pub pool: &'static str,
+    pub size: u32,
+    pub idle: u32,
+    pub max: u32,
+}
+
+/// Which members a membership delete keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Keep {
+    /// Removes the listed members, keeps the others.
+    Others,
+    /// Keeps the listed members, removes the others.
+    Listed,
+}
+
+/// The audit records of a membership change: one per member added to or
+/// removed from `group` (`group.member_added` / `group.member_removed`), so
+/// the log says who joined or left, and the daily usage counts count
+/// members, not requests. The member is named by id, as a SCIM path.
+pub(crate) fn member_entries(
+    audit: &Entry,
+    group: Uuid,
+    action: &'static str,
+    members: impl IntoIterator<Item = Uuid>,
+) -> Vec<Entry> {
+    let mut seen = std::collections::HashSet::new();
+    members
+        .into_iter()
+        .filter(|m| seen.insert(*m))
+        .map(|m| {
+            let mut e = audit
+                .clone()
+                .target("Group", group)
+                .attributes([format!("members[value eq \"{m}\"]")]);
+            e.action = action;
+            e
+        })
+        .collect()
+}
+
 /// The distinct email addresses of a user's search document (folded): the
 /// rows of the `user_emails` index.
 pub fn email_values(search: &Value) -> Vec<String> {
@@ -321,6 +374,9 @@ pub trait Store: accounts::Accounts + sessions::Sessions + Send + Sync + 'static
     async fn migrate(&self) -> Result<()>;
     /// Cheap round trip used by the health check.
     async fn ping(&self) -> Result<()>;
+    /// Each connection pool's name, open connections and idle ones (for
+    /// the operational metrics).
+    fn pool_stats(&self) -> Vec<PoolStats>;
 
     async fn create_iam(
         &self,

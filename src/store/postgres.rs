@@ -262,24 +262,51 @@ async fn insert_members(
     group: Uuid,
     members: &[(Uuid, MemberKind)],
     now: OffsetDateTime,
-) -> Result<u64> {
+) -> Result<Vec<Uuid>> {
     if members.is_empty() {
-        return Ok(0);
+        return Ok(Vec::new());
     }
     let ids: Vec<Uuid> = members.iter().map(|(id, _)| *id).collect();
     let kinds: Vec<&str> = members.iter().map(|(_, k)| k.as_str()).collect();
-    let done = sqlx::query(
+    // The members it added (not those already there) come back.
+    Ok(sqlx::query_scalar(
         "INSERT INTO group_members (group_id, member_id, member_kind, added)
          SELECT $1, m.id, m.kind, $4 FROM UNNEST($2::uuid[], $3::text[]) AS m(id, kind)
-         ON CONFLICT DO NOTHING",
+         ON CONFLICT DO NOTHING RETURNING member_id",
     )
     .bind(group)
     .bind(ids)
     .bind(kinds)
     .bind(now)
-    .execute(&mut *tx)
-    .await?;
-    Ok(done.rows_affected())
+    .fetch_all(&mut *tx)
+    .await?)
+}
+
+/// Removes members of a group and returns those that were there: the
+/// members listed in `ids`, or, with `Keep::Listed`, every member not
+/// listed (all of them when `ids` is empty).
+async fn delete_members(
+    tx: &mut sqlx::PgConnection,
+    group: Uuid,
+    ids: &[Uuid],
+    keep: Keep,
+) -> Result<Vec<Uuid>> {
+    if ids.is_empty() && keep == Keep::Others {
+        return Ok(Vec::new());
+    }
+    let sql = match keep {
+        Keep::Others => {
+            "DELETE FROM group_members WHERE group_id = $1 AND member_id = ANY($2) RETURNING member_id"
+        }
+        Keep::Listed => {
+            "DELETE FROM group_members WHERE group_id = $1 AND member_id <> ALL($2) RETURNING member_id"
+        }
+    };
+    Ok(sqlx::query_scalar(sql)
+        .bind(group)
+        .bind(ids)
+        .fetch_all(&mut *tx)
+        .await?)
 }
 
 /// The rows of a new user, inside the caller's transaction.
@@ -374,8 +401,8 @@ async fn create_user_rows(
     Ok((stored, e))
 }
 
-/// A new group with its members, and its audit record (for the caller to
-/// append).
+/// A new group with its members, and its audit records (for the caller to
+/// append): the creation, then one per member.
 async fn create_group_rows(
     tx: &mut sqlx::PgConnection,
     iam: Uuid,
@@ -384,15 +411,21 @@ async fn create_group_rows(
     members: &[(Uuid, MemberKind)],
     audit: &Entry,
     now: OffsetDateTime,
-) -> Result<(Stored, Entry)> {
+) -> Result<(Stored, Vec<Entry>)> {
     let stored = insert_group_rows(&mut *tx, iam, id, g, members, now).await?;
-    let mut names = crate::audit::present(&g.doc);
-    if !members.is_empty() {
-        names.push("members".into());
-    }
-    let mut e = audit.clone().target("Group", id).attributes(names);
+    let mut e = audit
+        .clone()
+        .target("Group", id)
+        .attributes(crate::audit::present(&g.doc));
     e.action = "group.created";
-    Ok((stored, e))
+    let mut entries = vec![e];
+    entries.extend(member_entries(
+        audit,
+        id,
+        "group.member_added",
+        members.iter().map(|(m, _)| *m),
+    ));
+    Ok((stored, entries))
 }
 
 /// The stored document of a row, read inside a write transaction.
@@ -413,13 +446,15 @@ async fn insert_batch_item(
     item: &NewResource<'_>,
     audit: &Entry,
     now: OffsetDateTime,
-) -> Result<Result<(Stored, Entry)>> {
+) -> Result<Result<(Stored, Vec<Entry>)>> {
     sqlx::query("SAVEPOINT batch_item")
         .execute(&mut *tx)
         .await?;
     let done = match *item {
         NewResource::User { id, user, grants } => {
-            create_user_rows(&mut *tx, iam, id, user, grants, audit, now).await
+            create_user_rows(&mut *tx, iam, id, user, grants, audit, now)
+                .await
+                .map(|(stored, e)| (stored, vec![e]))
         }
         NewResource::Group { id, group, members } => {
             create_group_rows(&mut *tx, iam, id, group, members, audit, now).await
@@ -443,6 +478,15 @@ impl Store for PgStore {
         // name; its table lands in the first schema of the search path.
         MIGRATOR.run(&self.pool).await?;
         Ok(())
+    }
+
+    fn pool_stats(&self) -> Vec<PoolStats> {
+        vec![PoolStats {
+            pool: "postgres",
+            size: self.pool.size(),
+            idle: self.pool.num_idle() as u32,
+            max: self.pool.options().get_max_connections(),
+        }]
     }
 
     async fn ping(&self) -> Result<()> {
@@ -688,8 +732,8 @@ impl Store for PgStore {
         now: OffsetDateTime,
     ) -> Result<Stored> {
         let mut tx = self.pool.begin().await?;
-        let (stored, entry) = create_group_rows(&mut tx, iam, id, g, members, audit, now).await?;
-        accounts::append_audit(&mut tx, &entry, now).await?;
+        let (stored, entries) = create_group_rows(&mut tx, iam, id, g, members, audit, now).await?;
+        accounts::append_audits(&mut tx, &entries, now).await?;
         tx.commit().await?;
         Ok(stored)
     }
@@ -713,8 +757,7 @@ impl Store for PgStore {
     ) -> Result<Stored> {
         let mut tx = self.pool.begin().await?;
         let version = check_version(&mut tx, "groups", iam, id, if_version).await? + 1;
-        let mut names = crate::audit::changed(&old_doc(&mut tx, "groups", id).await?, &g.doc);
-        names.push("members".into());
+        let names = crate::audit::changed(&old_doc(&mut tx, "groups", id).await?, &g.doc);
         let created: OffsetDateTime = sqlx::query_scalar(
             "UPDATE groups SET display_name = $1, display_name_folded = $2, external_id = $3, doc = $4,
                     last_modified = $5, version = $6, search = $8
@@ -732,16 +775,18 @@ impl Store for PgStore {
         .await
         .map_err(|e| unique(e, "groups_iam_display_name"))?;
         // Keep the rows of members that stay, so their join dates survive.
-        let keep: Vec<Uuid> = members.iter().map(|(m, _)| *m).collect();
-        sqlx::query("DELETE FROM group_members WHERE group_id = $1 AND member_id <> ALL($2)")
-            .bind(id)
-            .bind(keep)
-            .execute(&mut *tx)
-            .await?;
-        insert_members(&mut tx, id, members, now).await?;
-        let mut e = audit.clone().target("Group", id).attributes(names);
-        e.action = "group.updated";
-        accounts::append_audit(&mut tx, &e, now).await?;
+        let stay: Vec<Uuid> = members.iter().map(|(m, _)| *m).collect();
+        let gone = delete_members(&mut tx, id, &stay, Keep::Listed).await?;
+        let added = insert_members(&mut tx, id, members, now).await?;
+        let mut entries = Vec::new();
+        if !names.is_empty() {
+            let mut e = audit.clone().target("Group", id).attributes(names);
+            e.action = "group.updated";
+            entries.push(e);
+        }
+        entries.extend(member_entries(audit, id, "group.member_removed", gone));
+        entries.extend(member_entries(audit, id, "group.member_added", added));
+        accounts::append_audits(&mut tx, &entries, now).await?;
         tx.commit().await?;
         Ok(Stored {
             id,
@@ -763,38 +808,31 @@ impl Store for PgStore {
     ) -> Result<Stored> {
         let mut tx = self.pool.begin().await?;
         let version = check_version(&mut tx, "groups", iam, id, if_version).await?;
-        let mut names = match p.group {
+        let names = match p.group {
             Some(g) => crate::audit::changed(&old_doc(&mut tx, "groups", id).await?, &g.doc),
             None => Vec::new(),
         };
-        // Whether any member row was added or removed.
-        let mut changed = false;
-        if p.remove_all {
-            let done = sqlx::query("DELETE FROM group_members WHERE group_id = $1")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-            changed |= done.rows_affected() > 0;
-        } else if !p.remove.is_empty() {
-            let done = sqlx::query(
-                "DELETE FROM group_members WHERE group_id = $1 AND member_id = ANY($2)",
-            )
-            .bind(id)
-            .bind(p.remove)
-            .execute(&mut *tx)
-            .await?;
-            changed |= done.rows_affected() > 0;
-        }
-        changed |= insert_members(&mut tx, id, p.add, now).await? > 0;
-        if changed {
-            names.push("members".into());
-        }
-        // A group document that came back equal is no change.
-        let changed = changed || !names.is_empty();
-        if changed {
+        let gone = if p.remove_all {
+            // Replacing the members: those that stay keep their rows (and
+            // join dates) and are neither removed nor added.
+            let stay: Vec<Uuid> = p.add.iter().map(|(m, _)| *m).collect();
+            delete_members(&mut tx, id, &stay, Keep::Listed).await?
+        } else {
+            delete_members(&mut tx, id, p.remove, Keep::Others).await?
+        };
+        let added = insert_members(&mut tx, id, p.add, now).await?;
+        let mut entries = Vec::new();
+        if !names.is_empty() {
             let mut e = audit.clone().target("Group", id).attributes(names);
             e.action = "group.updated";
-            accounts::append_audit(&mut tx, &e, now).await?;
+            entries.push(e);
+        }
+        entries.extend(member_entries(audit, id, "group.member_removed", gone));
+        entries.extend(member_entries(audit, id, "group.member_added", added));
+        // A group document that came back equal, and no member that came
+        // or went, is no change.
+        if !entries.is_empty() {
+            accounts::append_audits(&mut tx, &entries, now).await?;
             match p.group {
                 Some(g) => {
                     sqlx::query(
@@ -958,8 +996,8 @@ impl Store for PgStore {
         for item in items {
             let done = insert_batch_item(&mut tx, iam, item, audit, now).await?;
             errors += usize::from(done.is_err());
-            out.push(done.map(|(stored, entry)| {
-                entries.push(entry);
+            out.push(done.map(|(stored, items)| {
+                entries.extend(items);
                 stored
             }));
             if errors >= max_errors {

@@ -287,17 +287,60 @@ async fn insert_members(
     group: Uuid,
     members: &[(Uuid, MemberKind)],
     now: i64,
-) -> Result<()> {
-    for (id, kind) in members {
-        sqlx::query("INSERT INTO group_members (group_id, member_id, member_kind, added) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING")
-            .bind(id_text(group))
-            .bind(id_text(*id))
-            .bind(kind.as_str())
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
+) -> Result<Vec<Uuid>> {
+    if members.is_empty() {
+        return Ok(Vec::new());
     }
-    Ok(())
+    // One statement for any number of members: [[id, kind], …]; the
+    // members it added (not those already there) come back.
+    let rows: Vec<Value> = members
+        .iter()
+        .map(|(m, k)| Value::from(vec![id_text(*m), k.as_str().to_owned()]))
+        .collect();
+    let added: Vec<String> = sqlx::query_scalar(
+        "INSERT INTO group_members (group_id, member_id, member_kind, added)
+         SELECT $1, json_extract(value, '$[0]'), json_extract(value, '$[1]'), $3 FROM json_each($2)
+         WHERE true ON CONFLICT DO NOTHING RETURNING member_id",
+    )
+    .bind(id_text(group))
+    .bind(Value::from(rows).to_string())
+    .bind(now)
+    .fetch_all(&mut *tx)
+    .await?;
+    added.iter().map(|m| parse_uuid(m)).collect()
+}
+
+/// Removes members of a group and returns those that were there: the
+/// members listed in `ids`, or, with `Keep::Listed`, every member not
+/// listed (all of them when `ids` is empty).
+async fn delete_members(
+    tx: &mut sqlx::SqliteConnection,
+    group: Uuid,
+    ids: &[Uuid],
+    keep: Keep,
+) -> Result<Vec<Uuid>> {
+    if ids.is_empty() && keep == Keep::Others {
+        return Ok(Vec::new());
+    }
+    let sql = match keep {
+        Keep::Others => {
+            "DELETE FROM group_members
+             WHERE group_id = $1 AND member_id IN (SELECT value FROM json_each($2))
+             RETURNING member_id"
+        }
+        Keep::Listed => {
+            "DELETE FROM group_members
+             WHERE group_id = $1 AND member_id NOT IN (SELECT value FROM json_each($2))
+             RETURNING member_id"
+        }
+    };
+    let ids: Vec<String> = ids.iter().map(|m| id_text(*m)).collect();
+    let gone: Vec<String> = sqlx::query_scalar(sql)
+        .bind(id_text(group))
+        .bind(Value::from(ids).to_string())
+        .fetch_all(&mut *tx)
+        .await?;
+    gone.iter().map(|m| parse_uuid(m)).collect()
 }
 
 /// The rows of a new user, inside the caller's transaction.
@@ -395,8 +438,8 @@ async fn create_user_rows(
     Ok((stored, e))
 }
 
-/// A new group with its members, and its audit record (for the caller to
-/// append).
+/// A new group with its members, and its audit records (for the caller to
+/// append): the creation, then one per member.
 async fn create_group_rows(
     tx: &mut sqlx::SqliteConnection,
     iam: Uuid,
@@ -405,15 +448,21 @@ async fn create_group_rows(
     members: &[(Uuid, MemberKind)],
     audit: &Entry,
     now: OffsetDateTime,
-) -> Result<(Stored, Entry)> {
+) -> Result<(Stored, Vec<Entry>)> {
     let stored = insert_group_rows(&mut *tx, iam, id, g, members, now).await?;
-    let mut names = crate::audit::present(&g.doc);
-    if !members.is_empty() {
-        names.push("members".into());
-    }
-    let mut e = audit.clone().target("Group", id).attributes(names);
+    let mut e = audit
+        .clone()
+        .target("Group", id)
+        .attributes(crate::audit::present(&g.doc));
     e.action = "group.created";
-    Ok((stored, e))
+    let mut entries = vec![e];
+    entries.extend(member_entries(
+        audit,
+        id,
+        "group.member_added",
+        members.iter().map(|(m, _)| *m),
+    ));
+    Ok((stored, entries))
 }
 
 /// The stored document of a row, read inside a write transaction.
@@ -434,13 +483,15 @@ async fn insert_batch_item(
     item: &NewResource<'_>,
     audit: &Entry,
     now: OffsetDateTime,
-) -> Result<Result<(Stored, Entry)>> {
+) -> Result<Result<(Stored, Vec<Entry>)>> {
     sqlx::query("SAVEPOINT batch_item")
         .execute(&mut *tx)
         .await?;
     let done = match *item {
         NewResource::User { id, user, grants } => {
-            create_user_rows(&mut *tx, iam, id, user, grants, audit, now).await
+            create_user_rows(&mut *tx, iam, id, user, grants, audit, now)
+                .await
+                .map(|(stored, e)| (stored, vec![e]))
         }
         NewResource::Group { id, group, members } => {
             create_group_rows(&mut *tx, iam, id, group, members, audit, now).await
@@ -460,6 +511,18 @@ impl Store for SqliteStore {
     async fn migrate(&self) -> Result<()> {
         MIGRATOR.run(&self.writer).await?;
         Ok(())
+    }
+
+    fn pool_stats(&self) -> Vec<PoolStats> {
+        [("writer", &self.writer), ("reader", &self.reader)]
+            .into_iter()
+            .map(|(pool, p)| PoolStats {
+                pool,
+                size: p.size(),
+                idle: p.num_idle() as u32,
+                max: p.options().get_max_connections(),
+            })
+            .collect()
     }
 
     async fn ping(&self) -> Result<()> {
@@ -715,8 +778,8 @@ impl Store for SqliteStore {
         now: OffsetDateTime,
     ) -> Result<Stored> {
         let mut tx = self.writer.begin_with(BEGIN_IMMEDIATE).await?;
-        let (stored, entry) = create_group_rows(&mut tx, iam, id, g, members, audit, now).await?;
-        accounts::append_audit(&mut tx, &entry, now).await?;
+        let (stored, entries) = create_group_rows(&mut tx, iam, id, g, members, audit, now).await?;
+        accounts::append_audits(&mut tx, &entries, now).await?;
         tx.commit().await?;
         Ok(stored)
     }
@@ -741,8 +804,7 @@ impl Store for SqliteStore {
         let t = micros(now);
         let mut tx = self.writer.begin_with(BEGIN_IMMEDIATE).await?;
         let version = check_version(&mut tx, "groups", iam, id, if_version).await? + 1;
-        let mut names = crate::audit::changed(&old_doc(&mut tx, "groups", id).await?, &g.doc);
-        names.push("members".into());
+        let names = crate::audit::changed(&old_doc(&mut tx, "groups", id).await?, &g.doc);
         let created: i64 = sqlx::query_scalar(
             "UPDATE groups SET display_name = $1, display_name_folded = $2, external_id = $3, doc = $4,
                     last_modified = $5, version = $6, search = $8
@@ -760,16 +822,18 @@ impl Store for SqliteStore {
         .await
         .map_err(|e| unique(e, "groups_iam_display_name"))?;
         // Keep the rows of members that stay, so their join dates survive.
-        let keep: Vec<String> = members.iter().map(|(m, _)| id_text(*m)).collect();
-        sqlx::query("DELETE FROM group_members WHERE group_id = $1 AND member_id NOT IN (SELECT value FROM json_each($2))")
-            .bind(id_text(id))
-            .bind(Value::from(keep).to_string())
-            .execute(&mut *tx)
-            .await?;
-        insert_members(&mut tx, id, members, t).await?;
-        let mut e = audit.clone().target("Group", id).attributes(names);
-        e.action = "group.updated";
-        accounts::append_audit(&mut tx, &e, now).await?;
+        let stay: Vec<Uuid> = members.iter().map(|(m, _)| *m).collect();
+        let gone = delete_members(&mut tx, id, &stay, Keep::Listed).await?;
+        let added = insert_members(&mut tx, id, members, t).await?;
+        let mut entries = Vec::new();
+        if !names.is_empty() {
+            let mut e = audit.clone().target("Group", id).attributes(names);
+            e.action = "group.updated";
+            entries.push(e);
+        }
+        entries.extend(member_entries(audit, id, "group.member_removed", gone));
+        entries.extend(member_entries(audit, id, "group.member_added", added));
+        accounts::append_audits(&mut tx, &entries, now).await?;
         tx.commit().await?;
         Ok(Stored {
             id,
@@ -792,57 +856,31 @@ impl Store for SqliteStore {
         let t = micros(now);
         let mut tx = self.writer.begin_with(BEGIN_IMMEDIATE).await?;
         let version = check_version(&mut tx, "groups", iam, id, if_version).await?;
-        let mut names = match p.group {
+        let names = match p.group {
             Some(g) => crate::audit::changed(&old_doc(&mut tx, "groups", id).await?, &g.doc),
             None => Vec::new(),
         };
-        // Whether any member row was added or removed.
-        let mut changed = false;
-        if p.remove_all {
-            let done = sqlx::query("DELETE FROM group_members WHERE group_id = $1")
-                .bind(id_text(id))
-                .execute(&mut *tx)
-                .await?;
-            changed |= done.rows_affected() > 0;
-        } else if !p.remove.is_empty() {
-            let gone: Vec<String> = p.remove.iter().map(|m| id_text(*m)).collect();
-            let done = sqlx::query(
-                "DELETE FROM group_members WHERE group_id = $1 AND member_id IN (SELECT value FROM json_each($2))",
-            )
-            .bind(id_text(id))
-            .bind(Value::from(gone).to_string())
-            .execute(&mut *tx)
-            .await?;
-            changed |= done.rows_affected() > 0;
-        }
-        if !p.add.is_empty() {
-            // One statement for any number of members: [[id, kind], …].
-            let rows: Vec<Value> = p
-                .add
-                .iter()
-                .map(|(m, k)| Value::from(vec![id_text(*m), k.as_str().to_owned()]))
-                .collect();
-            let done = sqlx::query(
-                "INSERT INTO group_members (group_id, member_id, member_kind, added)
-                 SELECT $1, json_extract(value, '$[0]'), json_extract(value, '$[1]'), $3 FROM json_each($2)
-                 WHERE true ON CONFLICT DO NOTHING",
-            )
-            .bind(id_text(id))
-            .bind(Value::from(rows).to_string())
-            .bind(t)
-            .execute(&mut *tx)
-            .await?;
-            changed |= done.rows_affected() > 0;
-        }
-        if changed {
-            names.push("members".into());
-        }
-        // A group document that came back equal is no change.
-        let changed = changed || !names.is_empty();
-        if changed {
+        let gone = if p.remove_all {
+            // Replacing the members: those that stay keep their rows (and
+            // join dates) and are neither removed nor added.
+            let stay: Vec<Uuid> = p.add.iter().map(|(m, _)| *m).collect();
+            delete_members(&mut tx, id, &stay, Keep::Listed).await?
+        } else {
+            delete_members(&mut tx, id, p.remove, Keep::Others).await?
+        };
+        let added = insert_members(&mut tx, id, p.add, t).await?;
+        let mut entries = Vec::new();
+        if !names.is_empty() {
             let mut e = audit.clone().target("Group", id).attributes(names);
             e.action = "group.updated";
-            accounts::append_audit(&mut tx, &e, now).await?;
+            entries.push(e);
+        }
+        entries.extend(member_entries(audit, id, "group.member_removed", gone));
+        entries.extend(member_entries(audit, id, "group.member_added", added));
+        // A group document that came back equal, and no member that came
+        // or went, is no change.
+        if !entries.is_empty() {
+            accounts::append_audits(&mut tx, &entries, now).await?;
             match p.group {
                 Some(g) => {
                     sqlx::query(
@@ -1010,8 +1048,8 @@ impl Store for SqliteStore {
         for item in items {
             let done = insert_batch_item(&mut tx, iam, item, audit, now).await?;
             errors += usize::from(done.is_err());
-            out.push(done.map(|(stored, entry)| {
-                entries.push(entry);
+            out.push(done.map(|(stored, items)| {
+                entries.extend(items);
                 stored
             }));
             if errors >= max_errors {

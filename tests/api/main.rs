@@ -17,4 +17,5 @@ mod me;
 mod patch;
 mod replay;
 mod search;
+mod telemetry;
 mod users;

@@ -55,6 +55,27 @@ pub(super) async fn append_audit(
     append_audits(tx, std::slice::from_ref(e), now).await
 }
 
+/// How many audit records one INSERT carries (a membership change of a
+/// million members appends a million records, a chunk at a time).
+const AUDIT_CHUNK: usize = 2_000;
+
+/// One chunk of audit records, column by column, for UNNEST.
+#[derive(Default)]
+struct AuditColumns {
+    seq: Vec<i64>,
+    id: Vec<Uuid>,
+    at: Vec<OffsetDateTime>,
+    actor: Vec<String>,
+    action: Vec<String>,
+    target_kind: Vec<Option<String>>,
+    target_id: Vec<Option<Uuid>>,
+    outcome: Vec<String>,
+    request_id: Vec<Option<String>>,
+    attributes: Vec<serde_json::Value>,
+    prev_hash: Vec<String>,
+    hash: Vec<String>,
+}
+
 /// Appends audit records in order inside the caller's write transaction:
 /// the chain's head is read and moved once for all of them.
 pub(super) async fn append_audits(
@@ -69,28 +90,46 @@ pub(super) async fn append_audits(
         sqlx::query_as("SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE")
             .fetch_one(&mut *tx)
             .await?;
-    for e in entries {
-        let r = audit::chain(e, Uuid::now_v7(), now, seq, &hash);
+    // One statement per chunk of records, as parallel arrays.
+    for chunk in entries.chunks(AUDIT_CHUNK) {
+        let mut c = AuditColumns::default();
+        for e in chunk {
+            let r = audit::chain(e, Uuid::now_v7(), now, seq, &hash);
+            c.seq.push(r.seq);
+            c.id.push(r.id);
+            c.at.push(r.at);
+            c.actor.push(r.actor);
+            c.action.push(r.action);
+            c.target_kind.push(r.target_kind);
+            c.target_id.push(r.target_id);
+            c.outcome.push(r.outcome);
+            c.request_id.push(r.request_id);
+            c.attributes.push(serde_json::json!(r.attributes));
+            c.prev_hash.push(r.prev_hash);
+            (seq, hash) = (r.seq, r.hash.clone());
+            c.hash.push(r.hash);
+        }
         sqlx::query(
             "INSERT INTO audit_log (seq, id, at, actor, action, target_kind, target_id, outcome,
                                     request_id, attributes, prev_hash, hash)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+             SELECT * FROM UNNEST($1::bigint[], $2::uuid[], $3::timestamptz[], $4::text[],
+                                  $5::text[], $6::text[], $7::uuid[], $8::text[], $9::text[],
+                                  $10::jsonb[], $11::text[], $12::text[])",
         )
-        .bind(r.seq)
-        .bind(r.id)
-        .bind(r.at)
-        .bind(&r.actor)
-        .bind(&r.action)
-        .bind(&r.target_kind)
-        .bind(r.target_id)
-        .bind(&r.outcome)
-        .bind(&r.request_id)
-        .bind(serde_json::json!(r.attributes))
-        .bind(&r.prev_hash)
-        .bind(&r.hash)
+        .bind(c.seq)
+        .bind(c.id)
+        .bind(c.at)
+        .bind(c.actor)
+        .bind(c.action)
+        .bind(c.target_kind)
+        .bind(c.target_id)
+        .bind(c.outcome)
+        .bind(c.request_id)
+        .bind(c.attributes)
+        .bind(c.prev_hash)
+        .bind(c.hash)
         .execute(&mut *tx)
         .await?;
-        (seq, hash) = (r.seq, r.hash);
     }
     sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
         .bind(seq)
@@ -308,15 +347,21 @@ impl Accounts for PgStore {
         {
             guard_last_admin(&mut tx, user).await?;
         }
+        // One audit record per permission that came or went.
+        let mut entries = Vec::new();
         for p in remove {
-            sqlx::query("DELETE FROM user_permissions WHERE user_id = $1 AND permission = $2")
-                .bind(user)
-                .bind(p)
-                .execute(&mut *tx)
-                .await?;
+            let done =
+                sqlx::query("DELETE FROM user_permissions WHERE user_id = $1 AND permission = $2")
+                    .bind(user)
+                    .bind(p)
+                    .execute(&mut *tx)
+                    .await?;
+            if done.rows_affected() > 0 {
+                entries.push(grant_entry(audit, user, "permission.removed", p));
+            }
         }
         for (p, source) in add {
-            sqlx::query(
+            let done = sqlx::query(
                 "INSERT INTO user_permissions (user_id, permission, source, granted)
                  SELECT $1, name, $3, $4 FROM permissions WHERE name = $2
                  ON CONFLICT DO NOTHING",
@@ -327,8 +372,11 @@ impl Accounts for PgStore {
             .bind(now)
             .execute(&mut *tx)
             .await?;
+            if done.rows_affected() > 0 {
+                entries.push(grant_entry(audit, user, "permission.added", p));
+            }
         }
-        append_audit(&mut tx, audit, now).await?;
+        append_audits(&mut tx, &entries, now).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -512,52 +560,67 @@ impl Accounts for PgStore {
         if found.is_none() {
             return Err(StoreError::NotFound);
         }
+        // One audit record per key that gained values and one per key that
+        // lost some, for each operation.
+        let mut entries = Vec::new();
         for op in ops {
-            let (key, values, clear) = match op {
-                AttributeOp::Add { key, values } => (key, values, false),
-                AttributeOp::Replace { key, values } => (key, values, true),
-                AttributeOp::Remove { key, values } => {
-                    if values.is_empty() {
-                        sqlx::query("DELETE FROM attributes WHERE owner_id = $1 AND key = $2")
-                            .bind(owner)
-                            .bind(key)
-                            .execute(&mut *tx)
-                            .await?;
-                    }
-                    for v in values {
-                        sqlx::query(
+            let (key, values, drop) = match op {
+                AttributeOp::Add { key, values } => (key, values, Discard::Nothing),
+                AttributeOp::Replace { key, values } => (key, values, Discard::AllBut),
+                AttributeOp::Remove { key, values } if values.is_empty() => {
+                    (key, values, Discard::AllBut)
+                }
+                AttributeOp::Remove { key, values } => (key, values, Discard::These),
+            };
+            let mut removed = 0;
+            if drop != Discard::Nothing {
+                let held: Vec<String> = sqlx::query_scalar(
+                    "SELECT value FROM attributes WHERE owner_id = $1 AND key = $2",
+                )
+                .bind(owner)
+                .bind(key)
+                .fetch_all(&mut *tx)
+                .await?;
+                for v in held {
+                    let listed = values.contains(&v);
+                    if listed == (drop == Discard::These) {
+                        removed += sqlx::query(
                             "DELETE FROM attributes WHERE owner_id = $1 AND key = $2 AND value = $3",
                         )
                         .bind(owner)
                         .bind(key)
-                        .bind(v)
+                        .bind(&v)
                         .execute(&mut *tx)
-                        .await?;
+                        .await?
+                        .rows_affected();
                     }
-                    continue;
                 }
-            };
-            if clear {
-                sqlx::query("DELETE FROM attributes WHERE owner_id = $1 AND key = $2")
+            }
+            let mut added = 0;
+            if !matches!(op, AttributeOp::Remove { .. }) {
+                for v in values {
+                    added += sqlx::query(
+                        "INSERT INTO attributes (owner_id, key, value, added) VALUES ($1, $2, $3, $4)
+                         ON CONFLICT DO NOTHING",
+                    )
                     .bind(owner)
                     .bind(key)
+                    .bind(v)
+                    .bind(now)
                     .execute(&mut *tx)
-                    .await?;
+                    .await?
+                    .rows_affected();
+                }
             }
-            for v in values {
-                sqlx::query(
-                    "INSERT INTO attributes (owner_id, key, value, added) VALUES ($1, $2, $3, $4)
-                     ON CONFLICT DO NOTHING",
-                )
-                .bind(owner)
-                .bind(key)
-                .bind(v)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
+            for (n, action) in [(removed, "attribute.removed"), (added, "attribute.added")] {
+                if n > 0 {
+                    let mut e = audit.clone().attributes([format!("attributes.{key}")]);
+                    e.action = action;
+                    entries.push(e);
+                }
             }
         }
-        append_audit(&mut tx, audit, now).await?;
+        append_audits(&mut tx, &entries, now).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -680,5 +743,39 @@ impl Accounts for PgStore {
                 .fetch_one(&self.pool)
                 .await?,
         )
+    }
+
+    async fn add_usage(&self, day: time::Date, counts: &[(String, i64)]) -> Result<()> {
+        let names: Vec<&str> = counts.iter().map(|(name, _)| name.as_str()).collect();
+        let ns: Vec<i64> = counts.iter().map(|(_, n)| *n).collect();
+        // Each backend adds to its own shard row: concurrent reporters
+        // never wait on one counter row.
+        sqlx::query(
+            "INSERT INTO usage_counts (day, name, shard, n)
+             SELECT $1, c.name, pg_backend_pid() % 16, SUM(c.n)
+             FROM UNNEST($2::text[], $3::bigint[]) AS c(name, n) GROUP BY c.name
+             ON CONFLICT (day, name, shard) DO UPDATE SET n = usage_counts.n + EXCLUDED.n",
+        )
+        .bind(day)
+        .bind(names)
+        .bind(ns)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn usage(
+        &self,
+        from: time::Date,
+        to: time::Date,
+    ) -> Result<Vec<(time::Date, String, i64)>> {
+        Ok(sqlx::query_as(
+            "SELECT day, name, SUM(n)::bigint FROM usage_counts WHERE day BETWEEN $1 AND $2
+             GROUP BY day, name ORDER BY day, name",
+        )
+        .bind(from)
+        .bind(to)
+        .fetch_all(&self.pool)
+        .await?)
     }
 }

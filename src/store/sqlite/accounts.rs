@@ -65,6 +65,10 @@ pub(super) async fn append_audit(
     append_audits(tx, std::slice::from_ref(e), now).await
 }
 
+/// How many audit records one INSERT carries (a membership change of a
+/// million members appends a million records, a chunk at a time).
+const AUDIT_CHUNK: usize = 2_000;
+
 /// Appends audit records in order inside the caller's write transaction:
 /// the chain's head is read and moved once for all of them.
 pub(super) async fn append_audits(
@@ -79,36 +83,38 @@ pub(super) async fn append_audits(
         sqlx::query_as("SELECT seq, hash FROM audit_head WHERE id = 1")
             .fetch_one(&mut *tx)
             .await?;
-    // One statement for the whole run: [[seq, id, at, …], …].
-    let mut rows = Vec::with_capacity(entries.len());
-    for e in entries {
-        let r = audit::chain(e, Uuid::now_v7(), now, seq, &hash);
-        rows.push(serde_json::json!([
-            r.seq,
-            id_text(r.id),
-            micros(r.at),
-            r.actor,
-            r.action,
-            r.target_kind,
-            r.target_id.map(id_text),
-            r.outcome,
-            r.request_id,
-            serde_json::to_string(&r.attributes).unwrap_or_else(|_| "[]".into()),
-            r.prev_hash,
-            r.hash,
-        ]));
-        (seq, hash) = (r.seq, r.hash);
+    // One statement per chunk of records: [[seq, id, at, …], …].
+    for chunk in entries.chunks(AUDIT_CHUNK) {
+        let mut rows = Vec::with_capacity(chunk.len());
+        for e in chunk {
+            let r = audit::chain(e, Uuid::now_v7(), now, seq, &hash);
+            rows.push(serde_json::json!([
+                r.seq,
+                id_text(r.id),
+                micros(r.at),
+                r.actor,
+                r.action,
+                r.target_kind,
+                r.target_id.map(id_text),
+                r.outcome,
+                r.request_id,
+                serde_json::to_string(&r.attributes).unwrap_or_else(|_| "[]".into()),
+                r.prev_hash,
+                r.hash,
+            ]));
+            (seq, hash) = (r.seq, r.hash);
+        }
+        sqlx::query(
+            "INSERT INTO audit_log (seq, id, at, actor, action, target_kind, target_id, outcome,
+                                    request_id, attributes, prev_hash, hash)
+             SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5,
+                    value ->> 6, value ->> 7, value ->> 8, value ->> 9, value ->> 10, value ->> 11
+             FROM json_each($1)",
+        )
+        .bind(serde_json::Value::from(rows).to_string())
+        .execute(&mut *tx)
+        .await?;
     }
-    sqlx::query(
-        "INSERT INTO audit_log (seq, id, at, actor, action, target_kind, target_id, outcome,
-                                request_id, attributes, prev_hash, hash)
-         SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5,
-                value ->> 6, value ->> 7, value ->> 8, value ->> 9, value ->> 10, value ->> 11
-         FROM json_each($1)",
-    )
-    .bind(serde_json::Value::from(rows).to_string())
-    .execute(&mut *tx)
-    .await?;
     sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
         .bind(seq)
         .bind(&hash)
@@ -320,15 +326,21 @@ impl Accounts for SqliteStore {
         {
             guard_last_admin(&mut tx, user).await?;
         }
+        // One audit record per permission that came or went.
+        let mut entries = Vec::new();
         for p in remove {
-            sqlx::query("DELETE FROM user_permissions WHERE user_id = $1 AND permission = $2")
-                .bind(id_text(user))
-                .bind(p)
-                .execute(&mut *tx)
-                .await?;
+            let done =
+                sqlx::query("DELETE FROM user_permissions WHERE user_id = $1 AND permission = $2")
+                    .bind(id_text(user))
+                    .bind(p)
+                    .execute(&mut *tx)
+                    .await?;
+            if done.rows_affected() > 0 {
+                entries.push(grant_entry(audit, user, "permission.removed", p));
+            }
         }
         for (p, source) in add {
-            sqlx::query(
+            let done = sqlx::query(
                 "INSERT INTO user_permissions (user_id, permission, source, granted)
                  SELECT $1, name, $3, $4 FROM permissions WHERE name = $2
                  ON CONFLICT DO NOTHING",
@@ -339,8 +351,11 @@ impl Accounts for SqliteStore {
             .bind(micros(now))
             .execute(&mut *tx)
             .await?;
+            if done.rows_affected() > 0 {
+                entries.push(grant_entry(audit, user, "permission.added", p));
+            }
         }
-        append_audit(&mut tx, audit, now).await?;
+        append_audits(&mut tx, &entries, now).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -529,52 +544,67 @@ impl Accounts for SqliteStore {
             return Err(StoreError::NotFound);
         }
         let owner = id_text(owner);
+        // One audit record per key that gained values and one per key that
+        // lost some, for each operation.
+        let mut entries = Vec::new();
         for op in ops {
-            let (key, values, clear) = match op {
-                AttributeOp::Add { key, values } => (key, values, false),
-                AttributeOp::Replace { key, values } => (key, values, true),
-                AttributeOp::Remove { key, values } => {
-                    if values.is_empty() {
-                        sqlx::query("DELETE FROM attributes WHERE owner_id = $1 AND key = $2")
-                            .bind(&owner)
-                            .bind(key)
-                            .execute(&mut *tx)
-                            .await?;
-                    }
-                    for v in values {
-                        sqlx::query(
+            let (key, values, drop) = match op {
+                AttributeOp::Add { key, values } => (key, values, Discard::Nothing),
+                AttributeOp::Replace { key, values } => (key, values, Discard::AllBut),
+                AttributeOp::Remove { key, values } if values.is_empty() => {
+                    (key, values, Discard::AllBut)
+                }
+                AttributeOp::Remove { key, values } => (key, values, Discard::These),
+            };
+            let mut removed = 0;
+            if drop != Discard::Nothing {
+                let held: Vec<String> = sqlx::query_scalar(
+                    "SELECT value FROM attributes WHERE owner_id = $1 AND key = $2",
+                )
+                .bind(&owner)
+                .bind(key)
+                .fetch_all(&mut *tx)
+                .await?;
+                for v in held {
+                    let listed = values.contains(&v);
+                    if listed == (drop == Discard::These) {
+                        removed += sqlx::query(
                             "DELETE FROM attributes WHERE owner_id = $1 AND key = $2 AND value = $3",
                         )
                         .bind(&owner)
                         .bind(key)
-                        .bind(v)
+                        .bind(&v)
                         .execute(&mut *tx)
-                        .await?;
+                        .await?
+                        .rows_affected();
                     }
-                    continue;
                 }
-            };
-            if clear {
-                sqlx::query("DELETE FROM attributes WHERE owner_id = $1 AND key = $2")
+            }
+            let mut added = 0;
+            if !matches!(op, AttributeOp::Remove { .. }) {
+                for v in values {
+                    added += sqlx::query(
+                        "INSERT INTO attributes (owner_id, key, value, added) VALUES ($1, $2, $3, $4)
+                         ON CONFLICT DO NOTHING",
+                    )
                     .bind(&owner)
                     .bind(key)
+                    .bind(v)
+                    .bind(micros(now))
                     .execute(&mut *tx)
-                    .await?;
+                    .await?
+                    .rows_affected();
+                }
             }
-            for v in values {
-                sqlx::query(
-                    "INSERT INTO attributes (owner_id, key, value, added) VALUES ($1, $2, $3, $4)
-                     ON CONFLICT DO NOTHING",
-                )
-                .bind(&owner)
-                .bind(key)
-                .bind(v)
-                .bind(micros(now))
-                .execute(&mut *tx)
-                .await?;
+            for (n, action) in [(removed, "attribute.removed"), (added, "attribute.added")] {
+                if n > 0 {
+                    let mut e = audit.clone().attributes([format!("attributes.{key}")]);
+                    e.action = action;
+                    entries.push(e);
+                }
             }
         }
-        append_audit(&mut tx, audit, now).await?;
+        append_audits(&mut tx, &entries, now).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -701,4 +731,52 @@ impl Accounts for SqliteStore {
                 .await?,
         )
     }
+
+    async fn add_usage(&self, day: time::Date, counts: &[(String, i64)]) -> Result<()> {
+        let mut tx = self.writer.begin_with(BEGIN_IMMEDIATE).await?;
+        let rows: Vec<Value> = counts
+            .iter()
+            .map(|(name, n)| serde_json::json!([name, n]))
+            .collect();
+        sqlx::query(
+            "INSERT INTO usage_counts (day, name, shard, n)
+             SELECT $1, value ->> 0, 0, SUM(value ->> 1) FROM json_each($2) WHERE true GROUP BY value ->> 0
+             ON CONFLICT (day, name, shard) DO UPDATE SET n = n + excluded.n",
+        )
+        .bind(day_text(day))
+        .bind(Value::from(rows).to_string())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn usage(
+        &self,
+        from: time::Date,
+        to: time::Date,
+    ) -> Result<Vec<(time::Date, String, i64)>> {
+        let rows: Vec<(String, String, i64)> = sqlx::query_as(
+            "SELECT day, name, SUM(n) FROM usage_counts WHERE day BETWEEN $1 AND $2
+             GROUP BY day, name ORDER BY day, name",
+        )
+        .bind(day_text(from))
+        .bind(day_text(to))
+        .fetch_all(&self.reader)
+        .await?;
+        rows.into_iter()
+            .map(|(day, name, n)| {
+                let day = time::Date::parse(&day, DAY)
+                    .map_err(|e| StoreError::Corrupt(format!("usage day {day}: {e}")))?;
+                Ok((day, name, n))
+            })
+            .collect()
+    }
+}
+
+const DAY: &[time::format_description::FormatItem<'static>] =
+    time::macros::format_description!("[year]-[month]-[day]");
+
+fn day_text(day: time::Date) -> String {
+    day.format(DAY).unwrap_or_default()
 }

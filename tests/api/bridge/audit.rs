@@ -321,7 +321,11 @@ async fn identity_provider_writes_are_audited_with_what_changed(app: &TestApp) {
         ),
         ("user.updated", id, json!(["title"])),
         ("group.created", gid, json!(["displayName"])),
-        ("group.updated", gid, json!(["members"])),
+        (
+            "group.member_added",
+            gid,
+            json!([format!("members[value eq \"{id}\"]")]),
+        ),
         ("group.deleted", gid, json!([])),
         ("user.deprovisioned", id, json!([])),
     ];

@@ -6,6 +6,7 @@ mod audit;
 mod groups;
 mod lifecycle;
 mod matrix;
+mod metrics;
 mod oidc;
 mod scim;
 
