@@ -63,6 +63,8 @@ pub mod may {
     pub const MANAGE_SUBSCRIPTIONS: &[&str] = &[USER_ADMIN, APPLICATION_ADMIN];
     pub const READ_REPORTS: &[&str] = &[GOVERNANCE, USER_ADMIN];
     pub const READ_AUDIT: &[&str] = &[AUDIT];
+    /// Download the anonymized usage metrics.
+    pub const EXPORT_METRICS: &[&str] = &[APPLICATION_ADMIN, USER_ADMIN];
 }
 
 impl IntoResponse for AdminError {

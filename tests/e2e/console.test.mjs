@@ -38,7 +38,7 @@ function database() {
   if (backend === "postgres") {
     const pg = process.env.SCIM_BRIDGE_TEST_POSTGRES || "postgres://postgres@127.0.0.1:5432/test";
     schema = `e2e_${Date.now()}_${process.pid}`;
-    execFileSync("psql", [pg, "-qAtc", `CREATE SCHEMA ${schema}`]);
+    execFileSync("psql", [pg, "-qAtc", `CREATE SCHEMA ${schema}`], { stdio: "pipe" });
     const sep = pg.includes("?") ? "&" : "?";
     return `${pg}${sep}options=-c%20search_path%3D${schema}`;
   }
@@ -65,6 +65,7 @@ async function shot(name) {
 
 before(async () => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), "scim-bridge-e2e-"));
+  fs.rmSync(shots, { recursive: true, force: true });
   fs.mkdirSync(shots, { recursive: true });
   provider = await startProvider({ clientId: CLIENT_ID, email: ADMIN });
   dbUrl = database();
@@ -114,7 +115,7 @@ after(async () => {
   provider?.close();
   if (schema) {
     const pg = process.env.SCIM_BRIDGE_TEST_POSTGRES || "postgres://postgres@127.0.0.1:5432/test";
-    execFileSync("psql", [pg, "-qAtc", `DROP SCHEMA ${schema} CASCADE`]);
+    execFileSync("psql", [pg, "-qAtc", `DROP SCHEMA ${schema} CASCADE`], { stdio: "pipe" });
   }
   fs.rmSync(tmp, { recursive: true, force: true });
 });
@@ -256,6 +257,35 @@ test("an administrator walks every flow of the console", async () => {
     await shot("13-token-revoked");
     const refused = await fetch(`${base}/scim/v2/Users`, { headers: { authorization: `Bearer ${token}` } });
     assert.equal(refused.status, 401);
+  });
+
+  await step("metrics: the chart, then download the last 7 days", async () => {
+    // The touches so far reach the server (the script batches them).
+    const reported = page.waitForResponse((r) => r.url().endsWith("/admin/ui-events") && r.status() === 204);
+    await nav("Metrics").click();
+    await reported;
+    await page.reload();
+    await page.getByRole("heading", { name: "Metrics" }).waitFor();
+    assert.equal(await page.locator("svg.chart rect.bar").count(), 30);
+    await shot("15-metrics");
+    await page.getByRole("link", { name: "Download metrics" }).click();
+    const dialog = page.getByRole("dialog", { name: "Download Metrics" });
+    await dialog.getByLabel("Number of Days").fill("7");
+    await shot("16-download-metrics");
+    const [download] = await Promise.all([
+      page.waitForEvent("download"),
+      dialog.getByRole("button", { name: "Download" }).click(),
+    ]);
+    const file = path.join(tmp, download.suggestedFilename());
+    await download.saveAs(file);
+    const doc = JSON.parse(fs.readFileSync(file, "utf8"));
+    assert.equal(doc.schemaVersion, 1);
+    assert.equal(doc.days.length, 7);
+    const today = doc.days.at(-1);
+    assert.ok(today.workflows["user.created"] >= 1, JSON.stringify(today));
+    assert.ok(today.workflows["user.deleted"] >= 1 || Object.keys(today.workflows).some((k) => k.includes("delete")), JSON.stringify(today));
+    assert.ok(today.ui["new-user"] >= 1, JSON.stringify(today.ui));
+    assert.ok(!JSON.stringify(doc).includes("c1@"), "anonymous");
   });
 
   await step("groups and sign-out", async () => {

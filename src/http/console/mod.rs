@@ -9,6 +9,7 @@ pub mod assets;
 mod audit;
 mod groups;
 mod iams;
+mod metrics;
 mod oidc;
 pub mod session;
 mod users;
@@ -58,6 +59,9 @@ pub fn routes(state: AppState) -> Router<AppState> {
         )
         .route("/tokens/{id}/revoke", post(iams::revoke_token))
         .route("/audit", get(audit::list))
+        .route("/metrics", get(metrics::page))
+        .route("/metrics/download", get(metrics::download))
+        .route("/ui-events", post(metrics::ui_events))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state, session::csrf_guard))
         .layer(middleware::from_fn(security_headers))
@@ -106,6 +110,7 @@ pub struct Chrome {
     pub can_manage: bool,
     pub can_iams: bool,
     pub can_audit: bool,
+    pub can_metrics: bool,
     pub assets: &'static assets::Urls,
 }
 
@@ -120,6 +125,7 @@ impl Chrome {
             can_manage: who.admin.may(may::MANAGE_ACCOUNTS),
             can_iams: who.admin.may(may::MANAGE_IAMS),
             can_audit: who.admin.may(may::READ_AUDIT),
+            can_metrics: who.admin.may(may::EXPORT_METRICS),
             assets: assets::urls(),
         }
     }

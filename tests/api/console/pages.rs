@@ -340,3 +340,89 @@ async fn a_scim_token_is_shown_once_and_can_be_revoked(app: &TestApp) {
         "nothing left to revoke"
     );
 }
+
+both!(the_metrics_screen_charts_downloads_and_counts_interface_touches);
+async fn the_metrics_screen_charts_downloads_and_counts_interface_touches(app: &TestApp) {
+    let root = admin(app, "root@example.com").await;
+    root.new_user(app, "Counted", "counted@example.com").await;
+    let mut b = Browser::new(app);
+    b.sign_in(&root.token).await;
+    let csrf = b.csrf().await;
+
+    // Touches: only ui.click.* here, CSRF-checked like every POST.
+    let post = |token: &str, body: serde_json::Value| {
+        let req = b
+            .client
+            .post(format!("{}/admin/ui-events", app.origin))
+            .header(
+                "cookie",
+                format!("scim_bridge_session={}", b.cookie.as_ref().unwrap()),
+            )
+            .header("x-csrf-token", token.to_owned())
+            .json(&body);
+        async move { req.send().await.unwrap().status() }
+    };
+    let touch = json!({"events": [{"name": "ui.click.new-user", "count": 2}]});
+    assert_eq!(post("wrong", touch.clone()).await, 403);
+    assert_eq!(
+        post(&csrf, json!({"events": [{"name": "project.created"}]})).await,
+        400
+    );
+    assert_eq!(post(&csrf, touch).await, 204);
+
+    let page = b.page("/admin/metrics").await;
+    assert_eq!(
+        page.matches("<rect class=\"bar\"").count(),
+        30,
+        "30 days by default"
+    );
+    assert!(
+        page.contains("user.created") && page.contains("new-user"),
+        "{page}"
+    );
+    assert_eq!(
+        b.page("/admin/metrics?days=7")
+            .await
+            .matches("<rect class=\"bar\"")
+            .count(),
+        7
+    );
+    assert_eq!(b.get("/admin/metrics?days=0").await.status(), 400);
+    assert!(
+        b.page("/admin/metrics?dialog=download")
+            .await
+            .contains("Number of Days")
+    );
+
+    let r = b.get("/admin/metrics/download?days=7").await;
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment; filename=")
+    );
+    let doc: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(doc["schemaVersion"], 1);
+    let days = doc["days"].as_array().unwrap();
+    assert_eq!(days.len(), 7);
+    let today = days.last().unwrap();
+    assert!(
+        today["workflows"]["user.created"].as_i64().unwrap() >= 1,
+        "{doc}"
+    );
+    assert_eq!(today["ui"]["new-user"], 2);
+    let text = doc.to_string();
+    assert!(
+        !text.contains("counted@example.com") && !text.contains(&root.id),
+        "anonymous"
+    );
+
+    // Not for an admin without USER_ADMIN or APPLICATION_ADMIN.
+    let governor = root.another(app, "gov@example.com", &["GOVERNANCE"]).await;
+    let mut g = Browser::new(app);
+    g.sign_in(&governor.token).await;
+    assert!(!g.page("/admin/users").await.contains("/admin/metrics"));
+    assert_eq!(g.get("/admin/metrics").await.status(), 403);
+    assert_eq!(g.get("/admin/metrics/download?days=7").await.status(), 403);
+}
