@@ -13,6 +13,10 @@ CREATE TABLE console_sessions (
 
 CREATE INDEX console_sessions_last_seen ON console_sessions (last_seen);
 
+-- When each SCIM token last authenticated a request (to the minute: the
+-- server writes it at most once a minute per token), for the console.
+ALTER TABLE scim_tokens ADD COLUMN last_used timestamptz;
+
 -- An OIDC authorization-code sign-in between the redirect to the identity
 -- provider and its return: keyed by the hash of `state`, holding the
 -- nonce and the PKCE verifier; taken (deleted) once.

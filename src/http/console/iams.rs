@@ -102,6 +102,7 @@ struct TokenRow {
     label: String,
     created: String,
     revoked: Option<String>,
+    last_used: Option<String>,
 }
 
 #[derive(Template)]
@@ -143,6 +144,7 @@ async fn iam_page(
             label: t.label.unwrap_or_default(),
             created: crate::directory::rfc3339(t.created),
             revoked: t.revoked.map(crate::directory::rfc3339),
+            last_used: t.last_used.map(crate::directory::rfc3339),
         })
         .collect();
     let catalogue = s

@@ -314,11 +314,16 @@ async fn a_scim_token_is_shown_once_and_can_be_revoked(app: &TestApp) {
         "the SCIM base URL"
     );
     assert!(page.contains("data-copy=\"new-token\""), "a copy button");
-    // It works, and it is never shown again.
+    // It works (and its last use shows), and it is never shown again.
+    assert!(b.page("/admin/iams/okta").await.contains("<td>never</td>"));
     let r = app
         .request(reqwest::Method::GET, "/Users", Some(&token), None)
         .await;
     assert_eq!(r.status(), 200);
+    assert!(
+        !b.page("/admin/iams/okta").await.contains("<td>never</td>"),
+        "last used"
+    );
     for path in ["/admin/iams/okta", "/admin/iams", "/admin/users"] {
         assert!(!b.page(path).await.contains(&token), "{path}");
     }
