@@ -58,6 +58,8 @@ fn parse_args() -> Result<Opts, String> {
             "--requests" => o.requests = args.number()?,
             "--database" => o.database = Db::parse(&args.value()?, USAGE)?,
             "--postgres-url" => o.postgres_url = args.value()?,
+            // cargo bench passes it to every bench binary.
+            "--bench" => {}
             "--help" | "-h" => return Err(USAGE.to_owned()),
             other => return Err(format!("unknown argument {other}\n{USAGE}")),
         }

@@ -1,8 +1,12 @@
 //! Server configuration: defaults, then an optional TOML file, then
-//! `SCIM_BRIDGE_*` environment variables, then command-line flags.
+//! `SCIM_BRIDGE_*` environment variables, then command-line flags. Secrets
+//! (the database password) may come from files; nothing here ever prints one.
+
+pub mod check;
+mod secrets;
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
@@ -40,7 +44,23 @@ const CONFIG_KEYS: &[&str] = &[
     "metrics_event_prefixes",
     "metrics_max_events",
     "metrics_max_count",
+    "tls_cert",
+    "tls_key",
+    "log_format",
+    "database_url_file",
+    "database_password_file",
 ];
+
+/// How log lines are written to stderr.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One human-readable line per event.
+    #[default]
+    Pretty,
+    /// One JSON object per line, with the request's span (and its id).
+    Json,
+}
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://scim-bridge.db";
 
@@ -116,6 +136,18 @@ pub struct Config {
     pub metrics_max_events: usize,
     /// Largest count one reported event may carry.
     pub metrics_max_count: u64,
+    /// PEM certificate chain and private key: with both, the server speaks
+    /// only HTTPS (TLS 1.2 and 1.3).
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    /// `pretty` or `json`.
+    pub log_format: LogFormat,
+    /// A file holding the whole database URL (e.g. a mounted secret);
+    /// replaces `database_url`.
+    pub database_url_file: Option<PathBuf>,
+    /// A file holding only the database password, put into `database_url`
+    /// (which then names the user but no password).
+    pub database_password_file: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -154,55 +186,35 @@ impl Default for Config {
                 .collect(),
             metrics_max_events: 100,
             metrics_max_count: 10_000,
+            tls_cert: None,
+            tls_key: None,
+            log_format: LogFormat::Pretty,
+            database_url_file: None,
+            database_password_file: None,
         }
     }
 }
 
 impl std::fmt::Debug for Config {
-    // The database URL may hold a password: never print it.
+    // Every key, from the same redacted view `config check` prints: a key
+    // added later is shown without anyone remembering to list it here, and
+    // secrets are never shown.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Config")
-            .field("bind", &self.bind)
-            .field("database_url", &redact_url(&self.database_url))
-            .field("public_url", &self.public_url)
-            .field("max_body_bytes", &self.max_body_bytes)
-            .field("max_results", &self.max_results)
-            .field("pool_size", &self.pool_size)
-            .field("cursor_timeout_secs", &self.cursor_timeout_secs)
-            .field("token_cache_ms", &self.token_cache_ms)
-            .field(
-                "patch_members_response_limit",
-                &self.patch_members_response_limit,
-            )
-            .field("oidc_issuer", &self.oidc_issuer)
-            .field("bulk_max_operations", &self.bulk_max_operations)
-            .field("bulk_max_payload_bytes", &self.bulk_max_payload_bytes)
-            .field("console_idle_timeout_secs", &self.console_idle_timeout_secs)
-            .field(
-                "console_absolute_timeout_secs",
-                &self.console_absolute_timeout_secs,
-            )
-            .field("oidc_client_id", &self.oidc_client_id)
-            .field("metrics_event_prefixes", &self.metrics_event_prefixes)
-            .field("metrics_max_events", &self.metrics_max_events)
-            .field("metrics_max_count", &self.metrics_max_count)
-            .finish_non_exhaustive()
+        struct Shown(serde_json::Value);
+        impl std::fmt::Debug for Shown {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, "{}", self.0)
+            }
+        }
+        let mut d = f.debug_struct("Config");
+        for (key, value) in self.redacted() {
+            d.field(key, &Shown(value));
+        }
+        d.finish()
     }
 }
 
-/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
-pub fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    match rest.split_once('@') {
-        Some((cred, host)) => match cred.split_once(':') {
-            Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
-            None => url.to_owned(),
-        },
-        None => url.to_owned(),
-    }
-}
+pub use secrets::redact_url;
 
 impl Config {
     /// Layers the sources. `overrides` holds only the flags given on the
@@ -211,19 +223,60 @@ impl Config {
         file: Option<&Path>,
         overrides: Serialized<ConfigOverrides>,
     ) -> Result<Self, String> {
-        let mut fig = Figment::from(Serialized::defaults(Config::default()));
         if let Some(path) = file {
-            if !path.exists() {
-                return Err(format!("config file {} does not exist", path.display()));
+            let unknown = check::unknown_file_keys(path)?;
+            if !unknown.is_empty() {
+                return Err(format!(
+                    "config file {}: {}",
+                    path.display(),
+                    unknown.join("; ")
+                ));
             }
-            fig = fig.merge(Toml::file(path));
         }
-        fig = fig
+        let mut config: Config = Self::figment(file, overrides)
+            .extract()
+            .map_err(|e| e.to_string())?;
+        config.read_secret_files()?;
+        Ok(config)
+    }
+
+    /// The layered sources, not yet extracted.
+    pub(crate) fn figment(file: Option<&Path>, overrides: Serialized<ConfigOverrides>) -> Figment {
+        Self::figment_with(file.map(Toml::file_exact), overrides)
+    }
+
+    /// The layers over a given file provider (`config check` hands in the
+    /// file without its unknown keys, to go on checking the rest).
+    pub(crate) fn figment_with(
+        file: Option<figment::providers::Data<Toml>>,
+        overrides: Serialized<ConfigOverrides>,
+    ) -> Figment {
+        let mut fig = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(file) = file {
+            fig = fig.merge(file);
+        }
+        fig
             // Only the configuration's own keys: other SCIM_BRIDGE_* variables
             // (LOG, CONFIG, test and tool settings) are not configuration.
             .merge(Env::prefixed("SCIM_BRIDGE_").only(CONFIG_KEYS))
-            .merge(overrides);
-        fig.extract().map_err(|e| e.to_string())
+            .merge(overrides)
+    }
+
+    /// Every key, secrets redacted (`database_url`'s password, any
+    /// `*_password` / `*_secret`), in the order of `CONFIG_KEYS`.
+    pub fn redacted(&self) -> Vec<(&'static str, serde_json::Value)> {
+        let serde_json::Value::Object(mut all) =
+            serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
+        else {
+            return Vec::new();
+        };
+        CONFIG_KEYS
+            .iter()
+            .map(|&key| {
+                let value = all.remove(key).unwrap_or(serde_json::Value::Null);
+                (key, secrets::redact_value(key, value))
+            })
+            .collect()
     }
 }
 
@@ -279,6 +332,12 @@ pub struct ConfigOverrides {
     pub database_url: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub public_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_cert: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_key: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_format: Option<LogFormat>,
 }
 
 #[cfg(test)]
@@ -324,13 +383,165 @@ mod tests {
     }
 
     #[test]
-    fn debug_output_hides_database_passwords() {
+    fn debug_output_shows_every_key_and_no_secret() {
         let c = Config {
-            database_url: "postgres://app:hunter2@db/scim".into(),
+            database_url: "postgres://app:hunter2@db/scim?password=hunter3".into(),
             ..Config::default()
         };
         let shown = format!("{c:?}");
-        assert!(!shown.contains("hunter2"), "{shown}");
-        assert!(shown.contains("postgres://app:***@db/scim"));
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("hunter3"),
+            "{shown}"
+        );
+        assert!(shown.contains("postgres://app:***@db/scim"), "{shown}");
+        for key in CONFIG_KEYS {
+            assert!(shown.contains(key), "Debug leaves out {key}: {shown}");
+        }
+        // Whatever a later key is called, a password or secret is hidden.
+        assert_eq!(
+            secrets::redact_value("oidc_client_secret", serde_json::json!("s3cr3t")),
+            serde_json::json!("***")
+        );
+        assert_eq!(
+            secrets::redact_value("smtp_password", serde_json::json!("s3cr3t")),
+            serde_json::json!("***")
+        );
+    }
+
+    #[test]
+    fn config_keys_are_exactly_the_fields() {
+        let serde_json::Value::Object(fields) = serde_json::to_value(Config::default()).unwrap()
+        else {
+            panic!("a config serialises to an object");
+        };
+        let mut fields: Vec<&str> = fields.keys().map(String::as_str).collect();
+        let mut keys = CONFIG_KEYS.to_vec();
+        fields.sort_unstable();
+        keys.sort_unstable();
+        assert_eq!(
+            fields, keys,
+            "CONFIG_KEYS must list every field (env, check, Debug)"
+        );
+    }
+
+    /// The annotated example at the repository root loads, sets every key
+    /// it sets to its default, and mentions every key: it cannot drift.
+    #[test]
+    fn the_example_configuration_is_complete_and_loads() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scim-bridge.example.toml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        for key in CONFIG_KEYS {
+            let set = text.lines().any(|l| {
+                let l = l.trim_start_matches('#').trim_start();
+                l.strip_prefix(key)
+                    .is_some_and(|rest| rest.trim_start().starts_with('='))
+            });
+            assert!(set, "the example does not show `{key} = ...`");
+        }
+        let loaded: Config = Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::file_exact(&path))
+            .extract()
+            .unwrap();
+        assert_eq!(
+            serde_json::to_value(&loaded).unwrap(),
+            serde_json::to_value(Config::default()).unwrap(),
+            "every key the example sets holds its default"
+        );
+        let report = check::check(Some(&path), ConfigOverrides::default());
+        assert!(report.ok(), "{:?}", report.problems);
+    }
+
+    #[test]
+    fn every_unknown_key_is_named_with_the_nearest_known_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "bnid = \"127.0.0.1:1\"\nmax_resluts = 3\nzzz = 1\n").unwrap();
+        let e = Config::load(
+            Some(&path),
+            Serialized::defaults(ConfigOverrides::default()),
+        )
+        .unwrap_err();
+        assert!(e.contains("`bnid` (did you mean `bind`?)"), "{e}");
+        assert!(
+            e.contains("`max_resluts` (did you mean `max_results`?)"),
+            "{e}"
+        );
+        assert!(e.contains("`zzz`"), "{e}");
+    }
+
+    #[test]
+    fn check_names_every_problem() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        let missing = dir.path().join("missing.pem");
+        std::fs::write(
+            &path,
+            format!(
+                "pool_size = \"eight\"\nmax_results = 0\nlog_format = \"xml\"\n\
+                 oidc_issuer = \"https://idp\"\noidc_algorithms = [\"HS256\"]\n\
+                 tls_cert = {missing:?}\ntls_key = {missing:?}\n\
+                 database_url = \"mysql://x\"\ntypo_key = 1\n"
+            ),
+        )
+        .unwrap();
+        let report = check::check(Some(&path), ConfigOverrides::default());
+        let all = report.problems.join("\n");
+        for expected in [
+            "unknown key `typo_key`",
+            "pool_size (from /",
+            "log_format (from /",
+            "max_results must be at least 1",
+            "oidc_issuer needs oidc_audience",
+            "oidc_issuer needs one of oidc_jwks_url and oidc_jwks_file",
+            "oidc_algorithms: HS256 is symmetric",
+            "tls_cert: cannot read",
+            "tls_key: cannot read",
+            "database_url must start with sqlite:// or postgres://",
+        ] {
+            assert!(all.contains(expected), "missing {expected:?} in:\n{all}");
+        }
+        assert_eq!(report.problems.len(), 10, "{all}");
+    }
+
+    #[test]
+    fn secrets_come_from_files_and_are_never_shown() {
+        let dir = tempfile::tempdir().unwrap();
+        let pw = dir.path().join("pw");
+        std::fs::write(&pw, "s3cr:t@pw\n").unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(
+            &path,
+            format!("database_url = \"postgres://app@db/scim\"\ndatabase_password_file = {pw:?}\n"),
+        )
+        .unwrap();
+        let c = Config::load(
+            Some(&path),
+            Serialized::defaults(ConfigOverrides::default()),
+        )
+        .unwrap();
+        assert_eq!(c.database_url, "postgres://app:s3cr%3At%40pw@db/scim");
+        assert!(!format!("{c:?}").contains("s3cr"));
+        assert!(!check::render(&c).contains("s3cr"));
+
+        let url_file = dir.path().join("url");
+        std::fs::write(&url_file, "postgres://app:hunter2@db/scim\n").unwrap();
+        std::fs::write(&path, format!("database_url_file = {url_file:?}\n")).unwrap();
+        let c = Config::load(
+            Some(&path),
+            Serialized::defaults(ConfigOverrides::default()),
+        )
+        .unwrap();
+        assert_eq!(c.database_url, "postgres://app:hunter2@db/scim");
+        let report = check::check(Some(&path), ConfigOverrides::default());
+        assert!(report.ok(), "{:?}", report.problems);
+        assert!(!check::render(report.config.as_ref().unwrap()).contains("hunter2"));
+
+        std::fs::write(&path, "database_password_file = \"/nonexistent/pw\"\n").unwrap();
+        let e = Config::load(
+            Some(&path),
+            Serialized::defaults(ConfigOverrides::default()),
+        )
+        .unwrap_err();
+        assert!(e.contains("database_password_file: cannot read"), "{e}");
     }
 }

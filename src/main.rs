@@ -28,6 +28,9 @@ struct Cli {
         hide_env_values = true
     )]
     database: Option<String>,
+    /// Log lines as `pretty` text or `json` objects (stderr).
+    #[arg(long, global = true, value_enum)]
+    log_format: Option<scim_bridge::config::LogFormat>,
     #[command(subcommand)]
     command: Command,
 }
@@ -53,6 +56,9 @@ enum Command {
     /// Anonymized daily usage metrics.
     #[command(subcommand)]
     Metrics(MetricsCommand),
+    /// The configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
 }
 
 #[derive(Subcommand)]
@@ -76,6 +82,14 @@ enum MetricsCommand {
 }
 
 #[derive(Subcommand)]
+enum ConfigCommand {
+    /// Validate the configuration (file, environment, flags) and name every
+    /// problem; on success print the effective configuration, secrets
+    /// redacted. Exits non-zero on problems.
+    Check,
+}
+
+#[derive(Subcommand)]
 enum AuditCommand {
     /// Replay the audit log's hash chain; exits non-zero if a record was
     /// edited, removed or reordered.
@@ -90,6 +104,12 @@ struct ServeArgs {
     /// Absolute URL clients reach this server at (for meta.location).
     #[arg(long, env = "SCIM_BRIDGE_PUBLIC_URL")]
     public_url: Option<String>,
+    /// PEM certificate chain: serve HTTPS only (TLS 1.2 and 1.3); needs --tls-key.
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -133,19 +153,28 @@ enum AdminCommand {
     },
 }
 
-fn init_tracing() {
+fn init_tracing(format: scim_bridge::config::LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("SCIM_BRIDGE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=info"));
-    tracing_subscriber::fmt()
+    use std::io::IsTerminal;
+    let fmt = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr);
+    match format {
+        scim_bridge::config::LogFormat::Pretty => fmt.init(),
+        // Each line carries its spans, so a request's lines carry its id.
+        scim_bridge::config::LogFormat::Json => fmt
+            .json()
+            .with_current_span(true)
+            .with_span_list(true)
+            .init(),
+    }
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing();
     match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(msg) => {
@@ -163,18 +192,28 @@ fn describe(e: Error) -> String {
 }
 
 async fn run(cli: Cli) -> Result<(), String> {
-    let (bind, public_url) = match &cli.command {
-        Command::Serve(a) => (a.bind, a.public_url.clone()),
-        _ => (None, None),
+    let (bind, public_url, tls_cert, tls_key) = match &cli.command {
+        Command::Serve(a) => (
+            a.bind,
+            a.public_url.clone(),
+            a.tls_cert.clone(),
+            a.tls_key.clone(),
+        ),
+        _ => (None, None, None, None),
     };
-    let config = Config::load(
-        cli.config.as_deref(),
-        Serialized::defaults(ConfigOverrides {
-            bind,
-            database_url: cli.database.clone(),
-            public_url,
-        }),
-    )?;
+    let overrides = ConfigOverrides {
+        bind,
+        database_url: cli.database.clone(),
+        public_url,
+        tls_cert,
+        tls_key,
+        log_format: cli.log_format,
+    };
+    if let Command::Config(ConfigCommand::Check) = cli.command {
+        return config_check(cli.config.as_deref(), overrides);
+    }
+    let config = Config::load(cli.config.as_deref(), Serialized::defaults(overrides))?;
+    init_tracing(config.log_format);
     if let Command::Serve(_) = cli.command {
         return serve(config).await;
     }
@@ -182,7 +221,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         .await
         .map_err(|e| e.to_string())?;
     match cli.command {
-        Command::Serve(_) => unreachable!("handled above"),
+        Command::Serve(_) | Command::Config(_) => unreachable!("handled above"),
         Command::Migrate => {
             eprintln!("migrations applied");
             Ok(())
@@ -223,6 +262,13 @@ async fn run(cli: Cli) -> Result<(), String> {
 
 async fn serve(config: Config) -> Result<(), String> {
     let bind = config.bind;
+    // Read the certificate before anything else, so that a bad one fails
+    // fast with its own message.
+    let tls = match (&config.tls_cert, &config.tls_key) {
+        (Some(cert), Some(key)) => Some(scim_bridge::http::tls::server_config(cert, key)?),
+        (None, None) => None,
+        _ => return Err("tls_cert and tls_key go together: give both or neither".into()),
+    };
     let state = scim_bridge::build_state(config)
         .await
         .map_err(|e| e.to_string())?;
@@ -230,14 +276,60 @@ async fn serve(config: Config) -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot listen on {bind}: {e}"))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let reach = if addr.ip().is_loopback() {
+        "loopback only: other machines cannot connect (--bind 0.0.0.0:PORT or \
+         SCIM_BRIDGE_BIND to listen on every interface)"
+    } else {
+        "every machine that can route to this address"
+    };
     tracing::info!(
         %addr,
+        tls = tls.is_some(),
         database = %scim_bridge::config::redact_url(&state.config.database_url),
-        "scim-bridge listening; SCIM base URL http://{addr}/scim/v2"
+        "scim-bridge listening on {addr} ({reach}), TLS {}; SCIM base URL {scheme}://{addr}/scim/v2",
+        if tls.is_some() { "on (1.2 and 1.3)" } else { "off" },
     );
-    scim_bridge::http::serve(listener, state)
+    if tls.is_none() && !addr.ip().is_loopback() {
+        tracing::warn!(
+            %addr,
+            "listening beyond loopback without TLS: tokens and identity data cross the \
+             network in clear unless TLS is terminated in front (--tls-cert/--tls-key)"
+        );
+    }
+    match tls {
+        Some(tls) => scim_bridge::http::tls::serve_until(
+            scim_bridge::http::tls::TlsListener::new(listener, tls),
+            state,
+            scim_bridge::http::shutdown_signal(),
+        )
         .await
-        .map_err(|e| e.to_string())
+        .map_err(|e| e.to_string()),
+        None => scim_bridge::http::serve(listener, state)
+            .await
+            .map_err(|e| e.to_string()),
+    }
+}
+
+fn config_check(file: Option<&std::path::Path>, overrides: ConfigOverrides) -> Result<(), String> {
+    let report = scim_bridge::config::check::check(file, overrides);
+    for w in &report.warnings {
+        eprintln!("warning: {w}");
+    }
+    if !report.ok() {
+        for p in &report.problems {
+            eprintln!("problem: {p}");
+        }
+        return Err(format!(
+            "the configuration has {} problem(s)",
+            report.problems.len()
+        ));
+    }
+    if let Some(config) = &report.config {
+        print!("{}", scim_bridge::config::check::render(config));
+    }
+    eprintln!("configuration OK");
+    Ok(())
 }
 
 async fn metrics_export(

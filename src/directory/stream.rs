@@ -150,12 +150,17 @@ where
         tx: tx.clone(),
         buf: Vec::with_capacity(CHUNK + 1024),
     };
-    tokio::spawn(async move {
-        if let Err(Stop::Failed(e)) = write(writer).await {
-            tracing::error!(cause = %e, "response body aborted: reading group members failed");
-            let _ = tx.send(Err(e)).await;
-        }
-    });
+    // In the request's span, so that its log line carries the request id.
+    let span = tracing::Span::current();
+    tokio::spawn(tracing::Instrument::instrument(
+        async move {
+            if let Err(Stop::Failed(e)) = write(writer).await {
+                tracing::error!(cause = %e, "response body aborted: reading group members failed");
+                let _ = tx.send(Err(e)).await;
+            }
+        },
+        span,
+    ));
     futures_util::stream::unfold(rx, |mut rx| async move {
         let chunk = rx.recv().await?;
         Some((chunk, rx))

@@ -9,15 +9,17 @@ pub mod discovery;
 pub mod error;
 pub mod extract;
 pub mod me;
+pub mod observe;
 pub mod scim;
 pub mod telemetry;
+pub mod tls;
 pub mod usage;
 
 use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{HeaderName, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -161,24 +163,6 @@ fn admin_routes() -> Router<AppState> {
         .method_not_allowed_fallback(admin::method_not_allowed)
 }
 
-async fn healthz(State(s): State<AppState>) -> Response {
-    match s.dir.store.ping().await {
-        Ok(()) => (
-            StatusCode::OK,
-            axum::Json(serde_json::json!({"status": "ok"})),
-        )
-            .into_response(),
-        Err(e) => {
-            tracing::warn!(error = %e, "health check failed");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                axum::Json(serde_json::json!({"status": "unavailable"})),
-            )
-                .into_response()
-        }
-    }
-}
-
 /// The canonical spelling of each SCIM endpoint segment: clients send
 /// `/users`, `/Users/`, `/SCIM/V2/USERS`; routing sees one form.
 const SEGMENTS: &[&str] = &[
@@ -257,7 +241,8 @@ pub fn app(
 + 'static {
     let request_id = HeaderName::from_static("x-request-id");
     let router = Router::new()
-        .route("/healthz", get(healthz))
+        .route("/healthz", get(observe::healthz))
+        .route("/readyz", get(observe::readyz))
         .route("/metrics", get(telemetry::prometheus))
         .nest("/scim/v2", scim_routes())
         .nest("/api/v1", admin_routes())
@@ -265,9 +250,21 @@ pub fn app(
         .fallback(error::not_found)
         .layer(
             ServiceBuilder::new()
+                // A client's id is kept only if sane (else one is made), and
+                // returned on every response.
+                .map_request(observe::sanitize_request_id)
                 .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
                 .layer(PropagateRequestIdLayer::new(request_id))
-                .layer(TraceLayer::new_for_http())
+                // Every log line of the request is inside its span (id,
+                // method, route template: never the query or headers); one
+                // INFO line per response with status and latency.
+                .layer(
+                    TraceLayer::new_for_http()
+                        .make_span_with(observe::RequestSpan)
+                        .on_response(
+                            tower_http::trace::DefaultOnResponse::new().level(tracing::Level::INFO),
+                        ),
+                )
                 // Inside the router, where the route template is known;
                 // outside the panic catcher, so a panic counts as its 500.
                 .layer(axum::middleware::from_fn_with_state(
@@ -301,7 +298,7 @@ pub async fn serve_until(
         .await
 }
 
-async fn shutdown_signal() {
+pub async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

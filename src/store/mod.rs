@@ -3,6 +3,7 @@
 //! in it knows HTTP or SCIM documents beyond the stored JSON.
 
 pub mod accounts;
+pub mod migrations;
 pub mod postgres;
 pub mod sessions;
 pub mod sql_filter;
@@ -380,6 +381,10 @@ pub trait Store: accounts::Accounts + sessions::Sessions + Send + Sync + 'static
     /// Each connection pool's name, open connections and idle ones (for
     /// the operational metrics).
     fn pool_stats(&self) -> Vec<PoolStats>;
+    /// The migrations recorded in the database (`/readyz`).
+    async fn applied_migrations(&self) -> Result<Vec<migrations::Applied>>;
+    /// The migrations this binary applies.
+    fn embedded_migrations(&self) -> &'static sqlx::migrate::Migrator;
 
     async fn create_iam(
         &self,

@@ -494,6 +494,26 @@ impl Store for PgStore {
         Ok(())
     }
 
+    async fn applied_migrations(&self) -> Result<Vec<super::migrations::Applied>> {
+        let rows: Vec<(i64, bool, Vec<u8>)> = sqlx::query_as(
+            "SELECT version, success, checksum FROM _sqlx_migrations ORDER BY version",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(version, success, checksum)| super::migrations::Applied {
+                version,
+                success,
+                checksum,
+            })
+            .collect())
+    }
+
+    fn embedded_migrations(&self) -> &'static sqlx::migrate::Migrator {
+        &MIGRATOR
+    }
+
     async fn create_iam(
         &self,
         id: Uuid,

@@ -54,8 +54,8 @@ pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v)
 }
 
-/// Whether cookies must be Secure: the public URL is https, or a proxy
-/// in front says the request came over TLS.
+/// Whether cookies must be Secure: the server serves TLS itself, the
+/// public URL is https, or a proxy in front says the request came over TLS.
 pub fn secure(state: &AppState, headers: &HeaderMap) -> bool {
     let public_https = state
         .config
@@ -66,7 +66,7 @@ pub fn secure(state: &AppState, headers: &HeaderMap) -> bool {
         .get("x-forwarded-proto")
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.trim().eq_ignore_ascii_case("https"));
-    public_https || forwarded
+    public_https || forwarded || state.config.tls_cert.is_some()
 }
 
 /// A `Set-Cookie` value: HttpOnly, Path=/admin, the given SameSite.
