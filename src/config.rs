@@ -37,6 +37,10 @@ const CONFIG_KEYS: &[&str] = &[
     "oidc_jwks_min_refresh_secs",
     "bulk_max_operations",
     "bulk_max_payload_bytes",
+    "console_idle_timeout_secs",
+    "console_absolute_timeout_secs",
+    "oidc_client_id",
+    "oidc_client_secret",
     "metrics_event_prefixes",
     "metrics_max_events",
     "metrics_max_count",
@@ -123,6 +127,16 @@ pub struct Config {
     /// `bulk.maxPayloadSize`; larger is 413). The default fits 1,000
     /// realistic user creates.
     pub bulk_max_payload_bytes: usize,
+    /// The admin console's sessions end after this long without a request,
+    /// and in any case this long after sign-in, in seconds.
+    pub console_idle_timeout_secs: u64,
+    pub console_absolute_timeout_secs: u64,
+    /// The console signs administrators in at `oidc_issuer` with the
+    /// authorization-code flow (PKCE) as this client; the redirect URI is
+    /// `{public_url}/admin/auth/callback`. The secret is optional (public
+    /// clients use PKCE alone).
+    pub oidc_client_id: Option<String>,
+    pub oidc_client_secret: Option<String>,
     /// The name prefixes other systems may report usage events under
     /// (`POST /api/v1/metrics/events`); the server's own namespaces
     /// (`user.`, `group.`, ...) are refused whatever this says.
@@ -192,6 +206,10 @@ impl Default for Config {
             oidc_jwks_min_refresh_secs: 30,
             bulk_max_operations: 1000,
             bulk_max_payload_bytes: 4 * 1024 * 1024,
+            console_idle_timeout_secs: 30 * 60,
+            console_absolute_timeout_secs: 12 * 3600,
+            oidc_client_id: None,
+            oidc_client_secret: None,
             metrics_event_prefixes: crate::metrics::DEFAULT_EVENT_PREFIXES
                 .iter()
                 .map(|p| p.to_string())

@@ -108,8 +108,18 @@ impl Oidc {
         &self.settings.user_claim
     }
 
+    pub fn issuer(&self) -> &str {
+        &self.settings.issuer
+    }
+
     /// Verifies a token; returns its claims.
     pub async fn verify(&self, token: &str) -> Result<Value, OidcError> {
+        self.verify_for(token, &self.settings.audience).await
+    }
+
+    /// Verifies a token issued to `audience` (the console's ID tokens are
+    /// issued to its client id): the same checks, another `aud`.
+    pub async fn verify_for(&self, token: &str, audience: &str) -> Result<Value, OidcError> {
         let header =
             decode_header(token).map_err(|e| OidcError::Rejected(format!("not a JWT: {e}")))?;
         if !self.settings.algorithms.contains(&header.alg) {
@@ -130,7 +140,7 @@ impl Oidc {
         v.validate_exp = true;
         v.validate_nbf = true;
         v.set_issuer(&[&self.settings.issuer]);
-        v.set_audience(&[&self.settings.audience]);
+        v.set_audience(&[audience]);
         v.set_required_spec_claims(&["exp", "nbf", "iss", "aud"]);
         decode::<Value>(token, &key, &v)
             .map(|d| d.claims)

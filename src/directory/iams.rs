@@ -102,6 +102,7 @@ impl Directory {
                 label: label.map(str::to_owned),
                 created: now,
                 revoked: None,
+                last_used: None,
             },
             token,
         ))
@@ -140,6 +141,16 @@ impl Directory {
         let valid = scim_token::verify(secret, &stored.secret_hash) && !stored.revoked;
         if valid {
             self.token_cache.put(presented, stored.iam_id);
+            // "Last used" for administrators, written at most once a minute
+            // per token: authentication must not cost a write per request.
+            let now = self.now();
+            if stored
+                .last_used
+                .is_none_or(|t| now - t > time::Duration::minutes(1))
+                && let Err(e) = self.store.token_used(id, now).await
+            {
+                tracing::warn!(error = %e, "recording a token's last use failed");
+            }
         }
         Ok(valid.then_some(stored.iam_id))
     }

@@ -40,6 +40,31 @@ impl AdminError {
     pub(crate) fn bad(message: impl Into<String>) -> Self {
         AdminError(StatusCode::BAD_REQUEST, message.into())
     }
+
+    pub fn status(&self) -> StatusCode {
+        self.0
+    }
+
+    pub fn message(&self) -> &str {
+        &self.1
+    }
+}
+
+/// Who may do what, once for the admin API and the console: an admin
+/// needs one of the listed permissions.
+pub mod may {
+    use super::{APPLICATION_ADMIN, AUDIT, GOVERNANCE, USER_ADMIN};
+    /// Read accounts, groups and their members.
+    pub const READ_ACCOUNTS: &[&str] = &[USER_ADMIN, GOVERNANCE];
+    /// Change accounts, groups, permissions, attributes; delete, migrate.
+    pub const MANAGE_ACCOUNTS: &[&str] = &[USER_ADMIN];
+    /// Read and change IAMs, their settings and SCIM tokens.
+    pub const MANAGE_IAMS: &[&str] = &[USER_ADMIN, APPLICATION_ADMIN];
+    pub const MANAGE_SUBSCRIPTIONS: &[&str] = &[USER_ADMIN, APPLICATION_ADMIN];
+    pub const READ_REPORTS: &[&str] = &[GOVERNANCE, USER_ADMIN];
+    pub const READ_AUDIT: &[&str] = &[AUDIT];
+    /// Download the anonymized usage metrics.
+    pub const EXPORT_METRICS: &[&str] = &[APPLICATION_ADMIN, USER_ADMIN];
 }
 
 impl IntoResponse for AdminError {
@@ -95,6 +120,12 @@ pub struct Admin {
 }
 
 impl Admin {
+    /// Whether the admin holds one of these permissions (what a page
+    /// shows); `require` is what the server enforces.
+    pub fn may(&self, any_of: &[&str]) -> bool {
+        any_of.iter().any(|p| self.permissions.contains(*p))
+    }
+
     /// 403 unless the admin holds one of these permissions.
     pub(crate) fn require(&self, any_of: &[&str]) -> Result<Ctx, AdminError> {
         if any_of.iter().any(|p| self.permissions.contains(*p)) {
@@ -172,30 +203,40 @@ pub async fn authenticate(
                 None => return Err(unauthorized("the admin token is not valid")),
             },
         };
-        // The account must still exist and be enabled.
-        let account = match account {
-            Some(a) if a.enabled() => a,
-            _ => {
-                return Err(unauthorized(
-                    "the token's account is unknown, disabled or deleted",
-                ));
-            }
-        };
-        let permissions = state
-            .dir
-            .effective_permissions(&account)
-            .await?
-            .into_keys()
-            .collect();
-        Ok(Admin {
-            id: account.id,
-            permissions,
-            request_id: headers
-                .get("x-request-id")
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned),
-        })
+        admin_for_account(state, account, headers).await
     }
+}
+
+/// The administrator an authenticated account is: it must still exist and
+/// be enabled; its effective permissions decide what it may do.
+pub async fn admin_for_account(
+    state: &AppState,
+    account: Option<crate::store::accounts::Account>,
+    headers: &axum::http::HeaderMap,
+) -> Result<Admin, AdminError> {
+    let account = match account {
+        Some(a) if a.enabled() => a,
+        _ => {
+            return Err(AdminError(
+                StatusCode::UNAUTHORIZED,
+                "the token's account is unknown, disabled or deleted".into(),
+            ));
+        }
+    };
+    let permissions = state
+        .dir
+        .effective_permissions(&account)
+        .await?
+        .into_keys()
+        .collect();
+    Ok(Admin {
+        id: account.id,
+        permissions,
+        request_id: headers
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+    })
 }
 
 /// A JSON request body (`application/json`), bounded by `max_body_bytes`.
@@ -307,7 +348,7 @@ pub async fn create_user(
     admin: Admin,
     Body(b): Body,
 ) -> Answer<Response> {
-    let ctx = admin.require(&[USER_ADMIN])?;
+    let ctx = admin.require(may::MANAGE_ACCOUNTS)?;
     let user = s
         .dir
         .create_bim_user(&ctx, Some(text(&b, "fullName")?), text(&b, "email")?)
@@ -320,7 +361,7 @@ pub async fn list_users(
     admin: Admin,
     Query(q): Query<HashMap<String, String>>,
 ) -> Answer {
-    admin.require(&[USER_ADMIN, GOVERNANCE])?;
+    admin.require(may::READ_ACCOUNTS)?;
     let (sort, descending) = parse_sort(q.get("sort").map(String::as_str))?;
     let iam = match q.get("iam").filter(|v| !v.is_empty()) {
         Some(name) => Some(s.dir.iam(name).await?.id),
@@ -340,7 +381,7 @@ pub async fn list_users(
 }
 
 pub async fn get_user(State(s): State<AppState>, admin: Admin, Path(user): Path<String>) -> Answer {
-    admin.require(&[USER_ADMIN, GOVERNANCE])?;
+    admin.require(may::READ_ACCOUNTS)?;
     Ok(Json(s.dir.account_view(id(&user)?).await?))
 }
 
@@ -350,7 +391,7 @@ pub async fn delete_user(
     Path(user): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Answer<StatusCode> {
-    let ctx = admin.require(&[USER_ADMIN])?;
+    let ctx = admin.require(may::MANAGE_ACCOUNTS)?;
     s.dir
         .delete_permanently(&ctx, id(&user)?, q.get("confirm").map(String::as_str))
         .await?;
@@ -363,7 +404,7 @@ pub async fn add_permissions(
     Path(user): Path<String>,
     Body(b): Body,
 ) -> Answer {
-    let ctx = admin.require(&[USER_ADMIN])?;
+    let ctx = admin.require(may::MANAGE_ACCOUNTS)?;
     let user = id(&user)?;
     let names: Vec<String> = b
         .get("permissions")
@@ -379,7 +420,7 @@ pub async fn remove_permission(
     admin: Admin,
     Path((user, name)): Path<(String, String)>,
 ) -> Answer {
-    let ctx = admin.require(&[USER_ADMIN])?;
+    let ctx = admin.require(may::MANAGE_ACCOUNTS)?;
     let user = id(&user)?;
     s.dir.remove_permission(&ctx, user, &name).await?;
     Ok(Json(s.dir.account_view(user).await?))
@@ -391,7 +432,7 @@ pub async fn patch_user_attributes(
     Path(user): Path<String>,
     Body(b): Body,
 ) -> Answer {
-    let ctx = admin.require(&[USER_ADMIN])?;
+    let ctx = admin.require(may::MANAGE_ACCOUNTS)?;
     let user = id(&user)?;
     s.dir.patch_attributes(&ctx, "User", user, &b).await?;
     Ok(Json(s.dir.account_view(user).await?["attributes"].take()))
@@ -402,7 +443,7 @@ pub async fn get_group_attributes(
     admin: Admin,
     Path(group): Path<String>,
 ) -> Answer {
-    admin.require(&[USER_ADMIN, GOVERNANCE])?;
+    admin.require(may::READ_ACCOUNTS)?;
     Ok(Json(s.dir.group_attributes(id(&group)?).await?))
 }
 
@@ -412,7 +453,7 @@ pub async fn patch_group_attributes(
     Path(group): Path<String>,
     Body(b): Body,
 ) -> Answer {
-    let ctx = admin.require(&[USER_ADMIN])?;
+    let ctx = admin.require(may::MANAGE_ACCOUNTS)?;
     let group = id(&group)?;
     s.dir.patch_attributes(&ctx, "Group", group, &b).await?;
     Ok(Json(s.dir.group_attributes(group).await?))
@@ -423,7 +464,7 @@ pub async fn disable_user(
     admin: Admin,
     Path(user): Path<String>,
 ) -> Answer {
-    let ctx = admin.require(&[USER_ADMIN])?;
+    let ctx = admin.require(may::MANAGE_ACCOUNTS)?;
     let user = id(&user)?;
     s.dir.set_disabled(&ctx, user, true).await?;
     Ok(Json(s.dir.account_view(user).await?))
@@ -434,7 +475,7 @@ pub async fn enable_user(
     admin: Admin,
     Path(user): Path<String>,
 ) -> Answer {
-    let ctx = admin.require(&[USER_ADMIN])?;
+    let ctx = admin.require(may::MANAGE_ACCOUNTS)?;
     let user = id(&user)?;
     s.dir.set_disabled(&ctx, user, false).await?;
     Ok(Json(s.dir.account_view(user).await?))
@@ -446,7 +487,7 @@ pub async fn migrate_user(
     Path(user): Path<String>,
     Body(b): Body,
 ) -> Answer {
-    let ctx = admin.require(&[USER_ADMIN])?;
+    let ctx = admin.require(may::MANAGE_ACCOUNTS)?;
     let user = id(&user)?;
     s.dir
         .migrate(&ctx, user, text(&b, "iam")?, text(&b, "userName")?)
@@ -459,7 +500,7 @@ pub async fn list_subscriptions(
     admin: Admin,
     Path(user): Path<String>,
 ) -> Answer {
-    admin.require(&[USER_ADMIN, GOVERNANCE])?;
+    admin.require(may::READ_ACCOUNTS)?;
     Ok(Json(s.dir.subscriptions(id(&user)?).await?))
 }
 
@@ -469,7 +510,7 @@ pub async fn add_subscription(
     Path(user): Path<String>,
     Body(b): Body,
 ) -> Answer<Response> {
-    let ctx = admin.require(&[USER_ADMIN, APPLICATION_ADMIN])?;
+    let ctx = admin.require(may::MANAGE_SUBSCRIPTIONS)?;
     Ok(created(s.dir.add_subscription(&ctx, id(&user)?, &b).await?))
 }
 
@@ -478,7 +519,7 @@ pub async fn remove_subscription(
     admin: Admin,
     Path((user, sub)): Path<(String, String)>,
 ) -> Answer<StatusCode> {
-    let ctx = admin.require(&[USER_ADMIN, APPLICATION_ADMIN])?;
+    let ctx = admin.require(may::MANAGE_SUBSCRIPTIONS)?;
     let sub = Uuid::parse_str(&sub)
         .map_err(|_| AdminError(StatusCode::NOT_FOUND, format!("no subscription {sub}")))?;
     s.dir.remove_subscription(&ctx, id(&user)?, sub).await?;
@@ -486,7 +527,7 @@ pub async fn remove_subscription(
 }
 
 pub async fn report(State(s): State<AppState>, admin: Admin, Path(user): Path<String>) -> Answer {
-    admin.require(&[GOVERNANCE, USER_ADMIN])?;
+    admin.require(may::READ_REPORTS)?;
     Ok(Json(s.dir.report(id(&user)?).await?))
 }
 
@@ -495,7 +536,7 @@ pub async fn audit(
     admin: Admin,
     Query(q): Query<HashMap<String, String>>,
 ) -> Answer {
-    admin.require(&[AUDIT])?;
+    admin.require(may::READ_AUDIT)?;
     let target = match q.get("target").filter(|v| !v.is_empty()) {
         Some(t) => Some(Uuid::parse_str(t).map_err(|_| AdminError::bad("'target' must be an id"))?),
         None => None,
@@ -513,7 +554,7 @@ pub async fn audit(
 }
 
 pub async fn list_iams(State(s): State<AppState>, admin: Admin) -> Answer {
-    admin.require(&[USER_ADMIN, APPLICATION_ADMIN])?;
+    admin.require(may::MANAGE_IAMS)?;
     let mut out = Vec::new();
     for iam in s.dir.list_iams().await? {
         let settings = s.dir.iam_settings(iam.id).await?;
@@ -533,7 +574,7 @@ pub async fn create_iam(
     admin: Admin,
     Body(b): Body,
 ) -> Answer<Response> {
-    let ctx = admin.require(&[USER_ADMIN, APPLICATION_ADMIN])?;
+    let ctx = admin.require(may::MANAGE_IAMS)?;
     let name = text(&b, "name")?;
     let display = match b.get("displayName") {
         None | Some(Value::Null) => None,
@@ -560,7 +601,7 @@ pub async fn put_iam_settings(
     Path(name): Path<String>,
     Body(b): Body,
 ) -> Answer {
-    let ctx = admin.require(&[USER_ADMIN, APPLICATION_ADMIN])?;
+    let ctx = admin.require(may::MANAGE_IAMS)?;
     Ok(Json(s.dir.set_iam_settings(&ctx, &name, &b).await?))
 }
 
@@ -570,7 +611,7 @@ pub async fn create_token(
     Path(name): Path<String>,
     body: Bytes,
 ) -> Answer<Response> {
-    let ctx = admin.require(&[USER_ADMIN, APPLICATION_ADMIN])?;
+    let ctx = admin.require(may::MANAGE_IAMS)?;
     // The body is optional: `{"label": "..."}` or nothing.
     let body = if body.is_empty() {
         json!({})
@@ -597,7 +638,7 @@ pub async fn revoke_token(
     admin: Admin,
     Path(token): Path<String>,
 ) -> Answer<StatusCode> {
-    let ctx = admin.require(&[USER_ADMIN, APPLICATION_ADMIN])?;
+    let ctx = admin.require(may::MANAGE_IAMS)?;
     let token = Uuid::parse_str(&token)
         .map_err(|_| AdminError(StatusCode::NOT_FOUND, format!("no token {token}")))?;
     s.dir.revoke_token_as(&ctx, token).await?;
@@ -619,7 +660,7 @@ pub async fn create_permission(
     admin: Admin,
     Body(b): Body,
 ) -> Answer<Response> {
-    let ctx = admin.require(&[USER_ADMIN])?;
+    let ctx = admin.require(may::MANAGE_ACCOUNTS)?;
     let description = match b.get("description") {
         None | Some(Value::Null) => "",
         Some(_) => text(&b, "description")?,
@@ -638,7 +679,7 @@ pub async fn list_groups(
     admin: Admin,
     Query(q): Query<HashMap<String, String>>,
 ) -> Answer {
-    admin.require(&[USER_ADMIN, GOVERNANCE])?;
+    admin.require(may::READ_ACCOUNTS)?;
     let iam = q.get("iam").filter(|v| !v.is_empty()).map(String::as_str);
     Ok(Json(
         s.dir
@@ -656,7 +697,7 @@ pub async fn create_group(
     admin: Admin,
     Body(b): Body,
 ) -> Answer<Response> {
-    let ctx = admin.require(&[USER_ADMIN])?;
+    let ctx = admin.require(may::MANAGE_ACCOUNTS)?;
     Ok(created(
         s.dir
             .create_internal_group(&ctx, text(&b, "displayName")?)
@@ -670,7 +711,7 @@ pub async fn group_members(
     Path(group): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Answer {
-    admin.require(&[USER_ADMIN, GOVERNANCE])?;
+    admin.require(may::READ_ACCOUNTS)?;
     Ok(Json(
         s.dir
             .group_members_page(
@@ -688,7 +729,7 @@ pub async fn add_group_members(
     Path(group): Path<String>,
     Body(b): Body,
 ) -> Answer {
-    let ctx = admin.require(&[USER_ADMIN])?;
+    let ctx = admin.require(may::MANAGE_ACCOUNTS)?;
     let group = id(&group)?;
     let ids: Vec<Uuid> = b
         .get("members")
@@ -708,7 +749,7 @@ pub async fn remove_group_member(
     admin: Admin,
     Path((group, member)): Path<(String, String)>,
 ) -> Answer<StatusCode> {
-    let ctx = admin.require(&[USER_ADMIN])?;
+    let ctx = admin.require(may::MANAGE_ACCOUNTS)?;
     s.dir
         .remove_internal_member(&ctx, id(&group)?, id(&member)?)
         .await?;

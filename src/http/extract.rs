@@ -173,7 +173,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Params {
 }
 
 /// Splits `a=1&b=x%20y` into decoded pairs; None on bad percent-encoding.
-fn serde_urlencoded_pairs(query: &str) -> Option<Vec<(String, String)>> {
+pub(crate) fn serde_urlencoded_pairs(query: &str) -> Option<Vec<(String, String)>> {
     query
         .split('&')
         .filter(|p| !p.is_empty())

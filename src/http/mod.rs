@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod body;
 pub mod bulk;
+pub mod console;
 pub mod discovery;
 pub mod error;
 pub mod extract;
@@ -253,6 +254,7 @@ pub fn app(
         .route("/metrics", get(telemetry::prometheus))
         .nest("/scim/v2", scim_routes())
         .nest("/api/v1", admin_routes())
+        .nest("/admin", console::routes(state.clone()))
         .fallback(error::not_found)
         .layer(
             ServiceBuilder::new()

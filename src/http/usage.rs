@@ -11,8 +11,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::AppState;
-use super::admin::{APPLICATION_ADMIN, Admin, AdminError, Answer, Body};
-use crate::directory::admins::USER_ADMIN;
+use super::admin::{Admin, AdminError, Answer, Body};
 use crate::metrics::DayRange;
 
 /// `?days=N` (the last N days, today last) or `?from=YYYY-MM-DD&to=YYYY-MM-DD`,
@@ -22,7 +21,7 @@ pub async fn export(
     admin: Admin,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, AdminError> {
-    admin.require(&[APPLICATION_ADMIN, USER_ADMIN])?;
+    admin.require(super::admin::may::EXPORT_METRICS)?;
     if let Some(k) = q
         .keys()
         .find(|k| !matches!(k.as_str(), "days" | "from" | "to"))

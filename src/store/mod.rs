@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod migrations;
 pub mod postgres;
+pub mod sessions;
 pub mod sql_filter;
 pub mod sqlite;
 pub mod transfer;
@@ -61,6 +62,8 @@ pub struct TokenInfo {
     pub label: Option<String>,
     pub created: OffsetDateTime,
     pub revoked: Option<OffsetDateTime>,
+    /// When it last authenticated a request (to within a minute).
+    pub last_used: Option<OffsetDateTime>,
 }
 
 /// What authentication needs to check a presented SCIM token.
@@ -69,6 +72,7 @@ pub struct TokenSecret {
     pub iam_id: Uuid,
     pub secret_hash: Vec<u8>,
     pub revoked: bool,
+    pub last_used: Option<OffsetDateTime>,
 }
 
 #[derive(Debug, Clone)]
@@ -370,7 +374,9 @@ pub(crate) fn keyset_page(
 }
 
 #[async_trait]
-pub trait Store: accounts::Accounts + transfer::Transfer + Send + Sync + 'static {
+pub trait Store:
+    accounts::Accounts + sessions::Sessions + transfer::Transfer + Send + Sync + 'static
+{
     /// Applies pending migrations.
     async fn migrate(&self) -> Result<()>;
     /// Cheap round trip used by the health check.
@@ -397,6 +403,8 @@ pub trait Store: accounts::Accounts + transfer::Transfer + Send + Sync + 'static
     async fn create_token(&self, token: &NewToken, audit: &crate::audit::Entry) -> Result<()>;
     async fn token_secret(&self, id: Uuid) -> Result<Option<TokenSecret>>;
     async fn list_tokens(&self) -> Result<Vec<TokenInfo>>;
+    /// Records that the token authenticated a request at `now`.
+    async fn token_used(&self, id: Uuid, now: OffsetDateTime) -> Result<()>;
     /// Marks the token revoked; false when there is no such token or it
     /// was revoked already.
     async fn revoke_token(

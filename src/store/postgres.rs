@@ -22,6 +22,7 @@ use super::*;
 use crate::audit::Entry;
 
 mod accounts;
+mod sessions;
 mod transfer;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -574,7 +575,7 @@ impl Store for PgStore {
     }
 
     async fn token_secret(&self, id: Uuid) -> Result<Option<TokenSecret>> {
-        let row = sqlx::query("SELECT iam_id, secret_hash, revoked IS NOT NULL AS revoked FROM scim_tokens WHERE id = $1")
+        let row = sqlx::query("SELECT iam_id, secret_hash, revoked IS NOT NULL AS revoked, last_used FROM scim_tokens WHERE id = $1")
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
@@ -583,6 +584,7 @@ impl Store for PgStore {
                 iam_id: r.try_get("iam_id")?,
                 secret_hash: r.try_get("secret_hash")?,
                 revoked: r.try_get("revoked")?,
+                last_used: r.try_get("last_used")?,
             })
         })
         .transpose()
@@ -590,7 +592,7 @@ impl Store for PgStore {
 
     async fn list_tokens(&self) -> Result<Vec<TokenInfo>> {
         let rows = sqlx::query(
-            "SELECT t.id, t.iam_id, i.name AS iam_name, t.label, t.created, t.revoked
+            "SELECT t.id, t.iam_id, i.name AS iam_name, t.label, t.created, t.revoked, t.last_used
              FROM scim_tokens t JOIN iams i ON i.id = t.iam_id ORDER BY t.created, t.id",
         )
         .fetch_all(&self.pool)
@@ -604,9 +606,19 @@ impl Store for PgStore {
                     label: r.try_get("label")?,
                     created: r.try_get("created")?,
                     revoked: r.try_get("revoked")?,
+                    last_used: r.try_get("last_used")?,
                 })
             })
             .collect()
+    }
+
+    async fn token_used(&self, id: Uuid, now: OffsetDateTime) -> Result<()> {
+        sqlx::query("UPDATE scim_tokens SET last_used = $1 WHERE id = $2")
+            .bind(now)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     async fn revoke_token(

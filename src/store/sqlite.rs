@@ -24,6 +24,7 @@ use super::*;
 use crate::audit::Entry;
 
 mod accounts;
+mod sessions;
 
 pub mod backup;
 mod group_commit;
@@ -609,15 +610,21 @@ impl Store for SqliteStore {
     }
 
     async fn token_secret(&self, id: Uuid) -> Result<Option<TokenSecret>> {
-        let row = sqlx::query("SELECT iam_id, secret_hash, revoked FROM scim_tokens WHERE id = $1")
-            .bind(id_text(id))
-            .fetch_optional(&self.reader)
-            .await?;
+        let row = sqlx::query(
+            "SELECT iam_id, secret_hash, revoked, last_used FROM scim_tokens WHERE id = $1",
+        )
+        .bind(id_text(id))
+        .fetch_optional(&self.reader)
+        .await?;
         row.map(|r| {
             Ok(TokenSecret {
                 iam_id: parse_uuid(r.try_get::<&str, _>("iam_id")?)?,
                 secret_hash: r.try_get("secret_hash")?,
                 revoked: r.try_get::<Option<i64>, _>("revoked")?.is_some(),
+                last_used: r
+                    .try_get::<Option<i64>, _>("last_used")?
+                    .map(from_micros)
+                    .transpose()?,
             })
         })
         .transpose()
@@ -625,7 +632,7 @@ impl Store for SqliteStore {
 
     async fn list_tokens(&self) -> Result<Vec<TokenInfo>> {
         let rows = sqlx::query(
-            "SELECT t.id, t.iam_id, i.name AS iam_name, t.label, t.created, t.revoked
+            "SELECT t.id, t.iam_id, i.name AS iam_name, t.label, t.created, t.revoked, t.last_used
              FROM scim_tokens t JOIN iams i ON i.id = t.iam_id ORDER BY t.created, t.id",
         )
         .fetch_all(&self.reader)
@@ -642,9 +649,22 @@ impl Store for SqliteStore {
                         .try_get::<Option<i64>, _>("revoked")?
                         .map(from_micros)
                         .transpose()?,
+                    last_used: r
+                        .try_get::<Option<i64>, _>("last_used")?
+                        .map(from_micros)
+                        .transpose()?,
                 })
             })
             .collect()
+    }
+
+    async fn token_used(&self, id: Uuid, now: OffsetDateTime) -> Result<()> {
+        sqlx::query("UPDATE scim_tokens SET last_used = $1 WHERE id = $2")
+            .bind(micros(now))
+            .bind(id_text(id))
+            .execute(&self.writer)
+            .await?;
+        Ok(())
     }
 
     async fn revoke_token(

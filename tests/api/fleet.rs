@@ -135,6 +135,10 @@ impl Server {
             cmd.args(["serve", "--bind", &format!("127.0.0.1:{port}")])
                 .env("SCIM_BRIDGE_DATABASE_URL", url)
                 .env("SCIM_BRIDGE_POOL_SIZE", "4")
+                // These tests hammer one token and one admin on purpose;
+                // the rate limits have their own tests (tests/api/limits).
+                .env("SCIM_BRIDGE_RATE_LIMIT_PER_SECOND", "0")
+                .env("SCIM_BRIDGE_ADMIN_RATE_LIMIT_PER_SECOND", "0")
                 .env_remove("SCIM_BRIDGE_CONFIG")
                 .stdout(Stdio::null())
                 .stderr(file);

@@ -8,6 +8,7 @@ mod bridge;
 mod bulk;
 mod cli;
 mod config_check;
+mod console;
 mod crash;
 mod cursors;
 mod discovery;

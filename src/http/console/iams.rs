@@ -1,0 +1,333 @@
+//! IAMs: the list, creating one, an IAM's settings (default permissions,
+//! what a SCIM DELETE means, attribute and group mappings) and its SCIM
+//! tokens (issued and shown once with the SCIM base URL, revoked).
+
+use std::collections::BTreeMap;
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use serde::Deserialize;
+use serde_json::json;
+use uuid::Uuid;
+
+use super::{Chrome, ConsoleError, Page, Who, html, html_status, see_other, stands_for, urlencode};
+use crate::directory::accounts::{DeleteMode, IamSettings};
+use crate::http::AppState;
+use crate::http::admin::may;
+
+struct IamRow {
+    name: String,
+    display_name: String,
+    created: String,
+    tokens: usize,
+}
+
+#[derive(Template)]
+#[template(path = "console/iams.html")]
+struct IamsPage {
+    c: Chrome,
+    rows: Vec<IamRow>,
+    error: Option<String>,
+    new_name: String,
+    new_display: String,
+}
+
+async fn iams_page(
+    s: &AppState,
+    who: &Who,
+    error: Option<String>,
+    new: (&str, &str),
+) -> Result<IamsPage, ConsoleError> {
+    who.admin.require(may::MANAGE_IAMS)?;
+    let tokens = s.dir.list_tokens().await?;
+    let rows = s
+        .dir
+        .list_iams()
+        .await?
+        .into_iter()
+        .map(|i| IamRow {
+            tokens: tokens
+                .iter()
+                .filter(|t| t.iam_id == i.id && t.revoked.is_none())
+                .count(),
+            display_name: i.display_name.clone().unwrap_or_default(),
+            created: crate::directory::rfc3339(i.created),
+            name: i.name,
+        })
+        .collect();
+    Ok(IamsPage {
+        c: Chrome::new(who, "iams"),
+        rows,
+        error,
+        new_name: new.0.to_owned(),
+        new_display: new.1.to_owned(),
+    })
+}
+
+pub async fn list(State(s): State<AppState>, who: Who) -> Page {
+    html(&iams_page(&s, &who, None, ("", "")).await?)
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NewIam {
+    name: String,
+    #[serde(default)]
+    display_name: String,
+}
+
+pub async fn create(
+    State(s): State<AppState>,
+    who: Who,
+    axum::Form(f): axum::Form<NewIam>,
+) -> Page {
+    let ctx = who.admin.require(may::MANAGE_IAMS)?;
+    let display = Some(f.display_name.trim()).filter(|d| !d.is_empty());
+    match s.dir.create_iam_as(&ctx, f.name.trim(), display).await {
+        Ok(iam) => see_other(&format!("/admin/iams/{}", urlencode(&iam.name))),
+        Err(crate::directory::Error::Client(e)) => {
+            let page = iams_page(&s, &who, Some(e.detail), (&f.name, &f.display_name)).await?;
+            Ok(stands_for(
+                html_status(StatusCode::UNPROCESSABLE_ENTITY, &page)?,
+                "/admin/iams",
+            ))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+struct TokenRow {
+    id: String,
+    label: String,
+    created: String,
+    revoked: Option<String>,
+    last_used: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "console/iam.html")]
+struct IamPage {
+    c: Chrome,
+    name: String,
+    display_name: String,
+    scim_url: String,
+    catalogue: Vec<(String, bool)>,
+    delete_mode: &'static str,
+    attribute_mapping: String,
+    group_permissions: String,
+    tokens: Vec<TokenRow>,
+    /// A token just issued: shown in this response only.
+    new_token: Option<String>,
+    error: Option<String>,
+}
+
+async fn iam_page(
+    s: &AppState,
+    who: &Who,
+    headers: &HeaderMap,
+    name: &str,
+    new_token: Option<String>,
+    error: Option<String>,
+) -> Result<IamPage, ConsoleError> {
+    who.admin.require(may::MANAGE_IAMS)?;
+    let iam = s.dir.iam(name).await?;
+    let settings = s.dir.iam_settings(iam.id).await?;
+    let tokens = s
+        .dir
+        .list_tokens()
+        .await?
+        .into_iter()
+        .filter(|t| t.iam_id == iam.id)
+        .map(|t| TokenRow {
+            id: t.id.to_string(),
+            label: t.label.unwrap_or_default(),
+            created: crate::directory::rfc3339(t.created),
+            revoked: t.revoked.map(crate::directory::rfc3339),
+            last_used: t.last_used.map(crate::directory::rfc3339),
+        })
+        .collect();
+    let catalogue = s
+        .dir
+        .permission_catalogue()
+        .await?
+        .into_iter()
+        .map(|p| {
+            let on = settings.default_permissions.contains(&p.name);
+            (p.name, on)
+        })
+        .collect();
+    Ok(IamPage {
+        c: Chrome::new(who, "iams"),
+        scim_url: crate::http::extract::scope(s, headers, iam.id).base_url,
+        display_name: iam.display_name.unwrap_or_default(),
+        name: iam.name,
+        catalogue,
+        delete_mode: match settings.delete_mode {
+            DeleteMode::Deprovision => "deprovision",
+            DeleteMode::Delete => "delete",
+        },
+        attribute_mapping: settings
+            .attribute_mapping
+            .iter()
+            .map(|(path, key)| format!("{path} = {key}\n"))
+            .collect(),
+        group_permissions: settings
+            .group_permissions
+            .iter()
+            .map(|(g, p)| format!("{g} = {}\n", p.join(", ")))
+            .collect(),
+        tokens,
+        new_token,
+        error,
+    })
+}
+
+pub async fn page(
+    State(s): State<AppState>,
+    who: Who,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+) -> Page {
+    html(&iam_page(&s, &who, &headers, &name, None, None).await?)
+}
+
+/// `a = b` lines → a map; a line without `=` is an error.
+fn lines(text: &str, what: &str) -> Result<BTreeMap<String, String>, String> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            l.rsplit_once('=')
+                .map(|(a, b)| (a.trim().to_owned(), b.trim().to_owned()))
+                .ok_or_else(|| format!("{what}: each line is 'left = right' ('{l}' is not)"))
+        })
+        .collect()
+}
+
+pub async fn settings(
+    State(s): State<AppState>,
+    who: Who,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    axum::Form(form): axum::Form<Vec<(String, String)>>,
+) -> Page {
+    let ctx = who.admin.require(may::MANAGE_IAMS)?;
+    let field = |k: &str| {
+        form.iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or("")
+    };
+    // The form has no rate limit: keep the one set through the admin API.
+    let rate_limit = match s.dir.iam(&name).await {
+        Ok(iam) => s
+            .dir
+            .iam_settings(iam.id)
+            .await
+            .ok()
+            .and_then(|current| current.rate_limit),
+        Err(_) => None,
+    };
+    let parsed = (|| {
+        let groups = lines(field("groupPermissions"), "Group permissions")?
+            .into_iter()
+            .map(|(g, p)| {
+                (
+                    g,
+                    p.split(',')
+                        .map(|p| p.trim().to_owned())
+                        .filter(|p| !p.is_empty())
+                        .collect(),
+                )
+            })
+            .collect();
+        Ok::<_, String>(IamSettings {
+            default_permissions: form
+                .iter()
+                .filter(|(k, _)| k == "defaultPermissions")
+                .map(|(_, v)| v.clone())
+                .collect(),
+            delete_mode: if field("deleteMode") == "delete" {
+                DeleteMode::Delete
+            } else {
+                DeleteMode::Deprovision
+            },
+            attribute_mapping: lines(field("attributeMapping"), "Attribute mapping")?,
+            group_permissions: groups,
+            rate_limit,
+        })
+    })();
+    let result = match parsed {
+        Ok(settings) => s
+            .dir
+            .set_iam_settings(&ctx, &name, &json!(settings))
+            .await
+            .map(|_| ())
+            .map_err(|e| match e {
+                crate::directory::Error::Client(e) => Ok(e.detail),
+                e => Err(e),
+            }),
+        Err(m) => Err(Ok(m)),
+    };
+    match result {
+        Ok(()) => see_other(&format!("/admin/iams/{}", urlencode(&name))),
+        Err(Ok(message)) => {
+            let page = iam_page(&s, &who, &headers, &name, None, Some(message)).await?;
+            Ok(stands_for(
+                html_status(StatusCode::UNPROCESSABLE_ENTITY, &page)?,
+                &format!("/admin/iams/{}", urlencode(&name)),
+            ))
+        }
+        Err(Err(e)) => Err(e.into()),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct TokenForm {
+    #[serde(default)]
+    label: String,
+}
+
+/// Issues a SCIM token and shows it in this response only: it is never
+/// stored but as a hash, and never shown again.
+pub async fn issue_token(
+    State(s): State<AppState>,
+    who: Who,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    axum::Form(f): axum::Form<TokenForm>,
+) -> Page {
+    let ctx = who.admin.require(may::MANAGE_IAMS)?;
+    let label = Some(f.label.trim()).filter(|l| !l.is_empty());
+    let (_, secret) = s.dir.create_token_as(&ctx, &name, label).await?;
+    let page = html(&iam_page(&s, &who, &headers, &name, Some(secret), None).await?)?;
+    Ok(stands_for(
+        page,
+        &format!("/admin/iams/{}", urlencode(&name)),
+    ))
+}
+
+/// A reload of the address a token was issued at: the IAM's page.
+pub async fn tokens(Path(name): Path<String>) -> Page {
+    see_other(&format!("/admin/iams/{}", urlencode(&name)))
+}
+
+pub async fn revoke_token(State(s): State<AppState>, who: Who, Path(id): Path<String>) -> Page {
+    let ctx = who.admin.require(may::MANAGE_IAMS)?;
+    let id = Uuid::parse_str(&id).map_err(|_| {
+        ConsoleError::Status(StatusCode::NOT_FOUND, "There is no such token.".into())
+    })?;
+    let iam = s
+        .dir
+        .list_tokens()
+        .await?
+        .into_iter()
+        .find(|t| t.id == id)
+        .map(|t| t.iam_name)
+        .ok_or_else(|| {
+            ConsoleError::Status(StatusCode::NOT_FOUND, "There is no such token.".into())
+        })?;
+    s.dir.revoke_token_as(&ctx, id).await?;
+    see_other(&format!("/admin/iams/{}", urlencode(&iam)))
+}

@@ -1,0 +1,235 @@
+//! The admin console under `/admin`: server-rendered pages (askama) with
+//! htmx for partial updates, calling the directory directly under the same
+//! permission rules as the admin API (`admin::may`, `Admin::require`).
+//! Every response carries the security headers; every state-changing
+//! request must carry its session's CSRF token. It never renders a
+//! credential except a new SCIM token, once.
+
+pub mod assets;
+mod audit;
+mod groups;
+mod iams;
+mod metrics;
+mod oidc;
+pub mod session;
+mod users;
+
+use askama::Template;
+use axum::Router;
+use axum::extract::Request;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+
+use super::AppState;
+use super::admin::AdminError;
+pub use session::Who;
+
+/// The console's routes, nested under `/admin`.
+pub fn routes(state: AppState) -> Router<AppState> {
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/admin/users") }))
+        .route("/assets/{hash}/{name}", get(assets::serve))
+        .route("/signin", get(session::signin_page).post(session::signin))
+        .route("/signout", post(session::signout))
+        .route("/auth/login", get(oidc::login))
+        .route("/auth/callback", get(oidc::callback))
+        .route("/users", get(users::list).post(users::create))
+        .route("/users/{id}", get(users::page))
+        .route("/users/{id}/permissions", post(users::add_permission))
+        .route(
+            "/users/{id}/permissions/{name}/remove",
+            post(users::remove_permission),
+        )
+        .route("/users/{id}/attributes", post(users::change_attribute))
+        .route("/users/{id}/disable", post(users::disable))
+        .route("/users/{id}/enable", post(users::enable))
+        .route("/users/{id}/migrate", post(users::migrate))
+        .route("/users/{id}/delete", post(users::delete))
+        .route("/groups", get(groups::list))
+        .route("/groups/{id}", get(groups::page))
+        .route("/groups/{id}/attributes", post(groups::change_attribute))
+        .route("/iams", get(iams::list).post(iams::create))
+        .route("/iams/{name}", get(iams::page))
+        .route("/iams/{name}/settings", post(iams::settings))
+        .route(
+            "/iams/{name}/tokens",
+            get(iams::tokens).post(iams::issue_token),
+        )
+        .route("/tokens/{id}/revoke", post(iams::revoke_token))
+        .route("/audit", get(audit::list))
+        .route("/metrics", get(metrics::page))
+        .route("/metrics/download", get(metrics::download))
+        .route("/ui-events", post(metrics::ui_events))
+        .fallback(not_found)
+        .layer(middleware::from_fn_with_state(state, session::csrf_guard))
+        .layer(middleware::from_fn(security_headers))
+}
+
+/// The Content-Security-Policy: scripts, styles and images from this
+/// origin only (no inline script or style, no eval), no framing, forms
+/// post only here.
+pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
+     img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; \
+     base-uri 'none'";
+
+/// Adds the security headers to every `/admin` response; pages are never
+/// cached (they hold the CSRF token, once a SCIM token); assets say their own.
+async fn security_headers(req: Request, next: Next) -> Response {
+    let mut resp = next.run(req).await;
+    let h = resp.headers_mut();
+    let set = |h: &mut HeaderMap, k: &'static str, v: &'static str| {
+        h.insert(k, HeaderValue::from_static(v));
+    };
+    set(h, "content-security-policy", CSP);
+    set(h, "x-content-type-options", "nosniff");
+    set(h, "x-frame-options", "DENY");
+    // same-origin, not no-referrer: with no-referrer a form POST carries
+    // `Origin: null`, which the CSRF guard must refuse.
+    set(h, "referrer-policy", "same-origin");
+    set(h, "cross-origin-opener-policy", "same-origin");
+    set(
+        h,
+        "permissions-policy",
+        "camera=(), microphone=(), geolocation=()",
+    );
+    if !h.contains_key(header::CACHE_CONTROL) {
+        set(h, "cache-control", "no-store");
+    }
+    resp
+}
+
+/// What every page's frame shows: who is signed in, what they may open,
+/// the CSRF token for htmx and forms, the asset URLs.
+pub struct Chrome {
+    pub csrf: String,
+    pub me: String,
+    pub section: &'static str,
+    pub can_users: bool,
+    pub can_manage: bool,
+    pub can_iams: bool,
+    pub can_audit: bool,
+    pub can_metrics: bool,
+    pub assets: &'static assets::Urls,
+}
+
+impl Chrome {
+    pub fn new(who: &Who, section: &'static str) -> Self {
+        use super::admin::may;
+        Chrome {
+            csrf: who.csrf.clone(),
+            me: who.user_name.clone(),
+            section,
+            can_users: who.admin.may(may::READ_ACCOUNTS),
+            can_manage: who.admin.may(may::MANAGE_ACCOUNTS),
+            can_iams: who.admin.may(may::MANAGE_IAMS),
+            can_audit: who.admin.may(may::READ_AUDIT),
+            can_metrics: who.admin.may(may::EXPORT_METRICS),
+            assets: assets::urls(),
+        }
+    }
+}
+
+/// A console error, rendered as a page (or a redirect to sign in).
+#[derive(Debug)]
+pub enum ConsoleError {
+    SignIn,
+    Status(StatusCode, String),
+}
+
+impl From<AdminError> for ConsoleError {
+    fn from(e: AdminError) -> Self {
+        if e.status() == StatusCode::UNAUTHORIZED {
+            ConsoleError::SignIn
+        } else {
+            ConsoleError::Status(e.status(), e.message().to_owned())
+        }
+    }
+}
+
+impl From<crate::directory::Error> for ConsoleError {
+    fn from(e: crate::directory::Error) -> Self {
+        AdminError::from(e).into()
+    }
+}
+
+impl From<askama::Error> for ConsoleError {
+    fn from(e: askama::Error) -> Self {
+        tracing::error!(%e, "template rendering failed");
+        ConsoleError::Status(StatusCode::INTERNAL_SERVER_ERROR, "internal error".into())
+    }
+}
+
+#[derive(Template)]
+#[template(path = "console/error.html")]
+struct ErrorPage<'a> {
+    status: u16,
+    reason: &'a str,
+    message: &'a str,
+    assets: &'static assets::Urls,
+}
+
+impl IntoResponse for ConsoleError {
+    fn into_response(self) -> Response {
+        match self {
+            ConsoleError::SignIn => Redirect::to("/admin/signin").into_response(),
+            ConsoleError::Status(status, message) => {
+                let page = ErrorPage {
+                    status: status.as_u16(),
+                    reason: status.canonical_reason().unwrap_or(""),
+                    message: &message,
+                    assets: assets::urls(),
+                };
+                match page.render() {
+                    Ok(html) => (status, axum::response::Html(html)).into_response(),
+                    Err(_) => status.into_response(),
+                }
+            }
+        }
+    }
+}
+
+pub type Page = Result<Response, ConsoleError>;
+
+/// Renders a template as a page.
+pub fn html(t: &impl Template) -> Page {
+    Ok(axum::response::Html(t.render()?).into_response())
+}
+
+/// Renders a template with a status other than 200 (a form with errors).
+pub fn html_status(status: StatusCode, t: &impl Template) -> Page {
+    Ok((status, axum::response::Html(t.render()?)).into_response())
+}
+
+/// A page answering a form POST (an error, a token shown once) stands for
+/// this URL: htmx shows it in the address bar, so a reload GETs the page
+/// instead of the POST's address.
+pub fn stands_for(mut page: Response, url: &str) -> Response {
+    if let Ok(v) = HeaderValue::from_str(url) {
+        page.headers_mut().insert("hx-replace-url", v);
+    }
+    page
+}
+
+/// After a change: back to a page (303, so the browser GETs it).
+pub fn see_other(to: &str) -> Page {
+    Ok(Redirect::to(to).into_response())
+}
+
+async fn not_found() -> ConsoleError {
+    ConsoleError::Status(StatusCode::NOT_FOUND, "There is no such page.".into())
+}
+
+/// Percent-encodes a query value.
+pub fn urlencode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}

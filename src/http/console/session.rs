@@ -1,0 +1,364 @@
+//! Console sessions: a random id in an HttpOnly, SameSite=Strict cookie
+//! (Secure behind TLS), its SHA-256 in the database with the account, a
+//! CSRF token, the sign-in time (absolute expiry) and the last request
+//! (idle expiry). Sign-in with a bootstrap admin token or through OIDC.
+
+use askama::Template;
+use axum::body::Body;
+use axum::extract::{FromRef, FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use time::Duration;
+
+use super::{ConsoleError, Page, assets, html_status};
+use crate::http::AppState;
+use crate::http::admin::{Admin, admin_for_account};
+use crate::store::sessions::Session;
+
+pub const SESSION_COOKIE: &str = "scim_bridge_session";
+/// Sessions are touched at most this often (a write per request would be
+/// a write per click); idle expiry is exact to within this.
+const TOUCH_EVERY: Duration = Duration::seconds(30);
+
+/// A signed-in administrator, for a console page.
+pub struct Who {
+    pub admin: Admin,
+    pub user_name: String,
+    pub csrf: String,
+    pub id_hash: Vec<u8>,
+}
+
+pub fn random_token() -> String {
+    let bytes: [u8; 32] = rand::random();
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+pub fn digest(s: &str) -> Vec<u8> {
+    Sha256::digest(s.as_bytes()).to_vec()
+}
+
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// Whether cookies must be Secure: the server serves TLS itself, the
+/// public URL is https, or a proxy in front says the request came over TLS.
+pub fn secure(state: &AppState, headers: &HeaderMap) -> bool {
+    let public_https = state
+        .config
+        .public_url
+        .as_deref()
+        .is_some_and(|u| u.starts_with("https://"));
+    let forwarded = headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("https"));
+    public_https || forwarded || state.config.tls_cert.is_some()
+}
+
+/// A `Set-Cookie` value: HttpOnly, Path=/admin, the given SameSite.
+pub fn set_cookie(
+    name: &str,
+    value: &str,
+    same_site: &str,
+    secure: bool,
+    max_age: Option<i64>,
+) -> HeaderValue {
+    let mut c = format!("{name}={value}; Path=/admin; HttpOnly; SameSite={same_site}");
+    if secure {
+        c.push_str("; Secure");
+    }
+    if let Some(age) = max_age {
+        c.push_str(&format!("; Max-Age={age}"));
+    }
+    HeaderValue::from_str(&c).expect("cookie values are URL-safe base64")
+}
+
+/// The live session a request's cookie names, if any: an expired one is
+/// deleted and counts as none.
+async fn load(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Option<(Vec<u8>, Session)>, ConsoleError> {
+    let Some(id) = cookie(headers, SESSION_COOKIE) else {
+        return Ok(None);
+    };
+    let hash = digest(id);
+    let store = &state.dir.store;
+    let Some(session) = store
+        .session(&hash)
+        .await
+        .map_err(crate::directory::Error::from)?
+    else {
+        return Ok(None);
+    };
+    let now = state.dir.now();
+    let idle = Duration::seconds(state.config.console_idle_timeout_secs as i64);
+    let absolute = Duration::seconds(state.config.console_absolute_timeout_secs as i64);
+    if now - session.last_seen > idle || now - session.created > absolute {
+        store
+            .delete_session(&hash)
+            .await
+            .map_err(crate::directory::Error::from)?;
+        return Ok(None);
+    }
+    if now - session.last_seen > TOUCH_EVERY {
+        store
+            .touch_session(&hash, now)
+            .await
+            .map_err(crate::directory::Error::from)?;
+    }
+    Ok(Some((hash, session)))
+}
+
+/// The session the CSRF guard already read for this request.
+#[derive(Clone)]
+struct Loaded(Vec<u8>, Session);
+
+impl<S> FromRequestParts<S> for Who
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = ConsoleError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let state = AppState::from_ref(state);
+        let (hash, session) = match parts.extensions.get::<Loaded>() {
+            Some(Loaded(h, s)) => (h.clone(), s.clone()),
+            None => load(&state, &parts.headers)
+                .await?
+                .ok_or(ConsoleError::SignIn)?,
+        };
+        let account = state
+            .dir
+            .store
+            .account(session.account_id)
+            .await
+            .map_err(crate::directory::Error::from)?;
+        let user_name = account
+            .as_ref()
+            .map(|a| a.user_name.clone())
+            .unwrap_or_default();
+        let admin = admin_for_account(&state, account, &parts.headers).await?;
+        Ok(Who {
+            admin,
+            user_name,
+            csrf: session.csrf,
+            id_hash: hash,
+        })
+    }
+}
+
+/// The origin this server is reached at, as browsers send it in `Origin`.
+fn own_origin(state: &AppState, headers: &HeaderMap) -> Option<String> {
+    match &state.config.public_url {
+        Some(u) => {
+            let (scheme, rest) = u.split_once("://")?;
+            let host = rest.split('/').next()?;
+            Some(format!("{scheme}://{host}"))
+        }
+        None => {
+            let host = headers.get(header::HOST)?.to_str().ok()?;
+            let scheme = if secure(state, headers) {
+                "https"
+            } else {
+                "http"
+            };
+            Some(format!("{scheme}://{host}"))
+        }
+    }
+}
+
+fn refuse(message: &str) -> Response {
+    ConsoleError::Status(StatusCode::FORBIDDEN, message.to_owned()).into_response()
+}
+
+/// Every state-changing request: a browser's `Origin`, when sent, must be
+/// ours; and but for signing in, the request must carry its session's
+/// CSRF token (the `X-CSRF-Token` header htmx sends, or the `_csrf` field
+/// of a form).
+pub async fn csrf_guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+        return next.run(req).await;
+    }
+    if let Some(origin) = req.headers().get(header::ORIGIN) {
+        let ok = origin
+            .to_str()
+            .ok()
+            .is_some_and(|o| Some(o.to_owned()) == own_origin(&state, req.headers()));
+        if !ok {
+            return refuse("This request came from another site and was refused.");
+        }
+    }
+    if req.uri().path().ends_with("/signin") {
+        return next.run(req).await;
+    }
+    let (hash, session) = match load(&state, req.headers()).await {
+        Ok(Some(s)) => s,
+        Ok(None) => return Redirect::to("/admin/signin").into_response(),
+        Err(e) => return e.into_response(),
+    };
+    let header_token = req
+        .headers()
+        .get("x-csrf-token")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let (mut parts, body) = req.into_parts();
+    let bytes = match axum::body::to_bytes(body, state.config.max_body_bytes).await {
+        Ok(b) => b,
+        Err(_) => {
+            return ConsoleError::Status(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "The form is too large.".into(),
+            )
+            .into_response();
+        }
+    };
+    let presented = header_token.or_else(|| {
+        let text = std::str::from_utf8(&bytes).ok()?;
+        crate::http::extract::serde_urlencoded_pairs(text)?
+            .into_iter()
+            .find(|(k, _)| k == "_csrf")
+            .map(|(_, v)| v)
+    });
+    let valid = presented.is_some_and(|p| bool::from(p.as_bytes().ct_eq(session.csrf.as_bytes())));
+    if !valid {
+        return refuse(
+            "This form has expired or did not come from this console. Reload the page and try again.",
+        );
+    }
+    parts.extensions.insert(Loaded(hash, session));
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
+}
+
+/// Starts a session for an account: a fresh id (only its hash is kept)
+/// and CSRF token. Returns the `Set-Cookie` value.
+pub async fn new_session(
+    state: &AppState,
+    headers: &HeaderMap,
+    account: uuid::Uuid,
+) -> Result<HeaderValue, ConsoleError> {
+    let now = state.dir.now();
+    let store = &state.dir.store;
+    let idle = Duration::seconds(state.config.console_idle_timeout_secs as i64);
+    let absolute = Duration::seconds(state.config.console_absolute_timeout_secs as i64);
+    store
+        .delete_expired_sessions(now - idle, now - absolute)
+        .await
+        .map_err(crate::directory::Error::from)?;
+    let id = random_token();
+    store
+        .insert_session(
+            &digest(&id),
+            &Session {
+                account_id: account,
+                csrf: random_token(),
+                created: now,
+                last_seen: now,
+            },
+        )
+        .await
+        .map_err(crate::directory::Error::from)?;
+    Ok(set_cookie(
+        SESSION_COOKIE,
+        &id,
+        "Strict",
+        secure(state, headers),
+        None,
+    ))
+}
+
+#[derive(Template)]
+#[template(path = "console/signin.html")]
+struct SignInPage<'a> {
+    assets: &'static assets::Urls,
+    oidc: bool,
+    error: Option<&'a str>,
+}
+
+pub async fn signin_page(State(state): State<AppState>) -> Page {
+    super::html(&SignInPage {
+        assets: assets::urls(),
+        oidc: super::oidc::enabled(&state),
+        error: None,
+    })
+}
+
+#[derive(serde::Deserialize)]
+pub struct TokenForm {
+    token: String,
+}
+
+/// Sign-in with a bootstrap admin token (`scim-bridge admin bootstrap`),
+/// or an identity provider's JWT, checked as the admin API checks it.
+pub async fn signin(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    axum::Form(form): axum::Form<TokenForm>,
+) -> Page {
+    let mut with_bearer = HeaderMap::new();
+    let bearer = format!("Bearer {}", form.token.trim());
+    let refused = |message: &str| {
+        html_status(
+            StatusCode::UNAUTHORIZED,
+            &SignInPage {
+                assets: assets::urls(),
+                oidc: super::oidc::enabled(&state),
+                error: Some(message),
+            },
+        )
+    };
+    let Ok(value) = HeaderValue::from_str(&bearer) else {
+        return refused("That is not an admin token.");
+    };
+    with_bearer.insert(header::AUTHORIZATION, value);
+    match crate::http::admin::authenticate(&state, &with_bearer).await {
+        Ok(admin) => {
+            let cookie = new_session(&state, &headers, admin.id).await?;
+            let mut resp = Redirect::to("/admin/users").into_response();
+            resp.headers_mut().append(header::SET_COOKIE, cookie);
+            Ok(resp)
+        }
+        Err(e) if e.status() == StatusCode::UNAUTHORIZED => {
+            refused("That token is not valid, or its account is disabled.")
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Ends the session: deleted on the server, the cookie cleared.
+pub async fn signout(State(state): State<AppState>, headers: HeaderMap, who: Who) -> Page {
+    state
+        .dir
+        .store
+        .delete_session(&who.id_hash)
+        .await
+        .map_err(crate::directory::Error::from)?;
+    let mut resp = Redirect::to("/admin/signin").into_response();
+    resp.headers_mut().append(
+        header::SET_COOKIE,
+        set_cookie(
+            SESSION_COOKIE,
+            "",
+            "Strict",
+            secure(&state, &headers),
+            Some(0),
+        ),
+    );
+    Ok(resp)
+}

@@ -1,0 +1,672 @@
+//! Users: the list (search, IAM filter, sort, pages, disabled accounts on
+//! request), New User, the user page (profile, permissions, attributes,
+//! groups, subscriptions, governance report, audit trail) and its actions
+//! (disable / enable, migrate, permanent delete).
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::{Chrome, ConsoleError, Page, Who, html, html_status, see_other, stands_for};
+use crate::directory::accounts::parse_sort;
+use crate::http::AppState;
+use crate::http::admin::may;
+use crate::store::accounts::AccountQuery;
+
+pub const PAGE_SIZE: u64 = 50;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Row {
+    pub id: String,
+    pub user_name: String,
+    pub full_name: Option<String>,
+    pub iam: Option<String>,
+    pub disabled: bool,
+    pub created: String,
+    pub last_modified: String,
+}
+
+impl Row {
+    pub fn name(&self) -> &str {
+        self.full_name.as_deref().unwrap_or(&self.user_name)
+    }
+    pub fn iam_name(&self) -> &str {
+        self.iam.as_deref().unwrap_or("(detached)")
+    }
+    pub fn created_day(&self) -> &str {
+        self.created.get(..10).unwrap_or(&self.created)
+    }
+    pub fn modified_day(&self) -> &str {
+        self.last_modified.get(..10).unwrap_or(&self.last_modified)
+    }
+}
+
+/// A sortable column header: its link and its `aria-sort`.
+pub struct Column {
+    pub label: &'static str,
+    pub href: String,
+    pub aria_sort: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "console/users.html")]
+struct UsersPage {
+    c: Chrome,
+    rows: Vec<Row>,
+    count: u64,
+    first: u64,
+    last: u64,
+    q: String,
+    iam: String,
+    include_disabled: bool,
+    iams: Vec<String>,
+    columns: Vec<Column>,
+    prev: Option<String>,
+    next: Option<String>,
+    dialog: bool,
+    new_name: String,
+    new_email: String,
+    error: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct ListParams {
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    iam: String,
+    #[serde(default)]
+    include_disabled: Option<String>,
+    #[serde(default)]
+    sort: String,
+    #[serde(default)]
+    page: Option<u64>,
+    #[serde(default)]
+    dialog: Option<String>,
+}
+
+fn query_string(p: &ListParams, sort: &str, page: u64) -> String {
+    let mut pairs = vec![];
+    let enc = |s: &str| super::urlencode(s);
+    if !p.q.is_empty() {
+        pairs.push(format!("q={}", enc(&p.q)));
+    }
+    if !p.iam.is_empty() {
+        pairs.push(format!("iam={}", enc(&p.iam)));
+    }
+    if p.include_disabled.is_some() {
+        pairs.push("includeDisabled=on".to_owned());
+    }
+    if !sort.is_empty() {
+        pairs.push(format!("sort={}", enc(sort)));
+    }
+    if page > 1 {
+        pairs.push(format!("page={page}"));
+    }
+    if pairs.is_empty() {
+        "/admin/users".to_owned()
+    } else {
+        format!("/admin/users?{}", pairs.join("&"))
+    }
+}
+
+async fn users_page(
+    s: &AppState,
+    who: &Who,
+    p: &ListParams,
+    dialog: bool,
+    new: (&str, &str),
+    error: Option<String>,
+) -> Result<UsersPage, ConsoleError> {
+    who.admin.require(may::READ_ACCOUNTS)?;
+    let (sort, descending) = parse_sort(Some(&p.sort)).map_err(crate::directory::Error::from)?;
+    let iam = match p.iam.as_str() {
+        "" => None,
+        name => Some(s.dir.iam(name).await?.id),
+    };
+    let page = p.page.unwrap_or(1).max(1);
+    let list = s
+        .dir
+        .list_accounts(AccountQuery {
+            include_disabled: p.include_disabled.is_some(),
+            iam,
+            search: Some(p.q.clone()).filter(|q| !q.trim().is_empty()),
+            permission: None,
+            offset: (page - 1) * PAGE_SIZE,
+            limit: PAGE_SIZE,
+            sort,
+            descending,
+        })
+        .await?;
+    let count = list["count"].as_u64().unwrap_or(0);
+    let rows: Vec<Row> = serde_json::from_value(list["hits"].clone())
+        .map_err(|e| crate::directory::Error::Internal(e.to_string()))?;
+    let columns = [
+        ("Username", "userName"),
+        ("Created", "created"),
+        ("Last modified", "lastModified"),
+    ]
+    .into_iter()
+    .map(|(label, key)| {
+        let (current, desc) = match p.sort.strip_prefix('-') {
+            Some(k) => (k == key, true),
+            None => (
+                p.sort == key || (p.sort.is_empty() && key == "userName"),
+                false,
+            ),
+        };
+        let next_sort = if current && !desc {
+            format!("-{key}")
+        } else {
+            key.to_owned()
+        };
+        Column {
+            label,
+            href: query_string(p, &next_sort, 1),
+            aria_sort: match (current, desc) {
+                (false, _) => "none",
+                (true, false) => "ascending",
+                (true, true) => "descending",
+            },
+        }
+    })
+    .collect();
+    let first = (page - 1) * PAGE_SIZE;
+    Ok(UsersPage {
+        c: Chrome::new(who, "users"),
+        first: if rows.is_empty() { 0 } else { first + 1 },
+        last: first + rows.len() as u64,
+        prev: (page > 1).then(|| query_string(p, &p.sort, page - 1)),
+        next: (first + (rows.len() as u64) < count).then(|| query_string(p, &p.sort, page + 1)),
+        rows,
+        count,
+        q: p.q.clone(),
+        iam: p.iam.clone(),
+        include_disabled: p.include_disabled.is_some(),
+        iams: s
+            .dir
+            .list_iams()
+            .await?
+            .into_iter()
+            .map(|i| i.name)
+            .collect(),
+        columns,
+        dialog,
+        new_name: new.0.to_owned(),
+        new_email: new.1.to_owned(),
+        error,
+    })
+}
+
+pub async fn list(State(s): State<AppState>, who: Who, Query(p): Query<ListParams>) -> Page {
+    let dialog = p.dialog.as_deref() == Some("new-user") && who.admin.may(may::MANAGE_ACCOUNTS);
+    html(&users_page(&s, &who, &p, dialog, ("", ""), None).await?)
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NewUser {
+    full_name: String,
+    email: String,
+}
+
+/// New User: the email becomes the username. A refusal re-renders the
+/// dialog with the error; nothing was created.
+pub async fn create(
+    State(s): State<AppState>,
+    who: Who,
+    axum::Form(f): axum::Form<NewUser>,
+) -> Page {
+    let ctx = who.admin.require(may::MANAGE_ACCOUNTS)?;
+    let name = f.full_name.trim();
+    let email = f.email.trim();
+    let result = if name.is_empty() {
+        Err("Enter the person's full name.".to_owned())
+    } else {
+        s.dir
+            .create_bim_user(&ctx, Some(name), email)
+            .await
+            .map_err(|e| match e {
+                crate::directory::Error::Client(e) => e.detail,
+                crate::directory::Error::Internal(m) => {
+                    tracing::error!(cause = %m, "creating a user failed");
+                    "The user could not be created (server error).".to_owned()
+                }
+            })
+    };
+    match result {
+        Ok(id) => see_other(&format!("/admin/users/{id}")),
+        Err(message) => {
+            let page = users_page(
+                &s,
+                &who,
+                &ListParams::default(),
+                true,
+                (name, email),
+                Some(message),
+            )
+            .await?;
+            Ok(stands_for(
+                html_status(StatusCode::UNPROCESSABLE_ENTITY, &page)?,
+                "/admin/users?dialog=new-user",
+            ))
+        }
+    }
+}
+
+/// An account as its page shows it.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct View {
+    id: String,
+    user_name: String,
+    full_name: Option<String>,
+    iam: Option<String>,
+    deprovisioned_from: Option<String>,
+    active: bool,
+    disabled: bool,
+    disabled_by_admin: bool,
+    created: String,
+    last_modified: String,
+    #[serde(default)]
+    emails: Vec<String>,
+    #[serde(default)]
+    permission_sources: Vec<PermissionRow>,
+    #[serde(default)]
+    groups: Vec<GroupRow>,
+    #[serde(default)]
+    subscriptions: Vec<Value>,
+    #[serde(default)]
+    audit_trail: Vec<AuditRow>,
+}
+
+#[derive(Deserialize)]
+struct PermissionRow {
+    permission: String,
+    sources: Vec<String>,
+}
+
+impl PermissionRow {
+    fn direct(&self) -> bool {
+        self.sources.iter().any(|s| s == "direct")
+    }
+    fn sources_text(&self) -> String {
+        self.sources.join(", ")
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct GroupRow {
+    id: String,
+    display_name: String,
+    direct: bool,
+    iam: Option<String>,
+    joined: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditRow {
+    pub at: String,
+    pub actor: String,
+    pub action: String,
+    pub target: Option<String>,
+    pub outcome: String,
+    #[serde(default)]
+    pub attributes: Vec<String>,
+}
+
+impl AuditRow {
+    pub fn attributes_text(&self) -> String {
+        self.attributes.join(", ")
+    }
+    pub fn target_text(&self) -> &str {
+        self.target.as_deref().unwrap_or("")
+    }
+}
+
+/// One attribute key: the identity provider's values and the managed ones.
+pub struct AttributeRow {
+    pub key: String,
+    pub idp: String,
+    pub managed: Vec<String>,
+}
+
+pub fn attribute_rows(idp: &Value, managed: &Value) -> Vec<AttributeRow> {
+    let mut keys: Vec<String> = idp
+        .as_object()
+        .into_iter()
+        .flatten()
+        .chain(managed.as_object().into_iter().flatten())
+        .map(|(k, _)| k.clone())
+        .collect();
+    keys.sort();
+    keys.dedup();
+    let values = |layer: &Value, k: &str| -> Vec<String> {
+        layer[k]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect()
+    };
+    keys.into_iter()
+        .map(|k| AttributeRow {
+            idp: values(idp, &k).join(", "),
+            managed: values(managed, &k),
+            key: k,
+        })
+        .collect()
+}
+
+#[derive(Template)]
+#[template(path = "console/user.html")]
+struct UserPage {
+    c: Chrome,
+    u: View,
+    attributes: Vec<AttributeRow>,
+    inherited: Vec<AttributeRow>,
+    catalogue: Vec<String>,
+    iams: Vec<String>,
+    may_manage: bool,
+    may_report: bool,
+    dialog: String,
+    error: Option<String>,
+    migrate_iam: String,
+    migrate_name: String,
+}
+
+impl UserPage {
+    fn name(&self) -> &str {
+        self.u.full_name.as_deref().unwrap_or(&self.u.user_name)
+    }
+}
+
+fn parse_user(id: &str) -> Result<Uuid, ConsoleError> {
+    Uuid::parse_str(id)
+        .map_err(|_| ConsoleError::Status(StatusCode::NOT_FOUND, format!("There is no user {id}.")))
+}
+
+#[derive(Deserialize, Default)]
+pub struct PageParams {
+    dialog: Option<String>,
+}
+
+async fn user_page(
+    s: &AppState,
+    who: &Who,
+    id: Uuid,
+    dialog: &str,
+    error: Option<String>,
+    migrate: (&str, &str),
+) -> Result<UserPage, ConsoleError> {
+    who.admin.require(may::READ_ACCOUNTS)?;
+    let may_report = who.admin.may(may::READ_REPORTS);
+    let may_manage = who.admin.may(may::MANAGE_ACCOUNTS);
+    // The governance report is the account's view plus join dates and its
+    // audit trail; without the right to read reports, the plain view.
+    let mut view = if may_report {
+        s.dir.report(id).await?
+    } else {
+        s.dir.account_view(id).await?
+    };
+    let attrs = view["attributes"].take();
+    let u: View = serde_json::from_value(view)
+        .map_err(|e| crate::directory::Error::Internal(e.to_string()))?;
+    let dialog = match dialog {
+        "permissions" | "disable" | "enable" | "migrate" | "delete" if may_manage => {
+            dialog.to_owned()
+        }
+        _ => String::new(),
+    };
+    Ok(UserPage {
+        c: Chrome::new(who, "users"),
+        attributes: attribute_rows(&attrs["identityProvider"], &attrs["managed"]),
+        inherited: attribute_rows(&attrs["inherited"], &json!({})),
+        catalogue: s
+            .dir
+            .permission_catalogue()
+            .await?
+            .into_iter()
+            .map(|p| p.name)
+            .collect(),
+        iams: s
+            .dir
+            .list_iams()
+            .await?
+            .into_iter()
+            .map(|i| i.name)
+            .collect(),
+        migrate_iam: if migrate.0.is_empty() {
+            u.iam.clone().unwrap_or_default()
+        } else {
+            migrate.0.to_owned()
+        },
+        migrate_name: migrate.1.to_owned(),
+        u,
+        may_manage,
+        may_report,
+        dialog,
+        error,
+    })
+}
+
+pub async fn page(
+    State(s): State<AppState>,
+    who: Who,
+    Path(id): Path<String>,
+    Query(p): Query<PageParams>,
+) -> Page {
+    let id = parse_user(&id)?;
+    html(
+        &user_page(
+            &s,
+            &who,
+            id,
+            p.dialog.as_deref().unwrap_or(""),
+            None,
+            ("", ""),
+        )
+        .await?,
+    )
+}
+
+/// Runs a change; on a refusal the page comes back with the dialog open
+/// and the reason in it, else back to the user's page.
+async fn act(
+    s: &AppState,
+    who: &Who,
+    id: Uuid,
+    dialog: &str,
+    migrate: (&str, &str),
+    result: crate::directory::Result<()>,
+    then: String,
+) -> Page {
+    match result {
+        Ok(()) => see_other(&then),
+        Err(crate::directory::Error::Client(e)) => {
+            let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
+            let page = user_page(s, who, id, dialog, Some(e.detail), migrate).await?;
+            let mut resp = html(&page)?;
+            *resp.status_mut() = status;
+            let url = match dialog {
+                "" => format!("/admin/users/{id}"),
+                d => format!("/admin/users/{id}?dialog={d}"),
+            };
+            Ok(stands_for(resp, &url))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct PermissionForm {
+    permission: String,
+}
+
+pub async fn add_permission(
+    State(s): State<AppState>,
+    who: Who,
+    Path(id): Path<String>,
+    axum::Form(f): axum::Form<PermissionForm>,
+) -> Page {
+    let ctx = who.admin.require(may::MANAGE_ACCOUNTS)?;
+    let id = parse_user(&id)?;
+    let r = s.dir.add_permissions(&ctx, id, &[f.permission]).await;
+    act(
+        &s,
+        &who,
+        id,
+        "permissions",
+        ("", ""),
+        r,
+        format!("/admin/users/{id}"),
+    )
+    .await
+}
+
+pub async fn remove_permission(
+    State(s): State<AppState>,
+    who: Who,
+    Path((id, name)): Path<(String, String)>,
+) -> Page {
+    let ctx = who.admin.require(may::MANAGE_ACCOUNTS)?;
+    let id = parse_user(&id)?;
+    let r = s.dir.remove_permission(&ctx, id, &name).await;
+    act(&s, &who, id, "", ("", ""), r, format!("/admin/users/{id}")).await
+}
+
+#[derive(Deserialize)]
+pub struct AttributeForm {
+    op: String,
+    key: String,
+    #[serde(default)]
+    value: String,
+}
+
+/// The body `Directory::patch_attributes` takes for one form submission.
+pub fn attribute_change(f: &AttributeForm) -> Value {
+    let values: Vec<&str> = Some(f.value.trim())
+        .filter(|v| !v.is_empty())
+        .into_iter()
+        .collect();
+    json!({"operations": [{"op": f.op, "name": f.key.trim(), "values": values}]})
+}
+
+pub async fn change_attribute(
+    State(s): State<AppState>,
+    who: Who,
+    Path(id): Path<String>,
+    axum::Form(f): axum::Form<AttributeForm>,
+) -> Page {
+    let ctx = who.admin.require(may::MANAGE_ACCOUNTS)?;
+    let id = parse_user(&id)?;
+    let r = s
+        .dir
+        .patch_attributes(&ctx, "User", id, &attribute_change(&f))
+        .await;
+    act(
+        &s,
+        &who,
+        id,
+        "",
+        ("", ""),
+        r,
+        format!("/admin/users/{id}#attributes"),
+    )
+    .await
+}
+
+pub async fn disable(State(s): State<AppState>, who: Who, Path(id): Path<String>) -> Page {
+    let ctx = who.admin.require(may::MANAGE_ACCOUNTS)?;
+    let id = parse_user(&id)?;
+    let r = s.dir.set_disabled(&ctx, id, true).await;
+    act(
+        &s,
+        &who,
+        id,
+        "disable",
+        ("", ""),
+        r,
+        format!("/admin/users/{id}"),
+    )
+    .await
+}
+
+pub async fn enable(State(s): State<AppState>, who: Who, Path(id): Path<String>) -> Page {
+    let ctx = who.admin.require(may::MANAGE_ACCOUNTS)?;
+    let id = parse_user(&id)?;
+    let r = s.dir.set_disabled(&ctx, id, false).await;
+    act(
+        &s,
+        &who,
+        id,
+        "enable",
+        ("", ""),
+        r,
+        format!("/admin/users/{id}"),
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MigrateForm {
+    iam: String,
+    user_name: String,
+}
+
+pub async fn migrate(
+    State(s): State<AppState>,
+    who: Who,
+    Path(id): Path<String>,
+    axum::Form(f): axum::Form<MigrateForm>,
+) -> Page {
+    let ctx = who.admin.require(may::MANAGE_ACCOUNTS)?;
+    let id = parse_user(&id)?;
+    let r = s.dir.migrate(&ctx, id, &f.iam, f.user_name.trim()).await;
+    act(
+        &s,
+        &who,
+        id,
+        "migrate",
+        (&f.iam, &f.user_name),
+        r,
+        format!("/admin/users/{id}"),
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+pub struct DeleteForm {
+    #[serde(default)]
+    confirm: String,
+}
+
+/// Permanent delete: the directory refuses anything but the word `Delete`.
+pub async fn delete(
+    State(s): State<AppState>,
+    who: Who,
+    Path(id): Path<String>,
+    axum::Form(f): axum::Form<DeleteForm>,
+) -> Page {
+    let ctx = who.admin.require(may::MANAGE_ACCOUNTS)?;
+    let id = parse_user(&id)?;
+    let r = s.dir.delete_permanently(&ctx, id, Some(&f.confirm)).await;
+    act(
+        &s,
+        &who,
+        id,
+        "delete",
+        ("", ""),
+        r,
+        "/admin/users?deleted=1".to_owned(),
+    )
+    .await
+}

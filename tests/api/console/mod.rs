@@ -1,0 +1,97 @@
+//! The admin console over HTTP on both databases: security headers and
+//! asset caching, CSRF refusal, sessions (cookie flags, hashed ids, idle
+//! and absolute expiry, sign-out), what a page shows and what the server
+//! refuses by permission, the SCIM token shown once, the OIDC sign-in.
+
+mod oidc;
+mod pages;
+mod security;
+mod sessions;
+
+use reqwest::redirect::Policy;
+use reqwest::{Client, Response};
+
+use crate::app::TestApp;
+
+/// A browser, as far as the server can tell: no redirects followed, one
+/// session cookie kept by hand.
+pub struct Browser {
+    pub origin: String,
+    pub client: Client,
+    pub cookie: Option<String>,
+}
+
+impl Browser {
+    pub fn new(app: &TestApp) -> Browser {
+        Browser {
+            origin: app.origin.clone(),
+            client: Client::builder()
+                .redirect(Policy::none())
+                .build()
+                .expect("client"),
+            cookie: None,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.origin)
+    }
+
+    /// Keeps the session cookie a response sets (or clears).
+    pub fn keep(&mut self, r: &Response) {
+        for v in r.headers().get_all("set-cookie") {
+            let v = v.to_str().unwrap();
+            if let Some(rest) = v.strip_prefix("scim_bridge_session=") {
+                let value = rest.split(';').next().unwrap();
+                self.cookie = (!value.is_empty()).then(|| value.to_owned());
+            }
+        }
+    }
+
+    pub async fn get(&mut self, path: &str) -> Response {
+        let mut req = self.client.get(self.url(path));
+        if let Some(c) = &self.cookie {
+            req = req.header("cookie", format!("scim_bridge_session={c}"));
+        }
+        let r = req.send().await.expect("get");
+        self.keep(&r);
+        r
+    }
+
+    /// The page's text (asserting 200).
+    pub async fn page(&mut self, path: &str) -> String {
+        let r = self.get(path).await;
+        assert_eq!(r.status(), 200, "GET {path}");
+        r.text().await.unwrap()
+    }
+
+    /// A form POST with these fields (the CSRF token is the caller's).
+    pub async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Response {
+        let mut req = self.client.post(self.url(path)).form(form);
+        if let Some(c) = &self.cookie {
+            req = req.header("cookie", format!("scim_bridge_session={c}"));
+        }
+        let r = req.send().await.expect("post");
+        self.keep(&r);
+        r
+    }
+
+    /// The CSRF token of the signed-in session, read from a page.
+    pub async fn csrf(&mut self) -> String {
+        let page = self.page("/admin/users").await;
+        csrf_in(&page)
+    }
+
+    /// Signs in with an admin token; asserts it worked.
+    pub async fn sign_in(&mut self, token: &str) {
+        let r = self.post("/admin/signin", &[("token", token)]).await;
+        assert_eq!(r.status(), 303, "sign-in");
+        assert_eq!(r.headers()["location"], "/admin/users");
+        assert!(self.cookie.is_some(), "a session cookie");
+    }
+}
+
+pub fn csrf_in(page: &str) -> String {
+    let at = page.find("name=\"_csrf\" value=\"").expect("a CSRF field") + 20;
+    page[at..at + page[at..].find('"').unwrap()].to_owned()
+}

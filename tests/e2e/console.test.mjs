@@ -1,0 +1,304 @@
+// The admin console in a real headless Chromium against the built server
+// on a real database (SQLite, or PostgreSQL with E2E_DATABASE=postgres),
+// signed in through a test OpenID provider started here. Screenshots of
+// each screen go to target/e2e-screenshots/.
+//
+//   cargo build && (cd tests/e2e && npm ci && npm test)
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, execFileSync } from "node:child_process";
+import fs from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+import { startProvider } from "./oidc-provider.mjs";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+const bin = process.env.SCIM_BRIDGE_BIN || path.join(root, "target/debug/scim-bridge");
+const backend = process.env.E2E_DATABASE || "sqlite";
+const shots = path.join(root, "target/e2e-screenshots", backend);
+const CLIENT_ID = "scim-bridge-console";
+const ADMIN = "admin@example.com";
+
+// Script errors and CSP refusals seen in the browser: none allowed.
+const problems = [];
+let tmp, provider, server, base, browser, page, dbUrl, schema;
+
+async function freePort() {
+  const s = net.createServer();
+  await new Promise((r) => s.listen(0, "127.0.0.1", r));
+  const port = s.address().port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+function database() {
+  if (backend === "postgres") {
+    const pg = process.env.SCIM_BRIDGE_TEST_POSTGRES || "postgres://postgres@127.0.0.1:5432/test";
+    schema = `e2e_${Date.now()}_${process.pid}`;
+    execFileSync("psql", [pg, "-qAtc", `CREATE SCHEMA ${schema}`], { stdio: "pipe" });
+    const sep = pg.includes("?") ? "&" : "?";
+    return `${pg}${sep}options=-c%20search_path%3D${schema}`;
+  }
+  return `sqlite://${path.join(tmp, "e2e.db")}`;
+}
+
+async function waitHealthy(url) {
+  const deadline = Date.now() + 30000;
+  for (;;) {
+    try {
+      if ((await fetch(`${url}/healthz`)).ok) return;
+    } catch {}
+    if (Date.now() > deadline) throw new Error("the server never became healthy");
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+const nav = (name) => page.getByRole("navigation", { name: "Sections" }).getByRole("link", { name });
+
+async function shot(name) {
+  // caret "initial": hiding the caret would inject a style the CSP refuses.
+  await page.screenshot({ path: path.join(shots, `${name}.png`), fullPage: true, caret: "initial" });
+}
+
+before(async () => {
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), "scim-bridge-e2e-"));
+  fs.rmSync(shots, { recursive: true, force: true });
+  fs.mkdirSync(shots, { recursive: true });
+  provider = await startProvider({ clientId: CLIENT_ID, email: ADMIN });
+  dbUrl = database();
+  execFileSync(bin, ["--database", dbUrl, "admin", "bootstrap", "--email", ADMIN, "--name", "Ada Admin"], { stdio: "pipe" });
+  const port = await freePort();
+  base = `http://127.0.0.1:${port}`;
+  const env = {
+    ...process.env,
+    SCIM_BRIDGE_PUBLIC_URL: base,
+    SCIM_BRIDGE_OIDC_ISSUER: provider.issuer,
+    SCIM_BRIDGE_OIDC_AUDIENCE: "scim-bridge-api",
+    SCIM_BRIDGE_OIDC_JWKS_URL: `${provider.issuer}/jwks`,
+    SCIM_BRIDGE_OIDC_CLIENT_ID: CLIENT_ID,
+    SCIM_BRIDGE_TOKEN_CACHE_MS: "0",
+  };
+  server = spawn(bin, ["--database", dbUrl, "serve", "--bind", `127.0.0.1:${port}`], { env, stdio: ["ignore", "ignore", "pipe"] });
+  let log = "";
+  server.stderr.on("data", (d) => { log += d; });
+  server.on("exit", (code) => { if (code) console.error(`server exited ${code}\n${log}`); });
+  await waitHealthy(base);
+  const profile = fs.mkdtempSync(path.join(tmp, "profile-"));
+  browser = await chromium.launchPersistentContext(profile, {
+    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+    headless: true,
+    acceptDownloads: true,
+    viewport: { width: 1280, height: 900 },
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+  page = browser.pages()[0] || (await browser.newPage());
+  page.setDefaultTimeout(10000);
+  page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
+  page.on("console", (m) => {
+    if (m.type() === "error" && /Content Security Policy|Refused to/.test(m.text())) {
+      problems.push(`CSP refusal on ${page.url()}: ${m.text()}`);
+    }
+  });
+  page.on("response", (r) => {
+    const missing = r.status() === 404 && !r.url().endsWith("/favicon.ico");
+    if (missing || r.status() >= 500) problems.push(`${r.status()} for ${r.request().method()} ${r.url()}`);
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  server?.kill("SIGTERM");
+  provider?.close();
+  if (schema) {
+    const pg = process.env.SCIM_BRIDGE_TEST_POSTGRES || "postgres://postgres@127.0.0.1:5432/test";
+    execFileSync("psql", [pg, "-qAtc", `DROP SCHEMA ${schema} CASCADE`], { stdio: "pipe" });
+  }
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+// Steps run in order and the first failure ends the walk (each step
+// builds on the one before).
+async function step(name, fn) {
+  try {
+    await fn();
+    console.log(`ok - ${name}`);
+  } catch (e) {
+    await shot(`failed-${name.replace(/[^a-z0-9]+/gi, "-")}`).catch(() => {});
+    e.message = `${name}: ${e.message}`;
+    throw e;
+  }
+}
+
+test("an administrator walks every flow of the console", async () => {
+  await step("sign in through the identity provider", async () => {
+    await page.goto(`${base}/admin/users`);
+    await page.waitForURL(/\/admin\/signin$/);
+    await shot("01-sign-in");
+    await page.getByRole("link", { name: "Sign in with your identity provider" }).click();
+    await page.waitForURL(/\/admin\/users$/);
+    await page.getByRole("heading", { name: "Users" }).waitFor();
+    assert.match(await page.locator(".me").innerText(), /admin@example.com/);
+    const cookies = await browser.cookies(`${base}/admin/users`);
+    const session = cookies.find((c) => c.name === "scim_bridge_session");
+    assert.ok(session.httpOnly && session.sameSite === "Strict");
+    await shot("02-users");
+  });
+
+  await step("create an IAM to migrate to", async () => {
+    await nav("IAMs").click();
+    await page.getByLabel("Name", { exact: true }).fill("okta");
+    await page.getByLabel("Display name").fill("Okta");
+    await page.getByRole("button", { name: "Create IAM" }).click();
+    await page.getByRole("heading", { name: /^okta/ }).waitFor();
+  });
+
+  await step("New User, from the keyboard; an error stays in the dialog", async () => {
+    await nav("Users").click();
+    await page.getByRole("link", { name: "New User" }).click();
+    const dialog = page.getByRole("dialog", { name: "New User" });
+    await dialog.waitFor();
+    await shot("03-new-user");
+    // Focus starts in Full Name; Tab to Email; Enter submits.
+    await page.keyboard.type("Compliance One");
+    await page.keyboard.press("Tab");
+    await page.keyboard.type("admin@example.com"); // taken: the server refuses
+    await page.getByRole("button", { name: "Create" }).click();
+    await dialog.getByRole("alert").waitFor();
+    await shot("04-new-user-error");
+    await dialog.getByLabel("Email").fill("c1@example.com");
+    await dialog.getByLabel("Email").press("Enter");
+    await page.getByRole("heading", { name: "Compliance One" }).waitFor();
+    await shot("05-user");
+  });
+
+  await step("add and remove GOVERNANCE", async () => {
+    await page.getByRole("link", { name: "Add Permissions" }).click();
+    const dialog = page.getByRole("dialog", { name: "Add Permissions" });
+    await dialog.getByLabel("Select Permission").selectOption("GOVERNANCE");
+    await shot("06-add-permissions");
+    await dialog.getByRole("button", { name: "Add" }).click();
+    const remove = page.getByRole("button", { name: "Remove GOVERNANCE" });
+    await remove.waitFor();
+    await page.getByRole("cell", { name: "GOVERNANCE", exact: true }).waitFor();
+    await remove.click();
+    await remove.waitFor({ state: "detached" });
+    assert.equal(await page.getByRole("cell", { name: "GOVERNANCE", exact: true }).count(), 0);
+  });
+
+  await step("disable; found only with Include disabled accounts", async () => {
+    await page.getByText("Actions").click();
+    await page.getByRole("link", { name: "Disable" }).click();
+    await shot("07-disable");
+    await page.getByRole("dialog").getByRole("button", { name: "Disable" }).click();
+    await page.locator("h1 .badge", { hasText: "Disabled" }).waitFor();
+    await nav("Users").click();
+    await page.getByRole("heading", { name: "Users" }).waitFor();
+    await page.getByLabel("Search users").fill("c1@");
+    await page.getByLabel("Search users").press("Enter");
+    await page.getByRole("caption").filter({ hasText: "No users match." }).waitFor();
+    await page.getByLabel("Include disabled accounts").check();
+    await page.getByRole("link", { name: "Compliance One" }).waitFor();
+    await shot("08-users-with-disabled");
+    await page.getByRole("link", { name: "Compliance One" }).click();
+    await page.getByRole("heading", { name: "Compliance One" }).waitFor();
+  });
+
+  await step("migrate to another IAM", async () => {
+    await page.getByText("Actions").click();
+    await page.getByRole("link", { name: "Migrate User" }).click();
+    const dialog = page.getByRole("dialog", { name: "Migrate User" });
+    await dialog.getByLabel("IAM").selectOption("okta");
+    await dialog.getByLabel("Username").fill("c1@okta.example");
+    await shot("09-migrate");
+    await dialog.getByRole("button", { name: "Migrate User" }).click();
+    await page.getByText("c1@okta.example").first().waitFor();
+    assert.match(await page.locator(".facts").innerText(), /okta/);
+  });
+
+  await step("permanently delete: refused until Delete is typed", async () => {
+    await page.getByText("Actions").click();
+    await page.getByRole("link", { name: "Permanently Delete" }).click();
+    const dialog = page.getByRole("dialog");
+    const confirm = dialog.getByRole("button", { name: "Confirm Permanent Delete" });
+    assert.equal(await confirm.isDisabled(), true);
+    await dialog.getByLabel("Type Delete to confirm").fill("delete");
+    assert.equal(await confirm.isDisabled(), true, "the wrong case does not enable it");
+    await shot("10-delete-refused");
+    await dialog.getByLabel("Type Delete to confirm").fill("Delete");
+    assert.equal(await confirm.isDisabled(), false);
+    await shot("11-delete-ready");
+    await confirm.click();
+    await page.getByRole("heading", { name: "Users" }).waitFor();
+    await page.getByRole("heading", { name: "Users" }).waitFor();
+    await page.getByLabel("Search users").fill("c1@");
+    await page.getByLabel("Search users").press("Enter");
+    await page.getByLabel("Include disabled accounts").check();
+    await page.getByRole("caption").filter({ hasText: "No users match." }).waitFor();
+  });
+
+  await step("issue a SCIM token, shown once, then revoke it", async () => {
+    await nav("IAMs").click();
+    await page.getByRole("link", { name: "okta" }).click();
+    await page.getByLabel("Label").fill("Okta provisioning");
+    await page.getByRole("button", { name: "Issue SCIM token" }).click();
+    const token = await page.getByLabel("Token", { exact: true }).inputValue();
+    assert.equal(await page.getByLabel("SCIM base URL").inputValue(), `${base}/scim/v2`);
+    await shot("12-token-once");
+    const ok = await fetch(`${base}/scim/v2/Users`, { headers: { authorization: `Bearer ${token}` } });
+    assert.equal(ok.status, 200);
+    await page.reload();
+    assert.equal((await page.content()).includes(token), false, "never shown again");
+    await page.getByRole("button", { name: /^Revoke/ }).click();
+    await page.getByText(/^revoked/).waitFor();
+    await shot("13-token-revoked");
+    const refused = await fetch(`${base}/scim/v2/Users`, { headers: { authorization: `Bearer ${token}` } });
+    assert.equal(refused.status, 401);
+  });
+
+  await step("metrics: the chart, then download the last 7 days", async () => {
+    // The touches so far reach the server (the script batches them).
+    const reported = page.waitForResponse((r) => r.url().endsWith("/admin/ui-events") && r.status() === 204);
+    await nav("Metrics").click();
+    await reported;
+    await page.reload();
+    await page.getByRole("heading", { name: "Metrics" }).waitFor();
+    assert.equal(await page.locator("svg.chart rect.bar").count(), 30);
+    await shot("15-metrics");
+    await page.getByRole("link", { name: "Download metrics" }).click();
+    const dialog = page.getByRole("dialog", { name: "Download Metrics" });
+    await dialog.getByLabel("Number of Days").fill("7");
+    await shot("16-download-metrics");
+    const [download] = await Promise.all([
+      page.waitForEvent("download"),
+      dialog.getByRole("button", { name: "Download" }).click(),
+    ]);
+    const file = path.join(tmp, download.suggestedFilename());
+    await download.saveAs(file);
+    const doc = JSON.parse(fs.readFileSync(file, "utf8"));
+    assert.equal(doc.schemaVersion, 1);
+    assert.equal(doc.days.length, 7);
+    const today = doc.days.at(-1);
+    assert.ok(today.workflows["user.created"] >= 1, JSON.stringify(today));
+    assert.ok(today.workflows["user.deleted"] >= 1 || Object.keys(today.workflows).some((k) => k.includes("delete")), JSON.stringify(today));
+    assert.ok(today.ui["new-user"] >= 1, JSON.stringify(today.ui));
+    assert.ok(!JSON.stringify(doc).includes("c1@"), "anonymous");
+  });
+
+  await step("groups and sign-out", async () => {
+    await nav("Groups").click();
+    await page.getByRole("heading", { name: "Groups" }).waitFor();
+    await shot("14-groups");
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await page.waitForURL(/\/admin\/signin$/);
+    await page.goto(`${base}/admin/users`);
+    await page.waitForURL(/\/admin\/signin$/);
+  });
+
+  await step("no script error and no CSP refusal on any page", async () => {
+    assert.deepEqual(problems, []);
+  });
+});
