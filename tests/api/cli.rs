@@ -200,3 +200,54 @@ fn unknown_database_scheme_is_a_clear_error() {
         "{stderr}"
     );
 }
+
+/// `metrics export` writes the document the admin API downloads, to a file
+/// or to stdout, and refuses a bad range.
+async fn metrics_export_from_the_command_line(app: &TestApp) {
+    let db = app.database_url.as_str();
+    app.create_user("cli.metrics@example.com").await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("metrics.json");
+    ok(
+        db,
+        &[
+            "metrics",
+            "export",
+            "--days",
+            "7",
+            "--output",
+            file.to_str().unwrap(),
+        ],
+    );
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert_eq!(doc["schemaVersion"], 1);
+    let days = doc["days"].as_array().unwrap();
+    assert_eq!(days.len(), 7);
+    assert_eq!(days[6]["workflows"]["user.created"], 1, "{doc}");
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(!text.contains("cli.metrics"), "the export names nobody");
+    // Stdout, by dates; the same days as the API's.
+    let (from, to) = (doc["from"].as_str().unwrap(), doc["to"].as_str().unwrap());
+    let out: Value =
+        serde_json::from_str(&ok(db, &["metrics", "export", "--from", from, "--to", to])).unwrap();
+    assert_eq!(out["days"], doc["days"]);
+    for bad in [
+        &["metrics", "export", "--days", "0"][..],
+        &["metrics", "export", "--days", "367"],
+        &[
+            "metrics",
+            "export",
+            "--from",
+            "2026-02-01",
+            "--to",
+            "2026-01-01",
+        ],
+        &["metrics", "export", "--from", "2026-01-01"],
+        &["metrics", "export"],
+    ] {
+        let (success, _, stderr) = cli(db, bad);
+        assert!(!success, "{bad:?} succeeded");
+        assert!(!stderr.is_empty(), "{bad:?} says why");
+    }
+}
+both!(metrics_export_from_the_command_line);
