@@ -32,8 +32,8 @@
 //!   at least 5).
 //!
 //! `--seed` (with a server the bench starts) creates the N users before the
-//! server starts, through the library (`Directory::create_user`, 256 at a
-//! time, so that SQLite's group commit takes hundreds per transaction):
+//! server starts, through the library's import (batches of 1,000 users in
+//! one transaction each, as `scim-bridge import` writes them):
 //! setup for the 1,000,000-user runs, not a measured phase. It replaces
 //! the create phase.
 //!
@@ -596,12 +596,13 @@ async fn existing_users(ctx: &Ctx, base: &str, n: usize) -> Result<Vec<(String, 
     Ok(out)
 }
 
-/// Creates users `0..n` through the library, before the server runs: the
-/// ids, in order. Not measured: setup for runs at a million users.
+/// Creates users `0..n` through the library's import (what `scim-bridge
+/// import` runs: batches of 1,000 in one transaction each), before the
+/// server runs: the ids, in order. Not measured: setup for runs at a
+/// million users, where creating them one request at a time would take
+/// the better part of an hour on PostgreSQL.
 async fn seed_users(db: &str, n: usize) -> Result<Vec<String>, String> {
-    use futures_util::StreamExt;
-    use scim_bridge::directory::Scope;
-    use scim_bridge::scim::projection::Projection;
+    use std::io::Write as _;
 
     let config = scim_bridge::config::Config {
         database_url: db.to_owned(),
@@ -611,47 +612,35 @@ async fn seed_users(db: &str, n: usize) -> Result<Vec<String>, String> {
     let dir = scim_bridge::open_directory(&config)
         .await
         .map_err(|e| format!("seeding: {e}"))?;
-    let iam = dir
-        .iam("bench")
-        .await
-        .map_err(|e| format!("seeding: {e:?}"))?
-        .id;
-    let scope = Scope {
-        iam,
-        base_url: "http://127.0.0.1/scim/v2".to_owned(),
-        request_id: None,
-    };
-    let proj = Projection::default();
     let started = Instant::now();
-    let mut ids = vec![String::new(); n];
-    let mut done = 0usize;
-    let mut created = futures_util::stream::iter(0..n)
-        .map(|i| {
-            let (dir, scope, proj) = (&dir, &scope, &proj);
-            async move {
-                let body: serde_json::Value = serde_json::from_str(&user_body(
-                    &format!("user{i}@example.com"),
-                    &format!("ext-{i:08}"),
-                    i,
-                ))
-                .expect("valid JSON");
-                dir.create_user(scope, &body, proj)
-                    .await
-                    .map(|r| (i, r.id))
-                    .map_err(|e| format!("seeding user {i}: {e:?}"))
-            }
-        })
-        .buffer_unordered(256);
-    while let Some(r) = created.next().await {
-        let (i, id) = r?;
-        ids[i] = id;
-        done += 1;
-        if done.is_multiple_of(100_000) {
-            eprintln!(
-                "seeded {done} users in {:.0} s",
-                started.elapsed().as_secs_f64()
-            );
+    let ids: Vec<String> = (0..n).map(|_| uuid::Uuid::now_v7().to_string()).collect();
+    const CHUNK: usize = 100_000;
+    for first in (0..n).step_by(CHUNK) {
+        let mut lines = Vec::with_capacity(CHUNK * 700);
+        for (i, id) in ids.iter().enumerate().skip(first).take(CHUNK) {
+            let mut doc: serde_json::Value = serde_json::from_str(&user_body(
+                &format!("user{i}@example.com"),
+                &format!("ext-{i:08}"),
+                i,
+            ))
+            .expect("valid JSON");
+            doc["id"] = id.as_str().into();
+            let line = serde_json::json!({"type": "User", "iam": "bench", "resource": doc});
+            writeln!(lines, "{line}").expect("writes to memory");
         }
+        let mut reader = std::io::Cursor::new(lines);
+        let report = dir
+            .import_lines(&mut reader, 1000, &mut |_| {})
+            .await
+            .map_err(|e| format!("seeding: {e:?}"))?;
+        if let Some(e) = report.errors.first() {
+            return Err(format!("seeding: line {}: {}", e.line, e.reason));
+        }
+        eprintln!(
+            "seeded {} users in {:.0} s",
+            (first + CHUNK).min(n),
+            started.elapsed().as_secs_f64()
+        );
     }
     eprintln!(
         "seeded {n} users in {:.1} s ({:.0}/s)",
