@@ -24,6 +24,7 @@ pub struct Database {
 impl Database {
     /// None when the backend is PostgreSQL and SCIM_BRIDGE_TEST_POSTGRES is unset.
     pub async fn new(backend: Backend) -> Option<Database> {
+        leak::init();
         let dir = tempfile::tempdir().expect("temp dir");
         let (url, schema) = match backend {
             Backend::Sqlite => (
@@ -154,7 +155,6 @@ impl Server {
             for (k, v) in env {
                 cmd.env(k, v);
             }
-            leak::init();
             let mut server = Server {
                 child: cmd.spawn().expect("start scim-bridge serve"),
                 origin: format!("http://127.0.0.1:{port}"),

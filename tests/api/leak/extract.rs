@@ -13,6 +13,8 @@ pub enum Kind {
     Email,
     Cookie,
     Csrf,
+    /// Planted on purpose (see `super::CANARY`).
+    Canary,
 }
 
 impl Kind {
@@ -24,6 +26,7 @@ impl Kind {
             Kind::Email => "email",
             Kind::Cookie => "session cookie",
             Kind::Csrf => "CSRF token",
+            Kind::Canary => "canary",
         }
     }
 }

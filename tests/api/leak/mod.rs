@@ -18,11 +18,14 @@ use std::time::Duration;
 pub use client::{Client, RequestBuilder};
 pub use extract::Kind;
 
-/// What the servers log at: everything of ours and of the HTTP stack at
-/// debug; the libraries that log connection chatter (and, in the tests'
-/// own process, the client side) at info.
-pub const LOG_FILTER: &str = "debug,sqlx=info,hyper=info,hyper_util=info,h2=info,rustls=info,\
-                              reqwest=info,tokio_postgres=info,tower=info";
+/// What the servers log at: debug, SQL statements included; the libraries
+/// that log connection chatter (and, in the tests' own process, the client
+/// side) at info.
+pub const LOG_FILTER: &str = "debug,hyper=info,hyper_util=info,h2=info,rustls=info,reqwest=info";
+
+/// Logged once by every process that logs in-process servers, and noted as
+/// sent: the scan must find it, or it is not reading the logs it should.
+pub const CANARY: &str = "leak-check-canary-5f0c2a";
 
 pub fn dir() -> Option<&'static Path> {
     static DIR: OnceLock<Option<PathBuf>> = OnceLock::new();
@@ -50,6 +53,8 @@ pub fn init() {
             .with_env_filter(tracing_subscriber::EnvFilter::new(LOG_FILTER))
             .with_writer(Mutex::new(file))
             .try_init();
+        note(Kind::Canary, CANARY);
+        tracing::info!("the leak check's canary: {CANARY}");
     });
 }
 
