@@ -30,6 +30,8 @@ const GENERIC: &[&str] = &[
 struct Secret {
     kinds: BTreeSet<String>,
     test: String,
+    /// Sent by a test's SQLite or PostgreSQL variant (by its name).
+    databases: BTreeSet<&'static str>,
 }
 
 #[derive(Debug)]
@@ -47,6 +49,9 @@ struct Report {
     /// Where the planted canary was found (expected, not a leak).
     canaries: usize,
     secrets: BTreeMap<String, usize>,
+    databases: BTreeMap<&'static str, usize>,
+    /// Files of a test's SQLite or PostgreSQL variant (by its name).
+    file_databases: BTreeMap<&'static str, usize>,
     skipped_short: usize,
     skipped_generic: usize,
     files: BTreeMap<&'static str, usize>,
@@ -58,14 +63,16 @@ impl Report {
     fn summary(&self) -> String {
         let total: usize = self.secrets.values().sum();
         format!(
-            "leak scan: {total} values looked for ({}); skipped {} shorter than {MIN_CHARS} \
-             characters and {} generic words; {} files ({}), {} lines; the planted canary \
+            "leak scan: {total} values looked for ({}; sent by {} test variants); skipped {} shorter than {MIN_CHARS} \
+             characters and {} generic words; {} files ({}; of {} test variants), {} lines; the planted canary \
              found {} time(s); {} found",
             list(&self.secrets),
+            list(&self.databases),
             self.skipped_short,
             self.skipped_generic,
             self.files.values().sum::<usize>(),
             list(&self.files),
+            list(&self.file_databases),
             self.lines,
             self.canaries,
             self.findings.len(),
@@ -135,15 +142,27 @@ fn scan(dir: &Path) -> Report {
                 for line in text.lines() {
                     let v: serde_json::Value = serde_json::from_str(line).unwrap();
                     let value = v["value"].as_str().unwrap().to_owned();
+                    let test = v["test"].as_str().unwrap_or("");
                     let s = secrets.entry(value).or_insert_with(|| Secret {
                         kinds: BTreeSet::new(),
-                        test: v["test"].as_str().unwrap_or("").to_owned(),
+                        test: test.to_owned(),
+                        databases: BTreeSet::new(),
                     });
                     s.kinds.insert(v["kind"].as_str().unwrap().to_owned());
+                    for db in ["sqlite", "postgres"] {
+                        if test.ends_with(db) {
+                            s.databases.insert(db);
+                        }
+                    }
                 }
             }
             Some(c) => {
                 *report.files.entry(c).or_default() += 1;
+                for db in ["sqlite", "postgres"] {
+                    if name.contains(&format!(".{db}.")) {
+                        *report.file_databases.entry(db).or_default() += 1;
+                    }
+                }
                 files.push((name, path));
             }
         }
@@ -159,6 +178,9 @@ fn scan(dir: &Path) -> Report {
         } else {
             for kind in &secret.kinds {
                 *report.secrets.entry(kind.clone()).or_default() += 1;
+            }
+            for db in &secret.databases {
+                *report.databases.entry(db).or_default() += 1;
             }
             for f in forms(value) {
                 patterns.push(f);

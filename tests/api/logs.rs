@@ -1,6 +1,8 @@
 //! The real binary's logs, as an operator ships them: `--log-format json`
 //! at debug level. Every request's lines carry its request id, and none
 //! holds a token, password, email or userName that the traffic carried.
+//! (CI checks the same over the whole suite's traffic: see tests/api/leak
+//! and tests/leak_scan.rs.)
 
 use std::process::{Command, Stdio};
 use std::time::Duration;

@@ -78,7 +78,11 @@ pub fn file_for(prefix: &str, ext: &str) -> Option<PathBuf> {
 
 /// Notes a value the tests sent (or were handed to send).
 pub fn note(kind: Kind, value: &str) {
-    type Noted = (std::collections::HashSet<(Kind, String)>, std::fs::File);
+    // Once per database, so that the scan can say what each one covered.
+    type Noted = (
+        std::collections::HashSet<(Kind, String, bool)>,
+        std::fs::File,
+    );
     static NOTED: Mutex<Option<Noted>> = Mutex::new(None);
     let Some(dir) = dir() else { return };
     if value.is_empty() {
@@ -92,8 +96,9 @@ pub fn note(kind: Kind, value: &str) {
             std::fs::File::create(path).expect("secrets file"),
         )
     });
-    if seen.insert((kind, value.to_owned())) {
-        let line = serde_json::json!({"kind": kind.name(), "value": value, "test": test_name()});
+    let test = test_name();
+    if seen.insert((kind, value.to_owned(), test.ends_with("postgres"))) {
+        let line = serde_json::json!({"kind": kind.name(), "value": value, "test": test});
         writeln!(file, "{line}").expect("secrets file");
     }
 }
