@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use reqwest::{Client, Method, Response};
+use reqwest::{Method, Response};
+
+use crate::leak::{self, Client};
 use scim_bridge::config::Config;
 use serde_json::Value;
 use tokio::sync::oneshot;
@@ -33,6 +35,10 @@ pub struct TestApp {
     pub client: Client,
     pub config: Config,
     stop: Option<oneshot::Sender<()>>,
+    /// The server's own directory (its clock included).
+    server_dir: scim_bridge::directory::Directory,
+    /// The leak check's copies of audit, metrics and usage are written.
+    dumped: bool,
     _dir: Option<tempfile::TempDir>,
     schema: Option<String>,
 }
@@ -54,6 +60,7 @@ impl TestApp {
         tweak: impl FnOnce(&mut Config),
         clock: Option<scim_bridge::directory::Clock>,
     ) -> Option<TestApp> {
+        leak::init();
         let (database_url, dir, schema) = match backend {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().expect("temp dir");
@@ -100,17 +107,22 @@ impl TestApp {
             .create_token("idp", Some("tests"))
             .await
             .expect("token");
+        leak::note(leak::Kind::Token, &token);
         let app = TestApp {
             backend,
             origin,
             database_url,
             token,
-            client: Client::builder()
-                .timeout(Duration::from_secs(30))
-                .build()
-                .expect("client"),
+            client: Client::wrap(
+                reqwest::Client::builder()
+                    .timeout(Duration::from_secs(30))
+                    .build()
+                    .expect("client"),
+            ),
             config,
             stop: Some(tx),
+            server_dir: dir_handle,
+            dumped: false,
             _dir: dir,
             schema,
         };
@@ -271,12 +283,51 @@ impl TestApp {
 
     /// Stops the server and drops the PostgreSQL schema.
     pub async fn finish(mut self) {
+        if leak::dir().is_some() {
+            let r = self
+                .client
+                .get(format!("{}/metrics", self.origin))
+                .send()
+                .await;
+            if let Ok(r) = r {
+                leak::save("metrics", "prom", &r.text().await.unwrap_or_default());
+            }
+            leak::dump_database(&self.server_dir).await;
+            self.dumped = true;
+        }
         if let Some(tx) = self.stop.take() {
             let _ = tx.send(());
         }
         if let (Some(schema), Some(base)) = (self.schema.take(), postgres_url()) {
             drop_schema(&base, &schema).await;
         }
+    }
+}
+
+impl Drop for TestApp {
+    /// A test that ends without `finish` still leaves its server's audit,
+    /// metrics and usage for the leak check (read on a thread of its own:
+    /// this one may be the runtime the server runs on).
+    fn drop(&mut self) {
+        if self.dumped || leak::dir().is_none() || std::thread::panicking() {
+            return;
+        }
+        leak::save_metrics_blocking(&self.origin);
+        let config = self.config.clone();
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("runtime");
+                rt.block_on(async {
+                    let dir = scim_bridge::open_directory(&config)
+                        .await
+                        .expect("directory");
+                    leak::dump_database(&dir).await;
+                });
+            });
+        });
     }
 }
 

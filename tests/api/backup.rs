@@ -24,16 +24,18 @@ fn free_port() -> u16 {
 
 async fn start(db: &str) -> (Child, String) {
     let port = free_port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_scim-bridge"))
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_scim-bridge"));
+    let stderr = crate::leak::child_stderr(&mut cmd);
+    let mut child = cmd
         .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
         .env("SCIM_BRIDGE_DATABASE_URL", db)
         .env_remove("SCIM_BRIDGE_CONFIG")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(stderr)
         .spawn()
         .expect("start server");
     let origin = format!("http://127.0.0.1:{port}");
-    let client = reqwest::Client::new();
+    let client = crate::leak::Client::new();
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     loop {
         if let Ok(r) = client.get(format!("{origin}/healthz")).send().await
@@ -57,7 +59,7 @@ fn stop(mut child: Child) {
 }
 
 async fn user_names(origin: &str, token: &str) -> Vec<String> {
-    let r = reqwest::Client::new()
+    let r = crate::leak::Client::new()
         .get(format!(
             "{origin}/scim/v2/Users?count=1000&attributes=userName"
         ))
@@ -95,7 +97,7 @@ async fn backup_while_writing_then_restore_and_serve() {
     let writer = {
         let (origin, token, stop_writing) = (origin.clone(), token.clone(), stop_writing.clone());
         tokio::spawn(async move {
-            let client = reqwest::Client::new();
+            let client = crate::leak::Client::new();
             let mut acked = 0usize;
             while !stop_writing.load(Ordering::SeqCst) || acked < 20 {
                 let r = client
@@ -114,7 +116,7 @@ async fn backup_while_writing_then_restore_and_serve() {
     // Some writes before the backup starts.
     let base = format!("{origin}/scim/v2/Users?count=0");
     loop {
-        let r = reqwest::Client::new()
+        let r = crate::leak::Client::new()
             .get(&base)
             .bearer_auth(&token)
             .send()

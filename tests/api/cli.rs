@@ -57,15 +57,17 @@ async fn operator_workflow_against_a_running_server(app: &TestApp) {
     assert!(list.contains("entra") && list.contains("bim"), "{list}");
 
     let port = free_port();
-    let mut server = Command::new(env!("CARGO_BIN_EXE_scim-bridge"))
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_scim-bridge"));
+    let stderr = crate::leak::child_stderr(&mut cmd);
+    let mut server = cmd
         .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
         .env("SCIM_BRIDGE_DATABASE_URL", db)
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(stderr)
         .spawn()
         .expect("start server");
     let origin = format!("http://127.0.0.1:{port}");
-    let client = reqwest::Client::new();
+    let client = crate::leak::Client::new();
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     loop {
         if let Ok(r) = client.get(format!("{origin}/healthz")).send().await

@@ -13,12 +13,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rand::{Rng, SeedableRng, rngs::StdRng};
-use reqwest::{Client, Method};
+use reqwest::Method;
 use serde_json::{Value, json};
 use tokio::sync::Notify;
 
 use crate::app::Backend;
 use crate::fleet::{self, Database, Server, Tenants, call, send};
+use crate::leak::Client;
 
 const WORKERS: usize = 6;
 const ROUNDS: usize = 8;

@@ -6,7 +6,9 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use reqwest::{Client, Method};
+use reqwest::Method;
+
+use crate::leak::{self, Client};
 use serde_json::Value;
 
 use crate::app::{Backend, postgres_url, with_search_path};
@@ -22,6 +24,7 @@ pub struct Database {
 impl Database {
     /// None when the backend is PostgreSQL and SCIM_BRIDGE_TEST_POSTGRES is unset.
     pub async fn new(backend: Backend) -> Option<Database> {
+        leak::init();
         let dir = tempfile::tempdir().expect("temp dir");
         let (url, schema) = match backend {
             Backend::Sqlite => (
@@ -98,6 +101,9 @@ impl Database {
 
     /// Drops the PostgreSQL schema (the SQLite file goes with the temp dir).
     pub async fn finish(self) {
+        if leak::dir().is_some() {
+            leak::dump_database(&self.directory().await).await;
+        }
         if let (Some(schema), Some(base)) = (&self.schema, postgres_url()) {
             exec_pg(&base, &format!("DROP SCHEMA {schema} CASCADE")).await;
         }
@@ -130,8 +136,12 @@ impl Server {
                 .and_then(|l| l.local_addr())
                 .expect("free port")
                 .port();
-            let file = std::fs::File::create(&log).expect("log file");
             let mut cmd = Command::new(env!("CARGO_BIN_EXE_scim-bridge"));
+            // With the leak check on, JSON logs at debug into its directory.
+            let (file, log) = match leak::child_server(&mut cmd) {
+                Some((file, path)) => (file, path),
+                None => (std::fs::File::create(&log).expect("log file"), log.clone()),
+            };
             cmd.args(["serve", "--bind", &format!("127.0.0.1:{port}")])
                 .env("SCIM_BRIDGE_DATABASE_URL", url)
                 .env("SCIM_BRIDGE_POOL_SIZE", "4")
@@ -199,6 +209,9 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
+        if !std::thread::panicking() {
+            leak::save_metrics_blocking(&self.origin);
+        }
         self.kill();
     }
 }
@@ -212,11 +225,13 @@ pub struct Reply {
 }
 
 pub fn client() -> Client {
-    Client::builder()
-        .timeout(Duration::from_secs(30))
-        .pool_max_idle_per_host(0)
-        .build()
-        .expect("client")
+    Client::wrap(
+        reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .pool_max_idle_per_host(0)
+            .build()
+            .expect("client"),
+    )
 }
 
 /// One call: `Err` when no answer came (connection refused or reset).
@@ -292,5 +307,8 @@ pub async fn tenants(db: &Database) -> Tenants {
     dir.add_permissions(&ctx, admin_id, &["AUDIT".to_owned()])
         .await
         .expect("AUDIT");
+    for t in [&idp, &other, &admin] {
+        leak::note(leak::Kind::Token, t);
+    }
     Tenants { idp, other, admin }
 }

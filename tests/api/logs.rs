@@ -1,6 +1,8 @@
 //! The real binary's logs, as an operator ships them: `--log-format json`
 //! at debug level. Every request's lines carry its request id, and none
 //! holds a token, password, email or userName that the traffic carried.
+//! (CI checks the same over the whole suite's traffic: see tests/api/leak
+//! and tests/leak_scan.rs.)
 
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -101,7 +103,7 @@ async fn json_logs_carry_request_ids_and_no_secrets(app: &TestApp) {
     let email = "leaky.private@example.org";
     let password = "Corr3ct-Horse-Battery-Staple";
     let mut sent_ids = Vec::new();
-    let mut send = async |req: reqwest::RequestBuilder, id: Option<&str>| {
+    let mut send = async |req: crate::leak::RequestBuilder, id: Option<&str>| {
         let req = match id {
             Some(id) => req.header("x-request-id", id),
             None => req,
@@ -248,6 +250,7 @@ async fn json_logs_carry_request_ids_and_no_secrets(app: &TestApp) {
     assert!(usage.contains("user.created"), "{usage}");
 
     // The lines are written synchronously: they are all there now.
+    crate::leak::keep_log(&server.log);
     let logged = lines(&server);
     let text = std::fs::read_to_string(&server.log).unwrap();
     for secret in [

@@ -17,6 +17,7 @@ mod filters;
 mod fleet;
 mod groups;
 mod groups_scale;
+mod leak;
 mod limits;
 mod logs;
 mod me;

@@ -6,11 +6,12 @@
 use std::collections::BTreeMap;
 
 use futures_util::future::join_all;
-use reqwest::{Client, Method};
+use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::app::Backend;
 use crate::fleet::{self, Database, Reply, Server, Tenants, call, send};
+use crate::leak::Client;
 
 const REPLICAS: usize = 3;
 

@@ -51,7 +51,7 @@ async fn spawn_tls(app: &TestApp, pems: &Pems) -> std::net::SocketAddr {
     addr
 }
 
-fn client(pems: &Pems, version: reqwest::tls::Version, http2: bool) -> reqwest::Client {
+fn client(pems: &Pems, version: reqwest::tls::Version, http2: bool) -> crate::leak::Client {
     let mut b = reqwest::Client::builder()
         .use_rustls_tls()
         .add_root_certificate(reqwest::Certificate::from_pem(pems.cert_pem.as_bytes()).unwrap())
@@ -63,7 +63,7 @@ fn client(pems: &Pems, version: reqwest::tls::Version, http2: bool) -> reqwest::
     if !http2 {
         b = b.http1_only();
     }
-    b.build().expect("client")
+    crate::leak::Client::wrap(b.build().expect("client"))
 }
 
 /// A ClientHello offering only `version` (no supported_versions extension,
@@ -157,7 +157,7 @@ async fn scim_over_tls_1_3_and_1_2_only(app: &TestApp) {
     assert_eq!(tls11.get(6), Some(&70), "protocol_version alert: {tls11:?}");
 
     // Plain HTTP to the TLS port gets no HTTP answer.
-    let plain = reqwest::Client::new()
+    let plain = crate::leak::Client::new()
         .get(format!("http://{addr}/scim/v2/Users/{id}"))
         .bearer_auth(&app.token)
         .timeout(Duration::from_secs(10))
@@ -224,6 +224,7 @@ async fn the_binary_serves_https(app: &TestApp) {
     assert_eq!(users.status(), 200);
     let _ = child.kill();
     let _ = child.wait();
+    crate::leak::keep_log(&log);
     let text = std::fs::read_to_string(&log).unwrap();
     assert!(
         text.contains("TLS on (1.2 and 1.3)") && text.contains("loopback only"),

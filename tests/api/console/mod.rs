@@ -8,8 +8,10 @@ mod pages;
 mod security;
 mod sessions;
 
+use reqwest::Response;
 use reqwest::redirect::Policy;
-use reqwest::{Client, Response};
+
+use crate::leak::Client;
 
 use crate::app::TestApp;
 
@@ -25,10 +27,12 @@ impl Browser {
     pub fn new(app: &TestApp) -> Browser {
         Browser {
             origin: app.origin.clone(),
-            client: Client::builder()
-                .redirect(Policy::none())
-                .build()
-                .expect("client"),
+            client: Client::wrap(
+                reqwest::Client::builder()
+                    .redirect(Policy::none())
+                    .build()
+                    .expect("client"),
+            ),
             cookie: None,
         }
     }

@@ -41,10 +41,12 @@ async fn slow_and_idle_connections_are_closed_and_others_served() {
 
     // Meanwhile others are served. (A fresh connection each: a pooled one
     // left idle longer than 300 ms on a busy machine is closed, by design.)
-    let others = reqwest::Client::builder()
-        .pool_max_idle_per_host(0)
-        .build()
-        .unwrap();
+    let others = crate::leak::Client::wrap(
+        reqwest::Client::builder()
+            .pool_max_idle_per_host(0)
+            .build()
+            .unwrap(),
+    );
     let served = || async {
         others
             .get(format!("{}/Users", app.scim()))
