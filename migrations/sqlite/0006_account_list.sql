@@ -5,7 +5,9 @@
 -- (its own, or the one it was detached from) first, the same expression
 -- the query filters on. Disabled accounts are few: the enabled-only list
 -- walks the same indexes and skips them.
-CREATE INDEX users_list_user_name ON users (user_name_folded, id);
+-- The default order (userName) also carries what a search and the
+-- enabled-only filter read, so that a search walks this index alone.
+CREATE INDEX users_list_user_name ON users (user_name_folded, id, display_name_folded, disabled, deprovisioned);
 CREATE INDEX users_list_created ON users (created, id);
 CREATE INDEX users_list_last_modified ON users (last_modified, id);
 CREATE INDEX users_owner_user_name ON users (COALESCE(iam_id, deprovisioned_from), user_name_folded, id);
