@@ -6,10 +6,10 @@
 -- the query filters on. Disabled accounts are few: the enabled-only list
 -- walks the same indexes and skips them. userName orders by code point
 -- (COLLATE "C", as in 0005), whatever the database's collation.
--- The default order (userName) also carries what a search and the
--- enabled-only filter read, so that a search can walk this index alone.
-CREATE INDEX users_list_user_name ON users (user_name_folded COLLATE "C", id)
-    INCLUDE (display_name_folded, disabled, deprovisioned);
+-- (Not covering as in SQLite: with disabled and deprovisioned included,
+-- the planner counted the enabled accounts' complement by scanning this
+-- index instead of users_not_enabled below: 75 ms a page at 100,000.)
+CREATE INDEX users_list_user_name ON users (user_name_folded COLLATE "C", id);
 CREATE INDEX users_list_created ON users (created, id);
 CREATE INDEX users_list_last_modified ON users (last_modified, id);
 CREATE INDEX users_owner_user_name ON users (COALESCE(iam_id, deprovisioned_from), user_name_folded COLLATE "C", id);
