@@ -661,9 +661,12 @@ impl Directory {
         q.search = q.search.map(|s| fold_case(&s)).filter(|s| !s.is_empty());
         let (items, count) = self.store.list_accounts(&q).await?;
         let names = self.iam_names().await?;
+        // A capped count past its cap: "more than cap".
+        let capped = q.count_cap.filter(|c| count > *c);
         Ok(json!({
             "hits": items.iter().map(|a| summary(a, &names)).collect::<Vec<_>>(),
-            "count": count,
+            "count": capped.unwrap_or(count),
+            "countIsLowerBound": capped.is_some(),
         }))
     }
 

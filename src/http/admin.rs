@@ -376,6 +376,7 @@ pub async fn list_users(
         limit: number(&q, "limit", 50, 1000)?,
         sort,
         descending,
+        ..Default::default()
     };
     Ok(Json(s.dir.list_accounts(query).await?))
 }

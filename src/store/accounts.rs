@@ -71,6 +71,14 @@ pub enum AccountSort {
     LastModified,
 }
 
+/// Where a page of accounts starts: just after the row with this id, or
+/// (`before`) just before it. Either way the rows come back in list order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Position {
+    pub id: Uuid,
+    pub before: bool,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct AccountQuery {
     pub include_disabled: bool,
@@ -82,6 +90,12 @@ pub struct AccountQuery {
     pub limit: u64,
     pub sort: AccountSort,
     pub descending: bool,
+    /// Read from a row's position instead of skipping `offset` rows (a row
+    /// since deleted: from the start).
+    pub from: Option<Position>,
+    /// Count a filtered list's matches only up to this many (more: the
+    /// count returned is `cap + 1`).
+    pub count_cap: Option<u64>,
 }
 
 /// A change of the managed attribute layer.
@@ -163,7 +177,11 @@ pub trait Accounts: Send + Sync {
     ) -> Result<()>;
 
     async fn account(&self, id: Uuid) -> Result<Option<Account>>;
+    /// A page of accounts and the list's total (see `AccountQuery::count_cap`).
     async fn list_accounts(&self, q: &AccountQuery) -> Result<(Vec<Account>, u64)>;
+    /// The database's plans for the page and total queries of a list, one
+    /// line per step: what tests show to prove the list uses an index.
+    async fn explain_accounts(&self, q: &AccountQuery) -> Result<String>;
 
     async fn grants(&self, user: Uuid) -> Result<Vec<Grant>>;
     /// Adds grants (permission, source) and removes direct and default

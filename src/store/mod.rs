@@ -2,6 +2,7 @@
 //! operation in one transaction. Nothing above this module sees SQL; nothing
 //! in it knows HTTP or SCIM documents beyond the stored JSON.
 
+pub mod account_list;
 pub mod accounts;
 pub mod migrations;
 pub mod postgres;

@@ -120,6 +120,46 @@ after(async () => {
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
+// The focused element: its id, or its accessible text.
+async function focused(what) {
+  return page.evaluate((what) => {
+    const el = document.activeElement;
+    if (!el || el === document.body) return null;
+    if (what === "id") return el.id;
+    return (el.getAttribute("aria-label") || el.innerText || el.value || "").trim();
+  }, what);
+}
+
+// The id of the dialog open as a modal, or null.
+const modal = () => page.evaluate(() => document.querySelector("dialog:modal")?.id ?? null);
+
+// Tab (forward and back) until the named control has focus.
+async function tabTo(name) {
+  for (let i = 0; i < 80; i++) {
+    await page.keyboard.press("Tab");
+    if ((await focused("text")) === name) return;
+  }
+  throw new Error(`Tab never reached "${name}"`);
+}
+
+// Tab until the control with this id has focus (a field without text).
+async function tabToId(id) {
+  for (let i = 0; i < 80; i++) {
+    if ((await focused("id")) === id) return;
+    await page.keyboard.press("Tab");
+  }
+  throw new Error(`Tab never reached #${id}`);
+}
+
+// Tab and Shift+Tab round a modal dialog: focus never leaves it.
+async function focusStaysIn(id) {
+  for (const key of ["Tab", "Tab", "Tab", "Tab", "Tab", "Shift+Tab", "Shift+Tab", "Shift+Tab", "Shift+Tab"]) {
+    await page.keyboard.press(key);
+    const inside = await page.evaluate((id) => !!document.activeElement?.closest(`dialog#${id}`), id);
+    assert.ok(inside, `focus left ${id} after ${key}`);
+  }
+}
+
 // Steps run in order and the first failure ends the walk (each step
 // builds on the one before).
 async function step(name, fn) {
@@ -243,18 +283,25 @@ test("an administrator walks every flow of the console", async () => {
   await step("issue a SCIM token, shown once, then revoke it", async () => {
     await nav("IAMs").click();
     await page.getByRole("link", { name: "okta" }).click();
-    await page.getByLabel("Label").fill("Okta provisioning");
-    await page.getByRole("button", { name: "Issue SCIM token" }).click();
+    await page.getByRole("link", { name: "Issue SCIM token" }).click();
+    const issue = page.getByRole("dialog", { name: "Issue SCIM token" });
+    await issue.getByLabel("Label").fill("Okta provisioning");
+    await shot("12-issue-token");
+    await issue.getByRole("button", { name: "Issue token" }).click();
     const token = await page.getByLabel("Token", { exact: true }).inputValue();
     assert.equal(await page.getByLabel("SCIM base URL").inputValue(), `${base}/scim/v2`);
-    await shot("12-token-once");
+    await shot("13-token-once");
     const ok = await fetch(`${base}/scim/v2/Users`, { headers: { authorization: `Bearer ${token}` } });
     assert.equal(ok.status, 200);
     await page.reload();
     assert.equal((await page.content()).includes(token), false, "never shown again");
-    await page.getByRole("button", { name: /^Revoke/ }).click();
+    await page.getByRole("link", { name: /^Revoke/ }).click();
+    const revoke = page.getByRole("dialog", { name: "Revoke SCIM token?" });
+    assert.match(await revoke.innerText(), /Okta provisioning/);
+    await shot("14-revoke-token");
+    await revoke.getByRole("button", { name: "Revoke token" }).click();
     await page.getByText(/^revoked/).waitFor();
-    await shot("13-token-revoked");
+    await shot("15-token-revoked");
     const refused = await fetch(`${base}/scim/v2/Users`, { headers: { authorization: `Bearer ${token}` } });
     assert.equal(refused.status, 401);
   });
@@ -267,11 +314,11 @@ test("an administrator walks every flow of the console", async () => {
     await page.reload();
     await page.getByRole("heading", { name: "Metrics" }).waitFor();
     assert.equal(await page.locator("svg.chart rect.bar").count(), 30);
-    await shot("15-metrics");
+    await shot("16-metrics");
     await page.getByRole("link", { name: "Download metrics" }).click();
     const dialog = page.getByRole("dialog", { name: "Download Metrics" });
     await dialog.getByLabel("Number of Days").fill("7");
-    await shot("16-download-metrics");
+    await shot("17-download-metrics");
     const [download] = await Promise.all([
       page.waitForEvent("download"),
       dialog.getByRole("button", { name: "Download" }).click(),
@@ -291,11 +338,93 @@ test("an administrator walks every flow of the console", async () => {
   await step("groups and sign-out", async () => {
     await nav("Groups").click();
     await page.getByRole("heading", { name: "Groups" }).waitFor();
-    await shot("14-groups");
+    await shot("18-groups");
     await page.getByRole("button", { name: "Sign out" }).click();
     await page.waitForURL(/\/admin\/signin$/);
     await page.goto(`${base}/admin/users`);
     await page.waitForURL(/\/admin\/signin$/);
+  });
+
+  await step("keyboard only: sign in, create a user, grant, disable, delete", async () => {
+    await page.goto(`${base}/admin/signin`);
+    await tabTo("Sign in with your identity provider");
+    await page.keyboard.press("Enter");
+    await page.waitForURL(/\/admin\/users$/);
+
+    // New User: modal, focus in the first field and kept inside; Escape
+    // closes it and gives focus back to the button; then create for real.
+    await tabTo("New User");
+    await page.keyboard.press("Enter");
+    assert.equal(await modal(), "new-user-dialog");
+    assert.equal(await focused("id"), "fullName");
+    await focusStaysIn("new-user-dialog");
+    await page.keyboard.press("Escape");
+    assert.equal(await modal(), null);
+    assert.equal(await focused("text"), "New User");
+    await page.keyboard.press("Enter");
+    assert.equal(await focused("id"), "fullName");
+    assert.equal(await page.locator("#fullName").inputValue(), "", "opened afresh");
+    await page.keyboard.type("Keyboard Person");
+    await page.keyboard.press("Tab");
+    await page.keyboard.type("kb@example.com");
+    await page.keyboard.press("Enter");
+    await page.getByRole("heading", { name: "Keyboard Person" }).waitFor();
+
+    // Add Permissions: choose GOVERNANCE with the arrow keys.
+    await tabTo("Add Permissions");
+    await page.keyboard.press("Enter");
+    assert.equal(await modal(), "dlg-permissions");
+    assert.equal(await focused("id"), "permission");
+    for (let i = 0; i < 20 && (await page.locator("#permission").inputValue()) !== "GOVERNANCE"; i++) {
+      await page.keyboard.press("ArrowDown");
+    }
+    assert.equal(await page.locator("#permission").inputValue(), "GOVERNANCE");
+    await shot("20-keyboard-add-permission");
+    await tabTo("Add Permission");
+    await page.keyboard.press("Enter");
+    await page.getByRole("button", { name: "Remove GOVERNANCE" }).waitFor();
+
+    // Disable, from the Actions menu: Escape first (focus back on the menu
+    // item), then confirm with Enter (focus starts on Disable).
+    await tabTo("Actions");
+    await page.keyboard.press("Enter");
+    await tabTo("Disable");
+    await page.keyboard.press("Enter");
+    assert.equal(await modal(), "dlg-disable");
+    assert.equal(await focused("text"), "Disable");
+    await focusStaysIn("dlg-disable");
+    await page.keyboard.press("Escape");
+    assert.equal(await modal(), null);
+    assert.equal(await focused("text"), "Disable");
+    await page.keyboard.press("Enter");
+    assert.equal(await modal(), "dlg-disable");
+    await page.keyboard.press("Enter");
+    await page.locator("h1 .badge", { hasText: "Disabled" }).waitFor();
+
+    // Permanently Delete: Enter does nothing until the word is typed.
+    await tabTo("Actions");
+    await page.keyboard.press("Enter");
+    await tabTo("Permanently Delete");
+    await page.keyboard.press("Enter");
+    assert.equal(await modal(), "dlg-delete");
+    assert.equal(await focused("id"), "confirm");
+    const confirm = page.locator("#confirm-delete");
+    assert.equal(await confirm.isDisabled(), true);
+    await focusStaysIn("dlg-delete");
+    await tabToId("confirm");
+    await page.keyboard.type("delete");
+    await page.keyboard.press("Enter");
+    assert.equal(await modal(), "dlg-delete", "refused: still open");
+    assert.equal(await confirm.isDisabled(), true);
+    await page.keyboard.press("Control+A");
+    await page.keyboard.type("Delete");
+    assert.equal(await confirm.isDisabled(), false);
+    await shot("21-keyboard-delete-ready");
+    await page.keyboard.press("Enter");
+    await page.getByRole("heading", { name: "Users" }).waitFor();
+    await page.getByLabel("Search users").fill("kb@");
+    await page.getByLabel("Include disabled accounts").check();
+    await page.getByRole("caption").filter({ hasText: "No users match." }).waitFor();
   });
 
   await step("no script error and no CSP refusal on any page", async () => {

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 use serde_json::json;
@@ -97,6 +97,7 @@ pub async fn create(
     }
 }
 
+#[derive(Clone)]
 struct TokenRow {
     id: String,
     label: String,
@@ -120,6 +121,24 @@ struct IamPage {
     /// A token just issued: shown in this response only.
     new_token: Option<String>,
     error: Option<String>,
+    /// The dialog the address asks for (`issue`), rendered open.
+    dialog: String,
+    /// The token whose revoke confirmation the address asks for.
+    revoke: Option<TokenRow>,
+}
+
+impl IamPage {
+    fn any_active(&self) -> bool {
+        self.tokens.iter().any(|t| t.revoked.is_none())
+    }
+}
+
+#[derive(Deserialize, Default)]
+pub struct PageParams {
+    #[serde(default)]
+    dialog: String,
+    #[serde(default)]
+    revoke: String,
 }
 
 async fn iam_page(
@@ -129,11 +148,12 @@ async fn iam_page(
     name: &str,
     new_token: Option<String>,
     error: Option<String>,
+    p: &PageParams,
 ) -> Result<IamPage, ConsoleError> {
     who.admin.require(may::MANAGE_IAMS)?;
     let iam = s.dir.iam(name).await?;
     let settings = s.dir.iam_settings(iam.id).await?;
-    let tokens = s
+    let tokens: Vec<TokenRow> = s
         .dir
         .list_tokens()
         .await?
@@ -177,6 +197,15 @@ async fn iam_page(
             .iter()
             .map(|(g, p)| format!("{g} = {}\n", p.join(", ")))
             .collect(),
+        revoke: tokens
+            .iter()
+            .find(|t| t.revoked.is_none() && t.id == p.revoke)
+            .cloned(),
+        dialog: if p.dialog == "issue" {
+            p.dialog.clone()
+        } else {
+            String::new()
+        },
         tokens,
         new_token,
         error,
@@ -188,8 +217,9 @@ pub async fn page(
     who: Who,
     headers: HeaderMap,
     Path(name): Path<String>,
+    Query(p): Query<PageParams>,
 ) -> Page {
-    html(&iam_page(&s, &who, &headers, &name, None, None).await?)
+    html(&iam_page(&s, &who, &headers, &name, None, None, &p).await?)
 }
 
 /// `a = b` lines → a map; a line without `=` is an error.
@@ -273,7 +303,16 @@ pub async fn settings(
     match result {
         Ok(()) => see_other(&format!("/admin/iams/{}", urlencode(&name))),
         Err(Ok(message)) => {
-            let page = iam_page(&s, &who, &headers, &name, None, Some(message)).await?;
+            let page = iam_page(
+                &s,
+                &who,
+                &headers,
+                &name,
+                None,
+                Some(message),
+                &PageParams::default(),
+            )
+            .await?;
             Ok(stands_for(
                 html_status(StatusCode::UNPROCESSABLE_ENTITY, &page)?,
                 &format!("/admin/iams/{}", urlencode(&name)),
@@ -301,7 +340,18 @@ pub async fn issue_token(
     let ctx = who.admin.require(may::MANAGE_IAMS)?;
     let label = Some(f.label.trim()).filter(|l| !l.is_empty());
     let (_, secret) = s.dir.create_token_as(&ctx, &name, label).await?;
-    let page = html(&iam_page(&s, &who, &headers, &name, Some(secret), None).await?)?;
+    let page = html(
+        &iam_page(
+            &s,
+            &who,
+            &headers,
+            &name,
+            Some(secret),
+            None,
+            &PageParams::default(),
+        )
+        .await?,
+    )?;
     Ok(stands_for(
         page,
         &format!("/admin/iams/{}", urlencode(&name)),

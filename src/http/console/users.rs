@@ -14,9 +14,11 @@ use super::{Chrome, ConsoleError, Page, Who, html, html_status, see_other, stand
 use crate::directory::accounts::parse_sort;
 use crate::http::AppState;
 use crate::http::admin::may;
-use crate::store::accounts::AccountQuery;
+use crate::store::accounts::{AccountQuery, Position};
 
 pub const PAGE_SIZE: u64 = 50;
+/// A search counts its matches up to this many ("more than 10,000").
+pub const SEARCH_COUNT_CAP: u64 = 10_000;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -58,6 +60,10 @@ struct UsersPage {
     c: Chrome,
     rows: Vec<Row>,
     count: u64,
+    /// The total as the caption shows it ("1,234", "more than 10,000").
+    count_text: String,
+    /// A search or filter narrows the list (for the empty state's advice).
+    filtered: bool,
     first: u64,
     last: u64,
     q: String,
@@ -86,11 +92,40 @@ pub struct ListParams {
     sort: String,
     #[serde(default)]
     page: Option<u64>,
+    /// The page starts after this row (Next page) ...
+    #[serde(default)]
+    after: Option<String>,
+    /// ... or ends before it (Previous page).
+    #[serde(default)]
+    before: Option<String>,
     #[serde(default)]
     dialog: Option<String>,
 }
 
+/// 12345 → "12,345".
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 fn query_string(p: &ListParams, sort: &str, page: u64) -> String {
+    paged_query_string(p, sort, page, None)
+}
+
+/// The list's address; `cursor` is ("after" | "before", row id).
+fn paged_query_string(
+    p: &ListParams,
+    sort: &str,
+    page: u64,
+    cursor: Option<(&str, &str)>,
+) -> String {
     let mut pairs = vec![];
     let enc = |s: &str| super::urlencode(s);
     if !p.q.is_empty() {
@@ -107,6 +142,9 @@ fn query_string(p: &ListParams, sort: &str, page: u64) -> String {
     }
     if page > 1 {
         pairs.push(format!("page={page}"));
+        if let Some((k, id)) = cursor {
+            pairs.push(format!("{k}={}", enc(id)));
+        }
     }
     if pairs.is_empty() {
         "/admin/users".to_owned()
@@ -129,23 +167,61 @@ async fn users_page(
         "" => None,
         name => Some(s.dir.iam(name).await?.id),
     };
-    let page = p.page.unwrap_or(1).max(1);
+    let mut page = p.page.unwrap_or(1).max(1);
+    // Next and Previous carry the row they continue from: the page is an
+    // index range read from there, however deep. A bare `page=N` skips.
+    let position = |id: &Option<String>, before| {
+        id.as_deref()
+            .and_then(|i| Uuid::parse_str(i).ok())
+            .map(|id| Position { id, before })
+    };
+    let from = match position(&p.after, false) {
+        Some(f) if page > 1 => Some(f),
+        _ => position(&p.before, true).filter(|_| page > 1),
+    };
+    let search = Some(p.q.clone()).filter(|q| !q.trim().is_empty());
     let list = s
         .dir
         .list_accounts(AccountQuery {
             include_disabled: p.include_disabled.is_some(),
             iam,
-            search: Some(p.q.clone()).filter(|q| !q.trim().is_empty()),
+            count_cap: search.as_ref().map(|_| SEARCH_COUNT_CAP),
+            search,
             permission: None,
-            offset: (page - 1) * PAGE_SIZE,
-            limit: PAGE_SIZE,
+            offset: if from.is_some() {
+                0
+            } else {
+                (page - 1) * PAGE_SIZE
+            },
+            // One more than a page: whether there is another.
+            limit: PAGE_SIZE + 1,
             sort,
             descending,
+            from,
         })
         .await?;
     let count = list["count"].as_u64().unwrap_or(0);
-    let rows: Vec<Row> = serde_json::from_value(list["hits"].clone())
+    let count_text = if list["countIsLowerBound"] == json!(true) {
+        format!("more than {}", thousands(count))
+    } else {
+        thousands(count)
+    };
+    let mut rows: Vec<Row> = serde_json::from_value(list["hits"].clone())
         .map_err(|e| crate::directory::Error::Internal(e.to_string()))?;
+    let extra = rows.len() as u64 > PAGE_SIZE;
+    let backwards = from.is_some_and(|f| f.before);
+    let (has_prev, has_next) = if backwards {
+        if extra {
+            rows.remove(0);
+        } else {
+            // Nothing before these: they are the first page.
+            page = 1;
+        }
+        (extra, true)
+    } else {
+        rows.truncate(PAGE_SIZE as usize);
+        (page > 1, extra)
+    };
     let columns = [
         ("Username", "userName"),
         ("Created", "created"),
@@ -177,12 +253,22 @@ async fn users_page(
     })
     .collect();
     let first = (page - 1) * PAGE_SIZE;
+    let prev = has_prev.then(|| match rows.first() {
+        Some(r) if page > 2 => paged_query_string(p, &p.sort, page - 1, Some(("before", &r.id))),
+        _ => query_string(p, &p.sort, page - 1),
+    });
+    let next = has_next.then(|| match rows.last() {
+        Some(r) => paged_query_string(p, &p.sort, page + 1, Some(("after", &r.id))),
+        None => query_string(p, &p.sort, page + 1),
+    });
     Ok(UsersPage {
         c: Chrome::new(who, "users"),
         first: if rows.is_empty() { 0 } else { first + 1 },
         last: first + rows.len() as u64,
-        prev: (page > 1).then(|| query_string(p, &p.sort, page - 1)),
-        next: (first + (rows.len() as u64) < count).then(|| query_string(p, &p.sort, page + 1)),
+        prev,
+        next,
+        count_text,
+        filtered: !p.q.trim().is_empty() || !p.iam.is_empty(),
         rows,
         count,
         q: p.q.clone(),

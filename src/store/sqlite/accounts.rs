@@ -6,6 +6,7 @@ use sqlx::SqliteConnection;
 
 use super::*;
 use crate::audit::{self, Entry, Record};
+use crate::store::account_list;
 use crate::store::accounts::*;
 
 const ACCOUNT_COLUMNS: &str = "id, iam_id, deprovisioned_from, deprovisioned, user_name, doc, \
@@ -255,40 +256,39 @@ impl Accounts for SqliteStore {
     }
 
     async fn list_accounts(&self, q: &AccountQuery) -> Result<(Vec<Account>, u64)> {
-        let filter = "WHERE ($1 OR (disabled = 0 AND deprovisioned IS NULL))
-              AND ($2 IS NULL OR COALESCE(iam_id, deprovisioned_from) = $2)
-              AND ($3 IS NULL OR instr(user_name_folded, $3) > 0
-                   OR instr(COALESCE(display_name_folded, ''), $3) > 0)
-              AND ($4 IS NULL OR EXISTS (SELECT 1 FROM user_permissions p
-                                         WHERE p.user_id = users.id AND p.permission = $4))";
-        let order = match q.sort {
-            AccountSort::UserName => "user_name_folded",
-            AccountSort::Created => "created",
-            AccountSort::LastModified => "last_modified",
-        };
-        let dir = if q.descending { "DESC" } else { "ASC" };
-        let page = format!(
-            "SELECT {ACCOUNT_COLUMNS} FROM users {filter} ORDER BY {order} {dir}, id {dir} LIMIT $5 OFFSET $6"
-        );
-        let count = format!("SELECT COUNT(*) FROM users {filter}");
-        let rows = sqlx::query(AssertSqlSafe(page))
-            .bind(q.include_disabled)
-            .bind(q.iam.map(id_text))
-            .bind(&q.search)
-            .bind(&q.permission)
-            .bind(q.limit as i64)
-            .bind(q.offset as i64)
+        let seek = self.account_seek(q).await?;
+        let page = account_list::page(q, seek.as_ref(), ACCOUNT_COLUMNS, Dialect::Sqlite);
+        let rows = sqlx::query_with(AssertSqlSafe(page.sql), args(&page.binds)?)
             .fetch_all(&self.reader)
             .await?;
-        let total: i64 = sqlx::query_scalar(AssertSqlSafe(count))
-            .bind(q.include_disabled)
-            .bind(q.iam.map(id_text))
-            .bind(&q.search)
-            .bind(&q.permission)
+        let mut items: Vec<Account> = rows.iter().map(account_row).collect::<Result<_>>()?;
+        if seek.as_ref().is_some_and(|s| s.before) {
+            items.reverse();
+        }
+        let total = total_statement(q);
+        let total: i64 = sqlx::query_scalar_with(AssertSqlSafe(total.sql), args(&total.binds)?)
             .fetch_one(&self.reader)
             .await?;
-        let items = rows.iter().map(account_row).collect::<Result<_>>()?;
-        Ok((items, total as u64))
+        Ok((items, total.max(0) as u64))
+    }
+
+    async fn explain_accounts(&self, q: &AccountQuery) -> Result<String> {
+        let seek = self.account_seek(q).await?;
+        let page = account_list::page(q, seek.as_ref(), ACCOUNT_COLUMNS, Dialect::Sqlite);
+        let mut out = Vec::new();
+        for st in [page, total_statement(q)] {
+            let rows = sqlx::query_with(
+                AssertSqlSafe(format!("EXPLAIN QUERY PLAN {}", st.sql)),
+                args(&st.binds)?,
+            )
+            .fetch_all(&self.reader)
+            .await?;
+            for r in &rows {
+                out.push(r.try_get::<String, _>(3)?);
+            }
+            out.push("--".to_owned());
+        }
+        Ok(out.join("\n"))
     }
 
     async fn grants(&self, user: Uuid) -> Result<Vec<Grant>> {
@@ -779,4 +779,40 @@ const DAY: &[time::format_description::FormatItem<'static>] =
 
 fn day_text(day: time::Date) -> String {
     day.format(DAY).unwrap_or_default()
+}
+
+/// The total a list shows: kept counts for an unfiltered list, else a
+/// count (capped when asked).
+fn total_statement(q: &AccountQuery) -> account_list::Statement {
+    if account_list::kept_total(q) {
+        account_list::kept_total_statement(q, Dialect::Sqlite)
+    } else {
+        account_list::count_statement(q, q.count_cap, Dialect::Sqlite)
+    }
+}
+
+impl SqliteStore {
+    /// The sort key of the row a page starts from; None when the row is
+    /// gone (the page then starts at the beginning).
+    async fn account_seek(&self, q: &AccountQuery) -> Result<Option<account_list::AccountSeek>> {
+        let Some(from) = q.from else { return Ok(None) };
+        let sql = format!(
+            "SELECT {} FROM users WHERE id = $1",
+            account_list::key_column(q.sort)
+        );
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(id_text(from.id))
+            .fetch_optional(&self.reader)
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let key = match q.sort {
+            AccountSort::UserName => Bind::Text(row.try_get(0)?),
+            AccountSort::Created | AccountSort::LastModified => Bind::Int(row.try_get(0)?),
+        };
+        Ok(Some(account_list::AccountSeek {
+            key,
+            id: from.id,
+            before: from.before,
+        }))
+    }
 }

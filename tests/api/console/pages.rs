@@ -28,7 +28,10 @@ async fn a_user_is_created_granted_disabled_migrated_and_deleted(app: &TestApp) 
         .await;
     assert_eq!(r.status(), 422);
     let page = r.text().await.unwrap();
-    assert!(page.contains("<dialog open"), "the dialog stays open");
+    assert!(
+        page.contains("id=\"new-user-dialog\" open"),
+        "the dialog stays open"
+    );
     assert!(page.contains("role=\"alert\""), "with the error");
     assert!(
         page.contains("value=\"Compliance One\""),
@@ -116,7 +119,7 @@ async fn a_user_is_created_granted_disabled_migrated_and_deleted(app: &TestApp) 
     assert!(
         b.page(&format!("{at}?dialog=disable"))
             .await
-            .contains("<dialog open")
+            .contains("id=\"dlg-disable\" class=\"modal\" aria-labelledby=\"dlg-disable-h\" open")
     );
     let r = b.post(&format!("{at}/disable"), &[("_csrf", &csrf)]).await;
     assert_eq!(r.status(), 303);
@@ -137,7 +140,12 @@ async fn a_user_is_created_granted_disabled_migrated_and_deleted(app: &TestApp) 
         )
         .await;
     assert_eq!(r.status(), 404);
-    assert!(r.text().await.unwrap().contains("<dialog open"));
+    let page = r.text().await.unwrap();
+    assert!(page.contains("aria-labelledby=\"dlg-migrate-h\" open"));
+    assert!(
+        page.contains("role=\"alert\" data-server-error"),
+        "the reason, in the dialog"
+    );
     let r = b
         .post(
             &format!("{at}/migrate"),
@@ -171,6 +179,14 @@ async fn a_user_is_created_granted_disabled_migrated_and_deleted(app: &TestApp) 
             "still there after {word:?}"
         );
     }
+    let r = b.post(&format!("{at}/delete"), &[("_csrf", &csrf)]).await;
+    assert_eq!(r.status(), 400, "no confirmation field at all");
+    let page = r.text().await.unwrap();
+    assert!(
+        page.contains("aria-labelledby=\"dlg-delete-h\" open")
+            && page.contains("id=\"confirm-delete\" disabled"),
+        "the dialog again, its button disabled"
+    );
     let r = b
         .post(
             &format!("{at}/delete"),
