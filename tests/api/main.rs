@@ -29,3 +29,4 @@ mod telemetry;
 mod tls;
 mod transfer;
 mod users;
+mod wal;
