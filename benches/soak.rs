@@ -21,8 +21,11 @@
 //! | 5 % | admin reads: `GET /api/v1/users?q=…` and a user's report |
 //!
 //! Every minute it prints that minute's throughput, p50, p99 and max, the
-//! errors, and the server's resident memory; at the end, the first and the
-//! last minute side by side. Latency is client side, whole requests.
+//! errors, the server's resident memory and (SQLite) the size of the
+//! database file and its write-ahead log; at the end, the first and the
+//! last minute side by side, and each kind of request's p99 per minute, so
+//! that a creeping tail can be pinned on what creeps. Latency is client
+//! side, whole requests.
 
 mod support;
 
@@ -82,9 +85,22 @@ fn parse_args() -> Result<Opts, String> {
     Ok(o)
 }
 
+/// The kinds of request in the mix, in the order of the table above.
+const KINDS: [&str; 7] = [
+    "lookup",
+    "get",
+    "create",
+    "patch user",
+    "patch group",
+    "admin search",
+    "admin report",
+];
+
 /// One minute's figures.
 struct Minute {
     hist: Histogram<u64>,
+    /// The same requests by kind (index into `KINDS`).
+    kinds: Vec<Histogram<u64>>,
     errors: usize,
 }
 
@@ -92,6 +108,10 @@ impl Minute {
     fn new() -> Minute {
         Minute {
             hist: Histogram::new(3).expect("histogram"),
+            kinds: KINDS
+                .iter()
+                .map(|_| Histogram::new(3).expect("histogram"))
+                .collect(),
             errors: 0,
         }
     }
@@ -116,6 +136,19 @@ async fn send(req: reqwest::RequestBuilder) -> bool {
             ok
         }
         Err(_) => false,
+    }
+}
+
+/// The kind (index into `KINDS`) of the i-th request of the schedule.
+fn kind(i: usize) -> usize {
+    match i.wrapping_mul(2_654_435_761) % 100 {
+        0..55 => 0,
+        55..65 => 1,
+        65..75 => 2,
+        75..85 => 3,
+        85..95 => 4,
+        _ if i.is_multiple_of(2) => 5,
+        _ => 6,
     }
 }
 
@@ -260,6 +293,19 @@ async fn setup(
     ))
 }
 
+/// The sizes of the SQLite database file and its write-ahead log.
+fn files(o: &Opts, dir: &std::path::Path) -> String {
+    if o.database != Db::Sqlite {
+        return "-".to_owned();
+    }
+    let size = |name: &str| {
+        std::fs::metadata(dir.join(name))
+            .map(|m| format!("{:.1}", m.len() as f64 / (1024.0 * 1024.0)))
+            .unwrap_or_else(|_| "0".to_owned())
+    };
+    format!("{} / {}", size("bench.db"), size("bench.db-wal"))
+}
+
 async fn run(o: &Opts, db: &str, dir: &std::path::Path) -> Result<(), String> {
     let (ctx, mut server) = setup(o, db, dir).await?;
     let ctx = Arc::new(ctx);
@@ -272,8 +318,10 @@ async fn run(o: &Opts, db: &str, dir: &std::path::Path) -> Result<(), String> {
     let total = o.rate * 60 * o.minutes;
     let mut skipped = 0usize;
     let mut reported = 0;
-    println!("| minute | requests | ops/s | p50 ms | p99 ms | max ms | errors | server RSS |");
-    println!("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    println!(
+        "| minute | requests | ops/s | p50 ms | p99 ms | max ms | errors | server RSS | db / wal MiB |"
+    );
+    println!("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
     let mut rss = Vec::new();
     for i in 0..total {
         tokio::time::sleep_until(start + interval * i as u32).await;
@@ -284,7 +332,7 @@ async fn run(o: &Opts, db: &str, dir: &std::path::Path) -> Result<(), String> {
             let kib = status_kib(pid, "VmRSS:");
             rss.push(kib.unwrap_or(0));
             let m = minutes[reported].lock().await;
-            print_minute(reported + 1, &m, kib);
+            print_minute(reported + 1, &m, kib, &files(o, dir));
             reported += 1;
         }
         let Ok(permit) = in_flight.clone().try_acquire_owned() else {
@@ -300,6 +348,7 @@ async fn run(o: &Opts, db: &str, dir: &std::path::Path) -> Result<(), String> {
             let slot = (i / (total / minutes.len()).max(1)).min(minutes.len() - 1);
             let mut m = minutes[slot].lock().await;
             let _ = m.hist.record(us.max(1));
+            let _ = m.kinds[kind(i)].record(us.max(1));
             if !ok {
                 m.errors += 1;
             }
@@ -311,10 +360,22 @@ async fn run(o: &Opts, db: &str, dir: &std::path::Path) -> Result<(), String> {
         let kib = status_kib(pid, "VmRSS:");
         rss.push(kib.unwrap_or(0));
         let m = minutes[reported].lock().await;
-        print_minute(reported + 1, &m, kib);
+        print_minute(reported + 1, &m, kib, &files(o, dir));
         reported += 1;
     }
     server.stop();
+    println!("\np99 ms by kind of request:\n");
+    println!("| minute | {} |", KINDS.join(" | "));
+    println!("| ---: |{}", " ---: |".repeat(KINDS.len()));
+    for (n, m) in minutes.iter().enumerate() {
+        let m = m.lock().await;
+        let cells: Vec<String> = m
+            .kinds
+            .iter()
+            .map(|h| format!("{:.2}", h.value_at_quantile(0.99) as f64 / 1000.0))
+            .collect();
+        println!("| {} | {} |", n + 1, cells.join(" | "));
+    }
     let first = minutes[0].lock().await;
     let last = minutes[o.minutes - 1].lock().await;
     println!(
@@ -329,10 +390,10 @@ async fn run(o: &Opts, db: &str, dir: &std::path::Path) -> Result<(), String> {
     Ok(())
 }
 
-fn print_minute(n: usize, m: &Minute, rss_kib: Option<u64>) {
+fn print_minute(n: usize, m: &Minute, rss_kib: Option<u64>, files: &str) {
     let h = &m.hist;
     println!(
-        "| {n} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {} | {} |",
+        "| {n} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {} | {} | {files} |",
         h.len(),
         h.len() as f64 / 60.0,
         h.value_at_quantile(0.5) as f64 / 1000.0,

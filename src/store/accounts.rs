@@ -156,6 +156,44 @@ pub struct AuditQuery {
     pub limit: u64,
 }
 
+impl AuditQuery {
+    /// The WHERE clause with only the conditions this query sets, `$1`
+    /// onwards, and their values. (`$1 IS NULL OR target_id = $1` reads
+    /// the same but no index serves it: every report scanned the whole log,
+    /// which only grows.)
+    pub(crate) fn filter(&self) -> (String, Vec<super::sql_filter::Bind>) {
+        use super::sql_filter::Bind;
+        let mut terms: Vec<(&str, Bind)> = Vec::new();
+        if let Some(t) = self.target {
+            terms.push(("target_id =", Bind::Uuid(t)));
+        }
+        if let Some(a) = &self.actor {
+            terms.push(("actor =", Bind::Text(a.clone())));
+        }
+        if let Some(a) = &self.action {
+            terms.push(("action =", Bind::Text(a.clone())));
+        }
+        if let Some(t) = self.from {
+            terms.push(("at >=", Bind::Time(t)));
+        }
+        if let Some(t) = self.to {
+            terms.push(("at <", Bind::Time(t)));
+        }
+        let sql = terms
+            .iter()
+            .enumerate()
+            .map(|(i, (test, _))| format!("{test} ${}", i + 1))
+            .collect::<Vec<_>>()
+            .join(" AND ");
+        let sql = if sql.is_empty() {
+            sql
+        } else {
+            format!("WHERE {sql}")
+        };
+        (sql, terms.into_iter().map(|(_, b)| b).collect())
+    }
+}
+
 #[async_trait]
 pub trait Accounts: Send + Sync {
     async fn iam_settings(&self, iam: Uuid) -> Result<Option<Value>>;

@@ -30,3 +30,4 @@ mod telemetry;
 mod tls;
 mod transfer;
 mod users;
+mod wal;

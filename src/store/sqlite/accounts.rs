@@ -688,28 +688,20 @@ impl Accounts for SqliteStore {
     }
 
     async fn audit_records(&self, q: &AuditQuery) -> Result<(Vec<Record>, u64)> {
-        let filter = "WHERE ($1 IS NULL OR target_id = $1) AND ($2 IS NULL OR actor = $2)
-              AND ($3 IS NULL OR action = $3) AND ($4 IS NULL OR at >= $4)
-              AND ($5 IS NULL OR at < $5)";
-        let page = format!("SELECT * FROM audit_log {filter} ORDER BY seq DESC LIMIT $6 OFFSET $7");
+        let (filter, mut binds) = q.filter();
         let count = format!("SELECT COUNT(*) FROM audit_log {filter}");
-        let rows = sqlx::query(AssertSqlSafe(page))
-            .bind(q.target.map(id_text))
-            .bind(&q.actor)
-            .bind(&q.action)
-            .bind(q.from.map(micros))
-            .bind(q.to.map(micros))
-            .bind(q.limit as i64)
-            .bind(q.offset as i64)
-            .fetch_all(&self.reader)
-            .await?;
-        let total: i64 = sqlx::query_scalar(AssertSqlSafe(count))
-            .bind(q.target.map(id_text))
-            .bind(&q.actor)
-            .bind(&q.action)
-            .bind(q.from.map(micros))
-            .bind(q.to.map(micros))
+        let total: i64 = sqlx::query_scalar_with(AssertSqlSafe(count), args(&binds)?)
             .fetch_one(&self.reader)
+            .await?;
+        let page = format!(
+            "SELECT * FROM audit_log {filter} ORDER BY seq DESC LIMIT ${} OFFSET ${}",
+            binds.len() + 1,
+            binds.len() + 2
+        );
+        binds.push(Bind::Int(q.limit as i64));
+        binds.push(Bind::Int(q.offset as i64));
+        let rows = sqlx::query_with(AssertSqlSafe(page), args(&binds)?)
+            .fetch_all(&self.reader)
             .await?;
         let items = rows.iter().map(record_row).collect::<Result<_>>()?;
         Ok((items, total as u64))

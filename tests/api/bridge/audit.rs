@@ -56,6 +56,40 @@ async fn changes_are_audited_and_the_chain_verifies(app: &TestApp) {
     assert_eq!(by_actor["hits"].as_array().unwrap().len(), 1);
     let (status, _) = auditor.get(app, "/audit?from=yesterday").await;
     assert_eq!(status, 400);
+    // Every filter at once, in a window around now, paged: each narrows
+    // the same answer; a window in the past holds nothing.
+    let rfc = |t: time::OffsetDateTime| {
+        t.format(&time::format_description::well_known::Rfc3339)
+            .unwrap()
+            .replace('+', "%2B")
+    };
+    let now = time::OffsetDateTime::now_utc();
+    let hour = time::Duration::hours(1);
+    let query = |from, to| {
+        format!(
+            "/audit?target={id}&actor=user:{}&action=permission.added&from={}&to={}&offset=0&limit=5",
+            root.id,
+            rfc(from),
+            rfc(to)
+        )
+    };
+    let (status, narrow) = auditor.get(app, &query(now - hour, now + hour)).await;
+    assert_eq!(status, 200, "{narrow}");
+    assert_eq!(narrow["count"], 1, "{narrow}");
+    assert_eq!(
+        narrow["hits"][0]["attributes"],
+        json!(["permissions.GOVERNANCE"])
+    );
+    let (_, past) = auditor
+        .get(app, &query(now - hour * 3, now - hour * 2))
+        .await;
+    assert_eq!(past["count"], 0, "{past}");
+    assert_eq!(past["hits"], json!([]));
+    let (_, paged) = auditor
+        .get(app, &format!("/audit?target={id}&offset=1&limit=1"))
+        .await;
+    assert_eq!(paged["count"], 3);
+    assert_eq!(paged["hits"][0]["action"], "permission.added");
 
     let dir = app.directory().await;
     let n = dir.verify_audit().await.unwrap().expect("intact");
