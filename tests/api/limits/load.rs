@@ -38,16 +38,24 @@ async fn over_the_concurrency_limit_requests_get_503_at_once(app: &TestApp) {
     let lock = WriteLock::hold(app).await;
     let busy = {
         let (client, url, token) = (app.client.clone(), app.scim(), app.token.clone());
+        // A probe may hold the only slot at the moment the create comes:
+        // then the create is the one refused (no queue), and it tries again.
         tokio::spawn(async move {
-            client
-                .post(format!("{url}/Users"))
-                .bearer_auth(token)
-                .header("content-type", "application/scim+json")
-                .body(user("busy@example.com").to_string())
-                .send()
-                .await
-                .expect("create")
-                .status()
+            loop {
+                let status = client
+                    .post(format!("{url}/Users"))
+                    .bearer_auth(&token)
+                    .header("content-type", "application/scim+json")
+                    .body(user("busy@example.com").to_string())
+                    .send()
+                    .await
+                    .expect("create")
+                    .status();
+                if status != 503 {
+                    break status;
+                }
+                tokio::time::sleep(Duration::from_millis(3)).await;
+            }
         })
     };
     // Until the create holds the only slot, probes pass; then they are
