@@ -179,6 +179,21 @@ async fn run(o: Opts) -> Result<(), String> {
             "Users, search \"user0042\"".to_owned(),
             "/admin/users?q=user0042".to_owned(),
         ),
+        // Matched by every user: a page fills at once.
+        (
+            "Users, search \"example\" (all match)".to_owned(),
+            "/admin/users?q=example".to_owned(),
+        ),
+        // Matched by none: what used to read the whole table.
+        (
+            "Users, search \"nobody\" (none match)".to_owned(),
+            "/admin/users?q=nobody".to_owned(),
+        ),
+        // Too short for a trigram: the list index is walked.
+        (
+            "Users, search \"y9\" (two characters)".to_owned(),
+            "/admin/users?q=y9".to_owned(),
+        ),
         (
             "Users, sorted by created, newest first".to_owned(),
             "/admin/users?sort=-created".to_owned(),

@@ -5,6 +5,14 @@
 //! id)` for one IAM. A page reads from a position (keyset) or, for an old
 //! `page=N` address, skips rows. Totals of unfiltered lists come from the
 //! kept per-IAM counts; a search's total is counted up to a cap.
+//!
+//! A search (a substring of the folded userName or displayName) has two
+//! plans. A common substring fills a page early while walking the list
+//! index in order (`Walk`). A rare one would walk the whole index, so a
+//! trigram index hands over the few rows that hold it, which are then
+//! sorted (`Trigram`): FTS5 in SQLite (migration 0007), chosen by counting
+//! the index's candidates up to `TRIGRAM_SORT_LIMIT` first; pg_trgm in
+//! PostgreSQL (migration 0008), where `LIKE` lets the planner choose.
 
 use super::accounts::{AccountQuery, AccountSort};
 use super::sql_filter::{Bind, Dialect};
@@ -46,8 +54,72 @@ pub fn key_column(sort: AccountSort) -> &'static str {
     }
 }
 
+/// How a search finds its rows (see the module's comment).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SearchPlan {
+    /// Test each row of the list index in order.
+    Walk,
+    /// Take the rows the trigram index holds for the substring, then sort.
+    Trigram,
+}
+
+/// The shortest substring a trigram index can look up.
+pub const TRIGRAM_MIN_CHARS: usize = 3;
+
+/// The most candidates a `Trigram` plan sorts; past it matches are common
+/// enough that walking the list index fills a page sooner.
+pub const TRIGRAM_SORT_LIMIT: u64 = 10_000;
+
+/// SQLite: the statement counting the trigram index's candidates for a
+/// search, up to `TRIGRAM_SORT_LIMIT + 1`; none when the search is too
+/// short for the index (or there is no search).
+pub fn trigram_probe(q: &AccountQuery) -> Option<Statement> {
+    let s = q.search.as_deref()?;
+    if s.chars().count() < TRIGRAM_MIN_CHARS {
+        return None;
+    }
+    Some(Statement {
+        sql:
+            "SELECT COUNT(*) FROM (SELECT 1 FROM users_search WHERE users_search MATCH $1 LIMIT $2)"
+                .to_owned(),
+        binds: vec![
+            Bind::Text(fts_phrase(s)),
+            Bind::Int(TRIGRAM_SORT_LIMIT as i64 + 1),
+        ],
+    })
+}
+
+/// The plan for a search whose trigram probe counted `candidates`.
+pub fn plan_for(candidates: Option<u64>) -> SearchPlan {
+    match candidates {
+        Some(n) if n <= TRIGRAM_SORT_LIMIT => SearchPlan::Trigram,
+        _ => SearchPlan::Walk,
+    }
+}
+
+/// An FTS5 phrase matching the text as it is (quotes doubled).
+fn fts_phrase(s: &str) -> String {
+    format!("\"{}\"", s.replace('"', "\"\""))
+}
+
+/// A `LIKE` pattern matching the text anywhere (`\` escapes the wildcards
+/// and itself, PostgreSQL's default escape).
+fn like_anywhere(s: &str) -> String {
+    let mut p = String::with_capacity(s.len() + 2);
+    p.push('%');
+    for c in s.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            p.push('\\');
+        }
+        p.push(c);
+    }
+    p.push('%');
+    p
+}
+
 struct Builder {
     dialect: Dialect,
+    from: &'static str,
     terms: Vec<String>,
     binds: Vec<Bind>,
 }
@@ -60,9 +132,10 @@ impl Builder {
 }
 
 /// The WHERE terms of the query's filters (no position).
-fn filters(q: &AccountQuery, dialect: Dialect) -> Builder {
+fn filters(q: &AccountQuery, dialect: Dialect, plan: SearchPlan) -> Builder {
     let mut b = Builder {
         dialect,
+        from: "users",
         terms: Vec::new(),
         binds: Vec::new(),
     };
@@ -80,14 +153,27 @@ fn filters(q: &AccountQuery, dialect: Dialect) -> Builder {
             .push(format!("COALESCE(iam_id, deprovisioned_from) = {p}"));
     }
     if let Some(s) = &q.search {
-        let p = b.bind(Bind::Text(s.clone()));
-        let f = match dialect {
-            Dialect::Sqlite => "instr",
-            Dialect::Postgres => "strpos",
-        };
-        b.terms.push(format!(
-            "({f}(user_name_folded, {p}) > 0 OR {f}(COALESCE(display_name_folded, ''), {p}) > 0)"
-        ));
+        match dialect {
+            Dialect::Postgres => {
+                let p = b.bind(Bind::Text(like_anywhere(s)));
+                b.terms.push(format!(
+                    "(user_name_folded LIKE {p} OR display_name_folded LIKE {p})"
+                ));
+            }
+            Dialect::Sqlite => {
+                if plan == SearchPlan::Trigram {
+                    // The index's rows drive the join (CROSS JOIN keeps
+                    // that order); each is checked on the columns below.
+                    b.from = "users_search CROSS JOIN users ON users.rowid = users_search.rowid";
+                    let m = b.bind(Bind::Text(fts_phrase(s)));
+                    b.terms.push(format!("users_search MATCH {m}"));
+                }
+                let p = b.bind(Bind::Text(s.clone()));
+                b.terms.push(format!(
+                    "(instr(user_name_folded, {p}) > 0 OR instr(COALESCE(display_name_folded, ''), {p}) > 0)"
+                ));
+            }
+        }
     }
     if let Some(perm) = &q.permission {
         let p = b.bind(Bind::Text(perm.clone()));
@@ -113,8 +199,9 @@ pub fn page(
     seek: Option<&AccountSeek>,
     columns: &str,
     dialect: Dialect,
+    plan: SearchPlan,
 ) -> Statement {
-    let mut b = filters(q, dialect);
+    let mut b = filters(q, dialect, plan);
     let col = sort_column(q.sort, b.dialect);
     // Reading backwards from a position reverses the order.
     let descending = q.descending != seek.is_some_and(|s| s.before);
@@ -127,7 +214,8 @@ pub fn page(
     let dir = if descending { "DESC" } else { "ASC" };
     let limit = b.bind(Bind::Int(q.limit as i64));
     let mut sql = format!(
-        "SELECT {columns} FROM users {} ORDER BY {col} {dir}, id {dir} LIMIT {limit}",
+        "SELECT {columns} FROM {} {} ORDER BY {col} {dir}, id {dir} LIMIT {limit}",
+        b.from,
         where_clause(&b.terms)
     );
     if seek.is_none() && q.offset > 0 {
@@ -194,17 +282,23 @@ pub fn kept_total_statement(q: &AccountQuery, dialect: Dialect) -> Statement {
 
 /// The number of matching rows, counted up to `cap + 1` when capped: a
 /// search over a large directory stops counting early.
-pub fn count_statement(q: &AccountQuery, cap: Option<u64>, dialect: Dialect) -> Statement {
-    let mut b = filters(q, dialect);
+pub fn count_statement(
+    q: &AccountQuery,
+    cap: Option<u64>,
+    dialect: Dialect,
+    plan: SearchPlan,
+) -> Statement {
+    let mut b = filters(q, dialect, plan);
     let sql = match cap {
         Some(c) => {
             let l = b.bind(Bind::Int(c as i64 + 1));
             format!(
-                "SELECT COUNT(*) FROM (SELECT 1 FROM users {} LIMIT {l}) AS capped",
+                "SELECT COUNT(*) FROM (SELECT 1 FROM {} {} LIMIT {l}) AS capped",
+                b.from,
                 where_clause(&b.terms)
             )
         }
-        None => format!("SELECT COUNT(*) FROM users {}", where_clause(&b.terms)),
+        None => format!("SELECT COUNT(*) FROM {} {}", b.from, where_clause(&b.terms)),
     };
     Statement {
         sql,

@@ -6,7 +6,7 @@ use sqlx::PgConnection;
 
 use super::*;
 use crate::audit::{self, Entry, Record};
-use crate::store::account_list;
+use crate::store::account_list::{self, SearchPlan};
 use crate::store::accounts::*;
 
 const ACCOUNT_COLUMNS: &str = "id, iam_id, deprovisioned_from, deprovisioned, user_name, doc, \
@@ -278,7 +278,14 @@ impl Accounts for PgStore {
 
     async fn list_accounts(&self, q: &AccountQuery) -> Result<(Vec<Account>, u64)> {
         let seek = self.account_seek(q).await?;
-        let page = account_list::page(q, seek.as_ref(), ACCOUNT_COLUMNS, Dialect::Postgres);
+        let page = account_list::page(
+            q,
+            seek.as_ref(),
+            ACCOUNT_COLUMNS,
+            Dialect::Postgres,
+            // The planner picks between the trigram and the list indexes.
+            SearchPlan::Walk,
+        );
         let rows = sqlx::query_with(AssertSqlSafe(page.sql), args(&page.binds)?)
             .fetch_all(&self.pool)
             .await?;
@@ -295,7 +302,14 @@ impl Accounts for PgStore {
 
     async fn explain_accounts(&self, q: &AccountQuery) -> Result<String> {
         let seek = self.account_seek(q).await?;
-        let page = account_list::page(q, seek.as_ref(), ACCOUNT_COLUMNS, Dialect::Postgres);
+        let page = account_list::page(
+            q,
+            seek.as_ref(),
+            ACCOUNT_COLUMNS,
+            Dialect::Postgres,
+            // The planner picks between the trigram and the list indexes.
+            SearchPlan::Walk,
+        );
         let mut out = Vec::new();
         for st in [page, total_statement(q)] {
             let lines: Vec<String> = sqlx::query_scalar_with(
@@ -776,7 +790,7 @@ fn total_statement(q: &AccountQuery) -> account_list::Statement {
     if account_list::kept_total(q) {
         account_list::kept_total_statement(q, Dialect::Postgres)
     } else {
-        account_list::count_statement(q, q.count_cap, Dialect::Postgres)
+        account_list::count_statement(q, q.count_cap, Dialect::Postgres, SearchPlan::Walk)
     }
 }
 

@@ -6,7 +6,7 @@ use sqlx::SqliteConnection;
 
 use super::*;
 use crate::audit::{self, Entry, Record};
-use crate::store::account_list;
+use crate::store::account_list::{self, SearchPlan};
 use crate::store::accounts::*;
 
 const ACCOUNT_COLUMNS: &str = "id, iam_id, deprovisioned_from, deprovisioned, user_name, doc, \
@@ -257,7 +257,8 @@ impl Accounts for SqliteStore {
 
     async fn list_accounts(&self, q: &AccountQuery) -> Result<(Vec<Account>, u64)> {
         let seek = self.account_seek(q).await?;
-        let page = account_list::page(q, seek.as_ref(), ACCOUNT_COLUMNS, Dialect::Sqlite);
+        let plan = self.search_plan(q).await?;
+        let page = account_list::page(q, seek.as_ref(), ACCOUNT_COLUMNS, Dialect::Sqlite, plan);
         let rows = sqlx::query_with(AssertSqlSafe(page.sql), args(&page.binds)?)
             .fetch_all(&self.reader)
             .await?;
@@ -265,7 +266,7 @@ impl Accounts for SqliteStore {
         if seek.as_ref().is_some_and(|s| s.before) {
             items.reverse();
         }
-        let total = total_statement(q);
+        let total = total_statement(q, plan);
         let total: i64 = sqlx::query_scalar_with(AssertSqlSafe(total.sql), args(&total.binds)?)
             .fetch_one(&self.reader)
             .await?;
@@ -274,9 +275,10 @@ impl Accounts for SqliteStore {
 
     async fn explain_accounts(&self, q: &AccountQuery) -> Result<String> {
         let seek = self.account_seek(q).await?;
-        let page = account_list::page(q, seek.as_ref(), ACCOUNT_COLUMNS, Dialect::Sqlite);
+        let plan = self.search_plan(q).await?;
+        let page = account_list::page(q, seek.as_ref(), ACCOUNT_COLUMNS, Dialect::Sqlite, plan);
         let mut out = Vec::new();
-        for st in [page, total_statement(q)] {
+        for st in [page, total_statement(q, plan)] {
             let rows = sqlx::query_with(
                 AssertSqlSafe(format!("EXPLAIN QUERY PLAN {}", st.sql)),
                 args(&st.binds)?,
@@ -775,15 +777,27 @@ fn day_text(day: time::Date) -> String {
 
 /// The total a list shows: kept counts for an unfiltered list, else a
 /// count (capped when asked).
-fn total_statement(q: &AccountQuery) -> account_list::Statement {
+fn total_statement(q: &AccountQuery, plan: SearchPlan) -> account_list::Statement {
     if account_list::kept_total(q) {
         account_list::kept_total_statement(q, Dialect::Sqlite)
     } else {
-        account_list::count_statement(q, q.count_cap, Dialect::Sqlite)
+        account_list::count_statement(q, q.count_cap, Dialect::Sqlite, plan)
     }
 }
 
 impl SqliteStore {
+    /// How the list finds a search's rows: through the trigram index when
+    /// it holds few candidates for the substring.
+    async fn search_plan(&self, q: &AccountQuery) -> Result<SearchPlan> {
+        let Some(probe) = account_list::trigram_probe(q) else {
+            return Ok(SearchPlan::Walk);
+        };
+        let n: i64 = sqlx::query_scalar_with(AssertSqlSafe(probe.sql), args(&probe.binds)?)
+            .fetch_one(&self.reader)
+            .await?;
+        Ok(account_list::plan_for(Some(n.max(0) as u64)))
+    }
+
     /// The sort key of the row a page starts from; None when the row is
     /// gone (the page then starts at the beginning).
     async fn account_seek(&self, q: &AccountQuery) -> Result<Option<account_list::AccountSeek>> {

@@ -50,6 +50,7 @@ pub async fn check_file(path: &Path, writable: bool) -> Result<FileCheck> {
         sqlx::query("PRAGMA journal_mode = DELETE")
             .execute(&mut conn)
             .await?;
+        rebuild_search(&mut conn).await?;
     }
     let integrity: Vec<String> = sqlx::query_scalar("PRAGMA integrity_check")
         .fetch_all(&mut conn)
@@ -195,4 +196,29 @@ pub fn place(staged: &Path, target: &Path) -> Result<()> {
     }
     std::fs::rename(staged, target).map_err(io_error)?;
     sync_dir(&dir)
+}
+
+/// Rebuilds the account search index of a copy from its users rows: the
+/// index is keyed by rowid, which `VACUUM INTO` need not keep. (A copy
+/// from before migration 0007 has none; migrating builds it.)
+async fn rebuild_search(conn: &mut sqlx::SqliteConnection) -> Result<()> {
+    let present: Option<String> = sqlx::query_scalar(
+        "SELECT name FROM sqlite_schema WHERE type = 'table' AND name = 'users_search'",
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    if present.is_some() {
+        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+        sqlx::query("INSERT INTO users_search (users_search) VALUES ('delete-all')")
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO users_search (rowid, uname, dname)
+             SELECT rowid, user_name_folded, display_name_folded FROM users",
+        )
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+    }
+    Ok(())
 }

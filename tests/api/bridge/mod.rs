@@ -9,6 +9,7 @@ mod matrix;
 mod metrics;
 mod oidc;
 mod scim;
+mod search;
 
 use reqwest::Method;
 use serde_json::Value;
