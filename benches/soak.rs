@@ -18,7 +18,7 @@
 //! | 10 % | `POST /Users` (a new user) |
 //! | 10 % | `PATCH /Users/{id}` (replace title) |
 //! | 10 % | `PATCH /Groups/{id}` (add or remove a member) |
-//! | 5 % | admin reads: `GET /api/v1/users?q=…` and a user's report |
+//! | 5 % | admin reads: `GET /api/v1/users?search=…` and a user's report |
 //!
 //! Every minute it prints that minute's throughput, p50, p99 and max, the
 //! errors, the server's resident memory and (SQLite) the size of the
@@ -196,7 +196,7 @@ async fn one(c: &Ctx, i: usize) -> bool {
         }
         _ => {
             let url = if i.is_multiple_of(2) {
-                format!("{}/api/v1/users?q=user{}&limit=20", c.origin, i % 1000)
+                format!("{}/api/v1/users?search=user{}&limit=20", c.origin, i % 1000)
             } else {
                 format!("{}/api/v1/users/{id}/report", c.origin)
             };
