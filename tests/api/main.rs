@@ -26,6 +26,7 @@ mod patch;
 mod replay;
 mod replicas;
 mod search;
+mod security;
 mod telemetry;
 mod tls;
 mod transfer;
