@@ -40,6 +40,14 @@ pub async fn open_directory(config: &Config) -> Result<Directory, store::StoreEr
             metrics_max_count: config.metrics_max_count,
             patch_max_operations: config.patch_max_operations,
         },
+    )
+    // Administrators sign in from `oidc_iam` only when OIDC is set up;
+    // without it, no identity provider is the admins' source.
+    .with_admin_source(
+        config
+            .oidc_issuer
+            .is_some()
+            .then(|| config.oidc_iam.clone()),
     ))
 }
 

@@ -27,6 +27,9 @@ use crate::store::{GroupRef, StoreError, UserWrite};
 pub struct Ctx {
     pub actor: Actor,
     pub request_id: Option<String>,
+    /// The permissions an administrator holds (None for anyone else): what
+    /// it may hand out (see `permissions::Ctx::may_grant`).
+    pub held: Option<std::sync::Arc<BTreeSet<String>>>,
 }
 
 impl Ctx {
@@ -35,6 +38,7 @@ impl Ctx {
         Ctx {
             actor: Actor::Cli,
             request_id: None,
+            held: None,
         }
     }
 
@@ -331,6 +335,16 @@ impl Directory {
                 return Err(unknown_permission(p));
             }
         }
+        for path in settings.attribute_mapping.keys() {
+            check_mapped_path(path)?;
+        }
+        let before = self.iam_settings(iam.id).await?;
+        ctx.require_grant(&granting_changes(&before, &settings))?;
+        self.guard_user_admins(&super::guard::WhatIf {
+            settings: Some((iam.id, &settings)),
+            ..Default::default()
+        })
+        .await?;
         if let Some(rate) = &settings.rate_limit {
             rate.check()
                 .map_err(|e| ScimError::invalid_value(format!("IAM settings: rateLimit: {e}")))?;
@@ -680,12 +694,13 @@ impl Directory {
         if let Some(p) = names.iter().find(|p| !catalogue.contains(*p)) {
             return Err(unknown_permission(p));
         }
+        ctx.require_grant(names)?;
         let add: Vec<(String, &'static str)> =
             names.iter().map(|p| (p.clone(), SOURCE_DIRECT)).collect();
         // The store records one `permission.added` per permission granted.
         let entry = ctx.entry("permission.added");
         self.store
-            .change_grants(user, &add, &[], &entry, self.now())
+            .change_grants(user, &add, &[], &[], &entry, self.now())
             .await
             .map_err(|e| not_found_as_account(e, user))
     }
@@ -693,6 +708,7 @@ impl Directory {
     /// Removes a permission granted here (directly or as the IAM's default).
     /// One that comes only from a group cannot be removed here.
     pub async fn remove_permission(&self, ctx: &Ctx, user: Uuid, name: &str) -> Result<()> {
+        ctx.require_grant([&name.to_owned()])?;
         let account = self.account(user).await?;
         let held = self.effective_permissions(&account).await?;
         let Some(sources) = held.get(name) else {
@@ -710,9 +726,25 @@ impl Directory {
             )
             .into());
         }
+        let admins_after = if name == super::permissions::USER_ADMIN {
+            self.guard_user_admins(&super::guard::WhatIf {
+                grants_out: BTreeSet::from([user]),
+                ..Default::default()
+            })
+            .await?
+        } else {
+            Vec::new()
+        };
         let entry = ctx.entry("permission.removed");
         self.store
-            .change_grants(user, &[], &[name.to_owned()], &entry, self.now())
+            .change_grants(
+                user,
+                &[],
+                &[name.to_owned()],
+                &admins_after,
+                &entry,
+                self.now(),
+            )
             .await
             .map_err(guarded)
     }
@@ -758,12 +790,21 @@ impl Directory {
         } else {
             "user.enabled"
         };
+        let admins_after = if disabled {
+            self.guard_user_admins(&super::guard::WhatIf {
+                accounts_out: BTreeSet::from([user]),
+                ..Default::default()
+            })
+            .await?
+        } else {
+            Vec::new()
+        };
         let entry = ctx
             .entry(action)
             .target("User", user)
             .attributes(["disabled"]);
         self.store
-            .set_disabled(user, disabled, &entry, self.now())
+            .set_disabled(user, disabled, &admins_after, &entry, self.now())
             .await
             .map_err(|e| not_found_as_account(e, user))
     }
@@ -781,9 +822,15 @@ impl Directory {
             )
             .into());
         }
+        let admins_after = self
+            .guard_user_admins(&super::guard::WhatIf {
+                accounts_out: BTreeSet::from([user]),
+                ..Default::default()
+            })
+            .await?;
         let entry = ctx.entry("user.deleted").target("User", user);
         self.store
-            .delete_account(user, None, &entry, self.now())
+            .delete_account(user, None, &admins_after, &entry, self.now())
             .await
             .map_err(|e| not_found_as_account(e, user))
     }
@@ -795,6 +842,16 @@ impl Directory {
     pub async fn migrate(&self, ctx: &Ctx, user: Uuid, iam: &str, user_name: &str) -> Result<()> {
         let account = self.account(user).await?;
         let target = self.iam(iam).await?;
+        // Leaving the IAM administrators sign in from ends the account's
+        // sign-in; leaving any IAM ends its memberships there.
+        let mut change = super::guard::WhatIf::default();
+        if let Some(from) = account.iam_id.filter(|f| *f != target.id) {
+            if self.is_admin_source(from).await? {
+                change.accounts_out.insert(user);
+            }
+            change.memberships_out.insert((from, user));
+        }
+        self.guard_user_admins(&change).await?;
         let user_name = user_name.trim();
         if user_name.is_empty() || user_name.chars().count() > 256 {
             return Err(ScimError::invalid_value("userName is 1 to 256 characters").into());
@@ -988,6 +1045,55 @@ impl Directory {
         }
         Ok(v.finish(head_seq, &head_hash))
     }
+}
+
+/// The permissions whose grant a settings change alters: added to or
+/// dropped from the defaults, or from any group's mapping (group names
+/// compared as the mapping compares them, case-insensitively).
+fn granting_changes(before: &IamSettings, after: &IamSettings) -> BTreeSet<String> {
+    let set = |v: &Vec<String>| v.iter().cloned().collect::<BTreeSet<String>>();
+    let mut changed: BTreeSet<String> = set(&before.default_permissions)
+        .symmetric_difference(&set(&after.default_permissions))
+        .cloned()
+        .collect();
+    let by_group = |s: &IamSettings| {
+        let mut m: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for (g, ps) in &s.group_permissions {
+            m.entry(fold_case(g))
+                .or_default()
+                .extend(ps.iter().cloned());
+        }
+        m
+    };
+    let (b, a) = (by_group(before), by_group(after));
+    let empty = BTreeSet::new();
+    for g in b.keys().chain(a.keys()) {
+        let (x, y) = (b.get(g).unwrap_or(&empty), a.get(g).unwrap_or(&empty));
+        changed.extend(x.symmetric_difference(y).cloned());
+    }
+    changed
+}
+
+/// An attribute mapping reads identity data into attributes; it never
+/// reads a secret (`password`) or what the internal IAM owns itself
+/// (`entitlements`, the bridge extension), which would let an identity
+/// provider write what only administrators may.
+fn check_mapped_path(path: &str) -> std::result::Result<(), ScimError> {
+    let lower = path.to_ascii_lowercase();
+    let bridge = crate::scim::schema::BRIDGE_USER_SCHEMA.to_ascii_lowercase();
+    let core = crate::scim::schema::USER_SCHEMA.to_ascii_lowercase();
+    let bare = lower
+        .strip_prefix(&format!("{core}:"))
+        .unwrap_or(&lower)
+        .to_owned();
+    let first = bare.split(['.', '[']).next().unwrap_or("");
+    if lower.starts_with(&bridge) || matches!(first, "password" | "entitlements") {
+        return Err(ScimError::invalid_value(format!(
+            "an attribute mapping may not read '{}': passwords and what the internal IAM owns are never attributes",
+            truncate(path)
+        )));
+    }
+    Ok(())
 }
 
 fn unknown_permission(p: &str) -> Error {

@@ -8,7 +8,7 @@ use super::{Directory, Error, Result};
 use crate::auth::admin_token::{self, AdminClaims};
 use crate::scim::ScimError;
 
-pub const USER_ADMIN: &str = "USER_ADMIN";
+pub use super::permissions::USER_ADMIN;
 
 /// An email address as a userName: one '@' with text on both sides, a dot in
 /// the domain, no spaces or control characters, at most 254 characters.

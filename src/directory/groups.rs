@@ -62,6 +62,17 @@ impl Directory {
         check_body_id(body, id)?;
         let (write, wanted) = group_write(body)?;
         let members = self.existing_members(scope, uuid, &wanted).await?;
+        let kept: Vec<Uuid> = members.iter().map(|(m, _)| *m).collect();
+        self.guard_group_change(
+            scope.iam,
+            uuid,
+            super::guard::GroupChange {
+                keep: Some(&kept),
+                renamed: Some(&write.display_name),
+                ..Default::default()
+            },
+        )
+        .await?;
         let stored = self
             .store
             .replace_group(
@@ -84,6 +95,15 @@ impl Directory {
         if_version: Option<i64>,
     ) -> Result<()> {
         let id = parse_id(id)?;
+        self.guard_group_change(
+            scope.iam,
+            id,
+            super::guard::GroupChange {
+                deleted: true,
+                ..Default::default()
+            },
+        )
+        .await?;
         self.store
             .delete_group(scope.iam, id, if_version, &scope.audit(), self.now())
             .await?;

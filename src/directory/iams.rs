@@ -2,6 +2,7 @@
 
 use crate::auth::scim_token;
 use crate::scim::ScimError;
+use crate::store::accounts::BUILT_IN_IAM_ID;
 use crate::store::{Iam, NewToken, TokenInfo};
 use uuid::Uuid;
 
@@ -78,6 +79,15 @@ impl Directory {
         label: Option<&str>,
     ) -> Result<(TokenInfo, String)> {
         let iam = self.iam(iam).await?;
+        if iam.id == BUILT_IN_IAM_ID {
+            return Err(ScimError::new(
+                403,
+                None,
+                "the built-in IAM takes no SCIM tokens: its accounts, groups and admins are \
+                 managed with the admin API and the console, where each change needs its permission",
+            )
+            .into());
+        }
         let id = Uuid::new_v4();
         let (token, secret_hash) = scim_token::mint(id);
         let now = self.now();
@@ -138,7 +148,11 @@ impl Directory {
         let Some(stored) = self.store.token_secret(id).await? else {
             return Ok(None);
         };
-        let valid = scim_token::verify(secret, &stored.secret_hash) && !stored.revoked;
+        // A token of the built-in IAM (minted before it took none) would
+        // write admins' accounts with no permission checked: never valid.
+        let valid = scim_token::verify(secret, &stored.secret_hash)
+            && !stored.revoked
+            && stored.iam_id != BUILT_IN_IAM_ID;
         if valid {
             self.token_cache.put(presented, stored.iam_id);
             // "Last used" for administrators, written at most once a minute

@@ -20,6 +20,7 @@ impl Directory {
             iam: BUILT_IN_IAM_ID,
             base_url: String::new(),
             request_id: ctx.request_id.clone(),
+            acting: Some(ctx.actor.clone()),
         }
     }
 
@@ -130,6 +131,15 @@ impl Directory {
 
     pub async fn remove_internal_member(&self, ctx: &Ctx, group: Uuid, member: Uuid) -> Result<()> {
         self.internal_group(group).await?;
+        self.guard_group_change(
+            BUILT_IN_IAM_ID,
+            group,
+            super::guard::GroupChange {
+                removed: &[member],
+                ..Default::default()
+            },
+        )
+        .await?;
         self.patch_internal(
             ctx,
             group,

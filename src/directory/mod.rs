@@ -7,10 +7,12 @@ pub mod admins;
 pub mod bulk;
 pub mod cursor;
 pub mod groups;
+pub mod guard;
 pub mod iams;
 pub mod internal_groups;
 pub mod paging;
 pub mod patch;
+pub mod permissions;
 pub mod scim_admin;
 pub mod search;
 pub mod stream;
@@ -107,6 +109,11 @@ pub struct Directory {
     /// IAM settings read in the last `token_cache_ms`: every create needs
     /// its IAM's default permissions.
     settings_cache: accounts::SettingsCache,
+    /// The IAM administrators sign in from (`oidc_iam`, when OIDC is set
+    /// up): its identity provider may change administrators' accounts; no
+    /// other may.
+    admin_source: Option<String>,
+    admin_source_id: Arc<tokio::sync::OnceCell<Uuid>>,
 }
 
 /// Who an operation acts for and where its resources live: the IAM whose
@@ -117,15 +124,27 @@ pub struct Scope {
     pub base_url: String,
     /// The request's id, for the audit record of what it changes.
     pub request_id: Option<String>,
+    /// Who acts when it is not the IAM's identity provider: an
+    /// administrator (on `/Me`, or on internal groups) or the command line.
+    pub acting: Option<crate::audit::Actor>,
 }
 
 impl Scope {
     /// Who changes what through this scope, for the audit: the IAM (its
-    /// identity provider), in this request. The store names the action,
-    /// the target and the attributes.
+    /// identity provider) unless someone else acts, in this request. The
+    /// store names the action, the target and the attributes.
     pub fn audit(&self) -> crate::audit::Entry {
-        crate::audit::Entry::new(crate::audit::Actor::Iam(self.iam), "")
-            .request(self.request_id.clone())
+        let actor = self
+            .acting
+            .clone()
+            .unwrap_or(crate::audit::Actor::Iam(self.iam));
+        crate::audit::Entry::new(actor, "").request(self.request_id.clone())
+    }
+
+    /// Whether the IAM's identity provider itself is acting (its SCIM
+    /// token), rather than an administrator or the operator.
+    pub fn is_identity_provider(&self) -> bool {
+        self.acting.is_none()
     }
 }
 
@@ -144,6 +163,37 @@ impl Directory {
             signing_key: Arc::default(),
             token_cache: Arc::new(token_cache),
             settings_cache,
+            admin_source: None,
+            admin_source_id: Arc::default(),
+        }
+    }
+
+    /// Names the IAM administrators sign in from (see `admin_source`).
+    pub fn with_admin_source(mut self, iam: Option<String>) -> Self {
+        self.admin_source = iam;
+        self.admin_source_id = Arc::default();
+        self
+    }
+
+    /// Whether `iam` is the IAM administrators sign in from.
+    pub async fn is_admin_source(&self, iam: Uuid) -> Result<bool> {
+        let Some(name) = &self.admin_source else {
+            return Ok(false);
+        };
+        let found = self
+            .admin_source_id
+            .get_or_try_init(|| async {
+                match self.store.iam_by_name(name).await {
+                    Ok(Some(i)) => Ok(i.id),
+                    Ok(None) => Err(None),
+                    Err(e) => Err(Some(e)),
+                }
+            })
+            .await;
+        match found {
+            Ok(id) => Ok(*id == iam),
+            Err(None) => Ok(false),
+            Err(Some(e)) => Err(e.into()),
         }
     }
 

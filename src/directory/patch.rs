@@ -80,6 +80,8 @@ impl Directory {
                 // Nothing changed: no write, no new version.
                 break stored;
             }
+            self.check_user_write(scope, uuid, Some((&write.doc, write.active)))
+                .await?;
             match self
                 .store
                 .replace_user(
@@ -153,6 +155,24 @@ impl Directory {
             if !doc_changed && add.is_empty() && remove.is_empty() && !out.members.remove_all {
                 break stored;
             }
+            let kept: Vec<Uuid> = add.iter().map(|(m, _)| *m).collect();
+            let renamed = stored
+                .doc
+                .get("displayName")
+                .and_then(serde_json::Value::as_str)
+                .filter(|old| *old != write.display_name)
+                .map(|_| write.display_name.as_str());
+            self.guard_group_change(
+                scope.iam,
+                uuid,
+                super::guard::GroupChange {
+                    removed: &remove,
+                    keep: out.members.remove_all.then_some(kept.as_slice()),
+                    deleted: false,
+                    renamed,
+                },
+            )
+            .await?;
             let p = GroupPatch {
                 group: doc_changed.then_some(&write),
                 add: &add,

@@ -11,12 +11,13 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::accounts::Ctx;
+use super::permissions::USER_ADMIN;
 use super::{Directory, Result, truncate};
 use crate::scim::ScimError;
 use crate::scim::filter::{CompareOp, Filter, Literal};
 use crate::scim::patch::{OpKind, PatchRequest};
 use crate::scim::schema::BRIDGE_USER_SCHEMA;
-use crate::store::accounts::{AttributeOp, SOURCE_DIRECT, SOURCE_IAM_DEFAULT};
+use crate::store::accounts::{AccountChange, AttributeOp, SOURCE_DIRECT, SOURCE_IAM_DEFAULT};
 
 /// One change an administrator's PATCH asks for.
 #[derive(Debug, Clone, PartialEq)]
@@ -207,49 +208,89 @@ impl Directory {
                 super::accounts::attribute_ops(&body)?;
             }
         }
-        let granted_here = || async {
-            Ok::<_, super::Error>(
-                self.store
-                    .grants(id)
-                    .await?
-                    .into_iter()
-                    .filter(|g| g.source == SOURCE_DIRECT || g.source == SOURCE_IAM_DEFAULT)
-                    .map(|g| g.permission)
-                    .collect::<BTreeSet<String>>(),
-            )
-        };
+        // Fold the operations, in order, into one change of the account,
+        // written in one transaction: an operation refused refuses all.
+        let held = self.effective_permissions(&account).await?;
+        let initial: BTreeSet<String> = self
+            .store
+            .grants(id)
+            .await?
+            .into_iter()
+            .filter(|g| g.source == SOURCE_DIRECT || g.source == SOURCE_IAM_DEFAULT)
+            .map(|g| g.permission)
+            .collect();
+        let mut here = initial.clone();
+        let mut attribute_ops: Vec<AttributeOp> = Vec::new();
+        let mut disabled = account.disabled;
         for c in planned {
             match c {
-                Change::AddPermissions(ps) if !ps.is_empty() => {
-                    self.add_permissions(ctx, id, &ps).await?
-                }
-                Change::AddPermissions(_) => {}
+                Change::AddPermissions(ps) => here.extend(ps),
                 Change::RemovePermissions(ps) => {
                     for p in ps {
-                        self.remove_permission(ctx, id, &p).await?;
+                        if !here.remove(&p) {
+                            return Err(if held.contains_key(&p) {
+                                ScimError::new(
+                                    409,
+                                    None,
+                                    format!(
+                                        "{} comes from the account's groups; change the group mapping instead",
+                                        truncate(&p)
+                                    ),
+                                )
+                            } else {
+                                ScimError::not_found(format!(
+                                    "the account does not hold {}",
+                                    truncate(&p)
+                                ))
+                            }
+                            .into());
+                        }
                     }
                 }
-                Change::SetPermissions(ps) => {
-                    let wanted: BTreeSet<String> = ps.into_iter().collect();
-                    let have = granted_here().await?;
-                    let add: Vec<String> = wanted.difference(&have).cloned().collect();
-                    if !add.is_empty() {
-                        self.add_permissions(ctx, id, &add).await?;
-                    }
-                    for p in have.difference(&wanted) {
-                        self.remove_permission(ctx, id, p).await?;
-                    }
-                }
-                Change::Attributes(ops) => {
-                    let body = serde_json::json!({"operations": ops.iter().map(attribute_op_json).collect::<Vec<_>>()});
-                    self.patch_attributes(ctx, "User", id, &body).await?;
-                }
-                Change::Disabled(d) if d != account.disabled => {
-                    self.set_disabled(ctx, id, d).await?
-                }
-                Change::Disabled(_) => {}
+                Change::SetPermissions(ps) => here = ps.into_iter().collect(),
+                Change::Attributes(ops) => attribute_ops.extend(ops),
+                Change::Disabled(d) => disabled = d,
             }
         }
+        let add: Vec<(String, &'static str)> = here
+            .difference(&initial)
+            .map(|p| (p.clone(), SOURCE_DIRECT))
+            .collect();
+        let remove: Vec<String> = initial.difference(&here).cloned().collect();
+        ctx.require_grant(add.iter().map(|(p, _)| p).chain(&remove))?;
+        let disabling = disabled && !account.disabled;
+        let mut change = super::guard::WhatIf::default();
+        if remove.iter().any(|p| p == USER_ADMIN) {
+            change.grants_out.insert(id);
+        }
+        if disabling {
+            change.accounts_out.insert(id);
+        }
+        let admins_after = self.guard_user_admins(&change).await?;
+        let disabled_entry = ctx
+            .entry(if disabled {
+                "user.disabled"
+            } else {
+                "user.enabled"
+            })
+            .target("User", id)
+            .attributes(["disabled"]);
+        self.store
+            .change_account(
+                id,
+                &AccountChange {
+                    grants_add: &add,
+                    grants_remove: &remove,
+                    grants_audit: &ctx.entry("permission.added"),
+                    attributes: &attribute_ops,
+                    attributes_audit: &ctx.entry("attribute.changed").target("User", id),
+                    disabled: (disabled != account.disabled).then_some((disabled, &disabled_entry)),
+                    admins_after: &admins_after,
+                },
+                self.now(),
+            )
+            .await
+            .map_err(super::accounts::guarded)?;
         Ok(())
     }
 }

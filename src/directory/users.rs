@@ -74,6 +74,8 @@ impl Directory {
         let uuid = parse_id(id)?;
         check_body_id(body, id)?;
         let write = self.user_write(body, false).await?;
+        self.check_user_write(scope, uuid, Some((&write.doc, write.active)))
+            .await?;
         let stored = self
             .store
             .replace_user(
@@ -104,22 +106,30 @@ impl Directory {
         if_version: Option<i64>,
     ) -> Result<()> {
         let id = parse_id(id)?;
+        let admins_after = self.check_user_write(scope, id, None).await?;
         let ctx = super::accounts::Ctx {
-            actor: crate::audit::Actor::Iam(scope.iam),
+            actor: scope.audit().actor,
             request_id: scope.request_id.clone(),
+            held: None,
         };
         let now = self.now();
         let deleted = match self.iam_settings(scope.iam).await?.delete_mode {
             super::accounts::DeleteMode::Deprovision => {
                 let entry = ctx.entry("user.deprovisioned").target("User", id);
                 self.store
-                    .deprovision_user(scope.iam, id, if_version, &entry, now)
+                    .deprovision_user(scope.iam, id, if_version, &admins_after, &entry, now)
                     .await
             }
             super::accounts::DeleteMode::Delete => {
                 let entry = ctx.entry("user.deleted").target("User", id);
                 self.store
-                    .delete_account(id, Some((scope.iam, if_version)), &entry, now)
+                    .delete_account(
+                        id,
+                        Some((scope.iam, if_version)),
+                        &admins_after,
+                        &entry,
+                        now,
+                    )
                     .await
             }
         };

@@ -21,12 +21,8 @@ use super::AppState;
 use super::extract::bearer;
 use crate::audit::Actor;
 use crate::directory::accounts::{Ctx, parse_sort};
-use crate::directory::admins::USER_ADMIN;
+pub use crate::directory::permissions::{APPLICATION_ADMIN, AUDIT, GOVERNANCE, USER_ADMIN};
 use crate::store::accounts::{AccountQuery, AuditQuery};
-
-pub const AUDIT: &str = "AUDIT";
-pub const GOVERNANCE: &str = "GOVERNANCE";
-pub const APPLICATION_ADMIN: &str = "APPLICATION_ADMIN";
 
 /// An admin API error: `{"error": {"status", "message"}}`.
 #[derive(Debug, Clone)]
@@ -65,6 +61,9 @@ pub mod may {
     pub const READ_AUDIT: &[&str] = &[AUDIT];
     /// Download the anonymized usage metrics.
     pub const EXPORT_METRICS: &[&str] = &[APPLICATION_ADMIN, USER_ADMIN];
+    /// Report usage events (what an application integrated with the
+    /// bridge does; no person's data).
+    pub const REPORT_USAGE: &[&str] = &[APPLICATION_ADMIN, USER_ADMIN];
 }
 
 impl IntoResponse for AdminError {
@@ -115,7 +114,7 @@ pub(crate) type Answer<T = Json<Value>> = Result<T, AdminError>;
 #[derive(Clone)]
 pub struct Admin {
     pub id: Uuid,
-    pub permissions: BTreeSet<String>,
+    pub permissions: std::sync::Arc<BTreeSet<String>>,
     pub request_id: Option<String>,
 }
 
@@ -132,6 +131,7 @@ impl Admin {
             Ok(Ctx {
                 actor: Actor::Admin(self.id),
                 request_id: self.request_id.clone(),
+                held: Some(self.permissions.clone()),
             })
         } else {
             Err(AdminError(
@@ -214,21 +214,24 @@ pub async fn admin_for_account(
     account: Option<crate::store::accounts::Account>,
     headers: &axum::http::HeaderMap,
 ) -> Result<Admin, AdminError> {
+    // An account its identity provider marked inactive is no admin either.
     let account = match account {
-        Some(a) if a.enabled() => a,
+        Some(a) if a.enabled() && a.active => a,
         _ => {
             return Err(AdminError(
                 StatusCode::UNAUTHORIZED,
-                "the token's account is unknown, disabled or deleted".into(),
+                "the token's account is unknown, disabled, inactive or deleted".into(),
             ));
         }
     };
-    let permissions = state
-        .dir
-        .effective_permissions(&account)
-        .await?
-        .into_keys()
-        .collect();
+    let permissions = std::sync::Arc::new(
+        state
+            .dir
+            .effective_permissions(&account)
+            .await?
+            .into_keys()
+            .collect(),
+    );
     Ok(Admin {
         id: account.id,
         permissions,

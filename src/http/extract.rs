@@ -267,5 +267,6 @@ pub fn scope(state: &AppState, headers: &HeaderMap, iam: Uuid) -> Scope {
             .get("x-request-id")
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned),
+        acting: None,
     }
 }

@@ -1,11 +1,12 @@
 //! `/Me` (RFC 7644 §3.11): an alias for the user the bearer token stands
-//! for. Only the admin bearer token names a user (its subject, a user of the
-//! built-in IAM `bim`): GET, PUT and PATCH act exactly like the same request
-//! on `/Users/{that id}` in that IAM (projection, ETags, `meta.location` of
-//! the real resource). An identity provider's SCIM token stands for an IAM,
-//! not a user: 404 saying so. POST and DELETE are refused: users are
-//! created by their identity provider, and permanent deletion is the admin
-//! API's job, not a SCIM alias's.
+//! for. Only an administrator's token names a user (a bootstrap token's
+//! subject, or the external IAM's JWT mapped as the admin API maps it):
+//! GET, PUT and PATCH act exactly like the same request on `/Users/{that
+//! id}` in that account's IAM (projection, ETags, `meta.location` of the
+//! real resource), audited as the administrator. An identity provider's
+//! SCIM token stands for an IAM, not a user: 404 saying so. POST and DELETE
+//! are refused: users are created by their identity provider, and
+//! permanent deletion is the admin API's job, not a SCIM alias's.
 
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -16,20 +17,18 @@ use super::error::{ApiError, scim_error_response};
 use super::extract::{Params, ScimBody, bearer, scope};
 use super::scim::{if_match, read_response, resource_response};
 use crate::directory::Scope;
-use crate::directory::iams::BUILT_IN_IAM;
 use crate::scim::ScimError;
 use crate::scim::schema::USER_RESOURCE;
 
 type Result<T> = std::result::Result<T, ApiError>;
 
-/// The scope (the built-in IAM) and the id of the user the token stands for.
+/// The scope (the account's IAM, with the administrator as the actor) and
+/// the id of the user the token stands for. The token is checked as the
+/// admin API checks it: an account disabled, inactive, detached or deleted
+/// gets 401, whatever its token says.
 async fn me(s: &AppState, headers: &HeaderMap) -> Result<(Scope, String)> {
     let token =
         bearer(headers).ok_or_else(|| ScimError::new(401, None, "a bearer token is required"))?;
-    if let Some(claims) = s.dir.authenticate_admin_token(token).await? {
-        let bim = s.dir.iam(BUILT_IN_IAM).await?;
-        return Ok((scope(s, headers, bim.id), claims.sub.to_string()));
-    }
     if s.dir.authenticate_scim_token(token).await?.is_some() {
         return Err(ScimError::not_found(
             "/Me names the user a token stands for, and this bearer token is an identity \
@@ -37,7 +36,20 @@ async fn me(s: &AppState, headers: &HeaderMap) -> Result<(Scope, String)> {
         )
         .into());
     }
-    Err(ScimError::new(401, None, "the bearer token is not valid").into())
+    let admin = match super::admin::authenticate(s, headers).await {
+        Ok(admin) => admin,
+        Err(e) if e.status() == StatusCode::SERVICE_UNAVAILABLE => {
+            return Err(ScimError::new(503, None, e.message()).into());
+        }
+        Err(e) => return Err(ScimError::new(401, None, e.message()).into()),
+    };
+    let account = s.dir.account(admin.id).await?;
+    let iam = account
+        .iam_id
+        .ok_or_else(|| ScimError::new(401, None, "the token's account is detached"))?;
+    let mut scope = scope(s, headers, iam);
+    scope.acting = Some(crate::audit::Actor::Admin(admin.id));
+    Ok((scope, admin.id.to_string()))
 }
 
 pub async fn get_me(

@@ -56,9 +56,11 @@ pub async fn export(
     Ok(resp)
 }
 
-/// Any signed-in administrator (the admin console, the data platform's
-/// service account) may report; who reported is not kept with the counts.
-pub async fn report(State(s): State<AppState>, _admin: Admin, Body(body): Body) -> Answer {
+/// The data platform's service account reports (APPLICATION_ADMIN, or a
+/// USER_ADMIN); who reported is not kept with the counts. The console's
+/// own interface touches go through `/admin/ui-events` instead.
+pub async fn report(State(s): State<AppState>, admin: Admin, Body(body): Body) -> Answer {
+    admin.require(super::admin::may::REPORT_USAGE)?;
     let counted = s.dir.report_events(&body).await?;
     Ok(Json(json!({"counted": counted})))
 }

@@ -20,6 +20,11 @@ pub const SOURCE_IAM_DEFAULT: &str = "iam-default";
 pub const BUILT_IN_IAM_ID: Uuid = Uuid::from_u128(1);
 
 /// The store's name for "this change would leave no enabled USER_ADMIN".
+/// The refusal to take USER_ADMIN (or the account holding it) from the
+/// last enabled, active account holding it directly. `admins_after`
+/// parameters name the accounts the domain found still holding USER_ADMIN
+/// after the change through group mappings (which storage cannot read):
+/// they count as other admins while they are still enabled and active.
 pub const LAST_USER_ADMIN: &str = "last_user_admin";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,6 +101,20 @@ pub struct AccountQuery {
     /// Count a filtered list's matches only up to this many (more: the
     /// count returned is `cap + 1`).
     pub count_cap: Option<u64>,
+}
+
+/// What one administrator's request changes of an account, with the
+/// audit entry of each kind of change.
+#[derive(Debug, Clone, Copy)]
+pub struct AccountChange<'a> {
+    pub grants_add: &'a [(String, &'static str)],
+    pub grants_remove: &'a [String],
+    pub grants_audit: &'a Entry,
+    pub attributes: &'a [AttributeOp],
+    pub attributes_audit: &'a Entry,
+    pub disabled: Option<(bool, &'a Entry)>,
+    /// See [`LAST_USER_ADMIN`].
+    pub admins_after: &'a [Uuid],
 }
 
 /// A change of the managed attribute layer.
@@ -231,7 +250,19 @@ pub trait Accounts: Send + Sync {
         user: Uuid,
         add: &[(String, &'static str)],
         remove: &[String],
+        admins_after: &[Uuid],
         audit: &Entry,
+        now: OffsetDateTime,
+    ) -> Result<()>;
+
+    /// Several changes of one account in one transaction (an
+    /// administrator's SCIM PATCH): all of them, or none when one is
+    /// refused. Each part behaves as `change_grants`, `patch_attributes`
+    /// and `set_disabled` would.
+    async fn change_account(
+        &self,
+        user: Uuid,
+        change: &AccountChange<'_>,
         now: OffsetDateTime,
     ) -> Result<()>;
 
@@ -240,6 +271,7 @@ pub trait Accounts: Send + Sync {
         &self,
         user: Uuid,
         disabled: bool,
+        admins_after: &[Uuid],
         audit: &Entry,
         now: OffsetDateTime,
     ) -> Result<()>;
@@ -252,6 +284,7 @@ pub trait Accounts: Send + Sync {
         &self,
         user: Uuid,
         scim: Option<(Uuid, Option<i64>)>,
+        admins_after: &[Uuid],
         audit: &Entry,
         now: OffsetDateTime,
     ) -> Result<()>;
@@ -264,6 +297,7 @@ pub trait Accounts: Send + Sync {
         iam: Uuid,
         user: Uuid,
         if_version: Option<i64>,
+        admins_after: &[Uuid],
         audit: &Entry,
         now: OffsetDateTime,
     ) -> Result<()>;

@@ -173,9 +173,11 @@ async fn user_exists(tx: &mut PgConnection, user: Uuid) -> Result<()> {
     found.map(|_| ()).ok_or(StoreError::NotFound)
 }
 
-/// Refuses a change that would leave no enabled account holding USER_ADMIN
-/// when this one is such an account.
-async fn guard_last_admin(tx: &mut PgConnection, user: Uuid) -> Result<()> {
+/// Refuses a change that would leave no enabled, active account holding
+/// USER_ADMIN when this one holds it directly (see `LAST_USER_ADMIN`; the
+/// account itself counts when the domain found it keeps USER_ADMIN through
+/// a group).
+async fn guard_last_admin(tx: &mut PgConnection, user: Uuid, admins_after: &[Uuid]) -> Result<()> {
     // One such check at a time across replicas: two admins taking
     // USER_ADMIN from each other at once must not both succeed.
     sqlx::query("SELECT pg_advisory_xact_lock(7213)")
@@ -185,18 +187,159 @@ async fn guard_last_admin(tx: &mut PgConnection, user: Uuid) -> Result<()> {
         "SELECT
            EXISTS (SELECT 1 FROM users u JOIN user_permissions p ON p.user_id = u.id
                    WHERE u.id = $1 AND p.permission = 'USER_ADMIN'
-                     AND NOT u.disabled AND u.deprovisioned IS NULL),
-           (SELECT COUNT(DISTINCT u.id) FROM users u JOIN user_permissions p ON p.user_id = u.id
-            WHERE p.permission = 'USER_ADMIN' AND NOT u.disabled
-              AND u.deprovisioned IS NULL AND u.id <> $1)",
+                     AND NOT u.disabled AND u.deprovisioned IS NULL AND u.active),
+           (SELECT COUNT(*) FROM users u
+            WHERE NOT u.disabled AND u.deprovisioned IS NULL AND u.active
+              AND ((u.id <> $1 AND EXISTS (SELECT 1 FROM user_permissions p
+                           WHERE p.user_id = u.id AND p.permission = 'USER_ADMIN'))
+                   OR u.id = ANY($2)))",
     )
     .bind(user)
+    .bind(admins_after)
     .fetch_one(&mut *tx)
     .await?;
     if is_admin && others == 0 {
         return Err(StoreError::Conflict(LAST_USER_ADMIN));
     }
     Ok(())
+}
+
+/// Grants and withdraws permissions inside a transaction; the audit
+/// records of what came and went, for the caller to append.
+async fn grants_in(
+    tx: &mut PgConnection,
+    user: Uuid,
+    add: &[(String, &'static str)],
+    remove: &[String],
+    admins_after: &[Uuid],
+    audit: &Entry,
+    now: OffsetDateTime,
+) -> Result<Vec<Entry>> {
+    if remove
+        .iter()
+        .any(|p| p == crate::directory::admins::USER_ADMIN)
+    {
+        guard_last_admin(tx, user, admins_after).await?;
+    }
+    // One audit record per permission that came or went.
+    let mut entries = Vec::new();
+    for p in remove {
+        let done =
+            sqlx::query("DELETE FROM user_permissions WHERE user_id = $1 AND permission = $2")
+                .bind(user)
+                .bind(p)
+                .execute(&mut *tx)
+                .await?;
+        if done.rows_affected() > 0 {
+            entries.push(grant_entry(audit, user, "permission.removed", p));
+        }
+    }
+    for (p, source) in add {
+        let done = sqlx::query(
+            "INSERT INTO user_permissions (user_id, permission, source, granted)
+             SELECT $1, name, $3, $4 FROM permissions WHERE name = $2
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(user)
+        .bind(p)
+        .bind(*source)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() > 0 {
+            entries.push(grant_entry(audit, user, "permission.added", p));
+        }
+    }
+    Ok(entries)
+}
+
+/// Disables or enables inside a transaction (never the last USER_ADMIN).
+async fn disabled_in(
+    tx: &mut PgConnection,
+    user: Uuid,
+    disabled: bool,
+    admins_after: &[Uuid],
+) -> Result<()> {
+    if disabled {
+        guard_last_admin(tx, user, admins_after).await?;
+    }
+    sqlx::query("UPDATE users SET disabled = $1 WHERE id = $2")
+        .bind(disabled)
+        .bind(user)
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
+}
+
+/// Applies attribute operations in order inside a transaction; the audit
+/// records of what changed, for the caller to append.
+async fn attributes_in(
+    tx: &mut PgConnection,
+    owner: Uuid,
+    ops: &[AttributeOp],
+    audit: &Entry,
+    now: OffsetDateTime,
+) -> Result<Vec<Entry>> {
+    // One audit record per key that gained values and one per key that
+    // lost some, for each operation.
+    let mut entries = Vec::new();
+    for op in ops {
+        let (key, values, drop) = match op {
+            AttributeOp::Add { key, values } => (key, values, Discard::Nothing),
+            AttributeOp::Replace { key, values } => (key, values, Discard::AllBut),
+            AttributeOp::Remove { key, values } if values.is_empty() => {
+                (key, values, Discard::AllBut)
+            }
+            AttributeOp::Remove { key, values } => (key, values, Discard::These),
+        };
+        let mut removed = 0;
+        if drop != Discard::Nothing {
+            let held: Vec<String> =
+                sqlx::query_scalar("SELECT value FROM attributes WHERE owner_id = $1 AND key = $2")
+                    .bind(owner)
+                    .bind(key)
+                    .fetch_all(&mut *tx)
+                    .await?;
+            for v in held {
+                let listed = values.contains(&v);
+                if listed == (drop == Discard::These) {
+                    removed += sqlx::query(
+                        "DELETE FROM attributes WHERE owner_id = $1 AND key = $2 AND value = $3",
+                    )
+                    .bind(owner)
+                    .bind(key)
+                    .bind(&v)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                }
+            }
+        }
+        let mut added = 0;
+        if !matches!(op, AttributeOp::Remove { .. }) {
+            for v in values {
+                added += sqlx::query(
+                    "INSERT INTO attributes (owner_id, key, value, added) VALUES ($1, $2, $3, $4)
+                     ON CONFLICT DO NOTHING",
+                )
+                .bind(owner)
+                .bind(key)
+                .bind(v)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            }
+        }
+        for (n, action) in [(removed, "attribute.removed"), (added, "attribute.added")] {
+            if n > 0 {
+                let mut e = audit.clone().attributes([format!("attributes.{key}")]);
+                e.action = action;
+                entries.push(e);
+            }
+        }
+    }
+    Ok(entries)
 }
 
 #[async_trait]
@@ -356,45 +499,40 @@ impl Accounts for PgStore {
         user: Uuid,
         add: &[(String, &'static str)],
         remove: &[String],
+        admins_after: &[Uuid],
         audit: &Entry,
         now: OffsetDateTime,
     ) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         user_exists(&mut tx, user).await?;
-        if remove
-            .iter()
-            .any(|p| p == crate::directory::admins::USER_ADMIN)
-        {
-            guard_last_admin(&mut tx, user).await?;
-        }
-        // One audit record per permission that came or went.
-        let mut entries = Vec::new();
-        for p in remove {
-            let done =
-                sqlx::query("DELETE FROM user_permissions WHERE user_id = $1 AND permission = $2")
-                    .bind(user)
-                    .bind(p)
-                    .execute(&mut *tx)
-                    .await?;
-            if done.rows_affected() > 0 {
-                entries.push(grant_entry(audit, user, "permission.removed", p));
-            }
-        }
-        for (p, source) in add {
-            let done = sqlx::query(
-                "INSERT INTO user_permissions (user_id, permission, source, granted)
-                 SELECT $1, name, $3, $4 FROM permissions WHERE name = $2
-                 ON CONFLICT DO NOTHING",
-            )
-            .bind(user)
-            .bind(p)
-            .bind(*source)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-            if done.rows_affected() > 0 {
-                entries.push(grant_entry(audit, user, "permission.added", p));
-            }
+        let entries = grants_in(&mut tx, user, add, remove, admins_after, audit, now).await?;
+        append_audits(&mut tx, &entries, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn change_account(
+        &self,
+        user: Uuid,
+        c: &AccountChange<'_>,
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        user_exists(&mut tx, user).await?;
+        let mut entries = grants_in(
+            &mut tx,
+            user,
+            c.grants_add,
+            c.grants_remove,
+            c.admins_after,
+            c.grants_audit,
+            now,
+        )
+        .await?;
+        entries.extend(attributes_in(&mut tx, user, c.attributes, c.attributes_audit, now).await?);
+        if let Some((disabled, audit)) = c.disabled {
+            disabled_in(&mut tx, user, disabled, c.admins_after).await?;
+            entries.push(audit.clone());
         }
         append_audits(&mut tx, &entries, now).await?;
         tx.commit().await?;
@@ -405,19 +543,13 @@ impl Accounts for PgStore {
         &self,
         user: Uuid,
         disabled: bool,
+        admins_after: &[Uuid],
         audit: &Entry,
         now: OffsetDateTime,
     ) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         user_exists(&mut tx, user).await?;
-        if disabled {
-            guard_last_admin(&mut tx, user).await?;
-        }
-        sqlx::query("UPDATE users SET disabled = $1 WHERE id = $2")
-            .bind(disabled)
-            .bind(user)
-            .execute(&mut *tx)
-            .await?;
+        disabled_in(&mut tx, user, disabled, admins_after).await?;
         append_audit(&mut tx, audit, now).await?;
         tx.commit().await?;
         Ok(())
@@ -427,6 +559,7 @@ impl Accounts for PgStore {
         &self,
         user: Uuid,
         scim: Option<(Uuid, Option<i64>)>,
+        admins_after: &[Uuid],
         audit: &Entry,
         now: OffsetDateTime,
     ) -> Result<()> {
@@ -437,7 +570,7 @@ impl Accounts for PgStore {
             }
             None => user_exists(&mut tx, user).await?,
         }
-        guard_last_admin(&mut tx, user).await?;
+        guard_last_admin(&mut tx, user, admins_after).await?;
         for sql in [
             "DELETE FROM group_members WHERE member_id = $1",
             "DELETE FROM attributes WHERE owner_id = $1",
@@ -455,11 +588,13 @@ impl Accounts for PgStore {
         iam: Uuid,
         user: Uuid,
         if_version: Option<i64>,
+        admins_after: &[Uuid],
         audit: &Entry,
         now: OffsetDateTime,
     ) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         super::check_version(&mut tx, "users", iam, user, if_version).await?;
+        guard_last_admin(&mut tx, user, admins_after).await?;
         sqlx::query(
             "DELETE FROM group_members WHERE member_id = $1
                AND group_id IN (SELECT id FROM groups WHERE iam_id = $2)",
@@ -580,66 +715,7 @@ impl Accounts for PgStore {
         if found.is_none() {
             return Err(StoreError::NotFound);
         }
-        // One audit record per key that gained values and one per key that
-        // lost some, for each operation.
-        let mut entries = Vec::new();
-        for op in ops {
-            let (key, values, drop) = match op {
-                AttributeOp::Add { key, values } => (key, values, Discard::Nothing),
-                AttributeOp::Replace { key, values } => (key, values, Discard::AllBut),
-                AttributeOp::Remove { key, values } if values.is_empty() => {
-                    (key, values, Discard::AllBut)
-                }
-                AttributeOp::Remove { key, values } => (key, values, Discard::These),
-            };
-            let mut removed = 0;
-            if drop != Discard::Nothing {
-                let held: Vec<String> = sqlx::query_scalar(
-                    "SELECT value FROM attributes WHERE owner_id = $1 AND key = $2",
-                )
-                .bind(owner)
-                .bind(key)
-                .fetch_all(&mut *tx)
-                .await?;
-                for v in held {
-                    let listed = values.contains(&v);
-                    if listed == (drop == Discard::These) {
-                        removed += sqlx::query(
-                            "DELETE FROM attributes WHERE owner_id = $1 AND key = $2 AND value = $3",
-                        )
-                        .bind(owner)
-                        .bind(key)
-                        .bind(&v)
-                        .execute(&mut *tx)
-                        .await?
-                        .rows_affected();
-                    }
-                }
-            }
-            let mut added = 0;
-            if !matches!(op, AttributeOp::Remove { .. }) {
-                for v in values {
-                    added += sqlx::query(
-                        "INSERT INTO attributes (owner_id, key, value, added) VALUES ($1, $2, $3, $4)
-                         ON CONFLICT DO NOTHING",
-                    )
-                    .bind(owner)
-                    .bind(key)
-                    .bind(v)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
-                }
-            }
-            for (n, action) in [(removed, "attribute.removed"), (added, "attribute.added")] {
-                if n > 0 {
-                    let mut e = audit.clone().attributes([format!("attributes.{key}")]);
-                    e.action = action;
-                    entries.push(e);
-                }
-            }
-        }
+        let entries = attributes_in(&mut tx, owner, ops, audit, now).await?;
         append_audits(&mut tx, &entries, now).await?;
         tx.commit().await?;
         Ok(())

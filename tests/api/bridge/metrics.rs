@@ -215,7 +215,9 @@ async fn every_workflow_counts_as_its_audit_records_and_names_nobody(app: &TestA
 both!(reported_events_are_checked_all_or_nothing);
 async fn reported_events_are_checked_all_or_nothing(app: &TestApp) {
     let root = admin(app, "root@example.com").await;
-    let reporter = root.another(app, "platform@example.com", &[]).await;
+    let reporter = root
+        .another(app, "platform@example.com", &["APPLICATION_ADMIN"])
+        .await;
     let (_, log) = root.get(app, "/audit?limit=1").await;
     let audit_count = log["count"].clone();
     let (status, body) = reporter
