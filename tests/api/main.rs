@@ -27,6 +27,7 @@ mod replay;
 mod replicas;
 mod search;
 mod security;
+mod supply_chain;
 mod telemetry;
 mod tls;
 mod transfer;
