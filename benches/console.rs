@@ -78,8 +78,7 @@ async fn seed(db: &str, n: usize) -> Result<(), String> {
                     "displayName": display, "name": {"formatted": display},
                     "emails": [{"value": name, "type": "work", "primary": true}]});
                 let write = UserWrite {
-                    user_name_folded: fold_case(&name),
-                    user_name: name,
+                    user_name: scim_bridge::scim::user_name::UserName::parse(&name).unwrap(),
                     external_id: None,
                     display_name_folded: Some(fold_case(&display)),
                     active: true,

@@ -35,7 +35,6 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 use hdrhistogram::Histogram;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
-use scim_bridge::scim::resource::fold_case;
 use scim_bridge::scim::schema::{USER_RESOURCE, USER_SCHEMA};
 use scim_bridge::scim::search_doc;
 use scim_bridge::store::UserWrite;
@@ -114,8 +113,7 @@ async fn seed(db: &str, count: usize) -> Result<Vec<Uuid>, String> {
                 let name = format!("member{k:07}@example.com");
                 let doc = json!({"schemas": [USER_SCHEMA], "userName": name});
                 let write = UserWrite {
-                    user_name_folded: fold_case(&name),
-                    user_name: name,
+                    user_name: scim_bridge::scim::user_name::UserName::parse(&name).unwrap(),
                     external_id: None,
                     display_name_folded: None,
                     active: true,

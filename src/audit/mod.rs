@@ -49,7 +49,15 @@ pub struct Entry {
     pub request_id: Option<String>,
     /// The names (never the values) of what changed.
     pub attributes: Vec<String>,
+    /// What a reviewer should look at, such as
+    /// [`crate::scim::user_name::MIXED_SCRIPT_FLAG`]: kept apart from
+    /// `attributes` (which `attributes()` replaces) and stored after them
+    /// as `flag:<name>`, so the record's columns and hash stay as they were.
+    pub flags: Vec<&'static str>,
 }
+
+/// How a flag is spelled among a stored record's attributes.
+pub const FLAG_PREFIX: &str = "flag:";
 
 impl Entry {
     pub fn new(actor: Actor, action: &'static str) -> Self {
@@ -61,7 +69,15 @@ impl Entry {
             outcome: "success",
             request_id: None,
             attributes: Vec::new(),
+            flags: Vec::new(),
         }
+    }
+
+    pub fn flags(mut self, flags: impl IntoIterator<Item = &'static str>) -> Self {
+        self.flags.extend(flags);
+        self.flags.sort_unstable();
+        self.flags.dedup();
+        self
     }
 
     pub fn target(mut self, kind: &'static str, id: Uuid) -> Self {
@@ -156,7 +172,12 @@ pub fn chain(
         target_id: entry.target_id,
         outcome: entry.outcome.to_owned(),
         request_id: entry.request_id.clone(),
-        attributes: entry.attributes.clone(),
+        attributes: entry
+            .attributes
+            .iter()
+            .cloned()
+            .chain(entry.flags.iter().map(|f| format!("{FLAG_PREFIX}{f}")))
+            .collect(),
         prev_hash: prev_hash.to_owned(),
         hash: String::new(),
     };

@@ -17,6 +17,8 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
 use serde_json::Value;
 use tokio::sync::{Mutex, RwLock};
 
+use crate::scim::user_name::UserName;
+
 /// Largest JWKS document accepted.
 pub const MAX_JWKS_BYTES: usize = 256 * 1024;
 /// How long one JWKS fetch may take.
@@ -51,6 +53,37 @@ pub enum OidcError {
     /// The JWKS could not be obtained.
     #[error("the identity provider's keys are unavailable: {0}")]
     Unavailable(String),
+}
+
+/// The userName a verified token names through `claim`: the one mapping
+/// from an external IAM's claims to an account (admin API and console).
+///
+/// - `email` counts only with `email_verified` true: anyone may put any
+///   address in a profile at many identity providers. JumpCloud and Apple
+///   send the string "true", so that counts too.
+/// - The claim must be a userName exactly as sent ([`UserName::parse_exact`]):
+///   no compatibility characters, so KELVIN SIGN `\u{212A}ate` never
+///   reaches `kate` through the NFKC fold that uniqueness uses.
+pub fn claimed_user_name(claims: &Value, claim: &str) -> Result<UserName, OidcError> {
+    let value = claims
+        .get(claim)
+        .and_then(Value::as_str)
+        .ok_or_else(|| OidcError::Rejected(format!("the token has no '{claim}' claim")))?;
+    let verified = matches!(claims.get("email_verified"), Some(v) if *v == true || *v == "true");
+    if claim == "email" && !verified {
+        return Err(OidcError::Rejected(
+            "the token's email is not verified (email_verified is not true); an identity \
+             provider that does not send email_verified (Entra ID, for some tokens) needs \
+             oidc_user_claim set to preferred_username, upn or sub"
+                .into(),
+        ));
+    }
+    UserName::parse_exact(value).map_err(|e| {
+        OidcError::Rejected(format!(
+            "the '{claim}' claim names no userName: {}",
+            e.detail
+        ))
+    })
 }
 
 struct Keys {
@@ -282,5 +315,42 @@ impl Oidc {
             "fetched the OIDC JWKS"
         );
         Ok(keys)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn an_email_claim_counts_only_verified_and_exact() {
+        let name = |c: Value| claimed_user_name(&c, "email").map(|n| n.as_str().to_owned());
+        let ok = |v: Value| json!({"email": "kate@example.com", "email_verified": v});
+        assert_eq!(name(ok(json!(true))).unwrap(), "kate@example.com");
+        assert!(name(ok(json!("true"))).is_ok(), "JumpCloud's string");
+        for v in [
+            json!(false),
+            json!("false"),
+            json!(1),
+            json!("yes"),
+            Value::Null,
+        ] {
+            assert!(name(ok(v.clone())).is_err(), "{v}");
+        }
+        let unverified = name(json!({"email": "kate@example.com"})).unwrap_err();
+        assert!(unverified.to_string().contains("preferred_username"));
+        let kelvin = json!({"email": "\u{212A}ate@example.com", "email_verified": true});
+        assert!(name(kelvin).is_err());
+        assert!(name(json!({"email": " kate@example.com", "email_verified": true})).is_err());
+    }
+
+    #[test]
+    fn other_claims_need_no_verification() {
+        let c = json!({"preferred_username": "kate@example.com", "sub": "s-1"});
+        assert!(claimed_user_name(&c, "preferred_username").is_ok());
+        assert!(claimed_user_name(&c, "sub").is_ok());
+        assert!(claimed_user_name(&c, "upn").is_err());
     }
 }

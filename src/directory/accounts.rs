@@ -16,6 +16,7 @@ use crate::scim::ScimError;
 use crate::scim::resource::fold_case;
 use crate::scim::schema::USER_RESOURCE;
 use crate::scim::search_doc;
+use crate::scim::user_name::{UserName, check_chars};
 use crate::store::accounts::{
     Account, AccountQuery, AccountSort, AttributeOp, BUILT_IN_IAM_ID, Grant, LAST_USER_ADMIN,
     Migration, PermissionDef, SOURCE_DIRECT, Subscription,
@@ -419,11 +420,12 @@ impl Directory {
             .ok_or_else(|| account_not_found(id))
     }
 
-    /// The account of an IAM with this userName (case-insensitively).
+    /// The account of an IAM with this userName (compared folded, as
+    /// uniqueness compares it).
     pub async fn account_by_user_name(
         &self,
         iam: &str,
-        user_name: &str,
+        user_name: &UserName,
     ) -> Result<Option<Account>> {
         use crate::scim::filter::{AttrPath, CompareOp, Filter, Literal};
         let iam = self.iam(iam).await?;
@@ -434,7 +436,7 @@ impl Directory {
                 sub: None,
             },
             op: CompareOp::Eq,
-            value: Literal::String(user_name.to_owned()),
+            value: Literal::String(user_name.as_str().to_owned()),
         };
         let found = self
             .store
@@ -461,10 +463,10 @@ impl Directory {
         full_name: Option<&str>,
         email: &str,
     ) -> Result<Uuid> {
-        super::admins::validate_email(email)?;
+        let user_name = super::admins::validate_email(email)?;
         let full_name = full_name.map(str::trim);
         if let Some(n) = full_name
-            && (n.is_empty() || n.chars().count() > 256 || n.chars().any(char::is_control))
+            && (n.is_empty() || check_chars("fullName", n, 256).is_err())
         {
             return Err(
                 ScimError::invalid_value("fullName is 1 to 256 printable characters").into(),
@@ -481,8 +483,7 @@ impl Directory {
             doc["name"] = json!({"formatted": n});
         }
         let write = UserWrite {
-            user_name: email.to_owned(),
-            user_name_folded: fold_case(email),
+            user_name,
             external_id: None,
             display_name_folded: full_name.map(fold_case),
             active: true,
@@ -851,14 +852,11 @@ impl Directory {
             }
             change.memberships_out.insert((from, user));
         }
+        let user_name = UserName::parse(user_name)?;
         self.guard_user_admins(&change).await?;
-        let user_name = user_name.trim();
-        if user_name.is_empty() || user_name.chars().count() > 256 {
-            return Err(ScimError::invalid_value("userName is 1 to 256 characters").into());
-        }
         let mut doc = json!({
             "schemas": [crate::scim::schema::USER_SCHEMA],
-            "userName": user_name,
+            "userName": user_name.as_str(),
             "active": account.active,
         });
         // Keep the person's name and display name: the internal view of the
@@ -868,9 +866,9 @@ impl Directory {
                 doc[key] = v.clone();
             }
         }
+        let flags = user_name.audit_flags();
         let write = UserWrite {
-            user_name: user_name.to_owned(),
-            user_name_folded: fold_case(user_name),
+            user_name,
             external_id: None,
             display_name_folded: doc
                 .get("displayName")
@@ -881,11 +879,11 @@ impl Directory {
             doc,
             password_hash: None,
         };
-        let entry = ctx.entry("user.migrated").target("User", user).attributes([
-            "iam",
-            "userName",
-            "externalId",
-        ]);
+        let entry = ctx
+            .entry("user.migrated")
+            .target("User", user)
+            .attributes(["iam", "userName", "externalId"])
+            .flags(flags);
         self.store
             .migrate_account(
                 user,
@@ -901,7 +899,7 @@ impl Directory {
                 StoreError::Conflict(_) => Error::Client(ScimError::uniqueness(format!(
                     "the IAM {} already has a user named '{}'",
                     target.name,
-                    truncate(user_name)
+                    truncate(write.user_name.as_str())
                 ))),
                 other => not_found_as_account(other, user),
             })
@@ -1153,6 +1151,7 @@ fn subscription_json(s: &Subscription) -> Value {
 }
 
 pub fn audit_json(r: &crate::audit::Record) -> Value {
+    use crate::audit::FLAG_PREFIX;
     json!({
         "seq": r.seq,
         "id": r.id,
@@ -1163,7 +1162,8 @@ pub fn audit_json(r: &crate::audit::Record) -> Value {
         "target": r.target_id,
         "outcome": r.outcome,
         "requestId": r.request_id,
-        "attributes": r.attributes,
+        "attributes": r.attributes.iter().filter(|a| !a.starts_with(FLAG_PREFIX)).collect::<Vec<_>>(),
+        "flags": r.attributes.iter().filter_map(|a| a.strip_prefix(FLAG_PREFIX)).collect::<Vec<_>>(),
     })
 }
 

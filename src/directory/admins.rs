@@ -7,12 +7,14 @@ use super::accounts::Ctx;
 use super::{Directory, Error, Result};
 use crate::auth::admin_token::{self, AdminClaims};
 use crate::scim::ScimError;
+use crate::scim::user_name::UserName;
 
 pub use super::permissions::USER_ADMIN;
 
-/// An email address as a userName: one '@' with text on both sides, a dot in
-/// the domain, no spaces or control characters, at most 254 characters.
-pub fn validate_email(email: &str) -> std::result::Result<(), ScimError> {
+/// An email address as a userName: a valid [`UserName`], with one '@' with
+/// text on both sides, a dot in the domain, no spaces, at most 254 bytes.
+pub fn validate_email(email: &str) -> std::result::Result<UserName, ScimError> {
+    let name = UserName::parse(email)?;
     let valid = email.len() <= 254
         && !email.chars().any(|c| c.is_whitespace() || c.is_control())
         && match email.split_once('@') {
@@ -26,7 +28,7 @@ pub fn validate_email(email: &str) -> std::result::Result<(), ScimError> {
             None => false,
         };
     if valid {
-        Ok(())
+        Ok(name)
     } else {
         Err(ScimError::invalid_value(format!(
             "'{}' is not an email address",
@@ -44,10 +46,10 @@ impl Directory {
         name: Option<&str>,
         valid_for: time::Duration,
     ) -> Result<(Uuid, String)> {
-        validate_email(email)?;
+        let user_name = validate_email(email)?;
         let ctx = Ctx::cli();
         let user = match self
-            .account_by_user_name(super::iams::BUILT_IN_IAM, email)
+            .account_by_user_name(super::iams::BUILT_IN_IAM, &user_name)
             .await?
         {
             Some(existing) => existing.id,

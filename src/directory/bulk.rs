@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::groups::group_write;
 use super::patch::Patched;
-use super::users::Resource;
+use super::users::{Kept, Resource};
 use super::{Directory, Error, Scope, etag, truncate};
 use crate::scim::ScimError;
 use crate::scim::bulk::{
@@ -225,9 +225,9 @@ impl Directory {
     ) -> super::Result<Pending<'a>> {
         let id = self.new_id();
         let write = match op.endpoint {
-            Endpoint::Users => PendingWrite::User(self.user_write(data, true).await?),
+            Endpoint::Users => PendingWrite::User(self.user_write(data, true, Kept::None).await?),
             Endpoint::Groups => {
-                let (write, wanted) = group_write(data)?;
+                let (write, wanted) = group_write(data, None)?;
                 let members = self.existing_members(scope, id, &wanted).await?;
                 PendingWrite::Group(write, members)
             }

@@ -16,6 +16,7 @@ use crate::scim::projection::Projection;
 use crate::scim::resource::{self, fold_case};
 use crate::scim::schema::{GROUP_RESOURCE, GROUP_SCHEMA};
 use crate::scim::search_doc;
+use crate::scim::user_name::{MAX_CHARS, check_chars};
 use crate::store::{GroupWrite, ListQuery, Member, MemberKind, Stored};
 
 impl Directory {
@@ -26,7 +27,7 @@ impl Directory {
         proj: &Projection,
     ) -> Result<Resource> {
         let id = self.new_id();
-        let (write, wanted) = group_write(body)?;
+        let (write, wanted) = group_write(body, None)?;
         let members = self.existing_members(scope, id, &wanted).await?;
         let stored = self
             .store
@@ -60,7 +61,7 @@ impl Directory {
     ) -> Result<Resource> {
         let uuid = parse_id(id)?;
         check_body_id(body, id)?;
-        let (write, wanted) = group_write(body)?;
+        let (write, wanted) = group_write(body, None)?;
         let members = self.existing_members(scope, uuid, &wanted).await?;
         let kept: Vec<Uuid> = members.iter().map(|(m, _)| *m).collect();
         self.guard_group_change(
@@ -279,13 +280,18 @@ fn member_json(scope: &Scope, m: &Member) -> Value {
 }
 
 /// Splits a validated body into the stored document and the member ids.
-pub(super) fn group_write(body: &Value) -> Result<(GroupWrite, Vec<Uuid>)> {
+/// `kept` is the displayName stored before a PATCH: written back
+/// unchanged, a name from before the character rule stays valid.
+pub(super) fn group_write(body: &Value, kept: Option<&str>) -> Result<(GroupWrite, Vec<Uuid>)> {
     let mut doc = resource::normalize(&GROUP_RESOURCE, body)?.doc;
     let display_name = doc
         .get("displayName")
         .and_then(Value::as_str)
         .ok_or_else(|| ScimError::invalid_value("displayName is required"))?
         .to_owned();
+    if kept != Some(display_name.as_str()) {
+        check_chars("displayName", &display_name, MAX_CHARS)?;
+    }
     let mut seen = HashSet::new();
     let mut wanted = Vec::new();
     if let Some(Value::Array(members)) = doc.as_object_mut().and_then(|o| o.remove("members")) {

@@ -32,7 +32,7 @@ impl Directory {
                 ScimError::invalid_value("displayName is 1 to 256 printable characters").into(),
             );
         }
-        let (write, _) = super::groups::group_write(&json!({ "displayName": name }))?;
+        let (write, _) = super::groups::group_write(&json!({ "displayName": name }), None)?;
         let id = self.new_id();
         let stored = self
             .store

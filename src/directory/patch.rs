@@ -5,10 +5,11 @@
 //! the client named no version (If-Match). Group members reach storage as
 //! deltas, never as the whole list.
 
+use serde_json::Value;
 use uuid::Uuid;
 
 use super::groups::group_write;
-use super::users::{Resource, user_resource};
+use super::users::{Kept, Resource, user_resource};
 use super::{Directory, Result, Scope, parse_id, precondition_failed};
 use crate::scim::ScimError;
 use crate::scim::patch::{self, PatchRequest};
@@ -72,7 +73,10 @@ impl Directory {
                 return Err(precondition_failed().into());
             }
             let out = patch::apply(&USER_RESOURCE, &stored.doc, &uuid.to_string(), &req)?;
-            let mut write = self.user_write(&out.doc, false).await?;
+            let kept = stored.doc.get("userName").and_then(Value::as_str);
+            let mut write = self
+                .user_write(&out.doc, false, kept.map_or(Kept::None, Kept::Name))
+                .await?;
             if out.clear_password && write.password_hash.is_none() {
                 write.password_hash = Some(None);
             }
@@ -142,7 +146,8 @@ impl Directory {
                 return Err(precondition_failed().into());
             }
             let out = patch::apply(&GROUP_RESOURCE, &stored.doc, &uuid.to_string(), &req)?;
-            let (write, _) = group_write(&out.doc)?;
+            let kept = stored.doc.get("displayName").and_then(Value::as_str);
+            let (write, _) = group_write(&out.doc, kept)?;
             let doc_changed = write.doc != stored.doc;
             // A value that is not one of our ids names no member here.
             let ids = |set: &std::collections::BTreeSet<String>| -> Vec<Uuid> {

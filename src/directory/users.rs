@@ -12,6 +12,7 @@ use crate::scim::projection::Projection;
 use crate::scim::resource::{self, fold_case};
 use crate::scim::schema::{BRIDGE_USER_SCHEMA, USER_RESOURCE, USER_SCHEMA};
 use crate::scim::search_doc;
+use crate::scim::user_name::UserName;
 use crate::store::{GroupRef, ListQuery, Stored, UserWrite};
 
 /// A resource as the HTTP layer sends it: the projected document and the
@@ -31,7 +32,7 @@ impl Directory {
         body: &Value,
         proj: &Projection,
     ) -> Result<Resource> {
-        let write = self.user_write(body, true).await?;
+        let write = self.user_write(body, true, Kept::None).await?;
         let id = self.new_id();
         let defaults = self.iam_settings(scope.iam).await?.default_permissions;
         let stored = self
@@ -73,7 +74,9 @@ impl Directory {
     ) -> Result<Resource> {
         let uuid = parse_id(id)?;
         check_body_id(body, id)?;
-        let write = self.user_write(body, false).await?;
+        let write = self
+            .user_write(body, false, Kept::Stored(scope.iam, uuid))
+            .await?;
         self.check_user_write(scope, uuid, Some((&write.doc, write.active)))
             .await?;
         let stored = self
@@ -261,14 +264,33 @@ impl Directory {
 
     /// Validates a body and derives the indexed columns. The password, if
     /// any, is hashed off the async threads (argon2 is deliberately slow).
-    pub(super) async fn user_write(&self, body: &Value, creating: bool) -> Result<UserWrite> {
+    /// `kept` is the userName stored before this write, if known: written
+    /// back unchanged, a name from before the userName rule stays valid.
+    pub(super) async fn user_write(
+        &self,
+        body: &Value,
+        creating: bool,
+        kept: Kept<'_>,
+    ) -> Result<UserWrite> {
         let normalized = resource::normalize(&USER_RESOURCE, body)?;
         let doc = normalized.doc;
-        let user_name = doc
+        let raw = doc
             .get("userName")
             .and_then(Value::as_str)
-            .ok_or_else(|| ScimError::invalid_value("userName is required"))?
-            .to_owned();
+            .ok_or_else(|| ScimError::invalid_value("userName is required"))?;
+        let user_name = match UserName::parse(raw) {
+            Ok(n) => n,
+            Err(e) => match kept {
+                Kept::Name(old) if old == raw => UserName::grandfathered(raw),
+                Kept::Stored(iam, id) => match self.store.get_user(iam, id).await? {
+                    Some(s) if s.doc.get("userName").and_then(Value::as_str) == Some(raw) => {
+                        UserName::grandfathered(raw)
+                    }
+                    _ => return Err(e.into()),
+                },
+                _ => return Err(e.into()),
+            },
+        };
         let password_hash = match normalized.password {
             Some(p) => Some(Some(
                 crate::auth::password::hash(p)
@@ -279,7 +301,6 @@ impl Directory {
             None => None,
         };
         Ok(UserWrite {
-            user_name_folded: fold_case(&user_name),
             user_name,
             external_id: doc
                 .get("externalId")
@@ -295,6 +316,15 @@ impl Directory {
             password_hash,
         })
     }
+}
+
+/// What a write replaces, for [`Directory::user_write`]: nothing (a
+/// create), a userName already read, or a user to read if need be.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Kept<'a> {
+    None,
+    Name(&'a str),
+    Stored(uuid::Uuid, uuid::Uuid),
 }
 
 /// A PUT body may repeat the id, but not name another resource.

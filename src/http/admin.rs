@@ -189,22 +189,29 @@ pub async fn authenticate(
                             )
                         }
                     })?;
-                    let name = claims
-                        .get(oidc.user_claim())
-                        .and_then(serde_json::Value::as_str)
-                        .ok_or_else(|| {
-                            unauthorized(&format!("the token has no '{}' claim", oidc.user_claim()))
-                        })?;
-                    state
-                        .dir
-                        .account_by_user_name(&state.config.oidc_iam, name)
-                        .await?
+                    oidc_account(state, oidc, &claims).await?
                 }
                 None => return Err(unauthorized("the admin token is not valid")),
             },
         };
         admin_for_account(state, account, headers).await
     }
+}
+
+/// The account a verified external-IAM token names: the one mapping from
+/// claims to an account, for the admin API and the console's sign-in. A
+/// claim that names no valid userName is a 401 saying why.
+pub async fn oidc_account(
+    state: &AppState,
+    oidc: &crate::auth::oidc::Oidc,
+    claims: &serde_json::Value,
+) -> Result<Option<crate::store::accounts::Account>, AdminError> {
+    let name = crate::auth::oidc::claimed_user_name(claims, oidc.user_claim())
+        .map_err(|e| AdminError(StatusCode::UNAUTHORIZED, e.to_string()))?;
+    Ok(state
+        .dir
+        .account_by_user_name(&state.config.oidc_iam, &name)
+        .await?)
 }
 
 /// The administrator an authenticated account is: it must still exist and

@@ -11,5 +11,6 @@ pub mod projection;
 pub mod resource;
 pub mod schema;
 pub mod search_doc;
+pub mod user_name;
 
 pub use error::{ScimError, ScimType};

@@ -19,11 +19,16 @@ pub struct Normalized {
 }
 
 /// Unicode-aware case folding for uniqueness and case-insensitive
-/// comparison: "STRASSE" and "Straße" fold equal. NFC on both sides because
-/// folding can itself produce non-normalized sequences.
+/// comparison: "STRASSE" and "Straße" fold equal, and so do the
+/// compatibility forms "ｂｏｂ" (fullwidth) and "bob". NFKC on both sides
+/// because folding can itself produce non-normalized sequences.
+///
+/// Stored folded values (userName, displayName, the search document) made
+/// before NFKC was added differ only for text holding compatibility
+/// characters; such a row folds the new way on its next write.
 pub fn fold_case(s: &str) -> String {
-    let nfc: String = s.nfc().collect();
-    caseless::default_case_fold_str(&nfc).nfc().collect()
+    let nfkc: String = s.nfkc().collect();
+    caseless::default_case_fold_str(&nfkc).nfkc().collect()
 }
 
 /// Validates and normalizes a client body for `rt` (see the module comment).
@@ -737,6 +742,9 @@ mod tests {
         assert_eq!(fold_case("BJensen@Example.COM"), "bjensen@example.com");
         // Composed and decomposed forms fold equal.
         assert_eq!(fold_case("E\u{301}MILE"), fold_case("\u{e9}mile"));
+        // Compatibility forms too: fullwidth letters, ligatures.
+        assert_eq!(fold_case("ＢＯＢ"), "bob");
+        assert_eq!(fold_case("\u{FB01}le"), fold_case("FILE"));
         assert_ne!(fold_case("a"), fold_case("b"));
     }
 }

@@ -89,8 +89,8 @@ pub struct NewToken {
 /// to storage for a create or a replace.
 #[derive(Debug, Clone)]
 pub struct UserWrite {
-    pub user_name: String,
-    pub user_name_folded: String,
+    /// Validated, and folded for uniqueness, by the domain.
+    pub user_name: crate::scim::user_name::UserName,
     pub external_id: Option<String>,
     pub display_name_folded: Option<String>,
     pub active: bool,
@@ -130,6 +130,24 @@ pub(crate) fn grant_entry(audit: &Entry, user: Uuid, action: &'static str, name:
         .clone()
         .target("User", user)
         .attributes([format!("permissions.{name}")]);
+    e.action = action;
+    e
+}
+
+/// The audit record of a user created or replaced: the names of what
+/// changed and, when the userName is among them, the name's flags.
+pub(crate) fn user_entry(
+    audit: &Entry,
+    id: Uuid,
+    action: &'static str,
+    names: Vec<String>,
+    u: &UserWrite,
+) -> Entry {
+    let sets_name = names.iter().any(|n| n == "userName");
+    let mut e = audit.clone().target("User", id).attributes(names);
+    if sets_name {
+        e = e.flags(u.user_name.audit_flags());
+    }
     e.action = action;
     e
 }

@@ -361,8 +361,8 @@ async fn insert_user_rows(
     )
     .bind(id_text(id))
     .bind(id_text(iam))
-    .bind(&u.user_name)
-    .bind(&u.user_name_folded)
+    .bind(u.user_name.as_str())
+    .bind(u.user_name.folded())
     .bind(&u.external_id)
     .bind(&u.display_name_folded)
     .bind(u.active)
@@ -432,11 +432,7 @@ async fn create_user_rows(
 ) -> Result<(Stored, Entry)> {
     let stored = insert_user_rows(&mut *tx, iam, id, u, now).await?;
     accounts::grant_defaults(&mut *tx, id, grants, now).await?;
-    let mut e = audit
-        .clone()
-        .target("User", id)
-        .attributes(crate::audit::present(&u.doc));
-    e.action = "user.created";
+    let e = super::user_entry(audit, id, "user.created", crate::audit::present(&u.doc), u);
     Ok((stored, e))
 }
 
@@ -736,8 +732,8 @@ impl Store for SqliteStore {
                     last_modified = $9, version = $10, search = $12
              WHERE id = $11 RETURNING created",
         )
-        .bind(&u.user_name)
-        .bind(&u.user_name_folded)
+        .bind(u.user_name.as_str())
+        .bind(u.user_name.folded())
         .bind(&u.external_id)
         .bind(&u.display_name_folded)
         .bind(u.active)
@@ -752,8 +748,7 @@ impl Store for SqliteStore {
         .await
         .map_err(|e| unique(e, "users_iam_user_name"))?;
         write_emails(&mut tx, id, &u.search).await?;
-        let mut e = audit.clone().target("User", id).attributes(names);
-        e.action = "user.updated";
+        let e = super::user_entry(audit, id, "user.updated", names, u);
         accounts::append_audit(&mut tx, &e, now).await?;
         tx.commit().await?;
         Ok(Stored {

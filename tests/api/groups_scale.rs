@@ -7,7 +7,6 @@ use std::collections::HashSet;
 
 use reqwest::Method;
 use reqwest::header::{CONTENT_LENGTH, ETAG, IF_NONE_MATCH};
-use scim_bridge::scim::resource::fold_case;
 use scim_bridge::scim::schema::{GROUP_SCHEMA, USER_RESOURCE, USER_SCHEMA};
 use scim_bridge::scim::search_doc;
 use scim_bridge::store::UserWrite;
@@ -31,8 +30,7 @@ async fn seed_users(app: &TestApp, count: usize) -> Vec<(String, String)> {
             let name = format!("member{i:05}@example.com");
             let doc = json!({ "schemas": [USER_SCHEMA], "userName": name });
             let write = UserWrite {
-                user_name_folded: fold_case(&name),
-                user_name: name,
+                user_name: scim_bridge::scim::user_name::UserName::parse(&name).unwrap(),
                 external_id: None,
                 display_name_folded: None,
                 active: true,
@@ -49,7 +47,7 @@ async fn seed_users(app: &TestApp, count: usize) -> Vec<(String, String)> {
         .unwrap();
     users
         .into_iter()
-        .map(|(id, u)| (id.to_string(), u.user_name))
+        .map(|(id, u)| (id.to_string(), u.user_name.as_str().to_owned()))
         .collect()
 }
 

@@ -249,7 +249,11 @@ impl Directory {
             return Err("a user belongs to an IAM ('iam') unless it was deprovisioned".into());
         }
         let write = self
-            .user_write(&Value::Object(obj), true)
+            .user_write(
+                &Value::Object(obj),
+                true,
+                crate::directory::users::Kept::None,
+            )
             .await
             .map_err(describe)?;
         canonical_order(&mut grants, &mut attributes);
@@ -336,7 +340,7 @@ fn parse_group(
         _ => return Err("'iam' must name the group's IAM".into()),
     };
     let (write, _) =
-        crate::directory::groups::group_write(&Value::Object(obj)).map_err(describe)?;
+        crate::directory::groups::group_write(&Value::Object(obj), None).map_err(describe)?;
     canonical_order(&mut [], &mut attributes);
     let record = GroupRecord {
         id,

@@ -21,7 +21,7 @@ use subtle::ConstantTimeEq;
 use super::session::{cookie, digest, new_session, random_token, secure, set_cookie};
 use super::{ConsoleError, Page, assets};
 use crate::http::AppState;
-use crate::http::admin::admin_for_account;
+use crate::http::admin::{admin_for_account, oidc_account};
 use crate::store::sessions::PendingLogin;
 
 const LOGIN_COOKIE: &str = "scim_bridge_login";
@@ -251,13 +251,12 @@ pub async fn callback(
     if !nonce_ok {
         return Err(refused("the ID token's nonce is not this sign-in's"));
     }
-    let name = claims[oidc.user_claim()].as_str().ok_or_else(|| {
-        refused(&format!(
-            "the ID token has no '{}' claim",
-            oidc.user_claim()
-        ))
-    })?;
-    let account = s.dir.account_by_user_name(&s.config.oidc_iam, name).await?;
+    let account = oidc_account(&s, oidc, &claims)
+        .await
+        .map_err(|e| match e.status() {
+            StatusCode::UNAUTHORIZED => refused(e.message()),
+            _ => e.into(),
+        })?;
     let admin = admin_for_account(&s, account, &headers)
         .await
         .map_err(|_| refused("there is no enabled account for you here; ask an administrator"))?;

@@ -606,8 +606,8 @@ impl Accounts for SqliteStore {
              WHERE id = $10",
         )
         .bind(id_text(to.iam))
-        .bind(&u.user_name)
-        .bind(&u.user_name_folded)
+        .bind(u.user_name.as_str())
+        .bind(u.user_name.folded())
         .bind(&u.external_id)
         .bind(&u.display_name_folded)
         .bind(u.active)

@@ -20,7 +20,7 @@ pub(crate) fn imported_entry(audit: &Entry, item: &ImportItem) -> Entry {
         }
         ImportItem::Permission(_) => e.action = "permission.imported",
         ImportItem::User(b) => {
-            e = e.target("User", b.0.id);
+            e = e.target("User", b.0.id).flags(b.1.user_name.audit_flags());
             e.action = "user.imported";
         }
         ImportItem::Group(b) => {

@@ -7,7 +7,7 @@ mod groups;
 mod lifecycle;
 mod matrix;
 mod metrics;
-mod oidc;
+pub(crate) mod oidc;
 mod scim;
 mod search;
 

@@ -18,20 +18,20 @@ use crate::both;
 const ISSUER: &str = "https://idp.example.test";
 const AUDIENCE: &str = "scim-bridge-admin-api";
 
-struct Key {
+pub(crate) struct Key {
     kid: &'static str,
     signing: SigningKey,
 }
 
 impl Key {
-    fn new(kid: &'static str) -> Key {
+    pub(crate) fn new(kid: &'static str) -> Key {
         Key {
             kid,
             signing: SigningKey::random(&mut rand::rngs::OsRng),
         }
     }
 
-    fn jwk(&self) -> Value {
+    pub(crate) fn jwk(&self) -> Value {
         let point = self.signing.verifying_key().to_encoded_point(false);
         let b64 = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
         json!({
@@ -40,7 +40,7 @@ impl Key {
         })
     }
 
-    fn sign(&self, claims: &Value) -> String {
+    pub(crate) fn sign(&self, claims: &Value) -> String {
         let pem = self
             .signing
             .to_pkcs8_pem(p256::pkcs8::LineEnding::LF)
@@ -56,20 +56,20 @@ impl Key {
     }
 }
 
-fn claims(email: &str) -> Value {
+pub(crate) fn claims(email: &str) -> Value {
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    json!({"iss": ISSUER, "aud": AUDIENCE, "sub": "idp-123", "email": email,
+    json!({"iss": ISSUER, "aud": AUDIENCE, "sub": "idp-123", "email": email, "email_verified": true,
            "iat": now, "nbf": now, "exp": now + 600})
 }
 
 /// Serves a JWKS that the test can change, counting fetches.
-struct Jwks {
-    url: String,
+pub(crate) struct Jwks {
+    pub(crate) url: String,
     keys: Arc<Mutex<Value>>,
     fetches: Arc<AtomicUsize>,
 }
 
-async fn serve_jwks(initial: Value) -> Jwks {
+pub(crate) async fn serve_jwks(initial: Value) -> Jwks {
     let keys = Arc::new(Mutex::new(initial));
     let fetches = Arc::new(AtomicUsize::new(0));
     let (k, f) = (keys.clone(), fetches.clone());
@@ -89,7 +89,7 @@ async fn serve_jwks(initial: Value) -> Jwks {
     Jwks { url, keys, fetches }
 }
 
-async fn spawn(app: &TestApp, jwks_url: &str, min_refresh: u64) -> TestApp {
+pub(crate) async fn spawn(app: &TestApp, jwks_url: &str, min_refresh: u64) -> TestApp {
     let url = jwks_url.to_owned();
     TestApp::spawn_with(app.backend, move |c| {
         c.oidc_issuer = Some(ISSUER.into());
@@ -102,7 +102,7 @@ async fn spawn(app: &TestApp, jwks_url: &str, min_refresh: u64) -> TestApp {
     .expect("app")
 }
 
-async fn me(app: &TestApp, token: &str) -> (u16, Value) {
+pub(crate) async fn me(app: &TestApp, token: &str) -> (u16, Value) {
     call(app, reqwest::Method::GET, "/me", Some(token), None).await
 }
 

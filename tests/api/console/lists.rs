@@ -207,8 +207,7 @@ async fn the_users_screen_pages_with_next_and_previous_links(app: &TestApp) {
             let doc = serde_json::json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
                 "userName": name});
             let write = scim_bridge::store::UserWrite {
-                user_name_folded: name.clone(),
-                user_name: name,
+                user_name: scim_bridge::scim::user_name::UserName::parse(&name).unwrap(),
                 external_id: None,
                 display_name_folded: None,
                 active: true,

@@ -4,7 +4,7 @@
 //! refuses by permission, the SCIM token shown once, the OIDC sign-in.
 
 mod lists;
-mod oidc;
+pub(crate) mod oidc;
 mod pages;
 mod security;
 mod sessions;

@@ -21,20 +21,20 @@ use crate::app::TestApp;
 use crate::both;
 use crate::bridge::admin;
 
-const CLIENT_ID: &str = "scim-bridge-console";
+pub(crate) const CLIENT_ID: &str = "scim-bridge-console";
 
 #[derive(Default)]
-struct Provider {
-    issuer: String,
+pub(crate) struct Provider {
+    pub(crate) issuer: String,
     /// code → (challenge, nonce, redirect_uri)
     codes: HashMap<String, (String, String, String)>,
     /// Who signs in next.
-    email: String,
+    pub(crate) email: String,
     /// Sends this nonce instead of the one asked for.
     wrong_nonce: bool,
 }
 
-type Shared = Arc<(Mutex<Provider>, SigningKey)>;
+pub(crate) type Shared = Arc<(Mutex<Provider>, SigningKey)>;
 
 fn jwk(key: &SigningKey) -> Value {
     let p = key.verifying_key().to_encoded_point(false);
@@ -97,6 +97,7 @@ async fn token(
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let claims = json!({
         "iss": p.issuer, "aud": CLIENT_ID, "sub": "person-1", "email": p.email,
+        "email_verified": true,
         "nonce": if p.wrong_nonce { "another".to_owned() } else { nonce },
         "iat": now, "nbf": now, "exp": now + 300,
     });
@@ -113,7 +114,7 @@ async fn token(
         .into_response()
 }
 
-async fn provider() -> Shared {
+pub(crate) async fn provider() -> Shared {
     let shared: Shared = Arc::new((
         Mutex::new(Provider::default()),
         SigningKey::random(&mut rand::rngs::OsRng),
@@ -148,7 +149,7 @@ fn login_cookie(r: &reqwest::Response) -> Option<String> {
 
 /// Starts a sign-in; returns the login cookie and the provider's answer
 /// (the callback URL with code and state).
-async fn start(b: &mut Browser) -> (String, String) {
+pub(crate) async fn start(b: &mut Browser) -> (String, String) {
     let r = b.get("/admin/auth/login").await;
     assert_eq!(r.status(), 303);
     let cookie = login_cookie(&r).expect("the login cookie");
@@ -158,7 +159,7 @@ async fn start(b: &mut Browser) -> (String, String) {
     (cookie, r.headers()["location"].to_str().unwrap().to_owned())
 }
 
-async fn finish(b: &mut Browser, cookie: &str, callback: &str) -> reqwest::Response {
+pub(crate) async fn finish(b: &mut Browser, cookie: &str, callback: &str) -> reqwest::Response {
     let r = b
         .client
         .get(callback)

@@ -356,7 +356,9 @@ async fn populate(app: &TestApp, rng_seed: u8) {
     let mut created = Vec::new();
     for i in 0..USERS {
         let mut u = user().new_tree(&mut runner).unwrap().current();
-        u["userName"] = json!(format!("{}-{i}", u["userName"].as_str().unwrap()));
+        // A userName may not begin with whitespace (the userName rule).
+        let name = u["userName"].as_str().unwrap().trim_start();
+        u["userName"] = json!(format!("{name}-{i}"));
         let r = app.post("/Users", &u).await;
         assert_eq!(r.status(), 201, "create {u}");
         let doc: Value = r.json().await.unwrap();
