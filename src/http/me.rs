@@ -16,6 +16,7 @@ use super::error::{ApiError, scim_error_response};
 use super::extract::{Params, ScimBody, bearer, scope};
 use super::scim::{if_match, read_response, resource_response};
 use crate::directory::Scope;
+use crate::directory::admins::AdminToken;
 use crate::directory::iams::BUILT_IN_IAM;
 use crate::scim::ScimError;
 use crate::scim::schema::USER_RESOURCE;
@@ -26,9 +27,18 @@ type Result<T> = std::result::Result<T, ApiError>;
 async fn me(s: &AppState, headers: &HeaderMap) -> Result<(Scope, String)> {
     let token =
         bearer(headers).ok_or_else(|| ScimError::new(401, None, "a bearer token is required"))?;
-    if let Some(claims) = s.dir.authenticate_admin_token(token).await? {
+    if let AdminToken::Ours(account) = s.dir.authenticate_admin_token(token).await? {
+        // Revoked, deleted or disabled: the token stands for no one now.
+        let Some(account) = account.filter(|a| a.enabled()) else {
+            return Err(ScimError::new(
+                401,
+                None,
+                "the token's account is unknown, disabled or deleted, or the token was revoked",
+            )
+            .into());
+        };
         let bim = s.dir.iam(BUILT_IN_IAM).await?;
-        return Ok((scope(s, headers, bim.id), claims.sub.to_string()));
+        return Ok((scope(s, headers, bim.id), account.id.to_string()));
     }
     if s.dir.authenticate_scim_token(token).await?.is_some() {
         return Err(ScimError::not_found(
