@@ -58,6 +58,8 @@ const CONFIG_KEYS: &[&str] = &[
     "request_deadline_ms",
     "header_read_timeout_ms",
     "patch_max_operations",
+    "admin_token_key",
+    "admin_token_key_file",
 ];
 
 /// How log lines are written to stderr.
@@ -178,6 +180,12 @@ pub struct Config {
     pub header_read_timeout_ms: u64,
     /// Most operations one SCIM PATCH may hold (more is 400 `tooMany`).
     pub patch_max_operations: usize,
+    /// The key admin tokens are signed with (hex or base64, at least 32
+    /// bytes), inline (best from the environment) or in a file. Either
+    /// replaces the key kept in the database, which is then never created:
+    /// a copy of the database alone cannot mint admin tokens.
+    pub admin_token_key: Option<String>,
+    pub admin_token_key_file: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -230,6 +238,8 @@ impl Default for Config {
             request_deadline_ms: 30_000,
             header_read_timeout_ms: 10_000,
             patch_max_operations: 1000,
+            admin_token_key: None,
+            admin_token_key_file: None,
         }
     }
 }

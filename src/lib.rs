@@ -22,9 +22,13 @@ use scim::filter::FilterLimits;
 /// Connects to the configured database, applies migrations and returns the
 /// domain layer over it.
 pub async fn open_directory(config: &Config) -> Result<Directory, store::StoreError> {
+    // Before connecting: a bad key must not leave a half-started process.
+    let admin_token_key = config
+        .admin_token_key()
+        .map_err(|e| store::StoreError::Config(format!("configuration: {e}")))?;
     let store = store::connect(&config.database_url, config.pool_size).await?;
     store.migrate().await?;
-    Ok(Directory::new(
+    let dir = Directory::new(
         store,
         Limits {
             max_results: config.max_results,
@@ -48,7 +52,11 @@ pub async fn open_directory(config: &Config) -> Result<Directory, store::StoreEr
             .oidc_issuer
             .is_some()
             .then(|| config.oidc_iam.clone()),
-    ))
+    );
+    Ok(match admin_token_key {
+        Some(key) => dir.with_signing_key(key),
+        None => dir,
+    })
 }
 
 /// The HTTP application state for a configuration.

@@ -196,7 +196,7 @@ enum AdminCommand {
         email: String,
         #[arg(long)]
         name: Option<String>,
-        /// How long the token is valid, in hours.
+        /// How long the token is valid, in hours (1 to 720, i.e. 30 days).
         #[arg(long, default_value_t = 24)]
         valid_hours: u32,
     },

@@ -242,6 +242,9 @@ fn validate(c: &Config, report: &mut Report) {
     }
     validate_tls(c, report);
     validate_oidc(c, report);
+    if let Err(e) = c.admin_token_key() {
+        report.problems.push(e);
+    }
 }
 
 fn validate_tls(c: &Config, report: &mut Report) {

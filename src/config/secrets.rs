@@ -5,8 +5,11 @@ use super::Config;
 
 /// Keys whose whole value is a secret.
 fn is_secret_key(key: &str) -> bool {
-    key.ends_with("password") || key.ends_with("secret")
+    key.ends_with("password") || key.ends_with("secret") || key == "admin_token_key"
 }
+
+/// The shortest admin-token key: HS256 wants at least its hash's size.
+pub const MIN_ADMIN_TOKEN_KEY_BYTES: usize = 32;
 
 /// A key's value as it may be shown.
 pub(super) fn redact_value(key: &str, value: serde_json::Value) -> serde_json::Value {
@@ -97,6 +100,53 @@ impl Config {
     }
 }
 
+impl Config {
+    /// The admin-token signing key `admin_token_key` or
+    /// `admin_token_key_file` gives, decoded; None: the database's. Errors
+    /// name the key and the problem, never the key material.
+    pub fn admin_token_key(&self) -> Result<Option<Vec<u8>>, String> {
+        let (key, text) = match (&self.admin_token_key, &self.admin_token_key_file) {
+            (Some(_), Some(_)) => {
+                return Err(
+                    "admin_token_key and admin_token_key_file are both set: give only one".into(),
+                );
+            }
+            (Some(text), None) => ("admin_token_key", text.clone()),
+            (None, Some(path)) => (
+                "admin_token_key_file",
+                read_secret("admin_token_key_file", path)?,
+            ),
+            (None, None) => return Ok(None),
+        };
+        let bytes = decode_key(text.trim())
+            .ok_or_else(|| format!("{key}: the key must be written in hex or base64"))?;
+        if bytes.len() < MIN_ADMIN_TOKEN_KEY_BYTES {
+            return Err(format!(
+                "{key}: the key is {} bytes long; at least {MIN_ADMIN_TOKEN_KEY_BYTES} are \
+                 needed (e.g. `openssl rand -base64 32`)",
+                bytes.len()
+            ));
+        }
+        Ok(Some(bytes))
+    }
+}
+
+/// Hex (an even number of hex digits), else base64 (standard or URL-safe,
+/// padded or not).
+fn decode_key(text: &str) -> Option<Vec<u8>> {
+    use base64::Engine;
+    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+    if text.len().is_multiple_of(2) && text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return (0..text.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&text[i..i + 2], 16).ok())
+            .collect();
+    }
+    [STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD]
+        .iter()
+        .find_map(|engine| engine.decode(text).ok())
+}
+
 /// `postgres://user@host/db` + password → `postgres://user:PASSWORD@host/db`.
 fn with_password(url: &str, password: &str) -> Result<String, String> {
     let err = |why: &str| {
@@ -149,6 +199,41 @@ mod tests {
             "postgres://app:***@db/scim?sslmode=require"
         );
         assert_eq!(redact_url("sqlite://x.db"), "sqlite://x.db");
+    }
+
+    #[test]
+    fn the_admin_token_key_is_hex_or_base64_of_32_bytes_or_more() {
+        let with = |key: &str| Config {
+            admin_token_key: Some(key.to_owned()),
+            ..Config::default()
+        };
+        let hex = "ab".repeat(32);
+        assert_eq!(with(&hex).admin_token_key().unwrap(), Some(vec![0xab; 32]));
+        let b64 = "q6urq6urq6urq6urq6urq6urq6urq6urq6urq6urq6s=";
+        assert_eq!(with(b64).admin_token_key().unwrap(), Some(vec![0xab; 32]));
+        let short = with("q6urq6urq6urq6ur").admin_token_key().unwrap_err();
+        assert!(short.contains("12 bytes long"), "{short}");
+        assert!(!short.contains("q6ur"), "the key is never echoed: {short}");
+        assert!(with("not a key!").admin_token_key().is_err());
+        assert_eq!(Config::default().admin_token_key().unwrap(), None);
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("key");
+        std::fs::write(&path, format!("{hex}\n")).unwrap();
+        let from_file = Config {
+            admin_token_key_file: Some(path),
+            ..Config::default()
+        };
+        assert_eq!(from_file.admin_token_key().unwrap(), Some(vec![0xab; 32]));
+        let both = Config {
+            admin_token_key: Some(hex),
+            ..from_file
+        };
+        assert!(both.admin_token_key().unwrap_err().contains("both set"));
+        assert_eq!(
+            redact_value("admin_token_key", serde_json::json!("ab")),
+            serde_json::json!("***")
+        );
     }
 
     #[test]

@@ -1101,7 +1101,7 @@ fn unknown_permission(p: &str) -> Error {
     )))
 }
 
-fn not_found_as_account(e: StoreError, user: Uuid) -> Error {
+pub(super) fn not_found_as_account(e: StoreError, user: Uuid) -> Error {
     match e {
         StoreError::NotFound => account_not_found(user),
         other => guarded(other),

@@ -1,13 +1,15 @@
 //! Administrators of the built-in IAM and the locally signed admin tokens
-//! that stand in for the external IAM's JWTs in setups without OIDC.
+//! that stand in for the external IAM's JWTs in setups without OIDC: how
+//! long they live, and their revocation by the account's token generation.
 
 use uuid::Uuid;
 
-use super::accounts::Ctx;
-use super::{Directory, Error, Result};
-use crate::auth::admin_token::{self, AdminClaims};
+use super::accounts::{Ctx, not_found_as_account};
+use super::{Directory, Error, Result, invalid_value};
+use crate::auth::admin_token;
 use crate::scim::ScimError;
 use crate::scim::user_name::UserName;
+use crate::store::accounts::Account;
 
 pub use super::permissions::USER_ADMIN;
 
@@ -39,7 +41,8 @@ pub fn validate_email(email: &str) -> std::result::Result<UserName, ScimError> {
 
 impl Directory {
     /// Creates (or reuses) a built-in user with this email as userName,
-    /// grants USER_ADMIN and returns the user id and a signed admin token.
+    /// grants USER_ADMIN and returns the user id and a signed admin token,
+    /// valid for at most `admin_token::MAX_VALIDITY`.
     pub async fn bootstrap_admin(
         &self,
         email: &str,
@@ -47,6 +50,7 @@ impl Directory {
         valid_for: time::Duration,
     ) -> Result<(Uuid, String)> {
         let user_name = validate_email(email)?;
+        admin_token::check_validity(valid_for).map_err(invalid_value)?;
         let ctx = Ctx::cli();
         let user = match self
             .account_by_user_name(super::iams::BUILT_IN_IAM, &user_name)
@@ -64,19 +68,51 @@ impl Directory {
             self.add_permissions(&ctx, user, &[USER_ADMIN.to_owned()])
                 .await?;
         }
-        // The way back in: an account disabled here is enabled again.
-        if account.disabled {
+        // The way back in: an account disabled here is enabled again, under
+        // a new token generation (what it held before stays revoked).
+        let account = if account.disabled {
             self.set_disabled(&ctx, user, false).await?;
-        }
+            self.account(user).await?
+        } else {
+            account
+        };
         let now = self.now();
         let key = self.signing_key().await?;
-        let token = admin_token::mint(key, user, now, valid_for).map_err(Error::Internal)?;
+        let token = admin_token::mint(key, user, account.token_generation, now, valid_for)
+            .map_err(Error::Internal)?;
         Ok((user, token))
     }
 
-    /// Checks a locally signed admin token; returns the admin's claims.
-    pub async fn authenticate_admin_token(&self, token: &str) -> Result<Option<AdminClaims>> {
+    /// Checks a locally signed admin token: signature, dates, lifetime, and
+    /// that it is of its account's current token generation.
+    pub async fn authenticate_admin_token(&self, token: &str) -> Result<AdminToken> {
         let key = self.signing_key().await?;
-        Ok(admin_token::verify(key, token))
+        let Some(claims) = admin_token::verify(key, token) else {
+            return Ok(AdminToken::Foreign);
+        };
+        let account = self.store.account(claims.sub).await?;
+        Ok(AdminToken::Ours(
+            account.filter(|a| a.token_generation == claims.generation),
+        ))
     }
+
+    /// Revokes every admin token and console session of an account issued
+    /// so far (disable and enable do the same); audited.
+    pub async fn revoke_sessions(&self, ctx: &Ctx, user: Uuid) -> Result<()> {
+        let entry = ctx.entry("user.sessions_revoked").target("User", user);
+        self.store
+            .revoke_sessions(user, &entry, self.now())
+            .await
+            .map_err(|e| not_found_as_account(e, user))
+    }
+}
+
+/// What a bearer token is, as a locally signed admin token.
+#[derive(Debug)]
+pub enum AdminToken {
+    /// Not signed with our key, or out of date: maybe the external IAM's.
+    Foreign,
+    /// Ours: the account it names, or None when that account is gone or
+    /// the token's generation was revoked. Enabled or not: callers decide.
+    Ours(Option<Account>),
 }

@@ -103,7 +103,8 @@ pub struct Directory {
     clock: Clock,
     ids: IdGen,
     pub limits: Limits,
-    /// The admin-token signing key, read once per process.
+    /// The admin-token signing key: the configured one, or the database's
+    /// read once per process.
     signing_key: Arc<tokio::sync::OnceCell<Vec<u8>>>,
     token_cache: Arc<crate::auth::token_cache::TokenCache>,
     /// IAM settings read in the last `token_cache_ms`: every create needs
@@ -202,6 +203,13 @@ impl Directory {
         self
     }
 
+    /// Signs admin tokens with this key instead of the database's (which
+    /// is then neither read nor created).
+    pub fn with_signing_key(mut self, key: Vec<u8>) -> Self {
+        self.signing_key = Arc::new(tokio::sync::OnceCell::new_with(Some(key)));
+        self
+    }
+
     pub fn with_ids(mut self, ids: IdGen) -> Self {
         self.ids = ids;
         self
@@ -219,8 +227,9 @@ impl Directory {
         (self.ids)()
     }
 
-    /// The key admin tokens are signed with (created in the database on
-    /// first use, so that every process on one database shares it).
+    /// The key admin tokens are signed with: the configured one, else the
+    /// database's (created on first use, so that every process on one
+    /// database shares it).
     pub async fn signing_key(&self) -> Result<&[u8]> {
         let key = self
             .signing_key

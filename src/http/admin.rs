@@ -21,6 +21,7 @@ use super::AppState;
 use super::extract::bearer;
 use crate::audit::Actor;
 use crate::directory::accounts::{Ctx, parse_sort};
+use crate::directory::admins::AdminToken;
 pub use crate::directory::permissions::{APPLICATION_ADMIN, AUDIT, GOVERNANCE, USER_ADMIN};
 use crate::store::accounts::{AccountQuery, AuditQuery};
 
@@ -114,6 +115,9 @@ pub(crate) type Answer<T = Json<Value>> = Result<T, AdminError>;
 #[derive(Clone)]
 pub struct Admin {
     pub id: Uuid,
+    /// The account's token generation: a console session started now
+    /// carries it, and ends when the account's is bumped.
+    pub token_generation: i64,
     pub permissions: std::sync::Arc<BTreeSet<String>>,
     pub request_id: Option<String>,
 }
@@ -125,14 +129,19 @@ impl Admin {
         any_of.iter().any(|p| self.permissions.contains(*p))
     }
 
+    /// Who acts, for the audit, where no permission is needed.
+    pub(crate) fn ctx(&self) -> Ctx {
+        Ctx {
+            actor: Actor::Admin(self.id),
+            request_id: self.request_id.clone(),
+            held: Some(self.permissions.clone()),
+        }
+    }
+
     /// 403 unless the admin holds one of these permissions.
     pub(crate) fn require(&self, any_of: &[&str]) -> Result<Ctx, AdminError> {
         if any_of.iter().any(|p| self.permissions.contains(*p)) {
-            Ok(Ctx {
-                actor: Actor::Admin(self.id),
-                request_id: self.request_id.clone(),
-                held: Some(self.permissions.clone()),
-            })
+            Ok(self.ctx())
         } else {
             Err(AdminError(
                 StatusCode::FORBIDDEN,
@@ -169,15 +178,10 @@ pub async fn authenticate(
         let token =
             bearer(headers).ok_or_else(|| unauthorized("an admin bearer token is required"))?;
         let account = match state.dir.authenticate_admin_token(token).await? {
-            // A bootstrap token names the account by id.
-            Some(claims) => state
-                .dir
-                .store
-                .account(claims.sub)
-                .await
-                .map_err(|e| AdminError::from(crate::directory::Error::from(e)))?,
+            // A bootstrap token names the account by id (None once revoked).
+            AdminToken::Ours(account) => account,
             // Else the external IAM's token, mapped by the configured claim.
-            None => match &state.oidc {
+            AdminToken::Foreign => match &state.oidc {
                 Some(oidc) => {
                     let claims = oidc.verify(token).await.map_err(|e| match e {
                         crate::auth::oidc::OidcError::Rejected(m) => unauthorized(&m),
@@ -227,7 +231,8 @@ pub async fn admin_for_account(
         _ => {
             return Err(AdminError(
                 StatusCode::UNAUTHORIZED,
-                "the token's account is unknown, disabled, inactive or deleted".into(),
+                "the token's account is unknown, disabled, inactive or deleted, or the token was revoked"
+                    .into(),
             ));
         }
     };
@@ -241,6 +246,7 @@ pub async fn admin_for_account(
     );
     Ok(Admin {
         id: account.id,
+        token_generation: account.token_generation,
         permissions,
         request_id: headers
             .get("x-request-id")
@@ -490,6 +496,23 @@ pub async fn enable_user(
     let user = id(&user)?;
     s.dir.set_disabled(&ctx, user, false).await?;
     Ok(Json(s.dir.account_view(user).await?))
+}
+
+/// Ends every admin token and console session of an account issued so
+/// far. USER_ADMIN for anyone's; any administrator for its own.
+pub async fn revoke_sessions(
+    State(s): State<AppState>,
+    admin: Admin,
+    Path(user): Path<String>,
+) -> Answer<StatusCode> {
+    let user = id(&user)?;
+    let ctx = if user == admin.id {
+        admin.ctx()
+    } else {
+        admin.require(may::MANAGE_ACCOUNTS)?
+    };
+    s.dir.revoke_sessions(&ctx, user).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 pub async fn migrate_user(

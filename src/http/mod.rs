@@ -128,6 +128,7 @@ fn admin_routes() -> Router<AppState> {
         )
         .route("/users/{id}/disable", post(admin::disable_user))
         .route("/users/{id}/enable", post(admin::enable_user))
+        .route("/users/{id}/revoke-sessions", post(admin::revoke_sessions))
         .route("/users/{id}/migrate", post(admin::migrate_user))
         .route(
             "/users/{id}/subscriptions",

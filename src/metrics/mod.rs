@@ -20,6 +20,7 @@ pub const WORKFLOWS: &[&str] = &[
     "user.updated",
     "user.disabled",
     "user.enabled",
+    "user.sessions_revoked",
     "user.deprovisioned",
     "user.deleted",
     "user.migrated",

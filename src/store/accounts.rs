@@ -59,6 +59,9 @@ pub struct Account {
     pub created: OffsetDateTime,
     pub last_modified: OffsetDateTime,
     pub version: i64,
+    /// Bumped on disable, enable and revoke: admin tokens and console
+    /// sessions issued under an older generation are refused.
+    pub token_generation: i64,
 }
 
 impl Account {
@@ -267,6 +270,8 @@ pub trait Accounts: Send + Sync {
     ) -> Result<()>;
 
     /// Disables or enables; refuses to disable the last enabled USER_ADMIN.
+    /// When the state changes, the account's token generation is bumped and
+    /// its console sessions end: what was issued before does not come back.
     async fn set_disabled(
         &self,
         user: Uuid,
@@ -275,6 +280,9 @@ pub trait Accounts: Send + Sync {
         audit: &Entry,
         now: OffsetDateTime,
     ) -> Result<()>;
+    /// Bumps the account's token generation and ends its console sessions:
+    /// every admin token and session issued so far stops working.
+    async fn revoke_sessions(&self, user: Uuid, audit: &Entry, now: OffsetDateTime) -> Result<()>;
     /// Removes the account and everything attached to it (grants,
     /// attributes, memberships, subscriptions); the audit keeps the event.
     /// Refuses for the last enabled USER_ADMIN.

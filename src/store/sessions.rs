@@ -16,6 +16,9 @@ pub struct Session {
     pub csrf: String,
     pub created: OffsetDateTime,
     pub last_seen: OffsetDateTime,
+    /// The account's token generation at sign-in: a session from an older
+    /// one was revoked (see `Accounts::revoke_sessions`).
+    pub token_generation: i64,
 }
 
 /// A sign-in at the identity provider, between redirect and return.

@@ -45,6 +45,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/users/{id}/attributes", post(users::change_attribute))
         .route("/users/{id}/disable", post(users::disable))
         .route("/users/{id}/enable", post(users::enable))
+        .route("/users/{id}/revoke-sessions", post(users::revoke_sessions))
         .route("/users/{id}/migrate", post(users::migrate))
         .route("/users/{id}/delete", post(users::delete))
         .route("/groups", get(groups::list))

@@ -260,7 +260,7 @@ pub async fn callback(
     let admin = admin_for_account(&s, account, &headers)
         .await
         .map_err(|_| refused("there is no enabled account for you here; ask an administrator"))?;
-    let session = new_session(&s, &headers, admin.id).await?;
+    let session = new_session(&s, &headers, &admin).await?;
     // A page, not a redirect: the browser arrived here from another site,
     // and a SameSite=Strict cookie travels only on a navigation this site
     // starts (the page's refresh).

@@ -149,6 +149,9 @@ where
             .account(session.account_id)
             .await
             .map_err(crate::directory::Error::from)?;
+        // A session from before the account's last revoke (or disable, or
+        // enable) is over, even if it was signed in while that happened.
+        let account = account.filter(|a| a.token_generation == session.token_generation);
         let user_name = account
             .as_ref()
             .map(|a| a.user_name.clone())
@@ -251,7 +254,7 @@ pub async fn csrf_guard(State(state): State<AppState>, req: Request, next: Next)
 pub async fn new_session(
     state: &AppState,
     headers: &HeaderMap,
-    account: uuid::Uuid,
+    admin: &Admin,
 ) -> Result<HeaderValue, ConsoleError> {
     let now = state.dir.now();
     let store = &state.dir.store;
@@ -266,10 +269,11 @@ pub async fn new_session(
         .insert_session(
             &digest(&id),
             &Session {
-                account_id: account,
+                account_id: admin.id,
                 csrf: random_token(),
                 created: now,
                 last_seen: now,
+                token_generation: admin.token_generation,
             },
         )
         .await
@@ -329,7 +333,7 @@ pub async fn signin(
     with_bearer.insert(header::AUTHORIZATION, value);
     match crate::http::admin::authenticate(&state, &with_bearer).await {
         Ok(admin) => {
-            let cookie = new_session(&state, &headers, admin.id).await?;
+            let cookie = new_session(&state, &headers, &admin).await?;
             let mut resp = Redirect::to("/admin/users").into_response();
             resp.headers_mut().append(header::SET_COOKIE, cookie);
             Ok(resp)

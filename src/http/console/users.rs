@@ -506,7 +506,7 @@ async fn user_page(
     let u: View = serde_json::from_value(view)
         .map_err(|e| crate::directory::Error::Internal(e.to_string()))?;
     let dialog = match dialog {
-        "permissions" | "disable" | "enable" | "migrate" | "delete" if may_manage => {
+        "permissions" | "disable" | "enable" | "revoke" | "migrate" | "delete" if may_manage => {
             dialog.to_owned()
         }
         _ => String::new(),
@@ -694,6 +694,24 @@ pub async fn enable(State(s): State<AppState>, who: Who, Path(id): Path<String>)
         &who,
         id,
         "enable",
+        ("", ""),
+        r,
+        format!("/admin/users/{id}"),
+    )
+    .await
+}
+
+/// Ends every admin token and console session of the account (this one's
+/// too, when it is the admin's own: the next page is the sign-in).
+pub async fn revoke_sessions(State(s): State<AppState>, who: Who, Path(id): Path<String>) -> Page {
+    let ctx = who.admin.require(may::MANAGE_ACCOUNTS)?;
+    let id = parse_user(&id)?;
+    let r = s.dir.revoke_sessions(&ctx, id).await;
+    act(
+        &s,
+        &who,
+        id,
+        "revoke",
         ("", ""),
         r,
         format!("/admin/users/{id}"),

@@ -10,7 +10,7 @@ use crate::store::account_list::{self, SearchPlan};
 use crate::store::accounts::*;
 
 const ACCOUNT_COLUMNS: &str = "id, iam_id, deprovisioned_from, deprovisioned, user_name, doc, \
-     active, disabled, created, last_modified, version";
+     active, disabled, created, last_modified, version, token_generation";
 
 fn account_row(r: &PgRow) -> Result<Account> {
     Ok(Account {
@@ -25,7 +25,18 @@ fn account_row(r: &PgRow) -> Result<Account> {
         created: r.try_get("created")?,
         last_modified: r.try_get("last_modified")?,
         version: r.try_get("version")?,
+        token_generation: r.try_get("token_generation")?,
     })
+}
+
+/// Ends the account's console sessions when its token generation moves on
+/// (the generation check alone would refuse them; this also frees the rows).
+async fn end_sessions(tx: &mut PgConnection, user: Uuid) -> Result<()> {
+    sqlx::query("DELETE FROM console_sessions WHERE account_id = $1")
+        .bind(user)
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
 }
 
 fn record_row(r: &PgRow) -> Result<Record> {
@@ -263,11 +274,21 @@ async fn disabled_in(
     if disabled {
         guard_last_admin(tx, user, admins_after).await?;
     }
-    sqlx::query("UPDATE users SET disabled = $1 WHERE id = $2")
-        .bind(disabled)
-        .bind(user)
-        .execute(&mut *tx)
-        .await?;
+    // A change of state revokes what the account was issued; setting
+    // what already holds (a routine sync's `disabled: false`) does not.
+    let changed = sqlx::query(
+        "UPDATE users SET disabled = $1, token_generation = token_generation + 1 \
+         WHERE id = $2 AND disabled <> $1",
+    )
+    .bind(disabled)
+    .bind(user)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected()
+        > 0;
+    if changed {
+        end_sessions(tx, user).await?;
+    }
     Ok(())
 }
 
@@ -550,6 +571,19 @@ impl Accounts for PgStore {
         let mut tx = self.pool.begin().await?;
         user_exists(&mut tx, user).await?;
         disabled_in(&mut tx, user, disabled, admins_after).await?;
+        append_audit(&mut tx, audit, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn revoke_sessions(&self, user: Uuid, audit: &Entry, now: OffsetDateTime) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        user_exists(&mut tx, user).await?;
+        sqlx::query("UPDATE users SET token_generation = token_generation + 1 WHERE id = $1")
+            .bind(user)
+            .execute(&mut *tx)
+            .await?;
+        end_sessions(&mut tx, user).await?;
         append_audit(&mut tx, audit, now).await?;
         tx.commit().await?;
         Ok(())

@@ -8,14 +8,16 @@ use crate::store::sessions::{PendingLogin, Session, Sessions};
 impl Sessions for PgStore {
     async fn insert_session(&self, id_hash: &[u8], s: &Session) -> Result<()> {
         sqlx::query(
-            "INSERT INTO console_sessions (id_hash, account_id, csrf, created, last_seen) \
-             VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO console_sessions \
+             (id_hash, account_id, csrf, created, last_seen, token_generation) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(id_hash)
         .bind(s.account_id)
         .bind(&s.csrf)
         .bind(s.created)
         .bind(s.last_seen)
+        .bind(s.token_generation)
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -23,7 +25,8 @@ impl Sessions for PgStore {
 
     async fn session(&self, id_hash: &[u8]) -> Result<Option<Session>> {
         let row = sqlx::query(
-            "SELECT account_id, csrf, created, last_seen FROM console_sessions WHERE id_hash = $1",
+            "SELECT account_id, csrf, created, last_seen, token_generation \
+             FROM console_sessions WHERE id_hash = $1",
         )
         .bind(id_hash)
         .fetch_optional(&self.pool)
@@ -34,6 +37,7 @@ impl Sessions for PgStore {
                 csrf: r.try_get("csrf")?,
                 created: r.try_get("created")?,
                 last_seen: r.try_get("last_seen")?,
+                token_generation: r.try_get("token_generation")?,
             })
         })
         .transpose()

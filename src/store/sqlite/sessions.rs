@@ -7,14 +7,16 @@ use crate::store::sessions::{PendingLogin, Session, Sessions};
 impl Sessions for SqliteStore {
     async fn insert_session(&self, id_hash: &[u8], s: &Session) -> Result<()> {
         sqlx::query(
-            "INSERT INTO console_sessions (id_hash, account_id, csrf, created, last_seen) \
-             VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO console_sessions \
+             (id_hash, account_id, csrf, created, last_seen, token_generation) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(id_hash)
         .bind(id_text(s.account_id))
         .bind(&s.csrf)
         .bind(micros(s.created))
         .bind(micros(s.last_seen))
+        .bind(s.token_generation)
         .execute(&self.writer)
         .await?;
         Ok(())
@@ -22,7 +24,8 @@ impl Sessions for SqliteStore {
 
     async fn session(&self, id_hash: &[u8]) -> Result<Option<Session>> {
         let row = sqlx::query(
-            "SELECT account_id, csrf, created, last_seen FROM console_sessions WHERE id_hash = $1",
+            "SELECT account_id, csrf, created, last_seen, token_generation \
+             FROM console_sessions WHERE id_hash = $1",
         )
         .bind(id_hash)
         .fetch_optional(&self.reader)
@@ -33,6 +36,7 @@ impl Sessions for SqliteStore {
                 csrf: r.try_get("csrf")?,
                 created: from_micros(r.try_get("created")?)?,
                 last_seen: from_micros(r.try_get("last_seen")?)?,
+                token_generation: r.try_get("token_generation")?,
             })
         })
         .transpose()

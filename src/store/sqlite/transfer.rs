@@ -370,7 +370,10 @@ impl ImportWriter for SqliteTx {
                  external_id = $5, display_name_folded = $6, active = $7, doc = $8,
                  search = $9, password_hash = COALESCE($10, password_hash), created = $11,
                  last_modified = $12, version = $13, disabled = $14, deprovisioned = $15,
-                 deprovisioned_from = $16
+                 deprovisioned_from = $16,
+                 -- as a disable or enable would: no token outlives the change
+                 token_generation = token_generation
+                     + CASE WHEN disabled <> $14 THEN 1 ELSE 0 END
              WHERE id = $1",
         )
         .bind(id_text(r.id))

@@ -119,6 +119,7 @@ impl Admin {
         let token = scim_bridge::auth::admin_token::mint(
             &key,
             id.parse().unwrap(),
+            0,
             time::OffsetDateTime::now_utc(),
             time::Duration::hours(1),
         )

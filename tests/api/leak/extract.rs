@@ -13,6 +13,8 @@ pub enum Kind {
     Email,
     Cookie,
     Csrf,
+    /// Key material handed to a server (the admin-token signing key).
+    Key,
     /// Planted on purpose (see `super::CANARY`).
     Canary,
 }
@@ -26,6 +28,7 @@ impl Kind {
             Kind::Email => "email",
             Kind::Cookie => "session cookie",
             Kind::Csrf => "CSRF token",
+            Kind::Key => "signing key",
             Kind::Canary => "canary",
         }
     }

@@ -56,9 +56,15 @@ async fn scim(
 async fn admin_token(app: &TestApp, id: &str) -> String {
     let dir = app.directory().await;
     let key = dir.signing_key().await.unwrap().to_vec();
+    let generation = dir
+        .account(id.parse().unwrap())
+        .await
+        .unwrap()
+        .token_generation;
     scim_bridge::auth::admin_token::mint(
         &key,
         id.parse().unwrap(),
+        generation,
         time::OffsetDateTime::now_utc(),
         time::Duration::hours(1),
     )
