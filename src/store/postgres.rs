@@ -1034,8 +1034,8 @@ impl Store for PgStore {
         let mut errors = 0;
         let mut entries = Vec::new();
         let mut tx = self.pool.begin().await?;
-        // Outside the items' savepoints, so that a failed item does not
-        // give it back while the others hold rows.
+        // The nesting lock, before any item writes rows and outside their
+        // savepoints (rolling one back would give the lock back early).
         let members: Vec<(Uuid, MemberKind)> = items
             .iter()
             .filter_map(|i| match i {
