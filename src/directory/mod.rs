@@ -46,6 +46,7 @@ impl From<StoreError> for Error {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Filter(e) => Error::Client(e),
+            StoreError::Nesting(r) => Error::Client(ScimError::invalid_value(r.to_string())),
             StoreError::NotFound => Error::Client(ScimError::not_found("resource not found")),
             StoreError::VersionMismatch => Error::Client(precondition_failed()),
             StoreError::Conflict(index) => {

@@ -5,6 +5,7 @@
 pub mod account_list;
 pub mod accounts;
 pub mod migrations;
+pub mod nesting;
 pub mod postgres;
 pub mod sessions;
 pub mod sql_filter;
@@ -43,6 +44,9 @@ pub enum StoreError {
     Filter(crate::scim::ScimError),
     #[error("{0}")]
     Config(String),
+    /// A membership would put groups in a cycle or nest them too deep.
+    #[error("{0}")]
+    Nesting(nesting::NestingRefusal),
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;

@@ -22,6 +22,7 @@ use super::*;
 use crate::audit::Entry;
 
 mod accounts;
+mod nesting;
 mod sessions;
 mod transfer;
 
@@ -269,8 +270,10 @@ async fn insert_members(
     }
     let ids: Vec<Uuid> = members.iter().map(|(id, _)| *id).collect();
     let kinds: Vec<&str> = members.iter().map(|(_, k)| k.as_str()).collect();
-    // The members it added (not those already there) come back.
-    Ok(sqlx::query_scalar(
+    // The members it added (not those already there) come back, and the
+    // groups among them are judged before the caller can commit (under the
+    // nesting lock, which the caller took first: `nesting::lock`).
+    let added: Vec<Uuid> = sqlx::query_scalar(
         "INSERT INTO group_members (group_id, member_id, member_kind, added)
          SELECT $1, m.id, m.kind, $4 FROM UNNEST($2::uuid[], $3::text[]) AS m(id, kind)
          ON CONFLICT DO NOTHING RETURNING member_id",
@@ -280,7 +283,9 @@ async fn insert_members(
     .bind(kinds)
     .bind(now)
     .fetch_all(&mut *tx)
-    .await?)
+    .await?;
+    nesting::check(&mut *tx, group, members, &added).await?;
+    Ok(added)
 }
 
 /// Removes members of a group and returns those that were there: the
@@ -720,16 +725,17 @@ impl Store for PgStore {
         if users.is_empty() {
             return Ok(out);
         }
-        // Walk up the nesting; depth bounds cycles, MIN(depth) = 1 means direct.
+        // Walk up the nesting, each (member, group, direct) once: `UNION`
+        // ends cycles stored before writes refused them, and counts no
+        // depth, so a diamond costs nothing and nothing deep is cut.
         let rows = sqlx::query(
-            r#"WITH RECURSIVE up(member_id, group_id, depth) AS (
+            r#"WITH RECURSIVE up(member_id, group_id, direct) AS (
                    SELECT member_id, group_id, 1 FROM group_members WHERE member_id = ANY($2)
                    UNION
-                   SELECT up.member_id, gm.group_id, up.depth + 1
+                   SELECT up.member_id, gm.group_id, 0
                    FROM up JOIN group_members gm ON gm.member_id = up.group_id
-                   WHERE up.depth < 32
                )
-               SELECT up.member_id, g.id, g.display_name, MIN(up.depth) = 1 AS direct
+               SELECT up.member_id, g.id, g.display_name, MAX(up.direct) = 1 AS direct
                FROM up JOIN groups g ON g.id = up.group_id AND g.iam_id = $1
                GROUP BY up.member_id, g.id, g.display_name
                ORDER BY g.display_name_folded COLLATE "C", g.id"#,
@@ -759,6 +765,7 @@ impl Store for PgStore {
         now: OffsetDateTime,
     ) -> Result<Stored> {
         let mut tx = self.pool.begin().await?;
+        nesting::lock(&mut tx, iam, members).await?;
         let (stored, entries) = create_group_rows(&mut tx, iam, id, g, members, audit, now).await?;
         accounts::append_audits(&mut tx, &entries, now).await?;
         tx.commit().await?;
@@ -783,6 +790,7 @@ impl Store for PgStore {
         now: OffsetDateTime,
     ) -> Result<Stored> {
         let mut tx = self.pool.begin().await?;
+        nesting::lock(&mut tx, iam, members).await?;
         let version = check_version(&mut tx, "groups", iam, id, if_version).await? + 1;
         let names = crate::audit::changed(&old_doc(&mut tx, "groups", id).await?, &g.doc);
         let created: OffsetDateTime = sqlx::query_scalar(
@@ -834,6 +842,7 @@ impl Store for PgStore {
         now: OffsetDateTime,
     ) -> Result<Stored> {
         let mut tx = self.pool.begin().await?;
+        nesting::lock(&mut tx, iam, p.add).await?;
         let version = check_version(&mut tx, "groups", iam, id, if_version).await?;
         let names = match p.group {
             Some(g) => crate::audit::changed(&old_doc(&mut tx, "groups", id).await?, &g.doc),
@@ -1020,6 +1029,20 @@ impl Store for PgStore {
         let mut errors = 0;
         let mut entries = Vec::new();
         let mut tx = self.pool.begin().await?;
+        // The nesting lock, before any item writes rows and outside their
+        // savepoints (rolling one back would give the lock back early).
+        let members: Vec<(Uuid, MemberKind)> = items
+            .iter()
+            .filter_map(|i| match i {
+                NewResource::Group { members, .. } => members
+                    .iter()
+                    .find(|(_, k)| *k == MemberKind::Group)
+                    .copied(),
+                NewResource::User { .. } => None,
+            })
+            .take(1)
+            .collect();
+        nesting::lock(&mut tx, iam, &members).await?;
         for item in items {
             let done = insert_batch_item(&mut tx, iam, item, audit, now).await?;
             errors += usize::from(done.is_err());

@@ -28,6 +28,7 @@ mod sessions;
 
 pub mod backup;
 mod group_commit;
+mod nesting;
 mod transfer;
 
 use group_commit::GroupCommit;
@@ -294,7 +295,8 @@ async fn insert_members(
         return Ok(Vec::new());
     }
     // One statement for any number of members: [[id, kind], …]; the
-    // members it added (not those already there) come back.
+    // members it added (not those already there) come back, and the groups
+    // among them are judged before the caller can commit.
     let rows: Vec<Value> = members
         .iter()
         .map(|(m, k)| Value::from(vec![id_text(*m), k.as_str().to_owned()]))
@@ -309,7 +311,12 @@ async fn insert_members(
     .bind(now)
     .fetch_all(&mut *tx)
     .await?;
-    added.iter().map(|m| parse_uuid(m)).collect()
+    let added = added
+        .iter()
+        .map(|m| parse_uuid(m))
+        .collect::<Result<Vec<_>>>()?;
+    nesting::check(&mut *tx, group, members, &added).await?;
+    Ok(added)
 }
 
 /// Removes members of a group and returns those that were there: the
@@ -774,16 +781,17 @@ impl Store for SqliteStore {
             return Ok(out);
         }
         let placeholders: Vec<String> = (0..users.len()).map(|i| format!("${}", i + 2)).collect();
-        // Walk up the nesting; depth bounds cycles, MIN(depth) = 1 means direct.
+        // Walk up the nesting, each (member, group, direct) once: `UNION`
+        // ends cycles stored before writes refused them, and counts no
+        // depth, so a diamond costs nothing and nothing deep is cut.
         let sql = format!(
-            "WITH RECURSIVE up(member_id, group_id, depth) AS (
+            "WITH RECURSIVE up(member_id, group_id, direct) AS (
                  SELECT member_id, group_id, 1 FROM group_members WHERE member_id IN ({})
                  UNION
-                 SELECT up.member_id, gm.group_id, up.depth + 1
+                 SELECT up.member_id, gm.group_id, 0
                  FROM up JOIN group_members gm ON gm.member_id = up.group_id
-                 WHERE up.depth < 32
              )
-             SELECT up.member_id, g.id, g.display_name, MIN(up.depth) AS depth
+             SELECT up.member_id, g.id, g.display_name, MAX(up.direct) AS direct
              FROM up JOIN groups g ON g.id = up.group_id AND g.iam_id = $1
              GROUP BY up.member_id, g.id, g.display_name
              ORDER BY g.display_name_folded, g.id",

@@ -528,6 +528,11 @@ impl ImportWriter for PgTx {
         Ok(())
     }
 
+    async fn check_nesting(&mut self, group: Uuid, member: Uuid) -> Result<()> {
+        let member = [(member, MemberKind::Group)];
+        super::nesting::check(&mut self.0, group, &member, &[member[0].0]).await
+    }
+
     async fn subscription(&mut self, id: Uuid) -> Result<Option<Subscription>> {
         let row = sqlx::query(
             "SELECT id, user_id, data_source, role, subscribed, expires FROM subscriptions
@@ -584,6 +589,18 @@ impl Transfer for PgStore {
         now: OffsetDateTime,
     ) -> Result<std::result::Result<Vec<Outcome>, ItemFailed>> {
         let mut tx = PgTx(self.pool.begin().await?);
+        // Memberships of groups in groups are judged under the nesting
+        // locks, taken before any row is written (see `nesting`); an import
+        // may touch any IAM, so it takes them all.
+        let nests = items
+            .iter()
+            .any(|i| matches!(i, ImportItem::Membership(m) if m.kind == MemberKind::Group));
+        if nests {
+            let iams: Vec<Uuid> = sqlx::query_scalar("SELECT id FROM iams")
+                .fetch_all(&mut *tx.0)
+                .await?;
+            super::nesting::lock_iams(&mut tx.0, &iams).await?;
+        }
         let outcomes = match apply_batch(&mut tx, items, now).await {
             Ok(o) => o,
             Err(failed) => {

@@ -22,14 +22,17 @@ pub(super) fn members_def() -> &'static AttrDef {
     GROUP.attr("members").expect("Group has members")
 }
 
-/// Every (member, group, depth) of the nesting, as `groups_of_users`
-/// computes it for GET: depth 1 is a direct membership.
-const CLOSURE: &str = "(WITH RECURSIVE up(member_id, group_id, depth) AS (\
+/// Every (member, group) of the nesting, as `groups_of_users` computes it
+/// for GET, with `direct` 1 for a direct membership. `UNION` visits each
+/// (member, group, direct) once, so cliques and diamonds cost one row per
+/// pair and a cycle stored before writes refused them still ends; no depth
+/// is counted, so nothing deep is cut (writes bound the depth instead:
+/// `store::nesting`).
+const CLOSURE: &str = "(WITH RECURSIVE up(member_id, group_id, direct) AS (\
      SELECT member_id, group_id, 1 FROM group_members \
      UNION \
-     SELECT up.member_id, gm.group_id, up.depth + 1 FROM up JOIN group_members gm ON gm.member_id = up.group_id \
-     WHERE up.depth < 32) \
-     SELECT member_id, group_id, MIN(depth) AS depth FROM up GROUP BY member_id, group_id)";
+     SELECT up.member_id, gm.group_id, 0 FROM up JOIN group_members gm ON gm.member_id = up.group_id) \
+     SELECT member_id, group_id, MAX(direct) AS direct FROM up GROUP BY member_id, group_id)";
 
 impl Translator<'_> {
     fn id_text(&self, expr: &str) -> String {
@@ -163,7 +166,7 @@ impl Translator<'_> {
             (Scope::Groups { a, .. }, "value") => text(self.id_text(&format!("{a}.group_id"))),
             (Scope::Groups { g, .. }, "display") => text(format!("{g}.display_name_folded")),
             (Scope::Groups { a, .. }, "type") => text(format!(
-                "(CASE WHEN {a}.depth = 1 THEN 'direct' ELSE 'indirect' END)"
+                "(CASE WHEN {a}.direct = 1 THEN 'direct' ELSE 'indirect' END)"
             )),
             (Scope::Groups { a, .. }, "$ref") => {
                 let p = self.url_prefix("/Groups/", true)?;

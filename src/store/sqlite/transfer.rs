@@ -548,6 +548,11 @@ impl ImportWriter for SqliteTx {
         Ok(())
     }
 
+    async fn check_nesting(&mut self, group: Uuid, member: Uuid) -> Result<()> {
+        let member = [(member, MemberKind::Group)];
+        super::nesting::check(&mut self.0, group, &member, &[member[0].0]).await
+    }
+
     async fn subscription(&mut self, id: Uuid) -> Result<Option<Subscription>> {
         let row = sqlx::query(
             "SELECT id, user_id, data_source, role, subscribed, expires FROM subscriptions

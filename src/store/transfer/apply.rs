@@ -96,6 +96,9 @@ pub(crate) trait ImportWriter: Send {
     async fn exists(&mut self, kind: MemberKind, id: Uuid) -> Result<bool>;
     /// Inserts the row, or sets its kind and date.
     async fn put_membership(&mut self, m: &MembershipRecord) -> Result<()>;
+    /// Refuses the membership of group `member` in `group`, just put, when
+    /// it closes a cycle or nests groups too deep (`store::nesting`).
+    async fn check_nesting(&mut self, group: Uuid, member: Uuid) -> Result<()>;
     async fn subscription(&mut self, id: Uuid) -> Result<Option<Subscription>>;
     async fn put_subscription(&mut self, s: &Subscription, exists: bool) -> Result<()>;
 }
@@ -302,8 +305,11 @@ async fn apply_group<W: ImportWriter>(
 async fn apply_membership<W: ImportWriter>(w: &mut W, m: &MembershipRecord) -> Result<Outcome> {
     match w.membership(m.group, m.member).await? {
         Some(old) if old == *m => return Ok(Outcome::Unchanged),
-        Some(_) => {
+        Some(old) => {
             w.put_membership(m).await?;
+            if m.kind == MemberKind::Group && old.kind != MemberKind::Group {
+                w.check_nesting(m.group, m.member).await?;
+            }
             return Ok(Outcome::Updated);
         }
         None => {}
@@ -325,6 +331,9 @@ async fn apply_membership<W: ImportWriter>(w: &mut W, m: &MembershipRecord) -> R
         return Err(refused("a group cannot contain itself"));
     }
     w.put_membership(m).await?;
+    if m.kind == MemberKind::Group {
+        w.check_nesting(m.group, m.member).await?;
+    }
     Ok(Outcome::Created)
 }
 
