@@ -4,6 +4,6 @@
 
 mod edge;
 mod escalation;
-mod nesting;
 mod names;
+mod nesting;
 mod tokens;
