@@ -17,6 +17,7 @@ const CONFIG_KEYS: &[&str] = &[
     "bind",
     "database_url",
     "public_url",
+    "allowed_hosts",
     "max_body_bytes",
     "max_results",
     "pool_size",
@@ -83,8 +84,13 @@ pub struct Config {
     /// `sqlite://PATH` or `postgres://...`.
     pub database_url: String,
     /// Absolute URL clients reach the server at (e.g. `https://scim.example.com`);
-    /// when unset, locations are built from the request's Host header.
+    /// when unset, locations are built from the request's Host header if it
+    /// is one of `allowed_hosts` (or the address the server listens on),
+    /// else from the listening address.
     pub public_url: Option<String>,
+    /// Host header values (`host` or `host:port`; without a port, any port)
+    /// that may name this server in locations when `public_url` is unset.
+    pub allowed_hosts: Vec<String>,
     /// Largest accepted resource body, in bytes.
     pub max_body_bytes: usize,
     /// Largest page a list answers with (`count` is capped to it).
@@ -194,6 +200,7 @@ impl Default for Config {
             bind: "127.0.0.1:8080".parse().expect("valid default address"),
             database_url: DEFAULT_DATABASE_URL.to_owned(),
             public_url: None,
+            allowed_hosts: Vec::new(),
             max_body_bytes: 1024 * 1024,
             max_results: 1000,
             pool_size: 8,
@@ -550,6 +557,23 @@ mod tests {
             assert!(all.contains(expected), "missing {expected:?} in:\n{all}");
         }
         assert_eq!(report.problems.len(), 10, "{all}");
+    }
+
+    #[test]
+    fn allowed_hosts_hold_host_names_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(
+            &path,
+            "allowed_hosts = [\"scim.example.com\", \"10.0.0.5:8080\", \"[::1]:8080\", \
+             \"https://scim.example.com\", \"a@evil.example\"]\n",
+        )
+        .unwrap();
+        let report = check::check(Some(&path), ConfigOverrides::default());
+        let all = report.problems.join("\n");
+        assert_eq!(report.problems.len(), 2, "{all}");
+        assert!(all.contains("\"https://scim.example.com\""), "{all}");
+        assert!(all.contains("\"a@evil.example\""), "{all}");
     }
 
     #[test]

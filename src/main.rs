@@ -363,6 +363,15 @@ async fn serve(config: Config) -> Result<(), String> {
              network in clear unless TLS is terminated in front (--tls-cert/--tls-key)"
         );
     }
+    if state.config.public_url.is_none() && !addr.ip().is_loopback() {
+        tracing::warn!(
+            %addr,
+            allowed_hosts = ?state.config.allowed_hosts,
+            "public_url is not set: Location and meta.location name the request's Host only \
+             when it is in allowed_hosts (or is {addr}), else {scheme}://{addr}; set \
+             --public-url to the address clients use"
+        );
+    }
     match tls {
         Some(tls) => scim_bridge::http::tls::serve_until(
             scim_bridge::http::tls::TlsListener::new(listener, tls),

@@ -94,6 +94,14 @@ impl<K: Hash + Eq + Clone> RateLimiter<K> {
     /// Takes one request from `key`'s bucket at `rate`. A changed rate
     /// applies from now on, to the tokens the bucket holds.
     pub fn check(&self, key: &K, rate: Rate) -> Verdict {
+        self.take(key, rate, 1)
+    }
+
+    /// Takes `cost` requests' worth at once (a Bulk's operations), or
+    /// nothing: the wait is until the bucket holds them all. A cost above
+    /// the burst never fits; callers refuse it before asking.
+    pub fn take(&self, key: &K, rate: Rate, cost: u32) -> Verdict {
+        let cost = f64::from(cost);
         let now = (self.clock)();
         let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
         if !buckets.contains_key(key) && buckets.len() >= self.capacity {
@@ -105,11 +113,11 @@ impl<K: Hash + Eq + Clone> RateLimiter<K> {
             rate,
         });
         bucket.refill(now, rate);
-        if bucket.tokens >= 1.0 {
-            bucket.tokens -= 1.0;
+        if bucket.tokens >= cost {
+            bucket.tokens -= cost;
             Verdict::Allowed
         } else {
-            let wait = (1.0 - bucket.tokens) / rate.per_second;
+            let wait = (cost - bucket.tokens) / rate.per_second;
             Verdict::Limited(Duration::from_secs_f64(wait.min(1e9)))
         }
     }
@@ -226,6 +234,26 @@ mod tests {
             panic!("limited");
         };
         assert_eq!(retry_after_secs(wait), 1);
+    }
+
+    #[test]
+    fn a_cost_is_taken_whole_or_not_at_all() {
+        let (clock, now) = manual();
+        let l = RateLimiter::with_clock(10, clock);
+        assert_eq!(l.take(&1, TWO_PER_SEC_BURST_3, 2), Verdict::Allowed);
+        // One token left: a cost of two waits for one more, and takes
+        // nothing meanwhile.
+        assert_eq!(
+            l.take(&1, TWO_PER_SEC_BURST_3, 2),
+            Verdict::Limited(Duration::from_millis(500))
+        );
+        assert_eq!(l.check(&1, TWO_PER_SEC_BURST_3), Verdict::Allowed);
+        advance(&now, Duration::from_secs(1));
+        assert_eq!(l.take(&1, TWO_PER_SEC_BURST_3, 2), Verdict::Allowed);
+        assert!(matches!(
+            l.check(&1, TWO_PER_SEC_BURST_3),
+            Verdict::Limited(_)
+        ));
     }
 
     #[test]

@@ -227,6 +227,14 @@ fn validate(c: &Config, report: &mut Report) {
             "public_url must be an absolute http(s) URL without query or fragment (is {public})"
         ));
     }
+    for host in &c.allowed_hosts {
+        if !crate::http::origin::is_host(host) {
+            report.problems.push(format!(
+                "allowed_hosts: each entry is a host name or address, optionally with \
+                 :port, nothing else (is {host:?})"
+            ));
+        }
+    }
     for (key, value) in [
         ("max_body_bytes", c.max_body_bytes as u64),
         ("max_results", c.max_results.into()),

@@ -295,7 +295,7 @@ where
 }
 
 fn parse_body(bytes: &Bytes) -> Result<Value, AdminError> {
-    let v: Value = serde_json::from_slice(bytes)
+    let v: Value = super::json::parse(bytes)
         .map_err(|e| AdminError::bad(format!("the body is not valid JSON: {e}")))?;
     if !v.is_object() {
         return Err(AdminError::bad("the body must be a JSON object"));

@@ -19,8 +19,9 @@ use crate::scim::projection::Projection;
 use crate::scim::schema::ResourceTypeDef;
 
 /// A JSON request body, size-limited and parsed with serde_json's bounded
-/// recursion. Content types `application/scim+json` and `application/json`
-/// are what clients send; a missing one is tolerated.
+/// recursion, refusing duplicate keys (see `json`). Content types
+/// `application/scim+json` and `application/json` are what clients send; a
+/// missing one is tolerated, any other is 415.
 pub struct ScimBody(pub Value);
 
 impl<S> FromRequest<S> for ScimBody
@@ -58,16 +59,15 @@ where
 /// Reads and parses a JSON body of at most `limit` bytes (413 above it;
 /// `limit_name` says which limit in the detail).
 async fn json_body(req: Request, limit: usize, limit_name: &str) -> Result<Value, ApiError> {
-    if let Some(ct) = req.headers().get(header::CONTENT_TYPE) {
-        let ct = ct.to_str().unwrap_or("").to_ascii_lowercase();
-        if !(ct.is_empty() || ct.contains("json")) {
-            return Err(ScimError::new(
-                415,
-                None,
-                "send the body as application/scim+json (or application/json)",
-            )
-            .into());
-        }
+    if let Some(ct) = req.headers().get(header::CONTENT_TYPE)
+        && !is_scim_json(ct)
+    {
+        return Err(ScimError::new(
+            415,
+            None,
+            "send the body as application/scim+json (or application/json)",
+        )
+        .into());
     }
     let too_large = || {
         ScimError::new(
@@ -93,7 +93,7 @@ async fn json_body(req: Request, limit: usize, limit_name: &str) -> Result<Value
         )
         .into());
     }
-    let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
+    let value: Value = super::json::parse(&bytes).map_err(|e| {
         ScimError::invalid_syntax(format!("the request body is not valid JSON: {e}"))
     })?;
     if has_nul(&value) {
@@ -104,6 +104,17 @@ async fn json_body(req: Request, limit: usize, limit_name: &str) -> Result<Value
         .into());
     }
     Ok(value)
+}
+
+/// `application/scim+json` or `application/json`, parameters such as
+/// `charset` allowed; not any type that merely mentions json.
+fn is_scim_json(content_type: &header::HeaderValue) -> bool {
+    let Ok(value) = content_type.to_str() else {
+        return false;
+    };
+    let essence = value.split(';').next().unwrap_or("").trim();
+    essence.eq_ignore_ascii_case(super::SCIM_CONTENT_TYPE)
+        || essence.eq_ignore_ascii_case("application/json")
 }
 
 /// Whether any string or key holds U+0000. serde_json's recursion limit
@@ -244,22 +255,10 @@ impl Params {
     }
 }
 
-/// The absolute SCIM base URL: configured, or from the request's Host.
+/// The absolute SCIM base URL (see `origin`: never a Host this server
+/// does not answer for).
 pub fn scope(state: &AppState, headers: &HeaderMap, iam: Uuid) -> Scope {
-    let origin = match &state.config.public_url {
-        Some(url) => url.trim_end_matches('/').to_owned(),
-        None => {
-            let host = headers
-                .get(header::HOST)
-                .and_then(|h| h.to_str().ok())
-                .filter(|h| {
-                    h.chars()
-                        .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
-                })
-                .unwrap_or("localhost");
-            format!("http://{host}")
-        }
-    };
+    let origin = super::origin::origin(state, headers);
     Scope {
         iam,
         base_url: format!("{origin}/scim/v2"),

@@ -25,6 +25,10 @@ use crate::config::Config;
 use crate::deadline::Deadline;
 use crate::scim::ScimError;
 
+mod quota;
+
+pub use quota::{Charge, Quota};
+
 /// Buckets kept at most: one per SCIM token that was used recently.
 const MAX_BUCKETS: usize = 100_000;
 
@@ -44,6 +48,7 @@ pub struct AdminAuthenticated(pub Result<super::admin::Admin, AdminError>);
 
 pub struct Limits {
     deadline: Duration,
+    header_timeout: Duration,
     permits: Option<Arc<Semaphore>>,
     queued: AtomicUsize,
     max_queued: usize,
@@ -91,6 +96,7 @@ impl Limits {
     pub fn new(config: &Config) -> Self {
         Limits {
             deadline: Duration::from_millis(config.request_deadline_ms),
+            header_timeout: Duration::from_millis(config.header_read_timeout_ms),
             permits: (config.max_concurrent_requests > 0)
                 .then(|| Arc::new(Semaphore::new(config.max_concurrent_requests))),
             queued: AtomicUsize::new(0),
@@ -241,9 +247,12 @@ pub async fn concurrency(State(l): State<Arc<Limits>>, req: Request, next: Next)
 }
 
 /// A body declared larger than its route takes is refused before anything
-/// reads it or authenticates: SCIM resources and the admin API take
-/// `max_body_bytes`, /Bulk its `maxPayloadSize`. (Bodies without a length
-/// are held to the same limits by the extractors as they read them.)
+/// reads it, authenticates or waits: this layer is outside the deadline
+/// and the concurrency limit, so a client that declares a huge body and
+/// sends none gets its 413 at once and holds no slot. SCIM resources and
+/// the admin API take `max_body_bytes`, /Bulk its `maxPayloadSize`.
+/// (Bodies without a length are held to the same limits by the extractors
+/// as they read them, which happens only after authentication.)
 pub async fn body_limit(State(l): State<Arc<Limits>>, req: Request, next: Next) -> Response {
     let api = api(&req);
     let (limit, which) = match api {
@@ -263,25 +272,40 @@ pub async fn body_limit(State(l): State<Arc<Limits>>, req: Request, next: Next) 
             Api::Admin => format!("the body is larger than {limit} bytes"),
             _ => format!("the request body is larger than {limit} bytes{which}"),
         };
-        drain(req.into_body(), limit).await;
-        return refuse(api, 413, detail, None);
+        let expects_continue = req
+            .headers()
+            .get(header::EXPECT)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+        // A client waiting for `100 Continue` sends no body: nothing to
+        // drain, and reading would invite it to send.
+        if !expects_continue {
+            tokio::spawn(drain(req.into_body(), limit, l.header_timeout));
+        }
+        let mut resp = refuse(api, 413, detail, None);
+        resp.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        return resp;
     }
     next.run(req).await
 }
 
-/// Reads and discards up to `limit` bytes of a refused body (bounded in
-/// time by the deadline): a client that writes its whole body before it
-/// reads then sees the 413 instead of a reset connection, as it did when
-/// the handler read the body up to the limit.
-async fn drain(mut body: axum::body::Body, limit: usize) {
+/// Reads and discards what arrives of a refused body, up to `limit` bytes
+/// and for at most the header-read timeout, while the 413 goes out: a
+/// client that writes its whole body before it reads then sees the 413
+/// instead of a connection reset. The connection closes when this ends
+/// (the response said `Connection: close`); it holds no request slot.
+async fn drain(mut body: axum::body::Body, limit: usize, within: Duration) {
     use http_body_util::BodyExt;
-    let mut seen = 0;
-    while seen <= limit {
-        match body.frame().await {
-            Some(Ok(frame)) => seen += frame.data_ref().map_or(0, |d| d.len()),
-            _ => return,
+    let read = async {
+        let mut seen = 0;
+        while seen <= limit {
+            match body.frame().await {
+                Some(Ok(frame)) => seen += frame.data_ref().map_or(0, |d| d.len()),
+                _ => return,
+            }
         }
-    }
+    };
+    let _ = tokio::time::timeout(within, read).await;
 }
 
 /// Each SCIM token has a bucket of `rate_limit_burst` requests refilled at
@@ -328,6 +352,13 @@ pub async fn rate_limit(
         return too_many(Api::Scim, rate, wait);
     }
     req.extensions_mut().insert(VerifiedIam(iam));
+    if let Some(rate) = rate {
+        req.extensions_mut().insert(Quota {
+            limits: l.clone(),
+            token: token_id,
+            rate,
+        });
+    }
     next.run(req).await
 }
 

@@ -8,9 +8,11 @@ pub mod console;
 pub mod discovery;
 pub mod error;
 pub mod extract;
+pub mod json;
 pub mod limits;
 pub mod me;
 pub mod observe;
+pub mod origin;
 pub mod scim;
 pub mod server;
 pub mod telemetry;
@@ -46,6 +48,19 @@ pub struct AppState {
     pub oidc: Option<Arc<crate::auth::oidc::Oidc>>,
     /// The operational metrics `GET /metrics` serves.
     pub telemetry: Arc<telemetry::Telemetry>,
+}
+
+impl AppState {
+    /// The state of a server listening on `addr` (port 0 resolved): the
+    /// address it names itself by when no Host may (see `origin`).
+    pub fn listening_on(mut self, addr: std::net::SocketAddr) -> Self {
+        if self.config.bind != addr {
+            let mut config = (*self.config).clone();
+            config.bind = addr;
+            self.config = Arc::new(config);
+        }
+        self
+    }
 }
 
 /// A JSON body served as `application/scim+json`.
@@ -232,11 +247,14 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response<Body> 
 
 /// The whole application. Middleware from the outside in: path
 /// normalisation (before routing, so it must wrap the router), request id,
-/// trace, panic catcher, then the limits (see `limits`): the deadline, the
-/// concurrency limit (queueing counts against the deadline), the body
-/// limit per route (before anyone reads or authenticates), the per-token
-/// rate limit (which verifies the SCIM token it keys on; authentication
-/// then reuses that), then the routes, whose extractors authenticate.
+/// trace, panic catcher, then the limits (see `limits`): the body limit on
+/// the declared length (before anyone reads, authenticates or waits, and
+/// holding no slot), the deadline, the concurrency limit (queueing counts
+/// against the deadline), the per-token rate limit (which verifies the
+/// SCIM token it keys on; authentication then reuses that), then the
+/// routes, whose extractors authenticate. Every handler authenticates
+/// before it reads a body, so an unauthenticated client never holds a slot
+/// while it trickles one: it is answered 401 as soon as its headers are in.
 pub fn app(
     state: AppState,
 ) -> impl tower::Service<
@@ -281,9 +299,11 @@ pub fn app(
                     telemetry::track,
                 ))
                 .layer(CatchPanicLayer::custom(panic_response))
+                // Outside the deadline and the concurrency limit: a declared
+                // oversized body is answered at once and never queues.
+                .layer(from_fn_with_state(limits.clone(), limits::body_limit))
                 .layer(from_fn_with_state(limits.clone(), limits::deadline))
                 .layer(from_fn_with_state(limits.clone(), limits::concurrency))
-                .layer(from_fn_with_state(limits.clone(), limits::body_limit))
                 .layer(from_fn_with_state(
                     (limits, state.clone()),
                     limits::rate_limit,
@@ -307,6 +327,7 @@ pub async fn serve_until(
     stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let header_timeout = std::time::Duration::from_millis(state.config.header_read_timeout_ms);
+    let state = state.listening_on(listener.local_addr()?);
     server::run(listener, app(state), header_timeout, None, stop).await
 }
 

@@ -84,6 +84,7 @@ pub async fn serve_until(
     // The same accept loop and timeouts as plain HTTP; the handshake
     // counts against the header-read timeout (and at most HANDSHAKE_TIMEOUT).
     let timeout = Duration::from_millis(state.config.header_read_timeout_ms).min(HANDSHAKE_TIMEOUT);
+    let state = state.listening_on(listener.tcp.local_addr()?);
     super::server::run(
         listener.tcp,
         super::app(state),

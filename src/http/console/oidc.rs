@@ -97,16 +97,7 @@ async fn discover(http: &reqwest::Client, issuer: &str) -> Result<Endpoints, Con
 }
 
 fn redirect_uri(state: &AppState, headers: &HeaderMap) -> String {
-    let origin = match &state.config.public_url {
-        Some(u) => u.trim_end_matches('/').to_owned(),
-        None => {
-            let host = headers
-                .get(header::HOST)
-                .and_then(|h| h.to_str().ok())
-                .unwrap_or("localhost");
-            format!("http://{host}")
-        }
-    };
+    let origin = crate::http::origin::origin(state, headers);
     format!("{origin}/admin/auth/callback")
 }
 

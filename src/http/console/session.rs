@@ -168,22 +168,17 @@ where
 
 /// The origin this server is reached at, as browsers send it in `Origin`.
 fn own_origin(state: &AppState, headers: &HeaderMap) -> Option<String> {
-    match &state.config.public_url {
-        Some(u) => {
-            let (scheme, rest) = u.split_once("://")?;
-            let host = rest.split('/').next()?;
-            Some(format!("{scheme}://{host}"))
-        }
-        None => {
-            let host = headers.get(header::HOST)?.to_str().ok()?;
-            let scheme = if secure(state, headers) {
-                "https"
-            } else {
-                "http"
-            };
-            Some(format!("{scheme}://{host}"))
-        }
-    }
+    let origin = crate::http::origin::origin(state, headers);
+    let (scheme, rest) = origin.split_once("://")?;
+    let authority = rest.split('/').next()?;
+    // Without public_url, behind a TLS terminator, the browser's origin is
+    // https while this server speaks plain HTTP: the scheme is the browser's.
+    let scheme = match state.config.public_url {
+        Some(_) => scheme,
+        None if secure(state, headers) => "https",
+        None => "http",
+    };
+    Some(format!("{scheme}://{authority}"))
 }
 
 fn refuse(message: &str) -> Response {
