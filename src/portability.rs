@@ -14,7 +14,7 @@ use crate::directory::{Directory, Error};
 use crate::store::sqlite::backup;
 
 const PG_DUMP_HINT: &str = "backup and restore copy SQLite databases; for PostgreSQL use \
-     pg_dump and pg_restore (README, \"Backups\"), or `scim-bridge export` / `import`";
+     pg_dump and pg_restore (docs/BACKUPS.md), or `scim-bridge export` / `import`";
 
 fn is_sqlite(config: &Config) -> bool {
     config.database_url.starts_with("sqlite:")

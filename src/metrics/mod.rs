@@ -13,8 +13,8 @@ use serde_json::{Value, json};
 use time::{Date, Duration, OffsetDateTime};
 
 /// The workflows the server performs and counts, one per audit record of
-/// that action. Stable names: documented in README, relied on by the data
-/// platform.
+/// that action. Stable names: documented in docs/BRIDGE.md, relied on by
+/// the data platform.
 pub const WORKFLOWS: &[&str] = &[
     "user.created",
     "user.updated",

@@ -12,6 +12,7 @@ mod console;
 mod crash;
 mod cursors;
 mod discovery;
+mod docs_links;
 mod errors;
 mod filters;
 mod fleet;

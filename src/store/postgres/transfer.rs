@@ -622,7 +622,7 @@ impl Transfer for PgStore {
     async fn backup_into(&self, _path: &std::path::Path) -> Result<()> {
         Err(StoreError::Config(
             "backup copies SQLite databases; for PostgreSQL use pg_dump \
-             (pg_dump --format=custom --file=scim-bridge.dump DBNAME; see README)"
+             (pg_dump --format=custom --file=scim-bridge.dump DBNAME; see docs/BACKUPS.md)"
                 .into(),
         ))
     }
