@@ -54,7 +54,7 @@ export async function startProvider({ clientId, email }) {
       const now = Math.floor(Date.now() / 1000);
       const header = b64url(JSON.stringify({ alg: "ES256", typ: "JWT", kid: "e2e" }));
       const claims = b64url(JSON.stringify({
-        iss: issuer, aud: clientId, sub: "e2e-person", email, nonce: entry.nonce,
+        iss: issuer, aud: clientId, sub: "e2e-person", email, email_verified: true, nonce: entry.nonce,
         iat: now, nbf: now, exp: now + 300,
       }));
       const sig = crypto.sign("sha256", Buffer.from(`${header}.${claims}`), { key: privateKey, dsaEncoding: "ieee-p1363" });
