@@ -189,27 +189,37 @@ async fn user_exists(tx: &mut PgConnection, user: Uuid) -> Result<()> {
 /// account itself counts when the domain found it keeps USER_ADMIN through
 /// a group).
 async fn guard_last_admin(tx: &mut PgConnection, user: Uuid, admins_after: &[Uuid]) -> Result<()> {
+    // Only an account that holds USER_ADMIN directly pays for the lock and
+    // the count (an identity provider's every DELETE comes through here).
+    let is_admin: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM users u JOIN user_permissions p ON p.user_id = u.id
+                        WHERE u.id = $1 AND p.permission = 'USER_ADMIN'
+                          AND NOT u.disabled AND u.deprovisioned IS NULL AND u.active)",
+    )
+    .bind(user)
+    .fetch_one(&mut *tx)
+    .await?;
+    if !is_admin {
+        return Ok(());
+    }
     // One such check at a time across replicas: two admins taking
-    // USER_ADMIN from each other at once must not both succeed.
+    // USER_ADMIN from each other at once must not both succeed. The count
+    // after the lock sees what the other committed.
     sqlx::query("SELECT pg_advisory_xact_lock(7213)")
         .execute(&mut *tx)
         .await?;
-    let (is_admin, others): (bool, i64) = sqlx::query_as(
-        "SELECT
-           EXISTS (SELECT 1 FROM users u JOIN user_permissions p ON p.user_id = u.id
-                   WHERE u.id = $1 AND p.permission = 'USER_ADMIN'
-                     AND NOT u.disabled AND u.deprovisioned IS NULL AND u.active),
-           (SELECT COUNT(*) FROM users u
-            WHERE NOT u.disabled AND u.deprovisioned IS NULL AND u.active
-              AND ((u.id <> $1 AND EXISTS (SELECT 1 FROM user_permissions p
-                           WHERE p.user_id = u.id AND p.permission = 'USER_ADMIN'))
-                   OR u.id = ANY($2)))",
+    let others: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM users u
+         WHERE NOT u.disabled AND u.deprovisioned IS NULL AND u.active
+           AND ((u.id <> $1 AND EXISTS (SELECT 1 FROM user_permissions p
+                        WHERE p.user_id = u.id AND p.permission = 'USER_ADMIN'))
+                OR u.id = ANY($2))",
     )
     .bind(user)
     .bind(admins_after)
     .fetch_one(&mut *tx)
     .await?;
-    if is_admin && others == 0 {
+    if others == 0 {
         return Err(StoreError::Conflict(LAST_USER_ADMIN));
     }
     Ok(())

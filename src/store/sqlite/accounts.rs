@@ -177,23 +177,32 @@ async fn guard_last_admin(
     user: Uuid,
     admins_after: &[Uuid],
 ) -> Result<()> {
+    // Only an account that holds USER_ADMIN directly pays for the count
+    // (an identity provider's every DELETE comes through here).
+    let is_admin: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM users u JOIN user_permissions p ON p.user_id = u.id
+                        WHERE u.id = $1 AND p.permission = 'USER_ADMIN'
+                          AND u.disabled = 0 AND u.deprovisioned IS NULL AND u.active = 1)",
+    )
+    .bind(id_text(user))
+    .fetch_one(&mut *tx)
+    .await?;
+    if !is_admin {
+        return Ok(());
+    }
     let also: Vec<String> = admins_after.iter().map(|u| id_text(*u)).collect();
-    let (is_admin, others): (bool, i64) = sqlx::query_as(
-        "SELECT
-           EXISTS (SELECT 1 FROM users u JOIN user_permissions p ON p.user_id = u.id
-                   WHERE u.id = $1 AND p.permission = 'USER_ADMIN'
-                     AND u.disabled = 0 AND u.deprovisioned IS NULL AND u.active = 1),
-           (SELECT COUNT(*) FROM users u
-            WHERE u.disabled = 0 AND u.deprovisioned IS NULL AND u.active = 1
-              AND ((u.id <> $1 AND EXISTS (SELECT 1 FROM user_permissions p
-                           WHERE p.user_id = u.id AND p.permission = 'USER_ADMIN'))
-                   OR u.id IN (SELECT value FROM json_each($2))))",
+    let others: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM users u
+         WHERE u.disabled = 0 AND u.deprovisioned IS NULL AND u.active = 1
+           AND ((u.id <> $1 AND EXISTS (SELECT 1 FROM user_permissions p
+                        WHERE p.user_id = u.id AND p.permission = 'USER_ADMIN'))
+                OR u.id IN (SELECT value FROM json_each($2)))",
     )
     .bind(id_text(user))
     .bind(serde_json::to_string(&also).unwrap_or_else(|_| "[]".into()))
     .fetch_one(&mut *tx)
     .await?;
-    if is_admin && others == 0 {
+    if others == 0 {
         return Err(StoreError::Conflict(LAST_USER_ADMIN));
     }
     Ok(())
