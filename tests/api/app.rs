@@ -386,3 +386,35 @@ macro_rules! both {
         }
     };
 }
+
+/// Like `both!`, on servers whose configuration `tweak` adjusted:
+/// `both_with!(name, tweak)` for an `async fn name(app: &TestApp)`.
+#[macro_export]
+macro_rules! both_with {
+    ($name:ident, $tweak:expr) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let app = $crate::app::TestApp::spawn_with($crate::app::Backend::Sqlite, $tweak)
+                    .await
+                    .expect("sqlite");
+                super::$name(&app).await;
+                app.finish().await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                match $crate::app::TestApp::spawn_with($crate::app::Backend::Postgres, $tweak).await
+                {
+                    Some(app) => {
+                        super::$name(&app).await;
+                        app.finish().await;
+                    }
+                    None => eprintln!(
+                        "SCIM_BRIDGE_TEST_POSTGRES is not set: PostgreSQL variant skipped"
+                    ),
+                }
+            }
+        }
+    };
+}

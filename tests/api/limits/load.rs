@@ -5,7 +5,7 @@ use std::time::Duration;
 use super::{WriteLock, assert_scim_error, user, users_named};
 use crate::app::TestApp;
 
-on_both!(past_the_deadline_a_create_is_503_and_not_applied, |c| {
+crate::both_with!(past_the_deadline_a_create_is_503_and_not_applied, |c| {
     c.request_deadline_ms = 500;
 });
 async fn past_the_deadline_a_create_is_503_and_not_applied(app: &TestApp) {
@@ -28,7 +28,7 @@ async fn past_the_deadline_a_create_is_503_and_not_applied(app: &TestApp) {
     assert_eq!(r.status(), 201);
 }
 
-on_both!(over_the_concurrency_limit_requests_get_503_at_once, |c| {
+crate::both_with!(over_the_concurrency_limit_requests_get_503_at_once, |c| {
     c.max_concurrent_requests = 1;
     c.max_queued_requests = 0;
 });

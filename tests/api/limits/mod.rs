@@ -9,37 +9,6 @@ use serde_json::{Value, json};
 
 use crate::app::{Backend, TestApp};
 
-/// `on_both!(name, tweak)`: `async fn name(app: &TestApp)` on SQLite and
-/// PostgreSQL, each on a server whose configuration `tweak` adjusted.
-macro_rules! on_both {
-    ($name:ident, $tweak:expr) => {
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                let app = $crate::app::TestApp::spawn_with($crate::app::Backend::Sqlite, $tweak)
-                    .await
-                    .expect("sqlite");
-                super::$name(&app).await;
-                app.finish().await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                match $crate::app::TestApp::spawn_with($crate::app::Backend::Postgres, $tweak).await
-                {
-                    Some(app) => {
-                        super::$name(&app).await;
-                        app.finish().await;
-                    }
-                    None => eprintln!(
-                        "SCIM_BRIDGE_TEST_POSTGRES is not set: PostgreSQL variant skipped"
-                    ),
-                }
-            }
-        }
-    };
-}
-
 /// A refill so slow that no test sees one: Retry-After is 1,000 s.
 pub fn slow_rate(c: &mut Config) {
     c.rate_limit_per_second = 0.001;

@@ -9,7 +9,7 @@ use super::{assert_scim_error, slow_rate, status_of};
 use crate::app::{Backend, TestApp};
 use crate::bridge::admin;
 
-on_both!(
+crate::both_with!(
     a_token_over_its_burst_gets_429_and_others_do_not,
     super::slow_rate
 );
@@ -63,7 +63,7 @@ async fn a_token_over_its_burst_gets_429_and_others_do_not(app: &TestApp) {
     assert_eq!(status_of(app, &app.token).await.status(), 429);
 }
 
-on_both!(
+crate::both_with!(
     an_iam_rate_limit_overrides_the_configured_one,
     super::slow_rate
 );
@@ -101,7 +101,7 @@ async fn an_iam_rate_limit_overrides_the_configured_one(app: &TestApp) {
     assert_eq!(status_of(app, &app.token).await.status(), 429);
 }
 
-on_both!(each_administrator_has_a_bucket_too, |c| {
+crate::both_with!(each_administrator_has_a_bucket_too, |c| {
     c.admin_rate_limit_per_second = 0.001;
     c.admin_rate_limit_burst = 3;
 });

@@ -7,7 +7,7 @@ use super::{assert_scim_error, user, users_named};
 use crate::app::{Backend, TestApp};
 use crate::bridge::admin;
 
-on_both!(bodies_over_their_route_limit_are_413, |c| {
+crate::both_with!(bodies_over_their_route_limit_are_413, |c| {
     c.max_body_bytes = 1024;
     c.bulk_max_payload_bytes = 4096;
 });
@@ -72,7 +72,7 @@ async fn bodies_over_their_route_limit_are_413(app: &TestApp) {
     assert_eq!(users_named(app, "big@example.com").await, 0);
 }
 
-on_both!(a_patch_over_the_operation_limit_is_refused_whole, |c| {
+crate::both_with!(a_patch_over_the_operation_limit_is_refused_whole, |c| {
     c.patch_max_operations = 3;
 });
 async fn a_patch_over_the_operation_limit_is_refused_whole(app: &TestApp) {

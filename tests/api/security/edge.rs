@@ -17,37 +17,6 @@ use crate::app::TestApp;
 use crate::bridge::{admin, call};
 use crate::limits::{assert_scim_error, user, users_named};
 
-/// `both_with!(name, tweak)`: `async fn name(app: &TestApp)` on SQLite
-/// and PostgreSQL, each on a server whose configuration `tweak` adjusted.
-macro_rules! both_with {
-    ($name:ident, $tweak:expr) => {
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                let app = $crate::app::TestApp::spawn_with($crate::app::Backend::Sqlite, $tweak)
-                    .await
-                    .expect("sqlite");
-                super::$name(&app).await;
-                app.finish().await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                match $crate::app::TestApp::spawn_with($crate::app::Backend::Postgres, $tweak).await
-                {
-                    Some(app) => {
-                        super::$name(&app).await;
-                        app.finish().await;
-                    }
-                    None => eprintln!(
-                        "SCIM_BRIDGE_TEST_POSTGRES is not set: PostgreSQL variant skipped"
-                    ),
-                }
-            }
-        }
-    };
-}
-
 /// Far longer than any answer here takes, far shorter than the 30 s
 /// deadline a request holding a slot would wait for.
 const PROMPTLY: Duration = Duration::from_secs(10);
@@ -110,7 +79,7 @@ fn tiny_server(c: &mut scim_bridge::config::Config) {
     c.header_read_timeout_ms = 2000;
 }
 
-both_with!(
+crate::both_with!(
     declared_oversized_bodies_are_413_at_once_and_hold_no_slot,
     |c| {
         super::tiny_server(c);
@@ -143,7 +112,7 @@ async fn declared_oversized_bodies_are_413_at_once_and_hold_no_slot(app: &TestAp
     assert_eq!(served(app).await, 200);
 }
 
-both_with!(slow_bodies_without_a_token_hold_no_slot, super::tiny_server);
+crate::both_with!(slow_bodies_without_a_token_hold_no_slot, super::tiny_server);
 async fn slow_bodies_without_a_token_hold_no_slot(app: &TestApp) {
     // A token of the right shape that does not verify.
     let forged = format!("{}x", &app.token[..app.token.len() - 1]);
@@ -190,7 +159,7 @@ fn bulk_of(names: &[&str]) -> Value {
     json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"], "Operations": ops})
 }
 
-both_with!(a_bulk_costs_one_request_per_operation, |c| {
+crate::both_with!(a_bulk_costs_one_request_per_operation, |c| {
     // A bucket of 6 that does not refill during the test.
     c.rate_limit_per_second = 0.001;
     c.rate_limit_burst = 6;
@@ -244,7 +213,7 @@ async fn a_bulk_costs_one_request_per_operation(app: &TestApp) {
     }
 }
 
-both_with!(a_host_header_names_this_server_only_if_allowed, |c| {
+crate::both_with!(a_host_header_names_this_server_only_if_allowed, |c| {
     c.allowed_hosts = vec!["scim.example.test".into()];
 });
 async fn a_host_header_names_this_server_only_if_allowed(app: &TestApp) {
@@ -301,7 +270,7 @@ async fn scim_raw(app: &TestApp, content_type: &str, body: &str) -> reqwest::Res
         .expect("request")
 }
 
-both_with!(repeated_keys_and_foreign_content_types_are_refused, |_| {});
+crate::both_with!(repeated_keys_and_foreign_content_types_are_refused, |_| {});
 async fn repeated_keys_and_foreign_content_types_are_refused(app: &TestApp) {
     let schemas = r#""schemas":["urn:ietf:params:scim:schemas:core:2.0:User"]"#;
     for body in [
