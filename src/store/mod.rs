@@ -8,6 +8,7 @@ pub mod migrations;
 pub mod nesting;
 pub mod postgres;
 pub mod sessions;
+pub mod sql;
 pub mod sql_filter;
 pub mod sqlite;
 pub mod transfer;

@@ -17,13 +17,18 @@ use sqlx::{Arguments, AssertSqlSafe, PgPool, Row};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use futures_util::future::BoxFuture;
+use futures_util::stream::BoxStream;
+use serde_json::Value;
+use sqlx::PgConnection;
+
+use super::sql::{Backend, Col, Query, Record, Ty};
 use super::sql_filter::{self, Bind, Dialect, KeyType};
 use super::*;
 use crate::audit::Entry;
 
 mod accounts;
 mod nesting;
-mod sessions;
 mod transfer;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -35,9 +40,12 @@ const UNIQUE_INDEXES: [&str; 3] = [
     "iams_name",
 ];
 
-pub struct PgStore {
+/// The PostgreSQL database: one pool.
+pub struct Postgres {
     pool: PgPool,
 }
+
+pub type PgStore = super::sql::SqlStore<Postgres>;
 
 /// Maps a unique violation (SQLSTATE 23505) to the index PostgreSQL names;
 /// `fallback` when it names another one (a primary key, in practice).
@@ -81,19 +89,172 @@ fn member_kind(s: &str) -> Result<MemberKind> {
 }
 
 fn args(binds: &[Bind]) -> Result<PgArguments> {
+    encode(binds.to_vec())
+}
+
+fn encode(binds: Vec<Bind>) -> Result<PgArguments> {
     let mut args = PgArguments::default();
     for b in binds {
-        match b {
-            Bind::Text(s) => args.add(s.clone()),
-            Bind::Uuid(u) => args.add(*u),
-            Bind::Int(i) => args.add(*i),
-            Bind::Real(f) => args.add(*f),
-            Bind::Bool(b) => args.add(*b),
-            Bind::Time(t) => args.add(*t),
-        }
-        .map_err(encode_err)?;
+        add(&mut args, b)?;
     }
     Ok(args)
+}
+
+fn add(args: &mut PgArguments, b: Bind) -> Result<()> {
+    {
+        match b {
+            Bind::Text(s) => args.add(s),
+            Bind::Uuid(u) => args.add(u),
+            Bind::Int(i) => args.add(i),
+            Bind::Real(f) => args.add(f),
+            Bind::Bool(b) => args.add(b),
+            Bind::Time(t) => args.add(t),
+            Bind::Bytes(b) => args.add(b),
+            Bind::Json(v) => args.add(v),
+            Bind::Null(ty) => match ty {
+                Ty::Text => args.add(Option::<String>::None),
+                Ty::Uuid => args.add(Option::<Uuid>::None),
+                Ty::Int => args.add(Option::<i64>::None),
+                Ty::Bool => args.add(Option::<bool>::None),
+                Ty::Time => args.add(Option::<OffsetDateTime>::None),
+                Ty::Bytes => args.add(Option::<Vec<u8>>::None),
+                Ty::Json => args.add(Option::<Value>::None),
+            },
+            Bind::Uuids(v) => args.add(v),
+            Bind::OptUuids(v) => args.add(v),
+            Bind::Texts(v) => args.add(v),
+            Bind::Ints(v) => args.add(v),
+            Bind::Times(v) => args.add(v),
+            Bind::Jsons(v) => args.add(v),
+            Bind::Columns(cols) => {
+                for c in cols {
+                    add(args, c)?;
+                }
+                Ok(())
+            }
+        }
+        .map_err(encode_err)
+    }
+}
+
+impl Record for PgRow {
+    fn opt_uuid(&self, c: impl Col) -> Result<Option<Uuid>> {
+        Ok(self.try_get(c)?)
+    }
+    fn opt_time(&self, c: impl Col) -> Result<Option<OffsetDateTime>> {
+        Ok(self.try_get(c)?)
+    }
+    fn opt_json(&self, c: impl Col) -> Result<Option<Value>> {
+        Ok(self.try_get(c)?)
+    }
+    fn opt_text(&self, c: impl Col) -> Result<Option<String>> {
+        Ok(self.try_get(c)?)
+    }
+    fn opt_int(&self, c: impl Col) -> Result<Option<i64>> {
+        Ok(self.try_get(c)?)
+    }
+    fn opt_bool(&self, c: impl Col) -> Result<Option<bool>> {
+        Ok(self.try_get(c)?)
+    }
+    fn opt_bytes(&self, c: impl Col) -> Result<Option<Vec<u8>>> {
+        Ok(self.try_get(c)?)
+    }
+}
+
+#[async_trait]
+impl Backend for Postgres {
+    type Conn = PgConnection;
+    type Tx = sqlx::Transaction<'static, sqlx::Postgres>;
+    type Read = sqlx::pool::PoolConnection<sqlx::Postgres>;
+    type Row = PgRow;
+
+    const DIALECT: Dialect = Dialect::Postgres;
+
+    async fn read(&self) -> Result<Self::Read> {
+        Ok(self.pool.acquire().await?)
+    }
+
+    async fn writer(&self) -> Result<Self::Read> {
+        Ok(self.pool.acquire().await?)
+    }
+
+    async fn begin(&self) -> Result<Self::Tx> {
+        Ok(self.pool.begin().await?)
+    }
+
+    async fn commit(tx: Self::Tx) -> Result<()> {
+        Ok(tx.commit().await?)
+    }
+
+    async fn write<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut PgConnection) -> BoxFuture<'c, Result<T>> + Send + 'static,
+    {
+        let mut tx = self.pool.begin().await?;
+        let out = f(&mut tx).await?;
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    async fn execute(conn: &mut PgConnection, q: Query) -> Result<u64> {
+        let done = sqlx::query_with(AssertSqlSafe(q.sql), encode(q.binds)?)
+            .execute(conn)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn fetch_all(conn: &mut PgConnection, q: Query) -> Result<Vec<PgRow>> {
+        Ok(sqlx::query_with(AssertSqlSafe(q.sql), encode(q.binds)?)
+            .fetch_all(conn)
+            .await?)
+    }
+
+    async fn fetch_optional(conn: &mut PgConnection, q: Query) -> Result<Option<PgRow>> {
+        Ok(sqlx::query_with(AssertSqlSafe(q.sql), encode(q.binds)?)
+            .fetch_optional(conn)
+            .await?)
+    }
+
+    fn fetch_stream(&self, q: Query) -> BoxStream<'_, Result<PgRow>> {
+        match encode(q.binds) {
+            Ok(args) => sqlx::query_with(AssertSqlSafe(q.sql), args)
+                .fetch(&self.pool)
+                .map(|r| r.map_err(StoreError::from))
+                .boxed(),
+            Err(e) => futures_util::stream::once(async move { Err(e) }).boxed(),
+        }
+    }
+
+    fn pool_stats(&self) -> Vec<PoolStats> {
+        vec![PoolStats {
+            pool: "postgres",
+            size: self.pool.size(),
+            idle: self.pool.num_idle() as u32,
+            max: self.pool.options().get_max_connections(),
+        }]
+    }
+
+    fn migrator(&self) -> &'static sqlx::migrate::Migrator {
+        &MIGRATOR
+    }
+
+    async fn migrate(&self) -> Result<()> {
+        MIGRATOR.run(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn explain(&self, q: Query) -> Result<String> {
+        let sql = format!("EXPLAIN {}", q.sql);
+        let rows = sqlx::query_with(AssertSqlSafe(sql), encode(q.binds)?)
+            .fetch_all(&self.pool)
+            .await?;
+        let lines = rows
+            .iter()
+            .map(|r| r.try_get::<String, _>(0))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        Ok(lines.join("\n"))
+    }
 }
 
 /// A row's position in a keyset list, its key read as the type the key
@@ -131,7 +292,7 @@ impl PgStore {
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(options)
             .await?;
-        Ok(PgStore { pool })
+        Ok(super::sql::SqlStore::new(Postgres { pool }))
     }
 
     async fn list(&self, kind: ResourceKind, iam: Uuid, q: &ListQuery) -> Result<ListPage> {

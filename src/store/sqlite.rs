@@ -19,12 +19,16 @@ use sqlx::{Arguments, AssertSqlSafe, Row, SqlitePool, TypeInfo, ValueRef};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use futures_util::future::BoxFuture;
+use futures_util::stream::BoxStream;
+use sqlx::SqliteConnection;
+
+use super::sql::{Backend, Col, Query, Record};
 use super::sql_filter::{self, Bind, Dialect};
 use super::*;
 use crate::audit::Entry;
 
 mod accounts;
-mod sessions;
 
 pub mod backup;
 mod group_commit;
@@ -37,13 +41,16 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite")
 
 const BEGIN_IMMEDIATE: &str = "BEGIN IMMEDIATE";
 
-pub struct SqliteStore {
+/// The SQLite database: one writer connection, a pool of readers.
+pub struct Sqlite {
     writer: SqlitePool,
     reader: SqlitePool,
     /// Writes that share their transaction's fsync with others queued
     /// meanwhile; see `group_commit`.
     commits: GroupCommit,
 }
+
+pub type SqliteStore = super::sql::SqlStore<Sqlite>;
 
 fn micros(t: OffsetDateTime) -> i64 {
     (t.unix_timestamp_nanos() / 1000) as i64
@@ -82,19 +89,205 @@ fn stored(row: &SqliteRow) -> Result<Stored> {
 }
 
 fn args(binds: &[Bind]) -> Result<SqliteArguments> {
+    encode(binds.to_vec())
+}
+
+/// A list as SQLite's `json_each` reads it: a JSON array of each value's
+/// SQLite encoding.
+fn json_list<T>(items: Vec<T>, f: impl Fn(T) -> Value) -> String {
+    Value::Array(items.into_iter().map(f).collect()).to_string()
+}
+
+/// The rows of a [`Bind::Columns`] as one JSON array of arrays, each
+/// value in its SQLite encoding (a document as its text), for
+/// `Dialect::rows` to read with `->>`.
+fn rows_json(cols: Vec<Bind>) -> Result<String> {
+    let cols = cols
+        .into_iter()
+        .map(|c| {
+            Ok(match c {
+                Bind::Uuids(v) => v.into_iter().map(|u| Value::from(id_text(u))).collect(),
+                Bind::OptUuids(v) => v
+                    .into_iter()
+                    .map(|u| u.map_or(Value::Null, |u| Value::from(id_text(u))))
+                    .collect(),
+                Bind::Texts(v) => v.into_iter().map(Value::from).collect(),
+                Bind::Ints(v) => v.into_iter().map(Value::from).collect(),
+                Bind::Times(v) => v.into_iter().map(|t| Value::from(micros(t))).collect(),
+                Bind::Jsons(v) => v.into_iter().map(|j| Value::from(j.to_string())).collect(),
+                other => {
+                    return Err(StoreError::Corrupt(format!(
+                        "a column of rows must be a list, not {other:?}"
+                    )));
+                }
+            })
+        })
+        .collect::<Result<Vec<Vec<Value>>>>()?;
+    let n = cols.first().map_or(0, Vec::len);
+    if cols.iter().any(|c| c.len() != n) {
+        return Err(StoreError::Corrupt(
+            "columns of rows differ in length".into(),
+        ));
+    }
+    let mut cols: Vec<_> = cols.into_iter().map(Vec::into_iter).collect();
+    let rows: Vec<Value> = (0..n)
+        .map(|_| Value::Array(cols.iter_mut().filter_map(Iterator::next).collect()))
+        .collect();
+    Ok(Value::Array(rows).to_string())
+}
+
+fn encode(binds: Vec<Bind>) -> Result<SqliteArguments> {
     let mut args = SqliteArguments::default();
     for b in binds {
         match b {
-            Bind::Text(s) => args.add(s.clone()),
-            Bind::Uuid(u) => args.add(id_text(*u)),
-            Bind::Int(i) => args.add(*i),
-            Bind::Real(f) => args.add(*f),
-            Bind::Bool(b) => args.add(*b),
-            Bind::Time(t) => args.add(micros(*t)),
+            Bind::Text(s) => args.add(s),
+            Bind::Uuid(u) => args.add(id_text(u)),
+            Bind::Int(i) => args.add(i),
+            Bind::Real(f) => args.add(f),
+            Bind::Bool(b) => args.add(b),
+            Bind::Time(t) => args.add(micros(t)),
+            Bind::Bytes(b) => args.add(b),
+            Bind::Json(v) => args.add(v.to_string()),
+            Bind::Null(_) => args.add(Option::<i64>::None),
+            Bind::Uuids(v) => args.add(json_list(v, |u| Value::from(id_text(u)))),
+            Bind::OptUuids(v) => args.add(json_list(v, |u| {
+                u.map_or(Value::Null, |u| Value::from(id_text(u)))
+            })),
+            Bind::Texts(v) => args.add(json_list(v, Value::from)),
+            Bind::Ints(v) => args.add(json_list(v, Value::from)),
+            Bind::Times(v) => args.add(json_list(v, |t| Value::from(micros(t)))),
+            Bind::Jsons(v) => args.add(Value::Array(v).to_string()),
+            Bind::Columns(cols) => args.add(rows_json(cols)?),
         }
         .map_err(|e| StoreError::Database(sqlx::Error::Encode(e)))?;
     }
     Ok(args)
+}
+
+impl Record for SqliteRow {
+    fn opt_uuid(&self, c: impl Col) -> Result<Option<Uuid>> {
+        self.try_get::<Option<&str>, _>(c)?
+            .map(parse_uuid)
+            .transpose()
+    }
+    fn opt_time(&self, c: impl Col) -> Result<Option<OffsetDateTime>> {
+        self.try_get::<Option<i64>, _>(c)?
+            .map(from_micros)
+            .transpose()
+    }
+    fn opt_json(&self, c: impl Col) -> Result<Option<Value>> {
+        self.try_get::<Option<&str>, _>(c)?
+            .map(|s| serde_json::from_str(s).map_err(|e| StoreError::Corrupt(e.to_string())))
+            .transpose()
+    }
+    fn opt_text(&self, c: impl Col) -> Result<Option<String>> {
+        Ok(self.try_get(c)?)
+    }
+    fn opt_int(&self, c: impl Col) -> Result<Option<i64>> {
+        Ok(self.try_get(c)?)
+    }
+    fn opt_bool(&self, c: impl Col) -> Result<Option<bool>> {
+        Ok(self.try_get(c)?)
+    }
+    fn opt_bytes(&self, c: impl Col) -> Result<Option<Vec<u8>>> {
+        Ok(self.try_get(c)?)
+    }
+}
+
+#[async_trait]
+impl Backend for Sqlite {
+    type Conn = SqliteConnection;
+    type Tx = sqlx::Transaction<'static, sqlx::Sqlite>;
+    type Read = sqlx::pool::PoolConnection<sqlx::Sqlite>;
+    type Row = SqliteRow;
+
+    const DIALECT: Dialect = Dialect::Sqlite;
+
+    async fn read(&self) -> Result<Self::Read> {
+        Ok(self.reader.acquire().await?)
+    }
+
+    async fn writer(&self) -> Result<Self::Read> {
+        Ok(self.writer.acquire().await?)
+    }
+
+    async fn begin(&self) -> Result<Self::Tx> {
+        Ok(self.writer.begin_with(BEGIN_IMMEDIATE).await?)
+    }
+
+    async fn commit(tx: Self::Tx) -> Result<()> {
+        Ok(tx.commit().await?)
+    }
+
+    async fn write<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, Result<T>> + Send + 'static,
+    {
+        self.commits.write(f).await
+    }
+
+    async fn execute(conn: &mut SqliteConnection, q: Query) -> Result<u64> {
+        let done = sqlx::query_with(AssertSqlSafe(q.sql), encode(q.binds)?)
+            .execute(conn)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn fetch_all(conn: &mut SqliteConnection, q: Query) -> Result<Vec<SqliteRow>> {
+        Ok(sqlx::query_with(AssertSqlSafe(q.sql), encode(q.binds)?)
+            .fetch_all(conn)
+            .await?)
+    }
+
+    async fn fetch_optional(conn: &mut SqliteConnection, q: Query) -> Result<Option<SqliteRow>> {
+        Ok(sqlx::query_with(AssertSqlSafe(q.sql), encode(q.binds)?)
+            .fetch_optional(conn)
+            .await?)
+    }
+
+    fn fetch_stream(&self, q: Query) -> BoxStream<'_, Result<SqliteRow>> {
+        match encode(q.binds) {
+            Ok(args) => sqlx::query_with(AssertSqlSafe(q.sql), args)
+                .fetch(&self.reader)
+                .map(|r| r.map_err(StoreError::from))
+                .boxed(),
+            Err(e) => futures_util::stream::once(async move { Err(e) }).boxed(),
+        }
+    }
+
+    fn pool_stats(&self) -> Vec<PoolStats> {
+        [("writer", &self.writer), ("reader", &self.reader)]
+            .into_iter()
+            .map(|(pool, p)| PoolStats {
+                pool,
+                size: p.size(),
+                idle: p.num_idle() as u32,
+                max: p.options().get_max_connections(),
+            })
+            .collect()
+    }
+
+    fn migrator(&self) -> &'static sqlx::migrate::Migrator {
+        &MIGRATOR
+    }
+
+    async fn migrate(&self) -> Result<()> {
+        MIGRATOR.run(&self.writer).await?;
+        Ok(())
+    }
+
+    async fn explain(&self, q: Query) -> Result<String> {
+        let sql = format!("EXPLAIN QUERY PLAN {}", q.sql);
+        let rows = sqlx::query_with(AssertSqlSafe(sql), encode(q.binds)?)
+            .fetch_all(&self.reader)
+            .await?;
+        let lines = rows
+            .iter()
+            .map(|r| r.try_get::<String, _>(3))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        Ok(lines.join("\n"))
+    }
 }
 
 /// A row's position in a keyset list. The key keeps the dynamic type
@@ -145,11 +338,11 @@ impl SqliteStore {
             .connect_with(base.read_only(true))
             .await?;
         let commits = GroupCommit::start(writer.clone());
-        Ok(SqliteStore {
+        Ok(super::sql::SqlStore::new(Sqlite {
             writer,
             reader,
             commits,
-        })
+        }))
     }
 
     async fn list(&self, kind: ResourceKind, iam: Uuid, q: &ListQuery) -> Result<ListPage> {

@@ -5,7 +5,7 @@
 use sqlx::PgConnection;
 
 use super::*;
-use crate::audit::{self, Entry, Record};
+use crate::audit::{Entry, Record};
 use crate::store::account_list::{self, SearchPlan};
 use crate::store::accounts::*;
 
@@ -67,88 +67,13 @@ pub(super) async fn append_audit(
     append_audits(tx, std::slice::from_ref(e), now).await
 }
 
-/// How many audit records one INSERT carries (a membership change of a
-/// million members appends a million records, a chunk at a time).
-const AUDIT_CHUNK: usize = 2_000;
-
-/// One chunk of audit records, column by column, for UNNEST.
-#[derive(Default)]
-struct AuditColumns {
-    seq: Vec<i64>,
-    id: Vec<Uuid>,
-    at: Vec<OffsetDateTime>,
-    actor: Vec<String>,
-    action: Vec<String>,
-    target_kind: Vec<Option<String>>,
-    target_id: Vec<Option<Uuid>>,
-    outcome: Vec<String>,
-    request_id: Vec<Option<String>>,
-    attributes: Vec<serde_json::Value>,
-    prev_hash: Vec<String>,
-    hash: Vec<String>,
-}
-
-/// Appends audit records in order inside the caller's write transaction:
-/// the chain's head is read and moved once for all of them.
+/// Appends audit records in order inside the caller's write transaction.
 pub(super) async fn append_audits(
     tx: &mut PgConnection,
     entries: &[Entry],
     now: OffsetDateTime,
 ) -> Result<()> {
-    if entries.is_empty() {
-        return Ok(());
-    }
-    let (mut seq, mut hash): (i64, String) =
-        sqlx::query_as("SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE")
-            .fetch_one(&mut *tx)
-            .await?;
-    // One statement per chunk of records, as parallel arrays.
-    for chunk in entries.chunks(AUDIT_CHUNK) {
-        let mut c = AuditColumns::default();
-        for e in chunk {
-            let r = audit::chain(e, Uuid::now_v7(), now, seq, &hash);
-            c.seq.push(r.seq);
-            c.id.push(r.id);
-            c.at.push(r.at);
-            c.actor.push(r.actor);
-            c.action.push(r.action);
-            c.target_kind.push(r.target_kind);
-            c.target_id.push(r.target_id);
-            c.outcome.push(r.outcome);
-            c.request_id.push(r.request_id);
-            c.attributes.push(serde_json::json!(r.attributes));
-            c.prev_hash.push(r.prev_hash);
-            (seq, hash) = (r.seq, r.hash.clone());
-            c.hash.push(r.hash);
-        }
-        sqlx::query(
-            "INSERT INTO audit_log (seq, id, at, actor, action, target_kind, target_id, outcome,
-                                    request_id, attributes, prev_hash, hash)
-             SELECT * FROM UNNEST($1::bigint[], $2::uuid[], $3::timestamptz[], $4::text[],
-                                  $5::text[], $6::text[], $7::uuid[], $8::text[], $9::text[],
-                                  $10::jsonb[], $11::text[], $12::text[])",
-        )
-        .bind(c.seq)
-        .bind(c.id)
-        .bind(c.at)
-        .bind(c.actor)
-        .bind(c.action)
-        .bind(c.target_kind)
-        .bind(c.target_id)
-        .bind(c.outcome)
-        .bind(c.request_id)
-        .bind(c.attributes)
-        .bind(c.prev_hash)
-        .bind(c.hash)
-        .execute(&mut *tx)
-        .await?;
-    }
-    sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
-        .bind(seq)
-        .bind(&hash)
-        .execute(&mut *tx)
-        .await?;
-    Ok(())
+    crate::store::sql::audit::append_all::<super::Postgres>(tx, entries, now).await
 }
 
 /// Grants an IAM's default permissions to a new user (names not in the

@@ -32,7 +32,9 @@ pub enum Dialect {
 }
 
 /// A value bound to a placeholder. Each store encodes it natively (a
-/// `Time` is INTEGER microseconds in SQLite, timestamptz in PostgreSQL).
+/// `Time` is INTEGER microseconds in SQLite, timestamptz in PostgreSQL; a
+/// list is a JSON array for SQLite's `json_each`, an array for
+/// PostgreSQL's `unnest`).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Bind {
     Text(String),
@@ -41,6 +43,33 @@ pub enum Bind {
     Real(f64),
     Bool(bool),
     Time(OffsetDateTime),
+    Bytes(Vec<u8>),
+    /// A document: TEXT in SQLite, jsonb in PostgreSQL.
+    Json(serde_json::Value),
+    /// A NULL of this type (PostgreSQL types every parameter).
+    Null(Ty),
+    Uuids(Vec<Uuid>),
+    OptUuids(Vec<Option<Uuid>>),
+    Texts(Vec<Option<String>>),
+    Ints(Vec<i64>),
+    Times(Vec<OffsetDateTime>),
+    Jsons(Vec<serde_json::Value>),
+    /// Rows given as equally long lists, one per column (each a list
+    /// variant above), read through `Dialect::rows`: one array parameter
+    /// per column in PostgreSQL, one JSON array of rows in SQLite.
+    Columns(Vec<Bind>),
+}
+
+/// The type of a bound value or of a column of bound lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ty {
+    Text,
+    Uuid,
+    Int,
+    Bool,
+    Time,
+    Bytes,
+    Json,
 }
 
 /// A translated filter: SQL text with `$n` placeholders and their values.

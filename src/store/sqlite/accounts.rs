@@ -5,7 +5,7 @@
 use sqlx::SqliteConnection;
 
 use super::*;
-use crate::audit::{self, Entry, Record};
+use crate::audit::{Entry, Record};
 use crate::store::account_list::{self, SearchPlan};
 use crate::store::accounts::*;
 
@@ -77,62 +77,13 @@ pub(super) async fn append_audit(
     append_audits(tx, std::slice::from_ref(e), now).await
 }
 
-/// How many audit records one INSERT carries (a membership change of a
-/// million members appends a million records, a chunk at a time).
-const AUDIT_CHUNK: usize = 2_000;
-
-/// Appends audit records in order inside the caller's write transaction:
-/// the chain's head is read and moved once for all of them.
+/// Appends audit records in order inside the caller's write transaction.
 pub(super) async fn append_audits(
     tx: &mut SqliteConnection,
     entries: &[Entry],
     now: OffsetDateTime,
 ) -> Result<()> {
-    if entries.is_empty() {
-        return Ok(());
-    }
-    let (mut seq, mut hash): (i64, String) =
-        sqlx::query_as("SELECT seq, hash FROM audit_head WHERE id = 1")
-            .fetch_one(&mut *tx)
-            .await?;
-    // One statement per chunk of records: [[seq, id, at, …], …].
-    for chunk in entries.chunks(AUDIT_CHUNK) {
-        let mut rows = Vec::with_capacity(chunk.len());
-        for e in chunk {
-            let r = audit::chain(e, Uuid::now_v7(), now, seq, &hash);
-            rows.push(serde_json::json!([
-                r.seq,
-                id_text(r.id),
-                micros(r.at),
-                r.actor,
-                r.action,
-                r.target_kind,
-                r.target_id.map(id_text),
-                r.outcome,
-                r.request_id,
-                serde_json::to_string(&r.attributes).unwrap_or_else(|_| "[]".into()),
-                r.prev_hash,
-                r.hash,
-            ]));
-            (seq, hash) = (r.seq, r.hash);
-        }
-        sqlx::query(
-            "INSERT INTO audit_log (seq, id, at, actor, action, target_kind, target_id, outcome,
-                                    request_id, attributes, prev_hash, hash)
-             SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5,
-                    value ->> 6, value ->> 7, value ->> 8, value ->> 9, value ->> 10, value ->> 11
-             FROM json_each($1)",
-        )
-        .bind(serde_json::Value::from(rows).to_string())
-        .execute(&mut *tx)
-        .await?;
-    }
-    sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
-        .bind(seq)
-        .bind(&hash)
-        .execute(&mut *tx)
-        .await?;
-    Ok(())
+    crate::store::sql::audit::append_all::<super::Sqlite>(tx, entries, now).await
 }
 
 /// Grants an IAM's default permissions to a new user (names not in the

@@ -1,0 +1,126 @@
+//! Appending to the audit log's hash chain inside a write's transaction.
+
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::{Backend, Bind, Record, Ty, query};
+use crate::audit::{self, Entry};
+use crate::store::Result;
+
+/// How many audit records one INSERT carries (a membership change of a
+/// million members appends a million records, a chunk at a time).
+const AUDIT_CHUNK: usize = 2_000;
+
+/// Appends an audit record inside the caller's write transaction.
+pub async fn append<B: Backend>(tx: &mut B::Conn, e: &Entry, now: OffsetDateTime) -> Result<()> {
+    append_all::<B>(tx, std::slice::from_ref(e), now).await
+}
+
+/// Appends audit records in order inside the caller's write transaction:
+/// the chain's head is read (and, in PostgreSQL, locked) and moved once
+/// for all of them.
+pub async fn append_all<B: Backend>(
+    tx: &mut B::Conn,
+    entries: &[Entry],
+    now: OffsetDateTime,
+) -> Result<()> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let head = B::fetch_one(
+        tx,
+        query(format!(
+            "SELECT seq, hash FROM audit_head WHERE id = 1{}",
+            B::DIALECT.for_update()
+        )),
+    )
+    .await?;
+    let (mut seq, mut hash) = (head.int("seq")?, head.text("hash")?);
+    let rows = B::DIALECT.rows(
+        1,
+        &[
+            ("seq", Ty::Int),
+            ("id", Ty::Uuid),
+            ("at", Ty::Time),
+            ("actor", Ty::Text),
+            ("action", Ty::Text),
+            ("target_kind", Ty::Text),
+            ("target_id", Ty::Uuid),
+            ("outcome", Ty::Text),
+            ("request_id", Ty::Text),
+            ("attributes", Ty::Json),
+            ("prev_hash", Ty::Text),
+            ("hash", Ty::Text),
+        ],
+    );
+    let sql = format!(
+        "INSERT INTO audit_log (seq, id, at, actor, action, target_kind, target_id, outcome,
+                                request_id, attributes, prev_hash, hash)
+         SELECT t.seq, t.id, t.at, t.actor, t.action, t.target_kind, t.target_id, t.outcome,
+                t.request_id, t.attributes, t.prev_hash, t.hash FROM {rows}"
+    );
+    for chunk in entries.chunks(AUDIT_CHUNK) {
+        let mut c = Columns::default();
+        for e in chunk {
+            let r = audit::chain(e, Uuid::now_v7(), now, seq, &hash);
+            c.seq.push(r.seq);
+            c.id.push(r.id);
+            c.at.push(r.at);
+            c.actor.push(Some(r.actor));
+            c.action.push(Some(r.action));
+            c.target_kind.push(r.target_kind);
+            c.target_id.push(r.target_id);
+            c.outcome.push(Some(r.outcome));
+            c.request_id.push(r.request_id);
+            c.attributes.push(serde_json::json!(r.attributes));
+            c.prev_hash.push(Some(r.prev_hash));
+            (seq, hash) = (r.seq, r.hash.clone());
+            c.hash.push(Some(r.hash));
+        }
+        B::execute(tx, query(sql.clone()).bind(c.into_bind())).await?;
+    }
+    B::execute(
+        tx,
+        query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
+            .bind(seq)
+            .bind(hash),
+    )
+    .await?;
+    Ok(())
+}
+
+/// A chunk of audit records as column lists.
+#[derive(Default)]
+struct Columns {
+    seq: Vec<i64>,
+    id: Vec<Uuid>,
+    at: Vec<OffsetDateTime>,
+    actor: Vec<Option<String>>,
+    action: Vec<Option<String>>,
+    target_kind: Vec<Option<String>>,
+    target_id: Vec<Option<Uuid>>,
+    outcome: Vec<Option<String>>,
+    request_id: Vec<Option<String>>,
+    attributes: Vec<serde_json::Value>,
+    prev_hash: Vec<Option<String>>,
+    hash: Vec<Option<String>>,
+}
+
+impl Columns {
+    fn into_bind(self) -> Bind {
+        Bind::Columns(vec![
+            Bind::Ints(self.seq),
+            Bind::Uuids(self.id),
+            Bind::Times(self.at),
+            Bind::Texts(self.actor),
+            Bind::Texts(self.action),
+            Bind::Texts(self.target_kind),
+            Bind::OptUuids(self.target_id),
+            Bind::Texts(self.outcome),
+            Bind::Texts(self.request_id),
+            Bind::Jsons(self.attributes),
+            Bind::Texts(self.prev_hash),
+            Bind::Texts(self.hash),
+        ])
+    }
+}

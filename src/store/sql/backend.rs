@@ -1,0 +1,86 @@
+//! What each database does its own way, and nothing else: connecting,
+//! beginning a write, encoding values and decoding rows, and running a
+//! statement. Every query is written once, in the modules beside this one,
+//! against this trait.
+
+use std::ops::DerefMut;
+
+use async_trait::async_trait;
+use futures_util::future::BoxFuture;
+use futures_util::stream::BoxStream;
+
+use super::super::{PoolStats, Result, StoreError};
+use super::dialect::Dialect;
+use super::query::{Query, Record};
+
+/// One database: SQLite (`super::super::sqlite`) or PostgreSQL
+/// (`super::super::postgres`).
+#[async_trait]
+pub trait Backend: Send + Sync + 'static {
+    /// A connection statements run on (inside a transaction or not).
+    type Conn: Send;
+    /// A write transaction; derefs to its connection.
+    type Tx: DerefMut<Target = Self::Conn> + Send;
+    /// A pooled read connection; derefs to its connection.
+    type Read: DerefMut<Target = Self::Conn> + Send;
+    type Row: Record;
+
+    const DIALECT: Dialect;
+
+    /// A connection for reads.
+    async fn read(&self) -> Result<Self::Read>;
+    /// A connection for a write of one statement, committed by itself.
+    async fn writer(&self) -> Result<Self::Read>;
+    /// Begins a write transaction (SQLite: IMMEDIATE, on the one writer).
+    async fn begin(&self) -> Result<Self::Tx>;
+    async fn commit(tx: Self::Tx) -> Result<()>;
+    /// Runs `f` in a write transaction and commits it. SQLite shares one
+    /// transaction, and its fsync, among the writes queued meanwhile, each
+    /// behind its own savepoint (`sqlite::group_commit`).
+    async fn write<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut Self::Conn) -> BoxFuture<'c, Result<T>> + Send + 'static;
+
+    /// Runs a statement; the number of rows it changed.
+    async fn execute(conn: &mut Self::Conn, q: Query) -> Result<u64>;
+    async fn fetch_all(conn: &mut Self::Conn, q: Query) -> Result<Vec<Self::Row>>;
+    async fn fetch_optional(conn: &mut Self::Conn, q: Query) -> Result<Option<Self::Row>>;
+    async fn fetch_one(conn: &mut Self::Conn, q: Query) -> Result<Self::Row> {
+        Self::fetch_optional(conn, q)
+            .await?
+            .ok_or(StoreError::Database(sqlx::Error::RowNotFound))
+    }
+    /// The rows of a read as the caller consumes them, on a pooled
+    /// connection held until the stream ends.
+    fn fetch_stream(&self, q: Query) -> BoxStream<'_, Result<Self::Row>>;
+
+    /// Each connection pool's name and use.
+    fn pool_stats(&self) -> Vec<PoolStats>;
+    /// The migrations this database applies.
+    fn migrator(&self) -> &'static sqlx::migrate::Migrator;
+    async fn migrate(&self) -> Result<()>;
+    /// The database's plan for a statement, one line per step.
+    async fn explain(&self, q: Query) -> Result<String>;
+}
+
+/// Maps a unique-index violation to the index it names (PostgreSQL says
+/// which; SQLite does not, and the caller's `fallback` is the one index
+/// the statement can hit).
+pub fn unique(e: StoreError, fallback: &'static str) -> StoreError {
+    const INDEXES: [&str; 4] = [
+        "users_iam_user_name",
+        "groups_iam_display_name",
+        "iams_name",
+        "permissions_name",
+    ];
+    match &e {
+        StoreError::Database(sqlx::Error::Database(db)) if db.is_unique_violation() => {
+            let index = db
+                .constraint()
+                .and_then(|c| INDEXES.iter().find(|&&i| i == c).copied());
+            StoreError::Conflict(index.unwrap_or(fallback))
+        }
+        _ => e,
+    }
+}
