@@ -256,9 +256,7 @@ pub fn rfc3339(t: OffsetDateTime) -> String {
         .unwrap_or_else(|_| t.to_string())
 }
 
-pub fn etag(version: i64) -> String {
-    format!("W/\"{version}\"")
-}
+pub use crate::scim::etag::format as etag;
 
 pub fn invalid_value(detail: impl Into<String>) -> Error {
     Error::Client(ScimError::bad(ScimType::InvalidValue, detail))

@@ -28,15 +28,9 @@ pub(super) fn if_match(headers: &HeaderMap) -> Result<Option<i64>> {
     if v == "*" {
         return Ok(None);
     }
-    parse_etag(v)
+    crate::scim::etag::parse(v)
         .map(Some)
         .ok_or_else(|| ApiError::from(precondition_failed()))
-}
-
-fn parse_etag(v: &str) -> Option<i64> {
-    let v = v.trim();
-    let v = v.strip_prefix("W/").unwrap_or(v);
-    v.trim_matches('"').parse().ok()
 }
 
 fn none_match(headers: &HeaderMap, version: i64) -> bool {
@@ -45,7 +39,7 @@ fn none_match(headers: &HeaderMap, version: i64) -> bool {
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| {
             v.split(',')
-                .any(|t| t.trim() == "*" || parse_etag(t) == Some(version))
+                .any(|t| t.trim() == "*" || crate::scim::etag::parse(t) == Some(version))
         })
 }
 

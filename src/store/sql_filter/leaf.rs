@@ -177,7 +177,7 @@ impl Translator<'_> {
                         .strip_prefix("W/\"")
                         .and_then(|r| r.strip_suffix('"'))
                         .and_then(|n| n.parse::<i64>().ok())
-                        .filter(|n| crate::directory::etag(*n) == lit);
+                        .filter(|n| crate::scim::etag::format(*n) == lit);
                     return Ok(match n {
                         Some(n) => {
                             let p = self.bind(Bind::Int(n));
