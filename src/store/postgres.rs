@@ -29,7 +29,6 @@ use crate::audit::Entry;
 
 mod accounts;
 mod nesting;
-mod transfer;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -184,6 +183,17 @@ impl Backend for Postgres {
 
     async fn commit(tx: Self::Tx) -> Result<()> {
         Ok(tx.commit().await?)
+    }
+
+    async fn rollback(tx: Self::Tx) -> Result<()> {
+        Ok(tx.rollback().await?)
+    }
+
+    async fn snapshot(&self) -> Result<Self::Tx> {
+        Ok(self
+            .pool
+            .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            .await?)
     }
 
     async fn write<T, F>(&self, f: F) -> Result<T>

@@ -33,7 +33,6 @@ mod accounts;
 pub mod backup;
 mod group_commit;
 mod nesting;
-mod transfer;
 
 use group_commit::GroupCommit;
 
@@ -217,6 +216,14 @@ impl Backend for Sqlite {
 
     async fn commit(tx: Self::Tx) -> Result<()> {
         Ok(tx.commit().await?)
+    }
+
+    async fn rollback(tx: Self::Tx) -> Result<()> {
+        Ok(tx.rollback().await?)
+    }
+
+    async fn snapshot(&self) -> Result<Self::Tx> {
+        Ok(self.reader.begin().await?)
     }
 
     async fn write<T, F>(&self, f: F) -> Result<T>

@@ -141,8 +141,8 @@ pub trait Transfer: Send + Sync {
     async fn backup_into(&self, path: &std::path::Path) -> Result<()>;
 }
 
-/// Reads the pages of an export from one snapshot; a backend implements it
-/// over its read transaction.
+/// Reads the pages of an export from one snapshot; `sql::transfer`
+/// implements it over its snapshot transaction.
 #[async_trait]
 pub(crate) trait ExportReader: Send + 'static {
     async fn iams(&mut self) -> Result<Vec<IamRecord>>;
@@ -169,10 +169,10 @@ enum Phase {
 }
 
 /// The pages of an export, read through `open`'s reader in key order.
-pub(crate) fn export_pages<R, F>(open: F, page: u64) -> ExportStream<'static>
+pub(crate) fn export_pages<'a, R, F>(open: F, page: u64) -> ExportStream<'a>
 where
     R: ExportReader,
-    F: std::future::Future<Output = Result<R>> + Send + 'static,
+    F: std::future::Future<Output = Result<R>> + Send + 'a,
 {
     let page = page.max(1);
     let start = (None::<R>, Phase::Start, Some(open));

@@ -34,6 +34,14 @@ pub trait Backend: Send + Sync + 'static {
     /// Begins a write transaction (SQLite: IMMEDIATE, on the one writer).
     async fn begin(&self) -> Result<Self::Tx>;
     async fn commit(tx: Self::Tx) -> Result<()>;
+    /// Ends a transaction without writing anything of it, and waits until
+    /// the database has (the connection is free again, the writer too).
+    async fn rollback(tx: Self::Tx) -> Result<()>;
+    /// Begins a read-only transaction whose reads all see one snapshot,
+    /// however long it stays open (SQLite: a deferred transaction on a
+    /// reader, whose WAL snapshot holds from its first read; PostgreSQL:
+    /// REPEATABLE READ, READ ONLY).
+    async fn snapshot(&self) -> Result<Self::Tx>;
     /// Runs `f` in a write transaction and commits it. SQLite shares one
     /// transaction, and its fsync, among the writes queued meanwhile, each
     /// behind its own savepoint (`sqlite::group_commit`).

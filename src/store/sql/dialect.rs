@@ -1,7 +1,7 @@
 //! The few places where the two databases' SQL differs, as fragments the
-//! shared statements splice in: row locks, and lists bound as one value
-//! (a JSON array read by `json_each` in SQLite, an array read by `unnest`
-//! in PostgreSQL).
+//! shared statements splice in: row and advisory locks, and lists bound as
+//! one value (a JSON array read by `json_each` in SQLite, an array read by
+//! `unnest` in PostgreSQL).
 
 pub use super::super::sql_filter::Dialect;
 use super::query::Ty;
@@ -13,6 +13,17 @@ impl Dialect {
         match self {
             Dialect::Sqlite => "",
             Dialect::Postgres => " FOR UPDATE",
+        }
+    }
+
+    /// A statement that takes the transaction-scoped lock of class `$1`
+    /// and key `$2` (both binding an `i64` that fits in 32 bits), held
+    /// until the transaction ends. None in SQLite, which needs none: its
+    /// one writer already runs write transactions one at a time.
+    pub fn xact_lock(self) -> Option<&'static str> {
+        match self {
+            Dialect::Sqlite => None,
+            Dialect::Postgres => Some("SELECT pg_advisory_xact_lock($1::int4, $2::int4)"),
         }
     }
 

@@ -6,8 +6,10 @@
 pub mod audit;
 pub mod backend;
 pub mod dialect;
+pub mod nesting;
 pub mod query;
 mod sessions;
+mod transfer;
 
 use std::ops::Deref;
 

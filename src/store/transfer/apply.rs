@@ -65,8 +65,8 @@ pub(crate) fn imported_entries(
     out
 }
 
-/// The row operations an import needs, inside one write transaction; a
-/// backend implements them, [`apply_batch`] decides which to run.
+/// The row operations an import needs, inside one write transaction;
+/// `sql::transfer` implements them, [`apply_batch`] decides which to run.
 #[async_trait]
 pub(crate) trait ImportWriter: Send {
     async fn iam_by_name(&mut self, name: &str) -> Result<Option<IamRecord>>;

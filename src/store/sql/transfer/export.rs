@@ -1,0 +1,163 @@
+//! The reads of an export, each a page in key order after the last key
+//! read (keyset, never OFFSET), with the grants and attributes of a page's
+//! users and groups read in one statement each. The import reads its rows
+//! through the same `users_by_ids` / `groups_by_ids`.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use uuid::Uuid;
+
+use super::*;
+use crate::store::accounts::{Grant, PermissionDef};
+use crate::store::sql::{Query, Ty};
+
+/// The page of `select` (a SELECT with no WHERE) whose `key` (one column
+/// or several) follows `after` in key order (the first page without it):
+/// at most `limit` rows.
+fn keyset_page(select: &str, key: &str, after: &[Uuid], limit: u64) -> Query {
+    let mut sql = select.to_owned();
+    if !after.is_empty() {
+        let params: Vec<String> = (0..after.len()).map(|i| format!("${}", i + 2)).collect();
+        sql.push_str(&format!(" WHERE ({key}) > ({})", params.join(", ")));
+    }
+    sql.push_str(&format!(" ORDER BY {key} LIMIT $1"));
+    let mut q = query(sql).bind(limit as i64);
+    for id in after {
+        q = q.bind(*id);
+    }
+    q
+}
+
+impl<B: Backend> SqlTx<B> {
+    /// The managed attributes of these owners, by owner.
+    async fn attributes_of(&mut self, ids: &[Uuid]) -> Result<HashMap<Uuid, Vec<AttributeValue>>> {
+        let sql = format!(
+            "SELECT owner_id, key, value, added FROM attributes WHERE owner_id IN ({})",
+            B::DIALECT.each(1, Ty::Uuid)
+        );
+        let rows = B::fetch_all(&mut self.0, query(sql).bind(ids)).await?;
+        let mut out: HashMap<Uuid, Vec<AttributeValue>> = HashMap::new();
+        for r in rows {
+            out.entry(r.uuid("owner_id")?)
+                .or_default()
+                .push(AttributeValue {
+                    key: r.text("key")?,
+                    value: r.text("value")?,
+                    added: r.time("added")?,
+                });
+        }
+        Ok(out)
+    }
+
+    /// The users of `USER_COLUMNS` rows, with their grants and attributes.
+    pub(super) async fn users_of(&mut self, rows: Vec<B::Row>) -> Result<Vec<UserRecord>> {
+        let mut users = rows.iter().map(user_record).collect::<Result<Vec<_>>>()?;
+        if users.is_empty() {
+            return Ok(users);
+        }
+        let ids: Vec<Uuid> = users.iter().map(|u| u.id).collect();
+        let sql = format!(
+            "SELECT user_id, permission, source, granted FROM user_permissions
+             WHERE user_id IN ({})",
+            B::DIALECT.each(1, Ty::Uuid)
+        );
+        let rows = B::fetch_all(&mut self.0, query(sql).bind(&ids[..])).await?;
+        let mut grants: HashMap<Uuid, Vec<Grant>> = HashMap::new();
+        for r in rows {
+            grants.entry(r.uuid("user_id")?).or_default().push(Grant {
+                permission: r.text("permission")?,
+                source: r.text("source")?,
+                granted: r.time("granted")?,
+            });
+        }
+        let mut attributes = self.attributes_of(&ids).await?;
+        for u in &mut users {
+            u.grants = grants.remove(&u.id).unwrap_or_default();
+            u.attributes = attributes.remove(&u.id).unwrap_or_default();
+            canonical_order(&mut u.grants, &mut u.attributes);
+        }
+        Ok(users)
+    }
+
+    /// The groups of `GROUP_COLUMNS` rows, with their attributes.
+    pub(super) async fn groups_of(&mut self, rows: Vec<B::Row>) -> Result<Vec<GroupRecord>> {
+        let mut groups = rows.iter().map(group_record).collect::<Result<Vec<_>>>()?;
+        if groups.is_empty() {
+            return Ok(groups);
+        }
+        let ids: Vec<Uuid> = groups.iter().map(|g| g.id).collect();
+        let mut attributes = self.attributes_of(&ids).await?;
+        for g in &mut groups {
+            g.attributes = attributes.remove(&g.id).unwrap_or_default();
+            canonical_order(&mut [], &mut g.attributes);
+        }
+        Ok(groups)
+    }
+}
+
+#[async_trait]
+impl<B: Backend> ExportReader for SqlTx<B> {
+    async fn iams(&mut self) -> Result<Vec<IamRecord>> {
+        let sql = format!("SELECT {IAM_COLUMNS} FROM iams ORDER BY name");
+        let rows = B::fetch_all(&mut self.0, query(sql)).await?;
+        rows.iter().map(iam_record).collect()
+    }
+
+    async fn custom_permissions(&mut self) -> Result<Vec<PermissionDef>> {
+        let rows = B::fetch_all(
+            &mut self.0,
+            query(
+                "SELECT name, description, builtin FROM permissions \
+                 WHERE NOT builtin ORDER BY name",
+            ),
+        )
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(PermissionDef {
+                    name: r.text("name")?,
+                    description: r.text("description")?,
+                    builtin: r.bool("builtin")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn users(&mut self, after: Option<Uuid>, limit: u64) -> Result<Vec<UserRecord>> {
+        let select = format!("SELECT {USER_COLUMNS} FROM users");
+        let q = keyset_page(&select, "id", after.as_slice(), limit);
+        let rows = B::fetch_all(&mut self.0, q).await?;
+        self.users_of(rows).await
+    }
+
+    async fn groups(&mut self, after: Option<Uuid>, limit: u64) -> Result<Vec<GroupRecord>> {
+        let select = format!("SELECT {GROUP_COLUMNS} FROM groups");
+        let q = keyset_page(&select, "id", after.as_slice(), limit);
+        let rows = B::fetch_all(&mut self.0, q).await?;
+        self.groups_of(rows).await
+    }
+
+    async fn memberships(
+        &mut self,
+        after: Option<(Uuid, Uuid)>,
+        limit: u64,
+    ) -> Result<Vec<MembershipRecord>> {
+        let select = format!("SELECT {MEMBERSHIP_COLUMNS} FROM group_members");
+        let after: Vec<Uuid> = after.map(|(g, m)| vec![g, m]).unwrap_or_default();
+        let q = keyset_page(&select, "group_id, member_id", &after, limit);
+        let rows = B::fetch_all(&mut self.0, q).await?;
+        rows.iter().map(membership_record).collect()
+    }
+
+    async fn subscriptions(
+        &mut self,
+        after: Option<Uuid>,
+        limit: u64,
+    ) -> Result<Vec<Subscription>> {
+        let select = format!("SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions");
+        let q = keyset_page(&select, "id", after.as_slice(), limit);
+        let rows = B::fetch_all(&mut self.0, q).await?;
+        rows.iter().map(subscription).collect()
+    }
+}

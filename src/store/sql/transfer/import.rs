@@ -1,0 +1,355 @@
+//! The row operations of an import, inside its one write transaction:
+//! each reads or writes one kind of row; `store::transfer::apply_batch`
+//! decides which run. Rows of a user's grants, attributes and emails go in
+//! with one statement whatever their number.
+
+use async_trait::async_trait;
+use serde_json::Value;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::*;
+use crate::store::accounts::{Grant, PermissionDef};
+use crate::store::sql::{Bind, Ty, unique};
+use crate::store::{GroupWrite, UserWrite, email_values};
+
+const INSERT_USER: &str = "INSERT INTO users (id, iam_id, user_name, user_name_folded,
+         external_id, display_name_folded, active, doc, search, password_hash, created,
+         last_modified, version, disabled, deprovisioned, deprovisioned_from)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)";
+
+const UPDATE_USER: &str = "UPDATE users SET iam_id = $2, user_name = $3, user_name_folded = $4,
+         external_id = $5, display_name_folded = $6, active = $7, doc = $8,
+         search = $9, password_hash = COALESCE($10, password_hash), created = $11,
+         last_modified = $12, version = $13, disabled = $14, deprovisioned = $15,
+         deprovisioned_from = $16,
+         -- as a disable or enable would: no token outlives the change
+         token_generation = token_generation
+             + CASE WHEN disabled <> $14 THEN 1 ELSE 0 END
+     WHERE id = $1";
+
+/// `INSERT_USER` or `UPDATE_USER` with the user's values bound.
+fn user_write(sql: &'static str, r: &UserRecord, w: &UserWrite) -> crate::store::sql::Query {
+    query(sql)
+        .bind(r.id)
+        .bind(r.iam)
+        .bind(w.user_name.as_str())
+        .bind(w.user_name.folded())
+        .bind(&w.external_id)
+        .bind(&w.display_name_folded)
+        .bind(w.active)
+        .bind(&r.doc)
+        .bind(&w.search)
+        .bind(w.password_hash.clone().flatten())
+        .bind(r.created)
+        .bind(r.last_modified)
+        .bind(r.version)
+        .bind(r.disabled)
+        .bind(r.deprovisioned)
+        .bind(r.deprovisioned_from)
+}
+
+/// Adds the `user_emails` rows of a user's search document (none of its
+/// own there yet).
+async fn insert_emails<B: Backend>(tx: &mut B::Conn, user: Uuid, search: &Value) -> Result<()> {
+    let values = email_values(search);
+    if values.is_empty() {
+        return Ok(());
+    }
+    // `WHERE true`: SQLite would read ON CONFLICT as a join's ON.
+    let sql = format!(
+        "INSERT INTO user_emails (value, user_id) SELECT t.value, $1 FROM {}
+         WHERE true ON CONFLICT DO NOTHING",
+        B::DIALECT.rows(2, &[("value", Ty::Text)])
+    );
+    let rows = Bind::Columns(vec![values.into()]);
+    B::execute(tx, query(sql).bind(user).bind(rows)).await?;
+    Ok(())
+}
+
+#[async_trait]
+impl<B: Backend> ImportWriter for SqlTx<B> {
+    async fn iam_by_name(&mut self, name: &str) -> Result<Option<IamRecord>> {
+        let sql = format!("SELECT {IAM_COLUMNS} FROM iams WHERE name = $1");
+        let row = B::fetch_optional(&mut self.0, query(sql).bind(name)).await?;
+        row.as_ref().map(iam_record).transpose()
+    }
+
+    async fn insert_iam(&mut self, r: &IamRecord) -> Result<()> {
+        let q = query(
+            "INSERT INTO iams (id, name, display_name, created, settings) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(r.id)
+        .bind(&r.name)
+        .bind(&r.display_name)
+        .bind(r.created)
+        .bind(&r.settings);
+        B::execute(&mut self.0, q)
+            .await
+            .map_err(|e| unique(e, "iams_name"))?;
+        Ok(())
+    }
+
+    async fn update_iam(&mut self, id: Uuid, r: &IamRecord) -> Result<()> {
+        let q = query("UPDATE iams SET display_name = $2, settings = $3 WHERE id = $1")
+            .bind(id)
+            .bind(&r.display_name)
+            .bind(&r.settings);
+        B::execute(&mut self.0, q).await?;
+        Ok(())
+    }
+
+    async fn permission(&mut self, name: &str) -> Result<Option<PermissionDef>> {
+        let q = query("SELECT description, builtin FROM permissions WHERE name = $1").bind(name);
+        let row = B::fetch_optional(&mut self.0, q).await?;
+        row.map(|r| {
+            Ok(PermissionDef {
+                name: name.to_owned(),
+                description: r.text("description")?,
+                builtin: r.bool("builtin")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn insert_permission(&mut self, p: &PermissionDef, now: OffsetDateTime) -> Result<()> {
+        let q = query(
+            "INSERT INTO permissions (name, description, builtin, created) \
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(&p.name)
+        .bind(&p.description)
+        .bind(false)
+        .bind(now);
+        B::execute(&mut self.0, q).await?;
+        Ok(())
+    }
+
+    async fn update_permission(&mut self, p: &PermissionDef) -> Result<()> {
+        let q = query("UPDATE permissions SET description = $2 WHERE name = $1 AND NOT builtin")
+            .bind(&p.name)
+            .bind(&p.description);
+        B::execute(&mut self.0, q).await?;
+        Ok(())
+    }
+
+    async fn users_by_ids(&mut self, ids: &[Uuid]) -> Result<Vec<UserRecord>> {
+        let sql = format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE id IN ({})",
+            B::DIALECT.each(1, Ty::Uuid)
+        );
+        let rows = B::fetch_all(&mut self.0, query(sql).bind(ids)).await?;
+        self.users_of(rows).await
+    }
+
+    async fn insert_user(&mut self, r: &UserRecord, w: &UserWrite) -> Result<()> {
+        B::execute(&mut self.0, user_write(INSERT_USER, r, w))
+            .await
+            .map_err(|e| unique(e, "users_iam_user_name"))?;
+        // A new user: no email rows to delete first.
+        insert_emails::<B>(&mut self.0, r.id, &w.search).await
+    }
+
+    async fn update_user(&mut self, r: &UserRecord, w: &UserWrite) -> Result<()> {
+        B::execute(&mut self.0, user_write(UPDATE_USER, r, w))
+            .await
+            .map_err(|e| unique(e, "users_iam_user_name"))?;
+        let q = query("DELETE FROM user_emails WHERE user_id = $1").bind(r.id);
+        B::execute(&mut self.0, q).await?;
+        insert_emails::<B>(&mut self.0, r.id, &w.search).await
+    }
+
+    async fn put_grants(&mut self, user: Uuid, grants: &[Grant], clear: bool) -> Result<()> {
+        if clear {
+            let q = query("DELETE FROM user_permissions WHERE user_id = $1").bind(user);
+            B::execute(&mut self.0, q).await?;
+        }
+        if grants.is_empty() {
+            return Ok(());
+        }
+        let sql = format!(
+            "INSERT INTO user_permissions (user_id, permission, source, granted)
+             SELECT $1, t.permission, t.source, t.granted FROM {}",
+            B::DIALECT.rows(
+                2,
+                &[
+                    ("permission", Ty::Text),
+                    ("source", Ty::Text),
+                    ("granted", Ty::Time),
+                ]
+            )
+        );
+        let rows = Bind::Columns(vec![
+            grants
+                .iter()
+                .map(|g| g.permission.clone())
+                .collect::<Vec<_>>()
+                .into(),
+            grants
+                .iter()
+                .map(|g| g.source.clone())
+                .collect::<Vec<_>>()
+                .into(),
+            grants.iter().map(|g| g.granted).collect::<Vec<_>>().into(),
+        ]);
+        B::execute(&mut self.0, query(sql).bind(user).bind(rows)).await?;
+        Ok(())
+    }
+
+    async fn put_attributes(
+        &mut self,
+        owner: Uuid,
+        attributes: &[AttributeValue],
+        clear: bool,
+    ) -> Result<()> {
+        if clear {
+            let q = query("DELETE FROM attributes WHERE owner_id = $1").bind(owner);
+            B::execute(&mut self.0, q).await?;
+        }
+        if attributes.is_empty() {
+            return Ok(());
+        }
+        let sql = format!(
+            "INSERT INTO attributes (owner_id, key, value, added)
+             SELECT $1, t.key, t.value, t.added FROM {}",
+            B::DIALECT.rows(
+                2,
+                &[("key", Ty::Text), ("value", Ty::Text), ("added", Ty::Time)]
+            )
+        );
+        let rows = Bind::Columns(vec![
+            attributes
+                .iter()
+                .map(|a| a.key.clone())
+                .collect::<Vec<_>>()
+                .into(),
+            attributes
+                .iter()
+                .map(|a| a.value.clone())
+                .collect::<Vec<_>>()
+                .into(),
+            attributes
+                .iter()
+                .map(|a| a.added)
+                .collect::<Vec<_>>()
+                .into(),
+        ]);
+        B::execute(&mut self.0, query(sql).bind(owner).bind(rows)).await?;
+        Ok(())
+    }
+
+    async fn groups_by_ids(&mut self, ids: &[Uuid]) -> Result<Vec<GroupRecord>> {
+        let sql = format!(
+            "SELECT {GROUP_COLUMNS} FROM groups WHERE id IN ({})",
+            B::DIALECT.each(1, Ty::Uuid)
+        );
+        let rows = B::fetch_all(&mut self.0, query(sql).bind(ids)).await?;
+        self.groups_of(rows).await
+    }
+
+    async fn insert_group(&mut self, r: &GroupRecord, w: &GroupWrite) -> Result<()> {
+        let q = query(
+            "INSERT INTO groups (id, iam_id, display_name, display_name_folded, external_id, doc,
+                                 search, created, last_modified, version)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(r.id)
+        .bind(r.iam)
+        .bind(&w.display_name)
+        .bind(&w.display_name_folded)
+        .bind(&w.external_id)
+        .bind(&r.doc)
+        .bind(&w.search)
+        .bind(r.created)
+        .bind(r.last_modified)
+        .bind(r.version);
+        B::execute(&mut self.0, q)
+            .await
+            .map_err(|e| unique(e, "groups_iam_display_name"))?;
+        Ok(())
+    }
+
+    async fn update_group(&mut self, r: &GroupRecord, w: &GroupWrite) -> Result<()> {
+        let q = query(
+            "UPDATE groups SET display_name = $2, display_name_folded = $3, external_id = $4,
+                 doc = $5, search = $6, created = $7, last_modified = $8, version = $9
+             WHERE id = $1",
+        )
+        .bind(r.id)
+        .bind(&w.display_name)
+        .bind(&w.display_name_folded)
+        .bind(&w.external_id)
+        .bind(&r.doc)
+        .bind(&w.search)
+        .bind(r.created)
+        .bind(r.last_modified)
+        .bind(r.version);
+        B::execute(&mut self.0, q)
+            .await
+            .map_err(|e| unique(e, "groups_iam_display_name"))?;
+        Ok(())
+    }
+
+    async fn membership(&mut self, group: Uuid, member: Uuid) -> Result<Option<MembershipRecord>> {
+        let sql = format!(
+            "SELECT {MEMBERSHIP_COLUMNS} FROM group_members WHERE group_id = $1 AND member_id = $2"
+        );
+        let row = B::fetch_optional(&mut self.0, query(sql).bind(group).bind(member)).await?;
+        row.as_ref().map(membership_record).transpose()
+    }
+
+    async fn exists(&mut self, kind: MemberKind, id: Uuid) -> Result<bool> {
+        let sql = match kind {
+            MemberKind::User => "SELECT 1 FROM users WHERE id = $1",
+            MemberKind::Group => "SELECT 1 FROM groups WHERE id = $1",
+        };
+        let row = B::fetch_optional(&mut self.0, query(sql).bind(id)).await?;
+        Ok(row.is_some())
+    }
+
+    async fn put_membership(&mut self, m: &MembershipRecord) -> Result<()> {
+        let q = query(
+            "INSERT INTO group_members (group_id, member_id, member_kind, added)
+             VALUES ($1, $2, $3, $4)
+             ON CONFLICT (group_id, member_id)
+             DO UPDATE SET member_kind = excluded.member_kind, added = excluded.added",
+        )
+        .bind(m.group)
+        .bind(m.member)
+        .bind(m.kind.as_str())
+        .bind(m.added);
+        B::execute(&mut self.0, q).await?;
+        Ok(())
+    }
+
+    async fn check_nesting(&mut self, group: Uuid, member: Uuid) -> Result<()> {
+        let member = [(member, MemberKind::Group)];
+        crate::store::sql::nesting::check::<B>(&mut self.0, group, &member, &[member[0].0]).await
+    }
+
+    async fn subscription(&mut self, id: Uuid) -> Result<Option<Subscription>> {
+        let sql = format!("SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE id = $1");
+        let row = B::fetch_optional(&mut self.0, query(sql).bind(id)).await?;
+        row.as_ref().map(subscription).transpose()
+    }
+
+    async fn put_subscription(&mut self, s: &Subscription, exists: bool) -> Result<()> {
+        if exists {
+            let q = query("DELETE FROM subscriptions WHERE id = $1").bind(s.id);
+            B::execute(&mut self.0, q).await?;
+        }
+        let q = query(
+            "INSERT INTO subscriptions (id, user_id, data_source, role, subscribed, expires)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(s.id)
+        .bind(s.user_id)
+        .bind(&s.data_source)
+        .bind(&s.role)
+        .bind(s.subscribed)
+        .bind(s.expires);
+        B::execute(&mut self.0, q).await?;
+        Ok(())
+    }
+}

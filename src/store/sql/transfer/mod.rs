@@ -1,0 +1,149 @@
+//! Export and import of the whole directory on either database: export
+//! pages read in one snapshot transaction (`export`), import batches
+//! written in one write transaction, all or nothing (`import`), and the
+//! online backup, which only SQLite makes (`VACUUM INTO` on a reader).
+//! The order and the judgement of an import live in `store::transfer`.
+
+mod export;
+mod import;
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+use super::{Backend, Dialect, Record, SqlStore, query};
+use crate::audit::Entry;
+use crate::store::accounts::Subscription;
+use crate::store::transfer::*;
+use crate::store::{MemberKind, Result, StoreError};
+
+/// A transaction the export reads or the import writes through; it owns
+/// the transaction, which only `Transfer` ends.
+struct SqlTx<B: Backend>(B::Tx);
+
+const USER_COLUMNS: &str = "id, iam_id, deprovisioned_from, deprovisioned, doc, disabled, \
+     created, last_modified, version";
+const GROUP_COLUMNS: &str = "id, iam_id, doc, created, last_modified, version";
+const IAM_COLUMNS: &str = "id, name, display_name, created, settings";
+const MEMBERSHIP_COLUMNS: &str = "group_id, member_id, member_kind, added";
+const SUBSCRIPTION_COLUMNS: &str = "id, user_id, data_source, role, subscribed, expires";
+
+/// A user row of `USER_COLUMNS`, without its grants and attributes.
+fn user_record(r: &impl Record) -> Result<UserRecord> {
+    Ok(UserRecord {
+        id: r.uuid("id")?,
+        iam: r.opt_uuid("iam_id")?,
+        deprovisioned_from: r.opt_uuid("deprovisioned_from")?,
+        deprovisioned: r.opt_time("deprovisioned")?,
+        doc: r.json("doc")?,
+        disabled: r.bool("disabled")?,
+        created: r.time("created")?,
+        last_modified: r.time("last_modified")?,
+        version: r.int("version")?,
+        grants: Vec::new(),
+        attributes: Vec::new(),
+    })
+}
+
+/// A group row of `GROUP_COLUMNS`, without its attributes.
+fn group_record(r: &impl Record) -> Result<GroupRecord> {
+    Ok(GroupRecord {
+        id: r.uuid("id")?,
+        iam: r.uuid("iam_id")?,
+        doc: r.json("doc")?,
+        created: r.time("created")?,
+        last_modified: r.time("last_modified")?,
+        version: r.int("version")?,
+        attributes: Vec::new(),
+    })
+}
+
+fn iam_record(r: &impl Record) -> Result<IamRecord> {
+    Ok(IamRecord {
+        id: r.uuid("id")?,
+        name: r.text("name")?,
+        display_name: r.opt_text("display_name")?,
+        created: r.time("created")?,
+        settings: r.json("settings")?,
+    })
+}
+
+fn membership_record(r: &impl Record) -> Result<MembershipRecord> {
+    let kind = r.text("member_kind")?;
+    Ok(MembershipRecord {
+        group: r.uuid("group_id")?,
+        member: r.uuid("member_id")?,
+        kind: MemberKind::parse(&kind)
+            .ok_or_else(|| StoreError::Corrupt(format!("member kind {kind}")))?,
+        added: r.time("added")?,
+    })
+}
+
+fn subscription(r: &impl Record) -> Result<Subscription> {
+    Ok(Subscription {
+        id: r.uuid("id")?,
+        user_id: r.uuid("user_id")?,
+        data_source: r.text("data_source")?,
+        role: r.text("role")?,
+        subscribed: r.time("subscribed")?,
+        expires: r.opt_time("expires")?,
+    })
+}
+
+#[async_trait]
+impl<B: Backend> Transfer for SqlStore<B> {
+    fn export(&self, page: u64) -> ExportStream<'_> {
+        export_pages(async move { Ok(SqlTx::<B>(self.snapshot().await?)) }, page)
+    }
+
+    async fn import(
+        &self,
+        items: &[ImportItem],
+        audit: &Entry,
+        now: OffsetDateTime,
+    ) -> Result<std::result::Result<Vec<Outcome>, ItemFailed>> {
+        let mut tx = SqlTx::<B>(self.begin().await?);
+        // Memberships of groups in groups are judged under the nesting
+        // locks, taken before any row is written (see `sql::nesting`); an
+        // import may touch any IAM, so it takes them all.
+        let nests = items
+            .iter()
+            .any(|i| matches!(i, ImportItem::Membership(m) if m.kind == MemberKind::Group));
+        if nests {
+            super::nesting::lock_all::<B>(&mut tx.0).await?;
+        }
+        let outcomes = match apply_batch(&mut tx, items, now).await {
+            Ok(o) => o,
+            Err(failed) => {
+                B::rollback(tx.0).await?;
+                return Ok(Err(failed));
+            }
+        };
+        let entries = imported_entries(audit, items, &outcomes);
+        if entries.is_empty() {
+            // Nothing changed: nothing to make durable.
+            B::rollback(tx.0).await?;
+            return Ok(Ok(outcomes));
+        }
+        super::audit::append_all::<B>(&mut tx.0, &entries, now).await?;
+        B::commit(tx.0).await?;
+        Ok(Ok(outcomes))
+    }
+
+    async fn backup_into(&self, path: &std::path::Path) -> Result<()> {
+        if B::DIALECT == Dialect::Postgres {
+            return Err(StoreError::Config(
+                "backup copies SQLite databases; for PostgreSQL use pg_dump \
+                 (pg_dump --format=custom --file=scim-bridge.dump DBNAME; see docs/BACKUPS.md)"
+                    .into(),
+            ));
+        }
+        let target = path
+            .to_str()
+            .ok_or_else(|| StoreError::Config("the backup path is not UTF-8".into()))?;
+        // A reader: the copy is one consistent snapshot while the writer
+        // keeps writing.
+        let mut conn = self.read().await?;
+        B::execute(&mut conn, query("VACUUM INTO $1").bind(target)).await?;
+        Ok(())
+    }
+}
