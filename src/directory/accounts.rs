@@ -701,7 +701,14 @@ impl Directory {
         // The store records one `permission.added` per permission granted.
         let entry = ctx.entry("permission.added");
         self.store
-            .change_grants(user, &add, &[], &[], &entry, self.now())
+            .change_grants(
+                user,
+                &add,
+                &[],
+                super::guard::store_guard(&[]),
+                &entry,
+                self.now(),
+            )
             .await
             .map_err(|e| not_found_as_account(e, user))
     }
@@ -742,7 +749,7 @@ impl Directory {
                 user,
                 &[],
                 &[name.to_owned()],
-                &admins_after,
+                super::guard::store_guard(&admins_after),
                 &entry,
                 self.now(),
             )
@@ -805,7 +812,13 @@ impl Directory {
             .target("User", user)
             .attributes(["disabled"]);
         self.store
-            .set_disabled(user, disabled, &admins_after, &entry, self.now())
+            .set_disabled(
+                user,
+                disabled,
+                super::guard::store_guard(&admins_after),
+                &entry,
+                self.now(),
+            )
             .await
             .map_err(|e| not_found_as_account(e, user))
     }
@@ -831,7 +844,13 @@ impl Directory {
             .await?;
         let entry = ctx.entry("user.deleted").target("User", user);
         self.store
-            .delete_account(user, None, &admins_after, &entry, self.now())
+            .delete_account(
+                user,
+                None,
+                super::guard::store_guard(&admins_after),
+                &entry,
+                self.now(),
+            )
             .await
             .map_err(|e| not_found_as_account(e, user))
     }

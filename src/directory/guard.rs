@@ -19,8 +19,18 @@ use super::permissions::{POWER_PERMISSIONS, USER_ADMIN};
 use super::{Directory, Result, Scope};
 use crate::scim::ScimError;
 use crate::scim::resource::fold_case;
-use crate::store::accounts::{Account, AccountQuery, BUILT_IN_IAM_ID};
+use crate::store::accounts::{Account, AccountQuery, BUILT_IN_IAM_ID, LastAdmin};
 use crate::store::{ListQuery, MemberKind};
+
+/// Storage's own check inside the write (see `LAST_USER_ADMIN`): USER_ADMIN
+/// must keep an enabled holder; `admins_after` (what
+/// [`Directory::guard_user_admins`] returned) still hold it through groups.
+pub(crate) fn store_guard(admins_after: &[Uuid]) -> LastAdmin<'_> {
+    LastAdmin {
+        permission: USER_ADMIN,
+        admins_after,
+    }
+}
 
 /// What a change would take away.
 #[derive(Debug, Default)]

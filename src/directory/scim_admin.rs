@@ -285,7 +285,7 @@ impl Directory {
                     attributes: &attribute_ops,
                     attributes_audit: &ctx.entry("attribute.changed").target("User", id),
                     disabled: (disabled != account.disabled).then_some((disabled, &disabled_entry)),
-                    admins_after: &admins_after,
+                    last_admin: super::guard::store_guard(&admins_after),
                 },
                 self.now(),
             )

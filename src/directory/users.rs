@@ -110,6 +110,7 @@ impl Directory {
     ) -> Result<()> {
         let id = parse_id(id)?;
         let admins_after = self.check_user_write(scope, id, None).await?;
+        let last_admin = super::guard::store_guard(&admins_after);
         let ctx = super::accounts::Ctx {
             actor: scope.audit().actor,
             request_id: scope.request_id.clone(),
@@ -120,19 +121,13 @@ impl Directory {
             super::accounts::DeleteMode::Deprovision => {
                 let entry = ctx.entry("user.deprovisioned").target("User", id);
                 self.store
-                    .deprovision_user(scope.iam, id, if_version, &admins_after, &entry, now)
+                    .deprovision_user(scope.iam, id, if_version, last_admin, &entry, now)
                     .await
             }
             super::accounts::DeleteMode::Delete => {
                 let entry = ctx.entry("user.deleted").target("User", id);
                 self.store
-                    .delete_account(
-                        id,
-                        Some((scope.iam, if_version)),
-                        &admins_after,
-                        &entry,
-                        now,
-                    )
+                    .delete_account(id, Some((scope.iam, if_version)), last_admin, &entry, now)
                     .await
             }
         };

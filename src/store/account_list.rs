@@ -72,8 +72,12 @@ pub const TRIGRAM_SORT_LIMIT: u64 = 10_000;
 
 /// SQLite: the statement counting the trigram index's candidates for a
 /// search, up to `TRIGRAM_SORT_LIMIT + 1`; none when the search is too
-/// short for the index (or there is no search).
-pub fn trigram_probe(q: &AccountQuery) -> Option<Statement> {
+/// short for the index (or there is no search). None on PostgreSQL, whose
+/// planner chooses between the trigram and the list indexes itself.
+pub fn trigram_probe(q: &AccountQuery, dialect: Dialect) -> Option<Statement> {
+    if dialect == Dialect::Postgres {
+        return None;
+    }
     let s = q.search.as_deref()?;
     if s.chars().count() < TRIGRAM_MIN_CHARS {
         return None;

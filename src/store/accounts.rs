@@ -20,12 +20,22 @@ pub const SOURCE_IAM_DEFAULT: &str = "iam-default";
 pub const BUILT_IN_IAM_ID: Uuid = Uuid::from_u128(1);
 
 /// The store's name for "this change would leave no enabled USER_ADMIN".
-/// The refusal to take USER_ADMIN (or the account holding it) from the
-/// last enabled, active account holding it directly. `admins_after`
-/// parameters name the accounts the domain found still holding USER_ADMIN
-/// after the change through group mappings (which storage cannot read):
-/// they count as other admins while they are still enabled and active.
+/// The refusal to take the guarded permission (or the account holding it)
+/// from the last enabled, active account holding it directly; see
+/// [`LastAdmin`].
 pub const LAST_USER_ADMIN: &str = "last_user_admin";
+
+/// The last-admin check a write runs inside its transaction (race-free,
+/// where the domain's own check is not). The domain names the permission
+/// (USER_ADMIN: storage does not know what administers the directory) and
+/// the accounts it found still holding it after the change through group
+/// mappings, which storage cannot read: they count as other admins while
+/// they are still enabled and active.
+#[derive(Debug, Clone, Copy)]
+pub struct LastAdmin<'a> {
+    pub permission: &'a str,
+    pub admins_after: &'a [Uuid],
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PermissionDef {
@@ -116,8 +126,7 @@ pub struct AccountChange<'a> {
     pub attributes: &'a [AttributeOp],
     pub attributes_audit: &'a Entry,
     pub disabled: Option<(bool, &'a Entry)>,
-    /// See [`LAST_USER_ADMIN`].
-    pub admins_after: &'a [Uuid],
+    pub last_admin: LastAdmin<'a>,
 }
 
 /// A change of the managed attribute layer.
@@ -246,14 +255,14 @@ pub trait Accounts: Send + Sync {
     async fn grants(&self, user: Uuid) -> Result<Vec<Grant>>;
     /// Adds grants (permission, source) and removes direct and default
     /// grants of the named permissions, in one transaction. Refuses with
-    /// Conflict(LAST_USER_ADMIN) to take USER_ADMIN from the last enabled
-    /// account holding it; an unknown permission → NotFound.
+    /// Conflict(LAST_USER_ADMIN) to take the guarded permission from the
+    /// last enabled account holding it; an unknown permission → NotFound.
     async fn change_grants(
         &self,
         user: Uuid,
         add: &[(String, &'static str)],
         remove: &[String],
-        admins_after: &[Uuid],
+        last_admin: LastAdmin<'_>,
         audit: &Entry,
         now: OffsetDateTime,
     ) -> Result<()>;
@@ -269,14 +278,14 @@ pub trait Accounts: Send + Sync {
         now: OffsetDateTime,
     ) -> Result<()>;
 
-    /// Disables or enables; refuses to disable the last enabled USER_ADMIN.
+    /// Disables or enables; refuses to disable the last enabled admin.
     /// When the state changes, the account's token generation is bumped and
     /// its console sessions end: what was issued before does not come back.
     async fn set_disabled(
         &self,
         user: Uuid,
         disabled: bool,
-        admins_after: &[Uuid],
+        last_admin: LastAdmin<'_>,
         audit: &Entry,
         now: OffsetDateTime,
     ) -> Result<()>;
@@ -285,14 +294,14 @@ pub trait Accounts: Send + Sync {
     async fn revoke_sessions(&self, user: Uuid, audit: &Entry, now: OffsetDateTime) -> Result<()>;
     /// Removes the account and everything attached to it (grants,
     /// attributes, memberships, subscriptions); the audit keeps the event.
-    /// Refuses for the last enabled USER_ADMIN.
+    /// Refuses for the last enabled admin.
     /// With `scim`, only an account of that IAM (and, with a version, only
     /// if the stored version equals it): an identity provider's DELETE.
     async fn delete_account(
         &self,
         user: Uuid,
         scim: Option<(Uuid, Option<i64>)>,
-        admins_after: &[Uuid],
+        last_admin: LastAdmin<'_>,
         audit: &Entry,
         now: OffsetDateTime,
     ) -> Result<()>;
@@ -305,7 +314,7 @@ pub trait Accounts: Send + Sync {
         iam: Uuid,
         user: Uuid,
         if_version: Option<i64>,
-        admins_after: &[Uuid],
+        last_admin: LastAdmin<'_>,
         audit: &Entry,
         now: OffsetDateTime,
     ) -> Result<()>;

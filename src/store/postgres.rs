@@ -209,6 +209,7 @@ impl Backend for Postgres {
 
     async fn execute(conn: &mut PgConnection, q: Query) -> Result<u64> {
         let done = sqlx::query_with(AssertSqlSafe(q.sql), encode(q.binds)?)
+            .persistent(q.persistent)
             .execute(conn)
             .await?;
         Ok(done.rows_affected())
@@ -216,12 +217,14 @@ impl Backend for Postgres {
 
     async fn fetch_all(conn: &mut PgConnection, q: Query) -> Result<Vec<PgRow>> {
         Ok(sqlx::query_with(AssertSqlSafe(q.sql), encode(q.binds)?)
+            .persistent(q.persistent)
             .fetch_all(conn)
             .await?)
     }
 
     async fn fetch_optional(conn: &mut PgConnection, q: Query) -> Result<Option<PgRow>> {
         Ok(sqlx::query_with(AssertSqlSafe(q.sql), encode(q.binds)?)
+            .persistent(q.persistent)
             .fetch_optional(conn)
             .await?)
     }
@@ -229,6 +232,7 @@ impl Backend for Postgres {
     fn fetch_stream(&self, q: Query) -> BoxStream<'_, Result<PgRow>> {
         match encode(q.binds) {
             Ok(args) => sqlx::query_with(AssertSqlSafe(q.sql), args)
+                .persistent(q.persistent)
                 .fetch(&self.pool)
                 .map(|r| r.map_err(StoreError::from))
                 .boxed(),

@@ -67,6 +67,44 @@ impl Dialect {
         }
     }
 
+    /// A statement that holds transaction lock `key` until the transaction
+    /// ends, so that the writes taking it run one at a time across
+    /// replicas (PostgreSQL's advisory lock). None on SQLite: its one
+    /// writer already runs write transactions one at a time.
+    pub fn xact_lock(self, key: i64) -> Option<String> {
+        match self {
+            Dialect::Sqlite => None,
+            Dialect::Postgres => Some(format!("SELECT pg_advisory_xact_lock({key})")),
+        }
+    }
+
+    /// The shard of a counter row this connection adds to: concurrent
+    /// PostgreSQL writers add to different rows of one counter rather than
+    /// wait on one. SQLite's one writer needs one row.
+    pub fn counter_shard(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "0",
+            Dialect::Postgres => "pg_backend_pid() % 16",
+        }
+    }
+
+    /// Parameter `$n`, a day bound as its `YYYY-MM-DD` text, as a day
+    /// column holds it (that text in SQLite, a date in PostgreSQL).
+    pub fn day(self, n: usize) -> String {
+        match self {
+            Dialect::Sqlite => format!("${n}"),
+            Dialect::Postgres => format!("${n}::date"),
+        }
+    }
+
+    /// A day column as its `YYYY-MM-DD` text.
+    pub fn day_text(self, column: &str) -> String {
+        match self {
+            Dialect::Sqlite => column.to_owned(),
+            Dialect::Postgres => format!("to_char({column}, 'YYYY-MM-DD')"),
+        }
+    }
+
     /// A true/false column as a condition (SQLite stores 0 and 1).
     pub fn is_true(self, column: &str) -> String {
         match self {

@@ -3,6 +3,7 @@
 //! [`Dialect`] and [`Bind`], run through a [`Backend`]. The backends
 //! (`super::sqlite`, `super::postgres`) hold only what truly differs.
 
+pub(crate) mod accounts;
 pub mod audit;
 pub mod backend;
 pub mod dialect;

@@ -17,6 +17,9 @@ pub use super::super::sql_filter::{Bind, Ty};
 pub struct Query {
     pub sql: Cow<'static, str>,
     pub binds: Vec<Bind>,
+    /// Kept prepared on its connection (the default); see
+    /// [`Query::planned_each_time`].
+    pub persistent: bool,
 }
 
 /// A statement with no values bound yet.
@@ -24,6 +27,7 @@ pub fn query(sql: impl Into<Cow<'static, str>>) -> Query {
     Query {
         sql: sql.into(),
         binds: Vec::new(),
+        persistent: true,
     }
 }
 
@@ -39,7 +43,17 @@ impl Query {
         Query {
             sql: sql.into(),
             binds,
+            persistent: true,
         }
+    }
+
+    /// Not kept prepared, so that PostgreSQL plans it for its values each
+    /// time: after five runs of a prepared statement it may settle on one
+    /// generic plan for all values, blind to how selective each is. SQLite
+    /// plans no other way, and keeps its statements prepared regardless.
+    pub fn planned_each_time(mut self) -> Self {
+        self.persistent = false;
+        self
     }
 }
 

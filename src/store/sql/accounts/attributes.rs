@@ -1,0 +1,120 @@
+//! The managed attribute layer of users and groups: keys with sets of
+//! values, changed by operations applied in order.
+
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::super::{Backend, Record, SqlStore, audit, query};
+use crate::audit::Entry;
+use crate::store::accounts::{AttributeOp, Discard};
+use crate::store::{Result, StoreError};
+
+pub(super) async fn of<B: Backend>(s: &SqlStore<B>, owner: Uuid) -> Result<Vec<(String, String)>> {
+    let rows = s
+        .read_all(
+            query("SELECT key, value FROM attributes WHERE owner_id = $1 ORDER BY key, value")
+                .bind(owner),
+        )
+        .await?;
+    rows.iter()
+        .map(|r| Ok((r.text("key")?, r.text("value")?)))
+        .collect()
+}
+
+pub(super) async fn patch<B: Backend>(
+    s: &SqlStore<B>,
+    owner: Uuid,
+    ops: &[AttributeOp],
+    entry: &Entry,
+    now: OffsetDateTime,
+) -> Result<()> {
+    let mut tx = s.begin().await?;
+    let found = B::fetch_optional(
+        &mut tx,
+        query("SELECT 1 FROM users WHERE id = $1 UNION ALL SELECT 1 FROM groups WHERE id = $1")
+            .bind(owner),
+    )
+    .await?;
+    if found.is_none() {
+        return Err(StoreError::NotFound);
+    }
+    let entries = patch_in::<B>(&mut tx, owner, ops, entry, now).await?;
+    audit::append_all::<B>(&mut tx, &entries, now).await?;
+    B::commit(tx).await
+}
+
+/// Applies attribute operations in order inside a transaction; the audit
+/// records of what changed, for the caller to append.
+pub(super) async fn patch_in<B: Backend>(
+    tx: &mut B::Conn,
+    owner: Uuid,
+    ops: &[AttributeOp],
+    entry: &Entry,
+    now: OffsetDateTime,
+) -> Result<Vec<Entry>> {
+    // One audit record per key that gained values and one per key that
+    // lost some, for each operation.
+    let mut entries = Vec::new();
+    for op in ops {
+        let (key, values, drop) = match op {
+            AttributeOp::Add { key, values } => (key, values, Discard::Nothing),
+            AttributeOp::Replace { key, values } => (key, values, Discard::AllBut),
+            AttributeOp::Remove { key, values } if values.is_empty() => {
+                (key, values, Discard::AllBut)
+            }
+            AttributeOp::Remove { key, values } => (key, values, Discard::These),
+        };
+        let mut removed = 0;
+        if drop != Discard::Nothing {
+            let held = B::fetch_all(
+                tx,
+                query("SELECT value FROM attributes WHERE owner_id = $1 AND key = $2")
+                    .bind(owner)
+                    .bind(key),
+            )
+            .await?;
+            for r in held {
+                let v = r.text("value")?;
+                let listed = values.contains(&v);
+                if listed == (drop == Discard::These) {
+                    removed += B::execute(
+                        tx,
+                        query(
+                            "DELETE FROM attributes \
+                             WHERE owner_id = $1 AND key = $2 AND value = $3",
+                        )
+                        .bind(owner)
+                        .bind(key)
+                        .bind(v),
+                    )
+                    .await?;
+                }
+            }
+        }
+        let mut added = 0;
+        if !matches!(op, AttributeOp::Remove { .. }) {
+            for v in values {
+                added += B::execute(
+                    tx,
+                    query(
+                        "INSERT INTO attributes (owner_id, key, value, added) \
+                         VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                    )
+                    .bind(owner)
+                    .bind(key)
+                    .bind(v)
+                    .bind(now),
+                )
+                .await?;
+            }
+        }
+        for (n, action) in [(removed, "attribute.removed"), (added, "attribute.added")] {
+            if n > 0 {
+                let mut e = entry.clone().attributes([format!("attributes.{key}")]);
+                e.action = action;
+                entries.push(e);
+            }
+        }
+    }
+    Ok(entries)
+}

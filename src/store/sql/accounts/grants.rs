@@ -1,0 +1,169 @@
+//! The permission catalogue and the grants of accounts: direct ones and
+//! an IAM's defaults (group-derived permissions are not stored).
+
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::super::{Backend, Record, SqlStore, Ty, audit, query, unique};
+use super::{last_admin, user_exists};
+use crate::audit::Entry;
+use crate::store::Result;
+use crate::store::accounts::{Grant, LastAdmin, PermissionDef, SOURCE_IAM_DEFAULT};
+use crate::store::grant_entry;
+
+pub(super) async fn catalogue<B: Backend>(s: &SqlStore<B>) -> Result<Vec<PermissionDef>> {
+    let rows = s
+        .read_all(query(
+            "SELECT name, description, builtin FROM permissions ORDER BY name",
+        ))
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(PermissionDef {
+                name: r.text("name")?,
+                description: r.text("description")?,
+                builtin: r.bool("builtin")?,
+            })
+        })
+        .collect()
+}
+
+/// Adds a custom permission; a taken name → Conflict("permissions_name").
+pub(super) async fn add_permission<B: Backend>(
+    s: &SqlStore<B>,
+    def: &PermissionDef,
+    entry: &Entry,
+    now: OffsetDateTime,
+) -> Result<()> {
+    let mut tx = s.begin().await?;
+    B::execute(
+        &mut tx,
+        query(
+            "INSERT INTO permissions (name, description, builtin, created) \
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(&def.name)
+        .bind(&def.description)
+        .bind(false)
+        .bind(now),
+    )
+    .await
+    .map_err(|e| unique(e, "permissions_name"))?;
+    audit::append::<B>(&mut tx, entry, now).await?;
+    B::commit(tx).await
+}
+
+pub(super) async fn of<B: Backend>(s: &SqlStore<B>, user: Uuid) -> Result<Vec<Grant>> {
+    let rows = s
+        .read_all(
+            query(
+                "SELECT permission, source, granted FROM user_permissions
+                 WHERE user_id = $1 ORDER BY permission, source",
+            )
+            .bind(user),
+        )
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Grant {
+                permission: r.text("permission")?,
+                source: r.text("source")?,
+                granted: r.time("granted")?,
+            })
+        })
+        .collect()
+}
+
+pub(super) async fn change<B: Backend>(
+    s: &SqlStore<B>,
+    user: Uuid,
+    add: &[(String, &'static str)],
+    remove: &[String],
+    last_admin: LastAdmin<'_>,
+    entry: &Entry,
+    now: OffsetDateTime,
+) -> Result<()> {
+    let mut tx = s.begin().await?;
+    user_exists::<B>(&mut tx, user).await?;
+    let entries = change_in::<B>(&mut tx, user, add, remove, last_admin, entry, now).await?;
+    audit::append_all::<B>(&mut tx, &entries, now).await?;
+    B::commit(tx).await
+}
+
+/// Grants and withdraws permissions inside a transaction; the audit
+/// records of what came and went, for the caller to append.
+pub(super) async fn change_in<B: Backend>(
+    tx: &mut B::Conn,
+    user: Uuid,
+    add: &[(String, &'static str)],
+    remove: &[String],
+    guard: LastAdmin<'_>,
+    entry: &Entry,
+    now: OffsetDateTime,
+) -> Result<Vec<Entry>> {
+    if remove.iter().any(|p| p == guard.permission) {
+        last_admin::check::<B>(tx, user, guard).await?;
+    }
+    // One audit record per permission that came or went.
+    let mut entries = Vec::new();
+    for p in remove {
+        let n = B::execute(
+            tx,
+            query("DELETE FROM user_permissions WHERE user_id = $1 AND permission = $2")
+                .bind(user)
+                .bind(p),
+        )
+        .await?;
+        if n > 0 {
+            entries.push(grant_entry(entry, user, "permission.removed", p));
+        }
+    }
+    for (p, source) in add {
+        let n = B::execute(
+            tx,
+            query(
+                "INSERT INTO user_permissions (user_id, permission, source, granted)
+                 SELECT $1, name, $3, $4 FROM permissions WHERE name = $2
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(user)
+            .bind(p)
+            .bind(*source)
+            .bind(now),
+        )
+        .await?;
+        if n > 0 {
+            entries.push(grant_entry(entry, user, "permission.added", p));
+        }
+    }
+    Ok(entries)
+}
+
+/// Grants an IAM's default permissions to a new user (names not in the
+/// catalogue are skipped).
+pub(crate) async fn grant_defaults<B: Backend>(
+    tx: &mut B::Conn,
+    user: Uuid,
+    grants: &[String],
+    now: OffsetDateTime,
+) -> Result<()> {
+    if grants.is_empty() {
+        return Ok(());
+    }
+    let sql = format!(
+        "INSERT INTO user_permissions (user_id, permission, source, granted)
+         SELECT $1, name, $3, $4 FROM permissions WHERE name IN ({})
+         ON CONFLICT DO NOTHING",
+        B::DIALECT.each(2, Ty::Text)
+    );
+    B::execute(
+        tx,
+        query(sql)
+            .bind(user)
+            .bind(grants.to_vec())
+            .bind(SOURCE_IAM_DEFAULT)
+            .bind(now),
+    )
+    .await?;
+    Ok(())
+}

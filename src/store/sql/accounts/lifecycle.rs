@@ -1,0 +1,279 @@
+//! An account's fate: an administrator's combined change, disable and
+//! enable, revoking what it was issued, permanent delete, an identity
+//! provider's deprovisioning, and migration to another IAM.
+
+use serde_json::Value;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::super::{Backend, Bind, Record, SqlStore, Ty, audit, query, unique};
+use super::{attributes, grants, last_admin, user_exists};
+use crate::audit::Entry;
+use crate::store::accounts::{AccountChange, BUILT_IN_IAM_ID, LastAdmin, Migration};
+use crate::store::{Result, StoreError, email_values};
+
+/// Grants, attributes and the disabled flag of one account, all or none.
+pub(super) async fn change<B: Backend>(
+    s: &SqlStore<B>,
+    user: Uuid,
+    c: &AccountChange<'_>,
+    now: OffsetDateTime,
+) -> Result<()> {
+    let mut tx = s.begin().await?;
+    user_exists::<B>(&mut tx, user).await?;
+    let mut entries = grants::change_in::<B>(
+        &mut tx,
+        user,
+        c.grants_add,
+        c.grants_remove,
+        c.last_admin,
+        c.grants_audit,
+        now,
+    )
+    .await?;
+    entries.extend(
+        attributes::patch_in::<B>(&mut tx, user, c.attributes, c.attributes_audit, now).await?,
+    );
+    if let Some((disabled, entry)) = c.disabled {
+        disabled_in::<B>(&mut tx, user, disabled, c.last_admin).await?;
+        entries.push(entry.clone());
+    }
+    audit::append_all::<B>(&mut tx, &entries, now).await?;
+    B::commit(tx).await
+}
+
+pub(super) async fn set_disabled<B: Backend>(
+    s: &SqlStore<B>,
+    user: Uuid,
+    disabled: bool,
+    guard: LastAdmin<'_>,
+    entry: &Entry,
+    now: OffsetDateTime,
+) -> Result<()> {
+    let mut tx = s.begin().await?;
+    user_exists::<B>(&mut tx, user).await?;
+    disabled_in::<B>(&mut tx, user, disabled, guard).await?;
+    audit::append::<B>(&mut tx, entry, now).await?;
+    B::commit(tx).await
+}
+
+/// Disables or enables inside a transaction (never the last admin).
+async fn disabled_in<B: Backend>(
+    tx: &mut B::Conn,
+    user: Uuid,
+    disabled: bool,
+    guard: LastAdmin<'_>,
+) -> Result<()> {
+    if disabled {
+        last_admin::check::<B>(tx, user, guard).await?;
+    }
+    // A change of state revokes what the account was issued; setting
+    // what already holds (a routine sync's `disabled: false`) does not.
+    let changed = B::execute(
+        tx,
+        query(
+            "UPDATE users SET disabled = $1, token_generation = token_generation + 1 \
+             WHERE id = $2 AND disabled <> $1",
+        )
+        .bind(disabled)
+        .bind(user),
+    )
+    .await?
+        > 0;
+    if changed {
+        end_sessions::<B>(tx, user).await?;
+    }
+    Ok(())
+}
+
+pub(super) async fn revoke_sessions<B: Backend>(
+    s: &SqlStore<B>,
+    user: Uuid,
+    entry: &Entry,
+    now: OffsetDateTime,
+) -> Result<()> {
+    let mut tx = s.begin().await?;
+    user_exists::<B>(&mut tx, user).await?;
+    B::execute(
+        &mut tx,
+        query("UPDATE users SET token_generation = token_generation + 1 WHERE id = $1").bind(user),
+    )
+    .await?;
+    end_sessions::<B>(&mut tx, user).await?;
+    audit::append::<B>(&mut tx, entry, now).await?;
+    B::commit(tx).await
+}
+
+/// Ends the account's console sessions when its token generation moves on
+/// (the generation check alone would refuse them; this also frees the rows).
+async fn end_sessions<B: Backend>(tx: &mut B::Conn, user: Uuid) -> Result<()> {
+    B::execute(
+        tx,
+        query("DELETE FROM console_sessions WHERE account_id = $1").bind(user),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Removes the account and what hangs on it; with `scim`, only an account
+/// of that IAM (at that version, when given).
+pub(super) async fn delete<B: Backend>(
+    s: &SqlStore<B>,
+    user: Uuid,
+    scim: Option<(Uuid, Option<i64>)>,
+    guard: LastAdmin<'_>,
+    entry: &Entry,
+    now: OffsetDateTime,
+) -> Result<()> {
+    let mut tx = s.begin().await?;
+    match scim {
+        Some((iam, version)) => check_version::<B>(&mut tx, iam, user, version).await?,
+        None => user_exists::<B>(&mut tx, user).await?,
+    }
+    last_admin::check::<B>(&mut tx, user, guard).await?;
+    for sql in [
+        "DELETE FROM group_members WHERE member_id = $1",
+        "DELETE FROM attributes WHERE owner_id = $1",
+        "DELETE FROM users WHERE id = $1",
+    ] {
+        B::execute(&mut tx, query(sql).bind(user)).await?;
+    }
+    audit::append::<B>(&mut tx, entry, now).await?;
+    B::commit(tx).await
+}
+
+/// Detaches the account from the IAM and drops its memberships there.
+pub(super) async fn deprovision<B: Backend>(
+    s: &SqlStore<B>,
+    iam: Uuid,
+    user: Uuid,
+    if_version: Option<i64>,
+    guard: LastAdmin<'_>,
+    entry: &Entry,
+    now: OffsetDateTime,
+) -> Result<()> {
+    let mut tx = s.begin().await?;
+    check_version::<B>(&mut tx, iam, user, if_version).await?;
+    last_admin::check::<B>(&mut tx, user, guard).await?;
+    B::execute(
+        &mut tx,
+        query(
+            "DELETE FROM group_members WHERE member_id = $1
+               AND group_id IN (SELECT id FROM groups WHERE iam_id = $2)",
+        )
+        .bind(user)
+        .bind(iam),
+    )
+    .await?;
+    B::execute(
+        &mut tx,
+        query(
+            "UPDATE users SET iam_id = NULL, deprovisioned = $1, deprovisioned_from = $2,
+                 last_modified = $1, version = version + 1
+             WHERE id = $3",
+        )
+        .bind(now)
+        .bind(iam)
+        .bind(user),
+    )
+    .await?;
+    audit::append::<B>(&mut tx, entry, now).await?;
+    B::commit(tx).await
+}
+
+/// Moves the account to another IAM under its new identity fields.
+pub(super) async fn migrate<B: Backend>(
+    s: &SqlStore<B>,
+    user: Uuid,
+    to: &Migration<'_>,
+    entry: &Entry,
+    now: OffsetDateTime,
+) -> Result<()> {
+    let u = to.user;
+    let mut tx = s.begin().await?;
+    user_exists::<B>(&mut tx, user).await?;
+    B::execute(
+        &mut tx,
+        query(
+            "UPDATE users SET iam_id = $1, deprovisioned = NULL, deprovisioned_from = NULL,
+                 user_name = $2, user_name_folded = $3, external_id = $4,
+                 display_name_folded = $5, active = $6, doc = $7, search = $8,
+                 last_modified = $9, version = version + 1
+             WHERE id = $10",
+        )
+        .bind(to.iam)
+        .bind(u.user_name.as_str())
+        .bind(u.user_name.folded())
+        .bind(&u.external_id)
+        .bind(&u.display_name_folded)
+        .bind(u.active)
+        .bind(&u.doc)
+        .bind(&u.search)
+        .bind(now)
+        .bind(user),
+    )
+    .await
+    .map_err(|e| unique(e, "users_iam_user_name"))?;
+    write_emails::<B>(&mut tx, user, &u.search).await?;
+    // The memberships were the identity provider's it leaves; the
+    // built-in IAM's internal groups are the internal IAM's own.
+    B::execute(
+        &mut tx,
+        query(
+            "DELETE FROM group_members WHERE member_id = $1
+               AND group_id IN (SELECT id FROM groups WHERE iam_id <> $2)",
+        )
+        .bind(user)
+        .bind(BUILT_IN_IAM_ID),
+    )
+    .await?;
+    audit::append::<B>(&mut tx, entry, now).await?;
+    B::commit(tx).await
+}
+
+/// Checks the version an identity provider's write expects, inside its
+/// transaction, locking the row until the transaction ends.
+async fn check_version<B: Backend>(
+    tx: &mut B::Conn,
+    iam: Uuid,
+    user: Uuid,
+    if_version: Option<i64>,
+) -> Result<()> {
+    let sql = format!(
+        "SELECT version FROM users WHERE id = $1 AND iam_id = $2{}",
+        B::DIALECT.for_update()
+    );
+    let row = B::fetch_optional(tx, query(sql).bind(user).bind(iam)).await?;
+    let current = row.ok_or(StoreError::NotFound)?.int("version")?;
+    match if_version {
+        Some(v) if v != current => Err(StoreError::VersionMismatch),
+        _ => Ok(()),
+    }
+}
+
+/// Rewrites the `user_emails` rows of a user from its search document.
+async fn write_emails<B: Backend>(tx: &mut B::Conn, user: Uuid, search: &Value) -> Result<()> {
+    B::execute(
+        tx,
+        query("DELETE FROM user_emails WHERE user_id = $1").bind(user),
+    )
+    .await?;
+    let values = email_values(search);
+    if values.is_empty() {
+        return Ok(());
+    }
+    let sql = format!(
+        "INSERT INTO user_emails (value, user_id) SELECT t.value, $1 FROM {}
+         WHERE true ON CONFLICT DO NOTHING",
+        B::DIALECT.rows(2, &[("value", Ty::Text)])
+    );
+    let values = values.into_iter().map(Some).collect();
+    B::execute(
+        tx,
+        query(sql)
+            .bind(user)
+            .bind(Bind::Columns(vec![Bind::Texts(values)])),
+    )
+    .await?;
+    Ok(())
+}
