@@ -71,7 +71,7 @@ impl Dialect {
     /// ends, so that the writes taking it run one at a time across
     /// replicas (PostgreSQL's advisory lock). None on SQLite: its one
     /// writer already runs write transactions one at a time.
-    pub fn xact_lock(self, key: i64) -> Option<String> {
+    pub fn xact_lock_on(self, key: i64) -> Option<String> {
         match self {
             Dialect::Sqlite => None,
             Dialect::Postgres => Some(format!("SELECT pg_advisory_xact_lock({key})")),

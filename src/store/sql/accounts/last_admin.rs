@@ -40,7 +40,7 @@ pub(super) async fn check<B: Backend>(
     // One such check at a time across replicas: two admins taking the
     // permission from each other at once must not both succeed. The count
     // after the lock sees what the other committed.
-    if let Some(lock) = B::DIALECT.xact_lock(LAST_ADMIN_LOCK) {
+    if let Some(lock) = B::DIALECT.xact_lock_on(LAST_ADMIN_LOCK) {
         B::execute(tx, query(lock)).await?;
     }
     let sql = format!(
