@@ -39,8 +39,7 @@ pub struct TestApp {
     server_dir: scim_bridge::directory::Directory,
     /// The leak check's copies of audit, metrics and usage are written.
     dumped: bool,
-    _dir: Option<tempfile::TempDir>,
-    schema: Option<String>,
+    db: Option<TestDb>,
 }
 
 impl TestApp {
@@ -61,19 +60,8 @@ impl TestApp {
         clock: Option<scim_bridge::directory::Clock>,
     ) -> Option<TestApp> {
         leak::init();
-        let (database_url, dir, schema) = match backend {
-            Backend::Sqlite => {
-                let dir = tempfile::tempdir().expect("temp dir");
-                let url = format!("sqlite://{}", dir.path().join("test.db").display());
-                (url, Some(dir), None)
-            }
-            Backend::Postgres => {
-                let base = postgres_url()?;
-                let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
-                create_schema(&base, &schema).await;
-                (with_search_path(&base, &schema), None, Some(schema))
-            }
-        };
+        let db = TestDb::create(backend).await?;
+        let database_url = db.url.clone();
         let mut config = Config {
             database_url: database_url.clone(),
             pool_size: 4,
@@ -123,8 +111,7 @@ impl TestApp {
             stop: Some(tx),
             server_dir: dir_handle,
             dumped: false,
-            _dir: dir,
-            schema,
+            db: Some(db),
         };
         app.wait_healthy().await;
         Some(app)
@@ -298,8 +285,8 @@ impl TestApp {
         if let Some(tx) = self.stop.take() {
             let _ = tx.send(());
         }
-        if let (Some(schema), Some(base)) = (self.schema.take(), postgres_url()) {
-            drop_schema(&base, &schema).await;
+        if let Some(db) = self.db.take() {
+            db.finish().await;
         }
     }
 }
@@ -328,6 +315,48 @@ impl Drop for TestApp {
                 });
             });
         });
+    }
+}
+
+/// A fresh, empty database of its own for one test: a SQLite file in a
+/// temporary directory, or a new PostgreSQL schema (dropped by `finish`).
+pub struct TestDb {
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+    schema: Option<String>,
+}
+
+impl TestDb {
+    /// None when `backend` is PostgreSQL and no server is configured.
+    pub async fn create(backend: Backend) -> Option<TestDb> {
+        Some(match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite://{}", dir.path().join("test.db").display());
+                TestDb {
+                    url,
+                    _dir: Some(dir),
+                    schema: None,
+                }
+            }
+            Backend::Postgres => {
+                let base = postgres_url()?;
+                let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
+                create_schema(&base, &schema).await;
+                TestDb {
+                    url: with_search_path(&base, &schema),
+                    _dir: None,
+                    schema: Some(schema),
+                }
+            }
+        })
+    }
+
+    /// Drops the PostgreSQL schema (the SQLite file goes with the value).
+    pub async fn finish(mut self) {
+        if let (Some(schema), Some(base)) = (self.schema.take(), postgres_url()) {
+            drop_schema(&base, &schema).await;
+        }
     }
 }
 

@@ -28,6 +28,7 @@ mod replay;
 mod replicas;
 mod search;
 mod security;
+mod store;
 mod supply_chain;
 mod telemetry;
 mod tls;
