@@ -159,9 +159,15 @@ async fn totals_and_offset_windows(db: &Db) {
 
     // Totals follow deletes and bulk inserts.
     let audit = scim(db.iam);
-    db.delete_account(rows[0].id, Some((db.iam, None)), &[], &audit, at(2))
-        .await
-        .expect("delete");
+    db.delete_account(
+        rows[0].id,
+        Some((db.iam, None)),
+        super::unguarded(),
+        &audit,
+        at(2),
+    )
+    .await
+    .expect("delete");
     let more: Vec<(Uuid, _)> = (0..3)
         .map(|i| (Uuid::new_v4(), user(&format!("bulk{i}"))))
         .collect();

@@ -215,3 +215,12 @@ pub fn assert_not_found<T: std::fmt::Debug>(r: store::Result<T>) {
         "expected NotFound, got {r:?}"
     );
 }
+
+/// The last-admin guard's input for a write that leaves no other admin to
+/// account for (the domain's own lists are not part of these tests).
+pub fn unguarded() -> scim_bridge::store::accounts::LastAdmin<'static> {
+    scim_bridge::store::accounts::LastAdmin {
+        permission: "USER_ADMIN",
+        admins_after: &[],
+    }
+}

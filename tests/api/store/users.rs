@@ -80,12 +80,12 @@ async fn delete_checks_the_version(db: &Db) {
     let renamed = user("grace.hopper");
     replace(db, db.iam, id, &renamed, Some(1)).await.unwrap();
     let audit = scim(db.iam);
-    let gone = |v| db.delete_account(id, Some((db.iam, v)), &[], &audit, at(6));
+    let gone = |v| db.delete_account(id, Some((db.iam, v)), super::unguarded(), &audit, at(6));
     assert_mismatch(gone(Some(1)).await);
     assert!(db.get_user(db.iam, id).await.unwrap().is_some());
     // Another IAM's token cannot delete it.
     let other = db.new_iam("other").await;
-    let r = db.delete_account(id, Some((other, None)), &[], &audit, at(6));
+    let r = db.delete_account(id, Some((other, None)), super::unguarded(), &audit, at(6));
     assert_not_found(r.await);
     gone(Some(2)).await.expect("delete at version 2");
     assert!(db.get_user(db.iam, id).await.unwrap().is_none());
