@@ -8,8 +8,11 @@ use std::ops::DerefMut;
 use async_trait::async_trait;
 use futures_util::future::BoxFuture;
 use futures_util::stream::BoxStream;
+use time::OffsetDateTime;
+use uuid::Uuid;
 
-use super::super::{PoolStats, Result, StoreError};
+use super::super::sql_filter::KeyType;
+use super::super::{Keyset, MemberKind, PoolStats, Result, StoreError};
 use super::dialect::Dialect;
 use super::query::{Query, Record};
 
@@ -62,6 +65,38 @@ pub trait Backend: Send + Sync + 'static {
     async fn migrate(&self) -> Result<()>;
     /// The database's plan for a statement, one line per step.
     async fn explain(&self, q: Query) -> Result<String>;
+
+    /// A row's position in a keyset list: its `id`, and its `sort_key`
+    /// when the list has one (`key`), read so that binding it again
+    /// compares equal (SQLite keeps the dynamic type it computed the key
+    /// with; PostgreSQL returns the key expression's type).
+    fn keyset(row: &Self::Row, key: Option<KeyType>) -> Result<Keyset>;
+
+    /// Takes, before a write adds `members` to a group of `iam`, the lock
+    /// that keeps two such writes from each missing the other's half of a
+    /// cycle (PostgreSQL's advisory lock; SQLite's one writer already runs
+    /// them one at a time).
+    async fn lock_nesting(
+        conn: &mut Self::Conn,
+        iam: Uuid,
+        members: &[(Uuid, MemberKind)],
+    ) -> Result<()>;
+    /// Refuses, before the write commits, members just `added` to `group`
+    /// that nest groups in a cycle or too deep (`store::nesting`).
+    async fn check_nesting(
+        conn: &mut Self::Conn,
+        group: Uuid,
+        members: &[(Uuid, MemberKind)],
+        added: &[Uuid],
+    ) -> Result<()>;
+    /// Grants an IAM's default permissions to a new user (names not in the
+    /// catalogue are skipped); each backend's `accounts` owns it.
+    async fn grant_defaults(
+        conn: &mut Self::Conn,
+        user: Uuid,
+        grants: &[String],
+        now: OffsetDateTime,
+    ) -> Result<()>;
 }
 
 /// Maps a unique-index violation to the index it names (PostgreSQL says
