@@ -12,6 +12,7 @@ pub mod sql;
 pub mod sql_filter;
 pub mod sqlite;
 pub mod transfer;
+mod url;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -22,6 +23,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::audit::Entry;
+pub use url::redact_url;
 
 /// What can go wrong in storage, in terms the domain layer can act on.
 #[derive(Debug, thiserror::Error)]
@@ -597,7 +599,7 @@ pub async fn connect(url: &str, pool_size: u32) -> Result<DynStore> {
     } else {
         Err(StoreError::Config(format!(
             "unsupported database URL scheme (expected sqlite:// or postgres://): {}",
-            crate::config::redact_url(url)
+            redact_url(url)
         )))
     }
 }

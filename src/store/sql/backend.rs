@@ -9,7 +9,8 @@ use async_trait::async_trait;
 use futures_util::future::BoxFuture;
 use futures_util::stream::BoxStream;
 
-use super::super::{PoolStats, Result, StoreError};
+use super::super::sql_filter::KeyType;
+use super::super::{Keyset, PoolStats, Result, StoreError};
 use super::dialect::Dialect;
 use super::query::{Query, Record};
 
@@ -70,6 +71,12 @@ pub trait Backend: Send + Sync + 'static {
     async fn migrate(&self) -> Result<()>;
     /// The database's plan for a statement, one line per step.
     async fn explain(&self, q: Query) -> Result<String>;
+
+    /// A row's position in a keyset list: its `id`, and its `sort_key`
+    /// when the list has one (`key`), read so that binding it again
+    /// compares equal (SQLite keeps the dynamic type it computed the key
+    /// with; PostgreSQL returns the key expression's type).
+    fn keyset(row: &Self::Row, key: Option<KeyType>) -> Result<Keyset>;
 }
 
 /// Maps a unique-index violation to the index it names (PostgreSQL says

@@ -105,6 +105,15 @@ impl Dialect {
         }
     }
 
+    /// Appended to an ORDER BY term of text so that it sorts byte by byte,
+    /// as SQLite always does (PostgreSQL would use the database's locale).
+    pub fn bytewise(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "",
+            Dialect::Postgres => " COLLATE \"C\"",
+        }
+    }
+
     /// A true/false column as a condition (SQLite stores 0 and 1).
     pub fn is_true(self, column: &str) -> String {
         match self {

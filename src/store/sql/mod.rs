@@ -6,11 +6,17 @@
 pub(crate) mod accounts;
 pub mod audit;
 pub mod backend;
+mod batch;
 pub mod dialect;
+mod groups;
+pub mod lists;
+mod members;
 pub mod nesting;
 pub mod query;
 mod sessions;
+mod store;
 mod transfer;
+pub mod users;
 
 use std::ops::Deref;
 
@@ -44,10 +50,15 @@ impl<B: Backend> SqlStore<B> {
     }
 
     /// The rows of one read.
-    #[allow(dead_code)] // the first callers are being ported
     async fn read_all(&self, q: Query) -> crate::store::Result<Vec<B::Row>> {
         let mut c = self.db.read().await?;
         B::fetch_all(&mut c, q).await
+    }
+
+    /// The one row of a read.
+    async fn read_one(&self, q: Query) -> crate::store::Result<B::Row> {
+        let mut c = self.db.read().await?;
+        B::fetch_one(&mut c, q).await
     }
 
     /// The row of one read, if any.

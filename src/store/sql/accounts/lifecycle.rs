@@ -2,15 +2,16 @@
 //! enable, revoking what it was issued, permanent delete, an identity
 //! provider's deprovisioning, and migration to another IAM.
 
-use serde_json::Value;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::super::{Backend, Bind, Record, SqlStore, Ty, audit, query, unique};
+use super::super::lists::check_version;
+use super::super::users::write_emails;
+use super::super::{Backend, SqlStore, audit, query, unique};
 use super::{attributes, grants, last_admin, user_exists};
 use crate::audit::Entry;
+use crate::store::Result;
 use crate::store::accounts::{AccountChange, BUILT_IN_IAM_ID, LastAdmin, Migration};
-use crate::store::{Result, StoreError, email_values};
 
 /// Grants, attributes and the disabled flag of one account, all or none.
 pub(super) async fn change<B: Backend>(
@@ -127,7 +128,9 @@ pub(super) async fn delete<B: Backend>(
 ) -> Result<()> {
     let mut tx = s.begin().await?;
     match scim {
-        Some((iam, version)) => check_version::<B>(&mut tx, iam, user, version).await?,
+        Some((iam, version)) => {
+            check_version::<B>(&mut tx, "users", iam, user, version).await?;
+        }
         None => user_exists::<B>(&mut tx, user).await?,
     }
     last_admin::check::<B>(&mut tx, user, guard).await?;
@@ -153,7 +156,7 @@ pub(super) async fn deprovision<B: Backend>(
     now: OffsetDateTime,
 ) -> Result<()> {
     let mut tx = s.begin().await?;
-    check_version::<B>(&mut tx, iam, user, if_version).await?;
+    check_version::<B>(&mut tx, "users", iam, user, if_version).await?;
     last_admin::check::<B>(&mut tx, user, guard).await?;
     B::execute(
         &mut tx,
@@ -229,51 +232,4 @@ pub(super) async fn migrate<B: Backend>(
     .await?;
     audit::append::<B>(&mut tx, entry, now).await?;
     B::commit(tx).await
-}
-
-/// Checks the version an identity provider's write expects, inside its
-/// transaction, locking the row until the transaction ends.
-async fn check_version<B: Backend>(
-    tx: &mut B::Conn,
-    iam: Uuid,
-    user: Uuid,
-    if_version: Option<i64>,
-) -> Result<()> {
-    let sql = format!(
-        "SELECT version FROM users WHERE id = $1 AND iam_id = $2{}",
-        B::DIALECT.for_update()
-    );
-    let row = B::fetch_optional(tx, query(sql).bind(user).bind(iam)).await?;
-    let current = row.ok_or(StoreError::NotFound)?.int("version")?;
-    match if_version {
-        Some(v) if v != current => Err(StoreError::VersionMismatch),
-        _ => Ok(()),
-    }
-}
-
-/// Rewrites the `user_emails` rows of a user from its search document.
-async fn write_emails<B: Backend>(tx: &mut B::Conn, user: Uuid, search: &Value) -> Result<()> {
-    B::execute(
-        tx,
-        query("DELETE FROM user_emails WHERE user_id = $1").bind(user),
-    )
-    .await?;
-    let values = email_values(search);
-    if values.is_empty() {
-        return Ok(());
-    }
-    let sql = format!(
-        "INSERT INTO user_emails (value, user_id) SELECT t.value, $1 FROM {}
-         WHERE true ON CONFLICT DO NOTHING",
-        B::DIALECT.rows(2, &[("value", Ty::Text)])
-    );
-    let values = values.into_iter().map(Some).collect();
-    B::execute(
-        tx,
-        query(sql)
-            .bind(user)
-            .bind(Bind::Columns(vec![Bind::Texts(values)])),
-    )
-    .await?;
-    Ok(())
 }

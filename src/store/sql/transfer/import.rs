@@ -4,14 +4,14 @@
 //! with one statement whatever their number.
 
 use async_trait::async_trait;
-use serde_json::Value;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::*;
 use crate::store::accounts::{Grant, PermissionDef};
+use crate::store::sql::users::insert_emails;
 use crate::store::sql::{Bind, Ty, unique};
-use crate::store::{GroupWrite, UserWrite, email_values};
+use crate::store::{GroupWrite, UserWrite};
 
 const INSERT_USER: &str = "INSERT INTO users (id, iam_id, user_name, user_name_folded,
          external_id, display_name_folded, active, doc, search, password_hash, created,
@@ -47,24 +47,6 @@ fn user_write(sql: &'static str, r: &UserRecord, w: &UserWrite) -> crate::store:
         .bind(r.disabled)
         .bind(r.deprovisioned)
         .bind(r.deprovisioned_from)
-}
-
-/// Adds the `user_emails` rows of a user's search document (none of its
-/// own there yet).
-async fn insert_emails<B: Backend>(tx: &mut B::Conn, user: Uuid, search: &Value) -> Result<()> {
-    let values = email_values(search);
-    if values.is_empty() {
-        return Ok(());
-    }
-    // `WHERE true`: SQLite would read ON CONFLICT as a join's ON.
-    let sql = format!(
-        "INSERT INTO user_emails (value, user_id) SELECT t.value, $1 FROM {}
-         WHERE true ON CONFLICT DO NOTHING",
-        B::DIALECT.rows(2, &[("value", Ty::Text)])
-    );
-    let rows = Bind::Columns(vec![values.into()]);
-    B::execute(tx, query(sql).bind(user).bind(rows)).await?;
-    Ok(())
 }
 
 #[async_trait]

@@ -1,0 +1,152 @@
+//! Group memberships: adding and removing members inside a group write
+//! (each in one statement, whatever the number, and judged for nesting
+//! before the write commits), and reading, streaming and counting them.
+
+use std::collections::HashMap;
+
+use futures_util::StreamExt;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::{Backend, Bind, Record, SqlStore, Ty, query};
+use crate::store::{Keep, Member, MemberKind, MemberStream, Result, StoreError};
+
+/// A group's members with what `members[].display` shows, by member id
+/// (the primary key's order, so the database reads no more than it sends).
+const MEMBERS_SQL: &str =
+    "SELECT m.member_id, m.member_kind, COALESCE(u.user_name, g.display_name) AS display
+     FROM group_members m
+     JOIN groups owner ON owner.id = m.group_id AND owner.iam_id = $2
+     LEFT JOIN users u ON m.member_kind = 'User' AND u.id = m.member_id
+     LEFT JOIN groups g ON m.member_kind = 'Group' AND g.id = m.member_id
+     WHERE m.group_id = $1 ORDER BY m.member_id";
+
+fn kind(s: &str) -> Result<MemberKind> {
+    MemberKind::parse(s).ok_or_else(|| StoreError::Corrupt(format!("member kind {s}")))
+}
+
+/// A row of the member queries.
+fn member_row(r: &impl Record) -> Result<Member> {
+    Ok(Member {
+        id: r.uuid("member_id")?,
+        kind: kind(&r.text("member_kind")?)?,
+        display: r.opt_text("display")?,
+    })
+}
+
+/// Adds members in one statement; members already in the group keep their
+/// row. The members it added come back, after the groups among them are
+/// judged (under the nesting lock the caller took first, `nesting::lock`).
+pub(super) async fn insert<B: Backend>(
+    tx: &mut B::Conn,
+    group: Uuid,
+    members: &[(Uuid, MemberKind)],
+    now: OffsetDateTime,
+) -> Result<Vec<Uuid>> {
+    if members.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = B::DIALECT.rows(3, &[("id", Ty::Uuid), ("kind", Ty::Text)]);
+    // `WHERE true`: SQLite would read the ON of ON CONFLICT as a join's.
+    let sql = format!(
+        "INSERT INTO group_members (group_id, member_id, member_kind, added)
+         SELECT $1, t.id, t.kind, $2 FROM {rows}
+         WHERE true ON CONFLICT DO NOTHING RETURNING member_id"
+    );
+    let ids: Vec<Uuid> = members.iter().map(|(id, _)| *id).collect();
+    let kinds: Vec<String> = members.iter().map(|(_, k)| k.as_str().to_owned()).collect();
+    let cols = Bind::Columns(vec![ids.into(), kinds.into()]);
+    let rows = B::fetch_all(tx, query(sql).bind(group).bind(now).bind(cols)).await?;
+    let added = rows
+        .iter()
+        .map(|r| r.uuid("member_id"))
+        .collect::<Result<Vec<_>>>()?;
+    super::nesting::check::<B>(tx, group, members, &added).await?;
+    Ok(added)
+}
+
+/// Removes members of a group and returns those that were there: the
+/// members listed in `ids`, or, with `Keep::Listed`, every member not
+/// listed (all of them when `ids` is empty).
+pub(super) async fn delete<B: Backend>(
+    tx: &mut B::Conn,
+    group: Uuid,
+    ids: &[Uuid],
+    keep: Keep,
+) -> Result<Vec<Uuid>> {
+    if ids.is_empty() && keep == Keep::Others {
+        return Ok(Vec::new());
+    }
+    let not = match keep {
+        Keep::Others => "",
+        Keep::Listed => "NOT ",
+    };
+    let sql = format!(
+        "DELETE FROM group_members WHERE group_id = $1 AND member_id {not}IN ({})
+         RETURNING member_id",
+        B::DIALECT.each(2, Ty::Uuid)
+    );
+    let rows = B::fetch_all(tx, query(sql).bind(group).bind(ids)).await?;
+    rows.iter().map(|r| r.uuid("member_id")).collect()
+}
+
+pub(super) async fn all<B: Backend>(
+    db: &SqlStore<B>,
+    iam: Uuid,
+    group: Uuid,
+) -> Result<Vec<Member>> {
+    let rows = db
+        .read_all(query(MEMBERS_SQL).bind(group).bind(iam))
+        .await?;
+    rows.iter().map(member_row).collect()
+}
+
+pub(super) fn stream<B: Backend>(db: &SqlStore<B>, iam: Uuid, group: Uuid) -> MemberStream<'_> {
+    db.fetch_stream(query(MEMBERS_SQL).bind(group).bind(iam))
+        .map(|row| member_row(&row?))
+        .boxed()
+}
+
+/// The number of members, counted no further than `cap`.
+pub(super) async fn count<B: Backend>(
+    db: &SqlStore<B>,
+    iam: Uuid,
+    group: Uuid,
+    cap: u64,
+) -> Result<u64> {
+    let row = db
+        .read_one(
+            query(
+                "SELECT COUNT(*) AS n FROM (SELECT 1 FROM group_members m
+                     JOIN groups g ON g.id = m.group_id AND g.iam_id = $2
+                     WHERE m.group_id = $1 LIMIT $3) AS capped",
+            )
+            .bind(group)
+            .bind(iam)
+            .bind(cap.min(i64::MAX as u64) as i64),
+        )
+        .await?;
+    Ok(row.int("n")? as u64)
+}
+
+/// Which of these ids are users or groups of the IAM.
+pub(super) async fn resolve<B: Backend>(
+    db: &SqlStore<B>,
+    iam: Uuid,
+    ids: &[Uuid],
+) -> Result<HashMap<Uuid, MemberKind>> {
+    let mut out = HashMap::new();
+    if ids.is_empty() {
+        return Ok(out);
+    }
+    let each = B::DIALECT.each(2, Ty::Uuid);
+    let sql = format!(
+        "SELECT id, 'User' AS kind FROM users WHERE iam_id = $1 AND id IN ({each})
+         UNION ALL
+         SELECT id, 'Group' FROM groups WHERE iam_id = $1 AND id IN ({each})"
+    );
+    for r in db.read_all(query(sql).bind(iam).bind(ids)).await? {
+        out.insert(r.uuid("id")?, kind(&r.text("kind")?)?);
+    }
+    Ok(out)
+}

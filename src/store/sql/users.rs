@@ -1,0 +1,228 @@
+//! Writing users: their rows (with the `user_emails` index and default
+//! grants), replaces, bulk loads; and the groups each user is in. Every
+//! write appends its audit record in its own transaction.
+
+use std::collections::HashMap;
+
+use serde_json::Value;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::lists::{check_version, old_doc};
+use super::{Backend, Bind, Record, SqlStore, Ty, audit, query, unique};
+use crate::audit::Entry;
+use crate::store::{GroupRef, Result, Stored, UserWrite, email_values, user_entry};
+
+/// Rewrites the `user_emails` rows of a user from its search document.
+pub async fn write_emails<B: Backend>(tx: &mut B::Conn, user: Uuid, search: &Value) -> Result<()> {
+    B::execute(
+        tx,
+        query("DELETE FROM user_emails WHERE user_id = $1").bind(user),
+    )
+    .await?;
+    insert_emails::<B>(tx, user, search).await
+}
+
+/// Adds the `user_emails` rows of a user's search document, in one
+/// statement whatever their number.
+pub async fn insert_emails<B: Backend>(tx: &mut B::Conn, user: Uuid, search: &Value) -> Result<()> {
+    let values = email_values(search);
+    if values.is_empty() {
+        return Ok(());
+    }
+    // `WHERE true`: SQLite would read the ON of ON CONFLICT as a join's.
+    let rows = B::DIALECT.rows(2, &[("value", Ty::Text)]);
+    let sql = format!(
+        "INSERT INTO user_emails (value, user_id) SELECT t.value, $1 FROM {rows}
+         WHERE true ON CONFLICT DO NOTHING"
+    );
+    let values = Bind::Columns(vec![values.into()]);
+    B::execute(tx, query(sql).bind(user).bind(values)).await?;
+    Ok(())
+}
+
+/// The rows of a new user, inside the caller's transaction.
+pub(super) async fn insert_user_rows<B: Backend>(
+    tx: &mut B::Conn,
+    iam: Uuid,
+    id: Uuid,
+    u: &UserWrite,
+    now: OffsetDateTime,
+) -> Result<Stored> {
+    B::execute(
+        tx,
+        query(
+            "INSERT INTO users (id, iam_id, user_name, user_name_folded, external_id,
+                                display_name_folded, active, doc, password_hash, created,
+                                last_modified, version, search)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, 1, $11)",
+        )
+        .bind(id)
+        .bind(iam)
+        .bind(u.user_name.as_str())
+        .bind(u.user_name.folded())
+        .bind(&u.external_id)
+        .bind(&u.display_name_folded)
+        .bind(u.active)
+        .bind(&u.doc)
+        .bind(u.password_hash.clone().flatten())
+        .bind(now)
+        .bind(&u.search),
+    )
+    .await
+    .map_err(|e| unique(e, "users_iam_user_name"))?;
+    // A new user has no rows to delete first.
+    insert_emails::<B>(tx, id, &u.search).await?;
+    Ok(Stored {
+        id,
+        doc: u.doc.clone(),
+        created: now,
+        last_modified: now,
+        version: 1,
+    })
+}
+
+/// A new user with its default grants, and its audit record (for the
+/// caller to append).
+pub(super) async fn create_user_rows<B: Backend>(
+    tx: &mut B::Conn,
+    iam: Uuid,
+    id: Uuid,
+    u: &UserWrite,
+    grants: &[String],
+    audit: &Entry,
+    now: OffsetDateTime,
+) -> Result<(Stored, Entry)> {
+    let stored = insert_user_rows::<B>(tx, iam, id, u, now).await?;
+    super::accounts::grant_defaults::<B>(tx, id, grants, now).await?;
+    let e = user_entry(audit, id, "user.created", crate::audit::present(&u.doc), u);
+    Ok((stored, e))
+}
+
+/// Creates a user through `Backend::write`: on SQLite one fsync covers the
+/// creates queued meanwhile (group commit).
+pub(super) async fn insert<B: Backend>(
+    db: &SqlStore<B>,
+    iam: Uuid,
+    id: Uuid,
+    u: &UserWrite,
+    grants: &[String],
+    audit: &Entry,
+    now: OffsetDateTime,
+) -> Result<Stored> {
+    let (u, grants, audit) = (u.clone(), grants.to_vec(), audit.clone());
+    db.write(move |tx| {
+        Box::pin(async move {
+            let (stored, entry) =
+                create_user_rows::<B>(tx, iam, id, &u, &grants, &audit, now).await?;
+            audit::append::<B>(tx, &entry, now).await?;
+            Ok(stored)
+        })
+    })
+    .await
+}
+
+pub(super) async fn replace<B: Backend>(
+    db: &SqlStore<B>,
+    iam: Uuid,
+    id: Uuid,
+    u: &UserWrite,
+    if_version: Option<i64>,
+    audit: &Entry,
+    now: OffsetDateTime,
+) -> Result<Stored> {
+    let mut tx = db.begin().await?;
+    let version = check_version::<B>(&mut tx, "users", iam, id, if_version).await? + 1;
+    let mut names = crate::audit::changed(&old_doc::<B>(&mut tx, "users", id).await?, &u.doc);
+    if u.password_hash.is_some() {
+        names.push("password".into());
+    }
+    let row = B::fetch_one(
+        &mut tx,
+        query(
+            "UPDATE users SET user_name = $1, user_name_folded = $2, external_id = $3,
+                    display_name_folded = $4, active = $5, doc = $6,
+                    password_hash = CASE WHEN $7 THEN $8 ELSE password_hash END,
+                    last_modified = $9, version = $10, search = $12
+             WHERE id = $11 RETURNING created",
+        )
+        .bind(u.user_name.as_str())
+        .bind(u.user_name.folded())
+        .bind(&u.external_id)
+        .bind(&u.display_name_folded)
+        .bind(u.active)
+        .bind(&u.doc)
+        .bind(u.password_hash.is_some())
+        .bind(u.password_hash.clone().flatten())
+        .bind(now)
+        .bind(version)
+        .bind(id)
+        .bind(&u.search),
+    )
+    .await
+    .map_err(|e| unique(e, "users_iam_user_name"))?;
+    let created = row.time("created")?;
+    write_emails::<B>(&mut tx, id, &u.search).await?;
+    let e = user_entry(audit, id, "user.updated", names, u);
+    audit::append::<B>(&mut tx, &e, now).await?;
+    B::commit(tx).await?;
+    Ok(Stored {
+        id,
+        doc: u.doc.clone(),
+        created,
+        last_modified: now,
+        version,
+    })
+}
+
+/// Many new users in one transaction, all or nothing.
+pub(super) async fn insert_many<B: Backend>(
+    db: &SqlStore<B>,
+    iam: Uuid,
+    users: &[(Uuid, UserWrite)],
+    now: OffsetDateTime,
+) -> Result<()> {
+    let mut tx = db.begin().await?;
+    for (id, u) in users {
+        insert_user_rows::<B>(&mut tx, iam, *id, u, now).await?;
+    }
+    B::commit(tx).await
+}
+
+/// The groups each user is in, directly or through nesting.
+pub(super) async fn groups_of<B: Backend>(
+    db: &SqlStore<B>,
+    iam: Uuid,
+    users: &[Uuid],
+) -> Result<HashMap<Uuid, Vec<GroupRef>>> {
+    let mut out: HashMap<Uuid, Vec<GroupRef>> = HashMap::new();
+    if users.is_empty() {
+        return Ok(out);
+    }
+    // Walk up the nesting, each (member, group, direct) once: `UNION`
+    // ends cycles stored before writes refused them, and counts no
+    // depth, so a diamond costs nothing and nothing deep is cut.
+    let sql = format!(
+        "WITH RECURSIVE up(member_id, group_id, direct) AS (
+             SELECT member_id, group_id, 1 FROM group_members WHERE member_id IN ({})
+             UNION
+             SELECT up.member_id, gm.group_id, 0
+             FROM up JOIN group_members gm ON gm.member_id = up.group_id
+         )
+         SELECT up.member_id, g.id, g.display_name, MAX(up.direct) = 1 AS direct
+         FROM up JOIN groups g ON g.id = up.group_id AND g.iam_id = $1
+         GROUP BY up.member_id, g.id, g.display_name
+         ORDER BY g.display_name_folded{}, g.id",
+        B::DIALECT.each(2, Ty::Uuid),
+        B::DIALECT.bytewise(),
+    );
+    let rows = db.read_all(query(sql).bind(iam).bind(users)).await?;
+    for r in rows {
+        out.entry(r.uuid("member_id")?).or_default().push(GroupRef {
+            id: r.uuid("id")?,
+            display_name: r.text("display_name")?,
+            direct: r.bool("direct")?,
+        });
+    }
+    Ok(out)
+}
