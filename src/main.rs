@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use figment::providers::Serialized;
 use scim_bridge::config::{Config, ConfigOverrides};
+use scim_bridge::directory::accounts::Ctx;
 use scim_bridge::directory::{Directory, Error};
 
 #[derive(Parser)]
@@ -236,6 +237,7 @@ async fn main() -> ExitCode {
 fn describe(e: Error) -> String {
     match e {
         Error::Client(e) => e.detail,
+        Error::Forbidden(m) => m,
         Error::Internal(cause) => cause,
     }
 }
@@ -421,7 +423,7 @@ async fn metrics_export(
         _ => return Err("give --days N, or --from and --to".into()),
     };
     let doc = dir
-        .metrics_export(range.from, range.to)
+        .metrics_export(&Ctx::cli(), range.from, range.to)
         .await
         .map_err(describe)?;
     let mut text = serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())?;
@@ -465,7 +467,7 @@ async fn token(dir: &Directory, c: TokenCommand) -> Result<(), Error> {
             println!("{token}");
         }
         TokenCommand::List => {
-            for t in dir.list_tokens().await? {
+            for t in dir.list_tokens(&Ctx::cli()).await? {
                 let state = if t.revoked.is_some() {
                     "revoked"
                 } else {

@@ -23,6 +23,7 @@ fn is_sqlite(config: &Config) -> bool {
 fn describe(e: Error) -> String {
     match e {
         Error::Client(e) => e.detail,
+        Error::Forbidden(m) => m,
         Error::Internal(cause) => cause,
     }
 }

@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use super::permissions::may;
 use super::{Directory, Error, Result, rfc3339, truncate};
 use crate::audit::{Actor, Entry};
 use crate::scim::ScimError;
@@ -323,6 +324,7 @@ impl Directory {
     }
 
     pub async fn set_iam_settings(&self, ctx: &Ctx, name: &str, body: &Value) -> Result<Value> {
+        ctx.require(may::MANAGE_IAMS)?;
         let iam = self.iam(name).await?;
         let settings: IamSettings = serde_json::from_value(body.clone())
             .map_err(|e| ScimError::invalid_value(format!("IAM settings: {e}")))?;
@@ -391,6 +393,7 @@ impl Directory {
         name: &str,
         description: &str,
     ) -> Result<PermissionDef> {
+        ctx.require(may::MANAGE_ACCOUNTS)?;
         check_permission_name(name)?;
         if description.chars().count() > 512 {
             return Err(ScimError::invalid_value("a description is at most 512 characters").into());
@@ -463,6 +466,7 @@ impl Directory {
         full_name: Option<&str>,
         email: &str,
     ) -> Result<Uuid> {
+        ctx.require(may::MANAGE_ACCOUNTS)?;
         let user_name = super::admins::validate_email(email)?;
         let full_name = full_name.map(str::trim);
         if let Some(n) = full_name
@@ -617,7 +621,12 @@ impl Directory {
     }
 
     /// The admin API's aggregated view of an account.
-    pub async fn account_view(&self, id: Uuid) -> Result<Value> {
+    pub async fn account_view(&self, ctx: &Ctx, id: Uuid) -> Result<Value> {
+        ctx.require(may::READ_ACCOUNTS)?;
+        self.view(id).await
+    }
+
+    async fn view(&self, id: Uuid) -> Result<Value> {
         let a = self.account(id).await?;
         let names = self.iam_names().await?;
         let permissions = self.effective_permissions(&a).await?;
@@ -672,7 +681,18 @@ impl Directory {
         Ok(view)
     }
 
-    pub async fn list_accounts(&self, mut q: AccountQuery) -> Result<Value> {
+    /// A page of accounts; `iam` names the IAM they must be of (instead
+    /// of `q.iam`), looked up only once the caller may read accounts.
+    pub async fn list_accounts(
+        &self,
+        ctx: &Ctx,
+        iam: Option<&str>,
+        mut q: AccountQuery,
+    ) -> Result<Value> {
+        ctx.require(may::READ_ACCOUNTS)?;
+        if let Some(name) = iam {
+            q.iam = Some(self.iam(name).await?.id);
+        }
         q.search = q.search.map(|s| fold_case(&s)).filter(|s| !s.is_empty());
         let (items, count) = self.store.list_accounts(&q).await?;
         let names = self.iam_names().await?;
@@ -686,6 +706,7 @@ impl Directory {
     }
 
     pub async fn add_permissions(&self, ctx: &Ctx, user: Uuid, names: &[String]) -> Result<()> {
+        ctx.require(may::MANAGE_ACCOUNTS)?;
         if names.is_empty() || names.len() > 100 {
             return Err(
                 ScimError::invalid_value("'permissions' names 1 to 100 permissions").into(),
@@ -716,6 +737,7 @@ impl Directory {
     /// Removes a permission granted here (directly or as the IAM's default).
     /// One that comes only from a group cannot be removed here.
     pub async fn remove_permission(&self, ctx: &Ctx, user: Uuid, name: &str) -> Result<()> {
+        ctx.require(may::MANAGE_ACCOUNTS)?;
         ctx.require_grant([&name.to_owned()])?;
         let account = self.account(user).await?;
         let held = self.effective_permissions(&account).await?;
@@ -764,6 +786,7 @@ impl Directory {
         owner: Uuid,
         body: &Value,
     ) -> Result<()> {
+        ctx.require(may::MANAGE_ACCOUNTS)?;
         let ops = attribute_ops(body)?;
         let exists = match kind {
             "User" => self.store.account(owner).await?.is_some(),
@@ -785,7 +808,8 @@ impl Directory {
             .await?)
     }
 
-    pub async fn group_attributes(&self, group: Uuid) -> Result<Value> {
+    pub async fn group_attributes(&self, ctx: &Ctx, group: Uuid) -> Result<Value> {
+        ctx.require(may::READ_ACCOUNTS)?;
         if !self.store.group_exists(group).await? {
             return Err(ScimError::not_found(format!("no group with id {group}")).into());
         }
@@ -793,6 +817,7 @@ impl Directory {
     }
 
     pub async fn set_disabled(&self, ctx: &Ctx, user: Uuid, disabled: bool) -> Result<()> {
+        ctx.require(may::MANAGE_ACCOUNTS)?;
         let action = if disabled {
             "user.disabled"
         } else {
@@ -830,6 +855,7 @@ impl Directory {
         user: Uuid,
         confirm: Option<&str>,
     ) -> Result<()> {
+        ctx.require(may::MANAGE_ACCOUNTS)?;
         if confirm != Some("Delete") {
             return Err(ScimError::invalid_value(
                 "a permanent delete needs the confirmation ?confirm=Delete",
@@ -860,6 +886,7 @@ impl Directory {
     /// document holding the userName (the new identity provider fills the
     /// rest on its next write).
     pub async fn migrate(&self, ctx: &Ctx, user: Uuid, iam: &str, user_name: &str) -> Result<()> {
+        ctx.require(may::MANAGE_ACCOUNTS)?;
         let account = self.account(user).await?;
         let target = self.iam(iam).await?;
         // Leaving the IAM administrators sign in from ends the account's
@@ -924,7 +951,8 @@ impl Directory {
             })
     }
 
-    pub async fn subscriptions(&self, user: Uuid) -> Result<Value> {
+    pub async fn subscriptions(&self, ctx: &Ctx, user: Uuid) -> Result<Value> {
+        ctx.require(may::READ_ACCOUNTS)?;
         self.account(user).await?;
         let subs = self.store.subscriptions(user).await?;
         Ok(json!(
@@ -933,6 +961,7 @@ impl Directory {
     }
 
     pub async fn add_subscription(&self, ctx: &Ctx, user: Uuid, body: &Value) -> Result<Value> {
+        ctx.require(may::MANAGE_SUBSCRIPTIONS)?;
         let text = |k: &str| -> std::result::Result<String, ScimError> {
             let s = body
                 .get(k)
@@ -989,6 +1018,7 @@ impl Directory {
     }
 
     pub async fn remove_subscription(&self, ctx: &Ctx, user: Uuid, id: Uuid) -> Result<()> {
+        ctx.require(may::MANAGE_SUBSCRIPTIONS)?;
         let entry = ctx
             .entry("subscription.removed")
             .target("User", user)
@@ -1006,8 +1036,9 @@ impl Directory {
 
     /// The governance report: everything about the account plus the audit
     /// trail of changes to it.
-    pub async fn report(&self, user: Uuid) -> Result<Value> {
-        let mut view = self.account_view(user).await?;
+    pub async fn report(&self, ctx: &Ctx, user: Uuid) -> Result<Value> {
+        ctx.require(may::READ_REPORTS)?;
+        let mut view = self.view(user).await?;
         let (trail, _) = self
             .store
             .audit_records(&crate::store::accounts::AuditQuery {
@@ -1032,7 +1063,12 @@ impl Directory {
         Ok(view)
     }
 
-    pub async fn audit_log(&self, q: &crate::store::accounts::AuditQuery) -> Result<Value> {
+    pub async fn audit_log(
+        &self,
+        ctx: &Ctx,
+        q: &crate::store::accounts::AuditQuery,
+    ) -> Result<Value> {
+        ctx.require(may::READ_AUDIT)?;
         let (items, count) = self.store.audit_records(q).await?;
         Ok(json!({
             "hits": items.iter().map(audit_json).collect::<Vec<_>>(),

@@ -97,8 +97,12 @@ impl Directory {
     }
 
     /// Revokes every admin token and console session of an account issued
-    /// so far (disable and enable do the same); audited.
+    /// so far (disable and enable do the same); audited. Any administrator
+    /// may end its own; anyone else's needs USER_ADMIN.
     pub async fn revoke_sessions(&self, ctx: &Ctx, user: Uuid) -> Result<()> {
+        if ctx.actor != crate::audit::Actor::Admin(user) {
+            ctx.require(super::permissions::may::MANAGE_ACCOUNTS)?;
+        }
         let entry = ctx.entry("user.sessions_revoked").target("User", user);
         self.store
             .revoke_sessions(user, &entry, self.now())

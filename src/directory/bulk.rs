@@ -111,6 +111,7 @@ impl Run<'_> {
 fn client_error(e: Error) -> ScimError {
     match e {
         Error::Client(e) => e,
+        Error::Forbidden(m) => ScimError::new(403, None, m),
         Error::Internal(cause) => {
             tracing::error!(%cause, "internal error in a bulk operation");
             ScimError::new(

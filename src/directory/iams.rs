@@ -6,7 +6,8 @@ use crate::store::accounts::BUILT_IN_IAM_ID;
 use crate::store::{Iam, NewToken, TokenInfo};
 use uuid::Uuid;
 
-use super::accounts::Ctx;
+use super::accounts::{Ctx, IamSettings};
+use super::permissions::may;
 use super::{Directory, Result};
 
 /// The built-in IAM, administered here rather than by an identity provider.
@@ -44,6 +45,7 @@ impl Directory {
         name: &str,
         display_name: Option<&str>,
     ) -> Result<Iam> {
+        ctx.require(may::MANAGE_IAMS)?;
         validate_iam_name(name)?;
         let entry = ctx.entry("iam.created").attributes(["name", "displayName"]);
         Ok(self
@@ -52,8 +54,41 @@ impl Directory {
             .await?)
     }
 
+    /// Every IAM's name and id (what any administrator's lists filter by);
+    /// their settings and tokens are `managed_iams`.
     pub async fn list_iams(&self) -> Result<Vec<Iam>> {
         Ok(self.store.list_iams().await?)
+    }
+
+    /// Every IAM as its administrators manage it.
+    pub async fn managed_iams(&self, ctx: &Ctx) -> Result<Vec<ManagedIam>> {
+        ctx.require(may::MANAGE_IAMS)?;
+        let tokens = self.store.list_tokens().await?;
+        let mut out = Vec::new();
+        for iam in self.list_iams().await? {
+            out.push(self.managed(iam, &tokens).await?);
+        }
+        Ok(out)
+    }
+
+    /// One IAM as its administrators manage it.
+    pub async fn managed_iam(&self, ctx: &Ctx, name: &str) -> Result<ManagedIam> {
+        ctx.require(may::MANAGE_IAMS)?;
+        let iam = self.iam(name).await?;
+        let tokens = self.store.list_tokens().await?;
+        self.managed(iam, &tokens).await
+    }
+
+    async fn managed(&self, iam: Iam, tokens: &[TokenInfo]) -> Result<ManagedIam> {
+        Ok(ManagedIam {
+            settings: self.iam_settings(iam.id).await?,
+            tokens: tokens
+                .iter()
+                .filter(|t| t.iam_id == iam.id)
+                .cloned()
+                .collect(),
+            iam,
+        })
     }
 
     pub async fn iam(&self, name: &str) -> Result<Iam> {
@@ -78,6 +113,7 @@ impl Directory {
         iam: &str,
         label: Option<&str>,
     ) -> Result<(TokenInfo, String)> {
+        ctx.require(may::MANAGE_IAMS)?;
         let iam = self.iam(iam).await?;
         if iam.id == BUILT_IN_IAM_ID {
             return Err(ScimError::new(
@@ -118,7 +154,9 @@ impl Directory {
         ))
     }
 
-    pub async fn list_tokens(&self) -> Result<Vec<TokenInfo>> {
+    /// Every SCIM token's record (never its secret), revoked ones too.
+    pub async fn list_tokens(&self, ctx: &Ctx) -> Result<Vec<TokenInfo>> {
+        ctx.require(may::MANAGE_IAMS)?;
         Ok(self.store.list_tokens().await?)
     }
 
@@ -128,6 +166,7 @@ impl Directory {
     }
 
     pub async fn revoke_token_as(&self, ctx: &Ctx, id: Uuid) -> Result<()> {
+        ctx.require(may::MANAGE_IAMS)?;
         let entry = ctx.entry("token.revoked").target("Token", id);
         if self.store.revoke_token(id, &entry, self.now()).await? {
             Ok(())
@@ -168,4 +207,13 @@ impl Directory {
         }
         Ok(valid.then_some(stored.iam_id))
     }
+}
+
+/// An IAM with what its administrators manage: settings and SCIM tokens.
+#[derive(Debug, Clone)]
+pub struct ManagedIam {
+    pub iam: Iam,
+    pub settings: IamSettings,
+    /// Its tokens' records, revoked ones too.
+    pub tokens: Vec<TokenInfo>,
 }

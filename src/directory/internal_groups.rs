@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::accounts::Ctx;
+use super::permissions::may;
 use super::{Directory, Result, Scope, rfc3339, truncate};
 use crate::scim::ScimError;
 use crate::store::accounts::BUILT_IN_IAM_ID;
@@ -26,6 +27,7 @@ impl Directory {
 
     /// Creates an internal group.
     pub async fn create_internal_group(&self, ctx: &Ctx, display_name: &str) -> Result<Value> {
+        ctx.require(may::MANAGE_ACCOUNTS)?;
         let name = display_name.trim();
         if name.is_empty() || name.chars().count() > 256 || name.chars().any(char::is_control) {
             return Err(
@@ -49,10 +51,12 @@ impl Directory {
     /// The groups of an IAM (the built-in one by default), by id.
     pub async fn list_groups_of(
         &self,
+        ctx: &Ctx,
         iam: Option<&str>,
         offset: u64,
         limit: u64,
     ) -> Result<Value> {
+        ctx.require(may::READ_ACCOUNTS)?;
         let iam = self.iam(iam.unwrap_or(super::iams::BUILT_IN_IAM)).await?;
         let page = self
             .store
@@ -83,7 +87,14 @@ impl Directory {
 
     /// A page of a group's members (any group: reading is not changing),
     /// read as a stream, so a group of a million costs flat memory.
-    pub async fn group_members_page(&self, group: Uuid, offset: u64, limit: u64) -> Result<Value> {
+    pub async fn group_members_page(
+        &self,
+        ctx: &Ctx,
+        group: Uuid,
+        offset: u64,
+        limit: u64,
+    ) -> Result<Value> {
+        ctx.require(may::READ_ACCOUNTS)?;
         let iam = self
             .store
             .group_iam(group)
@@ -108,6 +119,7 @@ impl Directory {
 
     /// Adds accounts to an internal group; every id must name an account.
     pub async fn add_internal_members(&self, ctx: &Ctx, group: Uuid, ids: &[Uuid]) -> Result<()> {
+        ctx.require(may::MANAGE_ACCOUNTS)?;
         self.internal_group(group).await?;
         if ids.is_empty() || ids.len() > 10_000 {
             return Err(ScimError::invalid_value("'members' names 1 to 10,000 accounts").into());
@@ -130,6 +142,7 @@ impl Directory {
     }
 
     pub async fn remove_internal_member(&self, ctx: &Ctx, group: Uuid, member: Uuid) -> Result<()> {
+        ctx.require(may::MANAGE_ACCOUNTS)?;
         self.internal_group(group).await?;
         self.guard_group_change(
             BUILT_IN_IAM_ID,

@@ -37,6 +37,10 @@ pub enum Error {
     /// The client's fault, in SCIM terms (status, scimType, detail).
     #[error(transparent)]
     Client(#[from] ScimError),
+    /// The caller may not do this at all: it lacks the permission the
+    /// operation needs (see `permissions::may`). 403, whatever the input.
+    #[error("{0}")]
+    Forbidden(String),
     /// Ours: logged with its cause, answered with a generic 500.
     #[error("internal error: {0}")]
     Internal(String),

@@ -1,9 +1,12 @@
-//! The permission names the server itself acts on, and who may hand out a
-//! permission. The catalogue (built in and custom) lives in storage; these
-//! are the ones that open the admin API.
+//! The permission names the server itself acts on, what each kind of
+//! operation needs (`may`), and who may hand out a permission. The
+//! directory's methods check these themselves, so the admin API, SCIM and
+//! the console cannot ask different questions; the catalogue (built in and
+//! custom) lives in storage.
 
 use std::collections::BTreeSet;
 
+use super::Error;
 use super::accounts::Ctx;
 use crate::audit::Actor;
 use crate::scim::ScimError;
@@ -22,7 +25,52 @@ pub const AUDIT: &str = "AUDIT";
 /// change the identity of an account holding one.
 pub const POWER_PERMISSIONS: [&str; 2] = [USER_ADMIN, APPLICATION_ADMIN];
 
+/// What each kind of operation needs: any one of the listed permissions.
+/// The directory method doing the operation checks it (`Ctx::require`);
+/// a surface uses `Ctx::may` only to decide what to show.
+pub mod may {
+    use super::{APPLICATION_ADMIN, AUDIT, GOVERNANCE, USER_ADMIN};
+    /// Read accounts, groups and their members.
+    pub const READ_ACCOUNTS: &[&str] = &[USER_ADMIN, GOVERNANCE];
+    /// Change accounts, groups, permissions, attributes; delete, migrate.
+    pub const MANAGE_ACCOUNTS: &[&str] = &[USER_ADMIN];
+    /// Read and change IAMs, their settings and SCIM tokens.
+    pub const MANAGE_IAMS: &[&str] = &[USER_ADMIN, APPLICATION_ADMIN];
+    pub const MANAGE_SUBSCRIPTIONS: &[&str] = &[USER_ADMIN, APPLICATION_ADMIN];
+    pub const READ_REPORTS: &[&str] = &[GOVERNANCE, USER_ADMIN];
+    pub const READ_AUDIT: &[&str] = &[AUDIT];
+    /// Download the anonymized usage metrics.
+    pub const EXPORT_METRICS: &[&str] = &[APPLICATION_ADMIN, USER_ADMIN];
+    /// Report usage events (what an application integrated with the
+    /// bridge does; no person's data).
+    pub const REPORT_USAGE: &[&str] = &[APPLICATION_ADMIN, USER_ADMIN];
+}
+
 impl Ctx {
+    /// Whether this caller holds one of these permissions: an
+    /// administrator by its effective permissions, the operator at the
+    /// host's command line always, an identity provider never.
+    pub fn may(&self, any_of: &[&str]) -> bool {
+        match (&self.actor, &self.held) {
+            (Actor::Cli, _) => true,
+            (_, Some(held)) => any_of.iter().any(|p| held.contains(*p)),
+            (_, None) => false,
+        }
+    }
+
+    /// Forbidden unless the caller holds one of these permissions (see
+    /// `may`): the first thing a directory method needing one does.
+    pub fn require(&self, any_of: &[&str]) -> std::result::Result<(), Error> {
+        if self.may(any_of) {
+            Ok(())
+        } else {
+            Err(Error::Forbidden(format!(
+                "this needs the {} permission",
+                any_of.join(" or ")
+            )))
+        }
+    }
+
     /// Whether this caller may grant (or withdraw) `permission` through
     /// anything that maps to it: direct grants, an IAM's default
     /// permissions, a group mapping. Nobody hands out what they do not
@@ -58,5 +106,42 @@ impl Ctx {
                 names.join(", ")
             ),
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+    use std::sync::Arc;
+
+    use uuid::Uuid;
+
+    use super::*;
+
+    fn ctx(actor: Actor, held: Option<&[&str]>) -> Ctx {
+        Ctx {
+            actor,
+            request_id: None,
+            held: held.map(|h| Arc::new(h.iter().map(|p| p.to_string()).collect::<BTreeSet<_>>())),
+        }
+    }
+
+    #[test]
+    fn an_operation_needs_one_of_its_permissions() {
+        let governor = ctx(Actor::Admin(Uuid::nil()), Some(&[GOVERNANCE]));
+        assert!(governor.may(may::READ_ACCOUNTS));
+        assert!(governor.require(may::READ_REPORTS).is_ok());
+        match governor.require(may::MANAGE_IAMS) {
+            Err(Error::Forbidden(m)) => {
+                assert_eq!(
+                    m,
+                    "this needs the USER_ADMIN or APPLICATION_ADMIN permission"
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+        // The operator at the command line may; an identity provider never.
+        assert!(ctx(Actor::Cli, None).may(may::MANAGE_ACCOUNTS));
+        assert!(!ctx(Actor::Iam(Uuid::nil()), None).may(may::READ_ACCOUNTS));
     }
 }

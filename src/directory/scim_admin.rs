@@ -177,8 +177,10 @@ fn changes(req: &PatchRequest) -> std::result::Result<Vec<Change>, ScimError> {
 }
 
 impl Directory {
-    /// Applies an administrator's SCIM PATCH to the account `id`.
+    /// Applies an administrator's SCIM PATCH to the account `id`: what
+    /// the admin API's account changes need (USER_ADMIN).
     pub async fn admin_patch_user(&self, ctx: &Ctx, id: Uuid, body: &Value) -> Result<()> {
+        ctx.require(super::permissions::may::MANAGE_ACCOUNTS)?;
         let req = PatchRequest::parse_bounded(
             body,
             &self.limits.filter,

@@ -5,6 +5,8 @@
 use serde_json::Value;
 use time::Date;
 
+use super::accounts::Ctx;
+use super::permissions::may;
 use super::{Directory, Error, Result};
 use crate::metrics::{self, DayRange};
 use crate::scim::ScimError;
@@ -12,7 +14,8 @@ use crate::scim::ScimError;
 impl Directory {
     /// The export document for the UTC days `from..=to` (at most
     /// [`metrics::MAX_DAYS`]).
-    pub async fn metrics_export(&self, from: Date, to: Date) -> Result<Value> {
+    pub async fn metrics_export(&self, ctx: &Ctx, from: Date, to: Date) -> Result<Value> {
+        ctx.require(may::EXPORT_METRICS)?;
         let range = DayRange { from, to };
         if to < from || range.len() > metrics::MAX_DAYS {
             return Err(bad(format!(
@@ -34,7 +37,29 @@ impl Directory {
     /// (`count` defaults to 1). Every event is checked before anything is
     /// counted: one bad event refuses the whole report. Nothing about the
     /// caller is kept. Returns how many events were counted.
-    pub async fn report_events(&self, body: &Value) -> Result<usize> {
+    pub async fn report_events(&self, ctx: &Ctx, body: &Value) -> Result<usize> {
+        ctx.require(may::REPORT_USAGE)?;
+        self.count_events(body).await
+    }
+
+    /// Counts interface touches (`ui.click.*` events only), as the console
+    /// reports them for whoever is signed in: they need no permission, and
+    /// nothing about who clicked is kept.
+    pub async fn report_ui_events(&self, body: &Value) -> Result<usize> {
+        let only_ui = body["events"].as_array().is_some_and(|a| {
+            a.iter().all(|e| {
+                e["name"]
+                    .as_str()
+                    .is_some_and(|n| n.starts_with(metrics::UI_PREFIX))
+            })
+        });
+        if !only_ui {
+            return Err(bad("Only ui.click.* events are reported here."));
+        }
+        self.count_events(body).await
+    }
+
+    async fn count_events(&self, body: &Value) -> Result<usize> {
         let limits = &self.limits;
         let Some(events) = body.get("events").and_then(Value::as_array) else {
             return Err(bad(

@@ -1,16 +1,15 @@
 //! The admin API (`/api/v1`): administrators manage what the internal IAM
-//! owns. Callers present an admin bearer token; what they may do follows
-//! their internal permissions (USER_ADMIN for accounts, groups, permissions,
-//! attributes, IAMs and tokens; AUDIT for the audit log; GOVERNANCE or
-//! USER_ADMIN for governance reports). Errors are plain JSON
-//! `{"error": {"status", "message"}}`, never SCIM documents.
+//! owns. Callers present an admin bearer token (authenticated by
+//! `principal`); what they may do follows their internal permissions, which
+//! the directory checks for each operation (`directory::permissions::may`).
+//! Errors are plain JSON `{"error": {"status", "message"}}`, never SCIM
+//! documents.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{FromRef, FromRequest, FromRequestParts, Path, Query, Request, State};
-use axum::http::request::Parts;
+use axum::extract::{FromRef, FromRequest, Path, Query, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
@@ -18,11 +17,8 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::AppState;
-use super::extract::bearer;
-use crate::audit::Actor;
-use crate::directory::accounts::{Ctx, parse_sort};
-use crate::directory::admins::AdminToken;
-pub use crate::directory::permissions::{APPLICATION_ADMIN, AUDIT, GOVERNANCE, USER_ADMIN};
+pub use super::principal::Admin;
+use crate::directory::accounts::parse_sort;
 use crate::store::accounts::{AccountQuery, AuditQuery};
 
 /// An admin API error: `{"error": {"status", "message"}}`.
@@ -45,26 +41,6 @@ impl AdminError {
     pub fn message(&self) -> &str {
         &self.1
     }
-}
-
-/// Who may do what, once for the admin API and the console: an admin
-/// needs one of the listed permissions.
-pub mod may {
-    use super::{APPLICATION_ADMIN, AUDIT, GOVERNANCE, USER_ADMIN};
-    /// Read accounts, groups and their members.
-    pub const READ_ACCOUNTS: &[&str] = &[USER_ADMIN, GOVERNANCE];
-    /// Change accounts, groups, permissions, attributes; delete, migrate.
-    pub const MANAGE_ACCOUNTS: &[&str] = &[USER_ADMIN];
-    /// Read and change IAMs, their settings and SCIM tokens.
-    pub const MANAGE_IAMS: &[&str] = &[USER_ADMIN, APPLICATION_ADMIN];
-    pub const MANAGE_SUBSCRIPTIONS: &[&str] = &[USER_ADMIN, APPLICATION_ADMIN];
-    pub const READ_REPORTS: &[&str] = &[GOVERNANCE, USER_ADMIN];
-    pub const READ_AUDIT: &[&str] = &[AUDIT];
-    /// Download the anonymized usage metrics.
-    pub const EXPORT_METRICS: &[&str] = &[APPLICATION_ADMIN, USER_ADMIN];
-    /// Report usage events (what an application integrated with the
-    /// bridge does; no person's data).
-    pub const REPORT_USAGE: &[&str] = &[APPLICATION_ADMIN, USER_ADMIN];
 }
 
 impl IntoResponse for AdminError {
@@ -91,6 +67,9 @@ impl From<crate::directory::Error> for AdminError {
                 StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST),
                 e.detail,
             ),
+            crate::directory::Error::Forbidden(message) => {
+                AdminError(StatusCode::FORBIDDEN, message)
+            }
             crate::directory::Error::Internal(cause) => {
                 tracing::error!(%cause, "internal error");
                 AdminError(
@@ -109,151 +88,6 @@ impl From<crate::scim::ScimError> for AdminError {
 }
 
 pub(crate) type Answer<T = Json<Value>> = Result<T, AdminError>;
-
-/// An authenticated administrator: an enabled internal account, with its
-/// effective permissions and the request's id for the audit.
-#[derive(Clone)]
-pub struct Admin {
-    pub id: Uuid,
-    /// The account's token generation: a console session started now
-    /// carries it, and ends when the account's is bumped.
-    pub token_generation: i64,
-    pub permissions: std::sync::Arc<BTreeSet<String>>,
-    pub request_id: Option<String>,
-}
-
-impl Admin {
-    /// Whether the admin holds one of these permissions (what a page
-    /// shows); `require` is what the server enforces.
-    pub fn may(&self, any_of: &[&str]) -> bool {
-        any_of.iter().any(|p| self.permissions.contains(*p))
-    }
-
-    /// Who acts, for the audit, where no permission is needed.
-    pub(crate) fn ctx(&self) -> Ctx {
-        Ctx {
-            actor: Actor::Admin(self.id),
-            request_id: self.request_id.clone(),
-            held: Some(self.permissions.clone()),
-        }
-    }
-
-    /// 403 unless the admin holds one of these permissions.
-    pub(crate) fn require(&self, any_of: &[&str]) -> Result<Ctx, AdminError> {
-        if any_of.iter().any(|p| self.permissions.contains(*p)) {
-            Ok(self.ctx())
-        } else {
-            Err(AdminError(
-                StatusCode::FORBIDDEN,
-                format!("this needs the {} permission", any_of.join(" or ")),
-            ))
-        }
-    }
-}
-
-impl<S> FromRequestParts<S> for Admin
-where
-    AppState: FromRef<S>,
-    S: Send + Sync,
-{
-    type Rejection = AdminError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        // Authenticated already by the rate limiter (see `limits::rate_limit`).
-        if let Some(super::limits::AdminAuthenticated(outcome)) = parts.extensions.remove() {
-            return outcome;
-        }
-        authenticate(&AppState::from_ref(state), &parts.headers).await
-    }
-}
-
-/// The administrator a request's bearer token names: a bootstrap token, or
-/// the external IAM's JWT mapped by the configured claim.
-pub async fn authenticate(
-    state: &AppState,
-    headers: &axum::http::HeaderMap,
-) -> Result<Admin, AdminError> {
-    {
-        let unauthorized = |m: &str| AdminError(StatusCode::UNAUTHORIZED, m.to_owned());
-        let token =
-            bearer(headers).ok_or_else(|| unauthorized("an admin bearer token is required"))?;
-        let account = match state.dir.authenticate_admin_token(token).await? {
-            // A bootstrap token names the account by id (None once revoked).
-            AdminToken::Ours(account) => account,
-            // Else the external IAM's token, mapped by the configured claim.
-            AdminToken::Foreign => match &state.oidc {
-                Some(oidc) => {
-                    let claims = oidc.verify(token).await.map_err(|e| match e {
-                        crate::auth::oidc::OidcError::Rejected(m) => unauthorized(&m),
-                        crate::auth::oidc::OidcError::Unavailable(m) => {
-                            tracing::warn!(%m, "OIDC keys unavailable");
-                            AdminError(
-                                StatusCode::SERVICE_UNAVAILABLE,
-                                "the identity provider's keys are unavailable; try again".into(),
-                            )
-                        }
-                    })?;
-                    oidc_account(state, oidc, &claims).await?
-                }
-                None => return Err(unauthorized("the admin token is not valid")),
-            },
-        };
-        admin_for_account(state, account, headers).await
-    }
-}
-
-/// The account a verified external-IAM token names: the one mapping from
-/// claims to an account, for the admin API and the console's sign-in. A
-/// claim that names no valid userName is a 401 saying why.
-pub async fn oidc_account(
-    state: &AppState,
-    oidc: &crate::auth::oidc::Oidc,
-    claims: &serde_json::Value,
-) -> Result<Option<crate::store::accounts::Account>, AdminError> {
-    let name = crate::auth::oidc::claimed_user_name(claims, oidc.user_claim())
-        .map_err(|e| AdminError(StatusCode::UNAUTHORIZED, e.to_string()))?;
-    Ok(state
-        .dir
-        .account_by_user_name(&state.config.oidc_iam, &name)
-        .await?)
-}
-
-/// The administrator an authenticated account is: it must still exist and
-/// be enabled; its effective permissions decide what it may do.
-pub async fn admin_for_account(
-    state: &AppState,
-    account: Option<crate::store::accounts::Account>,
-    headers: &axum::http::HeaderMap,
-) -> Result<Admin, AdminError> {
-    // An account its identity provider marked inactive is no admin either.
-    let account = match account {
-        Some(a) if a.enabled() && a.active => a,
-        _ => {
-            return Err(AdminError(
-                StatusCode::UNAUTHORIZED,
-                "the token's account is unknown, disabled, inactive or deleted, or the token was revoked"
-                    .into(),
-            ));
-        }
-    };
-    let permissions = std::sync::Arc::new(
-        state
-            .dir
-            .effective_permissions(&account)
-            .await?
-            .into_keys()
-            .collect(),
-    );
-    Ok(Admin {
-        id: account.id,
-        token_generation: account.token_generation,
-        permissions,
-        request_id: headers
-            .get("x-request-id")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned),
-    })
-}
 
 /// A JSON request body (`application/json`), bounded by `max_body_bytes`.
 pub struct Body(pub Value);
@@ -364,12 +198,12 @@ pub async fn create_user(
     admin: Admin,
     Body(b): Body,
 ) -> Answer<Response> {
-    let ctx = admin.require(may::MANAGE_ACCOUNTS)?;
+    let ctx = admin.ctx();
     let user = s
         .dir
         .create_bim_user(&ctx, Some(text(&b, "fullName")?), text(&b, "email")?)
         .await?;
-    Ok(created(s.dir.account_view(user).await?))
+    Ok(created(s.dir.account_view(&ctx, user).await?))
 }
 
 pub async fn list_users(
@@ -377,15 +211,11 @@ pub async fn list_users(
     admin: Admin,
     Query(q): Query<HashMap<String, String>>,
 ) -> Answer {
-    admin.require(may::READ_ACCOUNTS)?;
+    let ctx = admin.ctx();
     let (sort, descending) = parse_sort(q.get("sort").map(String::as_str))?;
-    let iam = match q.get("iam").filter(|v| !v.is_empty()) {
-        Some(name) => Some(s.dir.iam(name).await?.id),
-        None => None,
-    };
+    let iam = q.get("iam").filter(|v| !v.is_empty()).map(String::as_str);
     let query = AccountQuery {
         include_disabled: flag(&q, "includeDisabled")?,
-        iam,
         search: q.get("search").cloned(),
         permission: q.get("permission").filter(|v| !v.is_empty()).cloned(),
         offset: number(&q, "offset", 0, u32::MAX as u64)?,
@@ -394,12 +224,12 @@ pub async fn list_users(
         descending,
         ..Default::default()
     };
-    Ok(Json(s.dir.list_accounts(query).await?))
+    Ok(Json(s.dir.list_accounts(&ctx, iam, query).await?))
 }
 
 pub async fn get_user(State(s): State<AppState>, admin: Admin, Path(user): Path<String>) -> Answer {
-    admin.require(may::READ_ACCOUNTS)?;
-    Ok(Json(s.dir.account_view(id(&user)?).await?))
+    let ctx = admin.ctx();
+    Ok(Json(s.dir.account_view(&ctx, id(&user)?).await?))
 }
 
 pub async fn delete_user(
@@ -408,7 +238,7 @@ pub async fn delete_user(
     Path(user): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Answer<StatusCode> {
-    let ctx = admin.require(may::MANAGE_ACCOUNTS)?;
+    let ctx = admin.ctx();
     s.dir
         .delete_permanently(&ctx, id(&user)?, q.get("confirm").map(String::as_str))
         .await?;
@@ -421,7 +251,7 @@ pub async fn add_permissions(
     Path(user): Path<String>,
     Body(b): Body,
 ) -> Answer {
-    let ctx = admin.require(may::MANAGE_ACCOUNTS)?;
+    let ctx = admin.ctx();
     let user = id(&user)?;
     let names: Vec<String> = b
         .get("permissions")
@@ -429,7 +259,7 @@ pub async fn add_permissions(
         .and_then(|a| a.iter().map(|v| v.as_str().map(str::to_owned)).collect())
         .ok_or_else(|| AdminError::bad("'permissions' must be an array of names"))?;
     s.dir.add_permissions(&ctx, user, &names).await?;
-    Ok(Json(s.dir.account_view(user).await?))
+    Ok(Json(s.dir.account_view(&ctx, user).await?))
 }
 
 pub async fn remove_permission(
@@ -437,10 +267,10 @@ pub async fn remove_permission(
     admin: Admin,
     Path((user, name)): Path<(String, String)>,
 ) -> Answer {
-    let ctx = admin.require(may::MANAGE_ACCOUNTS)?;
+    let ctx = admin.ctx();
     let user = id(&user)?;
     s.dir.remove_permission(&ctx, user, &name).await?;
-    Ok(Json(s.dir.account_view(user).await?))
+    Ok(Json(s.dir.account_view(&ctx, user).await?))
 }
 
 pub async fn patch_user_attributes(
@@ -449,10 +279,12 @@ pub async fn patch_user_attributes(
     Path(user): Path<String>,
     Body(b): Body,
 ) -> Answer {
-    let ctx = admin.require(may::MANAGE_ACCOUNTS)?;
+    let ctx = admin.ctx();
     let user = id(&user)?;
     s.dir.patch_attributes(&ctx, "User", user, &b).await?;
-    Ok(Json(s.dir.account_view(user).await?["attributes"].take()))
+    Ok(Json(
+        s.dir.account_view(&ctx, user).await?["attributes"].take(),
+    ))
 }
 
 pub async fn get_group_attributes(
@@ -460,8 +292,8 @@ pub async fn get_group_attributes(
     admin: Admin,
     Path(group): Path<String>,
 ) -> Answer {
-    admin.require(may::READ_ACCOUNTS)?;
-    Ok(Json(s.dir.group_attributes(id(&group)?).await?))
+    let ctx = admin.ctx();
+    Ok(Json(s.dir.group_attributes(&ctx, id(&group)?).await?))
 }
 
 pub async fn patch_group_attributes(
@@ -470,10 +302,10 @@ pub async fn patch_group_attributes(
     Path(group): Path<String>,
     Body(b): Body,
 ) -> Answer {
-    let ctx = admin.require(may::MANAGE_ACCOUNTS)?;
+    let ctx = admin.ctx();
     let group = id(&group)?;
     s.dir.patch_attributes(&ctx, "Group", group, &b).await?;
-    Ok(Json(s.dir.group_attributes(group).await?))
+    Ok(Json(s.dir.group_attributes(&ctx, group).await?))
 }
 
 pub async fn disable_user(
@@ -481,10 +313,10 @@ pub async fn disable_user(
     admin: Admin,
     Path(user): Path<String>,
 ) -> Answer {
-    let ctx = admin.require(may::MANAGE_ACCOUNTS)?;
+    let ctx = admin.ctx();
     let user = id(&user)?;
     s.dir.set_disabled(&ctx, user, true).await?;
-    Ok(Json(s.dir.account_view(user).await?))
+    Ok(Json(s.dir.account_view(&ctx, user).await?))
 }
 
 pub async fn enable_user(
@@ -492,26 +324,21 @@ pub async fn enable_user(
     admin: Admin,
     Path(user): Path<String>,
 ) -> Answer {
-    let ctx = admin.require(may::MANAGE_ACCOUNTS)?;
+    let ctx = admin.ctx();
     let user = id(&user)?;
     s.dir.set_disabled(&ctx, user, false).await?;
-    Ok(Json(s.dir.account_view(user).await?))
+    Ok(Json(s.dir.account_view(&ctx, user).await?))
 }
 
 /// Ends every admin token and console session of an account issued so
-/// far. USER_ADMIN for anyone's; any administrator for its own.
+/// far: anyone's, or one's own (the directory decides which it may).
 pub async fn revoke_sessions(
     State(s): State<AppState>,
     admin: Admin,
     Path(user): Path<String>,
 ) -> Answer<StatusCode> {
     let user = id(&user)?;
-    let ctx = if user == admin.id {
-        admin.ctx()
-    } else {
-        admin.require(may::MANAGE_ACCOUNTS)?
-    };
-    s.dir.revoke_sessions(&ctx, user).await?;
+    s.dir.revoke_sessions(&admin.ctx(), user).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -521,12 +348,12 @@ pub async fn migrate_user(
     Path(user): Path<String>,
     Body(b): Body,
 ) -> Answer {
-    let ctx = admin.require(may::MANAGE_ACCOUNTS)?;
+    let ctx = admin.ctx();
     let user = id(&user)?;
     s.dir
         .migrate(&ctx, user, text(&b, "iam")?, text(&b, "userName")?)
         .await?;
-    Ok(Json(s.dir.account_view(user).await?))
+    Ok(Json(s.dir.account_view(&ctx, user).await?))
 }
 
 pub async fn list_subscriptions(
@@ -534,8 +361,8 @@ pub async fn list_subscriptions(
     admin: Admin,
     Path(user): Path<String>,
 ) -> Answer {
-    admin.require(may::READ_ACCOUNTS)?;
-    Ok(Json(s.dir.subscriptions(id(&user)?).await?))
+    let ctx = admin.ctx();
+    Ok(Json(s.dir.subscriptions(&ctx, id(&user)?).await?))
 }
 
 pub async fn add_subscription(
@@ -544,7 +371,7 @@ pub async fn add_subscription(
     Path(user): Path<String>,
     Body(b): Body,
 ) -> Answer<Response> {
-    let ctx = admin.require(may::MANAGE_SUBSCRIPTIONS)?;
+    let ctx = admin.ctx();
     Ok(created(s.dir.add_subscription(&ctx, id(&user)?, &b).await?))
 }
 
@@ -553,7 +380,7 @@ pub async fn remove_subscription(
     admin: Admin,
     Path((user, sub)): Path<(String, String)>,
 ) -> Answer<StatusCode> {
-    let ctx = admin.require(may::MANAGE_SUBSCRIPTIONS)?;
+    let ctx = admin.ctx();
     let sub = Uuid::parse_str(&sub)
         .map_err(|_| AdminError(StatusCode::NOT_FOUND, format!("no subscription {sub}")))?;
     s.dir.remove_subscription(&ctx, id(&user)?, sub).await?;
@@ -561,8 +388,8 @@ pub async fn remove_subscription(
 }
 
 pub async fn report(State(s): State<AppState>, admin: Admin, Path(user): Path<String>) -> Answer {
-    admin.require(may::READ_REPORTS)?;
-    Ok(Json(s.dir.report(id(&user)?).await?))
+    let ctx = admin.ctx();
+    Ok(Json(s.dir.report(&ctx, id(&user)?).await?))
 }
 
 pub async fn audit(
@@ -570,7 +397,7 @@ pub async fn audit(
     admin: Admin,
     Query(q): Query<HashMap<String, String>>,
 ) -> Answer {
-    admin.require(may::READ_AUDIT)?;
+    let ctx = admin.ctx();
     let target = match q.get("target").filter(|v| !v.is_empty()) {
         Some(t) => Some(Uuid::parse_str(t).map_err(|_| AdminError::bad("'target' must be an id"))?),
         None => None,
@@ -584,22 +411,25 @@ pub async fn audit(
         offset: number(&q, "offset", 0, u32::MAX as u64)?,
         limit: number(&q, "limit", 100, 1000)?,
     };
-    Ok(Json(s.dir.audit_log(&query).await?))
+    Ok(Json(s.dir.audit_log(&ctx, &query).await?))
 }
 
 pub async fn list_iams(State(s): State<AppState>, admin: Admin) -> Answer {
-    admin.require(may::MANAGE_IAMS)?;
-    let mut out = Vec::new();
-    for iam in s.dir.list_iams().await? {
-        let settings = s.dir.iam_settings(iam.id).await?;
-        out.push(json!({
-            "id": iam.id,
-            "name": iam.name,
-            "displayName": iam.display_name,
-            "created": crate::directory::rfc3339(iam.created),
-            "settings": settings,
-        }));
-    }
+    let out: Vec<Value> = s
+        .dir
+        .managed_iams(&admin.ctx())
+        .await?
+        .into_iter()
+        .map(|m| {
+            json!({
+                "id": m.iam.id,
+                "name": m.iam.name,
+                "displayName": m.iam.display_name,
+                "created": crate::directory::rfc3339(m.iam.created),
+                "settings": m.settings,
+            })
+        })
+        .collect();
     Ok(Json(json!({"hits": out, "count": out.len()})))
 }
 
@@ -608,7 +438,7 @@ pub async fn create_iam(
     admin: Admin,
     Body(b): Body,
 ) -> Answer<Response> {
-    let ctx = admin.require(may::MANAGE_IAMS)?;
+    let ctx = admin.ctx();
     let name = text(&b, "name")?;
     let display = match b.get("displayName") {
         None | Some(Value::Null) => None,
@@ -635,7 +465,7 @@ pub async fn put_iam_settings(
     Path(name): Path<String>,
     Body(b): Body,
 ) -> Answer {
-    let ctx = admin.require(may::MANAGE_IAMS)?;
+    let ctx = admin.ctx();
     Ok(Json(s.dir.set_iam_settings(&ctx, &name, &b).await?))
 }
 
@@ -645,7 +475,7 @@ pub async fn create_token(
     Path(name): Path<String>,
     body: Bytes,
 ) -> Answer<Response> {
-    let ctx = admin.require(may::MANAGE_IAMS)?;
+    let ctx = admin.ctx();
     // The body is optional: `{"label": "..."}` or nothing.
     let body = if body.is_empty() {
         json!({})
@@ -672,7 +502,7 @@ pub async fn revoke_token(
     admin: Admin,
     Path(token): Path<String>,
 ) -> Answer<StatusCode> {
-    let ctx = admin.require(may::MANAGE_IAMS)?;
+    let ctx = admin.ctx();
     let token = Uuid::parse_str(&token)
         .map_err(|_| AdminError(StatusCode::NOT_FOUND, format!("no token {token}")))?;
     s.dir.revoke_token_as(&ctx, token).await?;
@@ -694,7 +524,7 @@ pub async fn create_permission(
     admin: Admin,
     Body(b): Body,
 ) -> Answer<Response> {
-    let ctx = admin.require(may::MANAGE_ACCOUNTS)?;
+    let ctx = admin.ctx();
     let description = match b.get("description") {
         None | Some(Value::Null) => "",
         Some(_) => text(&b, "description")?,
@@ -713,11 +543,12 @@ pub async fn list_groups(
     admin: Admin,
     Query(q): Query<HashMap<String, String>>,
 ) -> Answer {
-    admin.require(may::READ_ACCOUNTS)?;
+    let ctx = admin.ctx();
     let iam = q.get("iam").filter(|v| !v.is_empty()).map(String::as_str);
     Ok(Json(
         s.dir
             .list_groups_of(
+                &ctx,
                 iam,
                 number(&q, "offset", 0, u32::MAX as u64)?,
                 number(&q, "limit", 50, 1000)?,
@@ -731,7 +562,7 @@ pub async fn create_group(
     admin: Admin,
     Body(b): Body,
 ) -> Answer<Response> {
-    let ctx = admin.require(may::MANAGE_ACCOUNTS)?;
+    let ctx = admin.ctx();
     Ok(created(
         s.dir
             .create_internal_group(&ctx, text(&b, "displayName")?)
@@ -745,10 +576,11 @@ pub async fn group_members(
     Path(group): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Answer {
-    admin.require(may::READ_ACCOUNTS)?;
+    let ctx = admin.ctx();
     Ok(Json(
         s.dir
             .group_members_page(
+                &ctx,
                 id(&group)?,
                 number(&q, "offset", 0, u32::MAX as u64)?,
                 number(&q, "limit", 100, 1000)?,
@@ -763,7 +595,7 @@ pub async fn add_group_members(
     Path(group): Path<String>,
     Body(b): Body,
 ) -> Answer {
-    let ctx = admin.require(may::MANAGE_ACCOUNTS)?;
+    let ctx = admin.ctx();
     let group = id(&group)?;
     let ids: Vec<Uuid> = b
         .get("members")
@@ -775,7 +607,7 @@ pub async fn add_group_members(
         })
         .ok_or_else(|| AdminError::bad("'members' must be an array of account ids"))?;
     s.dir.add_internal_members(&ctx, group, &ids).await?;
-    Ok(Json(s.dir.group_members_page(group, 0, 100).await?))
+    Ok(Json(s.dir.group_members_page(&ctx, group, 0, 100).await?))
 }
 
 pub async fn remove_group_member(
@@ -783,7 +615,7 @@ pub async fn remove_group_member(
     admin: Admin,
     Path((group, member)): Path<(String, String)>,
 ) -> Answer<StatusCode> {
-    let ctx = admin.require(may::MANAGE_ACCOUNTS)?;
+    let ctx = admin.ctx();
     s.dir
         .remove_internal_member(&ctx, id(&group)?, id(&member)?)
         .await?;

@@ -30,6 +30,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         match self.0 {
             Error::Client(e) => scim_error_response(&e),
+            Error::Forbidden(m) => scim_error_response(&ScimError::new(403, None, m)),
             Error::Internal(cause) => {
                 tracing::error!(%cause, "internal error");
                 scim_error_response(&ScimError::new(

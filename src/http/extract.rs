@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use super::AppState;
 use super::error::ApiError;
+use super::principal::Principal;
 use crate::directory::search::SortRequest;
 use crate::directory::{Paging, Scope};
 use crate::scim::ScimError;
@@ -128,7 +129,8 @@ fn has_nul(v: &Value) -> bool {
     }
 }
 
-/// The IAM a SCIM token acts for. Anything else is a 401.
+/// The IAM a SCIM token acts for (authenticated by `principal`). Anyone
+/// else is a 401.
 pub struct IamCaller(pub Uuid);
 
 pub fn bearer(headers: &HeaderMap) -> Option<&str> {
@@ -141,24 +143,15 @@ fn unauthorized(detail: &str) -> ApiError {
     ScimError::new(401, None, detail).into()
 }
 
-impl<S> FromRequestParts<S> for IamCaller
-where
-    AppState: FromRef<S>,
-    S: Send + Sync,
-{
+impl<S: Send + Sync> FromRequestParts<S> for IamCaller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        // Verified already by the rate limiter (see `limits::rate_limit`).
-        if let Some(super::limits::VerifiedIam(iam)) = parts.extensions.get() {
-            return Ok(IamCaller(*iam));
-        }
-        let state = AppState::from_ref(state);
-        let token =
-            bearer(&parts.headers).ok_or_else(|| unauthorized("a bearer token is required"))?;
-        match state.dir.authenticate_scim_token(token).await? {
-            Some(iam) => Ok(IamCaller(iam)),
-            None => Err(unauthorized("the bearer token is not valid")),
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        match parts.extensions.get::<Principal>() {
+            Some(Principal::Iam { iam, .. }) => Ok(IamCaller(*iam)),
+            None | Some(Principal::Anonymous) => Err(unauthorized("a bearer token is required")),
+            // An administrator's token, or one that did not authenticate.
+            Some(_) => Err(unauthorized("the bearer token is not valid")),
         }
     }
 }

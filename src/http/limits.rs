@@ -18,9 +18,8 @@ use uuid::Uuid;
 use super::AppState;
 use super::admin::AdminError;
 use super::error::{ApiError, scim_error_response};
-use super::extract::bearer;
+use super::principal::Principal;
 use crate::auth::rate_limit::{Rate, RateLimiter, Verdict, retry_after_secs};
-use crate::auth::scim_token;
 use crate::config::Config;
 use crate::deadline::Deadline;
 use crate::scim::ScimError;
@@ -35,16 +34,6 @@ const MAX_BUCKETS: usize = 100_000;
 /// A request whose write has begun committing when its deadline passes is
 /// given at most this much longer to answer (see `crate::deadline`).
 const COMMIT_GRACE: Duration = Duration::from_secs(10);
-
-/// The IAM a rate-limited request's SCIM token was verified for, so that
-/// authentication does not verify it again.
-#[derive(Debug, Clone, Copy)]
-pub struct VerifiedIam(pub Uuid);
-
-/// How the rate limiter's authentication of an administrator went, so
-/// that the handler neither repeats it nor answers differently.
-#[derive(Clone)]
-pub struct AdminAuthenticated(pub Result<super::admin::Admin, AdminError>);
 
 pub struct Limits {
     deadline: Duration,
@@ -309,57 +298,46 @@ async fn drain(mut body: axum::body::Body, limit: usize, within: Duration) {
 }
 
 /// Each SCIM token has a bucket of `rate_limit_burst` requests refilled at
-/// `rate_limit_per_second` (or its IAM's `rateLimit`); an empty bucket
-/// answers 429 with `Retry-After`. Buckets exist only for tokens that
-/// verified: a token that does not is answered 401 here, so invalid tokens
-/// cost no memory. Requests without a SCIM token pass on to authentication.
+/// `rate_limit_per_second` (or its IAM's `rateLimit`), and each
+/// administrator on /api/v1 one of `admin_rate_limit_burst` refilled at
+/// `admin_rate_limit_per_second`; an empty bucket answers 429 with
+/// `Retry-After`. Buckets are keyed by the principal authentication found
+/// (see `principal`), so only verified callers cost memory; anyone else
+/// passes on, to be answered by the handler.
 pub async fn rate_limit(
     State((l, s)): State<(Arc<Limits>, AppState)>,
     mut req: Request,
     next: Next,
 ) -> Response {
-    match api(&req) {
-        Api::Scim => {}
-        Api::Admin => return admin_rate_limit(&l, &s, req, next).await,
-        Api::Other => return next.run(req).await,
-    }
-    let Some(token) = bearer(req.headers()) else {
-        return next.run(req).await;
-    };
-    // Not of a SCIM token's shape (an admin's token, or nonsense): not
-    // ours to limit; authentication decides.
-    let Some((token_id, _)) = scim_token::parse(token) else {
-        return next.run(req).await;
-    };
-    let iam = match s.dir.authenticate_scim_token(token).await {
-        Ok(Some(iam)) => iam,
-        Ok(None) => {
-            return scim_error_response(&ScimError::new(
-                401,
-                None,
-                "the bearer token is not valid",
-            ));
+    match (api(&req), req.extensions().get::<Principal>()) {
+        (Api::Scim, Some(&Principal::Iam { iam, token })) => {
+            let rate = match s.dir.iam_settings(iam).await {
+                Ok(settings) => settings.rate_limit.or(l.default_rate),
+                Err(e) => return ApiError(e).into_response(),
+            };
+            let Some(rate) = rate else {
+                return next.run(req).await;
+            };
+            if let Verdict::Limited(wait) = l.buckets.check(&token, rate) {
+                return too_many(Api::Scim, rate, wait);
+            }
+            req.extensions_mut().insert(Quota {
+                limits: l.clone(),
+                token,
+                rate,
+            });
+            next.run(req).await
         }
-        Err(e) => return ApiError(e).into_response(),
-    };
-    let rate = match s.dir.iam_settings(iam).await {
-        Ok(settings) => settings.rate_limit.or(l.default_rate),
-        Err(e) => return ApiError(e).into_response(),
-    };
-    if let Some(rate) = rate
-        && let Verdict::Limited(wait) = l.buckets.check(&token_id, rate)
-    {
-        return too_many(Api::Scim, rate, wait);
+        (Api::Admin, Some(Principal::Admin(admin))) => {
+            if let Some(rate) = l.admin_rate
+                && let Verdict::Limited(wait) = l.admin_buckets.check(&admin.id, rate)
+            {
+                return too_many(Api::Admin, rate, wait);
+            }
+            next.run(req).await
+        }
+        _ => next.run(req).await,
     }
-    req.extensions_mut().insert(VerifiedIam(iam));
-    if let Some(rate) = rate {
-        req.extensions_mut().insert(Quota {
-            limits: l.clone(),
-            token: token_id,
-            rate,
-        });
-    }
-    next.run(req).await
 }
 
 fn too_many(api: Api, rate: Rate, wait: Duration) -> Response {
@@ -378,27 +356,4 @@ fn too_many(api: Api, rate: Rate, wait: Duration) -> Response {
         ),
         Some(secs),
     )
-}
-
-/// Each administrator has a bucket of `admin_rate_limit_burst` refilled at
-/// `admin_rate_limit_per_second`. The admin is
-/// authenticated here to know whose bucket (the handler then reuses it);
-/// a token that does not authenticate gets no bucket and passes on, and
-/// the handler answers it with that outcome (routes without an admin,
-/// such as the OpenAPI document, ignore it).
-async fn admin_rate_limit(l: &Limits, s: &AppState, mut req: Request, next: Next) -> Response {
-    let Some(rate) = l.admin_rate else {
-        return next.run(req).await;
-    };
-    if bearer(req.headers()).is_none() {
-        return next.run(req).await;
-    }
-    let outcome = super::admin::authenticate(s, req.headers()).await;
-    if let Ok(admin) = &outcome
-        && let Verdict::Limited(wait) = l.admin_buckets.check(&admin.id, rate)
-    {
-        return too_many(Api::Admin, rate, wait);
-    }
-    req.extensions_mut().insert(AdminAuthenticated(outcome));
-    next.run(req).await
 }

@@ -14,7 +14,8 @@ use axum::response::{IntoResponse, Response};
 
 use super::AppState;
 use super::error::{ApiError, scim_error_response};
-use super::extract::{Params, ScimBody, bearer, scope};
+use super::extract::{Params, ScimBody, scope};
+use super::principal::Principal;
 use super::scim::{if_match, read_response, resource_response};
 use crate::directory::Scope;
 use crate::scim::ScimError;
@@ -26,22 +27,23 @@ type Result<T> = std::result::Result<T, ApiError>;
 /// the id of the user the token stands for. The token is checked as the
 /// admin API checks it: an account disabled, inactive, detached or deleted
 /// gets 401, whatever its token says.
-async fn me(s: &AppState, headers: &HeaderMap) -> Result<(Scope, String)> {
-    let token =
-        bearer(headers).ok_or_else(|| ScimError::new(401, None, "a bearer token is required"))?;
-    if s.dir.authenticate_scim_token(token).await?.is_some() {
-        return Err(ScimError::not_found(
-            "/Me names the user a token stands for, and this bearer token is an identity \
-             provider's SCIM token (it acts for an IAM), not a user's: use /Users/{id}",
-        )
-        .into());
-    }
-    let admin = match super::admin::authenticate(s, headers).await {
-        Ok(admin) => admin,
-        Err(e) if e.status() == StatusCode::SERVICE_UNAVAILABLE => {
+async fn me(s: &AppState, caller: &Principal, headers: &HeaderMap) -> Result<(Scope, String)> {
+    let admin = match caller {
+        Principal::Admin(admin) => admin,
+        Principal::Iam { .. } => {
+            return Err(ScimError::not_found(
+                "/Me names the user a token stands for, and this bearer token is an identity \
+                 provider's SCIM token (it acts for an IAM), not a user's: use /Users/{id}",
+            )
+            .into());
+        }
+        Principal::Refused(e) if e.status() == StatusCode::SERVICE_UNAVAILABLE => {
             return Err(ScimError::new(503, None, e.message()).into());
         }
-        Err(e) => return Err(ScimError::new(401, None, e.message()).into()),
+        Principal::Refused(e) => return Err(ScimError::new(401, None, e.message()).into()),
+        Principal::Anonymous | Principal::ConsoleSession(_) => {
+            return Err(ScimError::new(401, None, "a bearer token is required").into());
+        }
     };
     let account = s.dir.account(admin.id).await?;
     let iam = account
@@ -54,10 +56,11 @@ async fn me(s: &AppState, headers: &HeaderMap) -> Result<(Scope, String)> {
 
 pub async fn get_me(
     State(s): State<AppState>,
+    caller: Principal,
     headers: HeaderMap,
     params: Params,
 ) -> Result<Response> {
-    let (scope, id) = me(&s, &headers).await?;
+    let (scope, id) = me(&s, &caller, &headers).await?;
     let proj = params.projection(&USER_RESOURCE)?;
     let r = s.dir.get_user(&scope, &id, &proj).await?;
     Ok(read_response(&headers, &r))
@@ -65,11 +68,12 @@ pub async fn get_me(
 
 pub async fn put_me(
     State(s): State<AppState>,
+    caller: Principal,
     headers: HeaderMap,
     params: Params,
     ScimBody(body): ScimBody,
 ) -> Result<Response> {
-    let (scope, id) = me(&s, &headers).await?;
+    let (scope, id) = me(&s, &caller, &headers).await?;
     let proj = params.projection(&USER_RESOURCE)?;
     let version = if_match(&headers)?;
     let r = s
@@ -81,11 +85,12 @@ pub async fn put_me(
 
 pub async fn patch_me(
     State(s): State<AppState>,
+    caller: Principal,
     headers: HeaderMap,
     params: Params,
     ScimBody(body): ScimBody,
 ) -> Result<Response> {
-    let (scope, id) = me(&s, &headers).await?;
+    let (scope, id) = me(&s, &caller, &headers).await?;
     let proj = params.projection(&USER_RESOURCE)?;
     let version = if_match(&headers)?;
     let r = s.dir.patch_user(&scope, &id, &body, version, &proj).await?;

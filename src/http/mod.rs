@@ -13,6 +13,7 @@ pub mod limits;
 pub mod me;
 pub mod observe;
 pub mod origin;
+pub mod principal;
 pub mod scim;
 pub mod server;
 pub mod telemetry;
@@ -250,11 +251,14 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response<Body> 
 /// trace, panic catcher, then the limits (see `limits`): the body limit on
 /// the declared length (before anyone reads, authenticates or waits, and
 /// holding no slot), the deadline, the concurrency limit (queueing counts
-/// against the deadline), the per-token rate limit (which verifies the
-/// SCIM token it keys on; authentication then reuses that), then the
-/// routes, whose extractors authenticate. Every handler authenticates
-/// before it reads a body, so an unauthenticated client never holds a slot
-/// while it trickles one: it is answered 401 as soon as its headers are in.
+/// against the deadline), then authentication (see `principal`: the
+/// credentials become the request's principal, once), the rate limit per
+/// SCIM token and per administrator (keyed on that principal), then the
+/// routes, whose extractors read the principal and whose directory calls
+/// decide what it may do. Authentication reads no body, and every handler
+/// takes its caller before its body, so an unauthenticated client never
+/// holds a slot while it trickles one: it is answered 401 as soon as its
+/// headers are in.
 pub fn app(
     state: AppState,
 ) -> impl tower::Service<
@@ -304,6 +308,7 @@ pub fn app(
                 .layer(from_fn_with_state(limits.clone(), limits::body_limit))
                 .layer(from_fn_with_state(limits.clone(), limits::deadline))
                 .layer(from_fn_with_state(limits.clone(), limits::concurrency))
+                .layer(from_fn_with_state(state.clone(), principal::authenticate))
                 .layer(from_fn_with_state(
                     (limits, state.clone()),
                     limits::rate_limit,

@@ -8,6 +8,7 @@ use serde_json::json;
 
 use super::error::ApiError;
 use super::extract::{IamCaller, Params, ScimBody, scope};
+use super::principal::{Admin, Principal};
 use super::{AppState, body, scim_response};
 use crate::directory::patch::Patched;
 use crate::directory::search::SearchRequest;
@@ -283,16 +284,21 @@ pub async fn list_groups(
 pub async fn patch_user(
     State(s): State<AppState>,
     caller: std::result::Result<IamCaller, ApiError>,
+    principal: Principal,
     headers: HeaderMap,
     params: Params,
     Path(id): Path<String>,
     ScimBody(body): ScimBody,
 ) -> Result<Response> {
-    let iam = match caller {
-        Ok(IamCaller(iam)) => iam,
+    let iam = match (caller, principal) {
+        (Ok(IamCaller(iam)), _) => iam,
         // Not an identity provider's token: an administrator may change
         // what the internal IAM owns through SCIM PATCH as well.
-        Err(refused) => return admin_patch_user(&s, &headers, &id, &body, refused).await,
+        (Err(_), Principal::Admin(admin)) => {
+            return admin_patch_user(&s, &admin, &headers, &id, &body).await;
+        }
+        // Anyone else gets the SCIM 401 it would have got anyway.
+        (Err(refused), _) => return Err(refused),
     };
     let proj = params.projection(&USER_RESOURCE)?;
     let version = if_match(&headers)?;
@@ -305,25 +311,16 @@ pub async fn patch_user(
 
 /// An administrator's PATCH of a user (see `directory::scim_admin`): 200
 /// with the user's internal data, or 204 when its identity provider has
-/// detached it (SCIM no longer shows it). A token that is no admin's gets
-/// the SCIM 401 it would have got anyway.
+/// detached it (SCIM no longer shows it).
 async fn admin_patch_user(
     s: &AppState,
+    admin: &Admin,
     headers: &HeaderMap,
     id: &str,
     body: &serde_json::Value,
-    refused: ApiError,
 ) -> Result<Response> {
-    let Ok(admin) = super::admin::authenticate(s, headers).await else {
-        return Err(refused);
-    };
-    let ctx = admin
-        .require(&[crate::directory::admins::USER_ADMIN])
-        .map_err(|_| {
-            crate::scim::ScimError::new(403, None, "this needs the USER_ADMIN permission")
-        })?;
     let uuid = crate::directory::parse_id(id)?;
-    s.dir.admin_patch_user(&ctx, uuid, body).await?;
+    s.dir.admin_patch_user(&admin.ctx(), uuid, body).await?;
     let account = s.dir.account(uuid).await?;
     let Some(iam) = account.iam_id else {
         return Ok(StatusCode::NO_CONTENT.into_response());

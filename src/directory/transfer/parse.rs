@@ -58,6 +58,7 @@ pub fn kind_of(line: &str) -> Kind {
 fn describe(e: Error) -> String {
     match e {
         Error::Client(e) => e.detail,
+        Error::Forbidden(m) => m,
         Error::Internal(cause) => cause,
     }
 }

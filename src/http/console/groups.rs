@@ -9,8 +9,8 @@ use uuid::Uuid;
 
 use super::users::{AttributeForm, AttributeRow, attribute_change, attribute_rows};
 use super::{Chrome, ConsoleError, Page, Who, html, see_other, urlencode};
+use crate::directory::permissions::may;
 use crate::http::AppState;
-use crate::http::admin::may;
 
 const PAGE_SIZE: u64 = 50;
 
@@ -42,12 +42,11 @@ pub struct ListParams {
 }
 
 pub async fn list(State(s): State<AppState>, who: Who, Query(p): Query<ListParams>) -> Page {
-    who.admin.require(may::READ_ACCOUNTS)?;
     let page = p.page.unwrap_or(1).max(1);
     let iam = Some(p.iam.as_str()).filter(|i| !i.is_empty());
     let list = s
         .dir
-        .list_groups_of(iam, (page - 1) * PAGE_SIZE, PAGE_SIZE)
+        .list_groups_of(&who.admin.ctx(), iam, (page - 1) * PAGE_SIZE, PAGE_SIZE)
         .await?;
     let count = list["count"].as_u64().unwrap_or(0);
     let rows: Vec<GroupRow> = serde_json::from_value(list["hits"].clone())
@@ -111,13 +110,13 @@ pub async fn page(
     Path(id): Path<String>,
     Query(p): Query<PageParams>,
 ) -> Page {
-    who.admin.require(may::READ_ACCOUNTS)?;
+    let ctx = who.admin.ctx();
     let id = parse_group(&id)?;
-    let attributes = s.dir.group_attributes(id).await?;
+    let attributes = s.dir.group_attributes(&ctx, id).await?;
     let page = p.page.unwrap_or(1).max(1);
     let members = s
         .dir
-        .group_members_page(id, (page - 1) * PAGE_SIZE, PAGE_SIZE)
+        .group_members_page(&ctx, id, (page - 1) * PAGE_SIZE, PAGE_SIZE)
         .await?;
     let count = members["count"].as_u64().unwrap_or(0);
     let rows: Vec<MemberRow> = serde_json::from_value(members["hits"].clone())
@@ -156,7 +155,7 @@ pub async fn page(
         members: rows,
         count,
         attributes: attribute_rows(&serde_json::json!({}), &attributes),
-        may_manage: who.admin.may(may::MANAGE_ACCOUNTS),
+        may_manage: who.may(may::MANAGE_ACCOUNTS),
     })
 }
 
@@ -166,10 +165,9 @@ pub async fn change_attribute(
     Path(id): Path<String>,
     axum::Form(f): axum::Form<AttributeForm>,
 ) -> Page {
-    let ctx = who.admin.require(may::MANAGE_ACCOUNTS)?;
     let id = parse_group(&id)?;
     s.dir
-        .patch_attributes(&ctx, "Group", id, &attribute_change(&f))
+        .patch_attributes(&who.admin.ctx(), "Group", id, &attribute_change(&f))
         .await?;
     see_other(&format!("/admin/groups/{id}#attributes"))
 }

@@ -14,7 +14,6 @@ use uuid::Uuid;
 use super::{Chrome, ConsoleError, Page, Who, html, html_status, see_other, stands_for, urlencode};
 use crate::directory::accounts::{DeleteMode, IamSettings};
 use crate::http::AppState;
-use crate::http::admin::may;
 
 struct IamRow {
     name: String,
@@ -39,21 +38,16 @@ async fn iams_page(
     error: Option<String>,
     new: (&str, &str),
 ) -> Result<IamsPage, ConsoleError> {
-    who.admin.require(may::MANAGE_IAMS)?;
-    let tokens = s.dir.list_tokens().await?;
     let rows = s
         .dir
-        .list_iams()
+        .managed_iams(&who.admin.ctx())
         .await?
         .into_iter()
-        .map(|i| IamRow {
-            tokens: tokens
-                .iter()
-                .filter(|t| t.iam_id == i.id && t.revoked.is_none())
-                .count(),
-            display_name: i.display_name.clone().unwrap_or_default(),
-            created: crate::directory::rfc3339(i.created),
-            name: i.name,
+        .map(|m| IamRow {
+            tokens: m.tokens.iter().filter(|t| t.revoked.is_none()).count(),
+            display_name: m.iam.display_name.clone().unwrap_or_default(),
+            created: crate::directory::rfc3339(m.iam.created),
+            name: m.iam.name,
         })
         .collect();
     Ok(IamsPage {
@@ -82,9 +76,12 @@ pub async fn create(
     who: Who,
     axum::Form(f): axum::Form<NewIam>,
 ) -> Page {
-    let ctx = who.admin.require(may::MANAGE_IAMS)?;
     let display = Some(f.display_name.trim()).filter(|d| !d.is_empty());
-    match s.dir.create_iam_as(&ctx, f.name.trim(), display).await {
+    match s
+        .dir
+        .create_iam_as(&who.admin.ctx(), f.name.trim(), display)
+        .await
+    {
         Ok(iam) => see_other(&format!("/admin/iams/{}", urlencode(&iam.name))),
         Err(crate::directory::Error::Client(e)) => {
             let page = iams_page(&s, &who, Some(e.detail), (&f.name, &f.display_name)).await?;
@@ -150,15 +147,13 @@ async fn iam_page(
     error: Option<String>,
     p: &PageParams,
 ) -> Result<IamPage, ConsoleError> {
-    who.admin.require(may::MANAGE_IAMS)?;
-    let iam = s.dir.iam(name).await?;
-    let settings = s.dir.iam_settings(iam.id).await?;
-    let tokens: Vec<TokenRow> = s
-        .dir
-        .list_tokens()
-        .await?
+    let crate::directory::iams::ManagedIam {
+        iam,
+        settings,
+        tokens,
+    } = s.dir.managed_iam(&who.admin.ctx(), name).await?;
+    let tokens: Vec<TokenRow> = tokens
         .into_iter()
-        .filter(|t| t.iam_id == iam.id)
         .map(|t| TokenRow {
             id: t.id.to_string(),
             label: t.label.unwrap_or_default(),
@@ -242,7 +237,7 @@ pub async fn settings(
     Path(name): Path<String>,
     axum::Form(form): axum::Form<Vec<(String, String)>>,
 ) -> Page {
-    let ctx = who.admin.require(may::MANAGE_IAMS)?;
+    let ctx = who.admin.ctx();
     let field = |k: &str| {
         form.iter()
             .find(|(n, _)| n == k)
@@ -337,9 +332,11 @@ pub async fn issue_token(
     Path(name): Path<String>,
     axum::Form(f): axum::Form<TokenForm>,
 ) -> Page {
-    let ctx = who.admin.require(may::MANAGE_IAMS)?;
     let label = Some(f.label.trim()).filter(|l| !l.is_empty());
-    let (_, secret) = s.dir.create_token_as(&ctx, &name, label).await?;
+    let (_, secret) = s
+        .dir
+        .create_token_as(&who.admin.ctx(), &name, label)
+        .await?;
     let page = html(
         &iam_page(
             &s,
@@ -364,13 +361,13 @@ pub async fn tokens(Path(name): Path<String>) -> Page {
 }
 
 pub async fn revoke_token(State(s): State<AppState>, who: Who, Path(id): Path<String>) -> Page {
-    let ctx = who.admin.require(may::MANAGE_IAMS)?;
+    let ctx = who.admin.ctx();
     let id = Uuid::parse_str(&id).map_err(|_| {
         ConsoleError::Status(StatusCode::NOT_FOUND, "There is no such token.".into())
     })?;
     let iam = s
         .dir
-        .list_tokens()
+        .list_tokens(&ctx)
         .await?
         .into_iter()
         .find(|t| t.id == id)

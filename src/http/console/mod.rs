@@ -1,6 +1,6 @@
 //! The admin console under `/admin`: server-rendered pages (askama) with
-//! htmx for partial updates, calling the directory directly under the same
-//! permission rules as the admin API (`admin::may`, `Admin::require`).
+//! htmx for partial updates, calling the same directory methods as the
+//! admin API, which check the same permissions (`directory::permissions`).
 //! Every response carries the security headers; every state-changing
 //! request must carry its session's CSRF token. It never renders a
 //! credential except a new SCIM token, once.
@@ -117,16 +117,17 @@ pub struct Chrome {
 
 impl Chrome {
     pub fn new(who: &Who, section: &'static str) -> Self {
-        use super::admin::may;
+        use crate::directory::permissions::may;
+        let ctx = who.admin.ctx();
         Chrome {
             csrf: who.csrf.clone(),
             me: who.user_name.clone(),
             section,
-            can_users: who.admin.may(may::READ_ACCOUNTS),
-            can_manage: who.admin.may(may::MANAGE_ACCOUNTS),
-            can_iams: who.admin.may(may::MANAGE_IAMS),
-            can_audit: who.admin.may(may::READ_AUDIT),
-            can_metrics: who.admin.may(may::EXPORT_METRICS),
+            can_users: ctx.may(may::READ_ACCOUNTS),
+            can_manage: ctx.may(may::MANAGE_ACCOUNTS),
+            can_iams: ctx.may(may::MANAGE_IAMS),
+            can_audit: ctx.may(may::READ_AUDIT),
+            can_metrics: ctx.may(may::EXPORT_METRICS),
             assets: assets::urls(),
         }
     }

@@ -21,7 +21,7 @@ use subtle::ConstantTimeEq;
 use super::session::{cookie, digest, new_session, random_token, secure, set_cookie};
 use super::{ConsoleError, Page, assets};
 use crate::http::AppState;
-use crate::http::admin::{admin_for_account, oidc_account};
+use crate::http::principal::{admin_for_account, oidc_account};
 use crate::store::sessions::PendingLogin;
 
 const LOGIN_COOKIE: &str = "scim_bridge_login";

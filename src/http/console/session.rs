@@ -2,10 +2,11 @@
 //! (Secure behind TLS), its SHA-256 in the database with the account, a
 //! CSRF token, the sign-in time (absolute expiry) and the last request
 //! (idle expiry). Sign-in with a bootstrap admin token or through OIDC.
+//! A request's session is found once, by authentication (`principal`).
 
 use askama::Template;
 use axum::body::Body;
-use axum::extract::{FromRef, FromRequestParts, Request, State};
+use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
@@ -18,7 +19,8 @@ use time::Duration;
 
 use super::{ConsoleError, Page, assets, html_status};
 use crate::http::AppState;
-use crate::http::admin::{Admin, admin_for_account};
+use crate::http::admin::AdminError;
+use crate::http::principal::{Admin, Principal, admin_by_bearer, admin_for_account};
 use crate::store::sessions::Session;
 
 pub const SESSION_COOKIE: &str = "scim_bridge_session";
@@ -26,12 +28,36 @@ pub const SESSION_COOKIE: &str = "scim_bridge_session";
 /// a write per click); idle expiry is exact to within this.
 const TOUCH_EVERY: Duration = Duration::seconds(30);
 
+/// A live console session, as authentication found it.
+#[derive(Clone)]
+pub struct ConsoleSession {
+    /// The SHA-256 of the session's id: what signing out deletes.
+    pub id_hash: Vec<u8>,
+    /// What every state-changing request must carry (see `csrf_guard`).
+    pub csrf: String,
+    /// The account's userName, for the page's frame.
+    pub user_name: String,
+    /// The account as an administrator now: refused once it is disabled,
+    /// deleted or its sessions revoked, though the session itself is
+    /// still found (and its CSRF token still checked first).
+    pub admin: Result<Admin, AdminError>,
+}
+
 /// A signed-in administrator, for a console page.
 pub struct Who {
     pub admin: Admin,
     pub user_name: String,
     pub csrf: String,
     pub id_hash: Vec<u8>,
+}
+
+impl Who {
+    /// Whether the administrator holds one of these permissions (see
+    /// `directory::permissions::may`): what a page offers, not what the
+    /// directory will allow, which it decides for itself.
+    pub fn may(&self, any_of: &[&str]) -> bool {
+        self.admin.ctx().may(any_of)
+    }
 }
 
 pub fn random_token() -> String {
@@ -92,7 +118,7 @@ pub fn set_cookie(
 async fn load(
     state: &AppState,
     headers: &HeaderMap,
-) -> Result<Option<(Vec<u8>, Session)>, ConsoleError> {
+) -> Result<Option<(Vec<u8>, Session)>, AdminError> {
     let Some(id) = cookie(headers, SESSION_COOKIE) else {
         return Ok(None);
     };
@@ -124,45 +150,53 @@ async fn load(
     Ok(Some((hash, session)))
 }
 
-/// The session the CSRF guard already read for this request.
-#[derive(Clone)]
-struct Loaded(Vec<u8>, Session);
+/// The principal a request's session cookie makes (for `principal`): none
+/// without a live session.
+pub async fn principal(state: &AppState, headers: &HeaderMap) -> Principal {
+    let (id_hash, session) = match load(state, headers).await {
+        Ok(Some(found)) => found,
+        Ok(None) => return Principal::Anonymous,
+        Err(e) => return Principal::Refused(e),
+    };
+    let account = state
+        .dir
+        .store
+        .account(session.account_id)
+        .await
+        .map_err(|e| AdminError::from(crate::directory::Error::from(e)));
+    // A session from before the account's last revoke (or disable, or
+    // enable) is over, even if it was signed in while that happened.
+    let account = account.map(|a| a.filter(|a| a.token_generation == session.token_generation));
+    let user_name = match &account {
+        Ok(Some(a)) => a.user_name.clone(),
+        _ => String::new(),
+    };
+    let admin = match account {
+        Ok(account) => admin_for_account(state, account, headers).await,
+        Err(e) => Err(e),
+    };
+    Principal::ConsoleSession(ConsoleSession {
+        id_hash,
+        csrf: session.csrf,
+        user_name,
+        admin,
+    })
+}
 
-impl<S> FromRequestParts<S> for Who
-where
-    AppState: FromRef<S>,
-    S: Send + Sync,
-{
+impl<S: Send + Sync> FromRequestParts<S> for Who {
     type Rejection = ConsoleError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let state = AppState::from_ref(state);
-        let (hash, session) = match parts.extensions.get::<Loaded>() {
-            Some(Loaded(h, s)) => (h.clone(), s.clone()),
-            None => load(&state, &parts.headers)
-                .await?
-                .ok_or(ConsoleError::SignIn)?,
-        };
-        let account = state
-            .dir
-            .store
-            .account(session.account_id)
-            .await
-            .map_err(crate::directory::Error::from)?;
-        // A session from before the account's last revoke (or disable, or
-        // enable) is over, even if it was signed in while that happened.
-        let account = account.filter(|a| a.token_generation == session.token_generation);
-        let user_name = account
-            .as_ref()
-            .map(|a| a.user_name.clone())
-            .unwrap_or_default();
-        let admin = admin_for_account(&state, account, &parts.headers).await?;
-        Ok(Who {
-            admin,
-            user_name,
-            csrf: session.csrf,
-            id_hash: hash,
-        })
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        match parts.extensions.get::<Principal>() {
+            Some(Principal::ConsoleSession(s)) => Ok(Who {
+                admin: s.admin.clone()?,
+                user_name: s.user_name.clone(),
+                csrf: s.csrf.clone(),
+                id_hash: s.id_hash.clone(),
+            }),
+            Some(Principal::Refused(e)) => Err(e.clone().into()),
+            _ => Err(ConsoleError::SignIn),
+        }
     }
 }
 
@@ -205,17 +239,17 @@ pub async fn csrf_guard(State(state): State<AppState>, req: Request, next: Next)
     if req.uri().path().ends_with("/signin") {
         return next.run(req).await;
     }
-    let (hash, session) = match load(&state, req.headers()).await {
-        Ok(Some(s)) => s,
-        Ok(None) => return Redirect::to("/admin/signin").into_response(),
-        Err(e) => return e.into_response(),
+    let csrf = match req.extensions().get::<Principal>() {
+        Some(Principal::ConsoleSession(s)) => s.csrf.clone(),
+        Some(Principal::Refused(e)) => return ConsoleError::from(e.clone()).into_response(),
+        _ => return Redirect::to("/admin/signin").into_response(),
     };
     let header_token = req
         .headers()
         .get("x-csrf-token")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let (mut parts, body) = req.into_parts();
+    let (parts, body) = req.into_parts();
     let bytes = match axum::body::to_bytes(body, state.config.max_body_bytes).await {
         Ok(b) => b,
         Err(_) => {
@@ -233,13 +267,12 @@ pub async fn csrf_guard(State(state): State<AppState>, req: Request, next: Next)
             .find(|(k, _)| k == "_csrf")
             .map(|(_, v)| v)
     });
-    let valid = presented.is_some_and(|p| bool::from(p.as_bytes().ct_eq(session.csrf.as_bytes())));
+    let valid = presented.is_some_and(|p| bool::from(p.as_bytes().ct_eq(csrf.as_bytes())));
     if !valid {
         return refuse(
             "This form has expired or did not come from this console. Reload the page and try again.",
         );
     }
-    parts.extensions.insert(Loaded(hash, session));
     next.run(Request::from_parts(parts, Body::from(bytes)))
         .await
 }
@@ -326,7 +359,7 @@ pub async fn signin(
         return refused("That is not an admin token.");
     };
     with_bearer.insert(header::AUTHORIZATION, value);
-    match crate::http::admin::authenticate(&state, &with_bearer).await {
+    match admin_by_bearer(&state, &with_bearer).await {
         Ok(admin) => {
             let cookie = new_session(&state, &headers, &admin).await?;
             let mut resp = Redirect::to("/admin/users").into_response();

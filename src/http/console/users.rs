@@ -12,8 +12,8 @@ use uuid::Uuid;
 
 use super::{Chrome, ConsoleError, Page, Who, html, html_status, see_other, stands_for};
 use crate::directory::accounts::parse_sort;
+use crate::directory::permissions::may;
 use crate::http::AppState;
-use crate::http::admin::may;
 use crate::store::accounts::{AccountQuery, Position};
 
 pub const PAGE_SIZE: u64 = 50;
@@ -161,12 +161,8 @@ async fn users_page(
     new: (&str, &str),
     error: Option<String>,
 ) -> Result<UsersPage, ConsoleError> {
-    who.admin.require(may::READ_ACCOUNTS)?;
     let (sort, descending) = parse_sort(Some(&p.sort)).map_err(crate::directory::Error::from)?;
-    let iam = match p.iam.as_str() {
-        "" => None,
-        name => Some(s.dir.iam(name).await?.id),
-    };
+    let iam = Some(p.iam.as_str()).filter(|i| !i.is_empty());
     let mut page = p.page.unwrap_or(1).max(1);
     // Next and Previous carry the row they continue from: the page is an
     // index range read from there, however deep. A bare `page=N` skips.
@@ -182,23 +178,27 @@ async fn users_page(
     let search = Some(p.q.clone()).filter(|q| !q.trim().is_empty());
     let list = s
         .dir
-        .list_accounts(AccountQuery {
-            include_disabled: p.include_disabled.is_some(),
+        .list_accounts(
+            &who.admin.ctx(),
             iam,
-            count_cap: search.as_ref().map(|_| SEARCH_COUNT_CAP),
-            search,
-            permission: None,
-            offset: if from.is_some() {
-                0
-            } else {
-                (page - 1) * PAGE_SIZE
+            AccountQuery {
+                include_disabled: p.include_disabled.is_some(),
+                count_cap: search.as_ref().map(|_| SEARCH_COUNT_CAP),
+                search,
+                permission: None,
+                offset: if from.is_some() {
+                    0
+                } else {
+                    (page - 1) * PAGE_SIZE
+                },
+                // One more than a page: whether there is another.
+                limit: PAGE_SIZE + 1,
+                sort,
+                descending,
+                from,
+                ..Default::default()
             },
-            // One more than a page: whether there is another.
-            limit: PAGE_SIZE + 1,
-            sort,
-            descending,
-            from,
-        })
+        )
         .await?;
     let count = list["count"].as_u64().unwrap_or(0);
     let count_text = if list["countIsLowerBound"] == json!(true) {
@@ -290,7 +290,7 @@ async fn users_page(
 }
 
 pub async fn list(State(s): State<AppState>, who: Who, Query(p): Query<ListParams>) -> Page {
-    let dialog = p.dialog.as_deref() == Some("new-user") && who.admin.may(may::MANAGE_ACCOUNTS);
+    let dialog = p.dialog.as_deref() == Some("new-user") && who.may(may::MANAGE_ACCOUNTS);
     html(&users_page(&s, &who, &p, dialog, ("", ""), None).await?)
 }
 
@@ -308,22 +308,23 @@ pub async fn create(
     who: Who,
     axum::Form(f): axum::Form<NewUser>,
 ) -> Page {
-    let ctx = who.admin.require(may::MANAGE_ACCOUNTS)?;
     let name = f.full_name.trim();
     let email = f.email.trim();
-    let result = if name.is_empty() {
-        Err("Enter the person's full name.".to_owned())
-    } else {
-        s.dir
-            .create_bim_user(&ctx, Some(name), email)
-            .await
-            .map_err(|e| match e {
-                crate::directory::Error::Client(e) => e.detail,
-                crate::directory::Error::Internal(m) => {
-                    tracing::error!(cause = %m, "creating a user failed");
-                    "The user could not be created (server error).".to_owned()
-                }
-            })
+    // Asked even for an empty name (which it refuses, creating nothing):
+    // whether this caller may create users at all comes first.
+    let result = match s
+        .dir
+        .create_bim_user(&who.admin.ctx(), Some(name), email)
+        .await
+    {
+        Ok(id) => Ok(id),
+        Err(e @ crate::directory::Error::Forbidden(_)) => return Err(e.into()),
+        Err(_) if name.is_empty() => Err("Enter the person's full name.".to_owned()),
+        Err(crate::directory::Error::Client(e)) => Err(e.detail),
+        Err(crate::directory::Error::Internal(m)) => {
+            tracing::error!(cause = %m, "creating a user failed");
+            Err("The user could not be created (server error).".to_owned())
+        }
     };
     match result {
         Ok(id) => see_other(&format!("/admin/users/{id}")),
@@ -492,15 +493,15 @@ async fn user_page(
     error: Option<String>,
     migrate: (&str, &str),
 ) -> Result<UserPage, ConsoleError> {
-    who.admin.require(may::READ_ACCOUNTS)?;
-    let may_report = who.admin.may(may::READ_REPORTS);
-    let may_manage = who.admin.may(may::MANAGE_ACCOUNTS);
+    let ctx = who.admin.ctx();
+    let may_report = ctx.may(may::READ_REPORTS);
+    let may_manage = ctx.may(may::MANAGE_ACCOUNTS);
     // The governance report is the account's view plus join dates and its
     // audit trail; without the right to read reports, the plain view.
     let mut view = if may_report {
-        s.dir.report(id).await?
+        s.dir.report(&ctx, id).await?
     } else {
-        s.dir.account_view(id).await?
+        s.dir.account_view(&ctx, id).await?
     };
     let attrs = view["attributes"].take();
     let u: View = serde_json::from_value(view)
@@ -602,7 +603,7 @@ pub async fn add_permission(
     Path(id): Path<String>,
     axum::Form(f): axum::Form<PermissionForm>,
 ) -> Page {
-    let ctx = who.admin.require(may::MANAGE_ACCOUNTS)?;
+    let ctx = who.admin.ctx();
     let id = parse_user(&id)?;
     let r = s.dir.add_permissions(&ctx, id, &[f.permission]).await;
     act(
@@ -622,7 +623,7 @@ pub async fn remove_permission(
     who: Who,
     Path((id, name)): Path<(String, String)>,
 ) -> Page {
-    let ctx = who.admin.require(may::MANAGE_ACCOUNTS)?;
+    let ctx = who.admin.ctx();
     let id = parse_user(&id)?;
     let r = s.dir.remove_permission(&ctx, id, &name).await;
     act(&s, &who, id, "", ("", ""), r, format!("/admin/users/{id}")).await
@@ -651,7 +652,7 @@ pub async fn change_attribute(
     Path(id): Path<String>,
     axum::Form(f): axum::Form<AttributeForm>,
 ) -> Page {
-    let ctx = who.admin.require(may::MANAGE_ACCOUNTS)?;
+    let ctx = who.admin.ctx();
     let id = parse_user(&id)?;
     let r = s
         .dir
@@ -670,7 +671,7 @@ pub async fn change_attribute(
 }
 
 pub async fn disable(State(s): State<AppState>, who: Who, Path(id): Path<String>) -> Page {
-    let ctx = who.admin.require(may::MANAGE_ACCOUNTS)?;
+    let ctx = who.admin.ctx();
     let id = parse_user(&id)?;
     let r = s.dir.set_disabled(&ctx, id, true).await;
     act(
@@ -686,7 +687,7 @@ pub async fn disable(State(s): State<AppState>, who: Who, Path(id): Path<String>
 }
 
 pub async fn enable(State(s): State<AppState>, who: Who, Path(id): Path<String>) -> Page {
-    let ctx = who.admin.require(may::MANAGE_ACCOUNTS)?;
+    let ctx = who.admin.ctx();
     let id = parse_user(&id)?;
     let r = s.dir.set_disabled(&ctx, id, false).await;
     act(
@@ -704,7 +705,7 @@ pub async fn enable(State(s): State<AppState>, who: Who, Path(id): Path<String>)
 /// Ends every admin token and console session of the account (this one's
 /// too, when it is the admin's own: the next page is the sign-in).
 pub async fn revoke_sessions(State(s): State<AppState>, who: Who, Path(id): Path<String>) -> Page {
-    let ctx = who.admin.require(may::MANAGE_ACCOUNTS)?;
+    let ctx = who.admin.ctx();
     let id = parse_user(&id)?;
     let r = s.dir.revoke_sessions(&ctx, id).await;
     act(
@@ -732,7 +733,7 @@ pub async fn migrate(
     Path(id): Path<String>,
     axum::Form(f): axum::Form<MigrateForm>,
 ) -> Page {
-    let ctx = who.admin.require(may::MANAGE_ACCOUNTS)?;
+    let ctx = who.admin.ctx();
     let id = parse_user(&id)?;
     let r = s.dir.migrate(&ctx, id, &f.iam, f.user_name.trim()).await;
     act(
@@ -760,7 +761,7 @@ pub async fn delete(
     Path(id): Path<String>,
     axum::Form(f): axum::Form<DeleteForm>,
 ) -> Page {
-    let ctx = who.admin.require(may::MANAGE_ACCOUNTS)?;
+    let ctx = who.admin.ctx();
     let id = parse_user(&id)?;
     let r = s.dir.delete_permanently(&ctx, id, Some(&f.confirm)).await;
     act(

@@ -405,11 +405,14 @@ async fn bulk_creates_are_audited_and_get_the_defaults(app: &TestApp) {
         );
         let auditor_view = app.directory().await;
         let trail = auditor_view
-            .audit_log(&scim_bridge::store::accounts::AuditQuery {
-                target: Some(id.parse().unwrap()),
-                limit: 10,
-                ..Default::default()
-            })
+            .audit_log(
+                &scim_bridge::directory::accounts::Ctx::cli(),
+                &scim_bridge::store::accounts::AuditQuery {
+                    target: Some(id.parse().unwrap()),
+                    limit: 10,
+                    ..Default::default()
+                },
+            )
             .await
             .unwrap();
         assert_eq!(trail["hits"][0]["action"], "user.created", "{trail}");

@@ -406,7 +406,11 @@ async fn counted_by_day(backend: Backend) {
     let dir = app.directory().await;
     let today = dir.today();
     let cli = dir
-        .metrics_export(today - time::Duration::days(2), today)
+        .metrics_export(
+            &scim_bridge::directory::accounts::Ctx::cli(),
+            today - time::Duration::days(2),
+            today,
+        )
         .await
         .unwrap();
     assert_eq!(cli["days"], doc["days"]);

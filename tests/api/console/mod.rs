@@ -6,6 +6,7 @@
 mod lists;
 pub(crate) mod oidc;
 mod pages;
+mod rules;
 mod security;
 mod sessions;
 

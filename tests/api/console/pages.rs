@@ -352,7 +352,12 @@ async fn a_scim_token_is_shown_once_and_can_be_revoked(app: &TestApp) {
     let r = b.post(&revoke, &[("_csrf", &csrf)]).await;
     assert_eq!(r.status(), 303);
     assert!(b.page("/admin/iams/okta").await.contains("revoked"));
-    let tokens = app.directory().await.list_tokens().await.unwrap();
+    let tokens = app
+        .directory()
+        .await
+        .list_tokens(&scim_bridge::directory::accounts::Ctx::cli())
+        .await
+        .unwrap();
     let okta: Vec<_> = tokens.iter().filter(|t| t.iam_name == "okta").collect();
     assert_eq!(okta.len(), 1);
     assert!(okta[0].revoked.is_some());

@@ -133,7 +133,10 @@ pub async fn dump_database(dir: &scim_bridge::directory::Directory) {
             limit: 1000,
             ..Default::default()
         };
-        let page = dir.audit_log(&q).await.expect("audit log");
+        let page = dir
+            .audit_log(&scim_bridge::directory::accounts::Ctx::cli(), &q)
+            .await
+            .expect("audit log");
         let hits = page["hits"].as_array().expect("hits");
         for h in hits {
             audit.push_str(&h.to_string());
@@ -148,6 +151,7 @@ pub async fn dump_database(dir: &scim_bridge::directory::Directory) {
     let today = time::OffsetDateTime::now_utc().date();
     let usage = dir
         .metrics_export(
+            &scim_bridge::directory::accounts::Ctx::cli(),
             today - time::Duration::days(183),
             today + time::Duration::days(182),
         )
