@@ -21,6 +21,8 @@ use futures_util::stream::BoxStream;
 use serde_json::Value;
 use sqlx::PgConnection;
 
+use super::sql::backend::run_with_sqlx;
+use super::sql::query::same_getters;
 use super::sql::{Backend, Col, Query, Record, Ty};
 use super::sql_filter::{Bind, Dialect, KeyType};
 use super::*;
@@ -93,18 +95,7 @@ impl Record for PgRow {
     fn opt_json(&self, c: impl Col) -> Result<Option<Value>> {
         Ok(self.try_get(c)?)
     }
-    fn opt_text(&self, c: impl Col) -> Result<Option<String>> {
-        Ok(self.try_get(c)?)
-    }
-    fn opt_int(&self, c: impl Col) -> Result<Option<i64>> {
-        Ok(self.try_get(c)?)
-    }
-    fn opt_bool(&self, c: impl Col) -> Result<Option<bool>> {
-        Ok(self.try_get(c)?)
-    }
-    fn opt_bytes(&self, c: impl Col) -> Result<Option<Vec<u8>>> {
-        Ok(self.try_get(c)?)
-    }
+    same_getters!();
 }
 
 #[async_trait]
@@ -154,27 +145,7 @@ impl Backend for Postgres {
         Ok(out)
     }
 
-    async fn execute(conn: &mut PgConnection, q: Query) -> Result<u64> {
-        let done = sqlx::query_with(AssertSqlSafe(q.sql), encode(q.binds)?)
-            .persistent(q.persistent)
-            .execute(conn)
-            .await?;
-        Ok(done.rows_affected())
-    }
-
-    async fn fetch_all(conn: &mut PgConnection, q: Query) -> Result<Vec<PgRow>> {
-        Ok(sqlx::query_with(AssertSqlSafe(q.sql), encode(q.binds)?)
-            .persistent(q.persistent)
-            .fetch_all(conn)
-            .await?)
-    }
-
-    async fn fetch_optional(conn: &mut PgConnection, q: Query) -> Result<Option<PgRow>> {
-        Ok(sqlx::query_with(AssertSqlSafe(q.sql), encode(q.binds)?)
-            .persistent(q.persistent)
-            .fetch_optional(conn)
-            .await?)
-    }
+    run_with_sqlx!(PgConnection, PgRow, encode);
 
     fn fetch_stream(&self, q: Query) -> BoxStream<'_, Result<PgRow>> {
         match encode(q.binds) {

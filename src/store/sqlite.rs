@@ -22,6 +22,8 @@ use futures_util::future::BoxFuture;
 use futures_util::stream::BoxStream;
 use sqlx::SqliteConnection;
 
+use super::sql::backend::run_with_sqlx;
+use super::sql::query::same_getters;
 use super::sql::{Backend, Col, Query, Record};
 use super::sql_filter::{Bind, Dialect, KeyType};
 use super::*;
@@ -151,18 +153,7 @@ impl Record for SqliteRow {
             .map(|s| serde_json::from_str(s).map_err(|e| StoreError::Corrupt(e.to_string())))
             .transpose()
     }
-    fn opt_text(&self, c: impl Col) -> Result<Option<String>> {
-        Ok(self.try_get(c)?)
-    }
-    fn opt_int(&self, c: impl Col) -> Result<Option<i64>> {
-        Ok(self.try_get(c)?)
-    }
-    fn opt_bool(&self, c: impl Col) -> Result<Option<bool>> {
-        Ok(self.try_get(c)?)
-    }
-    fn opt_bytes(&self, c: impl Col) -> Result<Option<Vec<u8>>> {
-        Ok(self.try_get(c)?)
-    }
+    same_getters!();
 }
 
 #[async_trait]
@@ -206,24 +197,7 @@ impl Backend for Sqlite {
         self.commits.write(f).await
     }
 
-    async fn execute(conn: &mut SqliteConnection, q: Query) -> Result<u64> {
-        let done = sqlx::query_with(AssertSqlSafe(q.sql), encode(q.binds)?)
-            .execute(conn)
-            .await?;
-        Ok(done.rows_affected())
-    }
-
-    async fn fetch_all(conn: &mut SqliteConnection, q: Query) -> Result<Vec<SqliteRow>> {
-        Ok(sqlx::query_with(AssertSqlSafe(q.sql), encode(q.binds)?)
-            .fetch_all(conn)
-            .await?)
-    }
-
-    async fn fetch_optional(conn: &mut SqliteConnection, q: Query) -> Result<Option<SqliteRow>> {
-        Ok(sqlx::query_with(AssertSqlSafe(q.sql), encode(q.binds)?)
-            .fetch_optional(conn)
-            .await?)
-    }
+    run_with_sqlx!(SqliteConnection, SqliteRow, encode);
 
     fn fetch_stream(&self, q: Query) -> BoxStream<'_, Result<SqliteRow>> {
         match encode(q.binds) {

@@ -52,9 +52,9 @@ pub trait Backend: Send + Sync + 'static {
         F: for<'c> FnOnce(&'c mut Self::Conn) -> BoxFuture<'c, Result<T>> + Send + 'static;
 
     /// Runs a statement; the number of rows it changed.
-    async fn execute(conn: &mut Self::Conn, q: Query) -> Result<u64>;
-    async fn fetch_all(conn: &mut Self::Conn, q: Query) -> Result<Vec<Self::Row>>;
-    async fn fetch_optional(conn: &mut Self::Conn, q: Query) -> Result<Option<Self::Row>>;
+    fn execute(conn: &mut Self::Conn, q: Query) -> BoxFuture<'_, Result<u64>>;
+    fn fetch_all(conn: &mut Self::Conn, q: Query) -> BoxFuture<'_, Result<Vec<Self::Row>>>;
+    fn fetch_optional(conn: &mut Self::Conn, q: Query) -> BoxFuture<'_, Result<Option<Self::Row>>>;
     async fn fetch_one(conn: &mut Self::Conn, q: Query) -> Result<Self::Row> {
         Self::fetch_optional(conn, q)
             .await?
@@ -78,6 +78,45 @@ pub trait Backend: Send + Sync + 'static {
     /// with; PostgreSQL returns the key expression's type).
     fn keyset(row: &Self::Row, key: Option<KeyType>) -> Result<Keyset>;
 }
+
+/// A backend's `execute`, `fetch_all` and `fetch_optional`: sqlx runs a
+/// statement the same way on either connection type, given its encoder.
+macro_rules! run_with_sqlx {
+    ($conn:ty, $row:ty, $encode:path) => {
+        fn execute(conn: &mut $conn, q: Query) -> BoxFuture<'_, Result<u64>> {
+            Box::pin(async move {
+                let done = sqlx::query_with(sqlx::AssertSqlSafe(q.sql), $encode(q.binds)?)
+                    .persistent(q.persistent)
+                    .execute(conn)
+                    .await?;
+                Ok(done.rows_affected())
+            })
+        }
+
+        fn fetch_all(conn: &mut $conn, q: Query) -> BoxFuture<'_, Result<Vec<$row>>> {
+            Box::pin(async move {
+                Ok(
+                    sqlx::query_with(sqlx::AssertSqlSafe(q.sql), $encode(q.binds)?)
+                        .persistent(q.persistent)
+                        .fetch_all(conn)
+                        .await?,
+                )
+            })
+        }
+
+        fn fetch_optional(conn: &mut $conn, q: Query) -> BoxFuture<'_, Result<Option<$row>>> {
+            Box::pin(async move {
+                Ok(
+                    sqlx::query_with(sqlx::AssertSqlSafe(q.sql), $encode(q.binds)?)
+                        .persistent(q.persistent)
+                        .fetch_optional(conn)
+                        .await?,
+                )
+            })
+        }
+    };
+}
+pub(in crate::store) use run_with_sqlx;
 
 /// Maps a unique-index violation to the index it names (PostgreSQL says
 /// which; SQLite does not, and the caller's `fallback` is the one index

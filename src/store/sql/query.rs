@@ -111,6 +111,26 @@ pub trait Record: Send + Sync {
     }
 }
 
+/// The getters sqlx decodes alike for both databases, for a backend's
+/// `impl Record` to include.
+macro_rules! same_getters {
+    () => {
+        fn opt_text(&self, c: impl $crate::store::sql::Col) -> Result<Option<String>> {
+            Ok(sqlx::Row::try_get(self, c)?)
+        }
+        fn opt_int(&self, c: impl $crate::store::sql::Col) -> Result<Option<i64>> {
+            Ok(sqlx::Row::try_get(self, c)?)
+        }
+        fn opt_bool(&self, c: impl $crate::store::sql::Col) -> Result<Option<bool>> {
+            Ok(sqlx::Row::try_get(self, c)?)
+        }
+        fn opt_bytes(&self, c: impl $crate::store::sql::Col) -> Result<Option<Vec<u8>>> {
+            Ok(sqlx::Row::try_get(self, c)?)
+        }
+    };
+}
+pub(in crate::store) use same_getters;
+
 fn null(c: impl Col) -> super::super::StoreError {
     super::super::StoreError::Corrupt(format!("column {c} is NULL"))
 }

@@ -4,7 +4,7 @@
 
 use uuid::Uuid;
 
-use super::super::{Backend, Bind, Query, Record, SqlStore, query};
+use super::super::{Backend, Bind, Dialect, Query, Record, SqlStore, query};
 use crate::store::Result;
 use crate::store::account_list::{self, AccountSeek, SearchPlan, Statement};
 use crate::store::accounts::{Account, AccountQuery, AccountSort};
@@ -27,12 +27,12 @@ pub(super) async fn page<B: Backend>(
     let seek = seek::<B>(&mut c, q).await?;
     let plan = search_plan::<B>(&mut c, q).await?;
     let page = account_list::page(q, seek.as_ref(), ACCOUNT_COLUMNS, B::DIALECT, plan);
-    let rows = B::fetch_all(&mut c, statement(page, q)).await?;
+    let rows = B::fetch_all(&mut c, statement::<B>(page, q)).await?;
     let mut items: Vec<Account> = rows.iter().map(account_row).collect::<Result<_>>()?;
     if seek.as_ref().is_some_and(|s| s.before) {
         items.reverse();
     }
-    let total = B::fetch_one(&mut c, statement(total::<B>(q, plan), q))
+    let total = B::fetch_one(&mut c, statement::<B>(total::<B>(q, plan), q))
         .await?
         .int(0)?;
     Ok((items, total.max(0) as u64))
@@ -60,9 +60,10 @@ pub(super) async fn explain<B: Backend>(s: &SqlStore<B>, q: &AccountQuery) -> Re
 /// time: one generic plan cannot serve both a rare substring (the trigram
 /// index) and a common one (the list index); PostgreSQL may settle on one
 /// after five runs (40 ms instead of 2 for a capped count at 100,000 users).
-fn statement(st: Statement, q: &AccountQuery) -> Query {
+fn statement<B: Backend>(st: Statement, q: &AccountQuery) -> Query {
     let stmt = Query::with(st.sql, st.binds);
-    if q.search.is_some() {
+    // SQLite plans each statement once and has no generic plan to fear.
+    if q.search.is_some() && B::DIALECT == Dialect::Postgres {
         stmt.planned_each_time()
     } else {
         stmt
