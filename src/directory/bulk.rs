@@ -13,7 +13,8 @@ use uuid::Uuid;
 use super::groups::group_write;
 use super::patch::Patched;
 use super::users::{Kept, Resource};
-use super::{Directory, Error, Scope, etag, truncate};
+use super::{Directory, Error, Scope, changes, etag, truncate};
+use crate::audit::Entry;
 use crate::scim::ScimError;
 use crate::scim::bulk::{
     BULK_ID_PREFIX, BulkRequest, Endpoint, Method, OpResult, Operation, parse_version, plan,
@@ -248,31 +249,36 @@ impl Directory {
                 Vec::new()
             }
         };
-        let items: Vec<NewResource<'_>> = pending
+        let audit = run.scope.audit();
+        let records: Vec<Vec<Entry>> = pending
             .iter()
             .map(|p| match &p.write {
+                PendingWrite::User(u) => vec![changes::user_created(&audit, p.id, u)],
+                PendingWrite::Group(g, m) => changes::group_created(&audit, p.id, g, m),
+            })
+            .collect();
+        let items: Vec<NewResource<'_>> = pending
+            .iter()
+            .zip(&records)
+            .map(|(p, records)| match &p.write {
                 PendingWrite::User(u) => NewResource::User {
                     id: p.id,
                     user: u,
                     grants: &defaults,
+                    records,
                 },
                 PendingWrite::Group(g, m) => NewResource::Group {
                     id: p.id,
                     group: g,
                     members: m,
+                    records,
                 },
             })
             .collect();
         let budget = run.fail_on_errors - run.errors;
         let done = self
             .store
-            .insert_batch(
-                run.scope.iam,
-                &items,
-                budget,
-                &run.scope.audit(),
-                self.now(),
-            )
+            .insert_batch(run.scope.iam, &items, budget, self.now())
             .await;
         match done {
             Ok(results) => {

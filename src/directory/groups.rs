@@ -7,17 +7,18 @@ use std::collections::HashSet;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use super::patch::{back_off, lost_race};
 use super::search::SortRequest;
 use super::stream::{MemberFields, MemberLists};
 use super::users::{Resource, check_body_id, meta};
-use super::{Directory, ListResult, Paging, Result, Scope, parse_id};
+use super::{Directory, ListResult, Paging, Result, Scope, changes, parse_id, precondition_failed};
 use crate::scim::ScimError;
 use crate::scim::projection::Projection;
 use crate::scim::resource::{self, fold_case};
 use crate::scim::schema::{GROUP_RESOURCE, GROUP_SCHEMA};
 use crate::scim::search_doc;
 use crate::scim::user_name::{MAX_CHARS, check_chars};
-use crate::store::{GroupWrite, ListQuery, Member, MemberKind, Stored};
+use crate::store::{GroupWrite, ListQuery, Member, MemberKind, StoreError, Stored};
 
 impl Directory {
     pub async fn create_group(
@@ -29,9 +30,10 @@ impl Directory {
         let id = self.new_id();
         let (write, wanted) = group_write(body, None)?;
         let members = self.existing_members(scope, id, &wanted).await?;
+        let records = changes::group_created(&scope.audit(), id, &write, &members);
         let stored = self
             .store
-            .insert_group(scope.iam, id, &write, &members, &scope.audit(), self.now())
+            .insert_group(scope.iam, id, &write, &members, &records, self.now())
             .await?;
         self.group_resource(scope, &stored, proj).await
     }
@@ -74,18 +76,43 @@ impl Directory {
             },
         )
         .await?;
-        let stored = self
-            .store
-            .replace_group(
-                scope.iam,
-                uuid,
-                &write,
-                &members,
-                if_version,
-                &scope.audit(),
-                self.now(),
-            )
-            .await?;
+        // The stored document, read once, is what the record says changed;
+        // the write is conditional on its version, and a lost race reads
+        // again (see `patch.rs`).
+        let mut attempt = 0;
+        let stored = loop {
+            let current = self
+                .store
+                .get_group(scope.iam, uuid)
+                .await?
+                .ok_or(StoreError::NotFound)?;
+            if if_version.is_some_and(|v| v != current.version) {
+                return Err(precondition_failed().into());
+            }
+            let docs = Some((&current.doc, &write.doc));
+            let change = changes::GroupChange::new(&scope.audit(), uuid, docs);
+            let expect = Some(current.version);
+            match self
+                .store
+                .replace_group(
+                    scope.iam,
+                    uuid,
+                    &write,
+                    &members,
+                    expect,
+                    &|d| change.records(d),
+                    self.now(),
+                )
+                .await
+            {
+                Ok(s) => break s,
+                Err(e) if lost_race(&e, if_version, attempt) => {
+                    attempt += 1;
+                    back_off(attempt).await;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        };
         self.group_resource(scope, &stored, proj).await
     }
 
@@ -105,8 +132,9 @@ impl Directory {
             },
         )
         .await?;
+        let records = [changes::group_deleted(&scope.audit(), id)];
         self.store
-            .delete_group(scope.iam, id, if_version, &scope.audit(), self.now())
+            .delete_group(scope.iam, id, if_version, &records, self.now())
             .await?;
         Ok(())
     }

@@ -47,10 +47,14 @@ impl Directory {
     ) -> Result<Iam> {
         ctx.require(may::MANAGE_IAMS)?;
         validate_iam_name(name)?;
-        let entry = ctx.entry("iam.created").attributes(["name", "displayName"]);
+        let id = self.new_id();
+        let entry = ctx
+            .entry("iam.created")
+            .target("Iam", id)
+            .attributes(["name", "displayName"]);
         Ok(self
             .store
-            .create_iam(self.new_id(), name, display_name, &entry, self.now())
+            .create_iam(id, name, display_name, &entry, self.now())
             .await?)
     }
 

@@ -36,9 +36,10 @@ impl Directory {
         }
         let (write, _) = super::groups::group_write(&json!({ "displayName": name }), None)?;
         let id = self.new_id();
+        let records = super::changes::group_created(&ctx.entry(""), id, &write, &[]);
         let stored = self
             .store
-            .insert_group(BUILT_IN_IAM_ID, id, &write, &[], &ctx.entry(""), self.now())
+            .insert_group(BUILT_IN_IAM_ID, id, &write, &[], &records, self.now())
             .await?;
         Ok(json!({
             "id": stored.id,
@@ -168,8 +169,10 @@ impl Directory {
         let scope = Self::internal_scope(ctx);
         let mut entry = scope.audit();
         entry.actor = ctx.actor.clone();
+        let change = super::changes::GroupChange::new(&entry, group, None);
+        let now = self.now();
         self.store
-            .patch_group(BUILT_IN_IAM_ID, group, p, None, &entry, self.now())
+            .patch_group(BUILT_IN_IAM_ID, group, p, None, &|d| change.records(d), now)
             .await?;
         Ok(())
     }

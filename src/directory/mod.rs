@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod admins;
 pub mod bulk;
+pub mod changes;
 pub mod cursor;
 pub mod groups;
 pub mod guard;
@@ -137,8 +138,8 @@ pub struct Scope {
 
 impl Scope {
     /// Who changes what through this scope, for the audit: the IAM (its
-    /// identity provider) unless someone else acts, in this request. The
-    /// store names the action, the target and the attributes.
+    /// identity provider) unless someone else acts, in this request.
+    /// [`changes`] names the action, the target and the attributes.
     pub fn audit(&self) -> crate::audit::Entry {
         let actor = self
             .acting

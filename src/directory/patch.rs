@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::groups::group_write;
 use super::users::{Kept, Resource, user_resource};
-use super::{Directory, Result, Scope, parse_id, precondition_failed};
+use super::{Directory, Result, Scope, changes, parse_id, precondition_failed};
 use crate::scim::ScimError;
 use crate::scim::patch::{self, PatchRequest};
 use crate::scim::projection::Projection;
@@ -26,7 +26,7 @@ const RETRIES: u32 = 32;
 
 /// Waits a random moment before a retry, so that the writers that lost
 /// together do not all read and collide again.
-async fn back_off(attempt: u32) {
+pub(super) async fn back_off(attempt: u32) {
     let max_micros = 250 * u64::from(attempt.min(16) + 1);
     let micros = rand::random::<u64>() % max_micros;
     tokio::time::sleep(std::time::Duration::from_micros(micros)).await;
@@ -43,7 +43,9 @@ pub enum Patched {
     },
 }
 
-fn lost_race(e: &StoreError, if_version: Option<i64>, attempt: u32) -> bool {
+/// Whether a conditional write lost to a concurrent one and may read again:
+/// only when the client named no version, and not forever.
+pub(super) fn lost_race(e: &StoreError, if_version: Option<i64>, attempt: u32) -> bool {
     matches!(e, StoreError::VersionMismatch) && if_version.is_none() && attempt < RETRIES
 }
 
@@ -86,16 +88,16 @@ impl Directory {
             }
             self.check_user_write(scope, uuid, Some((&write.doc, write.active)))
                 .await?;
+            let records = [changes::user_updated(
+                &scope.audit(),
+                uuid,
+                &stored.doc,
+                &write,
+            )];
+            let expect = Some(stored.version);
             match self
                 .store
-                .replace_user(
-                    scope.iam,
-                    uuid,
-                    &write,
-                    Some(stored.version),
-                    &scope.audit(),
-                    self.now(),
-                )
+                .replace_user(scope.iam, uuid, &write, expect, &records, self.now())
                 .await
             {
                 Ok(s) => break s,
@@ -185,15 +187,25 @@ impl Directory {
                 remove_all: out.members.remove_all,
             };
             // Member deltas do not depend on what was read; a new document
-            // does, so it is written only over the version it came from.
+            // (and the record of what in it changed) does, so it is written
+            // only over the version it came from.
             let expect = if doc_changed {
                 Some(stored.version)
             } else {
                 if_version
             };
+            let docs = doc_changed.then_some((&stored.doc, &write.doc));
+            let change = changes::GroupChange::new(&scope.audit(), uuid, docs);
             match self
                 .store
-                .patch_group(scope.iam, uuid, &p, expect, &scope.audit(), self.now())
+                .patch_group(
+                    scope.iam,
+                    uuid,
+                    &p,
+                    expect,
+                    &|d| change.records(d),
+                    self.now(),
+                )
                 .await
             {
                 Ok(s) => break s,

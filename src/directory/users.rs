@@ -4,8 +4,12 @@
 
 use serde_json::{Value, json};
 
+use super::patch::{back_off, lost_race};
 use super::search::SortRequest;
-use super::{Directory, Error, ListResult, Paging, Result, Scope, etag, parse_id, rfc3339};
+use super::{
+    Directory, Error, ListResult, Paging, Result, Scope, changes, etag, parse_id,
+    precondition_failed, rfc3339,
+};
 use crate::scim::ScimError;
 use crate::scim::filter;
 use crate::scim::projection::Projection;
@@ -13,7 +17,7 @@ use crate::scim::resource::{self, fold_case};
 use crate::scim::schema::{BRIDGE_USER_SCHEMA, USER_RESOURCE, USER_SCHEMA};
 use crate::scim::search_doc;
 use crate::scim::user_name::UserName;
-use crate::store::{GroupRef, ListQuery, Stored, UserWrite};
+use crate::store::{GroupRef, ListQuery, StoreError, Stored, UserWrite};
 
 /// A resource as the HTTP layer sends it: the projected document and the
 /// version its ETag names.
@@ -35,9 +39,10 @@ impl Directory {
         let write = self.user_write(body, true, Kept::None).await?;
         let id = self.new_id();
         let defaults = self.iam_settings(scope.iam).await?.default_permissions;
+        let records = [changes::user_created(&scope.audit(), id, &write)];
         let stored = self
             .store
-            .insert_user(scope.iam, id, &write, &defaults, &scope.audit(), self.now())
+            .create_user(scope.iam, id, &write, &defaults, &records, self.now())
             .await?;
         Ok(user_resource(scope, &stored, &[], proj))
     }
@@ -74,22 +79,43 @@ impl Directory {
     ) -> Result<Resource> {
         let uuid = parse_id(id)?;
         check_body_id(body, id)?;
-        let write = self
-            .user_write(body, false, Kept::Stored(scope.iam, uuid))
-            .await?;
+        // The stored user, read once: its userName decides whether an old
+        // name may be written back, and its document what the record says
+        // changed. The write is conditional on the version read, so the
+        // record is exact; a lost race reads again (see `patch.rs`).
+        let mut read = self.store.get_user(scope.iam, uuid).await?;
+        let kept = read.as_ref().and_then(|s| s.doc.get("userName"));
+        let kept = kept.and_then(Value::as_str).map_or(Kept::None, Kept::Name);
+        let write = self.user_write(body, false, kept).await?;
         self.check_user_write(scope, uuid, Some((&write.doc, write.active)))
             .await?;
-        let stored = self
-            .store
-            .replace_user(
-                scope.iam,
-                uuid,
-                &write,
-                if_version,
+        let mut attempt = 0;
+        let stored = loop {
+            let current = read.ok_or(StoreError::NotFound)?;
+            if if_version.is_some_and(|v| v != current.version) {
+                return Err(precondition_failed().into());
+            }
+            let records = [changes::user_updated(
                 &scope.audit(),
-                self.now(),
-            )
-            .await?;
+                uuid,
+                &current.doc,
+                &write,
+            )];
+            let expect = Some(current.version);
+            match self
+                .store
+                .replace_user(scope.iam, uuid, &write, expect, &records, self.now())
+                .await
+            {
+                Ok(s) => break s,
+                Err(e) if lost_race(&e, if_version, attempt) => {
+                    attempt += 1;
+                    back_off(attempt).await;
+                    read = self.store.get_user(scope.iam, uuid).await?;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        };
         let groups = if proj.includes(&USER_RESOURCE, None, "groups") {
             self.store
                 .groups_of_users(scope.iam, &[uuid])
@@ -277,12 +303,6 @@ impl Directory {
             Ok(n) => n,
             Err(e) => match kept {
                 Kept::Name(old) if old == raw => UserName::grandfathered(raw),
-                Kept::Stored(iam, id) => match self.store.get_user(iam, id).await? {
-                    Some(s) if s.doc.get("userName").and_then(Value::as_str) == Some(raw) => {
-                        UserName::grandfathered(raw)
-                    }
-                    _ => return Err(e.into()),
-                },
                 _ => return Err(e.into()),
             },
         };
@@ -314,12 +334,11 @@ impl Directory {
 }
 
 /// What a write replaces, for [`Directory::user_write`]: nothing (a
-/// create), a userName already read, or a user to read if need be.
+/// create, or no such user), or the userName stored now.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Kept<'a> {
     None,
     Name(&'a str),
-    Stored(uuid::Uuid, uuid::Uuid),
 }
 
 /// A PUT body may repeat the id, but not name another resource.

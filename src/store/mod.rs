@@ -141,24 +141,6 @@ pub(crate) fn grant_entry(audit: &Entry, user: Uuid, action: &'static str, name:
     e
 }
 
-/// The audit record of a user created or replaced: the names of what
-/// changed and, when the userName is among them, the name's flags.
-pub(crate) fn user_entry(
-    audit: &Entry,
-    id: Uuid,
-    action: &'static str,
-    names: Vec<String>,
-    u: &UserWrite,
-) -> Entry {
-    let sets_name = names.iter().any(|n| n == "userName");
-    let mut e = audit.clone().target("User", id).attributes(names);
-    if sets_name {
-        e = e.flags(u.user_name.audit_flags());
-    }
-    e.action = action;
-    e
-}
-
 /// One connection pool's use at a moment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PoolStats {
@@ -177,30 +159,21 @@ pub(crate) enum Keep {
     Listed,
 }
 
-/// The audit records of a membership change: one per member added to or
-/// removed from `group` (`group.member_added` / `group.member_removed`), so
-/// the log says who joined or left, and the daily usage counts count
-/// members, not requests. The member is named by id, as a SCIM path.
-pub(crate) fn member_entries(
-    audit: &Entry,
-    group: Uuid,
-    action: &'static str,
-    members: impl IntoIterator<Item = Uuid>,
-) -> Vec<Entry> {
-    let mut seen = std::collections::HashSet::new();
-    members
-        .into_iter()
-        .filter(|m| seen.insert(*m))
-        .map(|m| {
-            let mut e = audit
-                .clone()
-                .target("Group", group)
-                .attributes([format!("members[value eq \"{m}\"]")]);
-            e.action = action;
-            e
-        })
-        .collect()
+/// What a group write changed in the members, as its transaction found
+/// it: the members that were there and left, those that were not and
+/// joined (removing one that is not there, or adding one that is, changes
+/// nothing and is in neither list).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MemberDelta<'a> {
+    pub removed: &'a [Uuid],
+    pub added: &'a [Uuid],
 }
+
+/// The domain's audit records of a group write, given what it changed in
+/// the members: storage calls it inside the write's transaction, once it
+/// knows the delta, and appends what it returns. Records are the domain's
+/// to decide; only the delta is storage's to find.
+pub type GroupRecords<'a> = dyn Fn(&MemberDelta<'_>) -> Vec<Entry> + Sync + 'a;
 
 /// The distinct email addresses of a user's search document (folded): the
 /// rows of the `user_emails` index.
@@ -415,53 +388,50 @@ pub trait Store:
     /// The migrations this binary applies.
     fn embedded_migrations(&self) -> &'static sqlx::migrate::Migrator;
 
+    /// Creates an IAM and appends `record` (the domain's, as given).
     async fn create_iam(
         &self,
         id: Uuid,
         name: &str,
         display_name: Option<&str>,
-        audit: &crate::audit::Entry,
+        record: &Entry,
         now: OffsetDateTime,
     ) -> Result<Iam>;
     async fn list_iams(&self) -> Result<Vec<Iam>>;
     async fn iam_by_name(&self, name: &str) -> Result<Option<Iam>>;
 
-    async fn create_token(&self, token: &NewToken, audit: &crate::audit::Entry) -> Result<()>;
+    /// Stores a token and appends `record` as given.
+    async fn create_token(&self, token: &NewToken, record: &Entry) -> Result<()>;
     async fn token_secret(&self, id: Uuid) -> Result<Option<TokenSecret>>;
     async fn list_tokens(&self) -> Result<Vec<TokenInfo>>;
     /// Records that the token authenticated a request at `now`.
     async fn token_used(&self, id: Uuid, now: OffsetDateTime) -> Result<()>;
-    /// Marks the token revoked; false when there is no such token or it
-    /// was revoked already.
-    async fn revoke_token(
-        &self,
-        id: Uuid,
-        audit: &crate::audit::Entry,
-        now: OffsetDateTime,
-    ) -> Result<bool>;
+    /// Marks the token revoked and appends `record` as given; false (and
+    /// no record) when there is no such token or it was revoked already.
+    async fn revoke_token(&self, id: Uuid, record: &Entry, now: OffsetDateTime) -> Result<bool>;
 
     /// Creates a user with these grants (source `iam-default`; names not
-    /// in the catalogue are skipped) and its audit record.
-    async fn insert_user(
+    /// in the catalogue are skipped) and appends the domain's `records`.
+    async fn create_user(
         &self,
         iam: Uuid,
         id: Uuid,
         user: &UserWrite,
         grants: &[String],
-        audit: &Entry,
+        records: &[Entry],
         now: OffsetDateTime,
     ) -> Result<Stored>;
     async fn get_user(&self, iam: Uuid, id: Uuid) -> Result<Option<Stored>>;
-    /// Replaces the document and indexed columns; with `if_version`, only
-    /// if the stored version still equals it.
-    /// The audit record names the attributes that changed.
+    /// Replaces the document and indexed columns and appends `records`;
+    /// with `if_version`, only if the stored version still equals it (the
+    /// domain names the version whose document its records compare with).
     async fn replace_user(
         &self,
         iam: Uuid,
         id: Uuid,
         user: &UserWrite,
         if_version: Option<i64>,
-        audit: &Entry,
+        records: &[Entry],
         now: OffsetDateTime,
     ) -> Result<Stored>;
     async fn list_users(&self, iam: Uuid, query: &ListQuery) -> Result<ListPage>;
@@ -472,19 +442,21 @@ pub trait Store:
         users: &[Uuid],
     ) -> Result<HashMap<Uuid, Vec<GroupRef>>>;
 
+    /// Creates a group with these members and appends `records`.
     async fn insert_group(
         &self,
         iam: Uuid,
         id: Uuid,
         group: &GroupWrite,
         members: &[(Uuid, MemberKind)],
-        audit: &Entry,
+        records: &[Entry],
         now: OffsetDateTime,
     ) -> Result<Stored>;
     async fn get_group(&self, iam: Uuid, id: Uuid) -> Result<Option<Stored>>;
-    /// Replaces the document and the whole member list.
+    /// Replaces the document and the whole member list, and appends the
+    /// `records` the domain makes of the members that left and joined.
     // One transaction's inputs: the group, its members, the version it
-    // must still have, and who changes it.
+    // must still have, and its records.
     #[allow(clippy::too_many_arguments)]
     async fn replace_group(
         &self,
@@ -493,13 +465,15 @@ pub trait Store:
         group: &GroupWrite,
         members: &[(Uuid, MemberKind)],
         if_version: Option<i64>,
-        audit: &Entry,
+        records: &GroupRecords<'_>,
         now: OffsetDateTime,
     ) -> Result<Stored>;
     /// Applies a PATCH in one transaction, costing the rows it changes,
     /// never the group's size. Adding a member already there or removing
-    /// one that is not changes nothing; the version and lastModified move
-    /// only when something changed. With `if_version`, only if the stored
+    /// one that is not changes nothing. The domain's `records` of the
+    /// change are appended; the version and lastModified move only when
+    /// there are any (a document that came back equal, and no member that
+    /// came or went, is no change). With `if_version`, only if the stored
     /// version still equals it.
     async fn patch_group(
         &self,
@@ -507,18 +481,20 @@ pub trait Store:
         id: Uuid,
         patch: &GroupPatch<'_>,
         if_version: Option<i64>,
-        audit: &Entry,
+        records: &GroupRecords<'_>,
         now: OffsetDateTime,
     ) -> Result<Stored>;
     /// The number of members of a group, counted no further than `cap`
     /// (so that asking costs at most `cap` index entries).
     async fn count_members(&self, iam: Uuid, group: Uuid, cap: u64) -> Result<u64>;
+    /// Deletes a group (its memberships both ways, its attributes) and
+    /// appends `records`.
     async fn delete_group(
         &self,
         iam: Uuid,
         id: Uuid,
         if_version: Option<i64>,
-        audit: &Entry,
+        records: &[Entry],
         now: OffsetDateTime,
     ) -> Result<()>;
     async fn list_groups(&self, iam: Uuid, query: &ListQuery) -> Result<ListPage>;
@@ -541,16 +517,16 @@ pub trait Store:
     /// Creates users and groups (a run of SCIM Bulk POSTs) in one
     /// transaction, each item behind its own savepoint: an item that fails
     /// (a duplicate userName) is undone alone and reported in its slot,
-    /// the others commit together, each exactly as `insert_user` /
-    /// `insert_group` would have written it. After `max_errors` failed
-    /// items the rest are not attempted and get no slot. The outer error is
-    /// the transaction's own failure: then nothing was written.
+    /// the others commit together, each exactly as `create_user` /
+    /// `insert_group` would have written it, its records included. After
+    /// `max_errors` failed items the rest are not attempted and get no
+    /// slot. The outer error is the transaction's own failure: then
+    /// nothing was written.
     async fn insert_batch(
         &self,
         iam: Uuid,
         items: &[NewResource<'_>],
         max_errors: usize,
-        audit: &Entry,
         now: OffsetDateTime,
     ) -> Result<Vec<Result<Stored>>>;
     /// The members of a group, ordered by id, read from the database as
@@ -568,18 +544,21 @@ pub trait Store:
     ) -> Result<()>;
 }
 
-/// One create of a [`Store::insert_batch`].
+/// One create of a [`Store::insert_batch`], with the domain's records of
+/// it (appended only if the item commits).
 #[derive(Debug, Clone, Copy)]
 pub enum NewResource<'a> {
     User {
         id: Uuid,
         user: &'a UserWrite,
         grants: &'a [String],
+        records: &'a [Entry],
     },
     Group {
         id: Uuid,
         group: &'a GroupWrite,
         members: &'a [(Uuid, MemberKind)],
+        records: &'a [Entry],
     },
 }
 

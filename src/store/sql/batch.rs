@@ -5,10 +5,9 @@
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::groups::create_group_rows;
+use super::groups::insert_group_rows;
 use super::users::create_user_rows;
 use super::{Backend, SqlStore, audit, query};
-use crate::audit::Entry;
 use crate::store::{MemberKind, NewResource, Result, Stored};
 
 /// One create of a batch, behind its own savepoint.
@@ -16,19 +15,16 @@ async fn insert_item<B: Backend>(
     tx: &mut B::Conn,
     iam: Uuid,
     item: &NewResource<'_>,
-    audit: &Entry,
     now: OffsetDateTime,
-) -> Result<Result<(Stored, Vec<Entry>)>> {
+) -> Result<Result<Stored>> {
     B::execute(tx, query("SAVEPOINT batch_item")).await?;
     let done = match *item {
-        NewResource::User { id, user, grants } => {
-            create_user_rows::<B>(tx, iam, id, user, grants, audit, now)
-                .await
-                .map(|(stored, e)| (stored, vec![e]))
-        }
-        NewResource::Group { id, group, members } => {
-            create_group_rows::<B>(tx, iam, id, group, members, audit, now).await
-        }
+        NewResource::User {
+            id, user, grants, ..
+        } => create_user_rows::<B>(tx, iam, id, user, grants, now).await,
+        NewResource::Group {
+            id, group, members, ..
+        } => insert_group_rows::<B>(tx, iam, id, group, members, now).await,
     };
     if done.is_err() {
         B::execute(tx, query("ROLLBACK TO SAVEPOINT batch_item")).await?;
@@ -42,7 +38,6 @@ pub(super) async fn insert<B: Backend>(
     iam: Uuid,
     items: &[NewResource<'_>],
     max_errors: usize,
-    audit: &Entry,
     now: OffsetDateTime,
 ) -> Result<Vec<Result<Stored>>> {
     let mut out = Vec::with_capacity(items.len());
@@ -67,12 +62,13 @@ pub(super) async fn insert<B: Backend>(
         .collect();
     super::nesting::lock::<B>(&mut tx, iam, &nests).await?;
     for item in items {
-        let done = insert_item::<B>(&mut tx, iam, item, audit, now).await?;
+        let done = insert_item::<B>(&mut tx, iam, item, now).await?;
         errors += usize::from(done.is_err());
-        out.push(done.map(|(stored, items)| {
-            entries.extend(items);
-            stored
-        }));
+        if done.is_ok() {
+            let (NewResource::User { records, .. } | NewResource::Group { records, .. }) = item;
+            entries.extend_from_slice(records);
+        }
+        out.push(done);
         if errors >= max_errors {
             break;
         }

@@ -5,13 +5,15 @@
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::lists::{check_version, old_doc, stored};
+use super::lists::{check_version, conditional, locked, missed};
 use super::{Backend, Query, Record, SqlStore, audit, members, query, unique};
 use crate::audit::Entry;
-use crate::store::{GroupPatch, GroupWrite, Keep, MemberKind, Result, Stored, member_entries};
+use crate::store::{
+    GroupPatch, GroupRecords, GroupWrite, Keep, MemberDelta, MemberKind, Result, Stored,
+};
 
 /// The rows of a new group and its members, inside the caller's transaction.
-async fn insert_group_rows<B: Backend>(
+pub(super) async fn insert_group_rows<B: Backend>(
     tx: &mut B::Conn,
     iam: Uuid,
     id: Uuid,
@@ -47,97 +49,58 @@ async fn insert_group_rows<B: Backend>(
     })
 }
 
-/// A new group with its members, and its audit records (for the caller to
-/// append): the creation, then one per member.
-pub(super) async fn create_group_rows<B: Backend>(
-    tx: &mut B::Conn,
-    iam: Uuid,
-    id: Uuid,
-    g: &GroupWrite,
-    members: &[(Uuid, MemberKind)],
-    audit: &Entry,
-    now: OffsetDateTime,
-) -> Result<(Stored, Vec<Entry>)> {
-    let stored = insert_group_rows::<B>(tx, iam, id, g, members, now).await?;
-    let mut e = audit
-        .clone()
-        .target("Group", id)
-        .attributes(crate::audit::present(&g.doc));
-    e.action = "group.created";
-    let mut entries = vec![e];
-    entries.extend(member_entries(
-        audit,
-        id,
-        "group.member_added",
-        members.iter().map(|(m, _)| *m),
-    ));
-    Ok((stored, entries))
-}
-
 pub(super) async fn insert<B: Backend>(
     db: &SqlStore<B>,
     iam: Uuid,
     id: Uuid,
     g: &GroupWrite,
     members: &[(Uuid, MemberKind)],
-    audit: &Entry,
+    records: &[Entry],
     now: OffsetDateTime,
 ) -> Result<Stored> {
     let mut tx = db.begin().await?;
     super::nesting::lock::<B>(&mut tx, iam, members).await?;
-    let (stored, entries) =
-        create_group_rows::<B>(&mut tx, iam, id, g, members, audit, now).await?;
-    audit::append_all::<B>(&mut tx, &entries, now).await?;
+    let stored = insert_group_rows::<B>(&mut tx, iam, id, g, members, now).await?;
+    audit::append_all::<B>(&mut tx, records, now).await?;
     B::commit(tx).await?;
     Ok(stored)
 }
 
-/// The audit records of a group write: its changed attributes, if any,
-/// then the members that left and those that joined.
-fn change_entries(
-    audit: &Entry,
-    id: Uuid,
-    names: Vec<String>,
-    gone: Vec<Uuid>,
-    added: Vec<Uuid>,
-) -> Vec<Entry> {
-    let mut entries = Vec::new();
-    if !names.is_empty() {
-        let mut e = audit.clone().target("Group", id).attributes(names);
-        e.action = "group.updated";
-        entries.push(e);
-    }
-    entries.extend(member_entries(audit, id, "group.member_removed", gone));
-    entries.extend(member_entries(audit, id, "group.member_added", added));
-    entries
-}
-
-/// The statement that sets a group's document, indexed columns, version
-/// and lastModified.
+/// The statement that sets a group's document and indexed columns, moves
+/// its version and lastModified, and returns when it was created and its
+/// new version; no row when the group is not in the IAM or (`if_version`)
+/// is at another version.
 fn update_group(
+    iam: Uuid,
     id: Uuid,
     g: &GroupWrite,
-    version: i64,
+    if_version: Option<i64>,
     now: OffsetDateTime,
-    returning: &'static str,
 ) -> Query {
-    query(format!(
+    let update = query(format!(
         "UPDATE groups SET display_name = $1, display_name_folded = $2, external_id = $3,
-                doc = $4, last_modified = $5, version = $6, search = $8
-         WHERE id = $7{returning}"
+                doc = $4, last_modified = $5, version = version + 1, search = $6
+         WHERE id = $7 AND iam_id = $8{} RETURNING created, version",
+        conditional(9, if_version)
     ))
     .bind(&g.display_name)
     .bind(&g.display_name_folded)
     .bind(&g.external_id)
     .bind(&g.doc)
     .bind(now)
-    .bind(version)
-    .bind(id)
     .bind(&g.search)
+    .bind(id)
+    .bind(iam);
+    match if_version {
+        Some(v) => update.bind(v),
+        None => update,
+    }
 }
 
+/// Replaces a group and its member list. The UPDATE itself checks the IAM
+/// and the version, so the write reads nothing of the group first.
 // One transaction's inputs: the group, its members, the version it
-// must still have, and who changes it.
+// must still have, and its records.
 #[allow(clippy::too_many_arguments)]
 pub(super) async fn replace<B: Backend>(
     db: &SqlStore<B>,
@@ -146,23 +109,26 @@ pub(super) async fn replace<B: Backend>(
     g: &GroupWrite,
     members: &[(Uuid, MemberKind)],
     if_version: Option<i64>,
-    audit: &Entry,
+    records: &GroupRecords<'_>,
     now: OffsetDateTime,
 ) -> Result<Stored> {
     let mut tx = db.begin().await?;
     super::nesting::lock::<B>(&mut tx, iam, members).await?;
-    let version = check_version::<B>(&mut tx, "groups", iam, id, if_version).await? + 1;
-    let names = crate::audit::changed(&old_doc::<B>(&mut tx, "groups", id).await?, &g.doc);
-    let update = update_group(id, g, version, now, " RETURNING created");
-    let created = B::fetch_one(&mut tx, update)
+    let row = B::fetch_optional(&mut tx, update_group(iam, id, g, if_version, now))
         .await
-        .map_err(|e| unique(e, "groups_iam_display_name"))?
-        .time("created")?;
+        .map_err(|e| unique(e, "groups_iam_display_name"))?;
+    let Some(row) = row else {
+        return Err(missed::<B>(&mut tx, "groups", iam, id).await);
+    };
+    let (created, version) = (row.time("created")?, row.int("version")?);
     // Keep the rows of members that stay, so their join dates survive.
     let stay: Vec<Uuid> = members.iter().map(|(m, _)| *m).collect();
-    let gone = members::delete::<B>(&mut tx, id, &stay, Keep::Listed).await?;
+    let removed = members::delete::<B>(&mut tx, id, &stay, Keep::Listed).await?;
     let added = members::insert::<B>(&mut tx, id, members, now).await?;
-    let entries = change_entries(audit, id, names, gone, added);
+    let entries = records(&MemberDelta {
+        removed: &removed,
+        added: &added,
+    });
     audit::append_all::<B>(&mut tx, &entries, now).await?;
     B::commit(tx).await?;
     Ok(Stored {
@@ -180,17 +146,15 @@ pub(super) async fn patch<B: Backend>(
     id: Uuid,
     p: &GroupPatch<'_>,
     if_version: Option<i64>,
-    audit: &Entry,
+    records: &GroupRecords<'_>,
     now: OffsetDateTime,
 ) -> Result<Stored> {
     let mut tx = db.begin().await?;
     super::nesting::lock::<B>(&mut tx, iam, p.add).await?;
-    let version = check_version::<B>(&mut tx, "groups", iam, id, if_version).await?;
-    let names = match p.group {
-        Some(g) => crate::audit::changed(&old_doc::<B>(&mut tx, "groups", id).await?, &g.doc),
-        None => Vec::new(),
-    };
-    let gone = if p.remove_all {
+    // The row as it stands (locked in PostgreSQL): what the PATCH answers
+    // with when it changes nothing, and the base of what it answers else.
+    let mut out = locked::<B>(&mut tx, "groups", iam, id, if_version).await?;
+    let removed = if p.remove_all {
         // Replacing the members: those that stay keep their rows (and
         // join dates) and are neither removed nor added.
         let stay: Vec<Uuid> = p.add.iter().map(|(m, _)| *m).collect();
@@ -199,34 +163,35 @@ pub(super) async fn patch<B: Backend>(
         members::delete::<B>(&mut tx, id, p.remove, Keep::Others).await?
     };
     let added = members::insert::<B>(&mut tx, id, p.add, now).await?;
-    let entries = change_entries(audit, id, names, gone, added);
-    // A group document that came back equal, and no member that came
-    // or went, is no change.
+    let entries = records(&MemberDelta {
+        removed: &removed,
+        added: &added,
+    });
+    // What the domain records nothing of changed nothing: a group document
+    // that came back equal, and no member that came or went.
     if !entries.is_empty() {
         audit::append_all::<B>(&mut tx, &entries, now).await?;
         match p.group {
             Some(g) => {
-                let update = update_group(id, g, version + 1, now, "");
-                B::execute(&mut tx, update)
+                let update = update_group(iam, id, g, None, now);
+                B::fetch_one(&mut tx, update)
                     .await
                     .map_err(|e| unique(e, "groups_iam_display_name"))?;
+                out.doc = g.doc.clone();
             }
             None => {
-                let touch =
-                    query("UPDATE groups SET last_modified = $1, version = $2 WHERE id = $3")
-                        .bind(now)
-                        .bind(version + 1)
-                        .bind(id);
+                let touch = query(
+                    "UPDATE groups SET last_modified = $1, version = version + 1 WHERE id = $2",
+                )
+                .bind(now)
+                .bind(id);
                 B::execute(&mut tx, touch).await?;
             }
         }
+        // The row is held for this transaction, so its version is ours.
+        out.version += 1;
+        out.last_modified = now;
     }
-    let row = B::fetch_one(
-        &mut tx,
-        query("SELECT id, doc, created, last_modified, version FROM groups WHERE id = $1").bind(id),
-    )
-    .await?;
-    let out = stored(&row)?;
     B::commit(tx).await?;
     Ok(out)
 }
@@ -236,7 +201,7 @@ pub(super) async fn delete<B: Backend>(
     iam: Uuid,
     id: Uuid,
     if_version: Option<i64>,
-    audit: &Entry,
+    records: &[Entry],
     now: OffsetDateTime,
 ) -> Result<()> {
     let mut tx = db.begin().await?;
@@ -246,9 +211,7 @@ pub(super) async fn delete<B: Backend>(
         query("DELETE FROM attributes WHERE owner_id = $1").bind(id),
     )
     .await?;
-    let mut e = audit.clone().target("Group", id);
-    e.action = "group.deleted";
-    audit::append::<B>(&mut tx, &e, now).await?;
+    audit::append_all::<B>(&mut tx, records, now).await?;
     B::execute(
         &mut tx,
         query("DELETE FROM group_members WHERE member_id = $1 OR group_id = $1").bind(id),

@@ -1,6 +1,6 @@
 //! Reading users and groups: one by id, a page of a filtered and sorted
-//! list (with its total), the plan of that page's query; and the reads a
-//! write makes of the row it changes (its version, its old document).
+//! list (with its total), the plan of that page's query; and what a write
+//! checks of the row it changes (its version).
 
 use uuid::Uuid;
 
@@ -62,14 +62,48 @@ pub async fn check_version<B: Backend>(
     }
 }
 
-/// The stored document of a row, read inside a write transaction.
-pub(super) async fn old_doc<B: Backend>(
+/// The row a write changes, read and (PostgreSQL) locked until its
+/// transaction ends, after the version check of [`check_version`].
+pub(super) async fn locked<B: Backend>(
     tx: &mut B::Conn,
     table: &'static str,
+    iam: Uuid,
     id: Uuid,
-) -> Result<serde_json::Value> {
-    let sql = format!("SELECT doc FROM {table} WHERE id = $1");
-    B::fetch_one(tx, query(sql).bind(id)).await?.json("doc")
+    if_version: Option<i64>,
+) -> Result<Stored> {
+    let sql = format!(
+        "SELECT id, doc, created, last_modified, version FROM {table}
+         WHERE id = $1 AND iam_id = $2{}",
+        B::DIALECT.for_update()
+    );
+    let row = B::fetch_optional(tx, query(sql).bind(id).bind(iam)).await?;
+    let row = stored(&row.ok_or(StoreError::NotFound)?)?;
+    match if_version {
+        Some(v) if v != row.version => Err(StoreError::VersionMismatch),
+        _ => Ok(row),
+    }
+}
+
+/// The clause that makes an UPDATE of a row conditional on its version
+/// (bound as `$n`), when the caller names one.
+pub(super) fn conditional(n: usize, if_version: Option<i64>) -> String {
+    if_version.map_or_else(String::new, |_| format!(" AND version = ${n}"))
+}
+
+/// Why an UPDATE conditional on the IAM (and version) changed no row: the
+/// version moved on, or there is no such row in the IAM. Read only then.
+pub(super) async fn missed<B: Backend>(
+    tx: &mut B::Conn,
+    table: &'static str,
+    iam: Uuid,
+    id: Uuid,
+) -> StoreError {
+    let sql = format!("SELECT 1 AS found FROM {table} WHERE id = $1 AND iam_id = $2");
+    match B::fetch_optional(tx, query(sql).bind(id).bind(iam)).await {
+        Ok(Some(_)) => StoreError::VersionMismatch,
+        Ok(None) => StoreError::NotFound,
+        Err(e) => e,
+    }
 }
 
 /// A page of users or groups, and the number of all that match.

@@ -13,9 +13,9 @@ use super::{
 };
 use crate::audit::Entry;
 use crate::store::{
-    GroupPatch, GroupRef, GroupWrite, Iam, ListPage, ListQuery, Member, MemberKind, MemberStream,
-    NewResource, NewToken, PoolStats, ResourceKind, Result, Store, Stored, TokenInfo, TokenSecret,
-    UserWrite, accounts::Accounts, migrations::Applied, transfer::Transfer,
+    GroupPatch, GroupRecords, GroupRef, GroupWrite, Iam, ListPage, ListQuery, Member, MemberKind,
+    MemberStream, NewResource, NewToken, PoolStats, ResourceKind, Result, Store, Stored, TokenInfo,
+    TokenSecret, UserWrite, accounts::Accounts, migrations::Applied, transfer::Transfer,
 };
 
 fn iam_row(r: &impl Record) -> Result<Iam> {
@@ -71,7 +71,7 @@ where
         id: Uuid,
         name: &str,
         display_name: Option<&str>,
-        audit: &Entry,
+        record: &Entry,
         now: OffsetDateTime,
     ) -> Result<Iam> {
         let mut tx = self.begin().await?;
@@ -85,7 +85,7 @@ where
         )
         .await
         .map_err(|e| unique(e, "iams_name"))?;
-        audit::append::<B>(&mut tx, &audit.clone().target("Iam", id), now).await?;
+        audit::append::<B>(&mut tx, record, now).await?;
         B::commit(tx).await?;
         Ok(Iam {
             id,
@@ -114,7 +114,7 @@ where
         row.as_ref().map(iam_row).transpose()
     }
 
-    async fn create_token(&self, t: &NewToken, audit: &Entry) -> Result<()> {
+    async fn create_token(&self, t: &NewToken, record: &Entry) -> Result<()> {
         let mut tx = self.begin().await?;
         B::execute(
             &mut tx,
@@ -129,7 +129,7 @@ where
             .bind(t.created),
         )
         .await?;
-        audit::append::<B>(&mut tx, audit, t.created).await?;
+        audit::append::<B>(&mut tx, record, t.created).await?;
         B::commit(tx).await
     }
 
@@ -187,7 +187,7 @@ where
         Ok(())
     }
 
-    async fn revoke_token(&self, id: Uuid, audit: &Entry, now: OffsetDateTime) -> Result<bool> {
+    async fn revoke_token(&self, id: Uuid, record: &Entry, now: OffsetDateTime) -> Result<bool> {
         let mut tx = self.begin().await?;
         let changed = B::execute(
             &mut tx,
@@ -199,21 +199,21 @@ where
         if changed != 1 {
             return Ok(false);
         }
-        audit::append::<B>(&mut tx, audit, now).await?;
+        audit::append::<B>(&mut tx, record, now).await?;
         B::commit(tx).await?;
         Ok(true)
     }
 
-    async fn insert_user(
+    async fn create_user(
         &self,
         iam: Uuid,
         id: Uuid,
         u: &UserWrite,
         grants: &[String],
-        audit: &Entry,
+        records: &[Entry],
         now: OffsetDateTime,
     ) -> Result<Stored> {
-        users::insert(self, iam, id, u, grants, audit, now).await
+        users::insert(self, iam, id, u, grants, records, now).await
     }
 
     async fn get_user(&self, iam: Uuid, id: Uuid) -> Result<Option<Stored>> {
@@ -226,10 +226,10 @@ where
         id: Uuid,
         u: &UserWrite,
         if_version: Option<i64>,
-        audit: &Entry,
+        records: &[Entry],
         now: OffsetDateTime,
     ) -> Result<Stored> {
-        users::replace(self, iam, id, u, if_version, audit, now).await
+        users::replace(self, iam, id, u, if_version, records, now).await
     }
 
     async fn list_users(&self, iam: Uuid, q: &ListQuery) -> Result<ListPage> {
@@ -250,10 +250,10 @@ where
         id: Uuid,
         g: &GroupWrite,
         members: &[(Uuid, MemberKind)],
-        audit: &Entry,
+        records: &[Entry],
         now: OffsetDateTime,
     ) -> Result<Stored> {
-        groups::insert(self, iam, id, g, members, audit, now).await
+        groups::insert(self, iam, id, g, members, records, now).await
     }
 
     async fn get_group(&self, iam: Uuid, id: Uuid) -> Result<Option<Stored>> {
@@ -261,7 +261,7 @@ where
     }
 
     // One transaction's inputs: the group, its members, the version it
-    // must still have, and who changes it.
+    // must still have, and its records.
     #[allow(clippy::too_many_arguments)]
     async fn replace_group(
         &self,
@@ -270,10 +270,10 @@ where
         g: &GroupWrite,
         members: &[(Uuid, MemberKind)],
         if_version: Option<i64>,
-        audit: &Entry,
+        records: &GroupRecords<'_>,
         now: OffsetDateTime,
     ) -> Result<Stored> {
-        groups::replace(self, iam, id, g, members, if_version, audit, now).await
+        groups::replace(self, iam, id, g, members, if_version, records, now).await
     }
 
     async fn patch_group(
@@ -282,10 +282,10 @@ where
         id: Uuid,
         p: &GroupPatch<'_>,
         if_version: Option<i64>,
-        audit: &Entry,
+        records: &GroupRecords<'_>,
         now: OffsetDateTime,
     ) -> Result<Stored> {
-        groups::patch(self, iam, id, p, if_version, audit, now).await
+        groups::patch(self, iam, id, p, if_version, records, now).await
     }
 
     async fn count_members(&self, iam: Uuid, group: Uuid, cap: u64) -> Result<u64> {
@@ -297,10 +297,10 @@ where
         iam: Uuid,
         id: Uuid,
         if_version: Option<i64>,
-        audit: &Entry,
+        records: &[Entry],
         now: OffsetDateTime,
     ) -> Result<()> {
-        groups::delete(self, iam, id, if_version, audit, now).await
+        groups::delete(self, iam, id, if_version, records, now).await
     }
 
     async fn list_groups(&self, iam: Uuid, q: &ListQuery) -> Result<ListPage> {
@@ -344,10 +344,9 @@ where
         iam: Uuid,
         items: &[NewResource<'_>],
         max_errors: usize,
-        audit: &Entry,
         now: OffsetDateTime,
     ) -> Result<Vec<Result<Stored>>> {
-        batch::insert(self, iam, items, max_errors, audit, now).await
+        batch::insert(self, iam, items, max_errors, now).await
     }
 
     fn stream_members(&self, iam: Uuid, group: Uuid) -> MemberStream<'_> {

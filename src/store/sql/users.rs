@@ -1,6 +1,6 @@
 //! Writing users: their rows (with the `user_emails` index and default
 //! grants), replaces, bulk loads; and the groups each user is in. Every
-//! write appends its audit record in its own transaction.
+//! write appends the records the domain gives it, in its own transaction.
 
 use std::collections::HashMap;
 
@@ -8,10 +8,10 @@ use serde_json::Value;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::lists::{check_version, old_doc};
+use super::lists::{conditional, missed};
 use super::{Backend, Bind, Record, SqlStore, Ty, audit, query, unique};
 use crate::audit::Entry;
-use crate::store::{GroupRef, Result, Stored, UserWrite, email_values, user_entry};
+use crate::store::{GroupRef, Result, Stored, UserWrite, email_values};
 
 /// Rewrites the `user_emails` rows of a user from its search document.
 pub async fn write_emails<B: Backend>(tx: &mut B::Conn, user: Uuid, search: &Value) -> Result<()> {
@@ -82,21 +82,18 @@ pub(super) async fn insert_user_rows<B: Backend>(
     })
 }
 
-/// A new user with its default grants, and its audit record (for the
-/// caller to append).
+/// A new user with its default grants, inside the caller's transaction.
 pub(super) async fn create_user_rows<B: Backend>(
     tx: &mut B::Conn,
     iam: Uuid,
     id: Uuid,
     u: &UserWrite,
     grants: &[String],
-    audit: &Entry,
     now: OffsetDateTime,
-) -> Result<(Stored, Entry)> {
+) -> Result<Stored> {
     let stored = insert_user_rows::<B>(tx, iam, id, u, now).await?;
     super::accounts::grant_defaults::<B>(tx, id, grants, now).await?;
-    let e = user_entry(audit, id, "user.created", crate::audit::present(&u.doc), u);
-    Ok((stored, e))
+    Ok(stored)
 }
 
 /// Creates a user through `Backend::write`: on SQLite one fsync covers the
@@ -107,45 +104,42 @@ pub(super) async fn insert<B: Backend>(
     id: Uuid,
     u: &UserWrite,
     grants: &[String],
-    audit: &Entry,
+    records: &[Entry],
     now: OffsetDateTime,
 ) -> Result<Stored> {
-    let (u, grants, audit) = (u.clone(), grants.to_vec(), audit.clone());
+    let (u, grants, records) = (u.clone(), grants.to_vec(), records.to_vec());
     db.write(move |tx| {
         Box::pin(async move {
-            let (stored, entry) =
-                create_user_rows::<B>(tx, iam, id, &u, &grants, &audit, now).await?;
-            audit::append::<B>(tx, &entry, now).await?;
+            let stored = create_user_rows::<B>(tx, iam, id, &u, &grants, now).await?;
+            audit::append_all::<B>(tx, &records, now).await?;
             Ok(stored)
         })
     })
     .await
 }
 
+/// Replaces a user's document and columns. The UPDATE itself checks the
+/// IAM and the version (and, in PostgreSQL, waits for a concurrent writer
+/// of the row), so the write reads nothing first.
 pub(super) async fn replace<B: Backend>(
     db: &SqlStore<B>,
     iam: Uuid,
     id: Uuid,
     u: &UserWrite,
     if_version: Option<i64>,
-    audit: &Entry,
+    records: &[Entry],
     now: OffsetDateTime,
 ) -> Result<Stored> {
     let mut tx = db.begin().await?;
-    let version = check_version::<B>(&mut tx, "users", iam, id, if_version).await? + 1;
-    let mut names = crate::audit::changed(&old_doc::<B>(&mut tx, "users", id).await?, &u.doc);
-    if u.password_hash.is_some() {
-        names.push("password".into());
-    }
-    let row = B::fetch_one(
-        &mut tx,
-        query(
-            "UPDATE users SET user_name = $1, user_name_folded = $2, external_id = $3,
-                    display_name_folded = $4, active = $5, doc = $6,
-                    password_hash = CASE WHEN $7 THEN $8 ELSE password_hash END,
-                    last_modified = $9, version = $10, search = $12
-             WHERE id = $11 RETURNING created",
-        )
+    let sql = format!(
+        "UPDATE users SET user_name = $1, user_name_folded = $2, external_id = $3,
+                display_name_folded = $4, active = $5, doc = $6,
+                password_hash = CASE WHEN $7 THEN $8 ELSE password_hash END,
+                last_modified = $9, version = version + 1, search = $10
+         WHERE id = $11 AND iam_id = $12{} RETURNING created, version",
+        conditional(13, if_version)
+    );
+    let mut update = query(sql)
         .bind(u.user_name.as_str())
         .bind(u.user_name.folded())
         .bind(&u.external_id)
@@ -155,16 +149,21 @@ pub(super) async fn replace<B: Backend>(
         .bind(u.password_hash.is_some())
         .bind(u.password_hash.clone().flatten())
         .bind(now)
-        .bind(version)
+        .bind(&u.search)
         .bind(id)
-        .bind(&u.search),
-    )
-    .await
-    .map_err(|e| unique(e, "users_iam_user_name"))?;
-    let created = row.time("created")?;
+        .bind(iam);
+    if let Some(v) = if_version {
+        update = update.bind(v);
+    }
+    let row = B::fetch_optional(&mut tx, update)
+        .await
+        .map_err(|e| unique(e, "users_iam_user_name"))?;
+    let Some(row) = row else {
+        return Err(missed::<B>(&mut tx, "users", iam, id).await);
+    };
+    let (created, version) = (row.time("created")?, row.int("version")?);
     write_emails::<B>(&mut tx, id, &u.search).await?;
-    let e = user_entry(audit, id, "user.updated", names, u);
-    audit::append::<B>(&mut tx, &e, now).await?;
+    audit::append_all::<B>(&mut tx, records, now).await?;
     B::commit(tx).await?;
     Ok(Stored {
         id,

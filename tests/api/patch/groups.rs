@@ -270,13 +270,15 @@ async fn large_group(app: &TestApp) {
         .map(|_| (Uuid::now_v7(), MemberKind::User))
         .collect();
     let gid = Uuid::now_v7();
+    let cli = scim_bridge::audit::Entry::new(scim_bridge::audit::Actor::Cli, "");
+    let records = scim_bridge::directory::changes::group_created(&cli, gid, &write, &members);
     dir.store
         .insert_group(
             iam,
             gid,
             &write,
             &members,
-            &scim_bridge::audit::Entry::new(scim_bridge::audit::Actor::Cli, ""),
+            &records,
             time::OffsetDateTime::now_utc(),
         )
         .await

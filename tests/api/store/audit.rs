@@ -2,11 +2,11 @@
 //! without gaps and linked by hash; refused and empty writes append none.
 
 use scim_bridge::audit::{self, GENESIS, Record, Verifier};
-use scim_bridge::store::GroupPatch;
 use scim_bridge::store::accounts::AuditQuery;
+use scim_bridge::store::{GroupPatch, MemberDelta};
 use uuid::Uuid;
 
-use super::{Db, assert_mismatch, at, contract, scim, user, users};
+use super::{Db, assert_mismatch, at, contract, user, users};
 
 contract!(writes_append_a_linked_chain, audit_reads_page_and_filter);
 
@@ -34,19 +34,26 @@ async fn writes_append_a_linked_chain(db: &Db) {
         remove: &remove,
         ..Default::default()
     };
-    let audit = scim(db.iam);
-    db.patch_group(db.iam, g, &p, Some(1), &audit, at(2))
+    // The domain's records of the member delta the store finds.
+    let change = db.group_change(g, None).await;
+    let records = |d: &MemberDelta<'_>| change.records(d);
+    db.patch_group(db.iam, g, &p, Some(1), &records, at(2))
         .await
         .expect("patch");
     let after_writes = db.audit_head().await.unwrap();
 
     // Nothing is recorded for a refused write or one that changed nothing.
-    assert_mismatch(db.patch_group(db.iam, g, &p, Some(1), &audit, at(3)).await);
-    db.patch_group(db.iam, g, &p, None, &audit, at(3))
+    assert_mismatch(
+        db.patch_group(db.iam, g, &p, Some(1), &records, at(3))
+            .await,
+    );
+    db.patch_group(db.iam, g, &p, None, &records, at(3))
         .await
         .expect("no-op");
+    let taken = user("b");
+    let renamed = db.user_updated(db.iam, a, &taken).await;
     let r = db
-        .replace_user(db.iam, a, &user("b"), None, &audit, at(3))
+        .replace_user(db.iam, a, &taken, None, &renamed, at(3))
         .await;
     assert!(r.is_err(), "taken name");
     assert_eq!(db.audit_head().await.unwrap(), after_writes);
@@ -105,8 +112,9 @@ async fn audit_reads_page_and_filter(db: &Db) {
     let u = db.user("a").await;
     let g = db.group("g", &users(&[u])).await;
     for t in 0..4 {
-        let name = if t % 2 == 0 { "b" } else { "a" };
-        db.replace_user(db.iam, u, &user(name), None, &scim(db.iam), at(10 + t))
+        let w = user(if t % 2 == 0 { "b" } else { "a" });
+        let records = db.user_updated(db.iam, u, &w).await;
+        db.replace_user(db.iam, u, &w, None, &records, at(10 + t))
             .await
             .expect("replace");
     }

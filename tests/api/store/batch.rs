@@ -4,6 +4,7 @@
 
 use futures_util::TryStreamExt;
 use scim_bridge::audit::{Actor, Entry};
+use scim_bridge::directory::changes;
 use scim_bridge::store::accounts::{AttributeOp, SOURCE_IAM_DEFAULT, Subscription};
 use scim_bridge::store::transfer::{
     ExportRecord, IamRecord, ImportItem, ItemFailed, MembershipRecord, Outcome,
@@ -24,14 +25,25 @@ async fn a_failing_batch_item_is_undone_alone(db: &Db) {
     let [a, dup, g, b] = [(); 4].map(|_| Uuid::new_v4());
     let (ua, ut, ub, gw) = (user("a"), user("TAKEN"), user("b"), group("g"));
     let members = users(&[a]);
+    let (ra, rdup, rb) = (
+        created(db, a, &ua),
+        created(db, dup, &ut),
+        created(db, b, &ub),
+    );
+    let rg = changes::group_created(&scim(db.iam), g, &gw, &members);
     let in_group = NewResource::Group {
         id: g,
         group: &gw,
         members: &members,
+        records: &rg,
     };
-    let items = [new(a, &ua), new(dup, &ut), in_group, new(b, &ub)];
-    let audit = scim(db.iam);
-    let out = db.insert_batch(db.iam, &items, 10, &audit, at(5)).await;
+    let items = [
+        new(a, &ua, &ra),
+        new(dup, &ut, &rdup),
+        in_group,
+        new(b, &ub, &rb),
+    ];
+    let out = db.insert_batch(db.iam, &items, 10, at(5)).await;
     let mut out = out.expect("batch");
     assert_eq!(out.len(), 4);
     assert_conflict(out.remove(1), "users_iam_user_name");
@@ -55,19 +67,25 @@ async fn a_failing_batch_item_is_undone_alone(db: &Db) {
     assert_eq!(seen, want);
 
     // After `max_errors` failures the rest is not attempted and gets no slot.
-    let (c, uc) = (Uuid::new_v4(), user("c"));
-    let items = [new(Uuid::new_v4(), &ut), new(c, &uc)];
-    let out = db.insert_batch(db.iam, &items, 1, &audit, at(6)).await;
+    let (c, uc, again) = (Uuid::new_v4(), user("c"), Uuid::new_v4());
+    let (ragain, rc) = (created(db, again, &ut), created(db, c, &uc));
+    let items = [new(again, &ut, &ragain), new(c, &uc, &rc)];
+    let out = db.insert_batch(db.iam, &items, 1, at(6)).await;
     assert_eq!(out.expect("batch").len(), 1);
     assert!(db.get_user(db.iam, c).await.unwrap().is_none());
 }
 
-fn new(id: Uuid, user: &UserWrite) -> NewResource<'_> {
+fn new<'a>(id: Uuid, user: &'a UserWrite, records: &'a [Entry]) -> NewResource<'a> {
     NewResource::User {
         id,
         user,
         grants: &[],
+        records,
     }
+}
+
+fn created(db: &Db, id: Uuid, w: &UserWrite) -> [Entry; 1] {
+    super::user_created(db.iam, id, w)
 }
 
 /// Every row of an export, read `page` rows at a time.
@@ -101,9 +119,9 @@ async fn export_then_import_reads_back_the_same(db: &Db) {
     let granted = catalogue[0].name.clone();
     let a = Uuid::new_v4();
     let grants = [granted.clone(), "NO_SUCH_PERMISSION".to_owned()];
-    let audit = scim(db.iam);
     let ua = user("a");
-    let r = db.insert_user(db.iam, a, &ua, &grants, &audit, at(1));
+    let records = created(db, a, &ua);
+    let r = db.create_user(db.iam, a, &ua, &grants, &records, at(1));
     r.await.unwrap();
     let held: Vec<_> = db.grants(a).await.unwrap();
     let held: Vec<_> = held.iter().map(|g| (&*g.permission, &*g.source)).collect();

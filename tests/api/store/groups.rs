@@ -4,8 +4,9 @@
 use std::collections::BTreeSet;
 
 use futures_util::TryStreamExt;
+use scim_bridge::directory::changes;
 use scim_bridge::store::nesting::NestingRefusal;
-use scim_bridge::store::{GroupPatch, MemberKind, Result, StoreError, Stored};
+use scim_bridge::store::{GroupPatch, MemberDelta, MemberKind, Result, StoreError, Stored};
 use uuid::Uuid;
 
 use super::{
@@ -21,15 +22,16 @@ contract!(
 
 /// Replaces `id` with an empty group named `name`.
 async fn replace(db: &Db, id: Uuid, name: &str, v: Option<i64>, t: i64) -> Result<Stored> {
-    let audit = scim(db.iam);
-    db.replace_group(db.iam, id, &group(name), &[], v, &audit, at(t))
+    let g = group(name);
+    let change = db.group_change(id, Some(&g)).await;
+    db.replace_group(db.iam, id, &g, &[], v, &|d| change.records(d), at(t))
         .await
 }
 
 async fn insert(db: &Db, iam: Uuid, name: &str) -> Result<Stored> {
-    let g = group(name);
-    db.insert_group(iam, Uuid::new_v4(), &g, &[], &scim(iam), at(2))
-        .await
+    let (id, g) = (Uuid::new_v4(), group(name));
+    let records = changes::group_created(&scim(iam), id, &g, &[]);
+    db.insert_group(iam, id, &g, &[], &records, at(2)).await
 }
 
 /// A PATCH of `g`: a new name, members to add and remove, remove all first.
@@ -48,14 +50,15 @@ async fn patch(
         remove,
         remove_all,
     };
-    db.patch_group(db.iam, g, &p, if_version, &scim(db.iam), at(t))
+    let change = db.group_change(g, doc.as_ref()).await;
+    db.patch_group(db.iam, g, &p, if_version, &|d| change.records(d), at(t))
         .await
 }
 
 async fn group_versions_and_names(db: &Db) {
     const INDEX: &str = "groups_iam_display_name";
-    let audit = scim(db.iam);
     let id = db.group("Admins", &[]).await;
+    let deleted = [changes::group_deleted(&scim(db.iam), id)];
     assert_conflict(insert(db, db.iam, "ADMINS").await, INDEX);
     let other = db.new_iam("other").await;
     insert(db, other, "admins")
@@ -82,12 +85,12 @@ async fn group_versions_and_names(db: &Db) {
     let missing = Uuid::new_v4();
     assert_not_found(replace(db, missing, "x", None, 5).await);
     assert_not_found(patch(db, missing, (&[], &[], false), None, None, 5).await);
-    assert_not_found(db.delete_group(other, id, None, &audit, at(5)).await);
-    assert_mismatch(db.delete_group(db.iam, id, Some(1), &audit, at(5)).await);
-    let gone = db.delete_group(db.iam, id, Some(2), &audit, at(6)).await;
+    assert_not_found(db.delete_group(other, id, None, &deleted, at(5)).await);
+    assert_mismatch(db.delete_group(db.iam, id, Some(1), &deleted, at(5)).await);
+    let gone = db.delete_group(db.iam, id, Some(2), &deleted, at(6)).await;
     gone.expect("delete at version 2");
     assert!(db.get_group(db.iam, id).await.unwrap().is_none());
-    assert_not_found(db.delete_group(db.iam, id, None, &audit, at(6)).await);
+    assert_not_found(db.delete_group(db.iam, id, None, &deleted, at(6)).await);
     // Its name is free again.
     db.group("admins", &[]).await;
 }
@@ -144,8 +147,10 @@ async fn member_deltas_change_only_what_they_must(db: &Db) {
     assert_eq!(delta(&[], &[], true, None, 60).await.unwrap().version, 5);
 
     // replace_group replaces the whole list.
-    let (team, audit, ac) = (group("team"), scim(db.iam), users(&[a, c]));
-    let r = db.replace_group(db.iam, g, &team, &ac, Some(5), &audit, at(70));
+    let (team, ac) = (group("team"), users(&[a, c]));
+    let change = db.group_change(g, Some(&team)).await;
+    let records = |d: &MemberDelta<'_>| change.records(d);
+    let r = db.replace_group(db.iam, g, &team, &ac, Some(5), &records, at(70));
     assert_eq!(r.await.expect("replace").version, 6);
     assert_eq!(member_ids(db, g).await, set(&[a, c]));
 }
@@ -222,8 +227,10 @@ async fn nesting_is_read_through_and_cycles_refused(db: &Db) {
     let into_c = [(a, MemberKind::Group)];
     let named = cycle(patch(db, c, (&into_c, &[], false), None, None, 5).await);
     assert_eq!(named, ["\"C\"", "\"A\"", "\"B\"", "\"C\""], "in order");
-    let (audit, doc) = (scim(db.iam), group("C"));
-    let r = db.replace_group(db.iam, c, &doc, &into_c, None, &audit, at(5));
+    let doc = group("C");
+    let change = db.group_change(c, Some(&doc)).await;
+    let records = |d: &MemberDelta<'_>| change.records(d);
+    let r = db.replace_group(db.iam, c, &doc, &into_c, None, &records, at(5));
     cycle(r.await);
     let itself = [(c, MemberKind::Group)];
     cycle(patch(db, c, (&itself, &[], true), None, None, 5).await);

@@ -41,8 +41,9 @@ async fn population(db: &Db) -> Vec<Row> {
         if let Some(t) = &title {
             body["title"] = json!(t);
         }
-        let id = Uuid::new_v4();
-        db.insert_user(db.iam, id, &user_from(&body), &[], &scim(db.iam), at(1))
+        let (id, w) = (Uuid::new_v4(), user_from(&body));
+        let records = super::user_created(db.iam, id, &w);
+        db.create_user(db.iam, id, &w, &[], &records, at(1))
             .await
             .expect("insert");
         rows.push(Row {

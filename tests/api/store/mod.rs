@@ -12,6 +12,7 @@ mod users;
 use std::ops::Deref;
 
 use scim_bridge::audit::{Actor, Entry};
+use scim_bridge::directory::changes::{self, GroupChange};
 use scim_bridge::scim::resource::{fold_case, normalize};
 use scim_bridge::scim::schema::{GROUP_RESOURCE, USER_RESOURCE};
 use scim_bridge::scim::search_doc;
@@ -53,8 +54,8 @@ impl Db {
 
     pub async fn new_iam(&self, name: &str) -> Uuid {
         let id = Uuid::new_v4();
-        let audit = Entry::new(Actor::Cli, "iam.created");
-        self.create_iam(id, name, None, &audit, at(0))
+        let record = Entry::new(Actor::Cli, "iam.created").target("Iam", id);
+        self.create_iam(id, name, None, &record, at(0))
             .await
             .expect("create iam");
         id
@@ -62,8 +63,8 @@ impl Db {
 
     /// Creates a user named `name` in `iam`.
     pub async fn user_in(&self, iam: Uuid, name: &str) -> Uuid {
-        let id = Uuid::new_v4();
-        self.insert_user(iam, id, &user(name), &[], &scim(iam), at(1))
+        let (id, w) = (Uuid::new_v4(), user(name));
+        self.create_user(iam, id, &w, &[], &user_created(iam, id, &w), at(1))
             .await
             .expect("insert user");
         id
@@ -75,8 +76,9 @@ impl Db {
 
     /// Creates a group named `name` in the test IAM with these members.
     pub async fn group(&self, name: &str, members: &[(Uuid, MemberKind)]) -> Uuid {
-        let id = Uuid::new_v4();
-        self.insert_group(self.iam, id, &group(name), members, &scim(self.iam), at(1))
+        let (id, g) = (Uuid::new_v4(), group(name));
+        let records = changes::group_created(&scim(self.iam), id, &g, members);
+        self.insert_group(self.iam, id, &g, members, &records, at(1))
             .await
             .expect("insert group");
         id
@@ -86,6 +88,22 @@ impl Db {
     pub async fn user_count(&self, iam: Uuid) -> u64 {
         let page = self.list_users(iam, &Default::default()).await;
         page.expect("list").total
+    }
+
+    /// The record the domain makes of `id` replaced by `w` in `iam`, over
+    /// the document stored now (what the domain would have read).
+    pub async fn user_updated(&self, iam: Uuid, id: Uuid, w: &UserWrite) -> [Entry; 1] {
+        let old = self.get_user(iam, id).await.unwrap();
+        let old = old.map_or(Value::Null, |s| s.doc);
+        [changes::user_updated(&scim(iam), id, &old, w)]
+    }
+
+    /// How the domain records a change of the group `g` of the test IAM
+    /// (to `new`; None: its members only), over the document stored now.
+    pub async fn group_change(&self, g: Uuid, new: Option<&GroupWrite>) -> GroupChange {
+        let old = self.get_group(self.iam, g).await.unwrap();
+        let old = old.map_or(Value::Null, |s| s.doc);
+        GroupChange::new(&scim(self.iam), g, new.map(|w| (&old, &w.doc)))
     }
 
     pub async fn finish(self) {
@@ -142,6 +160,11 @@ pub fn at(secs: i64) -> OffsetDateTime {
 /// The audit entry of an identity provider's write.
 pub fn scim(iam: Uuid) -> Entry {
     Entry::new(Actor::Iam(iam), "scim")
+}
+
+/// The record the domain makes of the user `id` created by the IAM.
+pub fn user_created(iam: Uuid, id: Uuid, w: &UserWrite) -> [Entry; 1] {
+    [changes::user_created(&scim(iam), id, w)]
 }
 
 /// A user's write derived from a SCIM body, as the domain derives it.

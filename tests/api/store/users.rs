@@ -7,7 +7,8 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::{
-    Db, assert_conflict, assert_mismatch, assert_not_found, at, contract, scim, user, user_from,
+    Db, assert_conflict, assert_mismatch, assert_not_found, at, contract, scim, user, user_created,
+    user_from,
 };
 
 contract!(
@@ -21,12 +22,13 @@ const INDEX: &str = "users_iam_user_name";
 
 async fn insert(db: &Db, id: Uuid, name: &str, t: i64) -> Result<Stored> {
     let w = user(name);
-    db.insert_user(db.iam, id, &w, &[], &scim(db.iam), at(t))
-        .await
+    let records = user_created(db.iam, id, &w);
+    db.create_user(db.iam, id, &w, &[], &records, at(t)).await
 }
 
 async fn replace(db: &Db, iam: Uuid, id: Uuid, w: &UserWrite, v: Option<i64>) -> Result<Stored> {
-    db.replace_user(iam, id, w, v, &scim(iam), at(20 + v.unwrap_or(9)))
+    let records = db.user_updated(iam, id, w).await;
+    db.replace_user(iam, id, w, v, &records, at(20 + v.unwrap_or(9)))
         .await
 }
 
@@ -123,12 +125,17 @@ async fn user_names_are_unique_per_iam_folded(db: &Db) {
 }
 
 async fn iam_names_are_unique(db: &Db) {
-    let audit = Entry::new(Actor::Cli, "iam.created");
-    let r = db.create_iam(Uuid::new_v4(), "idp", Some("again"), &audit, at(1));
-    assert_conflict(r.await, "iams_name");
+    let record = |id| Entry::new(Actor::Cli, "iam.created").target("Iam", id);
+    let again = Uuid::new_v4();
+    let r = db
+        .create_iam(again, "idp", Some("again"), &record(again), at(1))
+        .await;
+    assert_conflict(r, "iams_name");
     let second = Uuid::new_v4();
-    let r = db.create_iam(second, "second", Some("Second"), &audit, at(2));
-    let iam = r.await.expect("create");
+    let r = db
+        .create_iam(second, "second", Some("Second"), &record(second), at(2))
+        .await;
+    let iam = r.expect("create");
     assert_eq!((iam.id, &*iam.name, iam.created), (second, "second", at(2)));
     assert_eq!(iam.display_name.as_deref(), Some("Second"));
     let found = db.iam_by_name("second").await.unwrap().expect("by name");
