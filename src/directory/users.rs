@@ -87,14 +87,16 @@ impl Directory {
         let kept = read.as_ref().and_then(|s| s.doc.get("userName"));
         let kept = kept.and_then(Value::as_str).map_or(Kept::None, Kept::Name);
         let write = self.user_write(body, false, kept).await?;
-        self.check_user_write(scope, uuid, Some((&write.doc, write.active)))
-            .await?;
         let mut attempt = 0;
         let stored = loop {
             let current = read.ok_or(StoreError::NotFound)?;
             if if_version.is_some_and(|v| v != current.version) {
                 return Err(precondition_failed().into());
             }
+            // Judged against the account as it is now: a retry after a lost
+            // race judges again, as PATCH does.
+            self.check_user_write(scope, uuid, Some((&write.doc, write.active)))
+                .await?;
             let records = [changes::user_updated(
                 &scope.audit(),
                 uuid,
