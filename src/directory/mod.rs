@@ -2,20 +2,27 @@
 //! Validates with `scim/`, persists through the `Store` trait, never sees
 //! HTTP. Storage errors become domain errors here.
 
+pub mod account_view;
 pub mod accounts;
 pub mod admins;
+pub mod attributes;
+pub mod audit_log;
 pub mod bulk;
 pub mod cursor;
+pub mod grants;
 pub mod groups;
 pub mod guard;
+pub mod iam_settings;
 pub mod iams;
 pub mod internal_groups;
+pub mod lifecycle;
 pub mod paging;
 pub mod patch;
 pub mod permissions;
 pub mod scim_admin;
 pub mod search;
 pub mod stream;
+pub mod subscriptions;
 pub mod transfer;
 pub mod usage;
 pub mod users;
