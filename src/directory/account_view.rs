@@ -1,22 +1,100 @@
 //! What administrators read about accounts: the aggregated view of one
 //! (profile, permissions with sources, attributes, groups, subscriptions),
-//! its governance report, and pages of account summaries.
+//! its governance report, and pages of account summaries. Typed: the admin
+//! API serializes them, the console renders them.
 
 use std::collections::HashMap;
 
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
 use uuid::Uuid;
 
 use super::accounts::Ctx;
-use super::attributes::values_at;
-use super::audit_log::audit_json;
+use super::attributes::{AttributeLayers, values_at};
+use super::audit_log::AuditView;
+use super::grants::Permissions;
 use super::permissions::may;
-use super::subscriptions::subscription_json;
-use super::{Directory, Result, rfc3339};
+use super::subscriptions::SubscriptionView;
+use super::{Directory, Result, Timestamp};
 use crate::scim::ScimError;
 use crate::scim::resource::fold_case;
-use crate::store::GroupRef;
 use crate::store::accounts::{Account, AccountQuery, AccountSort};
+
+/// One account as the lists show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountSummary {
+    pub id: Uuid,
+    /// The IAM's name; None once detached.
+    pub iam: Option<String>,
+    pub deprovisioned_from: Option<String>,
+    pub user_name: String,
+    pub full_name: Option<String>,
+    /// The identity provider's own `active`.
+    pub active: bool,
+    /// Disabled here or detached from its identity provider.
+    pub disabled: bool,
+    pub disabled_by_admin: bool,
+    pub deprovisioned: Option<Timestamp>,
+    pub created: Timestamp,
+    pub last_modified: Timestamp,
+}
+
+impl AccountSummary {
+    /// What to call the person: the full name, else the userName.
+    pub fn name(&self) -> &str {
+        self.full_name.as_deref().unwrap_or(&self.user_name)
+    }
+}
+
+/// A group an account is in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GroupMembership {
+    pub id: Uuid,
+    pub display_name: String,
+    /// A member itself, not through a nested group.
+    pub direct: bool,
+    /// The name of the group's IAM.
+    pub iam: Option<String>,
+    /// When it joined (the governance report only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub joined: Option<Timestamp>,
+}
+
+/// The aggregated view of one account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountView {
+    #[serde(flatten)]
+    pub account: AccountSummary,
+    pub emails: Vec<String>,
+    #[serde(flatten)]
+    pub permissions: Permissions,
+    pub attributes: AttributeLayers,
+    pub groups: Vec<GroupMembership>,
+    pub subscriptions: Vec<SubscriptionView>,
+}
+
+/// The governance report: the account's view (groups with the day each
+/// was joined) and the audit trail of changes to it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountReport {
+    #[serde(flatten)]
+    pub view: AccountView,
+    pub audit_trail: Vec<AuditView>,
+}
+
+/// A page of account summaries.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountPage {
+    pub hits: Vec<AccountSummary>,
+    /// The matches, or the cap when there are more (see `count_is_lower_bound`).
+    pub count: u64,
+    pub count_is_lower_bound: bool,
+}
 
 impl Directory {
     async fn iam_names(&self) -> Result<HashMap<Uuid, String>> {
@@ -30,64 +108,41 @@ impl Directory {
     }
 
     /// The admin API's aggregated view of an account.
-    pub async fn account_view(&self, ctx: &Ctx, id: Uuid) -> Result<Value> {
+    pub async fn account_view(&self, ctx: &Ctx, id: Uuid) -> Result<AccountView> {
         ctx.require(may::READ_ACCOUNTS)?;
         self.view(id).await
     }
 
-    async fn view(&self, id: Uuid) -> Result<Value> {
+    /// The account's groups are read once, here, and handed to what
+    /// derives from them: permissions through the group mapping, the
+    /// inherited attributes, the view's own list.
+    async fn view(&self, id: Uuid) -> Result<AccountView> {
         let a = self.account(id).await?;
         let names = self.iam_names().await?;
-        let permissions = self.effective_permissions(&a).await?;
-        let attributes = self.attribute_layers(&a).await?;
-        let groups: Vec<(Uuid, GroupRef)> = self
-            .groups_by_iam(&a)
-            .await?
-            .into_iter()
-            .flat_map(|(iam, gs)| gs.into_iter().map(move |g| (iam, g)))
-            .collect();
+        let groups = self.groups_by_iam(&a).await?;
+        let permissions = self.permissions_through(&a, &groups).await?;
+        let attributes = self.attribute_layers(&a, &groups).await?;
         let subscriptions = self.store.subscriptions(a.id).await?;
-        let mut view = summary(&a, &names);
-        let obj = view.as_object_mut().expect("an object");
-        obj.insert("emails".into(), json!(values_at(&a.doc, "emails.value")));
-        obj.insert(
-            "permissions".into(),
-            json!(permissions.keys().collect::<Vec<_>>()),
-        );
-        obj.insert(
-            "permissionSources".into(),
-            json!(
-                permissions
-                    .iter()
-                    .map(|(p, s)| json!({"permission": p, "sources": s}))
-                    .collect::<Vec<_>>()
-            ),
-        );
-        obj.insert("attributes".into(), attributes);
-        obj.insert(
-            "groups".into(),
-            json!(
-                groups
-                    .iter()
-                    .map(|(iam, g)| json!({
-                        "id": g.id,
-                        "displayName": g.display_name,
-                        "direct": g.direct,
-                        "iam": names.get(iam),
-                    }))
-                    .collect::<Vec<_>>()
-            ),
-        );
-        obj.insert(
-            "subscriptions".into(),
-            json!(
-                subscriptions
-                    .iter()
-                    .map(subscription_json)
-                    .collect::<Vec<_>>()
-            ),
-        );
-        Ok(view)
+        Ok(AccountView {
+            account: summary(&a, &names),
+            emails: values_at(&a.doc, "emails.value"),
+            permissions: permissions.into(),
+            attributes,
+            groups: groups
+                .into_iter()
+                .flat_map(|(iam, gs)| {
+                    let iam = names.get(&iam).cloned();
+                    gs.into_iter().map(move |g| GroupMembership {
+                        id: g.id,
+                        display_name: g.display_name,
+                        direct: g.direct,
+                        iam: iam.clone(),
+                        joined: None,
+                    })
+                })
+                .collect(),
+            subscriptions: subscriptions.iter().map(SubscriptionView::from).collect(),
+        })
     }
 
     /// A page of accounts; `iam` names the IAM they must be of (instead
@@ -97,7 +152,7 @@ impl Directory {
         ctx: &Ctx,
         iam: Option<&str>,
         mut q: AccountQuery,
-    ) -> Result<Value> {
+    ) -> Result<AccountPage> {
         ctx.require(may::READ_ACCOUNTS)?;
         if let Some(name) = iam {
             q.iam = Some(self.iam(name).await?.id);
@@ -107,16 +162,16 @@ impl Directory {
         let names = self.iam_names().await?;
         // A capped count past its cap: "more than cap".
         let capped = q.count_cap.filter(|c| count > *c);
-        Ok(json!({
-            "hits": items.iter().map(|a| summary(a, &names)).collect::<Vec<_>>(),
-            "count": capped.unwrap_or(count),
-            "countIsLowerBound": capped.is_some(),
-        }))
+        Ok(AccountPage {
+            hits: items.iter().map(|a| summary(a, &names)).collect(),
+            count: capped.unwrap_or(count),
+            count_is_lower_bound: capped.is_some(),
+        })
     }
 
     /// The governance report: everything about the account plus the audit
     /// trail of changes to it.
-    pub async fn report(&self, ctx: &Ctx, user: Uuid) -> Result<Value> {
+    pub async fn report(&self, ctx: &Ctx, user: Uuid) -> Result<AccountReport> {
         ctx.require(may::READ_REPORTS)?;
         let mut view = self.view(user).await?;
         let (trail, _) = self
@@ -128,23 +183,17 @@ impl Directory {
             })
             .await?;
         let joined = self.store.membership_dates(user).await?;
-        if let Some(groups) = view.get_mut("groups").and_then(Value::as_array_mut) {
-            for g in groups {
-                let id = g
-                    .get("id")
-                    .and_then(Value::as_str)
-                    .and_then(|s| Uuid::parse_str(s).ok());
-                if let Some(t) = id.and_then(|id| joined.get(&id)) {
-                    g["joined"] = json!(rfc3339(*t));
-                }
-            }
+        for g in &mut view.groups {
+            g.joined = joined.get(&g.id).copied().map(Timestamp);
         }
-        view["auditTrail"] = json!(trail.iter().map(audit_json).collect::<Vec<_>>());
-        Ok(view)
+        Ok(AccountReport {
+            view,
+            audit_trail: trail.iter().map(AuditView::from).collect(),
+        })
     }
 }
 
-fn summary(a: &Account, names: &HashMap<Uuid, String>) -> Value {
+fn summary(a: &Account, names: &HashMap<Uuid, String>) -> AccountSummary {
     let name = |id: Option<Uuid>| id.and_then(|i| names.get(&i).cloned());
     let full_name = a
         .doc
@@ -161,19 +210,19 @@ fn summary(a: &Account, names: &HashMap<Uuid, String>) -> Value {
                 .unwrap_or("");
             Some(format!("{given} {family}").trim().to_owned())
         });
-    json!({
-        "id": a.id,
-        "iam": name(a.iam_id),
-        "deprovisionedFrom": name(a.deprovisioned_from),
-        "userName": a.user_name,
-        "fullName": full_name,
-        "active": a.active,
-        "disabled": a.disabled || a.deprovisioned.is_some(),
-        "disabledByAdmin": a.disabled,
-        "deprovisioned": a.deprovisioned.map(rfc3339),
-        "created": rfc3339(a.created),
-        "lastModified": rfc3339(a.last_modified),
-    })
+    AccountSummary {
+        id: a.id,
+        iam: name(a.iam_id),
+        deprovisioned_from: name(a.deprovisioned_from),
+        user_name: a.user_name.clone(),
+        full_name,
+        active: a.active,
+        disabled: a.disabled || a.deprovisioned.is_some(),
+        disabled_by_admin: a.disabled,
+        deprovisioned: a.deprovisioned.map(Timestamp),
+        created: Timestamp(a.created),
+        last_modified: Timestamp(a.last_modified),
+    }
 }
 
 pub fn parse_sort(s: Option<&str>) -> std::result::Result<(AccountSort, bool), ScimError> {
@@ -195,4 +244,70 @@ pub fn parse_sort(s: Option<&str>) -> std::result::Result<(AccountSort, bool), S
         }
     };
     Ok((sort, desc))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeMap, BTreeSet};
+
+    use serde_json::json;
+    use time::macros::datetime;
+
+    use super::*;
+
+    /// The shape the admin API has always answered: the summary's fields
+    /// at the top, `permissions` as names beside `permissionSources`, a
+    /// group's `joined` only when known, nulls where nothing is known.
+    #[test]
+    fn a_view_serializes_as_the_admin_api_answers() {
+        let at = Timestamp(datetime!(2026-01-31 12:00 UTC));
+        let view = AccountView {
+            account: AccountSummary {
+                id: Uuid::nil(),
+                iam: None,
+                deprovisioned_from: Some("idp".into()),
+                user_name: "ada".into(),
+                full_name: None,
+                active: true,
+                disabled: true,
+                disabled_by_admin: false,
+                deprovisioned: Some(at),
+                created: at,
+                last_modified: at,
+            },
+            emails: vec!["ada@example.com".into()],
+            permissions: BTreeMap::from([("AUDIT".to_owned(), vec!["direct".to_owned()])]).into(),
+            attributes: AttributeLayers {
+                managed: BTreeMap::from([("team".into(), BTreeSet::from(["x".into()]))]),
+                ..Default::default()
+            },
+            groups: vec![GroupMembership {
+                id: Uuid::nil(),
+                display_name: "G".into(),
+                direct: true,
+                iam: None,
+                joined: None,
+            }],
+            subscriptions: Vec::new(),
+        };
+        let t = "2026-01-31T12:00:00Z";
+        assert_eq!(
+            serde_json::to_value(&view).unwrap(),
+            json!({
+                "id": Uuid::nil(), "iam": null, "deprovisionedFrom": "idp",
+                "userName": "ada", "fullName": null, "active": true,
+                "disabled": true, "disabledByAdmin": false,
+                "deprovisioned": t, "created": t, "lastModified": t,
+                "emails": ["ada@example.com"],
+                "permissions": ["AUDIT"],
+                "permissionSources": [{"permission": "AUDIT", "sources": ["direct"]}],
+                "attributes": {
+                    "identityProvider": {}, "managed": {"team": ["x"]},
+                    "inherited": {}, "effective": {},
+                },
+                "groups": [{"id": Uuid::nil(), "displayName": "G", "direct": true, "iam": null}],
+                "subscriptions": [],
+            })
+        );
+    }
 }

@@ -25,7 +25,6 @@ pub use super::account_view::parse_sort;
 pub(crate) use super::attributes::attribute_ops;
 pub(super) use super::attributes::check_attribute_text;
 pub use super::attributes::values_at;
-pub use super::audit_log::audit_json;
 pub(super) use super::grants::check_permission_name;
 pub use super::iam_settings::{DeleteMode, IamSettings, SettingsCache};
 

@@ -4,12 +4,14 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
 use uuid::Uuid;
 
 use super::accounts::Ctx;
+use super::grants::GroupsByIam;
 use super::permissions::may;
-use super::{Directory, Error, Result, truncate};
+use super::{Directory, Result, truncate};
 use crate::scim::ScimError;
 use crate::store::accounts::{Account, AttributeOp};
 
@@ -81,7 +83,20 @@ pub fn values_at(doc: &Value, path: &str) -> Vec<String> {
     out
 }
 
-type Layer = BTreeMap<String, BTreeSet<String>>;
+/// Attribute key → its values.
+pub type Layer = BTreeMap<String, BTreeSet<String>>;
+
+/// An account's attributes: the identity provider's layer (through the
+/// IAM's attribute mapping), the managed layer, what its groups give, and
+/// the union of the three.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AttributeLayers {
+    pub identity_provider: Layer,
+    pub managed: Layer,
+    pub inherited: Layer,
+    pub effective: Layer,
+}
 
 fn layer(pairs: impl IntoIterator<Item = (String, String)>) -> Layer {
     let mut out = Layer::new();
@@ -150,18 +165,19 @@ pub(crate) fn attribute_ops(body: &Value) -> std::result::Result<Vec<AttributeOp
 
 impl Directory {
     /// The union of an account's attribute layers.
-    pub async fn effective_attributes(
-        &self,
-        account: &Account,
-    ) -> Result<BTreeMap<String, BTreeSet<String>>> {
-        let layers = self.attribute_layers(account).await?;
-        serde_json::from_value(layers["effective"].clone())
-            .map_err(|e| Error::Internal(e.to_string()))
+    pub async fn effective_attributes(&self, account: &Account) -> Result<Layer> {
+        let groups = self.groups_by_iam(account).await?;
+        Ok(self.attribute_layers(account, &groups).await?.effective)
     }
 
     /// The two attribute layers of an account, what it inherits from its
-    /// groups' managed attributes, and their union.
-    pub(super) async fn attribute_layers(&self, account: &Account) -> Result<Value> {
+    /// groups' managed attributes (`groups`, read by the caller), and their
+    /// union.
+    pub(super) async fn attribute_layers(
+        &self,
+        account: &Account,
+        groups: &GroupsByIam,
+    ) -> Result<AttributeLayers> {
         let mut idp = Layer::new();
         if let Some(iam) = account.iam_id.or(account.deprovisioned_from) {
             for (path, key) in self.iam_settings(iam).await?.attribute_mapping {
@@ -173,7 +189,7 @@ impl Directory {
         }
         let managed = layer(self.store.attributes(account.id).await?);
         let mut inherited = Layer::new();
-        for (_, groups) in self.groups_by_iam(account).await? {
+        for (_, groups) in groups {
             for g in groups {
                 merge(&mut inherited, &layer(self.store.attributes(g.id).await?));
             }
@@ -181,12 +197,12 @@ impl Directory {
         let mut effective = idp.clone();
         merge(&mut effective, &managed);
         merge(&mut effective, &inherited);
-        Ok(json!({
-            "identityProvider": idp,
-            "managed": managed,
-            "inherited": inherited,
-            "effective": effective,
-        }))
+        Ok(AttributeLayers {
+            identity_provider: idp,
+            managed,
+            inherited,
+            effective,
+        })
     }
 
     pub async fn patch_attributes(
@@ -218,11 +234,11 @@ impl Directory {
             .await?)
     }
 
-    pub async fn group_attributes(&self, ctx: &Ctx, group: Uuid) -> Result<Value> {
+    pub async fn group_attributes(&self, ctx: &Ctx, group: Uuid) -> Result<Layer> {
         ctx.require(may::READ_ACCOUNTS)?;
         if !self.store.group_exists(group).await? {
             return Err(ScimError::not_found(format!("no group with id {group}")).into());
         }
-        Ok(json!(layer(self.store.attributes(group).await?)))
+        Ok(layer(self.store.attributes(group).await?))
     }
 }

@@ -1,24 +1,26 @@
 //! The audit log as administrators read it (filtered pages, one record's
 //! JSON shape) and the replay that verifies its hash chain.
 
-use serde_json::{Value, json};
+use serde::Serialize;
+use uuid::Uuid;
 
 use super::accounts::Ctx;
 use super::permissions::may;
-use super::{Directory, Result, rfc3339};
+use super::{Directory, Result, Timestamp};
+use crate::audit::{FLAG_PREFIX, Record};
 
 impl Directory {
     pub async fn audit_log(
         &self,
         ctx: &Ctx,
         q: &crate::store::accounts::AuditQuery,
-    ) -> Result<Value> {
+    ) -> Result<AuditPage> {
         ctx.require(may::READ_AUDIT)?;
         let (items, count) = self.store.audit_records(q).await?;
-        Ok(json!({
-            "hits": items.iter().map(audit_json).collect::<Vec<_>>(),
-            "count": count,
-        }))
+        Ok(AuditPage {
+            hits: items.iter().map(AuditView::from).collect(),
+            count,
+        })
     }
 
     /// Replays the audit chain from the first record; the number of records
@@ -45,19 +47,56 @@ impl Directory {
     }
 }
 
-pub fn audit_json(r: &crate::audit::Record) -> Value {
-    use crate::audit::FLAG_PREFIX;
-    json!({
-        "seq": r.seq,
-        "id": r.id,
-        "at": rfc3339(r.at),
-        "actor": r.actor,
-        "action": r.action,
-        "targetKind": r.target_kind,
-        "target": r.target_id,
-        "outcome": r.outcome,
-        "requestId": r.request_id,
-        "attributes": r.attributes.iter().filter(|a| !a.starts_with(FLAG_PREFIX)).collect::<Vec<_>>(),
-        "flags": r.attributes.iter().filter_map(|a| a.strip_prefix(FLAG_PREFIX)).collect::<Vec<_>>(),
-    })
+/// A page of the audit log.
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditPage {
+    pub hits: Vec<AuditView>,
+    pub count: u64,
+}
+
+/// One audit record as administrators read it: the flags (what the
+/// change carried, e.g. a userName that looks like another) apart from
+/// the attributes changed; the chain's hashes left out.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditView {
+    pub seq: i64,
+    pub id: Uuid,
+    pub at: Timestamp,
+    pub actor: String,
+    pub action: String,
+    pub target_kind: Option<String>,
+    pub target: Option<Uuid>,
+    pub outcome: String,
+    pub request_id: Option<String>,
+    pub attributes: Vec<String>,
+    pub flags: Vec<String>,
+}
+
+impl From<&Record> for AuditView {
+    fn from(r: &Record) -> Self {
+        AuditView {
+            seq: r.seq,
+            id: r.id,
+            at: Timestamp(r.at),
+            actor: r.actor.clone(),
+            action: r.action.clone(),
+            target_kind: r.target_kind.clone(),
+            target: r.target_id,
+            outcome: r.outcome.clone(),
+            request_id: r.request_id.clone(),
+            attributes: r
+                .attributes
+                .iter()
+                .filter(|a| !a.starts_with(FLAG_PREFIX))
+                .cloned()
+                .collect(),
+            flags: r
+                .attributes
+                .iter()
+                .filter_map(|a| a.strip_prefix(FLAG_PREFIX))
+                .map(str::to_owned)
+                .collect(),
+        }
+    }
 }

@@ -4,6 +4,8 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use serde::Serialize;
+use serde::ser::SerializeMap;
 use uuid::Uuid;
 
 use super::accounts::{Ctx, guarded, not_found_as_account};
@@ -29,6 +31,54 @@ pub(super) fn check_permission_name(s: &str) -> std::result::Result<(), ScimErro
             "a permission name is 1 to 64 characters: A-Z, 0-9 and '_', starting with a letter: '{}'",
             truncate(s)
         )))
+    }
+}
+
+/// The groups an account is in, by the IAM they belong to (see
+/// `Directory::groups_by_iam`): read once per view, handed to what needs it.
+pub(super) type GroupsByIam = Vec<(Uuid, Vec<GroupRef>)>;
+
+/// A permission an account holds and where each grant of it comes from:
+/// `direct`, `iam-default` or `group:<id>`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EffectivePermission {
+    pub permission: String,
+    pub sources: Vec<String>,
+}
+
+impl EffectivePermission {
+    /// Granted directly, so an administrator may remove it here.
+    pub fn direct(&self) -> bool {
+        self.sources.iter().any(|s| s == SOURCE_DIRECT)
+    }
+}
+
+/// What an account holds, by permission name. On the wire it is two
+/// fields of the account: `permissions` (the names) and
+/// `permissionSources` (each with its sources).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Permissions(pub Vec<EffectivePermission>);
+
+impl From<BTreeMap<String, Vec<String>>> for Permissions {
+    fn from(held: BTreeMap<String, Vec<String>>) -> Self {
+        Permissions(
+            held.into_iter()
+                .map(|(permission, sources)| EffectivePermission {
+                    permission,
+                    sources,
+                })
+                .collect(),
+        )
+    }
+}
+
+impl Serialize for Permissions {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        let names: Vec<&str> = self.0.iter().map(|p| p.permission.as_str()).collect();
+        let mut m = s.serialize_map(Some(2))?;
+        m.serialize_entry("permissions", &names)?;
+        m.serialize_entry("permissionSources", &self.0)?;
+        m.end()
     }
 }
 
@@ -89,6 +139,16 @@ impl Directory {
         &self,
         account: &Account,
     ) -> Result<BTreeMap<String, Vec<String>>> {
+        let groups = self.groups_by_iam(account).await?;
+        self.permissions_through(account, &groups).await
+    }
+
+    /// Effective permissions, the account's groups already read.
+    pub(super) async fn permissions_through(
+        &self,
+        account: &Account,
+        groups: &GroupsByIam,
+    ) -> Result<BTreeMap<String, Vec<String>>> {
         let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for Grant {
             permission, source, ..
@@ -97,8 +157,8 @@ impl Directory {
             out.entry(permission).or_default().push(source);
         }
         // Each group's permissions come from the mapping of its own IAM.
-        for (iam, groups) in self.groups_by_iam(account).await? {
-            let mapping = self.iam_settings(iam).await?.group_permissions;
+        for (iam, groups) in groups {
+            let mapping = self.iam_settings(*iam).await?.group_permissions;
             if mapping.is_empty() {
                 continue;
             }
@@ -120,10 +180,7 @@ impl Directory {
     /// The groups an account is in, directly or through nesting, by the IAM
     /// they belong to: its identity provider's groups (while attached) and
     /// the built-in IAM's internal groups, which may hold any account.
-    pub(super) async fn groups_by_iam(
-        &self,
-        account: &Account,
-    ) -> Result<Vec<(Uuid, Vec<GroupRef>)>> {
+    pub(super) async fn groups_by_iam(&self, account: &Account) -> Result<GroupsByIam> {
         let mut iams = vec![BUILT_IN_IAM_ID];
         if let Some(iam) = account.iam_id.filter(|i| *i != BUILT_IN_IAM_ID) {
             iams.insert(0, iam);

@@ -267,6 +267,30 @@ pub fn rfc3339(t: OffsetDateTime) -> String {
         .unwrap_or_else(|_| t.to_string())
 }
 
+/// A moment as the admin API and the console show it: RFC 3339 text on
+/// the wire and on the page, the time itself for whoever computes with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Timestamp(pub OffsetDateTime);
+
+impl Timestamp {
+    /// Its calendar day, as the lists show it (2026-01-31).
+    pub fn day(&self) -> time::Date {
+        self.0.date()
+    }
+}
+
+impl std::fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&rfc3339(self.0))
+    }
+}
+
+impl serde::Serialize for Timestamp {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(&rfc3339(self.0))
+    }
+}
+
 pub use crate::scim::etag::format as etag;
 
 pub fn invalid_value(detail: impl Into<String>) -> Error {

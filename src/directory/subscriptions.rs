@@ -1,27 +1,31 @@
 //! An account's data source subscriptions: listing, adding (validated)
 //! and removing them.
 
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::accounts::{Ctx, not_found_as_account};
 use super::permissions::may;
-use super::{Directory, Result, rfc3339};
+use super::{Directory, Result, Timestamp};
 use crate::scim::ScimError;
 use crate::store::accounts::Subscription;
 
 impl Directory {
-    pub async fn subscriptions(&self, ctx: &Ctx, user: Uuid) -> Result<Value> {
+    pub async fn subscriptions(&self, ctx: &Ctx, user: Uuid) -> Result<Vec<SubscriptionView>> {
         ctx.require(may::READ_ACCOUNTS)?;
         self.account(user).await?;
         let subs = self.store.subscriptions(user).await?;
-        Ok(json!(
-            subs.iter().map(subscription_json).collect::<Vec<_>>()
-        ))
+        Ok(subs.iter().map(SubscriptionView::from).collect())
     }
 
-    pub async fn add_subscription(&self, ctx: &Ctx, user: Uuid, body: &Value) -> Result<Value> {
+    pub async fn add_subscription(
+        &self,
+        ctx: &Ctx,
+        user: Uuid,
+        body: &Value,
+    ) -> Result<SubscriptionView> {
         ctx.require(may::MANAGE_SUBSCRIPTIONS)?;
         let text = |k: &str| -> std::result::Result<String, ScimError> {
             let s = body
@@ -75,7 +79,7 @@ impl Directory {
             .add_subscription(&s, &entry, now)
             .await
             .map_err(|e| not_found_as_account(e, user))?;
-        Ok(subscription_json(&s))
+        Ok(SubscriptionView::from(&s))
     }
 
     pub async fn remove_subscription(&self, ctx: &Ctx, user: Uuid, id: Uuid) -> Result<()> {
@@ -96,12 +100,25 @@ impl Directory {
     }
 }
 
-pub(super) fn subscription_json(s: &Subscription) -> Value {
-    json!({
-        "id": s.id,
-        "dataSource": s.data_source,
-        "role": s.role,
-        "subscribed": rfc3339(s.subscribed),
-        "expires": s.expires.map(rfc3339),
-    })
+/// A subscription as administrators see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SubscriptionView {
+    pub id: Uuid,
+    pub data_source: String,
+    pub role: String,
+    pub subscribed: Timestamp,
+    pub expires: Option<Timestamp>,
+}
+
+impl From<&Subscription> for SubscriptionView {
+    fn from(s: &Subscription) -> Self {
+        SubscriptionView {
+            id: s.id,
+            data_source: s.data_source.clone(),
+            role: s.role.clone(),
+            subscribed: Timestamp(s.subscribed),
+            expires: s.expires.map(Timestamp),
+        }
+    }
 }

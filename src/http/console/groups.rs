@@ -154,7 +154,7 @@ pub async fn page(
         next: (page * PAGE_SIZE < count).then(|| link(page + 1)),
         members: rows,
         count,
-        attributes: attribute_rows(&serde_json::json!({}), &attributes),
+        attributes: attribute_rows(&Default::default(), &attributes),
         may_manage: who.may(may::MANAGE_ACCOUNTS),
     })
 }
