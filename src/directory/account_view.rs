@@ -13,6 +13,7 @@ use super::accounts::Ctx;
 use super::attributes::{AttributeLayers, values_at};
 use super::audit_log::AuditView;
 use super::grants::Permissions;
+use super::ids::{GroupId, UserId};
 use super::permissions::may;
 use super::subscriptions::SubscriptionView;
 use super::{Directory, Result, Timestamp};
@@ -24,7 +25,7 @@ use crate::store::accounts::{Account, AccountQuery, AccountSort};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AccountSummary {
-    pub id: Uuid,
+    pub id: UserId,
     /// The IAM's name; None once detached.
     pub iam: Option<String>,
     pub deprovisioned_from: Option<String>,
@@ -51,7 +52,7 @@ impl AccountSummary {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GroupMembership {
-    pub id: Uuid,
+    pub id: GroupId,
     pub display_name: String,
     /// A member itself, not through a nested group.
     pub direct: bool,
@@ -108,7 +109,7 @@ impl Directory {
     }
 
     /// The admin API's aggregated view of an account.
-    pub async fn account_view(&self, ctx: &Ctx, id: Uuid) -> Result<AccountView> {
+    pub async fn account_view(&self, ctx: &Ctx, id: UserId) -> Result<AccountView> {
         ctx.require(may::READ_ACCOUNTS)?;
         self.view(id).await
     }
@@ -116,7 +117,7 @@ impl Directory {
     /// The account's groups are read once, here, and handed to what
     /// derives from them: permissions through the group mapping, the
     /// inherited attributes, the view's own list.
-    async fn view(&self, id: Uuid) -> Result<AccountView> {
+    async fn view(&self, id: UserId) -> Result<AccountView> {
         let a = self.account(id).await?;
         let names = self.iam_names().await?;
         let groups = self.groups_by_iam(&a).await?;
@@ -131,9 +132,9 @@ impl Directory {
             groups: groups
                 .into_iter()
                 .flat_map(|(iam, gs)| {
-                    let iam = names.get(&iam).cloned();
+                    let iam = names.get(&iam.uuid()).cloned();
                     gs.into_iter().map(move |g| GroupMembership {
-                        id: g.id,
+                        id: GroupId::new(g.id),
                         display_name: g.display_name,
                         direct: g.direct,
                         iam: iam.clone(),
@@ -171,20 +172,20 @@ impl Directory {
 
     /// The governance report: everything about the account plus the audit
     /// trail of changes to it.
-    pub async fn report(&self, ctx: &Ctx, user: Uuid) -> Result<AccountReport> {
+    pub async fn report(&self, ctx: &Ctx, user: UserId) -> Result<AccountReport> {
         ctx.require(may::READ_REPORTS)?;
         let mut view = self.view(user).await?;
         let (trail, _) = self
             .store
             .audit_records(&crate::store::accounts::AuditQuery {
-                target: Some(user),
+                target: Some(user.uuid()),
                 limit: 1000,
                 ..Default::default()
             })
             .await?;
-        let joined = self.store.membership_dates(user).await?;
+        let joined = self.store.membership_dates(user.uuid()).await?;
         for g in &mut view.groups {
-            g.joined = joined.get(&g.id).copied().map(Timestamp);
+            g.joined = joined.get(&g.id.uuid()).copied().map(Timestamp);
         }
         Ok(AccountReport {
             view,
@@ -211,7 +212,7 @@ fn summary(a: &Account, names: &HashMap<Uuid, String>) -> AccountSummary {
             Some(format!("{given} {family}").trim().to_owned())
         });
     AccountSummary {
-        id: a.id,
+        id: UserId::new(a.id),
         iam: name(a.iam_id),
         deprovisioned_from: name(a.deprovisioned_from),
         user_name: a.user_name.clone(),
@@ -263,7 +264,7 @@ mod tests {
         let at = Timestamp(datetime!(2026-01-31 12:00 UTC));
         let view = AccountView {
             account: AccountSummary {
-                id: Uuid::nil(),
+                id: UserId::new(Uuid::nil()),
                 iam: None,
                 deprovisioned_from: Some("idp".into()),
                 user_name: "ada".into(),
@@ -282,7 +283,7 @@ mod tests {
                 ..Default::default()
             },
             groups: vec![GroupMembership {
-                id: Uuid::nil(),
+                id: GroupId::new(Uuid::nil()),
                 display_name: "G".into(),
                 direct: true,
                 iam: None,

@@ -9,6 +9,7 @@ use std::collections::BTreeSet;
 use serde_json::json;
 use uuid::Uuid;
 
+use super::ids::UserId;
 use super::permissions::may;
 use super::{Directory, Error, Result};
 use crate::audit::{Actor, Entry};
@@ -73,19 +74,19 @@ pub(crate) fn guarded(e: StoreError) -> Error {
     }
 }
 
-pub(super) fn not_found_as_account(e: StoreError, user: Uuid) -> Error {
+pub(super) fn not_found_as_account(e: StoreError, user: UserId) -> Error {
     match e {
-        StoreError::NotFound => account_not_found(user),
+        StoreError::NotFound => account_not_found(user.uuid()),
         other => guarded(other),
     }
 }
 
 impl Directory {
-    pub async fn account(&self, id: Uuid) -> Result<Account> {
+    pub async fn account(&self, id: UserId) -> Result<Account> {
         self.store
-            .account(id)
+            .account(id.uuid())
             .await?
-            .ok_or_else(|| account_not_found(id))
+            .ok_or_else(|| account_not_found(id.uuid()))
     }
 
     /// The account of an IAM with this userName (compared folded, as
@@ -130,7 +131,7 @@ impl Directory {
         ctx: &Ctx,
         full_name: Option<&str>,
         email: &str,
-    ) -> Result<Uuid> {
+    ) -> Result<UserId> {
         ctx.require(may::MANAGE_ACCOUNTS)?;
         let user_name = super::admins::validate_email(email)?;
         let full_name = full_name.map(str::trim);
@@ -175,6 +176,6 @@ impl Directory {
                 self.now(),
             )
             .await?;
-        Ok(id)
+        Ok(UserId::new(id))
     }
 }

@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use super::accounts::Ctx;
 use super::grants::GroupsByIam;
+use super::ids::{GroupId, UserId};
 use super::permissions::may;
 use super::{Directory, Result, truncate};
 use crate::scim::ScimError;
@@ -81,6 +82,30 @@ pub fn values_at(doc: &Value, path: &str) -> Vec<String> {
     out.sort();
     out.dedup();
     out
+}
+
+/// Whose managed attributes an administrator changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttributeOwner {
+    User(UserId),
+    Group(GroupId),
+}
+
+impl AttributeOwner {
+    /// The audit record's target kind.
+    fn kind(self) -> &'static str {
+        match self {
+            AttributeOwner::User(_) => "User",
+            AttributeOwner::Group(_) => "Group",
+        }
+    }
+
+    fn uuid(self) -> Uuid {
+        match self {
+            AttributeOwner::User(u) => u.uuid(),
+            AttributeOwner::Group(g) => g.uuid(),
+        }
+    }
 }
 
 /// Attribute key → its values.
@@ -208,37 +233,35 @@ impl Directory {
     pub async fn patch_attributes(
         &self,
         ctx: &Ctx,
-        kind: &'static str,
-        owner: Uuid,
+        owner: AttributeOwner,
         body: &Value,
     ) -> Result<()> {
         ctx.require(may::MANAGE_ACCOUNTS)?;
         let ops = attribute_ops(body)?;
-        let exists = match kind {
-            "User" => self.store.account(owner).await?.is_some(),
-            _ => self.store.group_exists(owner).await?,
+        let exists = match owner {
+            AttributeOwner::User(u) => self.store.account(u.uuid()).await?.is_some(),
+            AttributeOwner::Group(g) => self.store.group_exists(g.uuid()).await?,
         };
+        let (kind, id) = (owner.kind(), owner.uuid());
         if !exists {
-            return Err(ScimError::not_found(format!(
-                "no {} with id {owner}",
-                kind.to_lowercase()
-            ))
-            .into());
+            return Err(
+                ScimError::not_found(format!("no {} with id {id}", kind.to_lowercase())).into(),
+            );
         }
         // The store records one `attribute.added` / `attribute.removed`
         // per key that gained or lost values.
-        let entry = ctx.entry("attribute.changed").target(kind, owner);
+        let entry = ctx.entry("attribute.changed").target(kind, id);
         Ok(self
             .store
-            .patch_attributes(owner, &ops, &entry, self.now())
+            .patch_attributes(id, &ops, &entry, self.now())
             .await?)
     }
 
-    pub async fn group_attributes(&self, ctx: &Ctx, group: Uuid) -> Result<Layer> {
+    pub async fn group_attributes(&self, ctx: &Ctx, group: GroupId) -> Result<Layer> {
         ctx.require(may::READ_ACCOUNTS)?;
-        if !self.store.group_exists(group).await? {
+        if !self.store.group_exists(group.uuid()).await? {
             return Err(ScimError::not_found(format!("no group with id {group}")).into());
         }
-        Ok(layer(self.store.attributes(group).await?))
+        Ok(layer(self.store.attributes(group.uuid()).await?))
     }
 }

@@ -6,9 +6,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::Serialize;
 use serde::ser::SerializeMap;
-use uuid::Uuid;
 
 use super::accounts::{Ctx, guarded, not_found_as_account};
+use super::ids::{IamId, UserId};
 use super::permissions::may;
 use super::{Directory, Error, Result, truncate};
 use crate::scim::ScimError;
@@ -36,7 +36,7 @@ pub(super) fn check_permission_name(s: &str) -> std::result::Result<(), ScimErro
 
 /// The groups an account is in, by the IAM they belong to (see
 /// `Directory::groups_by_iam`): read once per view, handed to what needs it.
-pub(super) type GroupsByIam = Vec<(Uuid, Vec<GroupRef>)>;
+pub(super) type GroupsByIam = Vec<(IamId, Vec<GroupRef>)>;
 
 /// A permission an account holds and where each grant of it comes from:
 /// `direct`, `iam-default` or `group:<id>`.
@@ -158,7 +158,7 @@ impl Directory {
         }
         // Each group's permissions come from the mapping of its own IAM.
         for (iam, groups) in groups {
-            let mapping = self.iam_settings(*iam).await?.group_permissions;
+            let mapping = self.iam_settings(iam.uuid()).await?.group_permissions;
             if mapping.is_empty() {
                 continue;
             }
@@ -194,13 +194,13 @@ impl Directory {
                 .remove(&account.id)
                 .unwrap_or_default();
             if !groups.is_empty() {
-                out.push((iam, groups));
+                out.push((IamId::new(iam), groups));
             }
         }
         Ok(out)
     }
 
-    pub async fn add_permissions(&self, ctx: &Ctx, user: Uuid, names: &[String]) -> Result<()> {
+    pub async fn add_permissions(&self, ctx: &Ctx, user: UserId, names: &[String]) -> Result<()> {
         ctx.require(may::MANAGE_ACCOUNTS)?;
         if names.is_empty() || names.len() > 100 {
             return Err(
@@ -218,7 +218,7 @@ impl Directory {
         let entry = ctx.entry("permission.added");
         self.store
             .change_grants(
-                user,
+                user.uuid(),
                 &add,
                 &[],
                 super::guard::store_guard(&[]),
@@ -231,7 +231,7 @@ impl Directory {
 
     /// Removes a permission granted here (directly or as the IAM's default).
     /// One that comes only from a group cannot be removed here.
-    pub async fn remove_permission(&self, ctx: &Ctx, user: Uuid, name: &str) -> Result<()> {
+    pub async fn remove_permission(&self, ctx: &Ctx, user: UserId, name: &str) -> Result<()> {
         ctx.require(may::MANAGE_ACCOUNTS)?;
         ctx.require_grant([&name.to_owned()])?;
         let account = self.account(user).await?;
@@ -263,7 +263,7 @@ impl Directory {
         let entry = ctx.entry("permission.removed");
         self.store
             .change_grants(
-                user,
+                user.uuid(),
                 &[],
                 &[name.to_owned()],
                 super::guard::store_guard(&admins_after),

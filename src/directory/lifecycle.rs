@@ -5,9 +5,9 @@
 use std::collections::BTreeSet;
 
 use serde_json::{Value, json};
-use uuid::Uuid;
 
 use super::accounts::{Ctx, not_found_as_account};
+use super::ids::{IamId, UserId};
 use super::permissions::may;
 use super::{Directory, Error, Result, truncate};
 use crate::scim::ScimError;
@@ -19,7 +19,7 @@ use crate::store::accounts::Migration;
 use crate::store::{StoreError, UserWrite};
 
 impl Directory {
-    pub async fn set_disabled(&self, ctx: &Ctx, user: Uuid, disabled: bool) -> Result<()> {
+    pub async fn set_disabled(&self, ctx: &Ctx, user: UserId, disabled: bool) -> Result<()> {
         ctx.require(may::MANAGE_ACCOUNTS)?;
         let action = if disabled {
             "user.disabled"
@@ -37,11 +37,11 @@ impl Directory {
         };
         let entry = ctx
             .entry(action)
-            .target("User", user)
+            .target("User", user.uuid())
             .attributes(["disabled"]);
         self.store
             .set_disabled(
-                user,
+                user.uuid(),
                 disabled,
                 super::guard::store_guard(&admins_after),
                 &entry,
@@ -55,7 +55,7 @@ impl Directory {
     pub async fn delete_permanently(
         &self,
         ctx: &Ctx,
-        user: Uuid,
+        user: UserId,
         confirm: Option<&str>,
     ) -> Result<()> {
         ctx.require(may::MANAGE_ACCOUNTS)?;
@@ -71,10 +71,10 @@ impl Directory {
                 ..Default::default()
             })
             .await?;
-        let entry = ctx.entry("user.deleted").target("User", user);
+        let entry = ctx.entry("user.deleted").target("User", user.uuid());
         self.store
             .delete_account(
-                user,
+                user.uuid(),
                 None,
                 super::guard::store_guard(&admins_after),
                 &entry,
@@ -88,7 +88,7 @@ impl Directory {
     /// what the internal IAM owns; its identity fields become a fresh
     /// document holding the userName (the new identity provider fills the
     /// rest on its next write).
-    pub async fn migrate(&self, ctx: &Ctx, user: Uuid, iam: &str, user_name: &str) -> Result<()> {
+    pub async fn migrate(&self, ctx: &Ctx, user: UserId, iam: &str, user_name: &str) -> Result<()> {
         ctx.require(may::MANAGE_ACCOUNTS)?;
         let account = self.account(user).await?;
         let target = self.iam(iam).await?;
@@ -99,7 +99,7 @@ impl Directory {
             if self.is_admin_source(from).await? {
                 change.accounts_out.insert(user);
             }
-            change.memberships_out.insert((from, user));
+            change.memberships_out.insert((IamId::new(from), user));
         }
         let user_name = UserName::parse(user_name)?;
         self.guard_user_admins(&change).await?;
@@ -130,12 +130,12 @@ impl Directory {
         };
         let entry = ctx
             .entry("user.migrated")
-            .target("User", user)
+            .target("User", user.uuid())
             .attributes(["iam", "userName", "externalId"])
             .flags(flags);
         self.store
             .migrate_account(
-                user,
+                user.uuid(),
                 &Migration {
                     iam: target.id,
                     user: &write,

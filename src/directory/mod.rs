@@ -14,6 +14,7 @@ pub mod groups;
 pub mod guard;
 pub mod iam_settings;
 pub mod iams;
+pub mod ids;
 pub mod internal_groups;
 pub mod lifecycle;
 pub mod paging;

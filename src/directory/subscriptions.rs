@@ -7,23 +7,24 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::accounts::{Ctx, not_found_as_account};
+use super::ids::UserId;
 use super::permissions::may;
 use super::{Directory, Result, Timestamp};
 use crate::scim::ScimError;
 use crate::store::accounts::Subscription;
 
 impl Directory {
-    pub async fn subscriptions(&self, ctx: &Ctx, user: Uuid) -> Result<Vec<SubscriptionView>> {
+    pub async fn subscriptions(&self, ctx: &Ctx, user: UserId) -> Result<Vec<SubscriptionView>> {
         ctx.require(may::READ_ACCOUNTS)?;
         self.account(user).await?;
-        let subs = self.store.subscriptions(user).await?;
+        let subs = self.store.subscriptions(user.uuid()).await?;
         Ok(subs.iter().map(SubscriptionView::from).collect())
     }
 
     pub async fn add_subscription(
         &self,
         ctx: &Ctx,
-        user: Uuid,
+        user: UserId,
         body: &Value,
     ) -> Result<SubscriptionView> {
         ctx.require(may::MANAGE_SUBSCRIPTIONS)?;
@@ -65,7 +66,7 @@ impl Directory {
         };
         let s = Subscription {
             id: self.new_id(),
-            user_id: user,
+            user_id: user.uuid(),
             data_source,
             role,
             subscribed: now,
@@ -73,7 +74,7 @@ impl Directory {
         };
         let entry = ctx
             .entry("subscription.created")
-            .target("User", user)
+            .target("User", user.uuid())
             .attributes(["subscriptions"]);
         self.store
             .add_subscription(&s, &entry, now)
@@ -82,15 +83,15 @@ impl Directory {
         Ok(SubscriptionView::from(&s))
     }
 
-    pub async fn remove_subscription(&self, ctx: &Ctx, user: Uuid, id: Uuid) -> Result<()> {
+    pub async fn remove_subscription(&self, ctx: &Ctx, user: UserId, id: Uuid) -> Result<()> {
         ctx.require(may::MANAGE_SUBSCRIPTIONS)?;
         let entry = ctx
             .entry("subscription.removed")
-            .target("User", user)
+            .target("User", user.uuid())
             .attributes(["subscriptions"]);
         if self
             .store
-            .remove_subscription(user, id, &entry, self.now())
+            .remove_subscription(user.uuid(), id, &entry, self.now())
             .await?
         {
             Ok(())

@@ -20,7 +20,7 @@ use super::AppState;
 pub use super::principal::Admin;
 use crate::directory::account_view::{AccountPage, AccountReport, AccountView};
 use crate::directory::accounts::parse_sort;
-use crate::directory::attributes::{AttributeLayers, Layer};
+use crate::directory::attributes::{AttributeLayers, AttributeOwner, Layer};
 use crate::directory::audit_log::AuditPage;
 use crate::directory::subscriptions::SubscriptionView;
 use crate::store::accounts::{AccountQuery, AuditQuery};
@@ -141,8 +141,10 @@ fn parse_body(bytes: &Bytes) -> Result<Value, AdminError> {
     Ok(v)
 }
 
-fn id(s: &str) -> Result<Uuid, AdminError> {
+/// An id from the path, as the type the call takes (`UserId`, `GroupId`).
+fn id<T: From<Uuid>>(s: &str) -> Result<T, AdminError> {
     Uuid::parse_str(s)
+        .map(T::from)
         .map_err(|_| AdminError(StatusCode::NOT_FOUND, format!("no account with id {s}")))
 }
 
@@ -289,7 +291,9 @@ pub async fn patch_user_attributes(
 ) -> Answer<Json<AttributeLayers>> {
     let ctx = admin.ctx();
     let user = id(&user)?;
-    s.dir.patch_attributes(&ctx, "User", user, &b).await?;
+    s.dir
+        .patch_attributes(&ctx, AttributeOwner::User(user), &b)
+        .await?;
     Ok(Json(s.dir.account_view(&ctx, user).await?.attributes))
 }
 
@@ -310,7 +314,9 @@ pub async fn patch_group_attributes(
 ) -> Answer<Json<Layer>> {
     let ctx = admin.ctx();
     let group = id(&group)?;
-    s.dir.patch_attributes(&ctx, "Group", group, &b).await?;
+    s.dir
+        .patch_attributes(&ctx, AttributeOwner::Group(group), &b)
+        .await?;
     Ok(Json(s.dir.group_attributes(&ctx, group).await?))
 }
 

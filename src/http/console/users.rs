@@ -13,8 +13,9 @@ use uuid::Uuid;
 use super::{Chrome, ConsoleError, Page, Who, html, html_status, see_other, stands_for};
 use crate::directory::account_view::{AccountSummary, AccountView};
 use crate::directory::accounts::parse_sort;
-use crate::directory::attributes::Layer;
+use crate::directory::attributes::{AttributeOwner, Layer};
 use crate::directory::audit_log::AuditView;
+use crate::directory::ids::UserId;
 use crate::directory::permissions::may;
 use crate::http::AppState;
 use crate::store::accounts::{AccountQuery, Position};
@@ -371,8 +372,8 @@ impl UserPage {
     }
 }
 
-fn parse_user(id: &str) -> Result<Uuid, ConsoleError> {
-    Uuid::parse_str(id)
+fn parse_user(id: &str) -> Result<UserId, ConsoleError> {
+    id.parse()
         .map_err(|_| ConsoleError::Status(StatusCode::NOT_FOUND, format!("There is no user {id}.")))
 }
 
@@ -384,7 +385,7 @@ pub struct PageParams {
 async fn user_page(
     s: &AppState,
     who: &Who,
-    id: Uuid,
+    id: UserId,
     dialog: &str,
     error: Option<String>,
     migrate: (&str, &str),
@@ -464,7 +465,7 @@ pub async fn page(
 async fn act(
     s: &AppState,
     who: &Who,
-    id: Uuid,
+    id: UserId,
     dialog: &str,
     migrate: (&str, &str),
     result: crate::directory::Result<()>,
@@ -551,7 +552,7 @@ pub async fn change_attribute(
     let id = parse_user(&id)?;
     let r = s
         .dir
-        .patch_attributes(&ctx, "User", id, &attribute_change(&f))
+        .patch_attributes(&ctx, AttributeOwner::User(id), &attribute_change(&f))
         .await;
     act(
         &s,
