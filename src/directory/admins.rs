@@ -2,9 +2,8 @@
 //! that stand in for the external IAM's JWTs in setups without OIDC: how
 //! long they live, and their revocation by the account's token generation.
 
-use uuid::Uuid;
-
 use super::accounts::{Ctx, not_found_as_account};
+use super::ids::UserId;
 use super::{Directory, Error, Result, invalid_value};
 use crate::auth::admin_token;
 use crate::scim::ScimError;
@@ -48,7 +47,7 @@ impl Directory {
         email: &str,
         name: Option<&str>,
         valid_for: time::Duration,
-    ) -> Result<(Uuid, String)> {
+    ) -> Result<(UserId, String)> {
         let user_name = validate_email(email)?;
         admin_token::check_validity(valid_for).map_err(invalid_value)?;
         let ctx = Ctx::cli();
@@ -56,7 +55,7 @@ impl Directory {
             .account_by_user_name(super::iams::BUILT_IN_IAM, &user_name)
             .await?
         {
-            Some(existing) => existing.id,
+            Some(existing) => UserId::new(existing.id),
             None => self.create_bim_user(&ctx, name, email).await?,
         };
         let account = self.account(user).await?;
@@ -78,7 +77,7 @@ impl Directory {
         };
         let now = self.now();
         let key = self.signing_key().await?;
-        let token = admin_token::mint(key, user, account.token_generation, now, valid_for)
+        let token = admin_token::mint(key, user.uuid(), account.token_generation, now, valid_for)
             .map_err(Error::Internal)?;
         Ok((user, token))
     }
@@ -99,13 +98,15 @@ impl Directory {
     /// Revokes every admin token and console session of an account issued
     /// so far (disable and enable do the same); audited. Any administrator
     /// may end its own; anyone else's needs USER_ADMIN.
-    pub async fn revoke_sessions(&self, ctx: &Ctx, user: Uuid) -> Result<()> {
-        if ctx.actor != crate::audit::Actor::Admin(user) {
+    pub async fn revoke_sessions(&self, ctx: &Ctx, user: UserId) -> Result<()> {
+        if ctx.actor != crate::audit::Actor::Admin(user.uuid()) {
             ctx.require(super::permissions::may::MANAGE_ACCOUNTS)?;
         }
-        let entry = ctx.entry("user.sessions_revoked").target("User", user);
+        let entry = ctx
+            .entry("user.sessions_revoked")
+            .target("User", user.uuid());
         self.store
-            .revoke_sessions(user, &entry, self.now())
+            .revoke_sessions(user.uuid(), &entry, self.now())
             .await
             .map_err(|e| not_found_as_account(e, user))
     }

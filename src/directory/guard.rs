@@ -15,6 +15,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::accounts::IamSettings;
+use super::ids::{IamId, UserId};
 use super::permissions::{POWER_PERMISSIONS, USER_ADMIN};
 use super::{Directory, Result, Scope};
 use crate::scim::ScimError;
@@ -37,11 +38,11 @@ pub(crate) fn store_guard(admins_after: &[Uuid]) -> LastAdmin<'_> {
 pub struct WhatIf<'a> {
     /// Accounts that would stop counting: deleted, deprovisioned,
     /// disabled, made inactive, or moved away from the admins' source.
-    pub accounts_out: BTreeSet<Uuid>,
+    pub accounts_out: BTreeSet<UserId>,
     /// Accounts whose direct USER_ADMIN grant would be withdrawn.
-    pub grants_out: BTreeSet<Uuid>,
+    pub grants_out: BTreeSet<UserId>,
     /// Accounts that would leave every group of an IAM: (IAM, account).
-    pub memberships_out: BTreeSet<(Uuid, Uuid)>,
+    pub memberships_out: BTreeSet<(IamId, UserId)>,
     /// Memberships that would end: (group, member).
     pub edges_out: BTreeSet<(Uuid, Uuid)>,
     /// Groups that would lose every member.
@@ -131,7 +132,7 @@ impl Directory {
             return Ok(Vec::new());
         }
         let change = WhatIf {
-            accounts_out: BTreeSet::from([id]),
+            accounts_out: BTreeSet::from([UserId::new(id)]),
             ..Default::default()
         };
         match self.guard_user_admins(&change).await {
@@ -201,7 +202,7 @@ impl Directory {
         let accounts = change.accounts_out.iter().chain(&change.grants_out);
         let members = change.memberships_out.iter().map(|(_, u)| u);
         for id in accounts.chain(members) {
-            if let Some(a) = self.store.account(*id).await?
+            if let Some(a) = self.store.account(id.uuid()).await?
                 && standing(&a)
                 && self.holds_user_admin(&a).await?
             {
@@ -291,7 +292,7 @@ impl Directory {
         candidates.extend(
             direct
                 .iter()
-                .filter(|a| !change.grants_out.contains(&a.id))
+                .filter(|a| !change.grants_out.contains(&UserId::new(a.id)))
                 .map(|a| a.id),
         );
         for iam in self.store.list_iams().await? {
@@ -305,7 +306,7 @@ impl Directory {
         }
         let mut out = BTreeSet::new();
         for id in candidates {
-            if change.accounts_out.contains(&id) {
+            if change.accounts_out.contains(&UserId::new(id)) {
                 continue;
             }
             if let Some(a) = self.store.account(id).await?
@@ -350,7 +351,10 @@ impl Directory {
                 }
                 match m.kind {
                     MemberKind::User => {
-                        if !change.memberships_out.contains(&(iam, m.id)) {
+                        if !change
+                            .memberships_out
+                            .contains(&(IamId::new(iam), UserId::new(m.id)))
+                        {
                             users.insert(m.id);
                         }
                     }

@@ -2,21 +2,29 @@
 //! Validates with `scim/`, persists through the `Store` trait, never sees
 //! HTTP. Storage errors become domain errors here.
 
+pub mod account_view;
 pub mod accounts;
 pub mod admins;
+pub mod attributes;
+pub mod audit_log;
 pub mod bulk;
 pub mod changes;
 pub mod cursor;
+pub mod grants;
 pub mod groups;
 pub mod guard;
+pub mod iam_settings;
 pub mod iams;
+pub mod ids;
 pub mod internal_groups;
+pub mod lifecycle;
 pub mod paging;
 pub mod patch;
 pub mod permissions;
 pub mod scim_admin;
 pub mod search;
 pub mod stream;
+pub mod subscriptions;
 pub mod transfer;
 pub mod usage;
 pub mod users;
@@ -259,6 +267,30 @@ pub fn truncate(s: &str) -> String {
 pub fn rfc3339(t: OffsetDateTime) -> String {
     t.format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_else(|_| t.to_string())
+}
+
+/// A moment as the admin API and the console show it: RFC 3339 text on
+/// the wire and on the page, the time itself for whoever computes with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Timestamp(pub OffsetDateTime);
+
+impl Timestamp {
+    /// Its calendar day, as the lists show it (2026-01-31).
+    pub fn day(&self) -> time::Date {
+        self.0.date()
+    }
+}
+
+impl std::fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&rfc3339(self.0))
+    }
+}
+
+impl serde::Serialize for Timestamp {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(&rfc3339(self.0))
+    }
 }
 
 pub use crate::scim::etag::format as etag;

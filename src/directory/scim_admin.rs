@@ -11,6 +11,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::accounts::Ctx;
+use super::ids::UserId;
 use super::permissions::USER_ADMIN;
 use super::{Directory, Result, truncate};
 use crate::scim::ScimError;
@@ -188,7 +189,7 @@ impl Directory {
         )?;
         let planned = changes(&req)?;
         // Check what can be checked before anything changes.
-        let account = self.account(id).await?;
+        let account = self.account(UserId::new(id)).await?;
         let catalogue: BTreeSet<String> = self
             .permission_catalogue()
             .await?
@@ -263,10 +264,10 @@ impl Directory {
         let disabling = disabled && !account.disabled;
         let mut change = super::guard::WhatIf::default();
         if remove.iter().any(|p| p == USER_ADMIN) {
-            change.grants_out.insert(id);
+            change.grants_out.insert(UserId::new(id));
         }
         if disabling {
-            change.accounts_out.insert(id);
+            change.accounts_out.insert(UserId::new(id));
         }
         let admins_after = self.guard_user_admins(&change).await?;
         let disabled_entry = ctx

@@ -18,7 +18,11 @@ use uuid::Uuid;
 
 use super::AppState;
 pub use super::principal::Admin;
+use crate::directory::account_view::{AccountPage, AccountReport, AccountView};
 use crate::directory::accounts::parse_sort;
+use crate::directory::attributes::{AttributeLayers, AttributeOwner, Layer};
+use crate::directory::audit_log::AuditPage;
+use crate::directory::subscriptions::SubscriptionView;
 use crate::store::accounts::{AccountQuery, AuditQuery};
 
 /// An admin API error: `{"error": {"status", "message"}}`.
@@ -137,8 +141,10 @@ fn parse_body(bytes: &Bytes) -> Result<Value, AdminError> {
     Ok(v)
 }
 
-fn id(s: &str) -> Result<Uuid, AdminError> {
+/// An id from the path, as the type the call takes (`UserId`, `GroupId`).
+fn id<T: From<Uuid>>(s: &str) -> Result<T, AdminError> {
     Uuid::parse_str(s)
+        .map(T::from)
         .map_err(|_| AdminError(StatusCode::NOT_FOUND, format!("no account with id {s}")))
 }
 
@@ -183,7 +189,7 @@ fn date_time(q: &HashMap<String, String>, key: &str) -> Result<Option<OffsetDate
         .transpose()
 }
 
-fn created(body: Value) -> Response {
+fn created(body: impl serde::Serialize) -> Response {
     (StatusCode::CREATED, Json(body)).into_response()
 }
 
@@ -210,7 +216,7 @@ pub async fn list_users(
     State(s): State<AppState>,
     admin: Admin,
     Query(q): Query<HashMap<String, String>>,
-) -> Answer {
+) -> Answer<Json<AccountPage>> {
     let ctx = admin.ctx();
     let (sort, descending) = parse_sort(q.get("sort").map(String::as_str))?;
     let iam = q.get("iam").filter(|v| !v.is_empty()).map(String::as_str);
@@ -227,7 +233,11 @@ pub async fn list_users(
     Ok(Json(s.dir.list_accounts(&ctx, iam, query).await?))
 }
 
-pub async fn get_user(State(s): State<AppState>, admin: Admin, Path(user): Path<String>) -> Answer {
+pub async fn get_user(
+    State(s): State<AppState>,
+    admin: Admin,
+    Path(user): Path<String>,
+) -> Answer<Json<AccountView>> {
     let ctx = admin.ctx();
     Ok(Json(s.dir.account_view(&ctx, id(&user)?).await?))
 }
@@ -250,7 +260,7 @@ pub async fn add_permissions(
     admin: Admin,
     Path(user): Path<String>,
     Body(b): Body,
-) -> Answer {
+) -> Answer<Json<AccountView>> {
     let ctx = admin.ctx();
     let user = id(&user)?;
     let names: Vec<String> = b
@@ -266,7 +276,7 @@ pub async fn remove_permission(
     State(s): State<AppState>,
     admin: Admin,
     Path((user, name)): Path<(String, String)>,
-) -> Answer {
+) -> Answer<Json<AccountView>> {
     let ctx = admin.ctx();
     let user = id(&user)?;
     s.dir.remove_permission(&ctx, user, &name).await?;
@@ -278,20 +288,20 @@ pub async fn patch_user_attributes(
     admin: Admin,
     Path(user): Path<String>,
     Body(b): Body,
-) -> Answer {
+) -> Answer<Json<AttributeLayers>> {
     let ctx = admin.ctx();
     let user = id(&user)?;
-    s.dir.patch_attributes(&ctx, "User", user, &b).await?;
-    Ok(Json(
-        s.dir.account_view(&ctx, user).await?["attributes"].take(),
-    ))
+    s.dir
+        .patch_attributes(&ctx, AttributeOwner::User(user), &b)
+        .await?;
+    Ok(Json(s.dir.account_view(&ctx, user).await?.attributes))
 }
 
 pub async fn get_group_attributes(
     State(s): State<AppState>,
     admin: Admin,
     Path(group): Path<String>,
-) -> Answer {
+) -> Answer<Json<Layer>> {
     let ctx = admin.ctx();
     Ok(Json(s.dir.group_attributes(&ctx, id(&group)?).await?))
 }
@@ -301,10 +311,12 @@ pub async fn patch_group_attributes(
     admin: Admin,
     Path(group): Path<String>,
     Body(b): Body,
-) -> Answer {
+) -> Answer<Json<Layer>> {
     let ctx = admin.ctx();
     let group = id(&group)?;
-    s.dir.patch_attributes(&ctx, "Group", group, &b).await?;
+    s.dir
+        .patch_attributes(&ctx, AttributeOwner::Group(group), &b)
+        .await?;
     Ok(Json(s.dir.group_attributes(&ctx, group).await?))
 }
 
@@ -312,7 +324,7 @@ pub async fn disable_user(
     State(s): State<AppState>,
     admin: Admin,
     Path(user): Path<String>,
-) -> Answer {
+) -> Answer<Json<AccountView>> {
     let ctx = admin.ctx();
     let user = id(&user)?;
     s.dir.set_disabled(&ctx, user, true).await?;
@@ -323,7 +335,7 @@ pub async fn enable_user(
     State(s): State<AppState>,
     admin: Admin,
     Path(user): Path<String>,
-) -> Answer {
+) -> Answer<Json<AccountView>> {
     let ctx = admin.ctx();
     let user = id(&user)?;
     s.dir.set_disabled(&ctx, user, false).await?;
@@ -347,7 +359,7 @@ pub async fn migrate_user(
     admin: Admin,
     Path(user): Path<String>,
     Body(b): Body,
-) -> Answer {
+) -> Answer<Json<AccountView>> {
     let ctx = admin.ctx();
     let user = id(&user)?;
     s.dir
@@ -360,7 +372,7 @@ pub async fn list_subscriptions(
     State(s): State<AppState>,
     admin: Admin,
     Path(user): Path<String>,
-) -> Answer {
+) -> Answer<Json<Vec<SubscriptionView>>> {
     let ctx = admin.ctx();
     Ok(Json(s.dir.subscriptions(&ctx, id(&user)?).await?))
 }
@@ -387,7 +399,11 @@ pub async fn remove_subscription(
     Ok(StatusCode::NO_CONTENT)
 }
 
-pub async fn report(State(s): State<AppState>, admin: Admin, Path(user): Path<String>) -> Answer {
+pub async fn report(
+    State(s): State<AppState>,
+    admin: Admin,
+    Path(user): Path<String>,
+) -> Answer<Json<AccountReport>> {
     let ctx = admin.ctx();
     Ok(Json(s.dir.report(&ctx, id(&user)?).await?))
 }
@@ -396,7 +412,7 @@ pub async fn audit(
     State(s): State<AppState>,
     admin: Admin,
     Query(q): Query<HashMap<String, String>>,
-) -> Answer {
+) -> Answer<Json<AuditPage>> {
     let ctx = admin.ctx();
     let target = match q.get("target").filter(|v| !v.is_empty()) {
         Some(t) => Some(Uuid::parse_str(t).map_err(|_| AdminError::bad("'target' must be an id"))?),

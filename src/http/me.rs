@@ -45,7 +45,7 @@ async fn me(s: &AppState, caller: &Principal, headers: &HeaderMap) -> Result<(Sc
             return Err(ScimError::new(401, None, "a bearer token is required").into());
         }
     };
-    let account = s.dir.account(admin.id).await?;
+    let account = s.dir.account(admin.id.into()).await?;
     let iam = account
         .iam_id
         .ok_or_else(|| ScimError::new(401, None, "the token's account is detached"))?;

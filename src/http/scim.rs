@@ -321,7 +321,7 @@ async fn admin_patch_user(
 ) -> Result<Response> {
     let uuid = crate::directory::parse_id(id)?;
     s.dir.admin_patch_user(&admin.ctx(), uuid, body).await?;
-    let account = s.dir.account(uuid).await?;
+    let account = s.dir.account(uuid.into()).await?;
     let Some(iam) = account.iam_id else {
         return Ok(StatusCode::NO_CONTENT.into_response());
     };

@@ -8,8 +8,8 @@ use time::Date;
 use time::macros::format_description;
 use uuid::Uuid;
 
-use super::users::AuditRow;
 use super::{Chrome, ConsoleError, Page, Who, html, urlencode};
+use crate::directory::audit_log::AuditView;
 use crate::http::AppState;
 use crate::store::accounts::AuditQuery;
 
@@ -35,7 +35,7 @@ pub struct Params {
 struct AuditPage {
     c: Chrome,
     p: Params,
-    rows: Vec<AuditRow>,
+    rows: Vec<AuditView>,
     count: u64,
     prev: Option<String>,
     next: Option<String>,
@@ -72,9 +72,7 @@ pub async fn list(State(s): State<AppState>, who: Who, Query(p): Query<Params>) 
         limit: PAGE_SIZE,
     };
     let log = s.dir.audit_log(&who.admin.ctx(), &q).await?;
-    let count = log["count"].as_u64().unwrap_or(0);
-    let rows: Vec<AuditRow> = serde_json::from_value(log["hits"].clone())
-        .map_err(|e| crate::directory::Error::Internal(e.to_string()))?;
+    let (count, rows) = (log.count, log.hits);
     let link = |n: u64| {
         format!(
             "/admin/audit?actor={}&target={}&action={}&from={}&to={}&page={n}",

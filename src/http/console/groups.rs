@@ -9,6 +9,8 @@ use uuid::Uuid;
 
 use super::users::{AttributeForm, AttributeRow, attribute_change, attribute_rows};
 use super::{Chrome, ConsoleError, Page, Who, html, see_other, urlencode};
+use crate::directory::attributes::AttributeOwner;
+use crate::directory::ids::GroupId;
 use crate::directory::permissions::may;
 use crate::http::AppState;
 
@@ -112,7 +114,7 @@ pub async fn page(
 ) -> Page {
     let ctx = who.admin.ctx();
     let id = parse_group(&id)?;
-    let attributes = s.dir.group_attributes(&ctx, id).await?;
+    let attributes = s.dir.group_attributes(&ctx, GroupId::new(id)).await?;
     let page = p.page.unwrap_or(1).max(1);
     let members = s
         .dir
@@ -154,7 +156,7 @@ pub async fn page(
         next: (page * PAGE_SIZE < count).then(|| link(page + 1)),
         members: rows,
         count,
-        attributes: attribute_rows(&serde_json::json!({}), &attributes),
+        attributes: attribute_rows(&Default::default(), &attributes),
         may_manage: who.may(may::MANAGE_ACCOUNTS),
     })
 }
@@ -167,7 +169,11 @@ pub async fn change_attribute(
 ) -> Page {
     let id = parse_group(&id)?;
     s.dir
-        .patch_attributes(&who.admin.ctx(), "Group", id, &attribute_change(&f))
+        .patch_attributes(
+            &who.admin.ctx(),
+            AttributeOwner::Group(GroupId::new(id)),
+            &attribute_change(&f),
+        )
         .await?;
     see_other(&format!("/admin/groups/{id}#attributes"))
 }

@@ -11,7 +11,11 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::{Chrome, ConsoleError, Page, Who, html, html_status, see_other, stands_for};
+use crate::directory::account_view::{AccountSummary, AccountView};
 use crate::directory::accounts::parse_sort;
+use crate::directory::attributes::{AttributeOwner, Layer};
+use crate::directory::audit_log::AuditView;
+use crate::directory::ids::UserId;
 use crate::directory::permissions::may;
 use crate::http::AppState;
 use crate::store::accounts::{AccountQuery, Position};
@@ -19,33 +23,6 @@ use crate::store::accounts::{AccountQuery, Position};
 pub const PAGE_SIZE: u64 = 50;
 /// A search counts its matches up to this many ("more than 10,000").
 pub const SEARCH_COUNT_CAP: u64 = 10_000;
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Row {
-    pub id: String,
-    pub user_name: String,
-    pub full_name: Option<String>,
-    pub iam: Option<String>,
-    pub disabled: bool,
-    pub created: String,
-    pub last_modified: String,
-}
-
-impl Row {
-    pub fn name(&self) -> &str {
-        self.full_name.as_deref().unwrap_or(&self.user_name)
-    }
-    pub fn iam_name(&self) -> &str {
-        self.iam.as_deref().unwrap_or("(detached)")
-    }
-    pub fn created_day(&self) -> &str {
-        self.created.get(..10).unwrap_or(&self.created)
-    }
-    pub fn modified_day(&self) -> &str {
-        self.last_modified.get(..10).unwrap_or(&self.last_modified)
-    }
-}
 
 /// A sortable column header: its link and its `aria-sort`.
 pub struct Column {
@@ -58,7 +35,7 @@ pub struct Column {
 #[template(path = "console/users.html")]
 struct UsersPage {
     c: Chrome,
-    rows: Vec<Row>,
+    rows: Vec<AccountSummary>,
     count: u64,
     /// The total as the caption shows it ("1,234", "more than 10,000").
     count_text: String,
@@ -200,14 +177,13 @@ async fn users_page(
             },
         )
         .await?;
-    let count = list["count"].as_u64().unwrap_or(0);
-    let count_text = if list["countIsLowerBound"] == json!(true) {
+    let count = list.count;
+    let count_text = if list.count_is_lower_bound {
         format!("more than {}", thousands(count))
     } else {
         thousands(count)
     };
-    let mut rows: Vec<Row> = serde_json::from_value(list["hits"].clone())
-        .map_err(|e| crate::directory::Error::Internal(e.to_string()))?;
+    let mut rows = list.hits;
     let extra = rows.len() as u64 > PAGE_SIZE;
     let backwards = from.is_some_and(|f| f.before);
     let (has_prev, has_next) = if backwards {
@@ -254,11 +230,13 @@ async fn users_page(
     .collect();
     let first = (page - 1) * PAGE_SIZE;
     let prev = has_prev.then(|| match rows.first() {
-        Some(r) if page > 2 => paged_query_string(p, &p.sort, page - 1, Some(("before", &r.id))),
+        Some(r) if page > 2 => {
+            paged_query_string(p, &p.sort, page - 1, Some(("before", &r.id.to_string())))
+        }
         _ => query_string(p, &p.sort, page - 1),
     });
     let next = has_next.then(|| match rows.last() {
-        Some(r) => paged_query_string(p, &p.sort, page + 1, Some(("after", &r.id))),
+        Some(r) => paged_query_string(p, &p.sort, page + 1, Some(("after", &r.id.to_string()))),
         None => query_string(p, &p.sort, page + 1),
     });
     Ok(UsersPage {
@@ -346,78 +324,6 @@ pub async fn create(
     }
 }
 
-/// An account as its page shows it.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct View {
-    id: String,
-    user_name: String,
-    full_name: Option<String>,
-    iam: Option<String>,
-    deprovisioned_from: Option<String>,
-    active: bool,
-    disabled: bool,
-    disabled_by_admin: bool,
-    created: String,
-    last_modified: String,
-    #[serde(default)]
-    emails: Vec<String>,
-    #[serde(default)]
-    permission_sources: Vec<PermissionRow>,
-    #[serde(default)]
-    groups: Vec<GroupRow>,
-    #[serde(default)]
-    subscriptions: Vec<Value>,
-    #[serde(default)]
-    audit_trail: Vec<AuditRow>,
-}
-
-#[derive(Deserialize)]
-struct PermissionRow {
-    permission: String,
-    sources: Vec<String>,
-}
-
-impl PermissionRow {
-    fn direct(&self) -> bool {
-        self.sources.iter().any(|s| s == "direct")
-    }
-    fn sources_text(&self) -> String {
-        self.sources.join(", ")
-    }
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct GroupRow {
-    id: String,
-    display_name: String,
-    direct: bool,
-    iam: Option<String>,
-    joined: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct AuditRow {
-    pub at: String,
-    pub actor: String,
-    pub action: String,
-    pub target: Option<String>,
-    pub outcome: String,
-    #[serde(default)]
-    pub attributes: Vec<String>,
-}
-
-impl AuditRow {
-    pub fn attributes_text(&self) -> String {
-        self.attributes.join(", ")
-    }
-    pub fn target_text(&self) -> &str {
-        self.target.as_deref().unwrap_or("")
-    }
-}
-
 /// One attribute key: the identity provider's values and the managed ones.
 pub struct AttributeRow {
     pub key: String,
@@ -425,29 +331,18 @@ pub struct AttributeRow {
     pub managed: Vec<String>,
 }
 
-pub fn attribute_rows(idp: &Value, managed: &Value) -> Vec<AttributeRow> {
-    let mut keys: Vec<String> = idp
-        .as_object()
-        .into_iter()
-        .flatten()
-        .chain(managed.as_object().into_iter().flatten())
-        .map(|(k, _)| k.clone())
-        .collect();
+pub fn attribute_rows(idp: &Layer, managed: &Layer) -> Vec<AttributeRow> {
+    let mut keys: Vec<&String> = idp.keys().chain(managed.keys()).collect();
     keys.sort();
     keys.dedup();
-    let values = |layer: &Value, k: &str| -> Vec<String> {
-        layer[k]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|v| v.as_str().map(str::to_owned))
-            .collect()
+    let values = |layer: &Layer, k: &str| -> Vec<String> {
+        layer.get(k).into_iter().flatten().cloned().collect()
     };
     keys.into_iter()
         .map(|k| AttributeRow {
-            idp: values(idp, &k).join(", "),
-            managed: values(managed, &k),
-            key: k,
+            idp: values(idp, k).join(", "),
+            managed: values(managed, k),
+            key: k.clone(),
         })
         .collect()
 }
@@ -456,7 +351,9 @@ pub fn attribute_rows(idp: &Value, managed: &Value) -> Vec<AttributeRow> {
 #[template(path = "console/user.html")]
 struct UserPage {
     c: Chrome,
-    u: View,
+    u: AccountView,
+    /// Changes to the account (with the governance report only).
+    audit_trail: Vec<AuditView>,
     attributes: Vec<AttributeRow>,
     inherited: Vec<AttributeRow>,
     catalogue: Vec<String>,
@@ -471,12 +368,12 @@ struct UserPage {
 
 impl UserPage {
     fn name(&self) -> &str {
-        self.u.full_name.as_deref().unwrap_or(&self.u.user_name)
+        self.u.account.name()
     }
 }
 
-fn parse_user(id: &str) -> Result<Uuid, ConsoleError> {
-    Uuid::parse_str(id)
+fn parse_user(id: &str) -> Result<UserId, ConsoleError> {
+    id.parse()
         .map_err(|_| ConsoleError::Status(StatusCode::NOT_FOUND, format!("There is no user {id}.")))
 }
 
@@ -488,7 +385,7 @@ pub struct PageParams {
 async fn user_page(
     s: &AppState,
     who: &Who,
-    id: Uuid,
+    id: UserId,
     dialog: &str,
     error: Option<String>,
     migrate: (&str, &str),
@@ -498,14 +395,12 @@ async fn user_page(
     let may_manage = ctx.may(may::MANAGE_ACCOUNTS);
     // The governance report is the account's view plus join dates and its
     // audit trail; without the right to read reports, the plain view.
-    let mut view = if may_report {
-        s.dir.report(&ctx, id).await?
+    let (u, audit_trail) = if may_report {
+        let report = s.dir.report(&ctx, id).await?;
+        (report.view, report.audit_trail)
     } else {
-        s.dir.account_view(&ctx, id).await?
+        (s.dir.account_view(&ctx, id).await?, Vec::new())
     };
-    let attrs = view["attributes"].take();
-    let u: View = serde_json::from_value(view)
-        .map_err(|e| crate::directory::Error::Internal(e.to_string()))?;
     let dialog = match dialog {
         "permissions" | "disable" | "enable" | "revoke" | "migrate" | "delete" if may_manage => {
             dialog.to_owned()
@@ -514,8 +409,8 @@ async fn user_page(
     };
     Ok(UserPage {
         c: Chrome::new(who, "users"),
-        attributes: attribute_rows(&attrs["identityProvider"], &attrs["managed"]),
-        inherited: attribute_rows(&attrs["inherited"], &json!({})),
+        attributes: attribute_rows(&u.attributes.identity_provider, &u.attributes.managed),
+        inherited: attribute_rows(&u.attributes.inherited, &Layer::new()),
         catalogue: s
             .dir
             .permission_catalogue()
@@ -531,12 +426,13 @@ async fn user_page(
             .map(|i| i.name)
             .collect(),
         migrate_iam: if migrate.0.is_empty() {
-            u.iam.clone().unwrap_or_default()
+            u.account.iam.clone().unwrap_or_default()
         } else {
             migrate.0.to_owned()
         },
         migrate_name: migrate.1.to_owned(),
         u,
+        audit_trail,
         may_manage,
         may_report,
         dialog,
@@ -569,7 +465,7 @@ pub async fn page(
 async fn act(
     s: &AppState,
     who: &Who,
-    id: Uuid,
+    id: UserId,
     dialog: &str,
     migrate: (&str, &str),
     result: crate::directory::Result<()>,
@@ -656,7 +552,7 @@ pub async fn change_attribute(
     let id = parse_user(&id)?;
     let r = s
         .dir
-        .patch_attributes(&ctx, "User", id, &attribute_change(&f))
+        .patch_attributes(&ctx, AttributeOwner::User(id), &attribute_change(&f))
         .await;
     act(
         &s,

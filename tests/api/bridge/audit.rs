@@ -415,6 +415,7 @@ async fn bulk_creates_are_audited_and_get_the_defaults(app: &TestApp) {
             )
             .await
             .unwrap();
+        let trail = serde_json::to_value(trail).unwrap();
         assert_eq!(trail["hits"][0]["action"], "user.created", "{trail}");
     }
     app.directory()

@@ -137,6 +137,8 @@ pub async fn dump_database(dir: &scim_bridge::directory::Directory) {
             .audit_log(&scim_bridge::directory::accounts::Ctx::cli(), &q)
             .await
             .expect("audit log");
+        // Dumped as the admin API answers it.
+        let page = serde_json::to_value(page).expect("audit JSON");
         let hits = page["hits"].as_array().expect("hits");
         for h in hits {
             audit.push_str(&h.to_string());

@@ -1,0 +1,125 @@
+//! An account's data source subscriptions: listing, adding (validated)
+//! and removing them.
+
+use serde::Serialize;
+use serde_json::Value;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::accounts::{Ctx, not_found_as_account};
+use super::ids::UserId;
+use super::permissions::may;
+use super::{Directory, Result, Timestamp};
+use crate::scim::ScimError;
+use crate::store::accounts::Subscription;
+
+impl Directory {
+    pub async fn subscriptions(&self, ctx: &Ctx, user: UserId) -> Result<Vec<SubscriptionView>> {
+        ctx.require(may::READ_ACCOUNTS)?;
+        self.account(user).await?;
+        let subs = self.store.subscriptions(user.uuid()).await?;
+        Ok(subs.iter().map(SubscriptionView::from).collect())
+    }
+
+    pub async fn add_subscription(
+        &self,
+        ctx: &Ctx,
+        user: UserId,
+        body: &Value,
+    ) -> Result<SubscriptionView> {
+        ctx.require(may::MANAGE_SUBSCRIPTIONS)?;
+        let text = |k: &str| -> std::result::Result<String, ScimError> {
+            let s = body
+                .get(k)
+                .and_then(Value::as_str)
+                .ok_or_else(|| ScimError::invalid_value(format!("'{k}' must be a string")))?;
+            if s.is_empty() || s.chars().count() > 256 || s.chars().any(char::is_control) {
+                return Err(ScimError::invalid_value(format!(
+                    "'{k}' is 1 to 256 printable characters"
+                )));
+            }
+            Ok(s.to_owned())
+        };
+        let data_source = text("dataSource")?;
+        let role = match body.get("role") {
+            None | Some(Value::Null) => "subscriber".to_owned(),
+            _ => text("role")?,
+        };
+        let now = self.now();
+        let expires = match body.get("expires") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => {
+                let t = OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+                    .map_err(|_| {
+                        ScimError::invalid_value("'expires' must be an RFC 3339 date-time")
+                    })?;
+                if t <= now {
+                    return Err(ScimError::invalid_value("'expires' must be in the future").into());
+                }
+                Some(t)
+            }
+            Some(_) => {
+                return Err(
+                    ScimError::invalid_value("'expires' must be an RFC 3339 date-time").into(),
+                );
+            }
+        };
+        let s = Subscription {
+            id: self.new_id(),
+            user_id: user.uuid(),
+            data_source,
+            role,
+            subscribed: now,
+            expires,
+        };
+        let entry = ctx
+            .entry("subscription.created")
+            .target("User", user.uuid())
+            .attributes(["subscriptions"]);
+        self.store
+            .add_subscription(&s, &entry, now)
+            .await
+            .map_err(|e| not_found_as_account(e, user))?;
+        Ok(SubscriptionView::from(&s))
+    }
+
+    pub async fn remove_subscription(&self, ctx: &Ctx, user: UserId, id: Uuid) -> Result<()> {
+        ctx.require(may::MANAGE_SUBSCRIPTIONS)?;
+        let entry = ctx
+            .entry("subscription.removed")
+            .target("User", user.uuid())
+            .attributes(["subscriptions"]);
+        if self
+            .store
+            .remove_subscription(user.uuid(), id, &entry, self.now())
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(ScimError::not_found(format!("the account has no subscription {id}")).into())
+        }
+    }
+}
+
+/// A subscription as administrators see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SubscriptionView {
+    pub id: Uuid,
+    pub data_source: String,
+    pub role: String,
+    pub subscribed: Timestamp,
+    pub expires: Option<Timestamp>,
+}
+
+impl From<&Subscription> for SubscriptionView {
+    fn from(s: &Subscription) -> Self {
+        SubscriptionView {
+            id: s.id,
+            data_source: s.data_source.clone(),
+            role: s.role.clone(),
+            subscribed: Timestamp(s.subscribed),
+            expires: s.expires.map(Timestamp),
+        }
+    }
+}
