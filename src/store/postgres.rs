@@ -176,18 +176,6 @@ impl Backend for Postgres {
         Ok(())
     }
 
-    async fn explain(&self, q: Query) -> Result<String> {
-        let sql = format!("EXPLAIN {}", q.sql);
-        let rows = sqlx::query_with(AssertSqlSafe(sql), encode(q.binds)?)
-            .fetch_all(&self.pool)
-            .await?;
-        let lines = rows
-            .iter()
-            .map(|r| r.try_get::<String, _>(0))
-            .collect::<std::result::Result<Vec<_>, _>>()?;
-        Ok(lines.join("\n"))
-    }
-
     /// The key read as the type the key expression has (numeric arrives
     /// as its exact text form).
     fn keyset(row: &PgRow, key: Option<KeyType>) -> Result<Keyset> {

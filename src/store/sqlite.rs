@@ -230,18 +230,6 @@ impl Backend for Sqlite {
         Ok(())
     }
 
-    async fn explain(&self, q: Query) -> Result<String> {
-        let sql = format!("EXPLAIN QUERY PLAN {}", q.sql);
-        let rows = sqlx::query_with(AssertSqlSafe(sql), encode(q.binds)?)
-            .fetch_all(&self.reader)
-            .await?;
-        let lines = rows
-            .iter()
-            .map(|r| r.try_get::<String, _>(3))
-            .collect::<std::result::Result<Vec<_>, _>>()?;
-        Ok(lines.join("\n"))
-    }
-
     /// The key keeps the dynamic type SQLite computed it with, so that
     /// binding it again compares equal.
     fn keyset(row: &SqliteRow, key: Option<KeyType>) -> Result<Keyset> {

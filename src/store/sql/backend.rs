@@ -70,7 +70,17 @@ pub trait Backend: Send + Sync + 'static {
     fn migrator(&self) -> &'static sqlx::migrate::Migrator;
     async fn migrate(&self) -> Result<()>;
     /// The database's plan for a statement, one line per step.
-    async fn explain(&self, q: Query) -> Result<String>;
+    async fn explain(&self, q: Query) -> Result<String> {
+        let (prefix, column) = Self::DIALECT.explain();
+        let q = Query {
+            sql: format!("{prefix} {}", q.sql).into(),
+            ..q
+        };
+        let mut c = self.read().await?;
+        let rows = Self::fetch_all(&mut c, q).await?;
+        let lines = rows.iter().map(|r| r.text(column));
+        Ok(lines.collect::<Result<Vec<_>>>()?.join("\n"))
+    }
 
     /// A row's position in a keyset list: its `id`, and its `sort_key`
     /// when the list has one (`key`), read so that binding it again

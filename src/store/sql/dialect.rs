@@ -114,6 +114,15 @@ impl Dialect {
         }
     }
 
+    /// What asks for a statement's plan, and the column of each line of
+    /// the answer.
+    pub fn explain(self) -> (&'static str, usize) {
+        match self {
+            Dialect::Sqlite => ("EXPLAIN QUERY PLAN", 3),
+            Dialect::Postgres => ("EXPLAIN", 0),
+        }
+    }
+
     /// A true/false column as a condition (SQLite stores 0 and 1).
     pub fn is_true(self, column: &str) -> String {
         match self {
