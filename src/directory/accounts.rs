@@ -166,15 +166,9 @@ impl Directory {
             .iam_settings(BUILT_IN_IAM_ID)
             .await?
             .default_permissions;
+        let records = [super::changes::user_created(&ctx.entry(""), id, &write)];
         self.store
-            .insert_user(
-                BUILT_IN_IAM_ID,
-                id,
-                &write,
-                &defaults,
-                &ctx.entry(""),
-                self.now(),
-            )
+            .create_user(BUILT_IN_IAM_ID, id, &write, &defaults, &records, self.now())
             .await?;
         Ok(UserId::new(id))
     }

@@ -12,7 +12,7 @@ use super::accounts::Ctx;
 use super::grants::GroupsByIam;
 use super::ids::{GroupId, UserId};
 use super::permissions::may;
-use super::{Directory, Result, truncate};
+use super::{Directory, Result, changes, truncate};
 use crate::scim::ScimError;
 use crate::store::accounts::{Account, AttributeOp};
 
@@ -248,12 +248,16 @@ impl Directory {
                 ScimError::not_found(format!("no {} with id {id}", kind.to_lowercase())).into(),
             );
         }
-        // The store records one `attribute.added` / `attribute.removed`
-        // per key that gained or lost values.
-        let entry = ctx.entry("attribute.changed").target(kind, id);
+        // Records per key that lost or gained values, as the store finds.
+        let who = ctx.entry("");
         Ok(self
             .store
-            .patch_attributes(id, &ops, &entry, self.now())
+            .patch_attributes(
+                id,
+                &ops,
+                &|d| changes::attributes_changed(&who, kind, id, d),
+                self.now(),
+            )
             .await?)
     }
 

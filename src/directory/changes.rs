@@ -1,14 +1,16 @@
-//! The audit records of SCIM user and group writes: which action each one
-//! records, its target, and the names (never the values) of what changed,
-//! from the document the domain read before writing. Storage appends them
-//! as given, in the write's own transaction.
+//! The audit records of writes: which action each one records, its target,
+//! and the names (never the values) of what changed, from the document the
+//! domain read before writing or from what storage found the write did
+//! (members, grants, attribute keys, import outcomes). Storage appends
+//! them as given, in the write's own transaction.
 
 use serde_json::Value;
-use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::audit::{Entry, changed, present};
-use crate::store::{GroupWrite, MemberDelta, MemberKind, Store, Stored, UserWrite};
+use crate::store::accounts::{AttributeDelta, GrantDelta};
+use crate::store::transfer::{ImportItem, Outcome};
+use crate::store::{GroupWrite, MemberDelta, MemberKind, UserWrite};
 
 /// `audit` (who acts, in which request) recording `action` on a target.
 fn record(audit: &Entry, action: &'static str, kind: &'static str, id: Uuid) -> Entry {
@@ -123,20 +125,93 @@ fn member_records(
         .collect()
 }
 
-impl dyn Store {
-    /// Creates a user with its `user.created` record, `audit` naming who
-    /// acts: the bridge's account creation (`accounts.rs`) still calls this
-    /// until its own records move into the domain.
-    pub async fn insert_user(
-        &self,
-        iam: Uuid,
-        id: Uuid,
-        u: &UserWrite,
-        grants: &[String],
-        audit: &Entry,
-        now: OffsetDateTime,
-    ) -> crate::store::Result<Stored> {
-        let records = [user_created(audit, id, u)];
-        self.create_user(iam, id, u, grants, &records, now).await
+/// One record per permission a grant change took from `user`, then one
+/// per permission it gave, each naming `permissions.<name>`.
+pub fn grants_changed(audit: &Entry, user: Uuid, d: &GrantDelta<'_>) -> Vec<Entry> {
+    let taken = d.removed.iter().map(|p| ("permission.removed", p));
+    let given = d.added.iter().map(|p| ("permission.added", p));
+    taken
+        .chain(given)
+        .map(|(action, p)| {
+            record(audit, action, "User", user).attributes([format!("permissions.{p}")])
+        })
+        .collect()
+}
+
+/// Per attribute operation on `owner` (a `User` or `Group`, as `kind`
+/// says): a record when its key lost values, then one when it gained
+/// some, each naming `attributes.<key>`.
+pub fn attributes_changed(
+    audit: &Entry,
+    kind: &'static str,
+    owner: Uuid,
+    deltas: &[AttributeDelta<'_>],
+) -> Vec<Entry> {
+    let mut out = Vec::new();
+    for d in deltas {
+        for (did, action) in [
+            (d.removed, "attribute.removed"),
+            (d.added, "attribute.added"),
+        ] {
+            if did {
+                let name = format!("attributes.{}", d.key);
+                out.push(record(audit, action, kind, owner).attributes([name]));
+            }
+        }
     }
+    out
+}
+
+/// The record of one imported item, as `<kind>.imported` (by the command
+/// line: `audit` says so).
+fn imported(audit: &Entry, item: &ImportItem) -> Entry {
+    let mut e = match item {
+        ImportItem::Iam(r) => audit.clone().target("Iam", r.id),
+        ImportItem::Permission(_) => audit.clone(),
+        ImportItem::User(b) => audit
+            .clone()
+            .target("User", b.0.id)
+            .flags(b.1.user_name.audit_flags()),
+        ImportItem::Group(b) => audit.clone().target("Group", b.0.id),
+        ImportItem::Membership(m) => audit
+            .clone()
+            .target("Group", m.group)
+            .attributes(["members"]),
+        ImportItem::Subscription(s) => audit
+            .clone()
+            .target("User", s.user_id)
+            .attributes(["subscriptions"]),
+    };
+    e.action = match item {
+        ImportItem::Iam(_) => "iam.imported",
+        ImportItem::Permission(_) => "permission.imported",
+        ImportItem::User(_) => "user.imported",
+        ImportItem::Group(_) => "group.imported",
+        ImportItem::Membership(_) => "membership.imported",
+        ImportItem::Subscription(_) => "subscription.imported",
+    };
+    e
+}
+
+/// The records of an import batch, given each item's outcome: one per item
+/// created or updated, except that a run of membership rows of one group
+/// is one record.
+pub fn imports(audit: &Entry, items: &[ImportItem], outcomes: &[Outcome]) -> Vec<Entry> {
+    let mut out = Vec::new();
+    let mut last_group = None;
+    for (item, outcome) in items.iter().zip(outcomes) {
+        if *outcome == Outcome::Unchanged {
+            continue;
+        }
+        if let ImportItem::Membership(m) = item {
+            if last_group == Some(m.group) {
+                continue;
+            }
+            last_group = Some(m.group);
+        } else {
+            last_group = None;
+        }
+        out.push(imported(audit, item));
+    }
+    out
 }

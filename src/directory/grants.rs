@@ -10,7 +10,7 @@ use serde::ser::SerializeMap;
 use super::accounts::{Ctx, guarded, not_found_as_account};
 use super::ids::{IamId, UserId};
 use super::permissions::may;
-use super::{Directory, Error, Result, truncate};
+use super::{Directory, Error, Result, changes, truncate};
 use crate::scim::ScimError;
 use crate::scim::resource::fold_case;
 use crate::store::GroupRef;
@@ -214,15 +214,15 @@ impl Directory {
         ctx.require_grant(names)?;
         let add: Vec<(String, &'static str)> =
             names.iter().map(|p| (p.clone(), SOURCE_DIRECT)).collect();
-        // The store records one `permission.added` per permission granted.
-        let entry = ctx.entry("permission.added");
+        // One record per permission granted that was not held already.
+        let who = ctx.entry("");
         self.store
             .change_grants(
                 user.uuid(),
                 &add,
                 &[],
                 super::guard::store_guard(&[]),
-                &entry,
+                &|d| changes::grants_changed(&who, user.uuid(), d),
                 self.now(),
             )
             .await
@@ -260,14 +260,14 @@ impl Directory {
         } else {
             Vec::new()
         };
-        let entry = ctx.entry("permission.removed");
+        let who = ctx.entry("");
         self.store
             .change_grants(
                 user.uuid(),
                 &[],
                 &[name.to_owned()],
                 super::guard::store_guard(&admins_after),
-                &entry,
+                &|d| changes::grants_changed(&who, user.uuid(), d),
                 self.now(),
             )
             .await

@@ -13,7 +13,7 @@ use uuid::Uuid;
 use super::accounts::Ctx;
 use super::ids::UserId;
 use super::permissions::USER_ADMIN;
-use super::{Directory, Result, truncate};
+use super::{Directory, Result, changes, truncate};
 use crate::scim::ScimError;
 use crate::scim::filter::{CompareOp, Filter, Literal};
 use crate::scim::patch::{OpKind, PatchRequest};
@@ -278,15 +278,16 @@ impl Directory {
             })
             .target("User", id)
             .attributes(["disabled"]);
+        let who = ctx.entry("");
         self.store
             .change_account(
                 id,
                 &AccountChange {
                     grants_add: &add,
                     grants_remove: &remove,
-                    grants_audit: &ctx.entry("permission.added"),
+                    grant_records: &|d| changes::grants_changed(&who, id, d),
                     attributes: &attribute_ops,
-                    attributes_audit: &ctx.entry("attribute.changed").target("User", id),
+                    attribute_records: &|d| changes::attributes_changed(&who, "User", id, d),
                     disabled: (disabled != account.disabled).then_some((disabled, &disabled_entry)),
                     last_admin: super::guard::store_guard(&admins_after),
                 },

@@ -117,17 +117,45 @@ pub struct AccountQuery {
 }
 
 /// What one administrator's request changes of an account, with the
-/// audit entry of each kind of change.
-#[derive(Debug, Clone, Copy)]
+/// domain's records of each kind of change.
+#[derive(Clone, Copy)]
 pub struct AccountChange<'a> {
     pub grants_add: &'a [(String, &'static str)],
     pub grants_remove: &'a [String],
-    pub grants_audit: &'a Entry,
+    pub grant_records: &'a GrantRecords<'a>,
     pub attributes: &'a [AttributeOp],
-    pub attributes_audit: &'a Entry,
+    pub attribute_records: &'a AttributeRecords<'a>,
     pub disabled: Option<(bool, &'a Entry)>,
     pub last_admin: LastAdmin<'a>,
 }
+
+/// What a grant change did, as its transaction found it: the permissions
+/// taken that were held, then those given that were not, in the order
+/// asked (taking one not held, or giving one held, is in neither list).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct GrantDelta<'a> {
+    pub removed: &'a [String],
+    pub added: &'a [String],
+}
+
+/// The domain's audit records of a grant change, given what it did:
+/// storage calls it inside the write's transaction and appends what it
+/// returns.
+pub type GrantRecords<'a> = dyn Fn(&GrantDelta<'_>) -> Vec<Entry> + Sync + 'a;
+
+/// What one attribute operation did to its key, as the transaction found
+/// it: whether the key lost values, whether it gained some.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AttributeDelta<'a> {
+    pub key: &'a str,
+    pub removed: bool,
+    pub added: bool,
+}
+
+/// The domain's audit records of attribute operations, given what each
+/// did (one delta per operation, in order): storage calls it inside the
+/// write's transaction and appends what it returns.
+pub type AttributeRecords<'a> = dyn Fn(&[AttributeDelta<'_>]) -> Vec<Entry> + Sync + 'a;
 
 /// A change of the managed attribute layer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -263,7 +291,7 @@ pub trait Accounts: Send + Sync {
         add: &[(String, &'static str)],
         remove: &[String],
         last_admin: LastAdmin<'_>,
-        audit: &Entry,
+        records: &GrantRecords<'_>,
         now: OffsetDateTime,
     ) -> Result<()>;
 
@@ -346,7 +374,7 @@ pub trait Accounts: Send + Sync {
         &self,
         owner: Uuid,
         ops: &[AttributeOp],
-        audit: &Entry,
+        records: &AttributeRecords<'_>,
         now: OffsetDateTime,
     ) -> Result<()>;
 

@@ -131,16 +131,6 @@ pub struct GroupPatch<'a> {
     pub remove_all: bool,
 }
 
-/// The audit record of one permission granted to or taken from a user.
-pub(crate) fn grant_entry(audit: &Entry, user: Uuid, action: &'static str, name: &str) -> Entry {
-    let mut e = audit
-        .clone()
-        .target("User", user)
-        .attributes([format!("permissions.{name}")]);
-    e.action = action;
-    e
-}
-
 /// One connection pool's use at a moment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PoolStats {

@@ -99,6 +99,11 @@ pub enum ImportItem {
     Subscription(Subscription),
 }
 
+/// The domain's audit records of an import batch, given the outcome of
+/// each item (in item order): storage calls it inside the batch's
+/// transaction, once every item is applied, and appends what it returns.
+pub type ImportRecords<'a> = dyn Fn(&[Outcome]) -> Vec<Entry> + Sync + 'a;
+
 /// What an import did with one item.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -125,15 +130,15 @@ pub trait Transfer: Send + Sync {
     /// yields a consistent export.
     fn export(&self, page: u64) -> ExportStream<'_>;
     /// Applies a batch in one transaction: each item is created, left
-    /// unchanged (and not written) or updated to exactly what it says.
-    /// Each created or updated item appends an audit record
-    /// (`audit.actor`, action `<kind>.imported`). The outer error is the
-    /// transaction's own failure; the inner one names the first item that
-    /// failed, and then nothing of the batch was written.
+    /// unchanged (and not written) or updated to exactly what it says,
+    /// and the records `records` makes of the outcomes are appended in
+    /// it. A batch that changed nothing writes nothing. The outer error is
+    /// the transaction's own failure; the inner one names the first item
+    /// that failed, and then nothing of the batch was written.
     async fn import(
         &self,
         items: &[ImportItem],
-        audit: &Entry,
+        records: &ImportRecords<'_>,
         now: OffsetDateTime,
     ) -> Result<std::result::Result<Vec<Outcome>, ItemFailed>>;
     /// Writes a consistent copy of the database to `path` (a file that

@@ -18,6 +18,7 @@ mod filters;
 mod fleet;
 mod groups;
 mod groups_scale;
+mod layers;
 mod leak;
 mod limits;
 mod logs;

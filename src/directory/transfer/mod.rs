@@ -16,7 +16,7 @@ use futures_util::StreamExt;
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::{Directory, Error, Result};
+use super::{Directory, Error, Result, changes};
 use crate::audit::{Actor, Entry};
 use crate::store::transfer::{ExportRecord, ImportItem, MembershipRecord, Outcome};
 use parse::{Kind, Names};
@@ -243,7 +243,12 @@ impl Directory {
                 report.errors = batch.errors;
                 break;
             }
-            match self.store.import(&batch.items, &audit, self.now()).await? {
+            let records = |o: &[Outcome]| changes::imports(&audit, &batch.items, o);
+            match self
+                .store
+                .import(&batch.items, &records, self.now())
+                .await?
+            {
                 Ok(outcomes) => {
                     for ((_, kind), outcome) in batch.origin.iter().zip(outcomes) {
                         let c = report.counts.entry(kind).or_default();

@@ -1,6 +1,5 @@
 //! How an import batch is applied: per item, compare with what is stored
-//! and create, leave or update it through the backend's row operations;
-//! and the audit records of what changed.
+//! and create, leave or update it through the backend's row operations.
 
 use async_trait::async_trait;
 use time::OffsetDateTime;
@@ -9,61 +8,6 @@ use uuid::Uuid;
 use super::*;
 use crate::store::accounts::{Grant, PermissionDef, Subscription};
 use crate::store::{GroupWrite, MemberKind, Result, StoreError, UserWrite};
-
-/// The audit action of an imported item.
-pub(crate) fn imported_entry(audit: &Entry, item: &ImportItem) -> Entry {
-    let mut e = audit.clone();
-    match item {
-        ImportItem::Iam(r) => {
-            e = e.target("Iam", r.id);
-            e.action = "iam.imported";
-        }
-        ImportItem::Permission(_) => e.action = "permission.imported",
-        ImportItem::User(b) => {
-            e = e.target("User", b.0.id).flags(b.1.user_name.audit_flags());
-            e.action = "user.imported";
-        }
-        ImportItem::Group(b) => {
-            e = e.target("Group", b.0.id);
-            e.action = "group.imported";
-        }
-        ImportItem::Membership(m) => {
-            e = e.target("Group", m.group).attributes(["members"]);
-            e.action = "membership.imported";
-        }
-        ImportItem::Subscription(s) => {
-            e = e.target("User", s.user_id).attributes(["subscriptions"]);
-            e.action = "subscription.imported";
-        }
-    }
-    e
-}
-
-/// Audit records for the items an import changed: one per item, except
-/// that a run of membership rows of one group is one record.
-pub(crate) fn imported_entries(
-    audit: &Entry,
-    items: &[ImportItem],
-    outcomes: &[Outcome],
-) -> Vec<Entry> {
-    let mut out: Vec<Entry> = Vec::new();
-    let mut last_group = None;
-    for (item, outcome) in items.iter().zip(outcomes) {
-        if *outcome == Outcome::Unchanged {
-            continue;
-        }
-        if let ImportItem::Membership(m) = item {
-            if last_group == Some(m.group) {
-                continue;
-            }
-            last_group = Some(m.group);
-        } else {
-            last_group = None;
-        }
-        out.push(imported_entry(audit, item));
-    }
-    out
-}
 
 /// The row operations an import needs, inside one write transaction;
 /// `sql::transfer` implements them, [`apply_batch`] decides which to run.

@@ -139,7 +139,14 @@ async fn export_then_import_reads_back_the_same(db: &Db) {
         key: "dept".into(),
         values: vec!["x".into(), "y".into()],
     };
-    db.patch_attributes(a, &[op], &cli, at(2)).await.unwrap();
+    db.patch_attributes(
+        a,
+        &[op],
+        &|d| changes::attributes_changed(&cli, "User", a, d),
+        at(2),
+    )
+    .await
+    .unwrap();
     let sub = Subscription {
         id: Uuid::new_v4(),
         user_id: b,
@@ -163,7 +170,8 @@ async fn export_then_import_reads_back_the_same(db: &Db) {
     // and it exports exactly what it imported.
     let fresh = Db::blank(db.backend).await.expect("a second database");
     let items = import_items(&first);
-    let out = fresh.import(&items, &cli, at(9)).await.unwrap();
+    let imports = |o: &[Outcome]| changes::imports(&cli, &items, o);
+    let out = fresh.import(&items, &imports, at(9)).await.unwrap();
     let out = out.expect("import");
     assert_eq!(out.len(), items.len());
     for (item, outcome) in items.iter().zip(&out) {
@@ -180,7 +188,7 @@ async fn export_then_import_reads_back_the_same(db: &Db) {
 
     // Again: nothing to do, nothing written.
     let head = fresh.audit_head().await.unwrap();
-    let out = fresh.import(&items, &cli, at(10)).await.unwrap();
+    let out = fresh.import(&items, &imports, at(10)).await.unwrap();
     let out = out.expect("again");
     assert!(out.iter().all(|o| *o == Outcome::Unchanged), "{out:?}");
     assert_eq!(fresh.audit_head().await.unwrap(), head);
@@ -199,7 +207,9 @@ async fn export_then_import_reads_back_the_same(db: &Db) {
         kind: MemberKind::User,
         added: at(11),
     });
-    let out = fresh.import(&[third, orphan], &cli, at(11)).await.unwrap();
+    let items = [third, orphan];
+    let imports = |o: &[Outcome]| changes::imports(&cli, &items, o);
+    let out = fresh.import(&items, &imports, at(11)).await.unwrap();
     assert!(matches!(out, Err(ItemFailed { index: 1, .. })), "{out:?}");
     assert!(fresh.iam_by_name("third").await.unwrap().is_none());
     assert_eq!(fresh.audit_head().await.unwrap(), head);

@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use super::super::{Backend, Record, SqlStore, audit, query};
 use crate::audit::Entry;
-use crate::store::accounts::{AttributeOp, Discard};
+use crate::store::accounts::{AttributeDelta, AttributeOp, AttributeRecords, Discard};
 use crate::store::{Result, StoreError};
 
 pub(super) async fn of<B: Backend>(s: &SqlStore<B>, owner: Uuid) -> Result<Vec<(String, String)>> {
@@ -25,7 +25,7 @@ pub(super) async fn patch<B: Backend>(
     s: &SqlStore<B>,
     owner: Uuid,
     ops: &[AttributeOp],
-    entry: &Entry,
+    records: &AttributeRecords<'_>,
     now: OffsetDateTime,
 ) -> Result<()> {
     let mut tx = s.begin().await?;
@@ -38,23 +38,21 @@ pub(super) async fn patch<B: Backend>(
     if found.is_none() {
         return Err(StoreError::NotFound);
     }
-    let entries = patch_in::<B>(&mut tx, owner, ops, entry, now).await?;
+    let entries = patch_in::<B>(&mut tx, owner, ops, records, now).await?;
     audit::append_all::<B>(&mut tx, &entries, now).await?;
     B::commit(tx).await
 }
 
-/// Applies attribute operations in order inside a transaction; the audit
-/// records of what changed, for the caller to append.
+/// Applies attribute operations in order inside a transaction; the
+/// domain's records of what each did, for the caller to append.
 pub(super) async fn patch_in<B: Backend>(
     tx: &mut B::Conn,
     owner: Uuid,
     ops: &[AttributeOp],
-    entry: &Entry,
+    records: &AttributeRecords<'_>,
     now: OffsetDateTime,
 ) -> Result<Vec<Entry>> {
-    // One audit record per key that gained values and one per key that
-    // lost some, for each operation.
-    let mut entries = Vec::new();
+    let mut deltas = Vec::with_capacity(ops.len());
     for op in ops {
         let (key, values, drop) = match op {
             AttributeOp::Add { key, values } => (key, values, Discard::Nothing),
@@ -108,13 +106,11 @@ pub(super) async fn patch_in<B: Backend>(
                 .await?;
             }
         }
-        for (n, action) in [(removed, "attribute.removed"), (added, "attribute.added")] {
-            if n > 0 {
-                let mut e = entry.clone().attributes([format!("attributes.{key}")]);
-                e.action = action;
-                entries.push(e);
-            }
-        }
+        deltas.push(AttributeDelta {
+            key,
+            removed: removed > 0,
+            added: added > 0,
+        });
     }
-    Ok(entries)
+    Ok(records(&deltas))
 }

@@ -8,8 +8,9 @@ use super::super::{Backend, Record, SqlStore, Ty, audit, query, unique};
 use super::{last_admin, user_exists};
 use crate::audit::Entry;
 use crate::store::Result;
-use crate::store::accounts::{Grant, LastAdmin, PermissionDef, SOURCE_IAM_DEFAULT};
-use crate::store::grant_entry;
+use crate::store::accounts::{
+    Grant, GrantDelta, GrantRecords, LastAdmin, PermissionDef, SOURCE_IAM_DEFAULT,
+};
 
 pub(super) async fn catalogue<B: Backend>(s: &SqlStore<B>) -> Result<Vec<PermissionDef>> {
     let rows = s
@@ -80,17 +81,17 @@ pub(super) async fn change<B: Backend>(
     add: &[(String, &'static str)],
     remove: &[String],
     last_admin: LastAdmin<'_>,
-    entry: &Entry,
+    records: &GrantRecords<'_>,
     now: OffsetDateTime,
 ) -> Result<()> {
     let mut tx = s.begin().await?;
     user_exists::<B>(&mut tx, user).await?;
-    let entries = change_in::<B>(&mut tx, user, add, remove, last_admin, entry, now).await?;
+    let entries = change_in::<B>(&mut tx, user, add, remove, last_admin, records, now).await?;
     audit::append_all::<B>(&mut tx, &entries, now).await?;
     B::commit(tx).await
 }
 
-/// Grants and withdraws permissions inside a transaction; the audit
+/// Grants and withdraws permissions inside a transaction; the domain's
 /// records of what came and went, for the caller to append.
 pub(super) async fn change_in<B: Backend>(
     tx: &mut B::Conn,
@@ -98,14 +99,15 @@ pub(super) async fn change_in<B: Backend>(
     add: &[(String, &'static str)],
     remove: &[String],
     guard: LastAdmin<'_>,
-    entry: &Entry,
+    records: &GrantRecords<'_>,
     now: OffsetDateTime,
 ) -> Result<Vec<Entry>> {
     if remove.iter().any(|p| p == guard.permission) {
         last_admin::check::<B>(tx, user, guard).await?;
     }
-    // One audit record per permission that came or went.
-    let mut entries = Vec::new();
+    // Only what a statement changed is in the delta: a permission not
+    // held is not taken, one held is not given.
+    let mut removed = Vec::new();
     for p in remove {
         let n = B::execute(
             tx,
@@ -115,9 +117,10 @@ pub(super) async fn change_in<B: Backend>(
         )
         .await?;
         if n > 0 {
-            entries.push(grant_entry(entry, user, "permission.removed", p));
+            removed.push(p.clone());
         }
     }
+    let mut added = Vec::new();
     for (p, source) in add {
         let n = B::execute(
             tx,
@@ -133,10 +136,13 @@ pub(super) async fn change_in<B: Backend>(
         )
         .await?;
         if n > 0 {
-            entries.push(grant_entry(entry, user, "permission.added", p));
+            added.push(p.clone());
         }
     }
-    Ok(entries)
+    Ok(records(&GrantDelta {
+        removed: &removed,
+        added: &added,
+    }))
 }
 
 /// Grants an IAM's default permissions to a new user (names not in the

@@ -28,12 +28,12 @@ pub(super) async fn change<B: Backend>(
         c.grants_add,
         c.grants_remove,
         c.last_admin,
-        c.grants_audit,
+        c.grant_records,
         now,
     )
     .await?;
     entries.extend(
-        attributes::patch_in::<B>(&mut tx, user, c.attributes, c.attributes_audit, now).await?,
+        attributes::patch_in::<B>(&mut tx, user, c.attributes, c.attribute_records, now).await?,
     );
     if let Some((disabled, entry)) = c.disabled {
         disabled_in::<B>(&mut tx, user, disabled, c.last_admin).await?;

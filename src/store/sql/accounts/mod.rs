@@ -78,10 +78,10 @@ impl<B: Backend> Accounts for SqlStore<B> {
         add: &[(String, &'static str)],
         remove: &[String],
         last_admin: LastAdmin<'_>,
-        audit: &Entry,
+        records: &GrantRecords<'_>,
         now: OffsetDateTime,
     ) -> Result<()> {
-        grants::change(self, user, add, remove, last_admin, audit, now).await
+        grants::change(self, user, add, remove, last_admin, records, now).await
     }
 
     async fn change_account(
@@ -161,10 +161,10 @@ impl<B: Backend> Accounts for SqlStore<B> {
         &self,
         owner: Uuid,
         ops: &[AttributeOp],
-        audit: &Entry,
+        records: &AttributeRecords<'_>,
         now: OffsetDateTime,
     ) -> Result<()> {
-        attributes::patch(self, owner, ops, audit, now).await
+        attributes::patch(self, owner, ops, records, now).await
     }
 
     async fn subscriptions(&self, user: Uuid) -> Result<Vec<Subscription>> {

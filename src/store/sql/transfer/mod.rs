@@ -11,7 +11,6 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use super::{Backend, Dialect, Record, SqlStore, query};
-use crate::audit::Entry;
 use crate::store::accounts::Subscription;
 use crate::store::transfer::*;
 use crate::store::{MemberKind, Result, StoreError};
@@ -98,7 +97,7 @@ impl<B: Backend> Transfer for SqlStore<B> {
     async fn import(
         &self,
         items: &[ImportItem],
-        audit: &Entry,
+        records: &ImportRecords<'_>,
         now: OffsetDateTime,
     ) -> Result<std::result::Result<Vec<Outcome>, ItemFailed>> {
         let mut tx = SqlTx::<B>(self.begin().await?);
@@ -118,12 +117,12 @@ impl<B: Backend> Transfer for SqlStore<B> {
                 return Ok(Err(failed));
             }
         };
-        let entries = imported_entries(audit, items, &outcomes);
-        if entries.is_empty() {
+        if outcomes.iter().all(|o| *o == Outcome::Unchanged) {
             // Nothing changed: nothing to make durable.
             B::rollback(tx.0).await?;
             return Ok(Ok(outcomes));
         }
+        let entries = records(&outcomes);
         super::audit::append_all::<B>(&mut tx.0, &entries, now).await?;
         B::commit(tx.0).await?;
         Ok(Ok(outcomes))
