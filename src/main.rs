@@ -11,6 +11,12 @@ use scim_bridge::config::{Config, ConfigOverrides};
 use scim_bridge::directory::accounts::Ctx;
 use scim_bridge::directory::{Directory, Error};
 
+// A request allocates and frees a few hundred small blocks (headers, JSON
+// values, rows); glibc's malloc spent about 40 % of a GET's instructions on
+// them, mimalloc's thread-local free lists far less (see Cargo.toml).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "scim-bridge",

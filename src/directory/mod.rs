@@ -116,7 +116,9 @@ pub struct Directory {
     pub store: DynStore,
     clock: Clock,
     ids: IdGen,
-    pub limits: Limits,
+    /// Shared: every handler and middleware layer clones the state that
+    /// holds this, several times a request.
+    pub limits: Arc<Limits>,
     /// The admin-token signing key: the configured one, or the database's
     /// read once per process.
     signing_key: Arc<tokio::sync::OnceCell<Vec<u8>>>,
@@ -127,7 +129,7 @@ pub struct Directory {
     /// The IAM administrators sign in from (`oidc_iam`, when OIDC is set
     /// up): its identity provider may change administrators' accounts; no
     /// other may.
-    admin_source: Option<String>,
+    admin_source: Option<Arc<str>>,
     admin_source_id: Arc<tokio::sync::OnceCell<Uuid>>,
 }
 
@@ -174,7 +176,7 @@ impl Directory {
             store,
             clock: Arc::new(OffsetDateTime::now_utc),
             ids: Arc::new(Uuid::now_v7),
-            limits,
+            limits: Arc::new(limits),
             signing_key: Arc::default(),
             token_cache: Arc::new(token_cache),
             settings_cache,
@@ -185,7 +187,7 @@ impl Directory {
 
     /// Names the IAM administrators sign in from (see `admin_source`).
     pub fn with_admin_source(mut self, iam: Option<String>) -> Self {
-        self.admin_source = iam;
+        self.admin_source = iam.map(Arc::from);
         self.admin_source_id = Arc::default();
         self
     }

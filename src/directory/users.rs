@@ -49,24 +49,17 @@ impl Directory {
 
     pub async fn get_user(&self, scope: &Scope, id: &str, proj: &Projection) -> Result<Resource> {
         let id = parse_id(id)?;
-        let stored = self
-            .store
-            .get_user(scope.iam, id)
-            .await?
-            .ok_or_else(|| ScimError::not_found(format!("no user with id {id}")))?;
-        let groups = if proj.includes(&USER_RESOURCE, None, "groups") {
-            self.store
-                .groups_of_users(scope.iam, &[id])
-                .await?
-                .remove(&id)
-                .unwrap_or_default()
+        let found = if proj.includes(&USER_RESOURCE, None, "groups") {
+            self.store.get_user_with_groups(scope.iam, id).await?
         } else {
-            Vec::new()
+            let user = self.store.get_user(scope.iam, id).await?;
+            user.map(|u| (u, Vec::new()))
         };
-        let mut stored = stored;
+        let (mut stored, groups) =
+            found.ok_or_else(|| ScimError::not_found(format!("no user with id {id}")))?;
         self.add_internal(proj, std::slice::from_mut(&mut stored))
             .await?;
-        Ok(user_resource(scope, &stored, &groups, proj))
+        Ok(user_resource_of(scope, stored, &groups, proj))
     }
 
     pub async fn replace_user(
@@ -205,10 +198,15 @@ impl Directory {
         };
         let mut page = page;
         self.add_internal(proj, &mut page.items).await?;
-        let resources = page
-            .items
-            .iter()
-            .map(|s| user_resource(scope, s, &groups.remove(&s.id).unwrap_or_default(), proj).doc)
+        // The page's documents move into the response; `page_result`
+        // reads only the page's bounds and counts.
+        let items = std::mem::take(&mut page.items);
+        let resources = items
+            .into_iter()
+            .map(|s| {
+                let g = groups.remove(&s.id).unwrap_or_default();
+                user_resource_of(scope, s, &g, proj).doc
+            })
             .collect();
         Ok(self.page_result(&plan, &paging, &page, resources))
     }
@@ -384,8 +382,19 @@ pub(super) fn user_resource(
     groups: &[GroupRef],
     proj: &Projection,
 ) -> Resource {
-    let mut doc = s.doc.clone();
-    let (meta, location) = meta(scope, "User", "/Users", s);
+    user_resource_of(scope, s.clone(), groups, proj)
+}
+
+/// [`user_resource`] of a row read for this response alone: its document
+/// moves into the response instead of being copied.
+fn user_resource_of(
+    scope: &Scope,
+    mut s: Stored,
+    groups: &[GroupRef],
+    proj: &Projection,
+) -> Resource {
+    let mut doc = std::mem::take(&mut s.doc);
+    let (meta, location) = meta(scope, "User", "/Users", &s);
     if let Some(obj) = doc.as_object_mut() {
         obj.insert("id".into(), Value::String(s.id.to_string()));
         if !obj.contains_key("schemas") {
@@ -409,7 +418,7 @@ pub(super) fn user_resource(
     }
     Resource {
         id: s.id.to_string(),
-        doc: proj.apply(&USER_RESOURCE, &doc),
+        doc: proj.apply_owned(&USER_RESOURCE, doc),
         version: s.version,
         location,
     }

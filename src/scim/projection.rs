@@ -64,29 +64,35 @@ impl Projection {
     /// `returned: always` attributes are always kept. Keys that no schema
     /// knows are kept only when no `attributes` list was given.
     pub fn apply(&self, rt: &ResourceTypeDef, doc: &Value) -> Value {
-        let Some(obj) = doc.as_object() else {
-            return doc.clone();
+        self.apply_owned(rt, doc.clone())
+    }
+
+    /// [`Projection::apply`] to a document the caller gives up: what is
+    /// kept moves into the output instead of being copied.
+    pub fn apply_owned(&self, rt: &ResourceTypeDef, doc: Value) -> Value {
+        let Value::Object(obj) = doc else {
+            return doc;
         };
         let mut out = Map::new();
         for (key, value) in obj {
             if key.eq_ignore_ascii_case("schemas") {
-                out.insert("schemas".to_owned(), value.clone());
+                out.insert("schemas".to_owned(), value);
                 continue;
             }
             let extension = rt
                 .extensions
                 .iter()
-                .find(|(s, _)| s.id.eq_ignore_ascii_case(key));
+                .find(|(s, _)| s.id.eq_ignore_ascii_case(&key));
             if let Some((schema, _)) = extension {
                 let Value::Object(inner) = value else {
                     continue;
                 };
                 let mut o = Map::new();
                 for (k, v) in inner {
-                    match schema.attr(k) {
+                    match schema.attr(&k) {
                         Some(def) => self.project_into(&mut o, schema.id, def, v),
                         None if self.attributes.is_none() => {
-                            o.insert(k.clone(), v.clone());
+                            o.insert(k, v);
                         }
                         None => {}
                     }
@@ -96,10 +102,10 @@ impl Projection {
                 }
                 continue;
             }
-            match rt.schema.attr(key).or_else(|| common_attr(key)) {
+            match rt.schema.attr(&key).or_else(|| common_attr(&key)) {
                 Some(def) => self.project_into(&mut out, rt.schema.id, def, value),
                 None if self.attributes.is_none() => {
-                    out.insert(key.clone(), value.clone());
+                    out.insert(key, value);
                 }
                 None => {}
             }
@@ -169,17 +175,17 @@ impl Projection {
         out: &mut Map<String, Value>,
         schema: &'static str,
         def: &AttrDef,
-        v: &Value,
+        v: Value,
     ) {
         let pick = self.pick(schema, def);
         if pick == Pick::Omit {
             return;
         }
         let projected = if def.ty != AttrType::Complex {
-            Some(v.clone())
+            Some(v)
         } else if let Value::Array(items) = v {
             let kept: Vec<Value> = items
-                .iter()
+                .into_iter()
                 .filter_map(|item| self.project_complex(schema, def, pick, item))
                 .collect();
             (!kept.is_empty()).then_some(Value::Array(kept))
@@ -197,20 +203,20 @@ impl Projection {
         schema: &'static str,
         def: &AttrDef,
         pick: Pick,
-        v: &Value,
+        v: Value,
     ) -> Option<Value> {
         let Value::Object(m) = v else {
-            return Some(v.clone());
+            return Some(v);
         };
         let mut out = Map::new();
         for (k, x) in m {
-            match def.sub(k) {
+            match def.sub(&k) {
                 Some(sub) if self.keep_sub(schema, def, sub, pick) => {
-                    out.insert(sub.name.to_owned(), x.clone());
+                    out.insert(sub.name.to_owned(), x);
                 }
                 Some(_) => {}
                 None if pick == Pick::Whole && self.attributes.is_none() => {
-                    out.insert(k.clone(), x.clone());
+                    out.insert(k, x);
                 }
                 None => {}
             }

@@ -412,6 +412,13 @@ pub trait Store:
         now: OffsetDateTime,
     ) -> Result<Stored>;
     async fn get_user(&self, iam: Uuid, id: Uuid) -> Result<Option<Stored>>;
+    /// A user and the groups it is in (as `groups_of_users` gives them),
+    /// read together.
+    async fn get_user_with_groups(
+        &self,
+        iam: Uuid,
+        id: Uuid,
+    ) -> Result<Option<(Stored, Vec<GroupRef>)>>;
     /// Replaces the document and indexed columns and appends `records`;
     /// with `if_version`, only if the stored version still equals it (the
     /// domain names the version whose document its records compare with).

@@ -220,6 +220,14 @@ where
         lists::get(self, "users", iam, id).await
     }
 
+    async fn get_user_with_groups(
+        &self,
+        iam: Uuid,
+        id: Uuid,
+    ) -> Result<Option<(Stored, Vec<GroupRef>)>> {
+        lists::user_with_groups(self, iam, id).await
+    }
+
     async fn replace_user(
         &self,
         iam: Uuid,
