@@ -216,8 +216,15 @@ async fn nesting_is_read_through_and_cycles_refused(db: &Db) {
         .collect();
     // Once each, by displayName; direct when the user is itself a member.
     assert_eq!(seen, [(a, "A", true), (b, "B", false), (c, "C", true)]);
+    // Read with the user in one go, the same groups in the same order.
+    let (stored, with) = db.get_user_with_groups(db.iam, u).await.unwrap().unwrap();
+    assert_eq!(stored.id, u);
+    assert_eq!(with, of[&u]);
+    let (_, none) = db.get_user_with_groups(db.iam, v).await.unwrap().unwrap();
+    assert!(none.is_empty(), "v is in no group");
     let other = db.new_iam("other").await;
     assert!(db.groups_of_users(other, &[u]).await.unwrap().is_empty());
+    assert!(db.get_user_with_groups(other, u).await.unwrap().is_none());
 
     // A into C would close C > A > B > C; C into C contains itself.
     let cycle = |r: Result<Stored>| match r {
