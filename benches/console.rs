@@ -85,6 +85,7 @@ async fn seed(db: &str, n: usize) -> Result<(), String> {
                     search: search_doc::build(&USER_RESOURCE, &doc),
                     doc,
                     password_hash: Some(None),
+                    emails_unchanged: false,
                 };
                 (Uuid::now_v7(), write)
             })

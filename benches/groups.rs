@@ -120,6 +120,7 @@ async fn seed(db: &str, count: usize) -> Result<Vec<Uuid>, String> {
                     search: search_doc::build(&USER_RESOURCE, &doc),
                     doc,
                     password_hash: Some(None),
+                    emails_unchanged: false,
                 };
                 (Uuid::now_v7(), write)
             })

@@ -160,6 +160,7 @@ impl Directory {
             search: search_doc::build(&USER_RESOURCE, &doc),
             doc,
             password_hash: Some(None),
+            emails_unchanged: false,
         };
         let id = self.new_id();
         let defaults = self

@@ -127,6 +127,7 @@ impl Directory {
             search: search_doc::build(&USER_RESOURCE, &doc),
             doc,
             password_hash: None,
+            emails_unchanged: false,
         };
         let entry = ctx
             .entry("user.migrated")

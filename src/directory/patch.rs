@@ -94,6 +94,7 @@ impl Directory {
                 &stored.doc,
                 &write,
             )];
+            write.emails_unchanged = stored.doc.get("emails") == write.doc.get("emails");
             let expect = Some(stored.version);
             match self
                 .store

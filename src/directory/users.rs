@@ -79,7 +79,7 @@ impl Directory {
         let mut read = self.store.get_user(scope.iam, uuid).await?;
         let kept = read.as_ref().and_then(|s| s.doc.get("userName"));
         let kept = kept.and_then(Value::as_str).map_or(Kept::None, Kept::Name);
-        let write = self.user_write(body, false, kept).await?;
+        let mut write = self.user_write(body, false, kept).await?;
         let mut attempt = 0;
         let stored = loop {
             let current = read.ok_or(StoreError::NotFound)?;
@@ -96,6 +96,7 @@ impl Directory {
                 &current.doc,
                 &write,
             )];
+            write.emails_unchanged = current.doc.get("emails") == write.doc.get("emails");
             let expect = Some(current.version);
             match self
                 .store
@@ -329,6 +330,7 @@ impl Directory {
             search: search_doc::build(&USER_RESOURCE, &doc),
             doc,
             password_hash,
+            emails_unchanged: false,
         })
     }
 }

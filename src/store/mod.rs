@@ -107,6 +107,10 @@ pub struct UserWrite {
     pub search: Value,
     /// `Some(None)` clears the password, `None` keeps it.
     pub password_hash: Option<Option<String>>,
+    /// A replace leaves the `user_emails` rows as they are: the domain saw
+    /// that the stored document it replaces has the same `emails`. False
+    /// rewrites them (always safe).
+    pub emails_unchanged: bool,
 }
 
 #[derive(Debug, Clone)]

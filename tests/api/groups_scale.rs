@@ -37,6 +37,7 @@ async fn seed_users(app: &TestApp, count: usize) -> Vec<(String, String)> {
                 search: search_doc::build(&USER_RESOURCE, &doc),
                 doc,
                 password_hash: Some(None),
+                emails_unchanged: false,
             };
             (Uuid::now_v7(), write)
         })

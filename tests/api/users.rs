@@ -502,3 +502,68 @@ async fn concurrent_creates_each_get_their_own_answer(app: &TestApp) {
     }
 }
 both!(concurrent_creates_each_get_their_own_answer);
+
+/// The email index follows the document: a write that leaves `emails` as
+/// they were keeps the user findable by email, one that changes them moves
+/// the lookup to the new address.
+async fn the_email_lookup_follows_every_write(app: &TestApp) {
+    let body = json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "userName": "dana",
+        "emails": [{"value": "Dana@Example.com", "type": "work"}],
+    });
+    let r = app.post("/Users", &body).await;
+    assert_eq!(r.status(), 201);
+    let id = r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let found = |email: &'static str| {
+        let path = format!(
+            "/Users?filter={}",
+            urlencode(&format!(r#"emails.value eq "{email}""#))
+        );
+        async move {
+            let l: Value = app.get(&path).await.json().await.unwrap();
+            l["totalResults"].as_u64().unwrap()
+        }
+    };
+    assert_eq!(found("dana@example.com").await, 1);
+
+    let title = json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "replace", "path": "title", "value": "Engineer"}],
+    });
+    assert_eq!(
+        app.patch(&format!("/Users/{id}"), &title).await.status(),
+        200
+    );
+    assert_eq!(
+        found("dana@example.com").await,
+        1,
+        "a title change keeps it"
+    );
+
+    let mut put = body.clone();
+    put["emails"] = json!([{"value": "dana@new.example", "type": "work"}]);
+    assert_eq!(app.put(&format!("/Users/{id}"), &put).await.status(), 200);
+    assert_eq!(
+        found("dana@example.com").await,
+        0,
+        "the old address is gone"
+    );
+    assert_eq!(found("dana@new.example").await, 1);
+
+    let back = json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "replace", "path": "emails",
+                        "value": [{"value": "dana@example.com", "type": "work"}]}],
+    });
+    assert_eq!(
+        app.patch(&format!("/Users/{id}"), &back).await.status(),
+        200
+    );
+    assert_eq!(found("dana@new.example").await, 0);
+    assert_eq!(found("dana@example.com").await, 1);
+}
+both!(the_email_lookup_follows_every_write);

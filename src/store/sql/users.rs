@@ -162,7 +162,9 @@ pub(super) async fn replace<B: Backend>(
         return Err(missed::<B>(&mut tx, "users", iam, id).await);
     };
     let (created, version) = (row.time("created")?, row.int("version")?);
-    write_emails::<B>(&mut tx, id, &u.search).await?;
+    if !u.emails_unchanged {
+        write_emails::<B>(&mut tx, id, &u.search).await?;
+    }
     audit::append_all::<B>(&mut tx, records, now).await?;
     B::commit(tx).await?;
     Ok(Stored {

@@ -179,6 +179,7 @@ pub fn user_from(body: &Value) -> UserWrite {
         search: search_doc::build(&USER_RESOURCE, &doc),
         doc,
         password_hash: Some(None),
+        emails_unchanged: false,
     }
 }
 
