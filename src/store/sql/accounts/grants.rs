@@ -18,15 +18,16 @@ pub(super) async fn catalogue<B: Backend>(s: &SqlStore<B>) -> Result<Vec<Permiss
             "SELECT name, description, builtin FROM permissions ORDER BY name",
         ))
         .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(PermissionDef {
-                name: r.text("name")?,
-                description: r.text("description")?,
-                builtin: r.bool("builtin")?,
-            })
-        })
-        .collect()
+    rows.iter().map(permission_def).collect()
+}
+
+/// A row of `permissions` (name, description, builtin).
+pub(crate) fn permission_def(r: &impl Record) -> Result<PermissionDef> {
+    Ok(PermissionDef {
+        name: r.text("name")?,
+        description: r.text("description")?,
+        builtin: r.bool("builtin")?,
+    })
 }
 
 /// Adds a custom permission; a taken name → Conflict("permissions_name").

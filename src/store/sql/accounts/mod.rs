@@ -13,7 +13,7 @@ mod settings;
 mod subscriptions;
 mod usage;
 
-pub(crate) use grants::grant_defaults;
+pub(crate) use grants::{grant_defaults, permission_def};
 
 use std::collections::HashMap;
 

@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use super::*;
 use crate::store::accounts::{Grant, PermissionDef};
+use crate::store::sql::accounts::permission_def;
 use crate::store::sql::{Query, Ty};
 
 /// The page of `select` (a SELECT with no WHERE) whose `key` (one column
@@ -113,15 +114,7 @@ impl<B: Backend> ExportReader for SqlTx<B> {
             ),
         )
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(PermissionDef {
-                    name: r.text("name")?,
-                    description: r.text("description")?,
-                    builtin: r.bool("builtin")?,
-                })
-            })
-            .collect()
+        rows.iter().map(permission_def).collect()
     }
 
     async fn users(&mut self, after: Option<Uuid>, limit: u64) -> Result<Vec<UserRecord>> {
