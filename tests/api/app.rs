@@ -18,11 +18,19 @@ pub enum Backend {
 
 /// The PostgreSQL server the tests use, from `SCIM_BRIDGE_TEST_POSTGRES`
 /// (e.g. `postgres://postgres@127.0.0.1:5432/test`). Unset: PostgreSQL
-/// variants are skipped; CI always sets it.
+/// variants are skipped, except under CI (`CI` set), where a skipped
+/// PostgreSQL half would pass unseen: there an unset variable fails the
+/// test instead.
 pub fn postgres_url() -> Option<String> {
-    std::env::var("SCIM_BRIDGE_TEST_POSTGRES")
+    let url = std::env::var("SCIM_BRIDGE_TEST_POSTGRES")
         .ok()
-        .filter(|s| !s.is_empty())
+        .filter(|s| !s.is_empty());
+    if url.is_none() && std::env::var_os("CI").is_some_and(|v| !v.is_empty()) {
+        panic!(
+            "CI is set but SCIM_BRIDGE_TEST_POSTGRES is not: the PostgreSQL variants would be skipped"
+        );
+    }
+    url
 }
 
 pub struct TestApp {
