@@ -243,7 +243,9 @@ impl Directory {
             let Some(account) = self.store.account(s.id).await? else {
                 continue;
             };
-            let permissions = self.effective_permissions(&account).await?;
+            // The account's groups, read once for both answers.
+            let groups = self.groups_by_iam(&account).await?;
+            let permissions = self.permissions_through(&account, &groups).await?;
             let Some(doc) = s.doc.as_object_mut() else {
                 continue;
             };
@@ -255,7 +257,7 @@ impl Directory {
                 doc.insert("entitlements".into(), Value::Array(list));
             }
             if extension {
-                let attributes = self.effective_attributes(&account).await?;
+                let attributes = self.attribute_layers(&account, &groups).await?.effective;
                 let mut pairs = Vec::new();
                 for (name, values) in attributes {
                     for v in values {

@@ -90,6 +90,29 @@ async fn internal_groups_hold_accounts_of_any_iam(app: &TestApp) {
         .await
         .unwrap();
     assert!(scim.get("groups").is_none(), "{scim}");
+    // ... but what the user inherits through it, on request: the mapped
+    // permission with the group as its source, and the group's attribute.
+    let bridge = scim_bridge::scim::schema::BRIDGE_USER_SCHEMA;
+    let scim: serde_json::Value = app
+        .get(&format!(
+            "/Users/{external}?attributes={bridge}:permissions,{bridge}:attributes"
+        ))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        scim[bridge]["permissions"]
+            .as_array()
+            .unwrap()
+            .contains(&json!({"value": "GOVERNANCE", "source": format!("group:{gid}")})),
+        "{scim}"
+    );
+    assert_eq!(
+        scim[bridge]["attributes"],
+        json!([{"name": "domain", "value": "finance"}]),
+        "{scim}"
+    );
 
     let (status, _) = root.delete(app, &format!("{members}/{external}")).await;
     assert_eq!(status, 204);
