@@ -11,8 +11,7 @@ use super::patch::{back_off, lost_race};
 use super::search::SortRequest;
 use super::stream::{MemberFields, MemberLists};
 use super::users::{Resource, check_body_id, meta};
-use super::{Directory, ListResult, Paging, Result, Scope, changes, parse_id, precondition_failed};
-use crate::scim::ScimError;
+use super::{Directory, Error, ListResult, Paging, Result, Scope, changes, parse_id};
 use crate::scim::projection::Projection;
 use crate::scim::resource::{self, fold_case};
 use crate::scim::schema::{GROUP_RESOURCE, GROUP_SCHEMA};
@@ -46,7 +45,7 @@ impl Directory {
             .store
             .get_group(scope.iam, id)
             .await?
-            .ok_or_else(|| ScimError::not_found(format!("no group with id {id}")))?;
+            .ok_or_else(|| Error::not_found(format!("no group with id {id}")))?;
         Ok(GroupRead {
             resource: group_head(scope, &stored, proj),
             members: member_lists(scope, proj, [id]),
@@ -87,7 +86,7 @@ impl Directory {
                 .await?
                 .ok_or(StoreError::NotFound)?;
             if if_version.is_some_and(|v| v != current.version) {
-                return Err(precondition_failed().into());
+                return Err(Error::precondition_failed());
             }
             let docs = Some((&current.doc, &write.doc));
             let change = changes::GroupChange::new(&scope.audit(), uuid, docs);
@@ -194,7 +193,7 @@ impl Directory {
         wanted: &[Uuid],
     ) -> Result<Vec<(Uuid, MemberKind)>> {
         if wanted.contains(&group) {
-            return Err(ScimError::invalid_value("a group cannot be a member of itself").into());
+            return Err(Error::invalid_value("a group cannot be a member of itself"));
         }
         if wanted.is_empty() {
             return Ok(Vec::new());
@@ -315,7 +314,7 @@ pub(super) fn group_write(body: &Value, kept: Option<&str>) -> Result<(GroupWrit
     let display_name = doc
         .get("displayName")
         .and_then(Value::as_str)
-        .ok_or_else(|| ScimError::invalid_value("displayName is required"))?
+        .ok_or_else(|| Error::invalid_value("displayName is required"))?
         .to_owned();
     if kept != Some(display_name.as_str()) {
         check_chars("displayName", &display_name, MAX_CHARS)?;

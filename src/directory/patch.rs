@@ -10,8 +10,7 @@ use uuid::Uuid;
 
 use super::groups::group_write;
 use super::users::{Kept, Resource, user_resource};
-use super::{Directory, Result, Scope, changes, parse_id, precondition_failed};
-use crate::scim::ScimError;
+use super::{Directory, Error, Result, Scope, changes, parse_id};
 use crate::scim::patch::{self, PatchRequest};
 use crate::scim::projection::Projection;
 use crate::scim::schema::{GROUP_RESOURCE, USER_RESOURCE};
@@ -70,9 +69,9 @@ impl Directory {
                 .store
                 .get_user(scope.iam, uuid)
                 .await?
-                .ok_or_else(|| ScimError::not_found(format!("no user with id {uuid}")))?;
+                .ok_or_else(|| Error::not_found(format!("no user with id {uuid}")))?;
             if if_version.is_some_and(|v| v != stored.version) {
-                return Err(precondition_failed().into());
+                return Err(Error::precondition_failed());
             }
             let out = patch::apply(&USER_RESOURCE, &stored.doc, &uuid.to_string(), &req)?;
             let kept = stored.doc.get("userName").and_then(Value::as_str);
@@ -144,9 +143,9 @@ impl Directory {
                 .store
                 .get_group(scope.iam, uuid)
                 .await?
-                .ok_or_else(|| ScimError::not_found(format!("no group with id {uuid}")))?;
+                .ok_or_else(|| Error::not_found(format!("no group with id {uuid}")))?;
             if if_version.is_some_and(|v| v != stored.version) {
-                return Err(precondition_failed().into());
+                return Err(Error::precondition_failed());
             }
             let out = patch::apply(&GROUP_RESOURCE, &stored.doc, &uuid.to_string(), &req)?;
             let kept = stored.doc.get("displayName").and_then(Value::as_str);

@@ -7,10 +7,8 @@ use serde_json::{Value, json};
 use super::patch::{back_off, lost_race};
 use super::search::SortRequest;
 use super::{
-    Directory, Error, ListResult, Paging, Result, Scope, changes, etag, parse_id,
-    precondition_failed, rfc3339,
+    Directory, Error, ListResult, Paging, Result, Scope, changes, etag, parse_id, rfc3339,
 };
-use crate::scim::ScimError;
 use crate::scim::filter;
 use crate::scim::projection::Projection;
 use crate::scim::resource::{self, fold_case};
@@ -56,7 +54,7 @@ impl Directory {
             user.map(|u| (u, Vec::new()))
         };
         let (mut stored, groups) =
-            found.ok_or_else(|| ScimError::not_found(format!("no user with id {id}")))?;
+            found.ok_or_else(|| Error::not_found(format!("no user with id {id}")))?;
         self.add_internal(proj, std::slice::from_mut(&mut stored))
             .await?;
         Ok(user_resource_of(scope, stored, &groups, proj))
@@ -84,7 +82,7 @@ impl Directory {
         let stored = loop {
             let current = read.ok_or(StoreError::NotFound)?;
             if if_version.is_some_and(|v| v != current.version) {
-                return Err(precondition_failed().into());
+                return Err(Error::precondition_failed());
             }
             // Judged against the account as it is now: a retry after a lost
             // race judges again, as PATCH does.
@@ -299,7 +297,7 @@ impl Directory {
         let raw = doc
             .get("userName")
             .and_then(Value::as_str)
-            .ok_or_else(|| ScimError::invalid_value("userName is required"))?;
+            .ok_or_else(|| Error::invalid_value("userName is required"))?;
         let user_name = match UserName::parse(raw) {
             Ok(n) => n,
             Err(e) => match kept {
@@ -352,10 +350,9 @@ pub(crate) fn check_body_id(body: &Value, id: &str) -> Result<()> {
     match given {
         None | Some(Value::Null) => Ok(()),
         Some(Value::String(s)) if s.eq_ignore_ascii_case(id) => Ok(()),
-        Some(_) => Err(ScimError::invalid_value(
+        Some(_) => Err(Error::invalid_value(
             "the id in the body does not match the id in the URL",
-        )
-        .into()),
+        )),
     }
 }
 
