@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::patch::{back_off, lost_race};
+use super::patch::retry_on_lost_race;
 use super::search::SortRequest;
 use super::stream::{MemberFields, MemberLists};
 use super::users::{Resource, check_body_id, meta};
@@ -78,8 +78,8 @@ impl Directory {
         // The stored document, read once, is what the record says changed;
         // the write is conditional on its version, and a lost race reads
         // again (see `patch.rs`).
-        let mut attempt = 0;
-        let stored = loop {
+        let (write, members) = (&write, &members);
+        let stored = retry_on_lost_race(if_version, move || async move {
             let current = self
                 .store
                 .get_group(scope.iam, uuid)
@@ -91,27 +91,20 @@ impl Directory {
             let docs = Some((&current.doc, &write.doc));
             let change = changes::GroupChange::new(&scope.audit(), uuid, docs);
             let expect = Some(current.version);
-            match self
+            Ok(self
                 .store
                 .replace_group(
                     scope.iam,
                     uuid,
-                    &write,
-                    &members,
+                    write,
+                    members,
                     expect,
                     &|d| change.records(d),
                     self.now(),
                 )
-                .await
-            {
-                Ok(s) => break s,
-                Err(e) if lost_race(&e, if_version, attempt) => {
-                    attempt += 1;
-                    back_off(attempt).await;
-                }
-                Err(e) => return Err(e.into()),
-            }
-        };
+                .await)
+        })
+        .await?;
         self.group_resource(scope, &stored, proj).await
     }
 

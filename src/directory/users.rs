@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use super::patch::{back_off, lost_race};
+use super::patch::retry_on_lost_race;
 use super::search::SortRequest;
 use super::{
     Directory, Error, ListResult, Paging, Result, Scope, changes, etag, parse_id, rfc3339,
@@ -74,52 +74,79 @@ impl Directory {
         // name may be written back, and its document what the record says
         // changed. The write is conditional on the version read, so the
         // record is exact; a lost race reads again (see `patch.rs`).
-        let mut read = self.store.get_user(scope.iam, uuid).await?;
+        let read = self.store.get_user(scope.iam, uuid).await?;
         let kept = read.as_ref().and_then(|s| s.doc.get("userName"));
         let kept = kept.and_then(Value::as_str).map_or(Kept::None, Kept::Name);
-        let mut write = self.user_write(body, false, kept).await?;
-        let mut attempt = 0;
-        let stored = loop {
-            let current = read.ok_or(StoreError::NotFound)?;
-            if if_version.is_some_and(|v| v != current.version) {
-                return Err(Error::precondition_failed());
-            }
-            // Judged against the account as it is now: a retry after a lost
-            // race judges again, as PATCH does.
-            self.check_user_write(scope, uuid, Some((&write.doc, write.active)))
-                .await?;
-            let records = [changes::user_updated(
-                &scope.audit(),
-                uuid,
-                &current.doc,
-                &write,
-            )];
-            write.emails_unchanged = current.doc.get("emails") == write.doc.get("emails");
-            let expect = Some(current.version);
-            match self
-                .store
-                .replace_user(scope.iam, uuid, &write, expect, &records, self.now())
-                .await
-            {
-                Ok(s) => break s,
-                Err(e) if lost_race(&e, if_version, attempt) => {
-                    attempt += 1;
-                    back_off(attempt).await;
-                    read = self.store.get_user(scope.iam, uuid).await?;
+        let write = &self.user_write(body, false, kept).await?;
+        let mut first_read = Some(read);
+        let stored = retry_on_lost_race(if_version, move || {
+            // The first attempt judges the user read above; a retry reads
+            // again.
+            let first = first_read.take();
+            async move {
+                let current = match first {
+                    Some(read) => read,
+                    None => self.store.get_user(scope.iam, uuid).await?,
+                };
+                let current = current.ok_or(StoreError::NotFound)?;
+                if if_version.is_some_and(|v| v != current.version) {
+                    return Err(Error::precondition_failed());
                 }
-                Err(e) => return Err(e.into()),
+                // Each attempt's own copy: what it writes depends on the
+                // document it read (see `replace_read_user`).
+                self.replace_read_user(scope, &current, &mut write.clone())
+                    .await
             }
-        };
+        })
+        .await?;
+        self.updated_user(scope, stored, proj).await
+    }
+
+    /// The write of a PUT or PATCH over the user as read: judged against
+    /// the account as it is now (a retry after a lost race judges again),
+    /// recorded as the change from what was read, and made only if the
+    /// user is still at the version read. The store's answer is left to
+    /// `retry_on_lost_race`.
+    pub(super) async fn replace_read_user(
+        &self,
+        scope: &Scope,
+        read: &Stored,
+        write: &mut UserWrite,
+    ) -> Result<std::result::Result<Stored, StoreError>> {
+        self.check_user_write(scope, read.id, Some((&write.doc, write.active)))
+            .await?;
+        let records = [changes::user_updated(
+            &scope.audit(),
+            read.id,
+            &read.doc,
+            write,
+        )];
+        write.emails_unchanged = read.doc.get("emails") == write.doc.get("emails");
+        let expect = Some(read.version);
+        Ok(self
+            .store
+            .replace_user(scope.iam, read.id, write, expect, &records, self.now())
+            .await)
+    }
+
+    /// The user as a PUT or PATCH answers: with its groups when the
+    /// projection asks for them.
+    pub(super) async fn updated_user(
+        &self,
+        scope: &Scope,
+        stored: Stored,
+        proj: &Projection,
+    ) -> Result<Resource> {
         let groups = if proj.includes(&USER_RESOURCE, None, "groups") {
             self.store
-                .groups_of_users(scope.iam, &[uuid])
+                .groups_of_users(scope.iam, &[stored.id])
                 .await?
-                .remove(&uuid)
+                .remove(&stored.id)
                 .unwrap_or_default()
         } else {
             Vec::new()
         };
-        Ok(user_resource(scope, &stored, &groups, proj))
+        Ok(user_resource_of(scope, stored, &groups, proj))
     }
 
     pub async fn delete_user(
