@@ -240,14 +240,6 @@ async fn main() -> ExitCode {
     }
 }
 
-fn describe(e: Error) -> String {
-    match e {
-        Error::Client(e) => e.detail,
-        Error::Forbidden(m) => m,
-        Error::Internal(cause) => cause,
-    }
-}
-
 async fn run(cli: Cli) -> Result<(), String> {
     let (bind, public_url, tls_cert, tls_key) = match &cli.command {
         Command::Serve(a) => (
@@ -298,8 +290,8 @@ async fn run(cli: Cli) -> Result<(), String> {
             eprintln!("migrations applied");
             Ok(())
         }
-        Command::Iam(c) => iam(&dir, c).await.map_err(describe),
-        Command::Token(c) => token(&dir, c).await.map_err(describe),
+        Command::Iam(c) => iam(&dir, c).await.map_err(|e| e.to_string()),
+        Command::Token(c) => token(&dir, c).await.map_err(|e| e.to_string()),
         Command::Admin(AdminCommand::Bootstrap {
             email,
             name,
@@ -312,7 +304,7 @@ async fn run(cli: Cli) -> Result<(), String> {
                     time::Duration::hours(valid_hours.into()),
                 )
                 .await
-                .map_err(describe)?;
+                .map_err(|e| e.to_string())?;
             println!("{token}");
             Ok(())
         }
@@ -322,13 +314,15 @@ async fn run(cli: Cli) -> Result<(), String> {
             to,
             output,
         }) => metrics_export(&dir, days, from, to, output).await,
-        Command::Audit(AuditCommand::Verify) => match dir.verify_audit().await.map_err(describe)? {
-            Ok(n) => {
-                println!("audit log intact: {n} records");
-                Ok(())
+        Command::Audit(AuditCommand::Verify) => {
+            match dir.verify_audit().await.map_err(|e| e.to_string())? {
+                Ok(n) => {
+                    println!("audit log intact: {n} records");
+                    Ok(())
+                }
+                Err(broken) => Err(format!("audit log broken: {broken}")),
             }
-            Err(broken) => Err(format!("audit log broken: {broken}")),
-        },
+        }
     }
 }
 
@@ -431,7 +425,7 @@ async fn metrics_export(
     let doc = dir
         .metrics_export(&Ctx::cli(), range.from, range.to)
         .await
-        .map_err(describe)?;
+        .map_err(|e| e.to_string())?;
     let mut text = serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())?;
     text.push('\n');
     match output {

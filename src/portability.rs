@@ -9,8 +9,8 @@ use std::path::Path;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::config::Config;
+use crate::directory::Directory;
 use crate::directory::transfer::ImportReport;
-use crate::directory::{Directory, Error};
 use crate::store::sqlite::backup;
 
 const PG_DUMP_HINT: &str = "backup and restore copy SQLite databases; for PostgreSQL use \
@@ -18,14 +18,6 @@ const PG_DUMP_HINT: &str = "backup and restore copy SQLite databases; for Postgr
 
 fn is_sqlite(config: &Config) -> bool {
     config.database_url.starts_with("sqlite:")
-}
-
-fn describe(e: Error) -> String {
-    match e {
-        Error::Client(e) => e.detail,
-        Error::Forbidden(m) => m,
-        Error::Internal(cause) => cause,
-    }
 }
 
 /// Taken by `serve` for the rest of the process, so that `restore` refuses
@@ -180,7 +172,7 @@ pub async fn export(dir: &Directory, output: Option<&Path>, force: bool) -> Resu
                 let counts = dir
                     .export_lines(&mut out, &mut progress)
                     .await
-                    .map_err(describe)?;
+                    .map_err(|e| e.to_string())?;
                 let file = out.into_inner().map_err(|e| e.to_string())?;
                 file.sync_all().map_err(|e| e.to_string())?;
                 std::fs::rename(&staged, path).map_err(|e| e.to_string())?;
@@ -197,7 +189,7 @@ pub async fn export(dir: &Directory, output: Option<&Path>, force: bool) -> Resu
             let mut out = BufWriter::with_capacity(1 << 20, stdout.lock());
             dir.export_lines(&mut out, &mut progress)
                 .await
-                .map_err(describe)?
+                .map_err(|e| e.to_string())?
         }
     };
     bar.finish_and_clear();
@@ -232,7 +224,7 @@ pub async fn import(
             let report = dir
                 .import_lines(&mut reader, batch_size, &mut progress)
                 .await
-                .map_err(describe)?;
+                .map_err(|e| e.to_string())?;
             bar.finish_and_clear();
             report
         }
@@ -244,7 +236,7 @@ pub async fn import(
             let report = dir
                 .import_lines(&mut reader, batch_size, &mut progress)
                 .await
-                .map_err(describe)?;
+                .map_err(|e| e.to_string())?;
             bar.finish_and_clear();
             report
         }

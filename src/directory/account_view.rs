@@ -16,8 +16,7 @@ use super::grants::Permissions;
 use super::ids::{GroupId, UserId};
 use super::permissions::may;
 use super::subscriptions::SubscriptionView;
-use super::{Directory, Result, Timestamp};
-use crate::scim::ScimError;
+use super::{Directory, Error, Result, Timestamp};
 use crate::scim::resource::fold_case;
 use crate::store::accounts::{Account, AccountQuery, AccountSort};
 
@@ -226,7 +225,7 @@ fn summary(a: &Account, names: &HashMap<Uuid, String>) -> AccountSummary {
     }
 }
 
-pub fn parse_sort(s: Option<&str>) -> std::result::Result<(AccountSort, bool), ScimError> {
+pub fn parse_sort(s: Option<&str>) -> Result<(AccountSort, bool)> {
     let Some(s) = s.filter(|s| !s.is_empty()) else {
         return Ok((AccountSort::UserName, false));
     };
@@ -239,7 +238,7 @@ pub fn parse_sort(s: Option<&str>) -> std::result::Result<(AccountSort, bool), S
         "created" => AccountSort::Created,
         "lastModified" => AccountSort::LastModified,
         _ => {
-            return Err(ScimError::invalid_value(
+            return Err(Error::invalid_value(
                 "sort is userName, created or lastModified, '-' first for descending",
             ));
         }

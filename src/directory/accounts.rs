@@ -13,7 +13,6 @@ use super::ids::UserId;
 use super::permissions::may;
 use super::{Directory, Error, Result};
 use crate::audit::{Actor, Entry};
-use crate::scim::ScimError;
 use crate::scim::resource::fold_case;
 use crate::scim::schema::USER_RESOURCE;
 use crate::scim::search_doc;
@@ -55,15 +54,13 @@ impl Ctx {
 }
 
 fn last_admin_refused() -> Error {
-    Error::Client(ScimError::new(
-        409,
-        None,
+    Error::conflict(
         "this is the last enabled account holding USER_ADMIN: grant USER_ADMIN to another enabled account first",
-    ))
+    )
 }
 
 fn account_not_found(id: Uuid) -> Error {
-    Error::Client(ScimError::not_found(format!("no account with id {id}")))
+    Error::not_found(format!("no account with id {id}"))
 }
 
 /// Maps the store's refusal of the last USER_ADMIN to its own message.
@@ -138,9 +135,9 @@ impl Directory {
         if let Some(n) = full_name
             && (n.is_empty() || check_chars("fullName", n, 256).is_err())
         {
-            return Err(
-                ScimError::invalid_value("fullName is 1 to 256 printable characters").into(),
-            );
+            return Err(Error::invalid_value(
+                "fullName is 1 to 256 printable characters",
+            ));
         }
         let mut doc = json!({
             "schemas": [crate::scim::schema::USER_SCHEMA],

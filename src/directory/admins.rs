@@ -4,9 +4,8 @@
 
 use super::accounts::{Ctx, not_found_as_account};
 use super::ids::UserId;
-use super::{Directory, Error, Result, invalid_value};
+use super::{Directory, Error, Result};
 use crate::auth::admin_token;
-use crate::scim::ScimError;
 use crate::scim::user_name::UserName;
 use crate::store::accounts::Account;
 
@@ -14,7 +13,7 @@ pub use super::permissions::USER_ADMIN;
 
 /// An email address as a userName: a valid [`UserName`], with one '@' with
 /// text on both sides, a dot in the domain, no spaces, at most 254 bytes.
-pub fn validate_email(email: &str) -> std::result::Result<UserName, ScimError> {
+pub fn validate_email(email: &str) -> Result<UserName> {
     let name = UserName::parse(email)?;
     let valid = email.len() <= 254
         && !email.chars().any(|c| c.is_whitespace() || c.is_control())
@@ -31,7 +30,7 @@ pub fn validate_email(email: &str) -> std::result::Result<UserName, ScimError> {
     if valid {
         Ok(name)
     } else {
-        Err(ScimError::invalid_value(format!(
+        Err(Error::invalid_value(format!(
             "'{}' is not an email address",
             super::truncate(email)
         )))
@@ -49,7 +48,7 @@ impl Directory {
         valid_for: time::Duration,
     ) -> Result<(UserId, String)> {
         let user_name = validate_email(email)?;
-        admin_token::check_validity(valid_for).map_err(invalid_value)?;
+        admin_token::check_validity(valid_for).map_err(Error::invalid_value)?;
         let ctx = Ctx::cli();
         let user = match self
             .account_by_user_name(super::iams::BUILT_IN_IAM, &user_name)

@@ -12,14 +12,13 @@ use super::accounts::Ctx;
 use super::grants::GroupsByIam;
 use super::ids::{GroupId, UserId};
 use super::permissions::may;
-use super::{Directory, Result, changes, truncate};
-use crate::scim::ScimError;
+use super::{Directory, Error, Result, changes, truncate};
 use crate::store::accounts::{Account, AttributeOp};
 
 /// An attribute key or value: printable, bounded.
-pub(super) fn check_attribute_text(what: &str, s: &str) -> std::result::Result<(), ScimError> {
+pub(super) fn check_attribute_text(what: &str, s: &str) -> Result<()> {
     if s.is_empty() || s.chars().count() > 256 || s.chars().any(char::is_control) {
-        return Err(ScimError::invalid_value(format!(
+        return Err(Error::invalid_value(format!(
             "an attribute {what} is 1 to 256 printable characters: '{}'",
             truncate(s)
         )));
@@ -140,35 +139,35 @@ fn merge(into: &mut Layer, from: &Layer) {
 }
 
 /// A parsed attribute PATCH of the admin API.
-pub(crate) fn attribute_ops(body: &Value) -> std::result::Result<Vec<AttributeOp>, ScimError> {
+pub(crate) fn attribute_ops(body: &Value) -> Result<Vec<AttributeOp>> {
     let ops = body
         .get("operations")
         .and_then(Value::as_array)
-        .ok_or_else(|| ScimError::invalid_value("'operations' must be an array"))?;
+        .ok_or_else(|| Error::invalid_value("'operations' must be an array"))?;
     if ops.is_empty() || ops.len() > 1000 {
-        return Err(ScimError::invalid_value(
+        return Err(Error::invalid_value(
             "'operations' holds 1 to 1000 operations",
         ));
     }
     ops.iter()
         .enumerate()
         .map(|(i, op)| {
-            let at = |m: &str| ScimError::invalid_value(format!("operation {}: {m}", i + 1));
+            let at = |m: &str| Error::invalid_value(format!("operation {}: {m}", i + 1));
             let name = op
                 .get("name")
                 .and_then(Value::as_str)
                 .ok_or_else(|| at("'name' must be a string"))?;
-            check_attribute_text("name", name).map_err(|e| at(&e.detail))?;
+            check_attribute_text("name", name).map_err(|e| at(e.detail()))?;
             let values: Vec<String> = match op.get("values") {
                 None | Some(Value::Null) => Vec::new(),
                 Some(Value::Array(a)) => a
                     .iter()
                     .map(|v| {
                         let s = v.as_str().ok_or_else(|| at("'values' must be strings"))?;
-                        check_attribute_text("value", s).map_err(|e| at(&e.detail))?;
+                        check_attribute_text("value", s).map_err(|e| at(e.detail()))?;
                         Ok(s.to_owned())
                     })
-                    .collect::<std::result::Result<_, ScimError>>()?,
+                    .collect::<Result<_>>()?,
                 Some(_) => return Err(at("'values' must be an array of strings")),
             };
             let key = name.to_owned();
@@ -244,9 +243,10 @@ impl Directory {
         };
         let (kind, id) = (owner.kind(), owner.uuid());
         if !exists {
-            return Err(
-                ScimError::not_found(format!("no {} with id {id}", kind.to_lowercase())).into(),
-            );
+            return Err(Error::not_found(format!(
+                "no {} with id {id}",
+                kind.to_lowercase()
+            )));
         }
         // Records per key that lost or gained values, as the store finds.
         let who = ctx.entry("");
@@ -264,7 +264,7 @@ impl Directory {
     pub async fn group_attributes(&self, ctx: &Ctx, group: GroupId) -> Result<Layer> {
         ctx.require(may::READ_ACCOUNTS)?;
         if !self.store.group_exists(group.uuid()).await? {
-            return Err(ScimError::not_found(format!("no group with id {group}")).into());
+            return Err(Error::not_found(format!("no group with id {group}")));
         }
         Ok(layer(self.store.attributes(group.uuid()).await?))
     }

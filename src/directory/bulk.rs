@@ -77,16 +77,15 @@ impl Run<'_> {
     /// The operation's body and target with every reference resolved, or
     /// the error for a reference that cannot be: 409 when the POST that
     /// defines it failed (or did not run), 400 when no POST defines it.
-    fn resolve(&self, op: &Operation) -> Result<(Value, Option<String>), ScimError> {
+    fn resolve(&self, op: &Operation) -> super::Result<(Value, Option<String>)> {
         let unresolved = |b: String| {
             if self.defined.contains(b.as_str()) {
-                ScimError::new(
-                    409,
-                    None,
-                    format!("bulkId '{}' names an operation that failed", truncate(&b)),
-                )
+                Error::conflict(format!(
+                    "bulkId '{}' names an operation that failed",
+                    truncate(&b)
+                ))
             } else {
-                ScimError::invalid_value(format!(
+                Error::invalid_value(format!(
                     "bulkId '{}' is not defined by any POST of this request",
                     truncate(&b)
                 ))
@@ -109,19 +108,13 @@ impl Run<'_> {
     }
 }
 
+/// A failed operation's error as the single request would answer it (see
+/// `Error::to_scim`); an internal error's cause goes to the log.
 fn client_error(e: Error) -> ScimError {
-    match e {
-        Error::Client(e) => e,
-        Error::Forbidden(m) => ScimError::new(403, None, m),
-        Error::Internal(cause) => {
-            tracing::error!(%cause, "internal error in a bulk operation");
-            ScimError::new(
-                500,
-                None,
-                "internal server error; the server log has the cause",
-            )
-        }
+    if let Error::Internal(cause) = &e {
+        tracing::error!(%cause, "internal error in a bulk operation");
     }
+    e.to_scim()
 }
 
 impl Directory {
@@ -168,7 +161,7 @@ impl Directory {
                         // RFC 7644 §3.7: location is required except for a
                         // failed POST; an unresolved target keeps its name.
                         let location = op.target.as_deref().map(|t| run.location(op.endpoint, t));
-                        run.record(OpResult::failed(op, location, e));
+                        run.record(OpResult::failed(op, location, client_error(e)));
                     }
                     continue;
                 }
@@ -208,11 +201,9 @@ impl Directory {
             run.record(OpResult::failed(
                 op,
                 location,
-                ScimError::new(
-                    409,
-                    None,
+                client_error(Error::conflict(
                     "the bulkId references of this operation form a cycle (or depend on one)",
-                ),
+                )),
             ));
         }
         run.results

@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::scim::{ScimError, ScimType};
+use super::{Error, Invalid};
 use crate::store::{Direction, KeyValue, Keyset, ListPage, Seek};
 
 type HmacSha256 = Hmac<Sha256>;
@@ -75,18 +75,18 @@ impl Fingerprint {
     }
 }
 
-pub fn invalid() -> ScimError {
-    ScimError::bad(
-        ScimType::InvalidCursor,
+fn invalid() -> Error {
+    Error::invalid(
+        Invalid::Cursor,
         "the cursor is not valid for this query: send the nextCursor or previousCursor of a \
          previous response unchanged, with the query's other parameters (filter, sortBy, \
          sortOrder) as they were; an empty cursor starts again",
     )
 }
 
-fn expired(timeout_secs: u64) -> ScimError {
-    ScimError::bad(
-        ScimType::ExpiredCursor,
+fn expired(timeout_secs: u64) -> Error {
+    Error::invalid(
+        Invalid::ExpiredCursor,
         format!(
             "the cursor has expired: cursors are valid for {timeout_secs} seconds; start again \
              with an empty cursor"
@@ -137,7 +137,7 @@ pub fn decode(
     cursor: &str,
     now: OffsetDateTime,
     timeout_secs: u64,
-) -> Result<(Seek, Option<u64>), ScimError> {
+) -> Result<(Seek, Option<u64>), Error> {
     if cursor.len() > MAX_LEN {
         return Err(invalid());
     }
@@ -197,7 +197,7 @@ fn key_json(k: &KeyValue) -> Value {
     }
 }
 
-fn key_value(v: &Value) -> Result<KeyValue, ScimError> {
+fn key_value(v: &Value) -> Result<KeyValue, Error> {
     let Some(obj) = v.as_object() else {
         return if v.is_null() {
             Ok(KeyValue::Null)

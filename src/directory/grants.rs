@@ -11,14 +11,13 @@ use super::accounts::{Ctx, guarded, not_found_as_account};
 use super::ids::{IamId, UserId};
 use super::permissions::may;
 use super::{Directory, Error, Result, changes, truncate};
-use crate::scim::ScimError;
 use crate::scim::resource::fold_case;
 use crate::store::GroupRef;
 use crate::store::StoreError;
 use crate::store::accounts::{Account, BUILT_IN_IAM_ID, Grant, PermissionDef, SOURCE_DIRECT};
 
 /// A permission name: upper-case letters, digits and '_', at most 64.
-pub(super) fn check_permission_name(s: &str) -> std::result::Result<(), ScimError> {
+pub(super) fn check_permission_name(s: &str) -> Result<()> {
     let ok = !s.is_empty()
         && s.len() <= 64
         && s.starts_with(|c: char| c.is_ascii_uppercase())
@@ -27,7 +26,7 @@ pub(super) fn check_permission_name(s: &str) -> std::result::Result<(), ScimErro
     if ok {
         Ok(())
     } else {
-        Err(ScimError::invalid_value(format!(
+        Err(Error::invalid_value(format!(
             "a permission name is 1 to 64 characters: A-Z, 0-9 and '_', starting with a letter: '{}'",
             truncate(s)
         )))
@@ -83,10 +82,10 @@ impl Serialize for Permissions {
 }
 
 pub(super) fn unknown_permission(p: &str) -> Error {
-    Error::Client(ScimError::invalid_value(format!(
+    Error::invalid_value(format!(
         "no permission named '{}' in the catalogue",
         truncate(p)
-    )))
+    ))
 }
 
 impl Directory {
@@ -113,7 +112,9 @@ impl Directory {
         ctx.require(may::MANAGE_ACCOUNTS)?;
         check_permission_name(name)?;
         if description.chars().count() > 512 {
-            return Err(ScimError::invalid_value("a description is at most 512 characters").into());
+            return Err(Error::invalid_value(
+                "a description is at most 512 characters",
+            ));
         }
         let def = PermissionDef {
             name: name.to_owned(),
@@ -125,9 +126,9 @@ impl Directory {
             .add_permission(&def, &entry, self.now())
             .await
             .map_err(|e| match e {
-                StoreError::Conflict(_) => Error::Client(ScimError::uniqueness(format!(
-                    "the permission {name} already exists"
-                ))),
+                StoreError::Conflict(_) => {
+                    Error::duplicate(format!("the permission {name} already exists"))
+                }
                 other => other.into(),
             })?;
         Ok(def)
@@ -203,9 +204,9 @@ impl Directory {
     pub async fn add_permissions(&self, ctx: &Ctx, user: UserId, names: &[String]) -> Result<()> {
         ctx.require(may::MANAGE_ACCOUNTS)?;
         if names.is_empty() || names.len() > 100 {
-            return Err(
-                ScimError::invalid_value("'permissions' names 1 to 100 permissions").into(),
-            );
+            return Err(Error::invalid_value(
+                "'permissions' names 1 to 100 permissions",
+            ));
         }
         let catalogue = self.catalogue_names().await?;
         if let Some(p) = names.iter().find(|p| !catalogue.contains(*p)) {
@@ -237,19 +238,15 @@ impl Directory {
         let account = self.account(user).await?;
         let held = self.effective_permissions(&account).await?;
         let Some(sources) = held.get(name) else {
-            return Err(ScimError::not_found(format!(
+            return Err(Error::not_found(format!(
                 "the account does not hold {}",
                 truncate(name)
-            ))
-            .into());
+            )));
         };
         if sources.iter().all(|s| s.starts_with("group:")) {
-            return Err(ScimError::new(
-                409,
-                None,
-                format!("{name} comes from the account's groups; change the group mapping instead"),
-            )
-            .into());
+            return Err(Error::conflict(format!(
+                "{name} comes from the account's groups; change the group mapping instead"
+            )));
         }
         let admins_after = if name == super::permissions::USER_ADMIN {
             self.guard_user_admins(&super::guard::WhatIf {

@@ -7,12 +7,11 @@ use std::collections::HashSet;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::patch::{back_off, lost_race};
+use super::patch::retry_on_lost_race;
 use super::search::SortRequest;
 use super::stream::{MemberFields, MemberLists};
 use super::users::{Resource, check_body_id, meta};
-use super::{Directory, ListResult, Paging, Result, Scope, changes, parse_id, precondition_failed};
-use crate::scim::ScimError;
+use super::{Directory, Error, ListResult, Paging, Result, Scope, changes, parse_id};
 use crate::scim::projection::Projection;
 use crate::scim::resource::{self, fold_case};
 use crate::scim::schema::{GROUP_RESOURCE, GROUP_SCHEMA};
@@ -46,7 +45,7 @@ impl Directory {
             .store
             .get_group(scope.iam, id)
             .await?
-            .ok_or_else(|| ScimError::not_found(format!("no group with id {id}")))?;
+            .ok_or_else(|| Error::not_found(format!("no group with id {id}")))?;
         Ok(GroupRead {
             resource: group_head(scope, &stored, proj),
             members: member_lists(scope, proj, [id]),
@@ -79,40 +78,33 @@ impl Directory {
         // The stored document, read once, is what the record says changed;
         // the write is conditional on its version, and a lost race reads
         // again (see `patch.rs`).
-        let mut attempt = 0;
-        let stored = loop {
+        let (write, members) = (&write, &members);
+        let stored = retry_on_lost_race(if_version, move || async move {
             let current = self
                 .store
                 .get_group(scope.iam, uuid)
                 .await?
                 .ok_or(StoreError::NotFound)?;
             if if_version.is_some_and(|v| v != current.version) {
-                return Err(precondition_failed().into());
+                return Err(Error::precondition_failed());
             }
             let docs = Some((&current.doc, &write.doc));
             let change = changes::GroupChange::new(&scope.audit(), uuid, docs);
             let expect = Some(current.version);
-            match self
+            Ok(self
                 .store
                 .replace_group(
                     scope.iam,
                     uuid,
-                    &write,
-                    &members,
+                    write,
+                    members,
                     expect,
                     &|d| change.records(d),
                     self.now(),
                 )
-                .await
-            {
-                Ok(s) => break s,
-                Err(e) if lost_race(&e, if_version, attempt) => {
-                    attempt += 1;
-                    back_off(attempt).await;
-                }
-                Err(e) => return Err(e.into()),
-            }
-        };
+                .await)
+        })
+        .await?;
         self.group_resource(scope, &stored, proj).await
     }
 
@@ -194,7 +186,7 @@ impl Directory {
         wanted: &[Uuid],
     ) -> Result<Vec<(Uuid, MemberKind)>> {
         if wanted.contains(&group) {
-            return Err(ScimError::invalid_value("a group cannot be a member of itself").into());
+            return Err(Error::invalid_value("a group cannot be a member of itself"));
         }
         if wanted.is_empty() {
             return Ok(Vec::new());
@@ -315,7 +307,7 @@ pub(super) fn group_write(body: &Value, kept: Option<&str>) -> Result<(GroupWrit
     let display_name = doc
         .get("displayName")
         .and_then(Value::as_str)
-        .ok_or_else(|| ScimError::invalid_value("displayName is required"))?
+        .ok_or_else(|| Error::invalid_value("displayName is required"))?
         .to_owned();
     if kept != Some(display_name.as_str()) {
         check_chars("displayName", &display_name, MAX_CHARS)?;

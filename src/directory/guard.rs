@@ -17,8 +17,7 @@ use uuid::Uuid;
 use super::accounts::IamSettings;
 use super::ids::{IamId, UserId};
 use super::permissions::{POWER_PERMISSIONS, USER_ADMIN};
-use super::{Directory, Result, Scope};
-use crate::scim::ScimError;
+use super::{Directory, Error, Result, Scope};
 use crate::scim::resource::fold_case;
 use crate::store::accounts::{Account, AccountQuery, BUILT_IN_IAM_ID, LastAdmin};
 use crate::store::{ListQuery, MemberKind};
@@ -70,10 +69,8 @@ fn standing(a: &Account) -> bool {
     a.enabled() && a.active
 }
 
-fn last_admin() -> ScimError {
-    ScimError::new(
-        409,
-        None,
+fn last_admin() -> Error {
+    Error::conflict(
         "this would leave no enabled, active account holding USER_ADMIN; \
          grant USER_ADMIN to another account first",
     )
@@ -117,14 +114,11 @@ impl Directory {
                 }
             };
             if !leaving && !self.is_admin_source(scope.iam).await? {
-                return Err(ScimError::new(
-                    403,
-                    None,
+                return Err(Error::refused(
                     "this account holds USER_ADMIN or APPLICATION_ADMIN: only the identity \
                      provider of the IAM administrators sign in from (oidc_iam) may change it; \
                      this one may only deactivate or delete it",
-                )
-                .into());
+                ));
             }
         }
         let ends_standing = after.is_none_or(|(_, active)| !active);
@@ -191,7 +185,7 @@ impl Directory {
         }
         let after = self.user_admins(change).await?;
         if after.is_empty() {
-            return Err(last_admin().into());
+            return Err(last_admin());
         }
         Ok(after.into_iter().collect())
     }

@@ -13,7 +13,6 @@ use super::attributes::check_attribute_text;
 use super::grants::unknown_permission;
 use super::permissions::may;
 use super::{Directory, Error, Result, truncate};
-use crate::scim::ScimError;
 use crate::scim::resource::fold_case;
 
 /// What a SCIM DELETE from an IAM's identity provider does to an account.
@@ -122,7 +121,7 @@ impl Directory {
         ctx.require(may::MANAGE_IAMS)?;
         let iam = self.iam(name).await?;
         let settings: IamSettings = serde_json::from_value(body.clone())
-            .map_err(|e| ScimError::invalid_value(format!("IAM settings: {e}")))?;
+            .map_err(|e| Error::invalid_value(format!("IAM settings: {e}")))?;
         let catalogue = self.catalogue_names().await?;
         let named = settings
             .default_permissions
@@ -145,15 +144,14 @@ impl Directory {
         .await?;
         if let Some(rate) = &settings.rate_limit {
             rate.check()
-                .map_err(|e| ScimError::invalid_value(format!("IAM settings: rateLimit: {e}")))?;
+                .map_err(|e| Error::invalid_value(format!("IAM settings: rateLimit: {e}")))?;
         }
         for (path, key) in &settings.attribute_mapping {
             check_attribute_text("name", key)?;
             if path.is_empty() || path.len() > 512 {
-                return Err(ScimError::invalid_value(
+                return Err(Error::invalid_value(
                     "an attribute mapping path is 1 to 512 characters",
-                )
-                .into());
+                ));
             }
         }
         let value = serde_json::to_value(&settings).map_err(|e| Error::Internal(e.to_string()))?;
@@ -200,7 +198,7 @@ fn granting_changes(before: &IamSettings, after: &IamSettings) -> BTreeSet<Strin
 /// reads a secret (`password`) or what the internal IAM owns itself
 /// (`entitlements`, the bridge extension), which would let an identity
 /// provider write what only administrators may.
-fn check_mapped_path(path: &str) -> std::result::Result<(), ScimError> {
+fn check_mapped_path(path: &str) -> Result<()> {
     let lower = path.to_ascii_lowercase();
     let bridge = crate::scim::schema::BRIDGE_USER_SCHEMA.to_ascii_lowercase();
     let core = crate::scim::schema::USER_SCHEMA.to_ascii_lowercase();
@@ -210,7 +208,7 @@ fn check_mapped_path(path: &str) -> std::result::Result<(), ScimError> {
         .to_owned();
     let first = bare.split(['.', '[']).next().unwrap_or("");
     if lower.starts_with(&bridge) || matches!(first, "password" | "entitlements") {
-        return Err(ScimError::invalid_value(format!(
+        return Err(Error::invalid_value(format!(
             "an attribute mapping may not read '{}': passwords and what the internal IAM owns are never attributes",
             truncate(path)
         )));

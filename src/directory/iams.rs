@@ -1,20 +1,19 @@
 //! IAMs (sources of identities) and the SCIM tokens that act for them.
 
 use crate::auth::scim_token;
-use crate::scim::ScimError;
 use crate::store::accounts::BUILT_IN_IAM_ID;
 use crate::store::{Iam, NewToken, TokenInfo};
 use uuid::Uuid;
 
 use super::accounts::{Ctx, IamSettings};
 use super::permissions::may;
-use super::{Directory, Result};
+use super::{Directory, Error, Result};
 
 /// The built-in IAM, administered here rather than by an identity provider.
 pub const BUILT_IN_IAM: &str = "bim";
 
 /// An IAM name: what operators type and scripts pass, so kept plain.
-pub fn validate_iam_name(name: &str) -> std::result::Result<(), ScimError> {
+pub fn validate_iam_name(name: &str) -> Result<()> {
     let ok = !name.is_empty()
         && name.len() <= 64
         && name
@@ -27,7 +26,7 @@ pub fn validate_iam_name(name: &str) -> std::result::Result<(), ScimError> {
     if ok {
         Ok(())
     } else {
-        Err(ScimError::invalid_value(
+        Err(Error::invalid_value(
             "an IAM name is 1 to 64 characters: letters, digits, '-', '_' or '.', starting with a letter or digit",
         ))
     }
@@ -96,9 +95,10 @@ impl Directory {
     }
 
     pub async fn iam(&self, name: &str) -> Result<Iam> {
-        self.store.iam_by_name(name).await?.ok_or_else(|| {
-            ScimError::not_found(format!("no IAM named '{}'", super::truncate(name))).into()
-        })
+        self.store
+            .iam_by_name(name)
+            .await?
+            .ok_or_else(|| Error::not_found(format!("no IAM named '{}'", super::truncate(name))))
     }
 
     /// Mints a SCIM token for an IAM. The secret is returned once and only
@@ -120,13 +120,10 @@ impl Directory {
         ctx.require(may::MANAGE_IAMS)?;
         let iam = self.iam(iam).await?;
         if iam.id == BUILT_IN_IAM_ID {
-            return Err(ScimError::new(
-                403,
-                None,
+            return Err(Error::refused(
                 "the built-in IAM takes no SCIM tokens: its accounts, groups and admins are \
                  managed with the admin API and the console, where each change needs its permission",
-            )
-            .into());
+            ));
         }
         let id = Uuid::new_v4();
         let (token, secret_hash) = scim_token::mint(id);
@@ -165,7 +162,7 @@ impl Directory {
     }
 
     pub async fn revoke_token(&self, id: &str) -> Result<()> {
-        let id = Uuid::parse_str(id).map_err(|_| ScimError::not_found("no token with that id"))?;
+        let id = Uuid::parse_str(id).map_err(|_| Error::not_found("no token with that id"))?;
         self.revoke_token_as(&Ctx::cli(), id).await
     }
 
@@ -175,7 +172,7 @@ impl Directory {
         if self.store.revoke_token(id, &entry, self.now()).await? {
             Ok(())
         } else {
-            Err(ScimError::not_found("no active token with that id").into())
+            Err(Error::not_found("no active token with that id"))
         }
     }
 

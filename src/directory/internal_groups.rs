@@ -10,8 +10,7 @@ use uuid::Uuid;
 
 use super::accounts::Ctx;
 use super::permissions::may;
-use super::{Directory, Result, Scope, rfc3339, truncate};
-use crate::scim::ScimError;
+use super::{Directory, Error, Result, Scope, rfc3339, truncate};
 use crate::store::accounts::BUILT_IN_IAM_ID;
 use crate::store::{GroupPatch, ListQuery, MemberKind, Window};
 
@@ -30,9 +29,9 @@ impl Directory {
         ctx.require(may::MANAGE_ACCOUNTS)?;
         let name = display_name.trim();
         if name.is_empty() || name.chars().count() > 256 || name.chars().any(char::is_control) {
-            return Err(
-                ScimError::invalid_value("displayName is 1 to 256 printable characters").into(),
-            );
+            return Err(Error::invalid_value(
+                "displayName is 1 to 256 printable characters",
+            ));
         }
         let (write, _) = super::groups::group_write(&json!({ "displayName": name }), None)?;
         let id = self.new_id();
@@ -100,7 +99,7 @@ impl Directory {
             .store
             .group_iam(group)
             .await?
-            .ok_or_else(|| ScimError::not_found(format!("no group with id {group}")))?;
+            .ok_or_else(|| Error::not_found(format!("no group with id {group}")))?;
         let mut members = self.store.stream_members(iam, group);
         let mut hits = Vec::new();
         let mut seen = 0u64;
@@ -123,11 +122,11 @@ impl Directory {
         ctx.require(may::MANAGE_ACCOUNTS)?;
         self.internal_group(group).await?;
         if ids.is_empty() || ids.len() > 10_000 {
-            return Err(ScimError::invalid_value("'members' names 1 to 10,000 accounts").into());
+            return Err(Error::invalid_value("'members' names 1 to 10,000 accounts"));
         }
         for id in ids {
             if self.store.account(*id).await?.is_none() {
-                return Err(ScimError::not_found(format!("no account with id {id}")).into());
+                return Err(Error::not_found(format!("no account with id {id}")));
             }
         }
         let add: Vec<(Uuid, MemberKind)> = ids.iter().map(|id| (*id, MemberKind::User)).collect();
@@ -180,16 +179,11 @@ impl Directory {
     /// 404 for no group, 409 for an identity provider's group.
     async fn internal_group(&self, group: Uuid) -> Result<()> {
         match self.store.group_iam(group).await? {
-            None => Err(ScimError::not_found(format!("no group with id {group}")).into()),
-            Some(iam) if iam != BUILT_IN_IAM_ID => Err(ScimError::new(
-                409,
-                None,
-                format!(
-                    "group {} belongs to an identity provider: its members change there",
-                    truncate(&group.to_string())
-                ),
-            )
-            .into()),
+            None => Err(Error::not_found(format!("no group with id {group}"))),
+            Some(iam) if iam != BUILT_IN_IAM_ID => Err(Error::conflict(format!(
+                "group {} belongs to an identity provider: its members change there",
+                truncate(&group.to_string())
+            ))),
             Some(_) => Ok(()),
         }
     }

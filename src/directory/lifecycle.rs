@@ -10,7 +10,6 @@ use super::accounts::{Ctx, not_found_as_account};
 use super::ids::{IamId, UserId};
 use super::permissions::may;
 use super::{Directory, Error, Result, truncate};
-use crate::scim::ScimError;
 use crate::scim::resource::fold_case;
 use crate::scim::schema::USER_RESOURCE;
 use crate::scim::search_doc;
@@ -60,10 +59,9 @@ impl Directory {
     ) -> Result<()> {
         ctx.require(may::MANAGE_ACCOUNTS)?;
         if confirm != Some("Delete") {
-            return Err(ScimError::invalid_value(
+            return Err(Error::invalid_value(
                 "a permanent delete needs the confirmation ?confirm=Delete",
-            )
-            .into());
+            ));
         }
         let admins_after = self
             .guard_user_admins(&super::guard::WhatIf {
@@ -146,11 +144,11 @@ impl Directory {
             )
             .await
             .map_err(|e| match e {
-                StoreError::Conflict(_) => Error::Client(ScimError::uniqueness(format!(
+                StoreError::Conflict(_) => Error::duplicate(format!(
                     "the IAM {} already has a user named '{}'",
                     target.name,
                     truncate(write.user_name.as_str())
-                ))),
+                )),
                 other => not_found_as_account(other, user),
             })
     }

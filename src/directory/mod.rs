@@ -10,6 +10,7 @@ pub mod audit_log;
 pub mod bulk;
 pub mod changes;
 pub mod cursor;
+mod error;
 pub mod grants;
 pub mod groups;
 pub mod guard;
@@ -29,6 +30,7 @@ pub mod transfer;
 pub mod usage;
 pub mod users;
 
+pub use error::{Error, Invalid, Result};
 pub use paging::{ListResult, Paging};
 
 use std::sync::Arc;
@@ -37,57 +39,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::scim::filter::FilterLimits;
-use crate::scim::{ScimError, ScimType};
-use crate::store::{DynStore, StoreError};
-
-/// What the domain layer answers when an operation fails.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// The client's fault, in SCIM terms (status, scimType, detail).
-    #[error(transparent)]
-    Client(#[from] ScimError),
-    /// The caller may not do this at all: it lacks the permission the
-    /// operation needs (see `permissions::may`). 403, whatever the input.
-    #[error("{0}")]
-    Forbidden(String),
-    /// Ours: logged with its cause, answered with a generic 500.
-    #[error("internal error: {0}")]
-    Internal(String),
-}
-
-impl From<StoreError> for Error {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::Filter(e) => Error::Client(e),
-            StoreError::Nesting(r) => Error::Client(ScimError::invalid_value(r.to_string())),
-            StoreError::NotFound => Error::Client(ScimError::not_found("resource not found")),
-            StoreError::VersionMismatch => Error::Client(precondition_failed()),
-            StoreError::Conflict(index) => {
-                Error::Client(ScimError::uniqueness(conflict_detail(index)))
-            }
-            other => Error::Internal(other.to_string()),
-        }
-    }
-}
-
-fn conflict_detail(index: &str) -> &'static str {
-    match index {
-        "users_iam_user_name" => "a user with this userName already exists in this IAM",
-        "groups_iam_display_name" => "a group with this displayName already exists in this IAM",
-        "iams_name" => "an IAM with this name already exists",
-        _ => "the value must be unique",
-    }
-}
-
-pub fn precondition_failed() -> ScimError {
-    ScimError::new(
-        412,
-        None,
-        "the resource has changed since the version named in If-Match",
-    )
-}
-
-pub type Result<T> = std::result::Result<T, Error>;
+use crate::store::DynStore;
 
 /// The source of "now", injected so tests and daily rollups are deterministic.
 pub type Clock = Arc<dyn Fn() -> OffsetDateTime + Send + Sync>;
@@ -256,9 +208,9 @@ impl Directory {
 }
 
 /// Parses an id from a URL; an id that is not a UUID names nothing here.
-pub fn parse_id(id: &str) -> std::result::Result<Uuid, ScimError> {
+pub fn parse_id(id: &str) -> Result<Uuid> {
     Uuid::parse_str(id)
-        .map_err(|_| ScimError::not_found(format!("no resource with id '{}'", truncate(id))))
+        .map_err(|_| Error::not_found(format!("no resource with id '{}'", truncate(id))))
 }
 
 /// Caps what is echoed back of client input.
@@ -296,7 +248,3 @@ impl serde::Serialize for Timestamp {
 }
 
 pub use crate::scim::etag::format as etag;
-
-pub fn invalid_value(detail: impl Into<String>) -> Error {
-    Error::Client(ScimError::bad(ScimType::InvalidValue, detail))
-}

@@ -3,8 +3,7 @@
 //! keyset positions: a page deep in the list costs what the first does.
 
 use super::cursor::{self, CursorKey, Fingerprint};
-use super::{Directory, Result, Scope};
-use crate::scim::ScimError;
+use super::{Directory, Error, Result, Scope};
 use crate::store::{ListPage, Seek, Sort, Window};
 
 /// The page a list request asks for. `startIndex`/`count` as RFC 7644
@@ -34,10 +33,10 @@ impl Paging {
         count: Option<i64>,
         cursor: Option<&str>,
         max: u32,
-    ) -> std::result::Result<Self, ScimError> {
+    ) -> Result<Self> {
         match cursor {
             None => Ok(Paging::new(start_index, count, max)),
-            Some(_) if start_index.is_some() => Err(ScimError::invalid_value(
+            Some(_) if start_index.is_some() => Err(Error::invalid_value(
                 "startIndex and cursor select two different ways of paging: send startIndex \
                  for index pagination or cursor for cursor pagination, not both",
             )),

@@ -9,9 +9,8 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::groups::group_write;
-use super::users::{Kept, Resource, user_resource};
-use super::{Directory, Result, Scope, changes, parse_id, precondition_failed};
-use crate::scim::ScimError;
+use super::users::{Kept, Resource};
+use super::{Directory, Error, Result, Scope, changes, parse_id};
 use crate::scim::patch::{self, PatchRequest};
 use crate::scim::projection::Projection;
 use crate::scim::schema::{GROUP_RESOURCE, USER_RESOURCE};
@@ -26,7 +25,7 @@ const RETRIES: u32 = 32;
 
 /// Waits a random moment before a retry, so that the writers that lost
 /// together do not all read and collide again.
-pub(super) async fn back_off(attempt: u32) {
+async fn back_off(attempt: u32) {
     let max_micros = 250 * u64::from(attempt.min(16) + 1);
     let micros = rand::random::<u64>() % max_micros;
     tokio::time::sleep(std::time::Duration::from_micros(micros)).await;
@@ -45,8 +44,41 @@ pub enum Patched {
 
 /// Whether a conditional write lost to a concurrent one and may read again:
 /// only when the client named no version, and not forever.
-pub(super) fn lost_race(e: &StoreError, if_version: Option<i64>, attempt: u32) -> bool {
+fn lost_race(e: &StoreError, if_version: Option<i64>, attempt: u32) -> bool {
     matches!(e, StoreError::VersionMismatch) && if_version.is_none() && attempt < RETRIES
+}
+
+/// Runs `attempt` (read the resource, judge the change against it, write
+/// conditionally on the version read) until its write does not lose a race
+/// to a concurrent writer. A lost race is tried again, from the read, after
+/// [`back_off`], when the client named no version (If-Match) and at most
+/// [`RETRIES`] times; after that it is the store's answer (412).
+///
+/// `attempt` answers an error of its own (a refused change: no retry),
+/// else what its write answered (or the resource as read, when nothing
+/// needs writing).
+///
+/// A closure returning a future rather than an async closure: the futures
+/// of an async closure that borrows are not known to be `Send` (rustc
+/// issue 139475), and every handler's must be.
+pub(super) async fn retry_on_lost_race<T, Fut>(
+    if_version: Option<i64>,
+    mut attempt: impl FnMut() -> Fut,
+) -> Result<T>
+where
+    Fut: Future<Output = Result<std::result::Result<T, StoreError>>>,
+{
+    let mut retries = 0;
+    loop {
+        match attempt().await? {
+            Ok(t) => return Ok(t),
+            Err(e) if lost_race(&e, if_version, retries) => {
+                retries += 1;
+                back_off(retries).await;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
 }
 
 impl Directory {
@@ -64,17 +96,17 @@ impl Directory {
             &self.limits.filter,
             self.limits.patch_max_operations,
         )?;
-        let mut attempt = 0;
-        let stored = loop {
+        let req = &req;
+        let stored = retry_on_lost_race(if_version, move || async move {
             let stored = self
                 .store
                 .get_user(scope.iam, uuid)
                 .await?
-                .ok_or_else(|| ScimError::not_found(format!("no user with id {uuid}")))?;
+                .ok_or_else(|| Error::not_found(format!("no user with id {uuid}")))?;
             if if_version.is_some_and(|v| v != stored.version) {
-                return Err(precondition_failed().into());
+                return Err(Error::precondition_failed());
             }
-            let out = patch::apply(&USER_RESOURCE, &stored.doc, &uuid.to_string(), &req)?;
+            let out = patch::apply(&USER_RESOURCE, &stored.doc, &uuid.to_string(), req)?;
             let kept = stored.doc.get("userName").and_then(Value::as_str);
             let mut write = self
                 .user_write(&out.doc, false, kept.map_or(Kept::None, Kept::Name))
@@ -84,41 +116,12 @@ impl Directory {
             }
             if write.doc == stored.doc && write.password_hash.is_none() {
                 // Nothing changed: no write, no new version.
-                break stored;
+                return Ok(Ok(stored));
             }
-            self.check_user_write(scope, uuid, Some((&write.doc, write.active)))
-                .await?;
-            let records = [changes::user_updated(
-                &scope.audit(),
-                uuid,
-                &stored.doc,
-                &write,
-            )];
-            write.emails_unchanged = stored.doc.get("emails") == write.doc.get("emails");
-            let expect = Some(stored.version);
-            match self
-                .store
-                .replace_user(scope.iam, uuid, &write, expect, &records, self.now())
-                .await
-            {
-                Ok(s) => break s,
-                Err(e) if lost_race(&e, if_version, attempt) => {
-                    attempt += 1;
-                    back_off(attempt).await;
-                }
-                Err(e) => return Err(e.into()),
-            }
-        };
-        let groups = if proj.includes(&USER_RESOURCE, None, "groups") {
-            self.store
-                .groups_of_users(scope.iam, &[uuid])
-                .await?
-                .remove(&uuid)
-                .unwrap_or_default()
-        } else {
-            Vec::new()
-        };
-        Ok(user_resource(scope, &stored, &groups, proj))
+            self.replace_read_user(scope, &stored, &mut write).await
+        })
+        .await?;
+        self.updated_user(scope, stored, proj).await
     }
 
     /// `members_limit`: above this many members a response that would list
@@ -138,17 +141,17 @@ impl Directory {
             &self.limits.filter,
             self.limits.patch_max_operations,
         )?;
-        let mut attempt = 0;
-        let stored = loop {
+        let req = &req;
+        let stored = retry_on_lost_race(if_version, move || async move {
             let stored = self
                 .store
                 .get_group(scope.iam, uuid)
                 .await?
-                .ok_or_else(|| ScimError::not_found(format!("no group with id {uuid}")))?;
+                .ok_or_else(|| Error::not_found(format!("no group with id {uuid}")))?;
             if if_version.is_some_and(|v| v != stored.version) {
-                return Err(precondition_failed().into());
+                return Err(Error::precondition_failed());
             }
-            let out = patch::apply(&GROUP_RESOURCE, &stored.doc, &uuid.to_string(), &req)?;
+            let out = patch::apply(&GROUP_RESOURCE, &stored.doc, &uuid.to_string(), req)?;
             let kept = stored.doc.get("displayName").and_then(Value::as_str);
             let (write, _) = group_write(&out.doc, kept)?;
             let doc_changed = write.doc != stored.doc;
@@ -161,7 +164,7 @@ impl Directory {
                 .await?;
             let remove = ids(&out.members.remove);
             if !doc_changed && add.is_empty() && remove.is_empty() && !out.members.remove_all {
-                break stored;
+                return Ok(Ok(stored));
             }
             let kept: Vec<Uuid> = add.iter().map(|(m, _)| *m).collect();
             let renamed = stored
@@ -197,7 +200,7 @@ impl Directory {
             };
             let docs = doc_changed.then_some((&stored.doc, &write.doc));
             let change = changes::GroupChange::new(&scope.audit(), uuid, docs);
-            match self
+            Ok(self
                 .store
                 .patch_group(
                     scope.iam,
@@ -207,16 +210,9 @@ impl Directory {
                     &|d| change.records(d),
                     self.now(),
                 )
-                .await
-            {
-                Ok(s) => break s,
-                Err(e) if lost_race(&e, if_version, attempt) => {
-                    attempt += 1;
-                    back_off(attempt).await;
-                }
-                Err(e) => return Err(e.into()),
-            }
-        };
+                .await)
+        })
+        .await?;
         if proj.includes(&GROUP_RESOURCE, None, "members") {
             let cap = members_limit.saturating_add(1);
             if self.store.count_members(scope.iam, uuid, cap).await? > members_limit {

@@ -6,10 +6,9 @@
 
 use std::collections::BTreeSet;
 
-use super::Error;
 use super::accounts::Ctx;
+use super::{Error, Result};
 use crate::audit::Actor;
-use crate::scim::ScimError;
 
 /// User management, permanent delete included; may grant anything.
 pub const USER_ADMIN: &str = "USER_ADMIN";
@@ -60,7 +59,7 @@ impl Ctx {
 
     /// Forbidden unless the caller holds one of these permissions (see
     /// `may`): the first thing a directory method needing one does.
-    pub fn require(&self, any_of: &[&str]) -> std::result::Result<(), Error> {
+    pub fn require(&self, any_of: &[&str]) -> Result<()> {
         if self.may(any_of) {
             Ok(())
         } else {
@@ -88,7 +87,7 @@ impl Ctx {
     pub fn require_grant<'a>(
         &self,
         permissions: impl IntoIterator<Item = &'a String>,
-    ) -> std::result::Result<(), ScimError> {
+    ) -> Result<()> {
         let missing: BTreeSet<&str> = permissions
             .into_iter()
             .map(String::as_str)
@@ -98,14 +97,10 @@ impl Ctx {
             return Ok(());
         }
         let names: Vec<&str> = missing.into_iter().collect();
-        Err(ScimError::new(
-            403,
-            None,
-            format!(
-                "granting or withdrawing {} needs that permission yourself, or USER_ADMIN",
-                names.join(", ")
-            ),
-        ))
+        Err(Error::refused(format!(
+            "granting or withdrawing {} needs that permission yourself, or USER_ADMIN",
+            names.join(", ")
+        )))
     }
 }
 

@@ -13,8 +13,7 @@ use uuid::Uuid;
 use super::accounts::Ctx;
 use super::ids::UserId;
 use super::permissions::USER_ADMIN;
-use super::{Directory, Result, changes, truncate};
-use crate::scim::ScimError;
+use super::{Directory, Error, Result, changes, truncate};
 use crate::scim::filter::{CompareOp, Filter, Literal};
 use crate::scim::patch::{OpKind, PatchRequest};
 use crate::scim::schema::BRIDGE_USER_SCHEMA;
@@ -31,20 +30,18 @@ enum Change {
     Disabled(bool),
 }
 
-fn forbidden(what: &str) -> ScimError {
-    ScimError::new(
-        403,
-        None,
-        format!(
-            "an administrator's SCIM PATCH changes only what the internal IAM owns \
+/// Refused: what an administrator's SCIM PATCH names belongs to the
+/// identity provider.
+fn idp_owned(what: &str) -> Error {
+    Error::refused(format!(
+        "an administrator's SCIM PATCH changes only what the internal IAM owns \
              (entitlements, {BRIDGE_USER_SCHEMA}:attributes, :disabled); '{}' belongs to the identity provider",
-            truncate(what)
-        ),
-    )
+        truncate(what)
+    ))
 }
 
-fn bad(detail: impl Into<String>) -> ScimError {
-    ScimError::invalid_value(detail)
+fn bad(detail: impl Into<String>) -> Error {
+    Error::invalid_value(detail)
 }
 
 /// `value eq "X"` (or `name eq "X"`) inside brackets: the X.
@@ -62,7 +59,7 @@ fn eq_on(filter: &Filter, sub: &str) -> Option<String> {
 }
 
 /// Permission names from `[{"value": P}, …]`, `["P", …]` or one of them.
-fn permission_names(v: Option<&Value>) -> std::result::Result<Vec<String>, ScimError> {
+fn permission_names(v: Option<&Value>) -> Result<Vec<String>> {
     let items: Vec<&Value> = match v {
         None | Some(Value::Null) => return Ok(Vec::new()),
         Some(Value::Array(a)) => a.iter().collect(),
@@ -80,9 +77,7 @@ fn permission_names(v: Option<&Value>) -> std::result::Result<Vec<String>, ScimE
 }
 
 /// `[{"name": K, "value": V}, …]` grouped by name.
-fn attribute_pairs(
-    v: Option<&Value>,
-) -> std::result::Result<BTreeMap<String, Vec<String>>, ScimError> {
+fn attribute_pairs(v: Option<&Value>) -> Result<BTreeMap<String, Vec<String>>> {
     let items: Vec<&Value> = match v {
         Some(Value::Array(a)) => a.iter().collect(),
         Some(one @ Value::Object(_)) => vec![one],
@@ -102,7 +97,7 @@ fn attribute_pairs(
     Ok(out)
 }
 
-fn boolean(v: Option<&Value>) -> std::result::Result<bool, ScimError> {
+fn boolean(v: Option<&Value>) -> Result<bool> {
     match v {
         Some(Value::Bool(b)) => Ok(*b),
         Some(Value::String(s)) if s.eq_ignore_ascii_case("true") => Ok(true),
@@ -112,11 +107,11 @@ fn boolean(v: Option<&Value>) -> std::result::Result<bool, ScimError> {
 }
 
 /// Translates a PatchOp request into changes, refusing anything else.
-fn changes(req: &PatchRequest) -> std::result::Result<Vec<Change>, ScimError> {
+fn changes(req: &PatchRequest) -> Result<Vec<Change>> {
     let mut out = Vec::new();
     for op in &req.operations {
         let Some(path) = &op.path else {
-            return Err(forbidden("a PATCH without a path"));
+            return Err(idp_owned("a PATCH without a path"));
         };
         let bridge = path
             .urn
@@ -171,7 +166,7 @@ fn changes(req: &PatchRequest) -> std::result::Result<Vec<Change>, ScimError> {
                 _ => out.push(Change::Disabled(boolean(op.value.as_ref())?)),
             }
         } else {
-            return Err(forbidden(&path.raw));
+            return Err(idp_owned(&path.raw));
         }
     }
     Ok(out)
@@ -203,8 +198,7 @@ impl Directory {
                 return Err(bad(format!(
                     "no permission named '{}' in the catalogue",
                     truncate(p)
-                ))
-                .into());
+                )));
             }
             if let Change::Attributes(ops) = c {
                 let body = serde_json::json!({"operations": ops.iter().map(attribute_op_json).collect::<Vec<_>>()});
@@ -232,21 +226,16 @@ impl Directory {
                     for p in ps {
                         if !here.remove(&p) {
                             return Err(if held.contains_key(&p) {
-                                ScimError::new(
-                                    409,
-                                    None,
-                                    format!(
-                                        "{} comes from the account's groups; change the group mapping instead",
-                                        truncate(&p)
-                                    ),
-                                )
+                                Error::conflict(format!(
+                                    "{} comes from the account's groups; change the group mapping instead",
+                                    truncate(&p)
+                                ))
                             } else {
-                                ScimError::not_found(format!(
+                                Error::not_found(format!(
                                     "the account does not hold {}",
                                     truncate(&p)
                                 ))
-                            }
-                            .into());
+                            });
                         }
                     }
                 }
@@ -315,7 +304,7 @@ mod tests {
     use crate::scim::filter::FilterLimits;
     use serde_json::json;
 
-    fn plan(ops: Value) -> std::result::Result<Vec<Change>, ScimError> {
+    fn plan(ops: Value) -> Result<Vec<Change>> {
         let req = PatchRequest::parse(&json!({ "Operations": ops }), &FilterLimits::default())?;
         changes(&req)
     }
@@ -350,11 +339,11 @@ mod tests {
             json!({"op": "replace", "path": "entitlements.value", "value": "x"}),
             json!({"op": "add", "path": "name.givenName", "value": "x"}),
         ] {
-            assert_eq!(plan(json!([op])).unwrap_err().status, 403, "{op}");
+            assert_eq!(plan(json!([op])).unwrap_err().to_scim().status, 403, "{op}");
         }
         let e = plan(
             json!([{"op": "replace", "path": format!("{BRIDGE_USER_SCHEMA}:disabled"), "value": "maybe"}]),
         );
-        assert_eq!(e.unwrap_err().status, 400);
+        assert_eq!(e.unwrap_err().to_scim().status, 400);
     }
 }

@@ -3,8 +3,7 @@
 
 use serde_json::Value;
 
-use super::{Directory, ListResult, Paging, Result, Scope};
-use crate::scim::ScimError;
+use super::{Directory, Error, ListResult, Paging, Result, Scope};
 use crate::scim::filter::{self, Filter, FilterLimits};
 use crate::scim::projection::Projection;
 use crate::scim::schema::{
@@ -24,7 +23,7 @@ impl SortRequest {
     /// attribute, a sub-attribute, or a multi-valued or complex attribute
     /// with a `value` (which then sorts by it). `sortOrder` is `ascending`
     /// (the default) or `descending`, in any case. No `sortBy`: no sort.
-    pub fn resolve(&self, rt: &ResourceTypeDef) -> std::result::Result<Option<Sort>, ScimError> {
+    pub fn resolve(&self, rt: &ResourceTypeDef) -> Result<Option<Sort>> {
         let Some(by) = self
             .sort_by
             .as_deref()
@@ -38,14 +37,14 @@ impl SortRequest {
             Some(o) if o.eq_ignore_ascii_case("ascending") => false,
             Some(o) if o.eq_ignore_ascii_case("descending") => true,
             Some(o) => {
-                return Err(ScimError::invalid_value(format!(
+                return Err(Error::invalid_value(format!(
                     "sortOrder must be 'ascending' or 'descending', not '{}'",
                     super::truncate(o)
                 )));
             }
         };
         let bad = |why: &str| {
-            ScimError::invalid_value(format!(
+            Error::invalid_value(format!(
                 "sortBy '{}' {why} of {}",
                 super::truncate(by),
                 rt.name
@@ -94,10 +93,10 @@ pub struct SearchRequest {
 }
 
 impl SearchRequest {
-    pub fn parse(body: &Value) -> std::result::Result<Self, ScimError> {
+    pub fn parse(body: &Value) -> Result<Self> {
         let obj = body
             .as_object()
-            .ok_or_else(|| ScimError::invalid_syntax("a SearchRequest is a JSON object"))?;
+            .ok_or_else(|| Error::invalid_syntax("a SearchRequest is a JSON object"))?;
         if let Some(schemas) = obj
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case("schemas"))
@@ -110,7 +109,7 @@ impl SearchRequest {
                 })
             });
             if !ok {
-                return Err(ScimError::invalid_syntax(format!(
+                return Err(Error::invalid_syntax(format!(
                     "schemas must contain {SEARCH_REQUEST_SCHEMA}"
                 )));
             }
@@ -120,15 +119,15 @@ impl SearchRequest {
                 .find(|(k, _)| k.eq_ignore_ascii_case(name))
                 .map(|(_, v)| v)
         };
-        let string = |name: &str| -> std::result::Result<Option<String>, ScimError> {
+        let string = |name: &str| -> Result<Option<String>> {
             match field(name) {
                 None | Some(Value::Null) => Ok(None),
                 Some(Value::String(s)) => Ok(Some(s.clone())),
-                Some(_) => Err(ScimError::invalid_value(format!("{name} must be a string"))),
+                Some(_) => Err(Error::invalid_value(format!("{name} must be a string"))),
             }
         };
         // attributes may be a JSON array of paths or one comma-separated string.
-        let list = |name: &str| -> std::result::Result<Option<String>, ScimError> {
+        let list = |name: &str| -> Result<Option<String>> {
             match field(name) {
                 None | Some(Value::Null) => Ok(None),
                 Some(Value::String(s)) => Ok(Some(s.clone())),
@@ -138,21 +137,21 @@ impl SearchRequest {
                     .collect::<Option<Vec<_>>>()
                     .map(|v| Some(v.join(",")))
                     .ok_or_else(|| {
-                        ScimError::invalid_value(format!("{name} must be an array of strings"))
+                        Error::invalid_value(format!("{name} must be an array of strings"))
                     }),
-                Some(_) => Err(ScimError::invalid_value(format!(
+                Some(_) => Err(Error::invalid_value(format!(
                     "{name} must be an array of strings"
                 ))),
             }
         };
-        let integer = |name: &str| -> std::result::Result<Option<i64>, ScimError> {
+        let integer = |name: &str| -> Result<Option<i64>> {
             match field(name) {
                 None | Some(Value::Null) => Ok(None),
                 Some(v) => v
                     .as_i64()
                     .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
                     .map(Some)
-                    .ok_or_else(|| ScimError::invalid_value(format!("{name} must be an integer"))),
+                    .ok_or_else(|| Error::invalid_value(format!("{name} must be an integer"))),
             }
         };
         Ok(SearchRequest {
@@ -169,16 +168,16 @@ impl SearchRequest {
         })
     }
 
-    pub fn paging(&self, max: u32) -> std::result::Result<Paging, ScimError> {
+    pub fn paging(&self, max: u32) -> Result<Paging> {
         Paging::parse(self.start_index, self.count, self.cursor.as_deref(), max)
     }
 
-    pub fn projection(&self, rt: &ResourceTypeDef) -> std::result::Result<Projection, ScimError> {
-        Projection::parse(
+    pub fn projection(&self, rt: &ResourceTypeDef) -> Result<Projection> {
+        Ok(Projection::parse(
             rt,
             self.attributes.as_deref(),
             self.excluded_attributes.as_deref(),
-        )
+        )?)
     }
 }
 
@@ -191,11 +190,10 @@ impl Directory {
         if paging.cursor.is_some() {
             // One position would have to span two orders (users, then
             // groups, each by its own sort key): not offered.
-            return Err(ScimError::invalid_value(
+            return Err(Error::invalid_value(
                 "cursor pagination is available on /Users and /Groups (and their /.search); \
                  the root /.search pages by startIndex",
-            )
-            .into());
+            ));
         }
         let filter = req.filter.as_deref();
         let user_filter_ok = self.parse_filter(filter, &USER_RESOURCE).is_ok();
@@ -209,7 +207,7 @@ impl Directory {
         let user_sort = req.sort.resolve(&USER_RESOURCE);
         let group_sort = req.sort.resolve(&GROUP_RESOURCE);
         if let (Err(e), Err(_)) = (&user_sort, &group_sort) {
-            return Err(e.clone().into());
+            return Err(e.clone());
         }
         let user_sort = if user_sort.is_ok() {
             &req.sort

@@ -9,8 +9,7 @@ use uuid::Uuid;
 use super::accounts::{Ctx, not_found_as_account};
 use super::ids::UserId;
 use super::permissions::may;
-use super::{Directory, Result, Timestamp};
-use crate::scim::ScimError;
+use super::{Directory, Error, Result, Timestamp};
 use crate::store::accounts::Subscription;
 
 impl Directory {
@@ -28,13 +27,13 @@ impl Directory {
         body: &Value,
     ) -> Result<SubscriptionView> {
         ctx.require(may::MANAGE_SUBSCRIPTIONS)?;
-        let text = |k: &str| -> std::result::Result<String, ScimError> {
+        let text = |k: &str| -> Result<String> {
             let s = body
                 .get(k)
                 .and_then(Value::as_str)
-                .ok_or_else(|| ScimError::invalid_value(format!("'{k}' must be a string")))?;
+                .ok_or_else(|| Error::invalid_value(format!("'{k}' must be a string")))?;
             if s.is_empty() || s.chars().count() > 256 || s.chars().any(char::is_control) {
-                return Err(ScimError::invalid_value(format!(
+                return Err(Error::invalid_value(format!(
                     "'{k}' is 1 to 256 printable characters"
                 )));
             }
@@ -50,18 +49,16 @@ impl Directory {
             None | Some(Value::Null) => None,
             Some(Value::String(s)) => {
                 let t = OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
-                    .map_err(|_| {
-                        ScimError::invalid_value("'expires' must be an RFC 3339 date-time")
-                    })?;
+                    .map_err(|_| Error::invalid_value("'expires' must be an RFC 3339 date-time"))?;
                 if t <= now {
-                    return Err(ScimError::invalid_value("'expires' must be in the future").into());
+                    return Err(Error::invalid_value("'expires' must be in the future"));
                 }
                 Some(t)
             }
             Some(_) => {
-                return Err(
-                    ScimError::invalid_value("'expires' must be an RFC 3339 date-time").into(),
-                );
+                return Err(Error::invalid_value(
+                    "'expires' must be an RFC 3339 date-time",
+                ));
             }
         };
         let s = Subscription {
@@ -96,7 +93,9 @@ impl Directory {
         {
             Ok(())
         } else {
-            Err(ScimError::not_found(format!("the account has no subscription {id}")).into())
+            Err(Error::not_found(format!(
+                "the account has no subscription {id}"
+            )))
         }
     }
 }

@@ -9,7 +9,6 @@ use super::accounts::Ctx;
 use super::permissions::may;
 use super::{Directory, Error, Result};
 use crate::metrics::{self, DayRange};
-use crate::scim::ScimError;
 
 impl Directory {
     /// The export document for the UTC days `from..=to` (at most
@@ -110,7 +109,7 @@ impl Directory {
 }
 
 fn bad(detail: impl Into<String>) -> Error {
-    ScimError::invalid_value(detail).into()
+    Error::invalid_value(detail)
 }
 
 fn truncate(s: &str) -> String {

@@ -4,13 +4,11 @@
 
 use serde_json::{Value, json};
 
-use super::patch::{back_off, lost_race};
+use super::patch::retry_on_lost_race;
 use super::search::SortRequest;
 use super::{
-    Directory, Error, ListResult, Paging, Result, Scope, changes, etag, parse_id,
-    precondition_failed, rfc3339,
+    Directory, Error, ListResult, Paging, Result, Scope, changes, etag, parse_id, rfc3339,
 };
-use crate::scim::ScimError;
 use crate::scim::filter;
 use crate::scim::projection::Projection;
 use crate::scim::resource::{self, fold_case};
@@ -56,7 +54,7 @@ impl Directory {
             user.map(|u| (u, Vec::new()))
         };
         let (mut stored, groups) =
-            found.ok_or_else(|| ScimError::not_found(format!("no user with id {id}")))?;
+            found.ok_or_else(|| Error::not_found(format!("no user with id {id}")))?;
         self.add_internal(proj, std::slice::from_mut(&mut stored))
             .await?;
         Ok(user_resource_of(scope, stored, &groups, proj))
@@ -76,52 +74,79 @@ impl Directory {
         // name may be written back, and its document what the record says
         // changed. The write is conditional on the version read, so the
         // record is exact; a lost race reads again (see `patch.rs`).
-        let mut read = self.store.get_user(scope.iam, uuid).await?;
+        let read = self.store.get_user(scope.iam, uuid).await?;
         let kept = read.as_ref().and_then(|s| s.doc.get("userName"));
         let kept = kept.and_then(Value::as_str).map_or(Kept::None, Kept::Name);
-        let mut write = self.user_write(body, false, kept).await?;
-        let mut attempt = 0;
-        let stored = loop {
-            let current = read.ok_or(StoreError::NotFound)?;
-            if if_version.is_some_and(|v| v != current.version) {
-                return Err(precondition_failed().into());
-            }
-            // Judged against the account as it is now: a retry after a lost
-            // race judges again, as PATCH does.
-            self.check_user_write(scope, uuid, Some((&write.doc, write.active)))
-                .await?;
-            let records = [changes::user_updated(
-                &scope.audit(),
-                uuid,
-                &current.doc,
-                &write,
-            )];
-            write.emails_unchanged = current.doc.get("emails") == write.doc.get("emails");
-            let expect = Some(current.version);
-            match self
-                .store
-                .replace_user(scope.iam, uuid, &write, expect, &records, self.now())
-                .await
-            {
-                Ok(s) => break s,
-                Err(e) if lost_race(&e, if_version, attempt) => {
-                    attempt += 1;
-                    back_off(attempt).await;
-                    read = self.store.get_user(scope.iam, uuid).await?;
+        let write = &self.user_write(body, false, kept).await?;
+        let mut first_read = Some(read);
+        let stored = retry_on_lost_race(if_version, move || {
+            // The first attempt judges the user read above; a retry reads
+            // again.
+            let first = first_read.take();
+            async move {
+                let current = match first {
+                    Some(read) => read,
+                    None => self.store.get_user(scope.iam, uuid).await?,
+                };
+                let current = current.ok_or(StoreError::NotFound)?;
+                if if_version.is_some_and(|v| v != current.version) {
+                    return Err(Error::precondition_failed());
                 }
-                Err(e) => return Err(e.into()),
+                // Each attempt's own copy: what it writes depends on the
+                // document it read (see `replace_read_user`).
+                self.replace_read_user(scope, &current, &mut write.clone())
+                    .await
             }
-        };
+        })
+        .await?;
+        self.updated_user(scope, stored, proj).await
+    }
+
+    /// The write of a PUT or PATCH over the user as read: judged against
+    /// the account as it is now (a retry after a lost race judges again),
+    /// recorded as the change from what was read, and made only if the
+    /// user is still at the version read. The store's answer is left to
+    /// `retry_on_lost_race`.
+    pub(super) async fn replace_read_user(
+        &self,
+        scope: &Scope,
+        read: &Stored,
+        write: &mut UserWrite,
+    ) -> Result<std::result::Result<Stored, StoreError>> {
+        self.check_user_write(scope, read.id, Some((&write.doc, write.active)))
+            .await?;
+        let records = [changes::user_updated(
+            &scope.audit(),
+            read.id,
+            &read.doc,
+            write,
+        )];
+        write.emails_unchanged = read.doc.get("emails") == write.doc.get("emails");
+        let expect = Some(read.version);
+        Ok(self
+            .store
+            .replace_user(scope.iam, read.id, write, expect, &records, self.now())
+            .await)
+    }
+
+    /// The user as a PUT or PATCH answers: with its groups when the
+    /// projection asks for them.
+    pub(super) async fn updated_user(
+        &self,
+        scope: &Scope,
+        stored: Stored,
+        proj: &Projection,
+    ) -> Result<Resource> {
         let groups = if proj.includes(&USER_RESOURCE, None, "groups") {
             self.store
-                .groups_of_users(scope.iam, &[uuid])
+                .groups_of_users(scope.iam, &[stored.id])
                 .await?
-                .remove(&uuid)
+                .remove(&stored.id)
                 .unwrap_or_default()
         } else {
             Vec::new()
         };
-        Ok(user_resource(scope, &stored, &groups, proj))
+        Ok(user_resource_of(scope, stored, &groups, proj))
     }
 
     pub async fn delete_user(
@@ -301,7 +326,7 @@ impl Directory {
         let raw = doc
             .get("userName")
             .and_then(Value::as_str)
-            .ok_or_else(|| ScimError::invalid_value("userName is required"))?;
+            .ok_or_else(|| Error::invalid_value("userName is required"))?;
         let user_name = match UserName::parse(raw) {
             Ok(n) => n,
             Err(e) => match kept {
@@ -354,10 +379,9 @@ pub(crate) fn check_body_id(body: &Value, id: &str) -> Result<()> {
     match given {
         None | Some(Value::Null) => Ok(()),
         Some(Value::String(s)) if s.eq_ignore_ascii_case(id) => Ok(()),
-        Some(_) => Err(ScimError::invalid_value(
+        Some(_) => Err(Error::invalid_value(
             "the id in the body does not match the id in the URL",
-        )
-        .into()),
+        )),
     }
 }
 

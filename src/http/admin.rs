@@ -18,6 +18,7 @@ use uuid::Uuid;
 
 use super::AppState;
 pub use super::principal::Admin;
+use crate::directory::Error;
 use crate::directory::account_view::{AccountPage, AccountReport, AccountView};
 use crate::directory::accounts::parse_sort;
 use crate::directory::attributes::{AttributeLayers, AttributeOwner, Layer};
@@ -64,30 +65,30 @@ impl IntoResponse for AdminError {
     }
 }
 
-impl From<crate::directory::Error> for AdminError {
-    fn from(e: crate::directory::Error) -> Self {
+/// The status the admin API and the console answer a domain error with.
+pub(crate) fn status_of(e: &Error) -> StatusCode {
+    match e {
+        Error::Invalid { .. } => StatusCode::BAD_REQUEST,
+        Error::NotFound(_) => StatusCode::NOT_FOUND,
+        Error::Duplicate(_) | Error::Conflict(_) => StatusCode::CONFLICT,
+        Error::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
+        Error::Forbidden(_) | Error::Refused(_) => StatusCode::FORBIDDEN,
+        Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+impl From<Error> for AdminError {
+    fn from(e: Error) -> Self {
         match e {
-            crate::directory::Error::Client(e) => AdminError(
-                StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST),
-                e.detail,
-            ),
-            crate::directory::Error::Forbidden(message) => {
-                AdminError(StatusCode::FORBIDDEN, message)
-            }
-            crate::directory::Error::Internal(cause) => {
+            Error::Internal(cause) => {
                 tracing::error!(%cause, "internal error");
                 AdminError(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "internal server error".into(),
                 )
             }
+            e => AdminError(status_of(&e), e.to_string()),
         }
-    }
-}
-
-impl From<crate::scim::ScimError> for AdminError {
-    fn from(e: crate::scim::ScimError) -> Self {
-        crate::directory::Error::Client(e).into()
     }
 }
 

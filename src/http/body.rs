@@ -25,7 +25,7 @@ pub async fn streamed(status: StatusCode, mut chunks: Chunks) -> Result<Response
     while size <= WHOLE {
         match chunks.next().await {
             None => return Ok(with_type((status, head.concat()).into_response())),
-            Some(Err(e)) => return Err(ApiError(Error::from(e))),
+            Some(Err(e)) => return Err(Error::from(e).into()),
             Some(Ok(c)) => {
                 size += c.len();
                 head.push(c);

@@ -1,6 +1,6 @@
-//! The one place errors become responses. SCIM errors are SCIM Error
-//! documents; internal errors are logged with their cause and answered with
-//! a generic detail, never the cause.
+//! The one place errors become SCIM responses: a domain error becomes the
+//! SCIM Error document `Error::to_scim` names; an internal one is logged
+//! with its cause and answered with a generic detail, never the cause.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -10,36 +10,29 @@ use crate::scim::ScimError;
 
 use super::scim_response;
 
-/// An error on its way to the client.
+/// An error on its way to the client, as the SCIM Error document it is
+/// answered with.
 #[derive(Debug)]
-pub struct ApiError(pub Error);
+pub struct ApiError(ScimError);
 
 impl From<Error> for ApiError {
     fn from(e: Error) -> Self {
-        ApiError(e)
+        if let Error::Internal(cause) = &e {
+            tracing::error!(%cause, "internal error");
+        }
+        ApiError(e.to_scim())
     }
 }
 
 impl From<ScimError> for ApiError {
     fn from(e: ScimError) -> Self {
-        ApiError(Error::Client(e))
+        ApiError(e)
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        match self.0 {
-            Error::Client(e) => scim_error_response(&e),
-            Error::Forbidden(m) => scim_error_response(&ScimError::new(403, None, m)),
-            Error::Internal(cause) => {
-                tracing::error!(%cause, "internal error");
-                scim_error_response(&ScimError::new(
-                    500,
-                    None,
-                    "internal server error; the server log has the cause",
-                ))
-            }
-        }
+        scim_error_response(&self.0)
     }
 }
 

@@ -226,13 +226,13 @@ impl Params {
 
     /// `startIndex`/`count`, or RFC 9865 `cursor`/`count` (a bare
     /// `cursor` or `cursor=` asks for the first page).
-    pub fn paging(&self, max: u32) -> Result<Paging, ScimError> {
-        Paging::parse(
+    pub fn paging(&self, max: u32) -> Result<Paging, ApiError> {
+        Ok(Paging::parse(
             self.integer("startIndex")?,
             self.integer("count")?,
             self.get("cursor"),
             max,
-        )
+        )?)
     }
 
     /// `sortBy` and `sortOrder`, validated by the directory.

@@ -313,7 +313,7 @@ pub async fn rate_limit(
         (Api::Scim, Some(&Principal::Iam { iam, token })) => {
             let rate = match s.dir.iam_settings(iam).await {
                 Ok(settings) => settings.rate_limit.or(l.default_rate),
-                Err(e) => return ApiError(e).into_response(),
+                Err(e) => return ApiError::from(e).into_response(),
             };
             let Some(rate) = rate else {
                 return next.run(req).await;

@@ -138,7 +138,7 @@ async fn scim(s: &AppState, headers: &HeaderMap) -> Result<Principal, Response> 
             None,
             "the bearer token is not valid",
         ))),
-        Err(e) => Err(ApiError(e).into_response()),
+        Err(e) => Err(ApiError::from(e).into_response()),
     }
 }
 

@@ -14,7 +14,7 @@ use crate::directory::patch::Patched;
 use crate::directory::search::SearchRequest;
 use crate::directory::stream;
 use crate::directory::users::Resource;
-use crate::directory::{ListResult, etag, precondition_failed};
+use crate::directory::{Error, ListResult, etag};
 use crate::scim::schema::{GROUP_RESOURCE, LIST_RESPONSE_SCHEMA, USER_RESOURCE};
 
 type Result<T> = std::result::Result<T, ApiError>;
@@ -31,7 +31,7 @@ pub(super) fn if_match(headers: &HeaderMap) -> Result<Option<i64>> {
     }
     crate::scim::etag::parse(v)
         .map(Some)
-        .ok_or_else(|| ApiError::from(precondition_failed()))
+        .ok_or_else(|| ApiError::from(Error::precondition_failed()))
 }
 
 fn none_match(headers: &HeaderMap, version: i64) -> bool {

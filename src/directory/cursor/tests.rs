@@ -1,6 +1,7 @@
 use time::macros::datetime;
 
 use super::*;
+use crate::scim::ScimType;
 use crate::store::Stored;
 
 fn fp(iam: u128, filter: Option<&str>) -> Fingerprint {
@@ -60,8 +61,8 @@ fn every_key_round_trips_exactly() {
     }
 }
 
-fn scim_type<T: std::fmt::Debug>(r: Result<T, ScimError>) -> Option<ScimType> {
-    r.unwrap_err().scim_type
+fn scim_type<T: std::fmt::Debug>(r: Result<T, Error>) -> Option<ScimType> {
+    r.unwrap_err().to_scim().scim_type
 }
 
 #[test]

@@ -11,8 +11,8 @@ use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
 
 use super::lines::BRIDGE_GROUP_KEY;
+use crate::directory::Directory;
 use crate::directory::accounts::{IamSettings, check_attribute_text, check_permission_name};
-use crate::directory::{Directory, Error};
 use crate::scim::schema::BRIDGE_USER_SCHEMA;
 use crate::store::MemberKind;
 use crate::store::accounts::{
@@ -52,14 +52,6 @@ pub fn kind_of(line: &str) -> Kind {
         Some("Members") => "Membership",
         Some("Subscription") => "Subscription",
         _ => "(unreadable)",
-    }
-}
-
-fn describe(e: Error) -> String {
-    match e {
-        Error::Client(e) => e.detail,
-        Error::Forbidden(m) => m,
-        Error::Internal(cause) => cause,
     }
 }
 
@@ -142,8 +134,8 @@ fn attribute_values(
             let a = object(Some(a), "attributes[]")?;
             let key = text(a, "name")?;
             let value = text(a, "value")?;
-            check_attribute_text("key", key).map_err(|e| e.detail)?;
-            check_attribute_text("value", value).map_err(|e| e.detail)?;
+            check_attribute_text("key", key).map_err(|e| e.to_string())?;
+            check_attribute_text("value", value).map_err(|e| e.to_string())?;
             Ok(AttributeValue {
                 key: key.to_owned(),
                 value: value.to_owned(),
@@ -256,7 +248,7 @@ impl Directory {
                 crate::directory::users::Kept::None,
             )
             .await
-            .map_err(describe)?;
+            .map_err(|e| e.to_string())?;
         canonical_order(&mut grants, &mut attributes);
         let record = UserRecord {
             id,
@@ -278,7 +270,7 @@ impl Directory {
 fn parse_iam(r: &Map<String, Value>, names: &mut Names, now: OffsetDateTime) -> Parsed {
     let id = uuid(r, "id")?;
     let name = text(r, "name")?;
-    crate::directory::iams::validate_iam_name(name).map_err(|e| e.detail)?;
+    crate::directory::iams::validate_iam_name(name).map_err(|e| e.to_string())?;
     let display_name = match r.get("displayName") {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) => Some(s.clone()),
@@ -303,7 +295,7 @@ fn parse_iam(r: &Map<String, Value>, names: &mut Names, now: OffsetDateTime) -> 
 
 fn parse_permission(r: &Map<String, Value>, names: &mut Names) -> Parsed {
     let name = text(r, "name")?;
-    check_permission_name(name).map_err(|e| e.detail)?;
+    check_permission_name(name).map_err(|e| e.to_string())?;
     let description = text(r, "description")?;
     if description.chars().count() > 512 {
         return Err("a description is at most 512 characters".into());
@@ -340,8 +332,8 @@ fn parse_group(
         Some(Value::String(name)) => names.iam(name)?,
         _ => return Err("'iam' must name the group's IAM".into()),
     };
-    let (write, _) =
-        crate::directory::groups::group_write(&Value::Object(obj), None).map_err(describe)?;
+    let (write, _) = crate::directory::groups::group_write(&Value::Object(obj), None)
+        .map_err(|e| e.to_string())?;
     canonical_order(&mut [], &mut attributes);
     let record = GroupRecord {
         id,

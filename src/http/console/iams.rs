@@ -11,7 +11,10 @@ use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{Chrome, ConsoleError, Page, Who, html, html_status, see_other, stands_for, urlencode};
+use super::{
+    Chrome, ConsoleError, Page, Who, form_error, html, html_status, see_other, stands_for,
+    urlencode,
+};
 use crate::directory::accounts::{DeleteMode, IamSettings};
 use crate::http::AppState;
 
@@ -83,14 +86,14 @@ pub async fn create(
         .await
     {
         Ok(iam) => see_other(&format!("/admin/iams/{}", urlencode(&iam.name))),
-        Err(crate::directory::Error::Client(e)) => {
-            let page = iams_page(&s, &who, Some(e.detail), (&f.name, &f.display_name)).await?;
+        Err(e) => {
+            let (_, message) = form_error(e)?;
+            let page = iams_page(&s, &who, Some(message), (&f.name, &f.display_name)).await?;
             Ok(stands_for(
                 html_status(StatusCode::UNPROCESSABLE_ENTITY, &page)?,
                 "/admin/iams",
             ))
         }
-        Err(e) => Err(e.into()),
     }
 }
 
@@ -289,10 +292,7 @@ pub async fn settings(
             .set_iam_settings(&ctx, &name, &json!(settings))
             .await
             .map(|_| ())
-            .map_err(|e| match e {
-                crate::directory::Error::Client(e) => Ok(e.detail),
-                e => Err(e),
-            }),
+            .map_err(|e| form_error(e).map(|(_, message)| message)),
         Err(m) => Err(Ok(m)),
     };
     match result {

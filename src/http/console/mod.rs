@@ -24,6 +24,7 @@ use axum::routing::{get, post};
 
 use super::AppState;
 use super::admin::AdminError;
+use crate::directory::Error;
 pub use session::Who;
 
 /// The console's routes, nested under `/admin`.
@@ -150,9 +151,20 @@ impl From<AdminError> for ConsoleError {
     }
 }
 
-impl From<crate::directory::Error> for ConsoleError {
-    fn from(e: crate::directory::Error) -> Self {
+impl From<Error> for ConsoleError {
+    fn from(e: Error) -> Self {
         AdminError::from(e).into()
+    }
+}
+
+/// What a form shows next to its fields when the directory refuses what
+/// was entered, and the status the page answers with. A missing
+/// permission or a fault of ours is not the form's: it comes back, for
+/// the error page.
+fn form_error(e: Error) -> Result<(StatusCode, String), Error> {
+    match e {
+        Error::Forbidden(_) | Error::Internal(_) => Err(e),
+        e => Ok((super::admin::status_of(&e), e.to_string())),
     }
 }
 

@@ -10,7 +10,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::{Chrome, ConsoleError, Page, Who, html, html_status, see_other, stands_for};
+use super::{
+    Chrome, ConsoleError, Page, Who, form_error, html, html_status, see_other, stands_for,
+};
 use crate::directory::account_view::{AccountSummary, AccountView};
 use crate::directory::accounts::parse_sort;
 use crate::directory::attributes::{AttributeOwner, Layer};
@@ -138,7 +140,7 @@ async fn users_page(
     new: (&str, &str),
     error: Option<String>,
 ) -> Result<UsersPage, ConsoleError> {
-    let (sort, descending) = parse_sort(Some(&p.sort)).map_err(crate::directory::Error::from)?;
+    let (sort, descending) = parse_sort(Some(&p.sort))?;
     let iam = Some(p.iam.as_str()).filter(|i| !i.is_empty());
     let mut page = p.page.unwrap_or(1).max(1);
     // Next and Previous carry the row they continue from: the page is an
@@ -298,11 +300,13 @@ pub async fn create(
         Ok(id) => Ok(id),
         Err(e @ crate::directory::Error::Forbidden(_)) => return Err(e.into()),
         Err(_) if name.is_empty() => Err("Enter the person's full name.".to_owned()),
-        Err(crate::directory::Error::Client(e)) => Err(e.detail),
-        Err(crate::directory::Error::Internal(m)) => {
-            tracing::error!(cause = %m, "creating a user failed");
-            Err("The user could not be created (server error).".to_owned())
-        }
+        Err(e) => Err(match form_error(e) {
+            Ok((_, message)) => message,
+            Err(cause) => {
+                tracing::error!(%cause, "creating a user failed");
+                "The user could not be created (server error).".to_owned()
+            }
+        }),
     };
     match result {
         Ok(id) => see_other(&format!("/admin/users/{id}")),
@@ -473,9 +477,9 @@ async fn act(
 ) -> Page {
     match result {
         Ok(()) => see_other(&then),
-        Err(crate::directory::Error::Client(e)) => {
-            let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
-            let page = user_page(s, who, id, dialog, Some(e.detail), migrate).await?;
+        Err(e) => {
+            let (status, message) = form_error(e)?;
+            let page = user_page(s, who, id, dialog, Some(message), migrate).await?;
             let mut resp = html(&page)?;
             *resp.status_mut() = status;
             let url = match dialog {
@@ -484,7 +488,6 @@ async fn act(
             };
             Ok(stands_for(resp, &url))
         }
-        Err(e) => Err(e.into()),
     }
 }
 
