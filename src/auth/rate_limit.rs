@@ -14,13 +14,15 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 /// A sustained rate and the burst allowed above it.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Rate {
     /// Requests per second, sustained (may be fractional: 0.5 is one
     /// request every two seconds).
+    #[schema(exclusive_minimum = 0, maximum = 1e9)]
     pub per_second: f64,
     /// Requests allowed at once after a quiet spell (the bucket's size).
+    #[schema(minimum = 1)]
     pub burst: u32,
 }
 

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 use serde_json::Value;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::accounts::Ctx;
@@ -21,7 +22,7 @@ use crate::scim::resource::fold_case;
 use crate::store::accounts::{Account, AccountQuery, AccountSort};
 
 /// One account as the lists show it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AccountSummary {
     pub id: UserId,
@@ -48,7 +49,7 @@ impl AccountSummary {
 }
 
 /// A group an account is in.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct GroupMembership {
     pub id: GroupId,
@@ -63,7 +64,7 @@ pub struct GroupMembership {
 }
 
 /// The aggregated view of one account.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AccountView {
     #[serde(flatten)]
@@ -78,7 +79,7 @@ pub struct AccountView {
 
 /// The governance report: the account's view (groups with the day each
 /// was joined) and the audit trail of changes to it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AccountReport {
     #[serde(flatten)]
@@ -87,7 +88,7 @@ pub struct AccountReport {
 }
 
 /// A page of account summaries.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AccountPage {
     pub hits: Vec<AccountSummary>,

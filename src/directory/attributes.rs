@@ -113,12 +113,16 @@ pub type Layer = BTreeMap<String, BTreeSet<String>>;
 /// An account's attributes: the identity provider's layer (through the
 /// IAM's attribute mapping), the managed layer, what its groups give, and
 /// the union of the three.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AttributeLayers {
+    #[schema(inline)]
     pub identity_provider: Layer,
+    #[schema(inline)]
     pub managed: Layer,
+    #[schema(inline)]
     pub inherited: Layer,
+    #[schema(inline)]
     pub effective: Layer,
 }
 

@@ -2,6 +2,7 @@
 //! JSON shape) and the replay that verifies its hash chain.
 
 use serde::Serialize;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::accounts::Ctx;
@@ -48,7 +49,7 @@ impl Directory {
 }
 
 /// A page of the audit log.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct AuditPage {
     pub hits: Vec<AuditView>,
     pub count: u64,
@@ -57,7 +58,7 @@ pub struct AuditPage {
 /// One audit record as administrators read it: the flags (what the
 /// change carried, e.g. a userName that looks like another) apart from
 /// the attributes changed; the chain's hashes left out.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AuditView {
     pub seq: i64,

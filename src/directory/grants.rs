@@ -6,6 +6,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::Serialize;
 use serde::ser::SerializeMap;
+use utoipa::openapi::{ObjectBuilder, RefOr, schema::Schema};
+use utoipa::{PartialSchema, ToSchema};
 
 use super::accounts::{Ctx, guarded, not_found_as_account};
 use super::ids::{IamId, UserId};
@@ -39,7 +41,7 @@ pub(super) type GroupsByIam = Vec<(IamId, Vec<GroupRef>)>;
 
 /// A permission an account holds and where each grant of it comes from:
 /// `direct`, `iam-default` or `group:<id>`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct EffectivePermission {
     pub permission: String,
     pub sources: Vec<String>,
@@ -80,6 +82,20 @@ impl Serialize for Permissions {
         m.end()
     }
 }
+
+/// The two fields `Serialize` writes, for the admin API's document.
+impl PartialSchema for Permissions {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .property("permissions", Vec::<String>::schema())
+            .required("permissions")
+            .property("permissionSources", Vec::<EffectivePermission>::schema())
+            .required("permissionSources")
+            .into()
+    }
+}
+
+impl ToSchema for Permissions {}
 
 pub(super) fn unknown_permission(p: &str) -> Error {
     Error::invalid_value(format!(

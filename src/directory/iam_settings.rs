@@ -16,7 +16,7 @@ use super::{Directory, Error, Result, truncate};
 use crate::scim::resource::fold_case;
 
 /// What a SCIM DELETE from an IAM's identity provider does to an account.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum DeleteMode {
     /// Disable and detach it; keep what the internal IAM owns.
@@ -34,7 +34,7 @@ fn default_permissions() -> Vec<String> {
 }
 
 /// An IAM's settings, as the admin API shows and takes them.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct IamSettings {
     /// Granted to each user the IAM creates (source `iam-default`).
@@ -50,7 +50,8 @@ pub struct IamSettings {
     #[serde(default)]
     pub group_permissions: BTreeMap<String, Vec<String>>,
     /// The request rate each of this IAM's SCIM tokens may use, instead of
-    /// the configured `rate_limit_per_second` / `rate_limit_burst`.
+    /// the configured `rate_limit_per_second` / `rate_limit_burst`. Over
+    /// it: 429 with Retry-After.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_limit: Option<crate::auth::rate_limit::Rate>,
 }

@@ -225,7 +225,8 @@ pub fn rfc3339(t: OffsetDateTime) -> String {
 
 /// A moment as the admin API and the console show it: RFC 3339 text on
 /// the wire and on the page, the time itself for whoever computes with it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, utoipa::ToSchema)]
+#[schema(value_type = String, format = DateTime)]
 pub struct Timestamp(pub OffsetDateTime);
 
 impl Timestamp {

@@ -101,7 +101,7 @@ impl Directory {
 }
 
 /// A subscription as administrators see it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SubscriptionView {
     pub id: Uuid,

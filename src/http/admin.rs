@@ -17,12 +17,19 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::AppState;
+use super::openapi::{
+    AttributePatch, CreatedGroup, GroupPage, Iam, IamList, Me, MemberPage, Migration, NewGroup,
+    NewIam, NewMembers, NewPermission, NewSubscription, NewToken, NewUser, Paging, PermissionDef,
+    PermissionGrant, PermissionList, Token, requires,
+};
 pub use super::principal::Admin;
 use crate::directory::Error;
 use crate::directory::account_view::{AccountPage, AccountReport, AccountView};
 use crate::directory::accounts::parse_sort;
 use crate::directory::attributes::{AttributeLayers, AttributeOwner, Layer};
 use crate::directory::audit_log::AuditPage;
+use crate::directory::iam_settings::IamSettings;
+use crate::directory::permissions::may;
 use crate::directory::subscriptions::SubscriptionView;
 use crate::store::accounts::{AccountQuery, AuditQuery};
 
@@ -194,12 +201,24 @@ fn created(body: impl serde::Serialize) -> Response {
     (StatusCode::CREATED, Json(body)).into_response()
 }
 
+/// The calling administrator: id and effective permissions
+#[utoipa::path(
+    get, path = "/me",
+    responses((status = 200, description = "OK", body = Me))
+)]
 pub async fn me(admin: Admin) -> Answer {
     Ok(Json(
         json!({"id": admin.id, "permissions": admin.permissions}),
     ))
 }
 
+/// Create a built-in (bim) user; the email is the userName
+#[utoipa::path(
+    post, path = "/users",
+    description = requires(may::MANAGE_ACCOUNTS),
+    request_body = NewUser,
+    responses((status = 201, description = "Created", body = AccountView))
+)]
 pub async fn create_user(
     State(s): State<AppState>,
     admin: Admin,
@@ -213,6 +232,20 @@ pub async fn create_user(
     Ok(created(s.dir.account_view(&ctx, user).await?))
 }
 
+/// List accounts
+#[utoipa::path(
+    get, path = "/users",
+    description = requires(may::READ_ACCOUNTS),
+    params(
+        ("includeDisabled" = Option<bool>, Query),
+        ("iam" = Option<String>, Query, description = "The IAM's name"),
+        ("search" = Option<String>, Query),
+        ("permission" = Option<String>, Query, description = "Holders of this permission"),
+        Paging,
+        ("sort" = Option<String>, Query, description = "userName, created or lastModified; '-' first for descending"),
+    ),
+    responses((status = 200, description = "OK", body = AccountPage))
+)]
 pub async fn list_users(
     State(s): State<AppState>,
     admin: Admin,
@@ -234,6 +267,13 @@ pub async fn list_users(
     Ok(Json(s.dir.list_accounts(&ctx, iam, query).await?))
 }
 
+/// The aggregated view of an account
+#[utoipa::path(
+    get, path = "/users/{id}",
+    description = requires(may::READ_ACCOUNTS),
+    params(("id" = String, Path)),
+    responses((status = 200, description = "OK", body = AccountView))
+)]
 pub async fn get_user(
     State(s): State<AppState>,
     admin: Admin,
@@ -243,6 +283,16 @@ pub async fn get_user(
     Ok(Json(s.dir.account_view(&ctx, id(&user)?).await?))
 }
 
+/// Permanently delete an account
+#[utoipa::path(
+    delete, path = "/users/{id}",
+    description = requires(may::MANAGE_ACCOUNTS),
+    params(
+        ("id" = String, Path),
+        ("confirm" = String, Query, pattern = "^Delete$", description = "Delete, to confirm"),
+    ),
+    responses((status = 204, description = "Deleted"))
+)]
 pub async fn delete_user(
     State(s): State<AppState>,
     admin: Admin,
@@ -256,6 +306,14 @@ pub async fn delete_user(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Grant permissions
+#[utoipa::path(
+    post, path = "/users/{id}/permissions",
+    description = requires(may::MANAGE_ACCOUNTS),
+    params(("id" = String, Path)),
+    request_body = PermissionGrant,
+    responses((status = 200, description = "OK", body = AccountView))
+)]
 pub async fn add_permissions(
     State(s): State<AppState>,
     admin: Admin,
@@ -273,6 +331,13 @@ pub async fn add_permissions(
     Ok(Json(s.dir.account_view(&ctx, user).await?))
 }
 
+/// Remove a permission granted here
+#[utoipa::path(
+    delete, path = "/users/{id}/permissions/{name}",
+    description = requires(may::MANAGE_ACCOUNTS),
+    params(("id" = String, Path), ("name" = String, Path)),
+    responses((status = 200, description = "OK", body = AccountView))
+)]
 pub async fn remove_permission(
     State(s): State<AppState>,
     admin: Admin,
@@ -284,6 +349,14 @@ pub async fn remove_permission(
     Ok(Json(s.dir.account_view(&ctx, user).await?))
 }
 
+/// Change managed attributes (atomic)
+#[utoipa::path(
+    patch, path = "/users/{id}/attributes",
+    description = requires(may::MANAGE_ACCOUNTS),
+    params(("id" = String, Path)),
+    request_body = AttributePatch,
+    responses((status = 200, description = "OK", body = AttributeLayers))
+)]
 pub async fn patch_user_attributes(
     State(s): State<AppState>,
     admin: Admin,
@@ -298,6 +371,13 @@ pub async fn patch_user_attributes(
     Ok(Json(s.dir.account_view(&ctx, user).await?.attributes))
 }
 
+/// A group's managed attributes
+#[utoipa::path(
+    get, path = "/groups/{id}/attributes",
+    description = requires(may::READ_ACCOUNTS),
+    params(("id" = String, Path)),
+    responses((status = 200, description = "OK", body = inline(Layer)))
+)]
 pub async fn get_group_attributes(
     State(s): State<AppState>,
     admin: Admin,
@@ -307,6 +387,14 @@ pub async fn get_group_attributes(
     Ok(Json(s.dir.group_attributes(&ctx, id(&group)?).await?))
 }
 
+/// Change a group's managed attributes (atomic)
+#[utoipa::path(
+    patch, path = "/groups/{id}/attributes",
+    description = requires(may::MANAGE_ACCOUNTS),
+    params(("id" = String, Path)),
+    request_body = AttributePatch,
+    responses((status = 200, description = "OK", body = inline(Layer)))
+)]
 pub async fn patch_group_attributes(
     State(s): State<AppState>,
     admin: Admin,
@@ -321,6 +409,13 @@ pub async fn patch_group_attributes(
     Ok(Json(s.dir.group_attributes(&ctx, group).await?))
 }
 
+/// Disable an account
+#[utoipa::path(
+    post, path = "/users/{id}/disable",
+    description = requires(may::MANAGE_ACCOUNTS),
+    params(("id" = String, Path)),
+    responses((status = 200, description = "OK", body = AccountView))
+)]
 pub async fn disable_user(
     State(s): State<AppState>,
     admin: Admin,
@@ -332,6 +427,13 @@ pub async fn disable_user(
     Ok(Json(s.dir.account_view(&ctx, user).await?))
 }
 
+/// Enable an account
+#[utoipa::path(
+    post, path = "/users/{id}/enable",
+    description = requires(may::MANAGE_ACCOUNTS),
+    params(("id" = String, Path)),
+    responses((status = 200, description = "OK", body = AccountView))
+)]
 pub async fn enable_user(
     State(s): State<AppState>,
     admin: Admin,
@@ -343,8 +445,17 @@ pub async fn enable_user(
     Ok(Json(s.dir.account_view(&ctx, user).await?))
 }
 
-/// Ends every admin token and console session of an account issued so
-/// far: anyone's, or one's own (the directory decides which it may).
+/// End every admin token and console session of an account
+///
+/// Bumps the account's token generation: every admin token minted and
+/// every console session started before stops working (disable and enable
+/// do the same). Audited as user.sessions_revoked. Requires USER_ADMIN,
+/// except for one's own account.
+#[utoipa::path(
+    post, path = "/users/{id}/revoke-sessions",
+    params(("id" = String, Path)),
+    responses((status = 204, description = "Revoked"))
+)]
 pub async fn revoke_sessions(
     State(s): State<AppState>,
     admin: Admin,
@@ -355,6 +466,14 @@ pub async fn revoke_sessions(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Move an account to another IAM under a userName
+#[utoipa::path(
+    post, path = "/users/{id}/migrate",
+    description = requires(may::MANAGE_ACCOUNTS),
+    params(("id" = String, Path)),
+    request_body = Migration,
+    responses((status = 200, description = "OK", body = AccountView))
+)]
 pub async fn migrate_user(
     State(s): State<AppState>,
     admin: Admin,
@@ -369,6 +488,13 @@ pub async fn migrate_user(
     Ok(Json(s.dir.account_view(&ctx, user).await?))
 }
 
+/// Data-source subscriptions
+#[utoipa::path(
+    get, path = "/users/{id}/subscriptions",
+    description = requires(may::READ_ACCOUNTS),
+    params(("id" = String, Path)),
+    responses((status = 200, description = "OK", body = Vec<SubscriptionView>))
+)]
 pub async fn list_subscriptions(
     State(s): State<AppState>,
     admin: Admin,
@@ -378,6 +504,14 @@ pub async fn list_subscriptions(
     Ok(Json(s.dir.subscriptions(&ctx, id(&user)?).await?))
 }
 
+/// Register a subscription
+#[utoipa::path(
+    post, path = "/users/{id}/subscriptions",
+    description = requires(may::MANAGE_SUBSCRIPTIONS),
+    params(("id" = String, Path)),
+    request_body = NewSubscription,
+    responses((status = 201, description = "Created", body = SubscriptionView))
+)]
 pub async fn add_subscription(
     State(s): State<AppState>,
     admin: Admin,
@@ -388,6 +522,13 @@ pub async fn add_subscription(
     Ok(created(s.dir.add_subscription(&ctx, id(&user)?, &b).await?))
 }
 
+/// Remove a subscription
+#[utoipa::path(
+    delete, path = "/users/{id}/subscriptions/{subscriptionId}",
+    description = requires(may::MANAGE_SUBSCRIPTIONS),
+    params(("id" = String, Path), ("subscriptionId" = String, Path)),
+    responses((status = 204, description = "Removed"))
+)]
 pub async fn remove_subscription(
     State(s): State<AppState>,
     admin: Admin,
@@ -400,6 +541,13 @@ pub async fn remove_subscription(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Governance report
+#[utoipa::path(
+    get, path = "/users/{id}/report",
+    description = requires(may::READ_REPORTS),
+    params(("id" = String, Path)),
+    responses((status = 200, description = "OK", body = AccountReport))
+)]
 pub async fn report(
     State(s): State<AppState>,
     admin: Admin,
@@ -409,6 +557,20 @@ pub async fn report(
     Ok(Json(s.dir.report(&ctx, id(&user)?).await?))
 }
 
+/// The audit log, newest first
+#[utoipa::path(
+    get, path = "/audit",
+    description = requires(may::READ_AUDIT),
+    params(
+        ("target" = Option<String>, Query, description = "The id of the changed resource"),
+        ("actor" = Option<String>, Query),
+        ("action" = Option<String>, Query),
+        ("from" = Option<String>, Query, format = DateTime, description = "RFC 3339"),
+        ("to" = Option<String>, Query, format = DateTime, description = "RFC 3339"),
+        Paging,
+    ),
+    responses((status = 200, description = "OK", body = AuditPage))
+)]
 pub async fn audit(
     State(s): State<AppState>,
     admin: Admin,
@@ -431,6 +593,12 @@ pub async fn audit(
     Ok(Json(s.dir.audit_log(&ctx, &query).await?))
 }
 
+/// IAMs and their settings
+#[utoipa::path(
+    get, path = "/iams",
+    description = requires(may::MANAGE_IAMS),
+    responses((status = 200, description = "OK", body = IamList))
+)]
 pub async fn list_iams(State(s): State<AppState>, admin: Admin) -> Answer {
     let out: Vec<Value> = s
         .dir
@@ -450,6 +618,13 @@ pub async fn list_iams(State(s): State<AppState>, admin: Admin) -> Answer {
     Ok(Json(json!({"hits": out, "count": out.len()})))
 }
 
+/// Create an IAM
+#[utoipa::path(
+    post, path = "/iams",
+    description = requires(may::MANAGE_IAMS),
+    request_body = NewIam,
+    responses((status = 201, description = "Created", body = Iam))
+)]
 pub async fn create_iam(
     State(s): State<AppState>,
     admin: Admin,
@@ -476,6 +651,14 @@ pub async fn create_iam(
     })))
 }
 
+/// Replace an IAM's settings
+#[utoipa::path(
+    put, path = "/iams/{name}/settings",
+    description = requires(may::MANAGE_IAMS),
+    params(("name" = String, Path)),
+    request_body = IamSettings,
+    responses((status = 200, description = "OK", body = IamSettings))
+)]
 pub async fn put_iam_settings(
     State(s): State<AppState>,
     admin: Admin,
@@ -486,6 +669,14 @@ pub async fn put_iam_settings(
     Ok(Json(s.dir.set_iam_settings(&ctx, &name, &b).await?))
 }
 
+/// Mint a SCIM token for the IAM (shown once)
+#[utoipa::path(
+    post, path = "/iams/{name}/tokens",
+    description = requires(may::MANAGE_IAMS),
+    params(("name" = String, Path)),
+    request_body = NewToken,
+    responses((status = 201, description = "Created", body = Token))
+)]
 pub async fn create_token(
     State(s): State<AppState>,
     admin: Admin,
@@ -514,6 +705,13 @@ pub async fn create_token(
     })))
 }
 
+/// Revoke a SCIM token
+#[utoipa::path(
+    delete, path = "/tokens/{id}",
+    description = requires(may::MANAGE_IAMS),
+    params(("id" = String, Path)),
+    responses((status = 204, description = "Revoked"))
+)]
 pub async fn revoke_token(
     State(s): State<AppState>,
     admin: Admin,
@@ -526,6 +724,11 @@ pub async fn revoke_token(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// The permission catalogue
+#[utoipa::path(
+    get, path = "/permissions",
+    responses((status = 200, description = "OK", body = PermissionList))
+)]
 pub async fn list_permissions(State(s): State<AppState>, _admin: Admin) -> Answer {
     let list = s.dir.permission_catalogue().await?;
     Ok(Json(json!({
@@ -536,6 +739,13 @@ pub async fn list_permissions(State(s): State<AppState>, _admin: Admin) -> Answe
     })))
 }
 
+/// Add a custom permission
+#[utoipa::path(
+    post, path = "/permissions",
+    description = requires(may::MANAGE_ACCOUNTS),
+    request_body = NewPermission,
+    responses((status = 201, description = "Created", body = PermissionDef))
+)]
 pub async fn create_permission(
     State(s): State<AppState>,
     admin: Admin,
@@ -555,6 +765,13 @@ pub async fn create_permission(
     ))
 }
 
+/// Groups of an IAM (the built-in one by default)
+#[utoipa::path(
+    get, path = "/groups",
+    description = requires(may::READ_ACCOUNTS),
+    params(("iam" = Option<String>, Query, description = "The IAM's name"), Paging),
+    responses((status = 200, description = "OK", body = GroupPage))
+)]
 pub async fn list_groups(
     State(s): State<AppState>,
     admin: Admin,
@@ -574,6 +791,13 @@ pub async fn list_groups(
     ))
 }
 
+/// Create an internal (built-in IAM) group
+#[utoipa::path(
+    post, path = "/groups",
+    description = requires(may::MANAGE_ACCOUNTS),
+    request_body = NewGroup,
+    responses((status = 201, description = "Created", body = CreatedGroup))
+)]
 pub async fn create_group(
     State(s): State<AppState>,
     admin: Admin,
@@ -587,6 +811,13 @@ pub async fn create_group(
     ))
 }
 
+/// A page of a group's members
+#[utoipa::path(
+    get, path = "/groups/{id}/members",
+    description = requires(may::READ_ACCOUNTS),
+    params(("id" = String, Path), Paging),
+    responses((status = 200, description = "OK", body = MemberPage))
+)]
 pub async fn group_members(
     State(s): State<AppState>,
     admin: Admin,
@@ -606,6 +837,14 @@ pub async fn group_members(
     ))
 }
 
+/// Add accounts of any IAM to an internal group
+#[utoipa::path(
+    post, path = "/groups/{id}/members",
+    description = requires(may::MANAGE_ACCOUNTS),
+    params(("id" = String, Path)),
+    request_body = NewMembers,
+    responses((status = 200, description = "OK", body = MemberPage))
+)]
 pub async fn add_group_members(
     State(s): State<AppState>,
     admin: Admin,
@@ -627,6 +866,13 @@ pub async fn add_group_members(
     Ok(Json(s.dir.group_members_page(&ctx, group, 0, 100).await?))
 }
 
+/// Remove an account from an internal group
+#[utoipa::path(
+    delete, path = "/groups/{id}/members/{member}",
+    description = requires(may::MANAGE_ACCOUNTS),
+    params(("id" = String, Path), ("member" = String, Path)),
+    responses((status = 204, description = "Done"))
+)]
 pub async fn remove_group_member(
     State(s): State<AppState>,
     admin: Admin,
@@ -637,15 +883,6 @@ pub async fn remove_group_member(
         .remove_internal_member(&ctx, id(&group)?, id(&member)?)
         .await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// The admin API's OpenAPI document (no token needed to read it).
-pub async fn openapi() -> Response {
-    (
-        [(header::CONTENT_TYPE, "application/json")],
-        include_str!("openapi.json"),
-    )
-        .into_response()
 }
 
 pub async fn not_found() -> AdminError {

@@ -12,10 +12,21 @@ use serde_json::json;
 
 use super::AppState;
 use super::admin::{Admin, AdminError, Answer, Body};
+use super::openapi::{Counted, MetricsExport, MetricsRange, UsageReport, requires};
+use crate::directory::permissions::may;
 use crate::metrics::DayRange;
 
+/// The anonymized usage counts of a range of days, as a file
+///
 /// `?days=N` (the last N days, today last) or `?from=YYYY-MM-DD&to=YYYY-MM-DD`,
 /// downloaded as a JSON file.
+#[utoipa::path(
+    get, path = "/metrics",
+    operation_id = "export_metrics",
+    description = requires(may::EXPORT_METRICS),
+    params(MetricsRange),
+    responses((status = 200, description = "OK", body = MetricsExport))
+)]
 pub async fn export(
     State(s): State<AppState>,
     admin: Admin,
@@ -58,9 +69,18 @@ pub async fn export(
     Ok(resp)
 }
 
-/// The data platform's service account reports (APPLICATION_ADMIN, or a
-/// USER_ADMIN); who reported is not kept with the counts. The console's
-/// own interface touches go through `/admin/ui-events` instead.
+/// Count usage events
+///
+/// The data platform's service account reports; who reported is not kept
+/// with the counts. The console's own interface touches go through
+/// `/admin/ui-events` instead.
+#[utoipa::path(
+    post, path = "/metrics/events",
+    operation_id = "report_events",
+    description = requires(may::REPORT_USAGE),
+    request_body = UsageReport,
+    responses((status = 200, description = "OK", body = Counted))
+)]
 pub async fn report(State(s): State<AppState>, admin: Admin, Body(body): Body) -> Answer {
     let counted = s.dir.report_events(&admin.ctx(), &body).await?;
     Ok(Json(json!({"counted": counted})))

@@ -8,6 +8,7 @@ mod lifecycle;
 mod matrix;
 mod metrics;
 pub(crate) mod oidc;
+mod openapi;
 mod scim;
 mod search;
 
