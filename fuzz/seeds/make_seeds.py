@@ -214,6 +214,43 @@ PATHS = [
     'emails[value eq "a]b"].value', "a.b.c", "emails[type eq \"work\"]x", "urn:x:", ":a", "[", "]",
 ]
 
+# Advanced-language expressions of subscription policies (issue 18), then
+# policy documents in the shapes of issue 18 item 3.
+POLICY_EXPRESSIONS = [
+    "@hasAttribute('Environment','Dev') AND @isInGroups('Engineers')",
+    "@hasAttribute('Environment', 'Dev') OR NOT @isInGroups('Contractors', 'Interns')",
+    "@hasTagAsAttribute('Department', 'dataSource')",
+    "@hasTagAsAttribute('Clearance', 'column') and not @hasTagAsGroup('dataSource')",
+    "(@isInGroups('a') OR @isInGroups('b')) AND NOT (@isInGroups('c') AND @hasTagAsGroup('column'))",
+    "not not ((@hasattribute('k', 'O\\'Brien \\\\ x')))",
+    "@isInGroups('Data Team',\n  'Tour Guides')\r\n\tOR @hasAttribute('Environment','Prod')",
+    "@isInGroups('a') AND",
+    "@hasTagsAsAttribute('Department', 'dataSource')",
+    "@isInGroups('unterminated",
+]
+
+POLICIES = [
+    {"policyKey": "dev-only", "name": "Dev data only", "staged": False,
+     "circumstanceOperator": "any",
+     "circumstances": [{"type": "tags", "tag": "Environment.Dev"}],
+     "actions": {"type": "entitlements",
+                 "entitlements": {"operator": "any", "groups": ["Engineers"],
+                                  "attributes": [{"name": "Environment", "value": "Dev"}]},
+                 "approvals": [{"requiredPermission": "GOVERNANCE"}],
+                 "automaticSubscription": True, "shareResponsibility": False}},
+    {"policyKey": "by-department", "name": "Department tags",
+     "circumstanceOperator": "all",
+     "circumstances": [{"type": "anyTag"}, {"type": "columnTags", "tag": "Discovered"}],
+     "actions": {"type": "entitlements", "shareResponsibility": True,
+                 "advanced": "@hasTagAsAttribute('Department', 'dataSource') OR @hasTagAsGroup('column')"}},
+    {"policyKey": "open", "name": "Untagged data", "circumstances": [{"type": "noTags"}],
+     "actions": {"type": "anyone"}},
+    {"policyKey": "ask", "name": "Ask first", "staged": True, "circumstances": [{"type": "all"}],
+     "actions": {"type": "approval", "approvals": [{"requiredPermission": "GOVERNANCE"}]}},
+    {"policyKey": "by-hand", "name": "By hand", "circumstances": [{"type": "tags", "tag": "PII"}],
+     "actions": {"type": "manual", "shareResponsibility": True}},
+]
+
 def main():
     write("filter_parse", FILTERS)
     write("sql_translate", FILTERS)
@@ -221,6 +258,7 @@ def main():
           [compact(b) for b in BODIES] + PROJECTIONS)
     write("patch_path", PATHS)
     write("patch_apply", [compact(p) for p in PATCHES])
+    write("policy_parse", POLICY_EXPRESSIONS + [compact(p) for p in POLICIES])
 
 if __name__ == "__main__":
     main()
