@@ -8,7 +8,7 @@
 //! Starts the server (the binary cargo built for this profile) on a fresh
 //! temporary SQLite file, or on a fresh schema `bench_<random>` of the
 //! PostgreSQL at `--postgres-url`; creates an IAM and a token with the CLI;
-//! seeds N + 2·A users directly through the library (`Store::insert_users`,
+//! seeds N + 2·A users directly through the library (`Users::insert_users`,
 //! large transactions, before the server starts: setup, not measured).
 //! Then, over HTTP, one client at a time:
 //!

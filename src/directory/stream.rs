@@ -1,7 +1,7 @@
 //! Group members streamed into a response body. A group's document is small;
 //! its members may be a million, so they never sit in memory as a list: the
 //! body is the group's document without `members`, then the members as the
-//! database returns them (`Store::stream_members`), written in chunks of
+//! database returns them (`Members::stream_members`), written in chunks of
 //! [`CHUNK`] bytes through a bounded channel. The shape is the one of a
 //! document serialised whole (`members` comes last, and is left out when the
 //! group has none).

@@ -253,8 +253,14 @@ impl AuditQuery {
     }
 }
 
+all_of!(
+    /// What the internal IAM owns, as storage keeps it: each concept's trait.
+    Accounts: IamSettings, Grants, AccountList, Lifecycle, Lookups, Attributes, Subscriptions,
+        AuditLog, Usage
+);
+
 #[async_trait]
-pub trait Accounts: Send + Sync {
+pub trait IamSettings: Send + Sync {
     async fn iam_settings(&self, iam: Uuid) -> Result<Option<Value>>;
     async fn set_iam_settings(
         &self,
@@ -263,7 +269,11 @@ pub trait Accounts: Send + Sync {
         audit: &Entry,
         now: OffsetDateTime,
     ) -> Result<()>;
+}
 
+/// The permission catalogue and the grants of accounts.
+#[async_trait]
+pub trait Grants: Send + Sync {
     async fn permission_catalogue(&self) -> Result<Vec<PermissionDef>>;
     /// Adds a custom permission; an existing name → Conflict("permissions_name").
     async fn add_permission(
@@ -272,14 +282,6 @@ pub trait Accounts: Send + Sync {
         audit: &Entry,
         now: OffsetDateTime,
     ) -> Result<()>;
-
-    async fn account(&self, id: Uuid) -> Result<Option<Account>>;
-    /// A page of accounts and the list's total (see `AccountQuery::count_cap`).
-    async fn list_accounts(&self, q: &AccountQuery) -> Result<(Vec<Account>, u64)>;
-    /// The database's plans for the page and total queries of a list, one
-    /// line per step: what tests show to prove the list uses an index.
-    async fn explain_accounts(&self, q: &AccountQuery) -> Result<String>;
-
     async fn grants(&self, user: Uuid) -> Result<Vec<Grant>>;
     /// Adds grants (permission, source) and removes direct and default
     /// grants of the named permissions, in one transaction. Refuses with
@@ -294,7 +296,21 @@ pub trait Accounts: Send + Sync {
         records: &GrantRecords<'_>,
         now: OffsetDateTime,
     ) -> Result<()>;
+}
 
+#[async_trait]
+pub trait AccountList: Send + Sync {
+    async fn account(&self, id: Uuid) -> Result<Option<Account>>;
+    /// A page of accounts and the list's total (see `AccountQuery::count_cap`).
+    async fn list_accounts(&self, q: &AccountQuery) -> Result<(Vec<Account>, u64)>;
+    /// The database's plans for the page and total queries of a list, one
+    /// line per step: what tests show to prove the list uses an index.
+    async fn explain_accounts(&self, q: &AccountQuery) -> Result<String>;
+}
+
+/// An account's fate: disable, revoke, delete, deprovision, migrate.
+#[async_trait]
+pub trait Lifecycle: Send + Sync {
     /// Several changes of one account in one transaction (an
     /// administrator's SCIM PATCH): all of them, or none when one is
     /// refused. Each part behaves as `change_grants`, `patch_attributes`
@@ -305,7 +321,6 @@ pub trait Accounts: Send + Sync {
         change: &AccountChange<'_>,
         now: OffsetDateTime,
     ) -> Result<()>;
-
     /// Disables or enables; refuses to disable the last enabled admin.
     /// When the state changes, the account's token generation is bumped and
     /// its console sessions end: what was issued before does not come back.
@@ -358,7 +373,11 @@ pub trait Accounts: Send + Sync {
         audit: &Entry,
         now: OffsetDateTime,
     ) -> Result<()>;
+}
 
+/// The few looks at groups the internal IAM's screens need.
+#[async_trait]
+pub trait Lookups: Send + Sync {
     async fn group_exists(&self, id: Uuid) -> Result<bool>;
     /// The IAM a group belongs to; None when there is no such group.
     async fn group_iam(&self, id: Uuid) -> Result<Option<Uuid>>;
@@ -367,7 +386,11 @@ pub trait Accounts: Send + Sync {
         &self,
         user: Uuid,
     ) -> Result<std::collections::HashMap<Uuid, OffsetDateTime>>;
+}
 
+/// The managed attributes of users and groups.
+#[async_trait]
+pub trait Attributes: Send + Sync {
     async fn attributes(&self, owner: Uuid) -> Result<Vec<(String, String)>>;
     /// Applies the operations in order, in one transaction.
     async fn patch_attributes(
@@ -377,7 +400,10 @@ pub trait Accounts: Send + Sync {
         records: &AttributeRecords<'_>,
         now: OffsetDateTime,
     ) -> Result<()>;
+}
 
+#[async_trait]
+pub trait Subscriptions: Send + Sync {
     async fn subscriptions(&self, user: Uuid) -> Result<Vec<Subscription>>;
     async fn add_subscription(
         &self,
@@ -393,16 +419,24 @@ pub trait Accounts: Send + Sync {
         audit: &Entry,
         now: OffsetDateTime,
     ) -> Result<bool>;
+}
 
+#[async_trait]
+pub trait AuditLog: Send + Sync {
     /// Records an attempt that changed nothing (a refusal), in its own
     /// transaction.
     async fn audit_append(&self, audit: &Entry, now: OffsetDateTime) -> Result<()>;
+    /// A page of the records a report asks for, newest first, and their total.
     async fn audit_records(&self, q: &AuditQuery) -> Result<(Vec<Record>, u64)>;
     /// The records with `seq` > `after`, at most `limit`, in order.
     async fn audit_chain(&self, after: i64, limit: u64) -> Result<Vec<Record>>;
     /// The chain's head: last seq and hash.
     async fn audit_head(&self) -> Result<(i64, String)>;
+}
 
+/// Usage counts reported by applications, per UTC day and name.
+#[async_trait]
+pub trait Usage: Send + Sync {
     /// Adds reported counts (names already validated) to a day's usage, in
     /// one transaction: all of them or none.
     async fn add_usage(&self, day: time::Date, counts: &[(String, i64)]) -> Result<()>;

@@ -1,6 +1,17 @@
-//! Storage: one trait, two backends (SQLite, PostgreSQL). Each method is one
-//! operation in one transaction. Nothing above this module sees SQL; nothing
-//! in it knows HTTP or SCIM documents beyond the stored JSON.
+//! Storage: a trait per concept, together [`Store`]; two backends (SQLite,
+//! PostgreSQL). Each method is one operation in one transaction. Nothing
+//! above this module sees SQL; nothing in it knows HTTP or SCIM documents
+//! beyond the stored JSON.
+
+/// Declares a trait that is all of the listed ones, implemented by every
+/// type that implements them: one name for a layer made of many traits.
+macro_rules! all_of {
+    ($(#[$doc:meta])* $name:ident: $($part:path),+ $(,)?) => {
+        $(#[$doc])*
+        pub trait $name: $($part +)+ Send + Sync + 'static {}
+        impl<T: $($part +)+ Send + Sync + 'static> $name for T {}
+    };
+}
 
 pub mod account_list;
 pub mod accounts;
@@ -366,10 +377,17 @@ pub(crate) fn keyset_page(
     (rows.into_iter().map(|(s, _)| s).collect(), bounds, more)
 }
 
+all_of!(
+    /// All of storage, one object: each concept's trait, implemented once
+    /// in the module of `sql/` that keeps it. Methods of the traits below
+    /// are callable on a [`DynStore`] without importing them.
+    Store: Database, Iams, Tokens, Users, Groups, Members, Lists, Bulk, accounts::Accounts,
+        sessions::Sessions, transfer::Transfer
+);
+
+/// The database itself: its health and its migrations.
 #[async_trait]
-pub trait Store:
-    accounts::Accounts + sessions::Sessions + transfer::Transfer + Send + Sync + 'static
-{
+pub trait Database: Send + Sync {
     /// Applies pending migrations.
     async fn migrate(&self) -> Result<()>;
     /// Cheap round trip used by the health check.
@@ -381,7 +399,10 @@ pub trait Store:
     async fn applied_migrations(&self) -> Result<Vec<migrations::Applied>>;
     /// The migrations this binary applies.
     fn embedded_migrations(&self) -> &'static sqlx::migrate::Migrator;
+}
 
+#[async_trait]
+pub trait Iams: Send + Sync {
     /// Creates an IAM and appends `record` (the domain's, as given).
     async fn create_iam(
         &self,
@@ -393,7 +414,11 @@ pub trait Store:
     ) -> Result<Iam>;
     async fn list_iams(&self) -> Result<Vec<Iam>>;
     async fn iam_by_name(&self, name: &str) -> Result<Option<Iam>>;
+}
 
+/// SCIM tokens, and the key the server signs its own admin tokens with.
+#[async_trait]
+pub trait Tokens: Send + Sync {
     /// Stores a token and appends `record` as given.
     async fn create_token(&self, token: &NewToken, record: &Entry) -> Result<()>;
     async fn token_secret(&self, id: Uuid) -> Result<Option<TokenSecret>>;
@@ -403,7 +428,12 @@ pub trait Store:
     /// Marks the token revoked and appends `record` as given; false (and
     /// no record) when there is no such token or it was revoked already.
     async fn revoke_token(&self, id: Uuid, record: &Entry, now: OffsetDateTime) -> Result<bool>;
+    /// The key the server signs its own admin tokens with, created on first use.
+    async fn signing_key(&self) -> Result<Vec<u8>>;
+}
 
+#[async_trait]
+pub trait Users: Send + Sync {
     /// Creates a user with these grants (source `iam-default`; names not
     /// in the catalogue are skipped) and appends the domain's `records`.
     async fn create_user(
@@ -435,14 +465,25 @@ pub trait Store:
         records: &[Entry],
         now: OffsetDateTime,
     ) -> Result<Stored>;
-    async fn list_users(&self, iam: Uuid, query: &ListQuery) -> Result<ListPage>;
     /// The groups each user is in, directly or through nesting.
     async fn groups_of_users(
         &self,
         iam: Uuid,
         users: &[Uuid],
     ) -> Result<HashMap<Uuid, Vec<GroupRef>>>;
+    /// Inserts many new users in one transaction: bulk loads (benchmark
+    /// setup, imports), where a transaction per user would cost a sync to
+    /// disk each. All or nothing.
+    async fn insert_users(
+        &self,
+        iam: Uuid,
+        users: &[(Uuid, UserWrite)],
+        now: OffsetDateTime,
+    ) -> Result<()>;
+}
 
+#[async_trait]
+pub trait Groups: Send + Sync {
     /// Creates a group with these members and appends `records`.
     async fn insert_group(
         &self,
@@ -485,9 +526,6 @@ pub trait Store:
         records: &GroupRecords<'_>,
         now: OffsetDateTime,
     ) -> Result<Stored>;
-    /// The number of members of a group, counted no further than `cap`
-    /// (so that asking costs at most `cap` index entries).
-    async fn count_members(&self, iam: Uuid, group: Uuid, cap: u64) -> Result<u64>;
     /// Deletes a group (its memberships both ways, its attributes) and
     /// appends `records`.
     async fn delete_group(
@@ -498,6 +536,26 @@ pub trait Store:
         records: &[Entry],
         now: OffsetDateTime,
     ) -> Result<()>;
+}
+
+#[async_trait]
+pub trait Members: Send + Sync {
+    async fn group_members(&self, iam: Uuid, group: Uuid) -> Result<Vec<Member>>;
+    /// The members of a group, ordered by id, read from the database as
+    /// the caller consumes them: a group of any size costs flat memory.
+    /// Empty when the IAM has no such group.
+    fn stream_members(&self, iam: Uuid, group: Uuid) -> MemberStream<'_>;
+    /// The number of members of a group, counted no further than `cap`
+    /// (so that asking costs at most `cap` index entries).
+    async fn count_members(&self, iam: Uuid, group: Uuid, cap: u64) -> Result<u64>;
+    /// Which of these ids are users or groups of the IAM.
+    async fn resolve_members(&self, iam: Uuid, ids: &[Uuid]) -> Result<HashMap<Uuid, MemberKind>>;
+}
+
+/// Pages of users and groups, filtered and sorted.
+#[async_trait]
+pub trait Lists: Send + Sync {
+    async fn list_users(&self, iam: Uuid, query: &ListQuery) -> Result<ListPage>;
     async fn list_groups(&self, iam: Uuid, query: &ListQuery) -> Result<ListPage>;
     /// The database's plan for the page query of a list (EXPLAIN QUERY
     /// PLAN / EXPLAIN), one line per step: what tests and docs show to
@@ -508,13 +566,10 @@ pub trait Store:
         iam: Uuid,
         query: &ListQuery,
     ) -> Result<String>;
-    async fn group_members(&self, iam: Uuid, group: Uuid) -> Result<Vec<Member>>;
-    /// Which of these ids are users or groups of the IAM.
-    async fn resolve_members(&self, iam: Uuid, ids: &[Uuid]) -> Result<HashMap<Uuid, MemberKind>>;
+}
 
-    /// The key the server signs its own admin tokens with, created on first use.
-    async fn signing_key(&self) -> Result<Vec<u8>>;
-
+#[async_trait]
+pub trait Bulk: Send + Sync {
     /// Creates users and groups (a run of SCIM Bulk POSTs) in one
     /// transaction, each item behind its own savepoint: an item that fails
     /// (a duplicate userName) is undone alone and reported in its slot,
@@ -530,22 +585,9 @@ pub trait Store:
         max_errors: usize,
         now: OffsetDateTime,
     ) -> Result<Vec<Result<Stored>>>;
-    /// The members of a group, ordered by id, read from the database as
-    /// the caller consumes them: a group of any size costs flat memory.
-    /// Empty when the IAM has no such group.
-    fn stream_members(&self, iam: Uuid, group: Uuid) -> MemberStream<'_>;
-    /// Inserts many new users in one transaction: bulk loads (benchmark
-    /// setup, imports), where a transaction per user would cost a sync to
-    /// disk each. All or nothing.
-    async fn insert_users(
-        &self,
-        iam: Uuid,
-        users: &[(Uuid, UserWrite)],
-        now: OffsetDateTime,
-    ) -> Result<()>;
 }
 
-/// One create of a [`Store::insert_batch`], with the domain's records of
+/// One create of a [`Bulk::insert_batch`], with the domain's records of
 /// it (appended only if the item commits).
 #[derive(Debug, Clone, Copy)]
 pub enum NewResource<'a> {
@@ -563,7 +605,7 @@ pub enum NewResource<'a> {
     },
 }
 
-/// Members as [`Store::stream_members`] reads them.
+/// Members as [`Members::stream_members`] reads them.
 pub type MemberStream<'a> = futures_util::stream::BoxStream<'a, Result<Member>>;
 
 pub type DynStore = Arc<dyn Store>;

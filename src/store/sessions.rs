@@ -17,7 +17,7 @@ pub struct Session {
     pub created: OffsetDateTime,
     pub last_seen: OffsetDateTime,
     /// The account's token generation at sign-in: a session from an older
-    /// one was revoked (see `Accounts::revoke_sessions`).
+    /// one was revoked (see `Lifecycle::revoke_sessions`).
     pub token_generation: i64,
 }
 

@@ -2,13 +2,14 @@
 //! own savepoint: an item that fails is undone alone, and the transaction
 //! stays usable for the next (a failed statement aborts a PostgreSQL one).
 
+use async_trait::async_trait;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::groups::insert_group_rows;
 use super::users::create_user_rows;
 use super::{Backend, SqlStore, audit, query};
-use crate::store::{MemberKind, NewResource, Result, Stored};
+use crate::store::{Bulk, MemberKind, NewResource, Result, Stored};
 
 /// One create of a batch, behind its own savepoint.
 async fn insert_item<B: Backend>(
@@ -33,47 +34,50 @@ async fn insert_item<B: Backend>(
     Ok(done)
 }
 
-pub(super) async fn insert<B: Backend>(
-    db: &SqlStore<B>,
-    iam: Uuid,
-    items: &[NewResource<'_>],
-    max_errors: usize,
-    now: OffsetDateTime,
-) -> Result<Vec<Result<Stored>>> {
-    let mut out = Vec::with_capacity(items.len());
-    if items.is_empty() {
-        return Ok(out);
-    }
-    let mut errors = 0;
-    let mut entries = Vec::new();
-    let mut tx = db.begin().await?;
-    // The nesting lock, before any item writes rows and outside their
-    // savepoints (rolling one back would give the lock back early).
-    let nests: Vec<(Uuid, MemberKind)> = items
-        .iter()
-        .filter_map(|i| match i {
-            NewResource::Group { members, .. } => members
-                .iter()
-                .find(|(_, k)| *k == MemberKind::Group)
-                .copied(),
-            NewResource::User { .. } => None,
-        })
-        .take(1)
-        .collect();
-    super::nesting::lock::<B>(&mut tx, iam, &nests).await?;
-    for item in items {
-        let done = insert_item::<B>(&mut tx, iam, item, now).await?;
-        errors += usize::from(done.is_err());
-        if done.is_ok() {
-            let (NewResource::User { records, .. } | NewResource::Group { records, .. }) = item;
-            entries.extend_from_slice(records);
+#[async_trait]
+impl<B: Backend> Bulk for SqlStore<B> {
+    async fn insert_batch(
+        &self,
+        iam: Uuid,
+        items: &[NewResource<'_>],
+        max_errors: usize,
+        now: OffsetDateTime,
+    ) -> Result<Vec<Result<Stored>>> {
+        let mut out = Vec::with_capacity(items.len());
+        if items.is_empty() {
+            return Ok(out);
         }
-        out.push(done);
-        if errors >= max_errors {
-            break;
+        let mut errors = 0;
+        let mut entries = Vec::new();
+        let mut tx = self.begin().await?;
+        // The nesting lock, before any item writes rows and outside their
+        // savepoints (rolling one back would give the lock back early).
+        let nests: Vec<(Uuid, MemberKind)> = items
+            .iter()
+            .filter_map(|i| match i {
+                NewResource::Group { members, .. } => members
+                    .iter()
+                    .find(|(_, k)| *k == MemberKind::Group)
+                    .copied(),
+                NewResource::User { .. } => None,
+            })
+            .take(1)
+            .collect();
+        super::nesting::lock::<B>(&mut tx, iam, &nests).await?;
+        for item in items {
+            let done = insert_item::<B>(&mut tx, iam, item, now).await?;
+            errors += usize::from(done.is_err());
+            if done.is_ok() {
+                let (NewResource::User { records, .. } | NewResource::Group { records, .. }) = item;
+                entries.extend_from_slice(records);
+            }
+            out.push(done);
+            if errors >= max_errors {
+                break;
+            }
         }
+        audit::append_all::<B>(&mut tx, &entries, now).await?;
+        B::commit(tx).await?;
+        Ok(out)
     }
-    audit::append_all::<B>(&mut tx, &entries, now).await?;
-    B::commit(tx).await?;
-    Ok(out)
 }

@@ -2,14 +2,15 @@
 //! the rows they change (never the group's size), deletes. A write that
 //! adds groups as members takes the nesting lock before it writes any.
 
+use async_trait::async_trait;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::lists::{check_version, conditional, locked, missed};
+use super::lists::{self, check_version, conditional, locked, missed};
 use super::{Backend, Query, Record, SqlStore, audit, members, query, unique};
 use crate::audit::Entry;
 use crate::store::{
-    GroupPatch, GroupRecords, GroupWrite, Keep, MemberDelta, MemberKind, Result, Stored,
+    GroupPatch, GroupRecords, GroupWrite, Groups, Keep, MemberDelta, MemberKind, Result, Stored,
 };
 
 /// The rows of a new group and its members, inside the caller's transaction.
@@ -49,21 +50,149 @@ pub(super) async fn insert_group_rows<B: Backend>(
     })
 }
 
-pub(super) async fn insert<B: Backend>(
-    db: &SqlStore<B>,
-    iam: Uuid,
-    id: Uuid,
-    g: &GroupWrite,
-    members: &[(Uuid, MemberKind)],
-    records: &[Entry],
-    now: OffsetDateTime,
-) -> Result<Stored> {
-    let mut tx = db.begin().await?;
-    super::nesting::lock::<B>(&mut tx, iam, members).await?;
-    let stored = insert_group_rows::<B>(&mut tx, iam, id, g, members, now).await?;
-    audit::append_all::<B>(&mut tx, records, now).await?;
-    B::commit(tx).await?;
-    Ok(stored)
+#[async_trait]
+impl<B: Backend> Groups for SqlStore<B> {
+    async fn insert_group(
+        &self,
+        iam: Uuid,
+        id: Uuid,
+        g: &GroupWrite,
+        members: &[(Uuid, MemberKind)],
+        records: &[Entry],
+        now: OffsetDateTime,
+    ) -> Result<Stored> {
+        let mut tx = self.begin().await?;
+        super::nesting::lock::<B>(&mut tx, iam, members).await?;
+        let stored = insert_group_rows::<B>(&mut tx, iam, id, g, members, now).await?;
+        audit::append_all::<B>(&mut tx, records, now).await?;
+        B::commit(tx).await?;
+        Ok(stored)
+    }
+
+    async fn get_group(&self, iam: Uuid, id: Uuid) -> Result<Option<Stored>> {
+        lists::get(self, "groups", iam, id).await
+    }
+
+    /// Replaces a group and its member list. The UPDATE itself checks the IAM
+    /// and the version, so the write reads nothing of the group first.
+    async fn replace_group(
+        &self,
+        iam: Uuid,
+        id: Uuid,
+        g: &GroupWrite,
+        members: &[(Uuid, MemberKind)],
+        if_version: Option<i64>,
+        records: &GroupRecords<'_>,
+        now: OffsetDateTime,
+    ) -> Result<Stored> {
+        let mut tx = self.begin().await?;
+        super::nesting::lock::<B>(&mut tx, iam, members).await?;
+        let row = B::fetch_optional(&mut tx, update_group(iam, id, g, if_version, now))
+            .await
+            .map_err(|e| unique(e, "groups_iam_display_name"))?;
+        let Some(row) = row else {
+            return Err(missed::<B>(&mut tx, "groups", iam, id).await);
+        };
+        let (created, version) = (row.time("created")?, row.int("version")?);
+        // Keep the rows of members that stay, so their join dates survive.
+        let stay: Vec<Uuid> = members.iter().map(|(m, _)| *m).collect();
+        let removed = members::delete::<B>(&mut tx, id, &stay, Keep::Listed).await?;
+        let added = members::insert::<B>(&mut tx, id, members, now).await?;
+        let entries = records(&MemberDelta {
+            removed: &removed,
+            added: &added,
+        });
+        audit::append_all::<B>(&mut tx, &entries, now).await?;
+        B::commit(tx).await?;
+        Ok(Stored {
+            id,
+            doc: g.doc.clone(),
+            created,
+            last_modified: now,
+            version,
+        })
+    }
+
+    async fn patch_group(
+        &self,
+        iam: Uuid,
+        id: Uuid,
+        p: &GroupPatch<'_>,
+        if_version: Option<i64>,
+        records: &GroupRecords<'_>,
+        now: OffsetDateTime,
+    ) -> Result<Stored> {
+        let mut tx = self.begin().await?;
+        super::nesting::lock::<B>(&mut tx, iam, p.add).await?;
+        // The row as it stands (locked in PostgreSQL): what the PATCH answers
+        // with when it changes nothing, and the base of what it answers else.
+        let mut out = locked::<B>(&mut tx, "groups", iam, id, if_version).await?;
+        let removed = if p.remove_all {
+            // Replacing the members: those that stay keep their rows (and
+            // join dates) and are neither removed nor added.
+            let stay: Vec<Uuid> = p.add.iter().map(|(m, _)| *m).collect();
+            members::delete::<B>(&mut tx, id, &stay, Keep::Listed).await?
+        } else {
+            members::delete::<B>(&mut tx, id, p.remove, Keep::Others).await?
+        };
+        let added = members::insert::<B>(&mut tx, id, p.add, now).await?;
+        let entries = records(&MemberDelta {
+            removed: &removed,
+            added: &added,
+        });
+        // What the domain records nothing of changed nothing: a group document
+        // that came back equal, and no member that came or went.
+        if !entries.is_empty() {
+            audit::append_all::<B>(&mut tx, &entries, now).await?;
+            match p.group {
+                Some(g) => {
+                    let update = update_group(iam, id, g, None, now);
+                    B::fetch_one(&mut tx, update)
+                        .await
+                        .map_err(|e| unique(e, "groups_iam_display_name"))?;
+                    out.doc = g.doc.clone();
+                }
+                None => {
+                    let touch = query(
+                        "UPDATE groups SET last_modified = $1, version = version + 1 WHERE id = $2",
+                    )
+                    .bind(now)
+                    .bind(id);
+                    B::execute(&mut tx, touch).await?;
+                }
+            }
+            // The row is held for this transaction, so its version is ours.
+            out.version += 1;
+            out.last_modified = now;
+        }
+        B::commit(tx).await?;
+        Ok(out)
+    }
+
+    async fn delete_group(
+        &self,
+        iam: Uuid,
+        id: Uuid,
+        if_version: Option<i64>,
+        records: &[Entry],
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
+        check_version::<B>(&mut tx, "groups", iam, id, if_version).await?;
+        B::execute(
+            &mut tx,
+            query("DELETE FROM attributes WHERE owner_id = $1").bind(id),
+        )
+        .await?;
+        audit::append_all::<B>(&mut tx, records, now).await?;
+        B::execute(
+            &mut tx,
+            query("DELETE FROM group_members WHERE member_id = $1 OR group_id = $1").bind(id),
+        )
+        .await?;
+        B::execute(&mut tx, query("DELETE FROM groups WHERE id = $1").bind(id)).await?;
+        B::commit(tx).await
+    }
 }
 
 /// The statement that sets a group's document and indexed columns, moves
@@ -95,128 +224,4 @@ fn update_group(
         Some(v) => update.bind(v),
         None => update,
     }
-}
-
-/// Replaces a group and its member list. The UPDATE itself checks the IAM
-/// and the version, so the write reads nothing of the group first.
-// One transaction's inputs: the group, its members, the version it
-// must still have, and its records.
-#[allow(clippy::too_many_arguments)]
-pub(super) async fn replace<B: Backend>(
-    db: &SqlStore<B>,
-    iam: Uuid,
-    id: Uuid,
-    g: &GroupWrite,
-    members: &[(Uuid, MemberKind)],
-    if_version: Option<i64>,
-    records: &GroupRecords<'_>,
-    now: OffsetDateTime,
-) -> Result<Stored> {
-    let mut tx = db.begin().await?;
-    super::nesting::lock::<B>(&mut tx, iam, members).await?;
-    let row = B::fetch_optional(&mut tx, update_group(iam, id, g, if_version, now))
-        .await
-        .map_err(|e| unique(e, "groups_iam_display_name"))?;
-    let Some(row) = row else {
-        return Err(missed::<B>(&mut tx, "groups", iam, id).await);
-    };
-    let (created, version) = (row.time("created")?, row.int("version")?);
-    // Keep the rows of members that stay, so their join dates survive.
-    let stay: Vec<Uuid> = members.iter().map(|(m, _)| *m).collect();
-    let removed = members::delete::<B>(&mut tx, id, &stay, Keep::Listed).await?;
-    let added = members::insert::<B>(&mut tx, id, members, now).await?;
-    let entries = records(&MemberDelta {
-        removed: &removed,
-        added: &added,
-    });
-    audit::append_all::<B>(&mut tx, &entries, now).await?;
-    B::commit(tx).await?;
-    Ok(Stored {
-        id,
-        doc: g.doc.clone(),
-        created,
-        last_modified: now,
-        version,
-    })
-}
-
-pub(super) async fn patch<B: Backend>(
-    db: &SqlStore<B>,
-    iam: Uuid,
-    id: Uuid,
-    p: &GroupPatch<'_>,
-    if_version: Option<i64>,
-    records: &GroupRecords<'_>,
-    now: OffsetDateTime,
-) -> Result<Stored> {
-    let mut tx = db.begin().await?;
-    super::nesting::lock::<B>(&mut tx, iam, p.add).await?;
-    // The row as it stands (locked in PostgreSQL): what the PATCH answers
-    // with when it changes nothing, and the base of what it answers else.
-    let mut out = locked::<B>(&mut tx, "groups", iam, id, if_version).await?;
-    let removed = if p.remove_all {
-        // Replacing the members: those that stay keep their rows (and
-        // join dates) and are neither removed nor added.
-        let stay: Vec<Uuid> = p.add.iter().map(|(m, _)| *m).collect();
-        members::delete::<B>(&mut tx, id, &stay, Keep::Listed).await?
-    } else {
-        members::delete::<B>(&mut tx, id, p.remove, Keep::Others).await?
-    };
-    let added = members::insert::<B>(&mut tx, id, p.add, now).await?;
-    let entries = records(&MemberDelta {
-        removed: &removed,
-        added: &added,
-    });
-    // What the domain records nothing of changed nothing: a group document
-    // that came back equal, and no member that came or went.
-    if !entries.is_empty() {
-        audit::append_all::<B>(&mut tx, &entries, now).await?;
-        match p.group {
-            Some(g) => {
-                let update = update_group(iam, id, g, None, now);
-                B::fetch_one(&mut tx, update)
-                    .await
-                    .map_err(|e| unique(e, "groups_iam_display_name"))?;
-                out.doc = g.doc.clone();
-            }
-            None => {
-                let touch = query(
-                    "UPDATE groups SET last_modified = $1, version = version + 1 WHERE id = $2",
-                )
-                .bind(now)
-                .bind(id);
-                B::execute(&mut tx, touch).await?;
-            }
-        }
-        // The row is held for this transaction, so its version is ours.
-        out.version += 1;
-        out.last_modified = now;
-    }
-    B::commit(tx).await?;
-    Ok(out)
-}
-
-pub(super) async fn delete<B: Backend>(
-    db: &SqlStore<B>,
-    iam: Uuid,
-    id: Uuid,
-    if_version: Option<i64>,
-    records: &[Entry],
-    now: OffsetDateTime,
-) -> Result<()> {
-    let mut tx = db.begin().await?;
-    check_version::<B>(&mut tx, "groups", iam, id, if_version).await?;
-    B::execute(
-        &mut tx,
-        query("DELETE FROM attributes WHERE owner_id = $1").bind(id),
-    )
-    .await?;
-    audit::append_all::<B>(&mut tx, records, now).await?;
-    B::execute(
-        &mut tx,
-        query("DELETE FROM group_members WHERE member_id = $1 OR group_id = $1").bind(id),
-    )
-    .await?;
-    B::execute(&mut tx, query("DELETE FROM groups WHERE id = $1").bind(id)).await?;
-    B::commit(tx).await
 }

@@ -1,14 +1,14 @@
-//! Reading users and groups: one by id (a user with its groups in the same
-//! statement), a page of a filtered and sorted list (with its total), the
-//! plan of that page's query; and what a write checks of the row it
-//! changes (its version).
+//! Reading users and groups: one by id, a page of a filtered and sorted
+//! list (with its total), the plan of that page's query; and what a write
+//! checks of the row it changes (its version).
 
+use async_trait::async_trait;
 use uuid::Uuid;
 
 use super::{Backend, Query, Record, SqlStore, query};
 use crate::store::sql_filter::list_sql;
 use crate::store::{
-    GroupRef, ListPage, ListQuery, ResourceKind, Result, StoreError, Stored, Window, keyset_page,
+    ListPage, ListQuery, Lists, ResourceKind, Result, StoreError, Stored, Window, keyset_page,
 };
 
 /// A row of `users` or `groups` as the domain reads it.
@@ -40,54 +40,6 @@ pub(super) async fn get<B: Backend>(
         )
         .await?;
     row.as_ref().map(stored).transpose()
-}
-
-/// A user of the IAM and the groups it is in (directly or through
-/// nesting, ordered as `groups_of` orders them), in one statement: each
-/// statement is a round trip to the database's connection, and a GET by id
-/// is the hottest read. The user is the row of `part` 0, its groups those
-/// of `part` 1; the walk up the nesting is `groups_of`'s.
-pub(super) async fn user_with_groups<B: Backend>(
-    db: &SqlStore<B>,
-    iam: Uuid,
-    id: Uuid,
-) -> Result<Option<(Stored, Vec<GroupRef>)>> {
-    let sql = format!(
-        "WITH RECURSIVE up(member_id, group_id, direct) AS (
-             SELECT member_id, group_id, 1 FROM group_members WHERE member_id = $1
-             UNION
-             SELECT up.member_id, gm.group_id, 0
-             FROM up JOIN group_members gm ON gm.member_id = up.group_id
-         )
-         SELECT CAST(0 AS BIGINT) AS part, id, doc, created, last_modified, version,
-                NULL AS display_name, NULL AS direct, NULL AS sort_name
-         FROM users WHERE id = $1 AND iam_id = $2
-         UNION ALL
-         SELECT CAST(1 AS BIGINT), g.id, NULL, NULL, NULL, NULL, g.display_name, MAX(up.direct) = 1,
-                g.display_name_folded{}
-         FROM up JOIN groups g ON g.id = up.group_id AND g.iam_id = $2
-         GROUP BY g.id, g.display_name, g.display_name_folded
-         ORDER BY part, sort_name, id",
-        B::DIALECT.bytewise(),
-    );
-    let rows = db.read_all(query(sql).bind(id).bind(iam)).await?;
-    let mut rows = rows.iter();
-    let Some(first) = rows.next() else {
-        return Ok(None);
-    };
-    if first.int("part")? != 0 {
-        return Ok(None);
-    }
-    let groups = rows
-        .map(|r| {
-            Ok(GroupRef {
-                id: r.uuid("id")?,
-                display_name: r.text("display_name")?,
-                direct: r.bool("direct")?,
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
-    Ok(Some((stored(first)?, groups)))
 }
 
 /// Checks the version a conditional write expects, inside its transaction,
@@ -156,7 +108,7 @@ pub(super) async fn missed<B: Backend>(
 }
 
 /// A page of users or groups, and the number of all that match.
-pub(super) async fn list<B: Backend>(
+async fn list<B: Backend>(
     db: &SqlStore<B>,
     kind: ResourceKind,
     iam: Uuid,
@@ -210,16 +162,21 @@ pub(super) async fn list<B: Backend>(
     })
 }
 
-/// The database's plan for the page query of a list.
-pub(super) async fn explain<B: Backend>(
-    db: &SqlStore<B>,
-    kind: ResourceKind,
-    iam: Uuid,
-    q: &ListQuery,
-) -> Result<String> {
-    let ls = list_sql(kind, B::DIALECT, iam, q).map_err(StoreError::Filter)?;
-    match ls.page {
-        Some(page) => db.explain(Query::with(page.sql, page.binds)).await,
-        None => Ok(String::new()),
+#[async_trait]
+impl<B: Backend> Lists for SqlStore<B> {
+    async fn list_users(&self, iam: Uuid, q: &ListQuery) -> Result<ListPage> {
+        list(self, ResourceKind::User, iam, q).await
+    }
+
+    async fn list_groups(&self, iam: Uuid, q: &ListQuery) -> Result<ListPage> {
+        list(self, ResourceKind::Group, iam, q).await
+    }
+
+    async fn explain_list(&self, kind: ResourceKind, iam: Uuid, q: &ListQuery) -> Result<String> {
+        let ls = list_sql(kind, B::DIALECT, iam, q).map_err(StoreError::Filter)?;
+        match ls.page {
+            Some(page) => self.explain(Query::with(page.sql, page.binds)).await,
+            None => Ok(String::new()),
+        }
     }
 }

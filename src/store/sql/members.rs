@@ -4,12 +4,13 @@
 
 use std::collections::HashMap;
 
+use async_trait::async_trait;
 use futures_util::StreamExt;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{Backend, Bind, Record, SqlStore, Ty, query};
-use crate::store::{Keep, Member, MemberKind, MemberStream, Result, StoreError};
+use crate::store::{Keep, Member, MemberKind, MemberStream, Members, Result, StoreError};
 
 /// A group's members with what `members[].display` shows, by member id
 /// (the primary key's order, so the database reads no more than it sends).
@@ -90,63 +91,51 @@ pub(super) async fn delete<B: Backend>(
     rows.iter().map(|r| r.uuid("member_id")).collect()
 }
 
-pub(super) async fn all<B: Backend>(
-    db: &SqlStore<B>,
-    iam: Uuid,
-    group: Uuid,
-) -> Result<Vec<Member>> {
-    let rows = db
-        .read_all(query(MEMBERS_SQL).bind(group).bind(iam))
-        .await?;
-    rows.iter().map(member_row).collect()
-}
+#[async_trait]
+impl<B: Backend> Members for SqlStore<B> {
+    async fn group_members(&self, iam: Uuid, group: Uuid) -> Result<Vec<Member>> {
+        let rows = self
+            .read_all(query(MEMBERS_SQL).bind(group).bind(iam))
+            .await?;
+        rows.iter().map(member_row).collect()
+    }
 
-pub(super) fn stream<B: Backend>(db: &SqlStore<B>, iam: Uuid, group: Uuid) -> MemberStream<'_> {
-    db.fetch_stream(query(MEMBERS_SQL).bind(group).bind(iam))
-        .map(|row| member_row(&row?))
-        .boxed()
-}
+    fn stream_members(&self, iam: Uuid, group: Uuid) -> MemberStream<'_> {
+        self.fetch_stream(query(MEMBERS_SQL).bind(group).bind(iam))
+            .map(|row| member_row(&row?))
+            .boxed()
+    }
 
-/// The number of members, counted no further than `cap`.
-pub(super) async fn count<B: Backend>(
-    db: &SqlStore<B>,
-    iam: Uuid,
-    group: Uuid,
-    cap: u64,
-) -> Result<u64> {
-    let row = db
-        .read_one(
-            query(
-                "SELECT COUNT(*) AS n FROM (SELECT 1 FROM group_members m
-                     JOIN groups g ON g.id = m.group_id AND g.iam_id = $2
-                     WHERE m.group_id = $1 LIMIT $3) AS capped",
+    async fn count_members(&self, iam: Uuid, group: Uuid, cap: u64) -> Result<u64> {
+        let row = self
+            .read_one(
+                query(
+                    "SELECT COUNT(*) AS n FROM (SELECT 1 FROM group_members m
+                         JOIN groups g ON g.id = m.group_id AND g.iam_id = $2
+                         WHERE m.group_id = $1 LIMIT $3) AS capped",
+                )
+                .bind(group)
+                .bind(iam)
+                .bind(cap.min(i64::MAX as u64) as i64),
             )
-            .bind(group)
-            .bind(iam)
-            .bind(cap.min(i64::MAX as u64) as i64),
-        )
-        .await?;
-    Ok(row.int("n")? as u64)
-}
+            .await?;
+        Ok(row.int("n")? as u64)
+    }
 
-/// Which of these ids are users or groups of the IAM.
-pub(super) async fn resolve<B: Backend>(
-    db: &SqlStore<B>,
-    iam: Uuid,
-    ids: &[Uuid],
-) -> Result<HashMap<Uuid, MemberKind>> {
-    let mut out = HashMap::new();
-    if ids.is_empty() {
-        return Ok(out);
+    async fn resolve_members(&self, iam: Uuid, ids: &[Uuid]) -> Result<HashMap<Uuid, MemberKind>> {
+        let mut out = HashMap::new();
+        if ids.is_empty() {
+            return Ok(out);
+        }
+        let each = B::DIALECT.each(2, Ty::Uuid);
+        let sql = format!(
+            "SELECT id, 'User' AS kind FROM users WHERE iam_id = $1 AND id IN ({each})
+             UNION ALL
+             SELECT id, 'Group' FROM groups WHERE iam_id = $1 AND id IN ({each})"
+        );
+        for r in self.read_all(query(sql).bind(iam).bind(ids)).await? {
+            out.insert(r.uuid("id")?, kind(&r.text("kind")?)?);
+        }
+        Ok(out)
     }
-    let each = B::DIALECT.each(2, Ty::Uuid);
-    let sql = format!(
-        "SELECT id, 'User' AS kind FROM users WHERE iam_id = $1 AND id IN ({each})
-         UNION ALL
-         SELECT id, 'Group' FROM groups WHERE iam_id = $1 AND id IN ({each})"
-    );
-    for r in db.read_all(query(sql).bind(iam).bind(ids)).await? {
-        out.insert(r.uuid("id")?, kind(&r.text("kind")?)?);
-    }
-    Ok(out)
 }

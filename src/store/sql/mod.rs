@@ -24,7 +24,7 @@ pub use backend::{Backend, unique};
 pub use dialect::Dialect;
 pub use query::{Bind, Col, Query, Record, Ty, query};
 
-/// The storage trait's one implementation, over a database.
+/// The one implementation of the storage traits, over a database.
 pub struct SqlStore<B> {
     db: B,
 }

@@ -1,21 +1,16 @@
-//! The storage trait, implemented once: the health of the database and its
-//! migrations, IAMs, SCIM tokens and the signing key here; users, groups,
-//! members, lists and batches in the modules beside this one.
-
-use std::collections::HashMap;
+//! The database's health and migrations, IAMs, SCIM tokens and the signing
+//! key; the other traits of `Store` are implemented in the modules beside
+//! this one.
 
 use async_trait::async_trait;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{
-    Backend, Record, SqlStore, audit, batch, groups, lists, members, query, unique, users,
-};
+use super::{Backend, Record, SqlStore, audit, query, unique};
 use crate::audit::Entry;
 use crate::store::{
-    GroupPatch, GroupRecords, GroupRef, GroupWrite, Iam, ListPage, ListQuery, Member, MemberKind,
-    MemberStream, NewResource, NewToken, PoolStats, ResourceKind, Result, Store, Stored, TokenInfo,
-    TokenSecret, UserWrite, accounts::Accounts, migrations::Applied, transfer::Transfer,
+    Database, Iam, Iams, NewToken, PoolStats, Result, TokenInfo, TokenSecret, Tokens,
+    migrations::Applied,
 };
 
 fn iam_row(r: &impl Record) -> Result<Iam> {
@@ -28,10 +23,7 @@ fn iam_row(r: &impl Record) -> Result<Iam> {
 }
 
 #[async_trait]
-impl<B: Backend> Store for SqlStore<B>
-where
-    Self: Accounts + Transfer,
-{
+impl<B: Backend> Database for SqlStore<B> {
     async fn migrate(&self) -> Result<()> {
         self.db.migrate().await
     }
@@ -65,7 +57,10 @@ where
     fn embedded_migrations(&self) -> &'static sqlx::migrate::Migrator {
         self.db.migrator()
     }
+}
 
+#[async_trait]
+impl<B: Backend> Iams for SqlStore<B> {
     async fn create_iam(
         &self,
         id: Uuid,
@@ -113,7 +108,10 @@ where
             .await?;
         row.as_ref().map(iam_row).transpose()
     }
+}
 
+#[async_trait]
+impl<B: Backend> Tokens for SqlStore<B> {
     async fn create_token(&self, t: &NewToken, record: &Entry) -> Result<()> {
         let mut tx = self.begin().await?;
         B::execute(
@@ -204,129 +202,6 @@ where
         Ok(true)
     }
 
-    async fn create_user(
-        &self,
-        iam: Uuid,
-        id: Uuid,
-        u: &UserWrite,
-        grants: &[String],
-        records: &[Entry],
-        now: OffsetDateTime,
-    ) -> Result<Stored> {
-        users::insert(self, iam, id, u, grants, records, now).await
-    }
-
-    async fn get_user(&self, iam: Uuid, id: Uuid) -> Result<Option<Stored>> {
-        lists::get(self, "users", iam, id).await
-    }
-
-    async fn get_user_with_groups(
-        &self,
-        iam: Uuid,
-        id: Uuid,
-    ) -> Result<Option<(Stored, Vec<GroupRef>)>> {
-        lists::user_with_groups(self, iam, id).await
-    }
-
-    async fn replace_user(
-        &self,
-        iam: Uuid,
-        id: Uuid,
-        u: &UserWrite,
-        if_version: Option<i64>,
-        records: &[Entry],
-        now: OffsetDateTime,
-    ) -> Result<Stored> {
-        users::replace(self, iam, id, u, if_version, records, now).await
-    }
-
-    async fn list_users(&self, iam: Uuid, q: &ListQuery) -> Result<ListPage> {
-        lists::list(self, ResourceKind::User, iam, q).await
-    }
-
-    async fn groups_of_users(
-        &self,
-        iam: Uuid,
-        users: &[Uuid],
-    ) -> Result<HashMap<Uuid, Vec<GroupRef>>> {
-        users::groups_of(self, iam, users).await
-    }
-
-    async fn insert_group(
-        &self,
-        iam: Uuid,
-        id: Uuid,
-        g: &GroupWrite,
-        members: &[(Uuid, MemberKind)],
-        records: &[Entry],
-        now: OffsetDateTime,
-    ) -> Result<Stored> {
-        groups::insert(self, iam, id, g, members, records, now).await
-    }
-
-    async fn get_group(&self, iam: Uuid, id: Uuid) -> Result<Option<Stored>> {
-        lists::get(self, "groups", iam, id).await
-    }
-
-    // One transaction's inputs: the group, its members, the version it
-    // must still have, and its records.
-    #[allow(clippy::too_many_arguments)]
-    async fn replace_group(
-        &self,
-        iam: Uuid,
-        id: Uuid,
-        g: &GroupWrite,
-        members: &[(Uuid, MemberKind)],
-        if_version: Option<i64>,
-        records: &GroupRecords<'_>,
-        now: OffsetDateTime,
-    ) -> Result<Stored> {
-        groups::replace(self, iam, id, g, members, if_version, records, now).await
-    }
-
-    async fn patch_group(
-        &self,
-        iam: Uuid,
-        id: Uuid,
-        p: &GroupPatch<'_>,
-        if_version: Option<i64>,
-        records: &GroupRecords<'_>,
-        now: OffsetDateTime,
-    ) -> Result<Stored> {
-        groups::patch(self, iam, id, p, if_version, records, now).await
-    }
-
-    async fn count_members(&self, iam: Uuid, group: Uuid, cap: u64) -> Result<u64> {
-        members::count(self, iam, group, cap).await
-    }
-
-    async fn delete_group(
-        &self,
-        iam: Uuid,
-        id: Uuid,
-        if_version: Option<i64>,
-        records: &[Entry],
-        now: OffsetDateTime,
-    ) -> Result<()> {
-        groups::delete(self, iam, id, if_version, records, now).await
-    }
-
-    async fn list_groups(&self, iam: Uuid, q: &ListQuery) -> Result<ListPage> {
-        lists::list(self, ResourceKind::Group, iam, q).await
-    }
-
-    async fn explain_list(&self, kind: ResourceKind, iam: Uuid, q: &ListQuery) -> Result<String> {
-        lists::explain(self, kind, iam, q).await
-    }
-
-    async fn group_members(&self, iam: Uuid, group: Uuid) -> Result<Vec<Member>> {
-        members::all(self, iam, group).await
-    }
-
-    async fn resolve_members(&self, iam: Uuid, ids: &[Uuid]) -> Result<HashMap<Uuid, MemberKind>> {
-        members::resolve(self, iam, ids).await
-    }
-
     async fn signing_key(&self) -> Result<Vec<u8>> {
         let fresh: [u8; 32] = rand::random();
         self.write_one(
@@ -345,28 +220,5 @@ where
         )
         .await?;
         row.bytes("secret")
-    }
-
-    async fn insert_batch(
-        &self,
-        iam: Uuid,
-        items: &[NewResource<'_>],
-        max_errors: usize,
-        now: OffsetDateTime,
-    ) -> Result<Vec<Result<Stored>>> {
-        batch::insert(self, iam, items, max_errors, now).await
-    }
-
-    fn stream_members(&self, iam: Uuid, group: Uuid) -> MemberStream<'_> {
-        members::stream(self, iam, group)
-    }
-
-    async fn insert_users(
-        &self,
-        iam: Uuid,
-        users: &[(Uuid, UserWrite)],
-        now: OffsetDateTime,
-    ) -> Result<()> {
-        users::insert_many(self, iam, users, now).await
     }
 }

@@ -1,17 +1,18 @@
-//! Writing users: their rows (with the `user_emails` index and default
-//! grants), replaces, bulk loads; and the groups each user is in. Every
+//! Users: their rows (with the `user_emails` index and default grants),
+//! replaces, bulk loads; reading one with the groups it is in. Every
 //! write appends the records the domain gives it, in its own transaction.
 
 use std::collections::HashMap;
 
+use async_trait::async_trait;
 use serde_json::Value;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::lists::{conditional, missed};
+use super::lists::{self, conditional, missed, stored};
 use super::{Backend, Bind, Record, SqlStore, Ty, audit, query, unique};
 use crate::audit::Entry;
-use crate::store::{GroupRef, Result, Stored, UserWrite, email_values};
+use crate::store::{GroupRef, Result, Stored, UserWrite, Users, email_values};
 
 /// Rewrites the `user_emails` rows of a user from its search document.
 pub async fn write_emails<B: Backend>(tx: &mut B::Conn, user: Uuid, search: &Value) -> Result<()> {
@@ -96,134 +97,188 @@ pub(super) async fn create_user_rows<B: Backend>(
     Ok(stored)
 }
 
-/// Creates a user through `Backend::write`: on SQLite one fsync covers the
-/// creates queued meanwhile (group commit).
-pub(super) async fn insert<B: Backend>(
-    db: &SqlStore<B>,
-    iam: Uuid,
-    id: Uuid,
-    u: &UserWrite,
-    grants: &[String],
-    records: &[Entry],
-    now: OffsetDateTime,
-) -> Result<Stored> {
-    let (u, grants, records) = (u.clone(), grants.to_vec(), records.to_vec());
-    db.write(move |tx| {
-        Box::pin(async move {
-            let stored = create_user_rows::<B>(tx, iam, id, &u, &grants, now).await?;
-            audit::append_all::<B>(tx, &records, now).await?;
-            Ok(stored)
+#[async_trait]
+impl<B: Backend> Users for SqlStore<B> {
+    /// Creates a user through `Backend::write`: on SQLite one fsync covers the
+    /// creates queued meanwhile (group commit).
+    async fn create_user(
+        &self,
+        iam: Uuid,
+        id: Uuid,
+        u: &UserWrite,
+        grants: &[String],
+        records: &[Entry],
+        now: OffsetDateTime,
+    ) -> Result<Stored> {
+        let (u, grants, records) = (u.clone(), grants.to_vec(), records.to_vec());
+        self.write(move |tx| {
+            Box::pin(async move {
+                let stored = create_user_rows::<B>(tx, iam, id, &u, &grants, now).await?;
+                audit::append_all::<B>(tx, &records, now).await?;
+                Ok(stored)
+            })
         })
-    })
-    .await
-}
-
-/// Replaces a user's document and columns. The UPDATE itself checks the
-/// IAM and the version (and, in PostgreSQL, waits for a concurrent writer
-/// of the row), so the write reads nothing first.
-pub(super) async fn replace<B: Backend>(
-    db: &SqlStore<B>,
-    iam: Uuid,
-    id: Uuid,
-    u: &UserWrite,
-    if_version: Option<i64>,
-    records: &[Entry],
-    now: OffsetDateTime,
-) -> Result<Stored> {
-    let mut tx = db.begin().await?;
-    let sql = format!(
-        "UPDATE users SET user_name = $1, user_name_folded = $2, external_id = $3,
-                display_name_folded = $4, active = $5, doc = $6,
-                password_hash = CASE WHEN $7 THEN $8 ELSE password_hash END,
-                last_modified = $9, version = version + 1, search = $10
-         WHERE id = $11 AND iam_id = $12{} RETURNING created, version",
-        conditional(13, if_version)
-    );
-    let mut update = query(sql)
-        .bind(u.user_name.as_str())
-        .bind(u.user_name.folded())
-        .bind(&u.external_id)
-        .bind(&u.display_name_folded)
-        .bind(u.active)
-        .bind(&u.doc)
-        .bind(u.password_hash.is_some())
-        .bind(u.password_hash.clone().flatten())
-        .bind(now)
-        .bind(&u.search)
-        .bind(id)
-        .bind(iam);
-    if let Some(v) = if_version {
-        update = update.bind(v);
-    }
-    let row = B::fetch_optional(&mut tx, update)
         .await
-        .map_err(|e| unique(e, "users_iam_user_name"))?;
-    let Some(row) = row else {
-        return Err(missed::<B>(&mut tx, "users", iam, id).await);
-    };
-    let (created, version) = (row.time("created")?, row.int("version")?);
-    if !u.emails_unchanged {
-        write_emails::<B>(&mut tx, id, &u.search).await?;
     }
-    audit::append_all::<B>(&mut tx, records, now).await?;
-    B::commit(tx).await?;
-    Ok(Stored {
-        id,
-        doc: u.doc.clone(),
-        created,
-        last_modified: now,
-        version,
-    })
-}
 
-/// Many new users in one transaction, all or nothing.
-pub(super) async fn insert_many<B: Backend>(
-    db: &SqlStore<B>,
-    iam: Uuid,
-    users: &[(Uuid, UserWrite)],
-    now: OffsetDateTime,
-) -> Result<()> {
-    let mut tx = db.begin().await?;
-    for (id, u) in users {
-        insert_user_rows::<B>(&mut tx, iam, *id, u, now).await?;
+    async fn get_user(&self, iam: Uuid, id: Uuid) -> Result<Option<Stored>> {
+        lists::get(self, "users", iam, id).await
     }
-    B::commit(tx).await
-}
 
-/// The groups each user is in, directly or through nesting.
-pub(super) async fn groups_of<B: Backend>(
-    db: &SqlStore<B>,
-    iam: Uuid,
-    users: &[Uuid],
-) -> Result<HashMap<Uuid, Vec<GroupRef>>> {
-    let mut out: HashMap<Uuid, Vec<GroupRef>> = HashMap::new();
-    if users.is_empty() {
-        return Ok(out);
+    /// A user of the IAM and the groups it is in (directly or through
+    /// nesting, ordered as `groups_of_users` orders them), in one
+    /// statement: each statement is a round trip to the database's
+    /// connection, and a GET by id is the hottest read. The user is the row
+    /// of `part` 0, its groups those of `part` 1; the walk up the nesting
+    /// is `groups_of_users`'s.
+    async fn get_user_with_groups(
+        &self,
+        iam: Uuid,
+        id: Uuid,
+    ) -> Result<Option<(Stored, Vec<GroupRef>)>> {
+        let sql = format!(
+            "WITH RECURSIVE up(member_id, group_id, direct) AS (
+                 SELECT member_id, group_id, 1 FROM group_members WHERE member_id = $1
+                 UNION
+                 SELECT up.member_id, gm.group_id, 0
+                 FROM up JOIN group_members gm ON gm.member_id = up.group_id
+             )
+             SELECT CAST(0 AS BIGINT) AS part, id, doc, created, last_modified, version,
+                    NULL AS display_name, NULL AS direct, NULL AS sort_name
+             FROM users WHERE id = $1 AND iam_id = $2
+             UNION ALL
+             SELECT CAST(1 AS BIGINT), g.id, NULL, NULL, NULL, NULL, g.display_name, MAX(up.direct) = 1,
+                    g.display_name_folded{}
+             FROM up JOIN groups g ON g.id = up.group_id AND g.iam_id = $2
+             GROUP BY g.id, g.display_name, g.display_name_folded
+             ORDER BY part, sort_name, id",
+            B::DIALECT.bytewise(),
+        );
+        let rows = self.read_all(query(sql).bind(id).bind(iam)).await?;
+        let mut rows = rows.iter();
+        let Some(first) = rows.next() else {
+            return Ok(None);
+        };
+        if first.int("part")? != 0 {
+            return Ok(None);
+        }
+        let groups = rows
+            .map(|r| {
+                Ok(GroupRef {
+                    id: r.uuid("id")?,
+                    display_name: r.text("display_name")?,
+                    direct: r.bool("direct")?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Some((stored(first)?, groups)))
     }
-    // Walk up the nesting, each (member, group, direct) once: `UNION`
-    // ends cycles stored before writes refused them, and counts no
-    // depth, so a diamond costs nothing and nothing deep is cut.
-    let sql = format!(
-        "WITH RECURSIVE up(member_id, group_id, direct) AS (
-             SELECT member_id, group_id, 1 FROM group_members WHERE member_id IN ({})
-             UNION
-             SELECT up.member_id, gm.group_id, 0
-             FROM up JOIN group_members gm ON gm.member_id = up.group_id
-         )
-         SELECT up.member_id, g.id, g.display_name, MAX(up.direct) = 1 AS direct
-         FROM up JOIN groups g ON g.id = up.group_id AND g.iam_id = $1
-         GROUP BY up.member_id, g.id, g.display_name
-         ORDER BY g.display_name_folded{}, g.id",
-        B::DIALECT.each(2, Ty::Uuid),
-        B::DIALECT.bytewise(),
-    );
-    let rows = db.read_all(query(sql).bind(iam).bind(users)).await?;
-    for r in rows {
-        out.entry(r.uuid("member_id")?).or_default().push(GroupRef {
-            id: r.uuid("id")?,
-            display_name: r.text("display_name")?,
-            direct: r.bool("direct")?,
-        });
+
+    /// Replaces a user's document and columns. The UPDATE itself checks the
+    /// IAM and the version (and, in PostgreSQL, waits for a concurrent writer
+    /// of the row), so the write reads nothing first.
+    async fn replace_user(
+        &self,
+        iam: Uuid,
+        id: Uuid,
+        u: &UserWrite,
+        if_version: Option<i64>,
+        records: &[Entry],
+        now: OffsetDateTime,
+    ) -> Result<Stored> {
+        let mut tx = self.begin().await?;
+        let sql = format!(
+            "UPDATE users SET user_name = $1, user_name_folded = $2, external_id = $3,
+                    display_name_folded = $4, active = $5, doc = $6,
+                    password_hash = CASE WHEN $7 THEN $8 ELSE password_hash END,
+                    last_modified = $9, version = version + 1, search = $10
+             WHERE id = $11 AND iam_id = $12{} RETURNING created, version",
+            conditional(13, if_version)
+        );
+        let mut update = query(sql)
+            .bind(u.user_name.as_str())
+            .bind(u.user_name.folded())
+            .bind(&u.external_id)
+            .bind(&u.display_name_folded)
+            .bind(u.active)
+            .bind(&u.doc)
+            .bind(u.password_hash.is_some())
+            .bind(u.password_hash.clone().flatten())
+            .bind(now)
+            .bind(&u.search)
+            .bind(id)
+            .bind(iam);
+        if let Some(v) = if_version {
+            update = update.bind(v);
+        }
+        let row = B::fetch_optional(&mut tx, update)
+            .await
+            .map_err(|e| unique(e, "users_iam_user_name"))?;
+        let Some(row) = row else {
+            return Err(missed::<B>(&mut tx, "users", iam, id).await);
+        };
+        let (created, version) = (row.time("created")?, row.int("version")?);
+        if !u.emails_unchanged {
+            write_emails::<B>(&mut tx, id, &u.search).await?;
+        }
+        audit::append_all::<B>(&mut tx, records, now).await?;
+        B::commit(tx).await?;
+        Ok(Stored {
+            id,
+            doc: u.doc.clone(),
+            created,
+            last_modified: now,
+            version,
+        })
     }
-    Ok(out)
+
+    async fn groups_of_users(
+        &self,
+        iam: Uuid,
+        users: &[Uuid],
+    ) -> Result<HashMap<Uuid, Vec<GroupRef>>> {
+        let mut out: HashMap<Uuid, Vec<GroupRef>> = HashMap::new();
+        if users.is_empty() {
+            return Ok(out);
+        }
+        // Walk up the nesting, each (member, group, direct) once: `UNION`
+        // ends cycles stored before writes refused them, and counts no
+        // depth, so a diamond costs nothing and nothing deep is cut.
+        let sql = format!(
+            "WITH RECURSIVE up(member_id, group_id, direct) AS (
+                 SELECT member_id, group_id, 1 FROM group_members WHERE member_id IN ({})
+                 UNION
+                 SELECT up.member_id, gm.group_id, 0
+                 FROM up JOIN group_members gm ON gm.member_id = up.group_id
+             )
+             SELECT up.member_id, g.id, g.display_name, MAX(up.direct) = 1 AS direct
+             FROM up JOIN groups g ON g.id = up.group_id AND g.iam_id = $1
+             GROUP BY up.member_id, g.id, g.display_name
+             ORDER BY g.display_name_folded{}, g.id",
+            B::DIALECT.each(2, Ty::Uuid),
+            B::DIALECT.bytewise(),
+        );
+        let rows = self.read_all(query(sql).bind(iam).bind(users)).await?;
+        for r in rows {
+            out.entry(r.uuid("member_id")?).or_default().push(GroupRef {
+                id: r.uuid("id")?,
+                display_name: r.text("display_name")?,
+                direct: r.bool("direct")?,
+            });
+        }
+        Ok(out)
+    }
+
+    async fn insert_users(
+        &self,
+        iam: Uuid,
+        users: &[(Uuid, UserWrite)],
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
+        for (id, u) in users {
+            insert_user_rows::<B>(&mut tx, iam, *id, u, now).await?;
+        }
+        B::commit(tx).await
+    }
 }

@@ -1,46 +1,50 @@
 //! The managed attribute layer of users and groups: keys with sets of
 //! values, changed by operations applied in order.
 
+use async_trait::async_trait;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::super::{Backend, Record, SqlStore, audit, query};
 use crate::audit::Entry;
-use crate::store::accounts::{AttributeDelta, AttributeOp, AttributeRecords, Discard};
+use crate::store::accounts::{AttributeDelta, AttributeOp, AttributeRecords, Attributes, Discard};
 use crate::store::{Result, StoreError};
 
-pub(super) async fn of<B: Backend>(s: &SqlStore<B>, owner: Uuid) -> Result<Vec<(String, String)>> {
-    let rows = s
-        .read_all(
-            query("SELECT key, value FROM attributes WHERE owner_id = $1 ORDER BY key, value")
+#[async_trait]
+impl<B: Backend> Attributes for SqlStore<B> {
+    async fn attributes(&self, owner: Uuid) -> Result<Vec<(String, String)>> {
+        let rows = self
+            .read_all(
+                query("SELECT key, value FROM attributes WHERE owner_id = $1 ORDER BY key, value")
+                    .bind(owner),
+            )
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.text("key")?, r.text("value")?)))
+            .collect()
+    }
+
+    async fn patch_attributes(
+        &self,
+        owner: Uuid,
+        ops: &[AttributeOp],
+        records: &AttributeRecords<'_>,
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let found = B::fetch_optional(
+            &mut tx,
+            query("SELECT 1 FROM users WHERE id = $1 UNION ALL SELECT 1 FROM groups WHERE id = $1")
                 .bind(owner),
         )
         .await?;
-    rows.iter()
-        .map(|r| Ok((r.text("key")?, r.text("value")?)))
-        .collect()
-}
-
-pub(super) async fn patch<B: Backend>(
-    s: &SqlStore<B>,
-    owner: Uuid,
-    ops: &[AttributeOp],
-    records: &AttributeRecords<'_>,
-    now: OffsetDateTime,
-) -> Result<()> {
-    let mut tx = s.begin().await?;
-    let found = B::fetch_optional(
-        &mut tx,
-        query("SELECT 1 FROM users WHERE id = $1 UNION ALL SELECT 1 FROM groups WHERE id = $1")
-            .bind(owner),
-    )
-    .await?;
-    if found.is_none() {
-        return Err(StoreError::NotFound);
+        if found.is_none() {
+            return Err(StoreError::NotFound);
+        }
+        let entries = patch_in::<B>(&mut tx, owner, ops, records, now).await?;
+        audit::append_all::<B>(&mut tx, &entries, now).await?;
+        B::commit(tx).await
     }
-    let entries = patch_in::<B>(&mut tx, owner, ops, records, now).await?;
-    audit::append_all::<B>(&mut tx, &entries, now).await?;
-    B::commit(tx).await
 }
 
 /// Applies attribute operations in order inside a transaction; the

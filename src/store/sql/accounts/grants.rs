@@ -1,6 +1,7 @@
 //! The permission catalogue and the grants of accounts: direct ones and
 //! an IAM's defaults (group-derived permissions are not stored).
 
+use async_trait::async_trait;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -9,16 +10,80 @@ use super::{last_admin, user_exists};
 use crate::audit::Entry;
 use crate::store::Result;
 use crate::store::accounts::{
-    Grant, GrantDelta, GrantRecords, LastAdmin, PermissionDef, SOURCE_IAM_DEFAULT,
+    Grant, GrantDelta, GrantRecords, Grants, LastAdmin, PermissionDef, SOURCE_IAM_DEFAULT,
 };
 
-pub(super) async fn catalogue<B: Backend>(s: &SqlStore<B>) -> Result<Vec<PermissionDef>> {
-    let rows = s
-        .read_all(query(
-            "SELECT name, description, builtin FROM permissions ORDER BY name",
-        ))
-        .await?;
-    rows.iter().map(permission_def).collect()
+#[async_trait]
+impl<B: Backend> Grants for SqlStore<B> {
+    async fn permission_catalogue(&self) -> Result<Vec<PermissionDef>> {
+        let rows = self
+            .read_all(query(
+                "SELECT name, description, builtin FROM permissions ORDER BY name",
+            ))
+            .await?;
+        rows.iter().map(permission_def).collect()
+    }
+
+    async fn add_permission(
+        &self,
+        def: &PermissionDef,
+        entry: &Entry,
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
+        B::execute(
+            &mut tx,
+            query(
+                "INSERT INTO permissions (name, description, builtin, created) \
+                 VALUES ($1, $2, $3, $4)",
+            )
+            .bind(&def.name)
+            .bind(&def.description)
+            .bind(false)
+            .bind(now),
+        )
+        .await
+        .map_err(|e| unique(e, "permissions_name"))?;
+        audit::append::<B>(&mut tx, entry, now).await?;
+        B::commit(tx).await
+    }
+
+    async fn grants(&self, user: Uuid) -> Result<Vec<Grant>> {
+        let rows = self
+            .read_all(
+                query(
+                    "SELECT permission, source, granted FROM user_permissions
+                     WHERE user_id = $1 ORDER BY permission, source",
+                )
+                .bind(user),
+            )
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Grant {
+                    permission: r.text("permission")?,
+                    source: r.text("source")?,
+                    granted: r.time("granted")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn change_grants(
+        &self,
+        user: Uuid,
+        add: &[(String, &'static str)],
+        remove: &[String],
+        last_admin: LastAdmin<'_>,
+        records: &GrantRecords<'_>,
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
+        user_exists::<B>(&mut tx, user).await?;
+        let entries = change_in::<B>(&mut tx, user, add, remove, last_admin, records, now).await?;
+        audit::append_all::<B>(&mut tx, &entries, now).await?;
+        B::commit(tx).await
+    }
 }
 
 /// A row of `permissions` (name, description, builtin).
@@ -28,68 +93,6 @@ pub(crate) fn permission_def(r: &impl Record) -> Result<PermissionDef> {
         description: r.text("description")?,
         builtin: r.bool("builtin")?,
     })
-}
-
-/// Adds a custom permission; a taken name → Conflict("permissions_name").
-pub(super) async fn add_permission<B: Backend>(
-    s: &SqlStore<B>,
-    def: &PermissionDef,
-    entry: &Entry,
-    now: OffsetDateTime,
-) -> Result<()> {
-    let mut tx = s.begin().await?;
-    B::execute(
-        &mut tx,
-        query(
-            "INSERT INTO permissions (name, description, builtin, created) \
-             VALUES ($1, $2, $3, $4)",
-        )
-        .bind(&def.name)
-        .bind(&def.description)
-        .bind(false)
-        .bind(now),
-    )
-    .await
-    .map_err(|e| unique(e, "permissions_name"))?;
-    audit::append::<B>(&mut tx, entry, now).await?;
-    B::commit(tx).await
-}
-
-pub(super) async fn of<B: Backend>(s: &SqlStore<B>, user: Uuid) -> Result<Vec<Grant>> {
-    let rows = s
-        .read_all(
-            query(
-                "SELECT permission, source, granted FROM user_permissions
-                 WHERE user_id = $1 ORDER BY permission, source",
-            )
-            .bind(user),
-        )
-        .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(Grant {
-                permission: r.text("permission")?,
-                source: r.text("source")?,
-                granted: r.time("granted")?,
-            })
-        })
-        .collect()
-}
-
-pub(super) async fn change<B: Backend>(
-    s: &SqlStore<B>,
-    user: Uuid,
-    add: &[(String, &'static str)],
-    remove: &[String],
-    last_admin: LastAdmin<'_>,
-    records: &GrantRecords<'_>,
-    now: OffsetDateTime,
-) -> Result<()> {
-    let mut tx = s.begin().await?;
-    user_exists::<B>(&mut tx, user).await?;
-    let entries = change_in::<B>(&mut tx, user, add, remove, last_admin, records, now).await?;
-    audit::append_all::<B>(&mut tx, &entries, now).await?;
-    B::commit(tx).await
 }
 
 /// Grants and withdraws permissions inside a transaction; the domain's

@@ -2,6 +2,7 @@
 //! enable, revoking what it was issued, permanent delete, an identity
 //! provider's deprovisioning, and migration to another IAM.
 
+use async_trait::async_trait;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -11,51 +12,182 @@ use super::super::{Backend, SqlStore, audit, query, unique};
 use super::{attributes, grants, last_admin, user_exists};
 use crate::audit::Entry;
 use crate::store::Result;
-use crate::store::accounts::{AccountChange, BUILT_IN_IAM_ID, LastAdmin, Migration};
+use crate::store::accounts::{AccountChange, BUILT_IN_IAM_ID, LastAdmin, Lifecycle, Migration};
 
-/// Grants, attributes and the disabled flag of one account, all or none.
-pub(super) async fn change<B: Backend>(
-    s: &SqlStore<B>,
-    user: Uuid,
-    c: &AccountChange<'_>,
-    now: OffsetDateTime,
-) -> Result<()> {
-    let mut tx = s.begin().await?;
-    user_exists::<B>(&mut tx, user).await?;
-    let mut entries = grants::change_in::<B>(
-        &mut tx,
-        user,
-        c.grants_add,
-        c.grants_remove,
-        c.last_admin,
-        c.grant_records,
-        now,
-    )
-    .await?;
-    entries.extend(
-        attributes::patch_in::<B>(&mut tx, user, c.attributes, c.attribute_records, now).await?,
-    );
-    if let Some((disabled, entry)) = c.disabled {
-        disabled_in::<B>(&mut tx, user, disabled, c.last_admin).await?;
-        entries.push(entry.clone());
+#[async_trait]
+impl<B: Backend> Lifecycle for SqlStore<B> {
+    async fn change_account(
+        &self,
+        user: Uuid,
+        c: &AccountChange<'_>,
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
+        user_exists::<B>(&mut tx, user).await?;
+        let mut entries = grants::change_in::<B>(
+            &mut tx,
+            user,
+            c.grants_add,
+            c.grants_remove,
+            c.last_admin,
+            c.grant_records,
+            now,
+        )
+        .await?;
+        entries.extend(
+            attributes::patch_in::<B>(&mut tx, user, c.attributes, c.attribute_records, now)
+                .await?,
+        );
+        if let Some((disabled, entry)) = c.disabled {
+            disabled_in::<B>(&mut tx, user, disabled, c.last_admin).await?;
+            entries.push(entry.clone());
+        }
+        audit::append_all::<B>(&mut tx, &entries, now).await?;
+        B::commit(tx).await
     }
-    audit::append_all::<B>(&mut tx, &entries, now).await?;
-    B::commit(tx).await
-}
 
-pub(super) async fn set_disabled<B: Backend>(
-    s: &SqlStore<B>,
-    user: Uuid,
-    disabled: bool,
-    guard: LastAdmin<'_>,
-    entry: &Entry,
-    now: OffsetDateTime,
-) -> Result<()> {
-    let mut tx = s.begin().await?;
-    user_exists::<B>(&mut tx, user).await?;
-    disabled_in::<B>(&mut tx, user, disabled, guard).await?;
-    audit::append::<B>(&mut tx, entry, now).await?;
-    B::commit(tx).await
+    async fn set_disabled(
+        &self,
+        user: Uuid,
+        disabled: bool,
+        guard: LastAdmin<'_>,
+        entry: &Entry,
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
+        user_exists::<B>(&mut tx, user).await?;
+        disabled_in::<B>(&mut tx, user, disabled, guard).await?;
+        audit::append::<B>(&mut tx, entry, now).await?;
+        B::commit(tx).await
+    }
+
+    async fn revoke_sessions(&self, user: Uuid, entry: &Entry, now: OffsetDateTime) -> Result<()> {
+        let mut tx = self.begin().await?;
+        user_exists::<B>(&mut tx, user).await?;
+        B::execute(
+            &mut tx,
+            query("UPDATE users SET token_generation = token_generation + 1 WHERE id = $1")
+                .bind(user),
+        )
+        .await?;
+        end_sessions::<B>(&mut tx, user).await?;
+        audit::append::<B>(&mut tx, entry, now).await?;
+        B::commit(tx).await
+    }
+
+    async fn delete_account(
+        &self,
+        user: Uuid,
+        scim: Option<(Uuid, Option<i64>)>,
+        guard: LastAdmin<'_>,
+        entry: &Entry,
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
+        match scim {
+            Some((iam, version)) => {
+                check_version::<B>(&mut tx, "users", iam, user, version).await?;
+            }
+            None => user_exists::<B>(&mut tx, user).await?,
+        }
+        last_admin::check::<B>(&mut tx, user, guard).await?;
+        for sql in [
+            "DELETE FROM group_members WHERE member_id = $1",
+            "DELETE FROM attributes WHERE owner_id = $1",
+            "DELETE FROM users WHERE id = $1",
+        ] {
+            B::execute(&mut tx, query(sql).bind(user)).await?;
+        }
+        audit::append::<B>(&mut tx, entry, now).await?;
+        B::commit(tx).await
+    }
+
+    async fn deprovision_user(
+        &self,
+        iam: Uuid,
+        user: Uuid,
+        if_version: Option<i64>,
+        guard: LastAdmin<'_>,
+        entry: &Entry,
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
+        check_version::<B>(&mut tx, "users", iam, user, if_version).await?;
+        last_admin::check::<B>(&mut tx, user, guard).await?;
+        B::execute(
+            &mut tx,
+            query(
+                "DELETE FROM group_members WHERE member_id = $1
+                   AND group_id IN (SELECT id FROM groups WHERE iam_id = $2)",
+            )
+            .bind(user)
+            .bind(iam),
+        )
+        .await?;
+        B::execute(
+            &mut tx,
+            query(
+                "UPDATE users SET iam_id = NULL, deprovisioned = $1, deprovisioned_from = $2,
+                     last_modified = $1, version = version + 1
+                 WHERE id = $3",
+            )
+            .bind(now)
+            .bind(iam)
+            .bind(user),
+        )
+        .await?;
+        audit::append::<B>(&mut tx, entry, now).await?;
+        B::commit(tx).await
+    }
+
+    async fn migrate_account(
+        &self,
+        user: Uuid,
+        to: &Migration<'_>,
+        entry: &Entry,
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        let u = to.user;
+        let mut tx = self.begin().await?;
+        user_exists::<B>(&mut tx, user).await?;
+        B::execute(
+            &mut tx,
+            query(
+                "UPDATE users SET iam_id = $1, deprovisioned = NULL, deprovisioned_from = NULL,
+                     user_name = $2, user_name_folded = $3, external_id = $4,
+                     display_name_folded = $5, active = $6, doc = $7, search = $8,
+                     last_modified = $9, version = version + 1
+                 WHERE id = $10",
+            )
+            .bind(to.iam)
+            .bind(u.user_name.as_str())
+            .bind(u.user_name.folded())
+            .bind(&u.external_id)
+            .bind(&u.display_name_folded)
+            .bind(u.active)
+            .bind(&u.doc)
+            .bind(&u.search)
+            .bind(now)
+            .bind(user),
+        )
+        .await
+        .map_err(|e| unique(e, "users_iam_user_name"))?;
+        write_emails::<B>(&mut tx, user, &u.search).await?;
+        // The memberships were the identity provider's it leaves; the
+        // built-in IAM's internal groups are the internal IAM's own.
+        B::execute(
+            &mut tx,
+            query(
+                "DELETE FROM group_members WHERE member_id = $1
+                   AND group_id IN (SELECT id FROM groups WHERE iam_id <> $2)",
+            )
+            .bind(user)
+            .bind(BUILT_IN_IAM_ID),
+        )
+        .await?;
+        audit::append::<B>(&mut tx, entry, now).await?;
+        B::commit(tx).await
+    }
 }
 
 /// Disables or enables inside a transaction (never the last admin).
@@ -87,24 +219,6 @@ async fn disabled_in<B: Backend>(
     Ok(())
 }
 
-pub(super) async fn revoke_sessions<B: Backend>(
-    s: &SqlStore<B>,
-    user: Uuid,
-    entry: &Entry,
-    now: OffsetDateTime,
-) -> Result<()> {
-    let mut tx = s.begin().await?;
-    user_exists::<B>(&mut tx, user).await?;
-    B::execute(
-        &mut tx,
-        query("UPDATE users SET token_generation = token_generation + 1 WHERE id = $1").bind(user),
-    )
-    .await?;
-    end_sessions::<B>(&mut tx, user).await?;
-    audit::append::<B>(&mut tx, entry, now).await?;
-    B::commit(tx).await
-}
-
 /// Ends the account's console sessions when its token generation moves on
 /// (the generation check alone would refuse them; this also frees the rows).
 async fn end_sessions<B: Backend>(tx: &mut B::Conn, user: Uuid) -> Result<()> {
@@ -114,122 +228,4 @@ async fn end_sessions<B: Backend>(tx: &mut B::Conn, user: Uuid) -> Result<()> {
     )
     .await?;
     Ok(())
-}
-
-/// Removes the account and what hangs on it; with `scim`, only an account
-/// of that IAM (at that version, when given).
-pub(super) async fn delete<B: Backend>(
-    s: &SqlStore<B>,
-    user: Uuid,
-    scim: Option<(Uuid, Option<i64>)>,
-    guard: LastAdmin<'_>,
-    entry: &Entry,
-    now: OffsetDateTime,
-) -> Result<()> {
-    let mut tx = s.begin().await?;
-    match scim {
-        Some((iam, version)) => {
-            check_version::<B>(&mut tx, "users", iam, user, version).await?;
-        }
-        None => user_exists::<B>(&mut tx, user).await?,
-    }
-    last_admin::check::<B>(&mut tx, user, guard).await?;
-    for sql in [
-        "DELETE FROM group_members WHERE member_id = $1",
-        "DELETE FROM attributes WHERE owner_id = $1",
-        "DELETE FROM users WHERE id = $1",
-    ] {
-        B::execute(&mut tx, query(sql).bind(user)).await?;
-    }
-    audit::append::<B>(&mut tx, entry, now).await?;
-    B::commit(tx).await
-}
-
-/// Detaches the account from the IAM and drops its memberships there.
-pub(super) async fn deprovision<B: Backend>(
-    s: &SqlStore<B>,
-    iam: Uuid,
-    user: Uuid,
-    if_version: Option<i64>,
-    guard: LastAdmin<'_>,
-    entry: &Entry,
-    now: OffsetDateTime,
-) -> Result<()> {
-    let mut tx = s.begin().await?;
-    check_version::<B>(&mut tx, "users", iam, user, if_version).await?;
-    last_admin::check::<B>(&mut tx, user, guard).await?;
-    B::execute(
-        &mut tx,
-        query(
-            "DELETE FROM group_members WHERE member_id = $1
-               AND group_id IN (SELECT id FROM groups WHERE iam_id = $2)",
-        )
-        .bind(user)
-        .bind(iam),
-    )
-    .await?;
-    B::execute(
-        &mut tx,
-        query(
-            "UPDATE users SET iam_id = NULL, deprovisioned = $1, deprovisioned_from = $2,
-                 last_modified = $1, version = version + 1
-             WHERE id = $3",
-        )
-        .bind(now)
-        .bind(iam)
-        .bind(user),
-    )
-    .await?;
-    audit::append::<B>(&mut tx, entry, now).await?;
-    B::commit(tx).await
-}
-
-/// Moves the account to another IAM under its new identity fields.
-pub(super) async fn migrate<B: Backend>(
-    s: &SqlStore<B>,
-    user: Uuid,
-    to: &Migration<'_>,
-    entry: &Entry,
-    now: OffsetDateTime,
-) -> Result<()> {
-    let u = to.user;
-    let mut tx = s.begin().await?;
-    user_exists::<B>(&mut tx, user).await?;
-    B::execute(
-        &mut tx,
-        query(
-            "UPDATE users SET iam_id = $1, deprovisioned = NULL, deprovisioned_from = NULL,
-                 user_name = $2, user_name_folded = $3, external_id = $4,
-                 display_name_folded = $5, active = $6, doc = $7, search = $8,
-                 last_modified = $9, version = version + 1
-             WHERE id = $10",
-        )
-        .bind(to.iam)
-        .bind(u.user_name.as_str())
-        .bind(u.user_name.folded())
-        .bind(&u.external_id)
-        .bind(&u.display_name_folded)
-        .bind(u.active)
-        .bind(&u.doc)
-        .bind(&u.search)
-        .bind(now)
-        .bind(user),
-    )
-    .await
-    .map_err(|e| unique(e, "users_iam_user_name"))?;
-    write_emails::<B>(&mut tx, user, &u.search).await?;
-    // The memberships were the identity provider's it leaves; the
-    // built-in IAM's internal groups are the internal IAM's own.
-    B::execute(
-        &mut tx,
-        query(
-            "DELETE FROM group_members WHERE member_id = $1
-               AND group_id IN (SELECT id FROM groups WHERE iam_id <> $2)",
-        )
-        .bind(user)
-        .bind(BUILT_IN_IAM_ID),
-    )
-    .await?;
-    audit::append::<B>(&mut tx, entry, now).await?;
-    B::commit(tx).await
 }

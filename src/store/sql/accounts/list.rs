@@ -2,58 +2,57 @@
 //! screen, admin API) through the statements `store::account_list` builds
 //! for each database.
 
+use async_trait::async_trait;
 use uuid::Uuid;
 
 use super::super::{Backend, Bind, Dialect, Query, Record, SqlStore, query};
 use crate::store::Result;
 use crate::store::account_list::{self, AccountSeek, SearchPlan, Statement};
-use crate::store::accounts::{Account, AccountQuery, AccountSort};
+use crate::store::accounts::{Account, AccountList, AccountQuery, AccountSort};
 
 const ACCOUNT_COLUMNS: &str = "id, iam_id, deprovisioned_from, deprovisioned, user_name, doc, \
      active, disabled, created, last_modified, version, token_generation";
 
-pub(super) async fn account<B: Backend>(s: &SqlStore<B>, id: Uuid) -> Result<Option<Account>> {
-    let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM users WHERE id = $1");
-    let row = s.read_optional(query(sql).bind(id)).await?;
-    row.as_ref().map(account_row).transpose()
-}
-
-/// A page of accounts and the list's total.
-pub(super) async fn page<B: Backend>(
-    s: &SqlStore<B>,
-    q: &AccountQuery,
-) -> Result<(Vec<Account>, u64)> {
-    let mut c = s.read().await?;
-    let seek = seek::<B>(&mut c, q).await?;
-    let plan = search_plan::<B>(&mut c, q).await?;
-    let page = account_list::page(q, seek.as_ref(), ACCOUNT_COLUMNS, B::DIALECT, plan);
-    let rows = B::fetch_all(&mut c, statement::<B>(page, q)).await?;
-    let mut items: Vec<Account> = rows.iter().map(account_row).collect::<Result<_>>()?;
-    if seek.as_ref().is_some_and(|s| s.before) {
-        items.reverse();
+#[async_trait]
+impl<B: Backend> AccountList for SqlStore<B> {
+    async fn account(&self, id: Uuid) -> Result<Option<Account>> {
+        let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM users WHERE id = $1");
+        let row = self.read_optional(query(sql).bind(id)).await?;
+        row.as_ref().map(account_row).transpose()
     }
-    let total = B::fetch_one(&mut c, statement::<B>(total::<B>(q, plan), q))
-        .await?
-        .int(0)?;
-    Ok((items, total.max(0) as u64))
-}
 
-/// The database's plans for the page and total statements of a list.
-pub(super) async fn explain<B: Backend>(s: &SqlStore<B>, q: &AccountQuery) -> Result<String> {
-    let (seek, plan) = {
-        let mut c = s.read().await?;
-        (
-            seek::<B>(&mut c, q).await?,
-            search_plan::<B>(&mut c, q).await?,
-        )
-    };
-    let page = account_list::page(q, seek.as_ref(), ACCOUNT_COLUMNS, B::DIALECT, plan);
-    let mut out = Vec::new();
-    for st in [page, total::<B>(q, plan)] {
-        out.push(s.explain(Query::with(st.sql, st.binds)).await?);
-        out.push("--".to_owned());
+    async fn list_accounts(&self, q: &AccountQuery) -> Result<(Vec<Account>, u64)> {
+        let mut c = self.read().await?;
+        let seek = seek::<B>(&mut c, q).await?;
+        let plan = search_plan::<B>(&mut c, q).await?;
+        let page = account_list::page(q, seek.as_ref(), ACCOUNT_COLUMNS, B::DIALECT, plan);
+        let rows = B::fetch_all(&mut c, statement::<B>(page, q)).await?;
+        let mut items: Vec<Account> = rows.iter().map(account_row).collect::<Result<_>>()?;
+        if seek.as_ref().is_some_and(|s| s.before) {
+            items.reverse();
+        }
+        let total = B::fetch_one(&mut c, statement::<B>(total::<B>(q, plan), q))
+            .await?
+            .int(0)?;
+        Ok((items, total.max(0) as u64))
     }
-    Ok(out.join("\n"))
+
+    async fn explain_accounts(&self, q: &AccountQuery) -> Result<String> {
+        let (seek, plan) = {
+            let mut c = self.read().await?;
+            (
+                seek::<B>(&mut c, q).await?,
+                search_plan::<B>(&mut c, q).await?,
+            )
+        };
+        let page = account_list::page(q, seek.as_ref(), ACCOUNT_COLUMNS, B::DIALECT, plan);
+        let mut out = Vec::new();
+        for st in [page, total::<B>(q, plan)] {
+            out.push(self.explain(Query::with(st.sql, st.binds)).await?);
+            out.push("--".to_owned());
+        }
+        Ok(out.join("\n"))
+    }
 }
 
 /// A list statement to run. A search's is planned for its pattern each
