@@ -1,6 +1,8 @@
 //! How an import batch is applied: per item, compare with what is stored
 //! and create, leave or update it through the backend's row operations.
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -20,8 +22,13 @@ pub(crate) trait ImportWriter: Send {
     async fn permission(&mut self, name: &str) -> Result<Option<PermissionDef>>;
     async fn insert_permission(&mut self, p: &PermissionDef, now: OffsetDateTime) -> Result<()>;
     async fn update_permission(&mut self, p: &PermissionDef) -> Result<()>;
-    /// The users with these ids, with their grants and attributes.
-    async fn users_by_ids(&mut self, ids: &[Uuid]) -> Result<Vec<UserRecord>>;
+    /// The users (with their grants and attributes) and the groups (with
+    /// their attributes) with these ids, as they stand.
+    async fn stored(
+        &mut self,
+        users: &[Uuid],
+        groups: &[Uuid],
+    ) -> Result<(Vec<UserRecord>, Vec<GroupRecord>)>;
     async fn insert_user(&mut self, r: &UserRecord, w: &UserWrite) -> Result<()>;
     /// Every column but the password hash (kept unless `w` sets one).
     async fn update_user(&mut self, r: &UserRecord, w: &UserWrite) -> Result<()>;
@@ -33,7 +40,6 @@ pub(crate) trait ImportWriter: Send {
         attributes: &[AttributeValue],
         clear: bool,
     ) -> Result<()>;
-    async fn groups_by_ids(&mut self, ids: &[Uuid]) -> Result<Vec<GroupRecord>>;
     async fn insert_group(&mut self, r: &GroupRecord, w: &GroupWrite) -> Result<()>;
     async fn update_group(&mut self, r: &GroupRecord, w: &GroupWrite) -> Result<()>;
     async fn membership(&mut self, group: Uuid, member: Uuid) -> Result<Option<MembershipRecord>>;
@@ -77,32 +83,20 @@ pub(crate) async fn apply_batch<W: ImportWriter>(
         index,
         reason: describe(&e),
     };
-    let user_ids: Vec<Uuid> = items
-        .iter()
-        .filter_map(|i| match i {
-            ImportItem::User(b) => Some(b.0.id),
-            _ => None,
-        })
-        .collect();
-    let group_ids: Vec<Uuid> = items
-        .iter()
-        .filter_map(|i| match i {
-            ImportItem::Group(b) => Some(b.0.id),
-            _ => None,
-        })
-        .collect();
-    let mut users: std::collections::HashMap<Uuid, UserRecord> = if user_ids.is_empty() {
-        Default::default()
-    } else {
-        let found = w.users_by_ids(&user_ids).await.map_err(|e| fail(0, e))?;
-        found.into_iter().map(|u| (u.id, u)).collect()
-    };
-    let mut groups: std::collections::HashMap<Uuid, GroupRecord> = if group_ids.is_empty() {
-        Default::default()
-    } else {
-        let found = w.groups_by_ids(&group_ids).await.map_err(|e| fail(0, e))?;
-        found.into_iter().map(|g| (g.id, g)).collect()
-    };
+    let (mut user_ids, mut group_ids) = (Vec::new(), Vec::new());
+    for item in items {
+        match item {
+            ImportItem::User(b) => user_ids.push(b.0.id),
+            ImportItem::Group(b) => group_ids.push(b.0.id),
+            _ => {}
+        }
+    }
+    let (users, groups) = w
+        .stored(&user_ids, &group_ids)
+        .await
+        .map_err(|e| fail(0, e))?;
+    let mut users: HashMap<Uuid, UserRecord> = users.into_iter().map(|u| (u.id, u)).collect();
+    let mut groups: HashMap<Uuid, GroupRecord> = groups.into_iter().map(|g| (g.id, g)).collect();
     let mut known = Known::new();
     let mut outcomes = Vec::with_capacity(items.len());
     for (index, item) in items.iter().enumerate() {

@@ -1,7 +1,7 @@
 //! The reads of an export, each a page in key order after the last key
 //! read (keyset, never OFFSET), with the grants and attributes of a page's
-//! users and groups read in one statement each. The import reads its rows
-//! through the same `users_by_ids` / `groups_by_ids`.
+//! users and groups read in one statement each. The import reads the rows
+//! it compares with through the same `users_of` / `groups_of`.
 
 use std::collections::HashMap;
 

@@ -49,6 +49,18 @@ fn user_write(sql: &'static str, r: &UserRecord, w: &UserWrite) -> crate::store:
         .bind(r.deprovisioned_from)
 }
 
+impl<B: Backend> SqlTx<B> {
+    /// The rows of `table` with these ids, read as `columns`.
+    async fn by_ids(&mut self, columns: &str, table: &str, ids: &[Uuid]) -> Result<Vec<B::Row>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let each = B::DIALECT.each(1, Ty::Uuid);
+        let sql = format!("SELECT {columns} FROM {table} WHERE id IN ({each})");
+        B::fetch_all(&mut self.0, query(sql).bind(ids)).await
+    }
+}
+
 #[async_trait]
 impl<B: Backend> ImportWriter for SqlTx<B> {
     async fn iam_by_name(&mut self, name: &str) -> Result<Option<IamRecord>> {
@@ -116,13 +128,15 @@ impl<B: Backend> ImportWriter for SqlTx<B> {
         Ok(())
     }
 
-    async fn users_by_ids(&mut self, ids: &[Uuid]) -> Result<Vec<UserRecord>> {
-        let sql = format!(
-            "SELECT {USER_COLUMNS} FROM users WHERE id IN ({})",
-            B::DIALECT.each(1, Ty::Uuid)
-        );
-        let rows = B::fetch_all(&mut self.0, query(sql).bind(ids)).await?;
-        self.users_of(rows).await
+    async fn stored(
+        &mut self,
+        users: &[Uuid],
+        groups: &[Uuid],
+    ) -> Result<(Vec<UserRecord>, Vec<GroupRecord>)> {
+        let rows = self.by_ids(USER_COLUMNS, "users", users).await?;
+        let users = self.users_of(rows).await?;
+        let rows = self.by_ids(GROUP_COLUMNS, "groups", groups).await?;
+        Ok((users, self.groups_of(rows).await?))
     }
 
     async fn insert_user(&mut self, r: &UserRecord, w: &UserWrite) -> Result<()> {
@@ -219,15 +233,6 @@ impl<B: Backend> ImportWriter for SqlTx<B> {
         ]);
         B::execute(&mut self.0, query(sql).bind(owner).bind(rows)).await?;
         Ok(())
-    }
-
-    async fn groups_by_ids(&mut self, ids: &[Uuid]) -> Result<Vec<GroupRecord>> {
-        let sql = format!(
-            "SELECT {GROUP_COLUMNS} FROM groups WHERE id IN ({})",
-            B::DIALECT.each(1, Ty::Uuid)
-        );
-        let rows = B::fetch_all(&mut self.0, query(sql).bind(ids)).await?;
-        self.groups_of(rows).await
     }
 
     async fn insert_group(&mut self, r: &GroupRecord, w: &GroupWrite) -> Result<()> {
