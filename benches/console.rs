@@ -91,7 +91,7 @@ async fn seed(db: &str, n: usize) -> Result<(), String> {
             })
             .collect();
         store
-            .insert_users(iam, &batch, now)
+            .insert_users(iam.into(), &batch, now)
             .await
             .map_err(|e| e.to_string())?;
         i = end;

@@ -127,7 +127,7 @@ async fn seed(db: &str, count: usize) -> Result<Vec<Uuid>, String> {
             .collect();
         ids.extend(batch.iter().map(|(id, _)| *id));
         store
-            .insert_users(iam, &batch, now)
+            .insert_users(iam.into(), &batch, now)
             .await
             .map_err(|e| e.to_string())?;
         i = end;

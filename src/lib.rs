@@ -8,6 +8,7 @@ pub mod config;
 pub mod deadline;
 pub mod directory;
 pub mod http;
+pub mod ids;
 pub mod metrics;
 pub mod policy;
 pub mod portability;

@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use serde_json::json;
 use uuid::Uuid;
 
-use super::ids::UserId;
+use super::ids::{IamId, UserId};
 use super::permissions::may;
 use super::{Directory, Error, Result};
 use crate::audit::{Actor, Entry};
@@ -107,7 +107,7 @@ impl Directory {
         let found = self
             .store
             .list_users(
-                iam.id,
+                IamId::new(iam.id),
                 &crate::store::ListQuery {
                     filter: Some(filter),
                     limit: 1,
@@ -159,15 +159,19 @@ impl Directory {
             password_hash: Some(None),
             emails_unchanged: false,
         };
-        let id = self.new_id();
+        let id: UserId = self.new_id();
         let defaults = self
-            .iam_settings(BUILT_IN_IAM_ID)
+            .iam_settings(BUILT_IN_IAM_ID.uuid())
             .await?
             .default_permissions;
-        let records = [super::changes::user_created(&ctx.entry(""), id, &write)];
+        let records = [super::changes::user_created(
+            &ctx.entry(""),
+            id.uuid(),
+            &write,
+        )];
         self.store
             .create_user(BUILT_IN_IAM_ID, id, &write, &defaults, &records, self.now())
             .await?;
-        Ok(UserId::new(id))
+        Ok(id)
     }
 }

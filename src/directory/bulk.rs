@@ -11,6 +11,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::groups::group_write;
+use super::ids::GroupId;
 use super::patch::Patched;
 use super::users::{Kept, Resource};
 use super::{Directory, Error, Scope, changes, etag, truncate};
@@ -221,7 +222,9 @@ impl Directory {
             Endpoint::Users => PendingWrite::User(self.user_write(data, true, Kept::None).await?),
             Endpoint::Groups => {
                 let (write, wanted) = group_write(data, None)?;
-                let members = self.existing_members(scope, id, &wanted).await?;
+                let members = self
+                    .existing_members(scope, GroupId::new(id), &wanted)
+                    .await?;
                 PendingWrite::Group(write, members)
             }
         };
@@ -233,7 +236,7 @@ impl Directory {
         if pending.is_empty() {
             return;
         }
-        let defaults = match self.iam_settings(run.scope.iam).await {
+        let defaults = match self.iam_settings(run.scope.iam.uuid()).await {
             Ok(s) => s.default_permissions,
             Err(e) => {
                 tracing::error!(error = %e, "reading the IAM's settings");

@@ -199,7 +199,11 @@ impl Directory {
     /// the built-in IAM's internal groups, which may hold any account.
     pub(super) async fn groups_by_iam(&self, account: &Account) -> Result<GroupsByIam> {
         let mut iams = vec![BUILT_IN_IAM_ID];
-        if let Some(iam) = account.iam_id.filter(|i| *i != BUILT_IN_IAM_ID) {
+        if let Some(iam) = account
+            .iam_id
+            .map(IamId::new)
+            .filter(|i| *i != BUILT_IN_IAM_ID)
+        {
             iams.insert(0, iam);
         }
         let mut out = Vec::new();
@@ -211,7 +215,7 @@ impl Directory {
                 .remove(&account.id)
                 .unwrap_or_default();
             if !groups.is_empty() {
-                out.push((IamId::new(iam), groups));
+                out.push((iam, groups));
             }
         }
         Ok(out)

@@ -7,6 +7,7 @@ use std::collections::HashSet;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use super::ids::GroupId;
 use super::patch::retry_on_lost_race;
 use super::search::SortRequest;
 use super::stream::{MemberFields, MemberLists};
@@ -29,7 +30,7 @@ impl Directory {
         let id = self.new_id();
         let (write, wanted) = group_write(body, None)?;
         let members = self.existing_members(scope, id, &wanted).await?;
-        let records = changes::group_created(&scope.audit(), id, &write, &members);
+        let records = changes::group_created(&scope.audit(), id.uuid(), &write, &members);
         let stored = self
             .store
             .insert_group(scope.iam, id, &write, &members, &records, self.now())
@@ -89,7 +90,7 @@ impl Directory {
                 return Err(Error::precondition_failed());
             }
             let docs = Some((&current.doc, &write.doc));
-            let change = changes::GroupChange::new(&scope.audit(), uuid, docs);
+            let change = changes::GroupChange::new(&scope.audit(), uuid.uuid(), docs);
             let expect = Some(current.version);
             Ok(self
                 .store
@@ -124,7 +125,7 @@ impl Directory {
             },
         )
         .await?;
-        let records = [changes::group_deleted(&scope.audit(), id)];
+        let records = [changes::group_deleted(&scope.audit(), id.uuid())];
         self.store
             .delete_group(scope.iam, id, if_version, &records, self.now())
             .await?;
@@ -172,7 +173,7 @@ impl Directory {
             .map(|s| group_head(scope, s, proj).doc)
             .collect();
         let mut result = self.page_result(&plan, &paging, &page, resources);
-        result.members = member_lists(scope, proj, page.items.iter().map(|s| s.id));
+        result.members = member_lists(scope, proj, page.items.iter().map(|s| GroupId::new(s.id)));
         Ok(result)
     }
 
@@ -182,10 +183,10 @@ impl Directory {
     pub(super) async fn existing_members(
         &self,
         scope: &Scope,
-        group: Uuid,
+        group: GroupId,
         wanted: &[Uuid],
     ) -> Result<Vec<(Uuid, MemberKind)>> {
-        if wanted.contains(&group) {
+        if wanted.contains(&group.uuid()) {
             return Err(Error::invalid_value("a group cannot be a member of itself"));
         }
         if wanted.is_empty() {
@@ -213,7 +214,9 @@ impl Directory {
         proj: &Projection,
     ) -> Result<Resource> {
         let members = if proj.includes(&GROUP_RESOURCE, None, "members") {
-            self.store.group_members(scope.iam, s.id).await?
+            self.store
+                .group_members(scope.iam, GroupId::new(s.id))
+                .await?
         } else {
             Vec::new()
         };
@@ -273,7 +276,7 @@ fn group_head(scope: &Scope, s: &Stored, proj: &Projection) -> Resource {
 fn member_lists(
     scope: &Scope,
     proj: &Projection,
-    groups: impl IntoIterator<Item = Uuid>,
+    groups: impl IntoIterator<Item = GroupId>,
 ) -> Option<MemberLists> {
     Some(MemberLists {
         iam: scope.iam,

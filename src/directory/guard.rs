@@ -15,7 +15,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::accounts::IamSettings;
-use super::ids::{IamId, UserId};
+use super::ids::{GroupId, IamId, UserId};
 use super::permissions::{POWER_PERMISSIONS, USER_ADMIN};
 use super::{Directory, Error, Result, Scope};
 use crate::scim::resource::fold_case;
@@ -90,7 +90,7 @@ impl Directory {
     pub(crate) async fn check_user_write(
         &self,
         scope: &Scope,
-        id: Uuid,
+        id: UserId,
         after: Option<(&Value, bool)>,
     ) -> Result<Vec<Uuid>> {
         // Each check reads only when the one before it says it could
@@ -98,13 +98,13 @@ impl Directory {
         // IAM's account, or none, is left alone: the store answers 404 as
         // for any id this token does not know, and nothing here may say
         // otherwise.
-        let in_scope = |a: &Account| a.iam_id == Some(scope.iam);
+        let in_scope = |a: &Account| a.iam_id == Some(scope.iam.uuid());
         if scope.is_identity_provider()
             && self
-                .holds_any_of(id, Some(scope.iam), &POWER_PERMISSIONS)
+                .holds_any_of(id.uuid(), Some(scope.iam.uuid()), &POWER_PERMISSIONS)
                 .await?
         {
-            let Some(account) = self.store.account(id).await?.filter(in_scope) else {
+            let Some(account) = self.store.account(id.uuid()).await?.filter(in_scope) else {
                 return Ok(Vec::new());
             };
             let leaving = match after {
@@ -113,7 +113,7 @@ impl Directory {
                     !active && without_active(doc) == without_active(&account.doc)
                 }
             };
-            if !leaving && !self.is_admin_source(scope.iam).await? {
+            if !leaving && !self.is_admin_source(scope.iam.uuid()).await? {
                 return Err(Error::refused(
                     "this account holds USER_ADMIN or APPLICATION_ADMIN: only the identity \
                      provider of the IAM administrators sign in from (oidc_iam) may change it; \
@@ -126,11 +126,11 @@ impl Directory {
             return Ok(Vec::new());
         }
         let change = WhatIf {
-            accounts_out: BTreeSet::from([UserId::new(id)]),
+            accounts_out: BTreeSet::from([id]),
             ..Default::default()
         };
         match self.guard_user_admins(&change).await {
-            Err(refused) => match self.store.account(id).await? {
+            Err(refused) => match self.store.account(id.uuid()).await? {
                 Some(a) if in_scope(&a) => Err(refused),
                 _ => Ok(Vec::new()),
             },
@@ -143,30 +143,30 @@ impl Directory {
     /// Free when the IAM maps no group to USER_ADMIN.
     pub(crate) async fn guard_group_change(
         &self,
-        iam: Uuid,
-        group: Uuid,
+        iam: IamId,
+        group: GroupId,
         c: GroupChange<'_>,
     ) -> Result<()> {
-        if !maps_user_admin(&self.iam_settings(iam).await?) {
+        if !maps_user_admin(&self.iam_settings(iam.uuid()).await?) {
             return Ok(());
         }
         let mut change = WhatIf::default();
         change
             .edges_out
-            .extend(c.removed.iter().map(|m| (group, *m)));
+            .extend(c.removed.iter().map(|m| (group.uuid(), *m)));
         if let Some(keep) = c.keep {
             let keep: HashSet<&Uuid> = keep.iter().collect();
             for m in self.store.group_members(iam, group).await? {
                 if !keep.contains(&m.id) {
-                    change.edges_out.insert((group, m.id));
+                    change.edges_out.insert((group.uuid(), m.id));
                 }
             }
         }
         if c.deleted {
-            change.groups_out.insert(group);
+            change.groups_out.insert(group.uuid());
         }
         if let Some(name) = c.renamed {
-            change.renamed.insert(group, name.to_owned());
+            change.renamed.insert(group.uuid(), name.to_owned());
         }
         self.guard_user_admins(&change).await.map(drop)
     }
@@ -249,9 +249,9 @@ impl Directory {
             return Ok(true);
         }
         let mut iams = vec![BUILT_IN_IAM_ID];
-        iams.extend(iam.filter(|i| *i != BUILT_IN_IAM_ID));
+        iams.extend(iam.map(IamId::new).filter(|i| *i != BUILT_IN_IAM_ID));
         for iam in iams {
-            let settings = self.iam_settings(iam).await?;
+            let settings = self.iam_settings(iam.uuid()).await?;
             let mapped = names_mapped_to(&settings, wanted);
             if mapped.is_empty() {
                 continue;
@@ -339,7 +339,11 @@ impl Directory {
             if change.groups_emptied.contains(&g) {
                 continue;
             }
-            for m in self.store.group_members(iam, g).await? {
+            for m in self
+                .store
+                .group_members(IamId::new(iam), GroupId::new(g))
+                .await?
+            {
                 if change.edges_out.contains(&(g, m.id)) {
                     continue;
                 }
@@ -378,7 +382,7 @@ impl Directory {
         let page = self
             .store
             .list_groups(
-                iam,
+                IamId::new(iam),
                 &ListQuery {
                     filter: Some(filter),
                     limit: 100,

@@ -119,7 +119,7 @@ impl Directory {
     ) -> Result<(TokenInfo, String)> {
         ctx.require(may::MANAGE_IAMS)?;
         let iam = self.iam(iam).await?;
-        if iam.id == BUILT_IN_IAM_ID {
+        if iam.id == BUILT_IN_IAM_ID.uuid() {
             return Err(Error::refused(
                 "the built-in IAM takes no SCIM tokens: its accounts, groups and admins are \
                  managed with the admin API and the console, where each change needs its permission",
@@ -192,7 +192,7 @@ impl Directory {
         // write admins' accounts with no permission checked: never valid.
         let valid = scim_token::verify(secret, &stored.secret_hash)
             && !stored.revoked
-            && stored.iam_id != BUILT_IN_IAM_ID;
+            && stored.iam_id != BUILT_IN_IAM_ID.uuid();
         if valid {
             self.token_cache.put(presented, stored.iam_id);
             // "Last used" for administrators, written at most once a minute

@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::accounts::Ctx;
+use super::ids::{GroupId, IamId};
 use super::permissions::may;
 use super::{Directory, Error, Result, Scope, rfc3339, truncate};
 use crate::store::accounts::BUILT_IN_IAM_ID;
@@ -34,8 +35,8 @@ impl Directory {
             ));
         }
         let (write, _) = super::groups::group_write(&json!({ "displayName": name }), None)?;
-        let id = self.new_id();
-        let records = super::changes::group_created(&ctx.entry(""), id, &write, &[]);
+        let id: GroupId = self.new_id();
+        let records = super::changes::group_created(&ctx.entry(""), id.uuid(), &write, &[]);
         let stored = self
             .store
             .insert_group(BUILT_IN_IAM_ID, id, &write, &[], &records, self.now())
@@ -61,7 +62,7 @@ impl Directory {
         let page = self
             .store
             .list_groups(
-                iam.id,
+                IamId::new(iam.id),
                 &ListQuery {
                     window: Window::Offset(offset),
                     limit,
@@ -100,7 +101,9 @@ impl Directory {
             .group_iam(group)
             .await?
             .ok_or_else(|| Error::not_found(format!("no group with id {group}")))?;
-        let mut members = self.store.stream_members(iam, group);
+        let mut members = self
+            .store
+            .stream_members(IamId::new(iam), GroupId::new(group));
         let mut hits = Vec::new();
         let mut seen = 0u64;
         while let Some(m) = members.next().await {
@@ -146,7 +149,7 @@ impl Directory {
         self.internal_group(group).await?;
         self.guard_group_change(
             BUILT_IN_IAM_ID,
-            group,
+            GroupId::new(group),
             super::guard::GroupChange {
                 removed: &[member],
                 ..Default::default()
@@ -171,7 +174,14 @@ impl Directory {
         let change = super::changes::GroupChange::new(&entry, group, None);
         let now = self.now();
         self.store
-            .patch_group(BUILT_IN_IAM_ID, group, p, None, &|d| change.records(d), now)
+            .patch_group(
+                BUILT_IN_IAM_ID,
+                GroupId::new(group),
+                p,
+                None,
+                &|d| change.records(d),
+                now,
+            )
             .await?;
         Ok(())
     }
@@ -180,7 +190,7 @@ impl Directory {
     async fn internal_group(&self, group: Uuid) -> Result<()> {
         match self.store.group_iam(group).await? {
             None => Err(Error::not_found(format!("no group with id {group}"))),
-            Some(iam) if iam != BUILT_IN_IAM_ID => Err(Error::conflict(format!(
+            Some(iam) if iam != BUILT_IN_IAM_ID.uuid() => Err(Error::conflict(format!(
                 "group {} belongs to an identity provider: its members change there",
                 truncate(&group.to_string())
             ))),

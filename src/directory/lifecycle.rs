@@ -72,7 +72,7 @@ impl Directory {
         let entry = ctx.entry("user.deleted").target("User", user.uuid());
         self.store
             .delete_account(
-                user.uuid(),
+                user,
                 None,
                 super::guard::store_guard(&admins_after),
                 &entry,

@@ -16,7 +16,6 @@ pub mod groups;
 pub mod guard;
 pub mod iam_settings;
 pub mod iams;
-pub mod ids;
 pub mod internal_groups;
 pub mod lifecycle;
 pub mod paging;
@@ -30,6 +29,8 @@ pub mod transfer;
 pub mod usage;
 pub mod users;
 
+pub use crate::ids;
+use crate::ids::IamId;
 pub use error::{Error, Invalid, Result};
 pub use paging::{ListResult, Paging};
 
@@ -89,7 +90,7 @@ pub struct Directory {
 /// resources it may touch and the absolute SCIM base URL for `location`.
 #[derive(Debug, Clone)]
 pub struct Scope {
-    pub iam: Uuid,
+    pub iam: IamId,
     pub base_url: String,
     /// The request's id, for the audit record of what it changes.
     pub request_id: Option<String>,
@@ -106,7 +107,7 @@ impl Scope {
         let actor = self
             .acting
             .clone()
-            .unwrap_or(crate::audit::Actor::Iam(self.iam));
+            .unwrap_or(crate::audit::Actor::Iam(self.iam.uuid()));
         crate::audit::Entry::new(actor, "").request(self.request_id.clone())
     }
 
@@ -191,8 +192,9 @@ impl Directory {
             .unwrap_or(t)
     }
 
-    pub fn new_id(&self) -> Uuid {
-        (self.ids)()
+    /// A new id, as the id type the caller needs.
+    pub fn new_id<T: From<Uuid>>(&self) -> T {
+        T::from((self.ids)())
     }
 
     /// The key admin tokens are signed with: the configured one, else the
@@ -207,9 +209,11 @@ impl Directory {
     }
 }
 
-/// Parses an id from a URL; an id that is not a UUID names nothing here.
-pub fn parse_id(id: &str) -> Result<Uuid> {
+/// Parses an id from a URL as the id type the call needs (`UserId`,
+/// `GroupId`); an id that is not a UUID names nothing here.
+pub fn parse_id<T: From<Uuid>>(id: &str) -> Result<T> {
     Uuid::parse_str(id)
+        .map(T::from)
         .map_err(|_| Error::not_found(format!("no resource with id '{}'", truncate(id))))
 }
 

@@ -98,7 +98,7 @@ impl Directory {
         };
         let fingerprint = Fingerprint::new(
             resource_type,
-            scope.iam,
+            scope.iam.uuid(),
             filter,
             sort.and(sort_by),
             sort.is_some_and(|s| s.descending),

@@ -199,7 +199,7 @@ impl Directory {
                 if_version
             };
             let docs = doc_changed.then_some((&stored.doc, &write.doc));
-            let change = changes::GroupChange::new(&scope.audit(), uuid, docs);
+            let change = changes::GroupChange::new(&scope.audit(), uuid.uuid(), docs);
             Ok(self
                 .store
                 .patch_group(

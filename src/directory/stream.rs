@@ -19,8 +19,8 @@ use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
-use uuid::Uuid;
 
+use crate::ids::{GroupId, IamId};
 use crate::scim::projection::Projection;
 use crate::scim::schema::GROUP_RESOURCE;
 use crate::store::{DynStore, Member, MemberKind, StoreError};
@@ -68,17 +68,17 @@ impl MemberFields {
 /// The groups of a response whose members its body streams.
 #[derive(Debug, Clone)]
 pub struct MemberLists {
-    pub iam: Uuid,
+    pub iam: IamId,
     /// The SCIM base URL the members' `$ref`s start with.
     pub base_url: String,
     pub fields: MemberFields,
-    pub groups: HashSet<Uuid>,
+    pub groups: HashSet<GroupId>,
 }
 
 impl MemberLists {
-    fn has(&self, doc: &Value) -> Option<Uuid> {
+    fn has(&self, doc: &Value) -> Option<GroupId> {
         let id = doc.get("id")?.as_str()?;
-        let id = Uuid::parse_str(id).ok()?;
+        let id = id.parse().ok()?;
         self.groups.contains(&id).then_some(id)
     }
 }

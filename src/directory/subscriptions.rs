@@ -88,7 +88,7 @@ impl Directory {
             .attributes(["subscriptions"]);
         if self
             .store
-            .remove_subscription(user.uuid(), id, &entry, self.now())
+            .remove_subscription(user, id, &entry, self.now())
             .await?
         {
             Ok(())

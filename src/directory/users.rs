@@ -4,6 +4,7 @@
 
 use serde_json::{Value, json};
 
+use super::ids::UserId;
 use super::patch::retry_on_lost_race;
 use super::search::SortRequest;
 use super::{
@@ -35,9 +36,12 @@ impl Directory {
         proj: &Projection,
     ) -> Result<Resource> {
         let write = self.user_write(body, true, Kept::None).await?;
-        let id = self.new_id();
-        let defaults = self.iam_settings(scope.iam).await?.default_permissions;
-        let records = [changes::user_created(&scope.audit(), id, &write)];
+        let id: UserId = self.new_id();
+        let defaults = self
+            .iam_settings(scope.iam.uuid())
+            .await?
+            .default_permissions;
+        let records = [changes::user_created(&scope.audit(), id.uuid(), &write)];
         let stored = self
             .store
             .create_user(scope.iam, id, &write, &defaults, &records, self.now())
@@ -113,7 +117,8 @@ impl Directory {
         read: &Stored,
         write: &mut UserWrite,
     ) -> Result<std::result::Result<Stored, StoreError>> {
-        self.check_user_write(scope, read.id, Some((&write.doc, write.active)))
+        let id = UserId::new(read.id);
+        self.check_user_write(scope, id, Some((&write.doc, write.active)))
             .await?;
         let records = [changes::user_updated(
             &scope.audit(),
@@ -125,7 +130,7 @@ impl Directory {
         let expect = Some(read.version);
         Ok(self
             .store
-            .replace_user(scope.iam, read.id, write, expect, &records, self.now())
+            .replace_user(scope.iam, id, write, expect, &records, self.now())
             .await)
     }
 
@@ -164,15 +169,15 @@ impl Directory {
             held: None,
         };
         let now = self.now();
-        let deleted = match self.iam_settings(scope.iam).await?.delete_mode {
+        let deleted = match self.iam_settings(scope.iam.uuid()).await?.delete_mode {
             super::accounts::DeleteMode::Deprovision => {
-                let entry = ctx.entry("user.deprovisioned").target("User", id);
+                let entry = ctx.entry("user.deprovisioned").target("User", id.uuid());
                 self.store
                     .deprovision_user(scope.iam, id, if_version, last_admin, &entry, now)
                     .await
             }
             super::accounts::DeleteMode::Delete => {
-                let entry = ctx.entry("user.deleted").target("User", id);
+                let entry = ctx.entry("user.deleted").target("User", id.uuid());
                 self.store
                     .delete_account(id, Some((scope.iam, if_version)), last_admin, &entry, now)
                     .await

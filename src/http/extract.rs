@@ -15,6 +15,7 @@ use super::error::ApiError;
 use super::principal::Principal;
 use crate::directory::search::SortRequest;
 use crate::directory::{Paging, Scope};
+use crate::ids::IamId;
 use crate::scim::ScimError;
 use crate::scim::projection::Projection;
 use crate::scim::schema::ResourceTypeDef;
@@ -253,7 +254,7 @@ impl Params {
 pub fn scope(state: &AppState, headers: &HeaderMap, iam: Uuid) -> Scope {
     let origin = super::origin::origin(state, headers);
     Scope {
-        iam,
+        iam: IamId::new(iam),
         base_url: format!("{origin}/scim/v2"),
         request_id: headers
             .get("x-request-id")

@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use super::Result;
 use crate::audit::{Entry, Record};
+use crate::ids::{IamId, UserId};
 
 /// Where a grant came from. Group-derived permissions are not stored: they
 /// follow the groups an account is in, through its IAM's mapping.
@@ -17,7 +18,7 @@ pub const SOURCE_DIRECT: &str = "direct";
 pub const SOURCE_IAM_DEFAULT: &str = "iam-default";
 
 /// The built-in IAM (`bim`), created by the first migration.
-pub const BUILT_IN_IAM_ID: Uuid = Uuid::from_u128(1);
+pub const BUILT_IN_IAM_ID: IamId = IamId::new(Uuid::from_u128(1));
 
 /// The store's name for "this change would leave no enabled USER_ADMIN".
 /// The refusal to take the guarded permission (or the account holding it)
@@ -342,8 +343,8 @@ pub trait Lifecycle: Send + Sync {
     /// if the stored version equals it): an identity provider's DELETE.
     async fn delete_account(
         &self,
-        user: Uuid,
-        scim: Option<(Uuid, Option<i64>)>,
+        user: UserId,
+        scim: Option<(IamId, Option<i64>)>,
         last_admin: LastAdmin<'_>,
         audit: &Entry,
         now: OffsetDateTime,
@@ -354,8 +355,8 @@ pub trait Lifecycle: Send + Sync {
     /// the internal IAM owns.
     async fn deprovision_user(
         &self,
-        iam: Uuid,
-        user: Uuid,
+        iam: IamId,
+        user: UserId,
         if_version: Option<i64>,
         last_admin: LastAdmin<'_>,
         audit: &Entry,
@@ -414,7 +415,7 @@ pub trait Subscriptions: Send + Sync {
     /// Whether it existed (and was removed).
     async fn remove_subscription(
         &self,
-        user: Uuid,
+        user: UserId,
         id: Uuid,
         audit: &Entry,
         now: OffsetDateTime,

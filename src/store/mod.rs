@@ -34,6 +34,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::audit::Entry;
+use crate::ids::{GroupId, IamId, UserId};
 pub use url::redact_url;
 
 /// What can go wrong in storage, in terms the domain layer can act on.
@@ -438,28 +439,28 @@ pub trait Users: Send + Sync {
     /// in the catalogue are skipped) and appends the domain's `records`.
     async fn create_user(
         &self,
-        iam: Uuid,
-        id: Uuid,
+        iam: IamId,
+        id: UserId,
         user: &UserWrite,
         grants: &[String],
         records: &[Entry],
         now: OffsetDateTime,
     ) -> Result<Stored>;
-    async fn get_user(&self, iam: Uuid, id: Uuid) -> Result<Option<Stored>>;
+    async fn get_user(&self, iam: IamId, id: UserId) -> Result<Option<Stored>>;
     /// A user and the groups it is in (as `groups_of_users` gives them),
     /// read together.
     async fn get_user_with_groups(
         &self,
-        iam: Uuid,
-        id: Uuid,
+        iam: IamId,
+        id: UserId,
     ) -> Result<Option<(Stored, Vec<GroupRef>)>>;
     /// Replaces the document and indexed columns and appends `records`;
     /// with `if_version`, only if the stored version still equals it (the
     /// domain names the version whose document its records compare with).
     async fn replace_user(
         &self,
-        iam: Uuid,
-        id: Uuid,
+        iam: IamId,
+        id: UserId,
         user: &UserWrite,
         if_version: Option<i64>,
         records: &[Entry],
@@ -468,7 +469,7 @@ pub trait Users: Send + Sync {
     /// The groups each user is in, directly or through nesting.
     async fn groups_of_users(
         &self,
-        iam: Uuid,
+        iam: IamId,
         users: &[Uuid],
     ) -> Result<HashMap<Uuid, Vec<GroupRef>>>;
     /// Inserts many new users in one transaction: bulk loads (benchmark
@@ -476,7 +477,7 @@ pub trait Users: Send + Sync {
     /// disk each. All or nothing.
     async fn insert_users(
         &self,
-        iam: Uuid,
+        iam: IamId,
         users: &[(Uuid, UserWrite)],
         now: OffsetDateTime,
     ) -> Result<()>;
@@ -487,14 +488,14 @@ pub trait Groups: Send + Sync {
     /// Creates a group with these members and appends `records`.
     async fn insert_group(
         &self,
-        iam: Uuid,
-        id: Uuid,
+        iam: IamId,
+        id: GroupId,
         group: &GroupWrite,
         members: &[(Uuid, MemberKind)],
         records: &[Entry],
         now: OffsetDateTime,
     ) -> Result<Stored>;
-    async fn get_group(&self, iam: Uuid, id: Uuid) -> Result<Option<Stored>>;
+    async fn get_group(&self, iam: IamId, id: GroupId) -> Result<Option<Stored>>;
     /// Replaces the document and the whole member list, and appends the
     /// `records` the domain makes of the members that left and joined.
     // One transaction's inputs: the group, its members, the version it
@@ -502,8 +503,8 @@ pub trait Groups: Send + Sync {
     #[allow(clippy::too_many_arguments)]
     async fn replace_group(
         &self,
-        iam: Uuid,
-        id: Uuid,
+        iam: IamId,
+        id: GroupId,
         group: &GroupWrite,
         members: &[(Uuid, MemberKind)],
         if_version: Option<i64>,
@@ -519,8 +520,8 @@ pub trait Groups: Send + Sync {
     /// version still equals it.
     async fn patch_group(
         &self,
-        iam: Uuid,
-        id: Uuid,
+        iam: IamId,
+        id: GroupId,
         patch: &GroupPatch<'_>,
         if_version: Option<i64>,
         records: &GroupRecords<'_>,
@@ -530,8 +531,8 @@ pub trait Groups: Send + Sync {
     /// appends `records`.
     async fn delete_group(
         &self,
-        iam: Uuid,
-        id: Uuid,
+        iam: IamId,
+        id: GroupId,
         if_version: Option<i64>,
         records: &[Entry],
         now: OffsetDateTime,
@@ -540,30 +541,30 @@ pub trait Groups: Send + Sync {
 
 #[async_trait]
 pub trait Members: Send + Sync {
-    async fn group_members(&self, iam: Uuid, group: Uuid) -> Result<Vec<Member>>;
+    async fn group_members(&self, iam: IamId, group: GroupId) -> Result<Vec<Member>>;
     /// The members of a group, ordered by id, read from the database as
     /// the caller consumes them: a group of any size costs flat memory.
     /// Empty when the IAM has no such group.
-    fn stream_members(&self, iam: Uuid, group: Uuid) -> MemberStream<'_>;
+    fn stream_members(&self, iam: IamId, group: GroupId) -> MemberStream<'_>;
     /// The number of members of a group, counted no further than `cap`
     /// (so that asking costs at most `cap` index entries).
-    async fn count_members(&self, iam: Uuid, group: Uuid, cap: u64) -> Result<u64>;
+    async fn count_members(&self, iam: IamId, group: GroupId, cap: u64) -> Result<u64>;
     /// Which of these ids are users or groups of the IAM.
-    async fn resolve_members(&self, iam: Uuid, ids: &[Uuid]) -> Result<HashMap<Uuid, MemberKind>>;
+    async fn resolve_members(&self, iam: IamId, ids: &[Uuid]) -> Result<HashMap<Uuid, MemberKind>>;
 }
 
 /// Pages of users and groups, filtered and sorted.
 #[async_trait]
 pub trait Lists: Send + Sync {
-    async fn list_users(&self, iam: Uuid, query: &ListQuery) -> Result<ListPage>;
-    async fn list_groups(&self, iam: Uuid, query: &ListQuery) -> Result<ListPage>;
+    async fn list_users(&self, iam: IamId, query: &ListQuery) -> Result<ListPage>;
+    async fn list_groups(&self, iam: IamId, query: &ListQuery) -> Result<ListPage>;
     /// The database's plan for the page query of a list (EXPLAIN QUERY
     /// PLAN / EXPLAIN), one line per step: what tests and docs show to
     /// prove a lookup or a cursor page uses an index.
     async fn explain_list(
         &self,
         kind: ResourceKind,
-        iam: Uuid,
+        iam: IamId,
         query: &ListQuery,
     ) -> Result<String>;
 }
@@ -580,7 +581,7 @@ pub trait Bulk: Send + Sync {
     /// nothing was written.
     async fn insert_batch(
         &self,
-        iam: Uuid,
+        iam: IamId,
         items: &[NewResource<'_>],
         max_errors: usize,
         now: OffsetDateTime,

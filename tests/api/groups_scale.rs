@@ -43,7 +43,7 @@ async fn seed_users(app: &TestApp, count: usize) -> Vec<(String, String)> {
         })
         .collect();
     dir.store
-        .insert_users(iam, &users, time::OffsetDateTime::now_utc())
+        .insert_users(iam.into(), &users, time::OffsetDateTime::now_utc())
         .await
         .unwrap();
     users

@@ -10,7 +10,7 @@ use uuid::Uuid;
 use super::users::{AttributeForm, AttributeRow, attribute_change, attribute_rows};
 use super::{Chrome, ConsoleError, Page, Who, html, see_other, urlencode};
 use crate::directory::attributes::AttributeOwner;
-use crate::directory::ids::GroupId;
+use crate::directory::ids::{GroupId, IamId};
 use crate::directory::permissions::may;
 use crate::http::AppState;
 
@@ -135,7 +135,7 @@ pub async fn page(
         Some(iam) => s
             .dir
             .store
-            .get_group(iam, id)
+            .get_group(IamId::new(iam), GroupId::new(id))
             .await
             .map_err(crate::directory::Error::from)?
             .and_then(|g| {

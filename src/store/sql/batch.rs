@@ -9,12 +9,13 @@ use uuid::Uuid;
 use super::groups::insert_group_rows;
 use super::users::create_user_rows;
 use super::{Backend, SqlStore, audit, query};
+use crate::ids::IamId;
 use crate::store::{Bulk, MemberKind, NewResource, Result, Stored};
 
 /// One create of a batch, behind its own savepoint.
 async fn insert_item<B: Backend>(
     tx: &mut B::Conn,
-    iam: Uuid,
+    iam: IamId,
     item: &NewResource<'_>,
     now: OffsetDateTime,
 ) -> Result<Result<Stored>> {
@@ -38,7 +39,7 @@ async fn insert_item<B: Backend>(
 impl<B: Backend> Bulk for SqlStore<B> {
     async fn insert_batch(
         &self,
-        iam: Uuid,
+        iam: IamId,
         items: &[NewResource<'_>],
         max_errors: usize,
         now: OffsetDateTime,

@@ -9,6 +9,7 @@ use uuid::Uuid;
 use super::lists::{self, check_version, conditional, locked, missed};
 use super::{Backend, Query, Record, SqlStore, audit, members, query, unique};
 use crate::audit::Entry;
+use crate::ids::{GroupId, IamId};
 use crate::store::{
     GroupPatch, GroupRecords, GroupWrite, Groups, Keep, MemberDelta, MemberKind, Result, Stored,
 };
@@ -16,7 +17,7 @@ use crate::store::{
 /// The rows of a new group and its members, inside the caller's transaction.
 pub(super) async fn insert_group_rows<B: Backend>(
     tx: &mut B::Conn,
-    iam: Uuid,
+    iam: IamId,
     id: Uuid,
     g: &GroupWrite,
     members: &[(Uuid, MemberKind)],
@@ -54,8 +55,8 @@ pub(super) async fn insert_group_rows<B: Backend>(
 impl<B: Backend> Groups for SqlStore<B> {
     async fn insert_group(
         &self,
-        iam: Uuid,
-        id: Uuid,
+        iam: IamId,
+        id: GroupId,
         g: &GroupWrite,
         members: &[(Uuid, MemberKind)],
         records: &[Entry],
@@ -63,22 +64,22 @@ impl<B: Backend> Groups for SqlStore<B> {
     ) -> Result<Stored> {
         let mut tx = self.begin().await?;
         super::nesting::lock::<B>(&mut tx, iam, members).await?;
-        let stored = insert_group_rows::<B>(&mut tx, iam, id, g, members, now).await?;
+        let stored = insert_group_rows::<B>(&mut tx, iam, id.uuid(), g, members, now).await?;
         audit::append_all::<B>(&mut tx, records, now).await?;
         B::commit(tx).await?;
         Ok(stored)
     }
 
-    async fn get_group(&self, iam: Uuid, id: Uuid) -> Result<Option<Stored>> {
-        lists::get(self, "groups", iam, id).await
+    async fn get_group(&self, iam: IamId, id: GroupId) -> Result<Option<Stored>> {
+        lists::get(self, "groups", iam, id.uuid()).await
     }
 
     /// Replaces a group and its member list. The UPDATE itself checks the IAM
     /// and the version, so the write reads nothing of the group first.
     async fn replace_group(
         &self,
-        iam: Uuid,
-        id: Uuid,
+        iam: IamId,
+        id: GroupId,
         g: &GroupWrite,
         members: &[(Uuid, MemberKind)],
         if_version: Option<i64>,
@@ -91,13 +92,13 @@ impl<B: Backend> Groups for SqlStore<B> {
             .await
             .map_err(|e| unique(e, "groups_iam_display_name"))?;
         let Some(row) = row else {
-            return Err(missed::<B>(&mut tx, "groups", iam, id).await);
+            return Err(missed::<B>(&mut tx, "groups", iam, id.uuid()).await);
         };
         let (created, version) = (row.time("created")?, row.int("version")?);
         // Keep the rows of members that stay, so their join dates survive.
         let stay: Vec<Uuid> = members.iter().map(|(m, _)| *m).collect();
-        let removed = members::delete::<B>(&mut tx, id, &stay, Keep::Listed).await?;
-        let added = members::insert::<B>(&mut tx, id, members, now).await?;
+        let removed = members::delete::<B>(&mut tx, id.uuid(), &stay, Keep::Listed).await?;
+        let added = members::insert::<B>(&mut tx, id.uuid(), members, now).await?;
         let entries = records(&MemberDelta {
             removed: &removed,
             added: &added,
@@ -105,7 +106,7 @@ impl<B: Backend> Groups for SqlStore<B> {
         audit::append_all::<B>(&mut tx, &entries, now).await?;
         B::commit(tx).await?;
         Ok(Stored {
-            id,
+            id: id.uuid(),
             doc: g.doc.clone(),
             created,
             last_modified: now,
@@ -115,8 +116,8 @@ impl<B: Backend> Groups for SqlStore<B> {
 
     async fn patch_group(
         &self,
-        iam: Uuid,
-        id: Uuid,
+        iam: IamId,
+        id: GroupId,
         p: &GroupPatch<'_>,
         if_version: Option<i64>,
         records: &GroupRecords<'_>,
@@ -126,16 +127,16 @@ impl<B: Backend> Groups for SqlStore<B> {
         super::nesting::lock::<B>(&mut tx, iam, p.add).await?;
         // The row as it stands (locked in PostgreSQL): what the PATCH answers
         // with when it changes nothing, and the base of what it answers else.
-        let mut out = locked::<B>(&mut tx, "groups", iam, id, if_version).await?;
+        let mut out = locked::<B>(&mut tx, "groups", iam, id.uuid(), if_version).await?;
         let removed = if p.remove_all {
             // Replacing the members: those that stay keep their rows (and
             // join dates) and are neither removed nor added.
             let stay: Vec<Uuid> = p.add.iter().map(|(m, _)| *m).collect();
-            members::delete::<B>(&mut tx, id, &stay, Keep::Listed).await?
+            members::delete::<B>(&mut tx, id.uuid(), &stay, Keep::Listed).await?
         } else {
-            members::delete::<B>(&mut tx, id, p.remove, Keep::Others).await?
+            members::delete::<B>(&mut tx, id.uuid(), p.remove, Keep::Others).await?
         };
-        let added = members::insert::<B>(&mut tx, id, p.add, now).await?;
+        let added = members::insert::<B>(&mut tx, id.uuid(), p.add, now).await?;
         let entries = records(&MemberDelta {
             removed: &removed,
             added: &added,
@@ -171,14 +172,14 @@ impl<B: Backend> Groups for SqlStore<B> {
 
     async fn delete_group(
         &self,
-        iam: Uuid,
-        id: Uuid,
+        iam: IamId,
+        id: GroupId,
         if_version: Option<i64>,
         records: &[Entry],
         now: OffsetDateTime,
     ) -> Result<()> {
         let mut tx = self.begin().await?;
-        check_version::<B>(&mut tx, "groups", iam, id, if_version).await?;
+        check_version::<B>(&mut tx, "groups", iam, id.uuid(), if_version).await?;
         B::execute(
             &mut tx,
             query("DELETE FROM attributes WHERE owner_id = $1").bind(id),
@@ -200,8 +201,8 @@ impl<B: Backend> Groups for SqlStore<B> {
 /// new version; no row when the group is not in the IAM or (`if_version`)
 /// is at another version.
 fn update_group(
-    iam: Uuid,
-    id: Uuid,
+    iam: IamId,
+    id: GroupId,
     g: &GroupWrite,
     if_version: Option<i64>,
     now: OffsetDateTime,

@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use uuid::Uuid;
 
 use super::{Backend, Query, Record, SqlStore, query};
+use crate::ids::IamId;
 use crate::store::sql_filter::list_sql;
 use crate::store::{
     ListPage, ListQuery, Lists, ResourceKind, Result, StoreError, Stored, Window, keyset_page,
@@ -26,7 +27,7 @@ pub(super) fn stored(r: &impl Record) -> Result<Stored> {
 pub(super) async fn get<B: Backend>(
     db: &SqlStore<B>,
     table: &'static str,
-    iam: Uuid,
+    iam: IamId,
     id: Uuid,
 ) -> Result<Option<Stored>> {
     let row = db
@@ -47,7 +48,7 @@ pub(super) async fn get<B: Backend>(
 pub async fn check_version<B: Backend>(
     tx: &mut B::Conn,
     table: &'static str,
-    iam: Uuid,
+    iam: IamId,
     id: Uuid,
     if_version: Option<i64>,
 ) -> Result<i64> {
@@ -68,7 +69,7 @@ pub async fn check_version<B: Backend>(
 pub(super) async fn locked<B: Backend>(
     tx: &mut B::Conn,
     table: &'static str,
-    iam: Uuid,
+    iam: IamId,
     id: Uuid,
     if_version: Option<i64>,
 ) -> Result<Stored> {
@@ -96,7 +97,7 @@ pub(super) fn conditional(n: usize, if_version: Option<i64>) -> String {
 pub(super) async fn missed<B: Backend>(
     tx: &mut B::Conn,
     table: &'static str,
-    iam: Uuid,
+    iam: IamId,
     id: Uuid,
 ) -> StoreError {
     let sql = format!("SELECT 1 AS found FROM {table} WHERE id = $1 AND iam_id = $2");
@@ -111,10 +112,10 @@ pub(super) async fn missed<B: Backend>(
 async fn list<B: Backend>(
     db: &SqlStore<B>,
     kind: ResourceKind,
-    iam: Uuid,
+    iam: IamId,
     q: &ListQuery,
 ) -> Result<ListPage> {
-    let ls = list_sql(kind, B::DIALECT, iam, q).map_err(StoreError::Filter)?;
+    let ls = list_sql(kind, B::DIALECT, iam.uuid(), q).map_err(StoreError::Filter)?;
     let mut conn = db.read().await?;
     let mut rows = Vec::new();
     if let Some(page) = ls.page {
@@ -164,16 +165,16 @@ async fn list<B: Backend>(
 
 #[async_trait]
 impl<B: Backend> Lists for SqlStore<B> {
-    async fn list_users(&self, iam: Uuid, q: &ListQuery) -> Result<ListPage> {
+    async fn list_users(&self, iam: IamId, q: &ListQuery) -> Result<ListPage> {
         list(self, ResourceKind::User, iam, q).await
     }
 
-    async fn list_groups(&self, iam: Uuid, q: &ListQuery) -> Result<ListPage> {
+    async fn list_groups(&self, iam: IamId, q: &ListQuery) -> Result<ListPage> {
         list(self, ResourceKind::Group, iam, q).await
     }
 
-    async fn explain_list(&self, kind: ResourceKind, iam: Uuid, q: &ListQuery) -> Result<String> {
-        let ls = list_sql(kind, B::DIALECT, iam, q).map_err(StoreError::Filter)?;
+    async fn explain_list(&self, kind: ResourceKind, iam: IamId, q: &ListQuery) -> Result<String> {
+        let ls = list_sql(kind, B::DIALECT, iam.uuid(), q).map_err(StoreError::Filter)?;
         match ls.page {
             Some(page) => self.explain(Query::with(page.sql, page.binds)).await,
             None => Ok(String::new()),

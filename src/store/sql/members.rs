@@ -10,6 +10,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{Backend, Bind, Record, SqlStore, Ty, query};
+use crate::ids::{GroupId, IamId};
 use crate::store::{Keep, Member, MemberKind, MemberStream, Members, Result, StoreError};
 
 /// A group's members with what `members[].display` shows, by member id
@@ -93,20 +94,20 @@ pub(super) async fn delete<B: Backend>(
 
 #[async_trait]
 impl<B: Backend> Members for SqlStore<B> {
-    async fn group_members(&self, iam: Uuid, group: Uuid) -> Result<Vec<Member>> {
+    async fn group_members(&self, iam: IamId, group: GroupId) -> Result<Vec<Member>> {
         let rows = self
             .read_all(query(MEMBERS_SQL).bind(group).bind(iam))
             .await?;
         rows.iter().map(member_row).collect()
     }
 
-    fn stream_members(&self, iam: Uuid, group: Uuid) -> MemberStream<'_> {
+    fn stream_members(&self, iam: IamId, group: GroupId) -> MemberStream<'_> {
         self.fetch_stream(query(MEMBERS_SQL).bind(group).bind(iam))
             .map(|row| member_row(&row?))
             .boxed()
     }
 
-    async fn count_members(&self, iam: Uuid, group: Uuid, cap: u64) -> Result<u64> {
+    async fn count_members(&self, iam: IamId, group: GroupId, cap: u64) -> Result<u64> {
         let row = self
             .read_one(
                 query(
@@ -122,7 +123,7 @@ impl<B: Backend> Members for SqlStore<B> {
         Ok(row.int("n")? as u64)
     }
 
-    async fn resolve_members(&self, iam: Uuid, ids: &[Uuid]) -> Result<HashMap<Uuid, MemberKind>> {
+    async fn resolve_members(&self, iam: IamId, ids: &[Uuid]) -> Result<HashMap<Uuid, MemberKind>> {
         let mut out = HashMap::new();
         if ids.is_empty() {
             return Ok(out);

@@ -20,6 +20,7 @@ use std::collections::HashMap;
 use uuid::Uuid;
 
 use super::{Backend, Record, Ty, query};
+use crate::ids::IamId;
 use crate::store::nesting::{self, EDGES_ABOVE, EDGES_BELOW};
 use crate::store::{MemberKind, Result, StoreError};
 
@@ -32,11 +33,11 @@ const NESTING_LOCK: i32 = 7214;
 /// for the lock while holding rows another holder could wait for.
 pub async fn lock<B: Backend>(
     tx: &mut B::Conn,
-    iam: Uuid,
+    iam: IamId,
     members: &[(Uuid, MemberKind)],
 ) -> Result<()> {
     if members.iter().any(|(_, k)| *k == MemberKind::Group) {
-        lock_iams::<B>(tx, &[iam]).await?;
+        lock_iams::<B>(tx, &[iam.uuid()]).await?;
     }
     Ok(())
 }

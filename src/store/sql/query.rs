@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use super::super::Result;
 pub use super::super::sql_filter::{Bind, Ty};
+use crate::ids::{GroupId, IamId, UserId};
 
 /// SQL text and the values of its placeholders, in order.
 #[derive(Debug, Clone)]
@@ -157,6 +158,9 @@ bind_from!(String, v, Bind::Text(v), Text);
 bind_from!(&str, v, Bind::Text(v.to_owned()), Text);
 bind_from!(&String, v, Bind::Text(v.clone()), Text);
 bind_from!(Uuid, v, Bind::Uuid(v), Uuid);
+bind_from!(IamId, v, Bind::Uuid(v.uuid()), Uuid);
+bind_from!(UserId, v, Bind::Uuid(v.uuid()), Uuid);
+bind_from!(GroupId, v, Bind::Uuid(v.uuid()), Uuid);
 bind_from!(i64, v, Bind::Int(v), Int);
 bind_from!(bool, v, Bind::Bool(v), Bool);
 bind_from!(OffsetDateTime, v, Bind::Time(v), Time);

@@ -12,6 +12,7 @@ use uuid::Uuid;
 use super::lists::{self, conditional, missed, stored};
 use super::{Backend, Bind, Record, SqlStore, Ty, audit, query, unique};
 use crate::audit::Entry;
+use crate::ids::{IamId, UserId};
 use crate::store::{GroupRef, Result, Stored, UserWrite, Users, email_values};
 
 /// Rewrites the `user_emails` rows of a user from its search document.
@@ -45,7 +46,7 @@ pub async fn insert_emails<B: Backend>(tx: &mut B::Conn, user: Uuid, search: &Va
 /// The rows of a new user, inside the caller's transaction.
 pub(super) async fn insert_user_rows<B: Backend>(
     tx: &mut B::Conn,
-    iam: Uuid,
+    iam: IamId,
     id: Uuid,
     u: &UserWrite,
     now: OffsetDateTime,
@@ -86,7 +87,7 @@ pub(super) async fn insert_user_rows<B: Backend>(
 /// A new user with its default grants, inside the caller's transaction.
 pub(super) async fn create_user_rows<B: Backend>(
     tx: &mut B::Conn,
-    iam: Uuid,
+    iam: IamId,
     id: Uuid,
     u: &UserWrite,
     grants: &[String],
@@ -103,8 +104,8 @@ impl<B: Backend> Users for SqlStore<B> {
     /// creates queued meanwhile (group commit).
     async fn create_user(
         &self,
-        iam: Uuid,
-        id: Uuid,
+        iam: IamId,
+        id: UserId,
         u: &UserWrite,
         grants: &[String],
         records: &[Entry],
@@ -113,7 +114,7 @@ impl<B: Backend> Users for SqlStore<B> {
         let (u, grants, records) = (u.clone(), grants.to_vec(), records.to_vec());
         self.write(move |tx| {
             Box::pin(async move {
-                let stored = create_user_rows::<B>(tx, iam, id, &u, &grants, now).await?;
+                let stored = create_user_rows::<B>(tx, iam, id.uuid(), &u, &grants, now).await?;
                 audit::append_all::<B>(tx, &records, now).await?;
                 Ok(stored)
             })
@@ -121,8 +122,8 @@ impl<B: Backend> Users for SqlStore<B> {
         .await
     }
 
-    async fn get_user(&self, iam: Uuid, id: Uuid) -> Result<Option<Stored>> {
-        lists::get(self, "users", iam, id).await
+    async fn get_user(&self, iam: IamId, id: UserId) -> Result<Option<Stored>> {
+        lists::get(self, "users", iam, id.uuid()).await
     }
 
     /// A user of the IAM and the groups it is in (directly or through
@@ -133,8 +134,8 @@ impl<B: Backend> Users for SqlStore<B> {
     /// is `groups_of_users`'s.
     async fn get_user_with_groups(
         &self,
-        iam: Uuid,
-        id: Uuid,
+        iam: IamId,
+        id: UserId,
     ) -> Result<Option<(Stored, Vec<GroupRef>)>> {
         let sql = format!(
             "WITH RECURSIVE up(member_id, group_id, direct) AS (
@@ -179,8 +180,8 @@ impl<B: Backend> Users for SqlStore<B> {
     /// of the row), so the write reads nothing first.
     async fn replace_user(
         &self,
-        iam: Uuid,
-        id: Uuid,
+        iam: IamId,
+        id: UserId,
         u: &UserWrite,
         if_version: Option<i64>,
         records: &[Entry],
@@ -215,16 +216,16 @@ impl<B: Backend> Users for SqlStore<B> {
             .await
             .map_err(|e| unique(e, "users_iam_user_name"))?;
         let Some(row) = row else {
-            return Err(missed::<B>(&mut tx, "users", iam, id).await);
+            return Err(missed::<B>(&mut tx, "users", iam, id.uuid()).await);
         };
         let (created, version) = (row.time("created")?, row.int("version")?);
         if !u.emails_unchanged {
-            write_emails::<B>(&mut tx, id, &u.search).await?;
+            write_emails::<B>(&mut tx, id.uuid(), &u.search).await?;
         }
         audit::append_all::<B>(&mut tx, records, now).await?;
         B::commit(tx).await?;
         Ok(Stored {
-            id,
+            id: id.uuid(),
             doc: u.doc.clone(),
             created,
             last_modified: now,
@@ -234,7 +235,7 @@ impl<B: Backend> Users for SqlStore<B> {
 
     async fn groups_of_users(
         &self,
-        iam: Uuid,
+        iam: IamId,
         users: &[Uuid],
     ) -> Result<HashMap<Uuid, Vec<GroupRef>>> {
         let mut out: HashMap<Uuid, Vec<GroupRef>> = HashMap::new();
@@ -271,7 +272,7 @@ impl<B: Backend> Users for SqlStore<B> {
 
     async fn insert_users(
         &self,
-        iam: Uuid,
+        iam: IamId,
         users: &[(Uuid, UserWrite)],
         now: OffsetDateTime,
     ) -> Result<()> {

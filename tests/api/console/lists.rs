@@ -232,7 +232,10 @@ async fn the_users_screen_pages_with_next_and_previous_links(app: &TestApp) {
             (Uuid::now_v7(), write)
         })
         .collect();
-    dir.store.insert_users(bim, &batch, now).await.unwrap();
+    dir.store
+        .insert_users(bim.into(), &batch, now)
+        .await
+        .unwrap();
 
     let mut b = super::Browser::new(app);
     b.sign_in(&root.token).await;

@@ -55,7 +55,7 @@ async fn cursor_pages_seek_the_id_index(app: &TestApp) {
         assert!(!text.contains("OFFSET"), "{text}");
         let plan = dir
             .store
-            .explain_list(ResourceKind::User, iam, &q)
+            .explain_list(ResourceKind::User, iam.into(), &q)
             .await
             .unwrap();
         match app.backend {
@@ -159,7 +159,7 @@ async fn sorted_cursor_pages_seek_an_index(app: &TestApp) {
                     }),
                     ..Default::default()
                 };
-                let plan = dir.store.explain_list(kind, iam, &q).await.unwrap();
+                let plan = dir.store.explain_list(kind, iam.into(), &q).await.unwrap();
                 let what = format!("{kind:?} by {by} desc={descending} {direction:?}: {plan}");
                 match app.backend {
                     Backend::Sqlite => {

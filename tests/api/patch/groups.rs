@@ -274,8 +274,8 @@ async fn large_group(app: &TestApp) {
     let records = scim_bridge::directory::changes::group_created(&cli, gid, &write, &members);
     dir.store
         .insert_group(
-            iam,
-            gid,
+            iam.into(),
+            gid.into(),
             &write,
             &members,
             &records,

@@ -165,7 +165,7 @@ async fn application_admin_grants_only_what_it_holds(app: &TestApp) {
         .create_token(
             &scim_bridge::store::NewToken {
                 id,
-                iam_id: scim_bridge::store::accounts::BUILT_IN_IAM_ID,
+                iam_id: scim_bridge::store::accounts::BUILT_IN_IAM_ID.uuid(),
                 label: None,
                 secret_hash,
                 created: time::OffsetDateTime::now_utc(),

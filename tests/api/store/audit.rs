@@ -37,23 +37,23 @@ async fn writes_append_a_linked_chain(db: &Db) {
     // The domain's records of the member delta the store finds.
     let change = db.group_change(g, None).await;
     let records = |d: &MemberDelta<'_>| change.records(d);
-    db.patch_group(db.iam, g, &p, Some(1), &records, at(2))
+    db.patch_group(db.iam, g.into(), &p, Some(1), &records, at(2))
         .await
         .expect("patch");
     let after_writes = db.audit_head().await.unwrap();
 
     // Nothing is recorded for a refused write or one that changed nothing.
     assert_mismatch(
-        db.patch_group(db.iam, g, &p, Some(1), &records, at(3))
+        db.patch_group(db.iam, g.into(), &p, Some(1), &records, at(3))
             .await,
     );
-    db.patch_group(db.iam, g, &p, None, &records, at(3))
+    db.patch_group(db.iam, g.into(), &p, None, &records, at(3))
         .await
         .expect("no-op");
     let taken = user("b");
     let renamed = db.user_updated(db.iam, a, &taken).await;
     let r = db
-        .replace_user(db.iam, a, &taken, None, &renamed, at(3))
+        .replace_user(db.iam, a.into(), &taken, None, &renamed, at(3))
         .await;
     assert!(r.is_err(), "taken name");
     assert_eq!(db.audit_head().await.unwrap(), after_writes);
@@ -114,7 +114,7 @@ async fn audit_reads_page_and_filter(db: &Db) {
     for t in 0..4 {
         let w = user(if t % 2 == 0 { "b" } else { "a" });
         let records = db.user_updated(db.iam, u, &w).await;
-        db.replace_user(db.iam, u, &w, None, &records, at(10 + t))
+        db.replace_user(db.iam, u.into(), &w, None, &records, at(10 + t))
             .await
             .expect("replace");
     }

@@ -51,9 +51,12 @@ async fn a_failing_batch_item_is_undone_alone(db: &Db) {
         let stored = slot.expect("created");
         assert_eq!((stored.id, stored.version, stored.created), (id, 1, at(5)));
     }
-    assert!(db.get_user(db.iam, dup).await.unwrap().is_none());
-    assert_eq!(db.get_user(db.iam, a).await.unwrap().unwrap().doc, ua.doc);
-    assert_eq!(db.group_members(db.iam, g).await.unwrap()[0].id, a);
+    assert!(db.get_user(db.iam, dup.into()).await.unwrap().is_none());
+    assert_eq!(
+        db.get_user(db.iam, a.into()).await.unwrap().unwrap().doc,
+        ua.doc
+    );
+    assert_eq!(db.group_members(db.iam, g.into()).await.unwrap()[0].id, a);
     assert_eq!(db.user_count(db.iam).await, 3);
     // The committed items' records, in item order; none for the failed one.
     let records = db.audit_chain(head, 100).await.unwrap();
@@ -72,7 +75,7 @@ async fn a_failing_batch_item_is_undone_alone(db: &Db) {
     let items = [new(again, &ut, &ragain), new(c, &uc, &rc)];
     let out = db.insert_batch(db.iam, &items, 1, at(6)).await;
     assert_eq!(out.expect("batch").len(), 1);
-    assert!(db.get_user(db.iam, c).await.unwrap().is_none());
+    assert!(db.get_user(db.iam, c.into()).await.unwrap().is_none());
 }
 
 fn new<'a>(id: Uuid, user: &'a UserWrite, records: &'a [Entry]) -> NewResource<'a> {
@@ -121,7 +124,7 @@ async fn export_then_import_reads_back_the_same(db: &Db) {
     let grants = [granted.clone(), "NO_SUCH_PERMISSION".to_owned()];
     let ua = user("a");
     let records = created(db, a, &ua);
-    let r = db.create_user(db.iam, a, &ua, &grants, &records, at(1));
+    let r = db.create_user(db.iam, a.into(), &ua, &grants, &records, at(1));
     r.await.unwrap();
     let held: Vec<_> = db.grants(a).await.unwrap();
     let held: Vec<_> = held.iter().map(|g| (&*g.permission, &*g.source)).collect();

@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 
 use futures_util::TryStreamExt;
 use scim_bridge::directory::changes;
+use scim_bridge::ids::IamId;
 use scim_bridge::store::nesting::NestingRefusal;
 use scim_bridge::store::{GroupPatch, MemberDelta, MemberKind, Result, StoreError, Stored};
 use uuid::Uuid;
@@ -24,14 +25,15 @@ contract!(
 async fn replace(db: &Db, id: Uuid, name: &str, v: Option<i64>, t: i64) -> Result<Stored> {
     let g = group(name);
     let change = db.group_change(id, Some(&g)).await;
-    db.replace_group(db.iam, id, &g, &[], v, &|d| change.records(d), at(t))
+    db.replace_group(db.iam, id.into(), &g, &[], v, &|d| change.records(d), at(t))
         .await
 }
 
-async fn insert(db: &Db, iam: Uuid, name: &str) -> Result<Stored> {
+async fn insert(db: &Db, iam: IamId, name: &str) -> Result<Stored> {
     let (id, g) = (Uuid::new_v4(), group(name));
     let records = changes::group_created(&scim(iam), id, &g, &[]);
-    db.insert_group(iam, id, &g, &[], &records, at(2)).await
+    db.insert_group(iam, id.into(), &g, &[], &records, at(2))
+        .await
 }
 
 /// A PATCH of `g`: a new name, members to add and remove, remove all first.
@@ -51,8 +53,15 @@ async fn patch(
         remove_all,
     };
     let change = db.group_change(g, doc.as_ref()).await;
-    db.patch_group(db.iam, g, &p, if_version, &|d| change.records(d), at(t))
-        .await
+    db.patch_group(
+        db.iam,
+        g.into(),
+        &p,
+        if_version,
+        &|d| change.records(d),
+        at(t),
+    )
+    .await
 }
 
 async fn group_versions_and_names(db: &Db) {
@@ -64,13 +73,20 @@ async fn group_versions_and_names(db: &Db) {
     insert(db, other, "admins")
         .await
         .expect("the name in another IAM");
-    assert!(db.get_group(other, id).await.unwrap().is_none());
+    assert!(db.get_group(other, id.into()).await.unwrap().is_none());
 
     let ops = db.group("Ops", &[]).await;
     assert_conflict(replace(db, ops, "admins", Some(1), 3).await, INDEX);
     let renamed = patch(db, ops, (&[], &[], false), Some("aDMINS"), None, 3);
     assert_conflict(renamed.await, INDEX);
-    assert_eq!(db.get_group(db.iam, ops).await.unwrap().unwrap().version, 1);
+    assert_eq!(
+        db.get_group(db.iam, ops.into())
+            .await
+            .unwrap()
+            .unwrap()
+            .version,
+        1
+    );
 
     let v2 = replace(db, id, "Root", Some(1), 4).await.expect("replace");
     assert_eq!(
@@ -79,25 +95,36 @@ async fn group_versions_and_names(db: &Db) {
     );
     assert_mismatch(replace(db, id, "Root2", Some(1), 5).await);
     assert_eq!(
-        db.get_group(db.iam, id).await.unwrap().unwrap().doc,
+        db.get_group(db.iam, id.into()).await.unwrap().unwrap().doc,
         group("Root").doc
     );
     let missing = Uuid::new_v4();
     assert_not_found(replace(db, missing, "x", None, 5).await);
     assert_not_found(patch(db, missing, (&[], &[], false), None, None, 5).await);
-    assert_not_found(db.delete_group(other, id, None, &deleted, at(5)).await);
-    assert_mismatch(db.delete_group(db.iam, id, Some(1), &deleted, at(5)).await);
-    let gone = db.delete_group(db.iam, id, Some(2), &deleted, at(6)).await;
+    assert_not_found(
+        db.delete_group(other, id.into(), None, &deleted, at(5))
+            .await,
+    );
+    assert_mismatch(
+        db.delete_group(db.iam, id.into(), Some(1), &deleted, at(5))
+            .await,
+    );
+    let gone = db
+        .delete_group(db.iam, id.into(), Some(2), &deleted, at(6))
+        .await;
     gone.expect("delete at version 2");
-    assert!(db.get_group(db.iam, id).await.unwrap().is_none());
-    assert_not_found(db.delete_group(db.iam, id, None, &deleted, at(6)).await);
+    assert!(db.get_group(db.iam, id.into()).await.unwrap().is_none());
+    assert_not_found(
+        db.delete_group(db.iam, id.into(), None, &deleted, at(6))
+            .await,
+    );
     // Its name is free again.
     db.group("admins", &[]).await;
 }
 
 /// The members of a group, by id.
 async fn member_ids(db: &Db, g: Uuid) -> BTreeSet<Uuid> {
-    let members = db.group_members(db.iam, g).await.unwrap();
+    let members = db.group_members(db.iam, g.into()).await.unwrap();
     members.into_iter().map(|m| m.id).collect()
 }
 
@@ -150,7 +177,7 @@ async fn member_deltas_change_only_what_they_must(db: &Db) {
     let (team, ac) = (group("team"), users(&[a, c]));
     let change = db.group_change(g, Some(&team)).await;
     let records = |d: &MemberDelta<'_>| change.records(d);
-    let r = db.replace_group(db.iam, g, &team, &ac, Some(5), &records, at(70));
+    let r = db.replace_group(db.iam, g.into(), &team, &ac, Some(5), &records, at(70));
     assert_eq!(r.await.expect("replace").version, 6);
     assert_eq!(member_ids(db, g).await, set(&[a, c]));
 }
@@ -166,15 +193,15 @@ async fn member_reads_and_counts(db: &Db) {
     let g = db.group("Outer", &members).await;
 
     for (cap, want) in [(0, 0), (1, 1), (4, 4), (6, 6), (100, 6)] {
-        let n = db.count_members(db.iam, g, cap).await.unwrap();
+        let n = db.count_members(db.iam, g.into(), cap).await.unwrap();
         assert_eq!(n, want, "cap {cap}");
     }
-    assert_eq!(db.count_members(db.iam, inner, 10).await.unwrap(), 0);
+    assert_eq!(db.count_members(db.iam, inner.into(), 10).await.unwrap(), 0);
     let other = db.new_iam("other").await;
-    assert_eq!(db.count_members(other, g, 10).await.unwrap(), 0);
+    assert_eq!(db.count_members(other, g.into(), 10).await.unwrap(), 0);
 
     // Each member with its kind and display (userName or displayName).
-    let read = db.group_members(db.iam, g).await.unwrap();
+    let read = db.group_members(db.iam, g.into()).await.unwrap();
     assert_eq!(read.len(), 6);
     for m in &read {
         let (kind, display) = match ids.iter().position(|id| *id == m.id) {
@@ -183,14 +210,22 @@ async fn member_reads_and_counts(db: &Db) {
         };
         assert_eq!((m.kind, m.display.as_deref()), (kind, Some(&*display)));
     }
-    assert!(db.group_members(other, g).await.unwrap().is_empty());
+    assert!(db.group_members(other, g.into()).await.unwrap().is_empty());
 
     // Streamed in id order, the same members.
-    let streamed: Vec<_> = db.stream_members(db.iam, g).try_collect().await.unwrap();
+    let streamed: Vec<_> = db
+        .stream_members(db.iam, g.into())
+        .try_collect()
+        .await
+        .unwrap();
     let mut by_id = read.clone();
     by_id.sort_by_key(|m| m.id);
     assert_eq!(streamed, by_id);
-    let none: Vec<_> = db.stream_members(other, g).try_collect().await.unwrap();
+    let none: Vec<_> = db
+        .stream_members(other, g.into())
+        .try_collect()
+        .await
+        .unwrap();
     assert!(none.is_empty());
 
     let probe = [ids[0], inner, Uuid::new_v4()];
@@ -217,14 +252,27 @@ async fn nesting_is_read_through_and_cycles_refused(db: &Db) {
     // Once each, by displayName; direct when the user is itself a member.
     assert_eq!(seen, [(a, "A", true), (b, "B", false), (c, "C", true)]);
     // Read with the user in one go, the same groups in the same order.
-    let (stored, with) = db.get_user_with_groups(db.iam, u).await.unwrap().unwrap();
+    let (stored, with) = db
+        .get_user_with_groups(db.iam, u.into())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(stored.id, u);
     assert_eq!(with, of[&u]);
-    let (_, none) = db.get_user_with_groups(db.iam, v).await.unwrap().unwrap();
+    let (_, none) = db
+        .get_user_with_groups(db.iam, v.into())
+        .await
+        .unwrap()
+        .unwrap();
     assert!(none.is_empty(), "v is in no group");
     let other = db.new_iam("other").await;
     assert!(db.groups_of_users(other, &[u]).await.unwrap().is_empty());
-    assert!(db.get_user_with_groups(other, u).await.unwrap().is_none());
+    assert!(
+        db.get_user_with_groups(other, u.into())
+            .await
+            .unwrap()
+            .is_none()
+    );
 
     // A into C would close C > A > B > C; C into C contains itself.
     let cycle = |r: Result<Stored>| match r {
@@ -237,12 +285,19 @@ async fn nesting_is_read_through_and_cycles_refused(db: &Db) {
     let doc = group("C");
     let change = db.group_change(c, Some(&doc)).await;
     let records = |d: &MemberDelta<'_>| change.records(d);
-    let r = db.replace_group(db.iam, c, &doc, &into_c, None, &records, at(5));
+    let r = db.replace_group(db.iam, c.into(), &doc, &into_c, None, &records, at(5));
     cycle(r.await);
     let itself = [(c, MemberKind::Group)];
     cycle(patch(db, c, (&itself, &[], true), None, None, 5).await);
 
     // Refusals changed nothing.
-    assert_eq!(db.get_group(db.iam, c).await.unwrap().unwrap().version, 1);
+    assert_eq!(
+        db.get_group(db.iam, c.into())
+            .await
+            .unwrap()
+            .unwrap()
+            .version,
+        1
+    );
     assert_eq!(member_ids(db, c).await, set(&[u]));
 }

@@ -43,7 +43,7 @@ async fn population(db: &Db) -> Vec<Row> {
         }
         let (id, w) = (Uuid::new_v4(), user_from(&body));
         let records = super::user_created(db.iam, id, &w);
-        db.create_user(db.iam, id, &w, &[], &records, at(1))
+        db.create_user(db.iam, id.into(), &w, &[], &records, at(1))
             .await
             .expect("insert");
         rows.push(Row {
@@ -161,7 +161,7 @@ async fn totals_and_offset_windows(db: &Db) {
     // Totals follow deletes and bulk inserts.
     let audit = scim(db.iam);
     db.delete_account(
-        rows[0].id,
+        rows[0].id.into(),
         Some((db.iam, None)),
         super::unguarded(),
         &audit,

@@ -13,6 +13,7 @@ use std::ops::Deref;
 
 use scim_bridge::audit::{Actor, Entry};
 use scim_bridge::directory::changes::{self, GroupChange};
+use scim_bridge::ids::IamId;
 use scim_bridge::scim::resource::{fold_case, normalize};
 use scim_bridge::scim::schema::{GROUP_RESOURCE, USER_RESOURCE};
 use scim_bridge::scim::search_doc;
@@ -27,7 +28,7 @@ use crate::app::{Backend, TestDb};
 /// A freshly migrated store of its own, with one IAM (`idp`) to write in.
 pub struct Db {
     pub store: DynStore,
-    pub iam: Uuid,
+    pub iam: IamId,
     pub backend: Backend,
     db: TestDb,
 }
@@ -46,25 +47,25 @@ impl Db {
         store.migrate().await.expect("migrate");
         Some(Db {
             store,
-            iam: Uuid::nil(),
+            iam: IamId::new(Uuid::nil()),
             backend,
             db,
         })
     }
 
-    pub async fn new_iam(&self, name: &str) -> Uuid {
+    pub async fn new_iam(&self, name: &str) -> IamId {
         let id = Uuid::new_v4();
         let record = Entry::new(Actor::Cli, "iam.created").target("Iam", id);
         self.create_iam(id, name, None, &record, at(0))
             .await
             .expect("create iam");
-        id
+        IamId::new(id)
     }
 
     /// Creates a user named `name` in `iam`.
-    pub async fn user_in(&self, iam: Uuid, name: &str) -> Uuid {
+    pub async fn user_in(&self, iam: IamId, name: &str) -> Uuid {
         let (id, w) = (Uuid::new_v4(), user(name));
-        self.create_user(iam, id, &w, &[], &user_created(iam, id, &w), at(1))
+        self.create_user(iam, id.into(), &w, &[], &user_created(iam, id, &w), at(1))
             .await
             .expect("insert user");
         id
@@ -78,22 +79,22 @@ impl Db {
     pub async fn group(&self, name: &str, members: &[(Uuid, MemberKind)]) -> Uuid {
         let (id, g) = (Uuid::new_v4(), group(name));
         let records = changes::group_created(&scim(self.iam), id, &g, members);
-        self.insert_group(self.iam, id, &g, members, &records, at(1))
+        self.insert_group(self.iam, id.into(), &g, members, &records, at(1))
             .await
             .expect("insert group");
         id
     }
 
     /// The users an IAM's list counts.
-    pub async fn user_count(&self, iam: Uuid) -> u64 {
+    pub async fn user_count(&self, iam: IamId) -> u64 {
         let page = self.list_users(iam, &Default::default()).await;
         page.expect("list").total
     }
 
     /// The record the domain makes of `id` replaced by `w` in `iam`, over
     /// the document stored now (what the domain would have read).
-    pub async fn user_updated(&self, iam: Uuid, id: Uuid, w: &UserWrite) -> [Entry; 1] {
-        let old = self.get_user(iam, id).await.unwrap();
+    pub async fn user_updated(&self, iam: IamId, id: Uuid, w: &UserWrite) -> [Entry; 1] {
+        let old = self.get_user(iam, id.into()).await.unwrap();
         let old = old.map_or(Value::Null, |s| s.doc);
         [changes::user_updated(&scim(iam), id, &old, w)]
     }
@@ -101,7 +102,7 @@ impl Db {
     /// How the domain records a change of the group `g` of the test IAM
     /// (to `new`; None: its members only), over the document stored now.
     pub async fn group_change(&self, g: Uuid, new: Option<&GroupWrite>) -> GroupChange {
-        let old = self.get_group(self.iam, g).await.unwrap();
+        let old = self.get_group(self.iam, g.into()).await.unwrap();
         let old = old.map_or(Value::Null, |s| s.doc);
         GroupChange::new(&scim(self.iam), g, new.map(|w| (&old, &w.doc)))
     }
@@ -158,12 +159,12 @@ pub fn at(secs: i64) -> OffsetDateTime {
 }
 
 /// The audit entry of an identity provider's write.
-pub fn scim(iam: Uuid) -> Entry {
-    Entry::new(Actor::Iam(iam), "scim")
+pub fn scim(iam: IamId) -> Entry {
+    Entry::new(Actor::Iam(iam.uuid()), "scim")
 }
 
 /// The record the domain makes of the user `id` created by the IAM.
-pub fn user_created(iam: Uuid, id: Uuid, w: &UserWrite) -> [Entry; 1] {
+pub fn user_created(iam: IamId, id: Uuid, w: &UserWrite) -> [Entry; 1] {
     [changes::user_created(&scim(iam), id, w)]
 }
 

@@ -9,7 +9,7 @@ contract!(sessions_touch_and_expire, a_login_is_taken_once);
 
 fn session(db: &Db, created: i64, csrf: &str) -> Session {
     Session {
-        account_id: db.iam,
+        account_id: db.iam.uuid(),
         csrf: csrf.to_owned(),
         created: at(created),
         last_seen: at(created),

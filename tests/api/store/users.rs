@@ -2,6 +2,7 @@
 //! unique indexes (case-folded userName per IAM, IAM name).
 
 use scim_bridge::audit::{Actor, Entry};
+use scim_bridge::ids::IamId;
 use scim_bridge::store::{Result, Stored, UserWrite};
 use serde_json::json;
 use uuid::Uuid;
@@ -23,12 +24,13 @@ const INDEX: &str = "users_iam_user_name";
 async fn insert(db: &Db, id: Uuid, name: &str, t: i64) -> Result<Stored> {
     let w = user(name);
     let records = user_created(db.iam, id, &w);
-    db.create_user(db.iam, id, &w, &[], &records, at(t)).await
+    db.create_user(db.iam, id.into(), &w, &[], &records, at(t))
+        .await
 }
 
-async fn replace(db: &Db, iam: Uuid, id: Uuid, w: &UserWrite, v: Option<i64>) -> Result<Stored> {
+async fn replace(db: &Db, iam: IamId, id: Uuid, w: &UserWrite, v: Option<i64>) -> Result<Stored> {
     let records = db.user_updated(iam, id, w).await;
-    db.replace_user(iam, id, w, v, &records, at(20 + v.unwrap_or(9)))
+    db.replace_user(iam, id.into(), w, v, &records, at(20 + v.unwrap_or(9)))
         .await
 }
 
@@ -37,13 +39,17 @@ async fn replace_checks_the_version(db: &Db) {
     let created = insert(db, id, "ada", 10).await.expect("insert");
     assert_eq!((created.id, created.version), (id, 1));
     assert_eq!((created.created, created.last_modified), (at(10), at(10)));
-    let got = db.get_user(db.iam, id).await.unwrap().expect("stored");
+    let got = db
+        .get_user(db.iam, id.into())
+        .await
+        .unwrap()
+        .expect("stored");
     assert_eq!((got.version, got.created), (1, at(10)));
     assert_eq!((got.doc, got.last_modified), (user("ada").doc, at(10)));
 
     // Another IAM sees nothing of it.
     let other = db.new_iam("other").await;
-    assert!(db.get_user(other, id).await.unwrap().is_none());
+    assert!(db.get_user(other, id.into()).await.unwrap().is_none());
     let renamed = user_from(&json!({
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
         "userName": "ada",
@@ -60,7 +66,11 @@ async fn replace_checks_the_version(db: &Db) {
     );
     assert_eq!(v2.doc, renamed.doc);
     assert_mismatch(replace(db, db.iam, id, &user("x"), Some(1)).await);
-    let got = db.get_user(db.iam, id).await.unwrap().expect("stored");
+    let got = db
+        .get_user(db.iam, id.into())
+        .await
+        .unwrap()
+        .expect("stored");
     assert_eq!((got.version, got.last_modified), (2, at(21)));
     assert_eq!(got.doc, renamed.doc);
 
@@ -69,12 +79,12 @@ async fn replace_checks_the_version(db: &Db) {
     assert_eq!(v3.expect("replace").version, 3);
     let account = db.account(id).await.unwrap().expect("account");
     assert_eq!((&*account.user_name, account.version), ("ada", 3));
-    assert_eq!(account.iam_id, Some(db.iam));
+    assert_eq!(account.iam_id, Some(db.iam.uuid()));
 
     let missing = Uuid::new_v4();
     assert_not_found(replace(db, db.iam, missing, &user("y"), None).await);
     assert_not_found(replace(db, db.iam, missing, &user("y"), Some(1)).await);
-    assert!(db.get_user(db.iam, missing).await.unwrap().is_none());
+    assert!(db.get_user(db.iam, missing.into()).await.unwrap().is_none());
 }
 
 async fn delete_checks_the_version(db: &Db) {
@@ -82,15 +92,29 @@ async fn delete_checks_the_version(db: &Db) {
     let renamed = user("grace.hopper");
     replace(db, db.iam, id, &renamed, Some(1)).await.unwrap();
     let audit = scim(db.iam);
-    let gone = |v| db.delete_account(id, Some((db.iam, v)), super::unguarded(), &audit, at(6));
+    let gone = |v| {
+        db.delete_account(
+            id.into(),
+            Some((db.iam, v)),
+            super::unguarded(),
+            &audit,
+            at(6),
+        )
+    };
     assert_mismatch(gone(Some(1)).await);
-    assert!(db.get_user(db.iam, id).await.unwrap().is_some());
+    assert!(db.get_user(db.iam, id.into()).await.unwrap().is_some());
     // Another IAM's token cannot delete it.
     let other = db.new_iam("other").await;
-    let r = db.delete_account(id, Some((other, None)), super::unguarded(), &audit, at(6));
+    let r = db.delete_account(
+        id.into(),
+        Some((other, None)),
+        super::unguarded(),
+        &audit,
+        at(6),
+    );
     assert_not_found(r.await);
     gone(Some(2)).await.expect("delete at version 2");
-    assert!(db.get_user(db.iam, id).await.unwrap().is_none());
+    assert!(db.get_user(db.iam, id.into()).await.unwrap().is_none());
     assert!(db.account(id).await.unwrap().is_none());
     assert_not_found(gone(None).await);
     // Its name is free again.
@@ -110,7 +134,7 @@ async fn user_names_are_unique_per_iam_folded(db: &Db) {
     let bob = db.user("bob").await;
     let r = replace(db, db.iam, bob, &user("ADA@example.com"), Some(1)).await;
     assert_conflict(r, INDEX);
-    let got = db.get_user(db.iam, bob).await.unwrap().expect("bob");
+    let got = db.get_user(db.iam, bob.into()).await.unwrap().expect("bob");
     assert_eq!((got.version, got.doc), (1, user("bob").doc));
     // Its own name in another case is no conflict with itself.
     let again = replace(db, db.iam, ada, &user("ADA@example.COM"), Some(1)).await;

@@ -11,6 +11,7 @@ use super::super::users::write_emails;
 use super::super::{Backend, SqlStore, audit, query, unique};
 use super::{attributes, grants, last_admin, user_exists};
 use crate::audit::Entry;
+use crate::ids::{IamId, UserId};
 use crate::store::Result;
 use crate::store::accounts::{AccountChange, BUILT_IN_IAM_ID, LastAdmin, Lifecycle, Migration};
 
@@ -77,8 +78,8 @@ impl<B: Backend> Lifecycle for SqlStore<B> {
 
     async fn delete_account(
         &self,
-        user: Uuid,
-        scim: Option<(Uuid, Option<i64>)>,
+        user: UserId,
+        scim: Option<(IamId, Option<i64>)>,
         guard: LastAdmin<'_>,
         entry: &Entry,
         now: OffsetDateTime,
@@ -86,11 +87,11 @@ impl<B: Backend> Lifecycle for SqlStore<B> {
         let mut tx = self.begin().await?;
         match scim {
             Some((iam, version)) => {
-                check_version::<B>(&mut tx, "users", iam, user, version).await?;
+                check_version::<B>(&mut tx, "users", iam, user.uuid(), version).await?;
             }
-            None => user_exists::<B>(&mut tx, user).await?,
+            None => user_exists::<B>(&mut tx, user.uuid()).await?,
         }
-        last_admin::check::<B>(&mut tx, user, guard).await?;
+        last_admin::check::<B>(&mut tx, user.uuid(), guard).await?;
         for sql in [
             "DELETE FROM group_members WHERE member_id = $1",
             "DELETE FROM attributes WHERE owner_id = $1",
@@ -104,16 +105,16 @@ impl<B: Backend> Lifecycle for SqlStore<B> {
 
     async fn deprovision_user(
         &self,
-        iam: Uuid,
-        user: Uuid,
+        iam: IamId,
+        user: UserId,
         if_version: Option<i64>,
         guard: LastAdmin<'_>,
         entry: &Entry,
         now: OffsetDateTime,
     ) -> Result<()> {
         let mut tx = self.begin().await?;
-        check_version::<B>(&mut tx, "users", iam, user, if_version).await?;
-        last_admin::check::<B>(&mut tx, user, guard).await?;
+        check_version::<B>(&mut tx, "users", iam, user.uuid(), if_version).await?;
+        last_admin::check::<B>(&mut tx, user.uuid(), guard).await?;
         B::execute(
             &mut tx,
             query(

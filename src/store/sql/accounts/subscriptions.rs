@@ -8,6 +8,7 @@ use uuid::Uuid;
 use super::super::{Backend, Record, SqlStore, audit, query};
 use super::user_exists;
 use crate::audit::Entry;
+use crate::ids::UserId;
 use crate::store::Result;
 use crate::store::accounts::{Subscription, Subscriptions};
 
@@ -65,7 +66,7 @@ impl<B: Backend> Subscriptions for SqlStore<B> {
 
     async fn remove_subscription(
         &self,
-        user: Uuid,
+        user: UserId,
         id: Uuid,
         entry: &Entry,
         now: OffsetDateTime,

@@ -1,7 +1,7 @@
 //! Typed ids: a user's, a group's and an IAM's are all UUIDs, so a method
 //! taking two of them would compile with them swapped. These newtypes make
-//! the swap a type error; storage still speaks `Uuid` (`.uuid()` at the
-//! store call), and on the wire each is the bare UUID.
+//! the swap a type error, in the domain and in the storage traits alike
+//! (they bind as the UUID they wrap); on the wire each is the bare UUID.
 
 use std::fmt;
 use std::str::FromStr;
