@@ -215,6 +215,3 @@ impl PgStore {
         Ok(super::sql::SqlStore::new(Postgres { pool }))
     }
 }
-
-// Kept for accounts.rs/transfer.rs until they are ported: the statements
-// they share with the store's own writes, under their old names.

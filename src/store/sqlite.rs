@@ -286,6 +286,3 @@ impl SqliteStore {
         }))
     }
 }
-
-// Kept for accounts.rs/transfer.rs until they are ported: the statements
-// they share with the store's own writes, under their old names.

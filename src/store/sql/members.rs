@@ -23,7 +23,8 @@ const MEMBERS_SQL: &str =
      LEFT JOIN groups g ON m.member_kind = 'Group' AND g.id = m.member_id
      WHERE m.group_id = $1 ORDER BY m.member_id";
 
-fn kind(s: &str) -> Result<MemberKind> {
+/// A stored `member_kind`.
+pub(super) fn kind(s: &str) -> Result<MemberKind> {
     MemberKind::parse(s).ok_or_else(|| StoreError::Corrupt(format!("member kind {s}")))
 }
 

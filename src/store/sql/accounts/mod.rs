@@ -15,6 +15,7 @@ mod subscriptions;
 mod usage;
 
 pub(crate) use grants::{grant_defaults, permission_def};
+pub(crate) use subscriptions::{SUBSCRIPTION_COLUMNS, insert_subscription, subscription_row};
 
 use uuid::Uuid;
 

@@ -5,37 +5,50 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::super::{Backend, Record, SqlStore, audit, query};
+use super::super::{Backend, Query, Record, SqlStore, audit, query};
 use super::user_exists;
 use crate::audit::Entry;
 use crate::ids::UserId;
 use crate::store::Result;
 use crate::store::accounts::{Subscription, Subscriptions};
 
+/// The columns [`subscription_row`] reads.
+pub(crate) const SUBSCRIPTION_COLUMNS: &str = "id, user_id, data_source, role, subscribed, expires";
+
+pub(crate) fn subscription_row(r: &impl Record) -> Result<Subscription> {
+    Ok(Subscription {
+        id: r.uuid("id")?,
+        user_id: r.uuid("user_id")?,
+        data_source: r.text("data_source")?,
+        role: r.text("role")?,
+        subscribed: r.time("subscribed")?,
+        expires: r.opt_time("expires")?,
+    })
+}
+
+/// The statement that stores a subscription (an administrator's, or an
+/// import's).
+pub(crate) fn insert_subscription(s: &Subscription) -> Query {
+    query(format!(
+        "INSERT INTO subscriptions ({SUBSCRIPTION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"
+    ))
+    .bind(s.id)
+    .bind(s.user_id)
+    .bind(&s.data_source)
+    .bind(&s.role)
+    .bind(s.subscribed)
+    .bind(s.expires)
+}
+
 #[async_trait]
 impl<B: Backend> Subscriptions for SqlStore<B> {
     async fn subscriptions(&self, user: Uuid) -> Result<Vec<Subscription>> {
-        let rows = self
-            .read_all(
-                query(
-                    "SELECT id, user_id, data_source, role, subscribed, expires FROM subscriptions
-                     WHERE user_id = $1 ORDER BY subscribed, id",
-                )
-                .bind(user),
-            )
-            .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(Subscription {
-                    id: r.uuid("id")?,
-                    user_id: r.uuid("user_id")?,
-                    data_source: r.text("data_source")?,
-                    role: r.text("role")?,
-                    subscribed: r.time("subscribed")?,
-                    expires: r.opt_time("expires")?,
-                })
-            })
-            .collect()
+        let sql = format!(
+            "SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions
+             WHERE user_id = $1 ORDER BY subscribed, id"
+        );
+        let rows = self.read_all(query(sql).bind(user)).await?;
+        rows.iter().map(subscription_row).collect()
     }
 
     async fn add_subscription(
@@ -46,20 +59,7 @@ impl<B: Backend> Subscriptions for SqlStore<B> {
     ) -> Result<()> {
         let mut tx = self.begin().await?;
         user_exists::<B>(&mut tx, sub.user_id).await?;
-        B::execute(
-            &mut tx,
-            query(
-                "INSERT INTO subscriptions (id, user_id, data_source, role, subscribed, expires)
-                 VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(sub.id)
-            .bind(sub.user_id)
-            .bind(&sub.data_source)
-            .bind(&sub.role)
-            .bind(sub.subscribed)
-            .bind(sub.expires),
-        )
-        .await?;
+        B::execute(&mut tx, insert_subscription(sub)).await?;
         audit::append::<B>(&mut tx, entry, now).await?;
         B::commit(tx).await
     }

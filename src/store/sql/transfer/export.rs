@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use uuid::Uuid;
 
 use super::*;
-use crate::store::accounts::{Grant, PermissionDef};
+use crate::store::accounts::{Grant, PermissionDef, Subscription};
 use crate::store::sql::accounts::permission_def;
 use crate::store::sql::{Query, Ty};
 
@@ -151,6 +151,6 @@ impl<B: Backend> ExportReader for SqlTx<B> {
         let select = format!("SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions");
         let q = keyset_page(&select, "id", after.as_slice(), limit);
         let rows = B::fetch_all(&mut self.0, q).await?;
-        rows.iter().map(subscription).collect()
+        rows.iter().map(subscription_row).collect()
     }
 }

@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::*;
-use crate::store::accounts::{Grant, PermissionDef};
+use crate::store::accounts::{Grant, PermissionDef, Subscription};
 use crate::store::sql::users::insert_emails;
 use crate::store::sql::{Bind, Ty, unique};
 use crate::store::{GroupWrite, UserWrite};
@@ -27,6 +27,32 @@ const UPDATE_USER: &str = "UPDATE users SET iam_id = $2, user_name = $3, user_na
          token_generation = token_generation
              + CASE WHEN disabled <> $14 THEN 1 ELSE 0 END
      WHERE id = $1";
+
+const INSERT_GROUP: &str = "INSERT INTO groups (id, iam_id, display_name, display_name_folded,
+         external_id, doc, search, created, last_modified, version)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+
+/// A group never moves between IAMs (`apply_group` refuses it): the IAM
+/// only names the row.
+const UPDATE_GROUP: &str = "UPDATE groups SET display_name = $3, display_name_folded = $4,
+         external_id = $5, doc = $6, search = $7, created = $8, last_modified = $9,
+         version = $10
+     WHERE id = $1 AND iam_id = $2";
+
+/// `INSERT_GROUP` or `UPDATE_GROUP` with the group's values bound.
+fn group_write(sql: &'static str, r: &GroupRecord, w: &GroupWrite) -> crate::store::sql::Query {
+    query(sql)
+        .bind(r.id)
+        .bind(r.iam)
+        .bind(&w.display_name)
+        .bind(&w.display_name_folded)
+        .bind(&w.external_id)
+        .bind(&r.doc)
+        .bind(&w.search)
+        .bind(r.created)
+        .bind(r.last_modified)
+        .bind(r.version)
+}
 
 /// `INSERT_USER` or `UPDATE_USER` with the user's values bound.
 fn user_write(sql: &'static str, r: &UserRecord, w: &UserWrite) -> crate::store::sql::Query {
@@ -236,43 +262,14 @@ impl<B: Backend> ImportWriter for SqlTx<B> {
     }
 
     async fn insert_group(&mut self, r: &GroupRecord, w: &GroupWrite) -> Result<()> {
-        let q = query(
-            "INSERT INTO groups (id, iam_id, display_name, display_name_folded, external_id, doc,
-                                 search, created, last_modified, version)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        )
-        .bind(r.id)
-        .bind(r.iam)
-        .bind(&w.display_name)
-        .bind(&w.display_name_folded)
-        .bind(&w.external_id)
-        .bind(&r.doc)
-        .bind(&w.search)
-        .bind(r.created)
-        .bind(r.last_modified)
-        .bind(r.version);
-        B::execute(&mut self.0, q)
+        B::execute(&mut self.0, group_write(INSERT_GROUP, r, w))
             .await
             .map_err(|e| unique(e, "groups_iam_display_name"))?;
         Ok(())
     }
 
     async fn update_group(&mut self, r: &GroupRecord, w: &GroupWrite) -> Result<()> {
-        let q = query(
-            "UPDATE groups SET display_name = $2, display_name_folded = $3, external_id = $4,
-                 doc = $5, search = $6, created = $7, last_modified = $8, version = $9
-             WHERE id = $1",
-        )
-        .bind(r.id)
-        .bind(&w.display_name)
-        .bind(&w.display_name_folded)
-        .bind(&w.external_id)
-        .bind(&r.doc)
-        .bind(&w.search)
-        .bind(r.created)
-        .bind(r.last_modified)
-        .bind(r.version);
-        B::execute(&mut self.0, q)
+        B::execute(&mut self.0, group_write(UPDATE_GROUP, r, w))
             .await
             .map_err(|e| unique(e, "groups_iam_display_name"))?;
         Ok(())
@@ -318,7 +315,7 @@ impl<B: Backend> ImportWriter for SqlTx<B> {
     async fn subscription(&mut self, id: Uuid) -> Result<Option<Subscription>> {
         let sql = format!("SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE id = $1");
         let row = B::fetch_optional(&mut self.0, query(sql).bind(id)).await?;
-        row.as_ref().map(subscription).transpose()
+        row.as_ref().map(subscription_row).transpose()
     }
 
     async fn put_subscription(&mut self, s: &Subscription, exists: bool) -> Result<()> {
@@ -326,17 +323,7 @@ impl<B: Backend> ImportWriter for SqlTx<B> {
             let q = query("DELETE FROM subscriptions WHERE id = $1").bind(s.id);
             B::execute(&mut self.0, q).await?;
         }
-        let q = query(
-            "INSERT INTO subscriptions (id, user_id, data_source, role, subscribed, expires)
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(s.id)
-        .bind(s.user_id)
-        .bind(&s.data_source)
-        .bind(&s.role)
-        .bind(s.subscribed)
-        .bind(s.expires);
-        B::execute(&mut self.0, q).await?;
+        B::execute(&mut self.0, insert_subscription(s)).await?;
         Ok(())
     }
 }

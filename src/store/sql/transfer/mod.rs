@@ -10,8 +10,8 @@ mod import;
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
+use super::accounts::{SUBSCRIPTION_COLUMNS, insert_subscription, subscription_row};
 use super::{Backend, Dialect, Record, SqlStore, query};
-use crate::store::accounts::Subscription;
 use crate::store::transfer::*;
 use crate::store::{MemberKind, Result, StoreError};
 
@@ -24,7 +24,6 @@ const USER_COLUMNS: &str = "id, iam_id, deprovisioned_from, deprovisioned, doc, 
 const GROUP_COLUMNS: &str = "id, iam_id, doc, created, last_modified, version";
 const IAM_COLUMNS: &str = "id, name, display_name, created, settings";
 const MEMBERSHIP_COLUMNS: &str = "group_id, member_id, member_kind, added";
-const SUBSCRIPTION_COLUMNS: &str = "id, user_id, data_source, role, subscribed, expires";
 
 /// A user row of `USER_COLUMNS`, without its grants and attributes.
 fn user_record(r: &impl Record) -> Result<UserRecord> {
@@ -67,24 +66,11 @@ fn iam_record(r: &impl Record) -> Result<IamRecord> {
 }
 
 fn membership_record(r: &impl Record) -> Result<MembershipRecord> {
-    let kind = r.text("member_kind")?;
     Ok(MembershipRecord {
         group: r.uuid("group_id")?,
         member: r.uuid("member_id")?,
-        kind: MemberKind::parse(&kind)
-            .ok_or_else(|| StoreError::Corrupt(format!("member kind {kind}")))?,
+        kind: super::members::kind(&r.text("member_kind")?)?,
         added: r.time("added")?,
-    })
-}
-
-fn subscription(r: &impl Record) -> Result<Subscription> {
-    Ok(Subscription {
-        id: r.uuid("id")?,
-        user_id: r.uuid("user_id")?,
-        data_source: r.text("data_source")?,
-        role: r.text("role")?,
-        subscribed: r.time("subscribed")?,
-        expires: r.opt_time("expires")?,
     })
 }
 
