@@ -6,17 +6,14 @@
 //! knows the file format: `directory::transfer` turns rows into lines.
 
 use async_trait::async_trait;
-use futures_util::stream::{self, BoxStream, StreamExt};
+use futures_util::stream::BoxStream;
 use serde_json::Value;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::accounts::{Grant, PermissionDef, Subscription};
-
-mod apply;
 use super::{GroupWrite, MemberKind, Result, UserWrite};
 use crate::audit::Entry;
-pub(crate) use apply::*;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct IamRecord {
@@ -144,121 +141,6 @@ pub trait Transfer: Send + Sync {
     /// Writes a consistent copy of the database to `path` (a file that
     /// must not exist) while the server keeps serving. SQLite only.
     async fn backup_into(&self, path: &std::path::Path) -> Result<()>;
-}
-
-/// Reads the pages of an export from one snapshot; `sql::transfer`
-/// implements it over its snapshot transaction.
-#[async_trait]
-pub(crate) trait ExportReader: Send + 'static {
-    async fn iams(&mut self) -> Result<Vec<IamRecord>>;
-    async fn custom_permissions(&mut self) -> Result<Vec<PermissionDef>>;
-    async fn users(&mut self, after: Option<Uuid>, limit: u64) -> Result<Vec<UserRecord>>;
-    async fn groups(&mut self, after: Option<Uuid>, limit: u64) -> Result<Vec<GroupRecord>>;
-    async fn memberships(
-        &mut self,
-        after: Option<(Uuid, Uuid)>,
-        limit: u64,
-    ) -> Result<Vec<MembershipRecord>>;
-    async fn subscriptions(&mut self, after: Option<Uuid>, limit: u64)
-    -> Result<Vec<Subscription>>;
-}
-
-/// Where an export stands: the next table and the key read last in it.
-enum Phase {
-    Start,
-    Users(Option<Uuid>),
-    Groups(Option<Uuid>),
-    Members(Option<(Uuid, Uuid)>),
-    Subscriptions(Option<Uuid>),
-    Done,
-}
-
-/// The pages of an export, read through `open`'s reader in key order.
-pub(crate) fn export_pages<'a, R, F>(open: F, page: u64) -> ExportStream<'a>
-where
-    R: ExportReader,
-    F: std::future::Future<Output = Result<R>> + Send + 'a,
-{
-    let page = page.max(1);
-    let start = (None::<R>, Phase::Start, Some(open));
-    stream::try_unfold(start, move |(reader, phase, open)| async move {
-        let mut reader = match reader {
-            Some(r) => r,
-            None => match open {
-                Some(f) => f.await?,
-                None => return Ok(None),
-            },
-        };
-        let mut phase = phase;
-        loop {
-            let (rows, next) = match phase {
-                Phase::Start => {
-                    let mut rows: Vec<ExportRecord> = reader
-                        .iams()
-                        .await?
-                        .into_iter()
-                        .map(ExportRecord::Iam)
-                        .collect();
-                    rows.extend(
-                        reader
-                            .custom_permissions()
-                            .await?
-                            .into_iter()
-                            .map(ExportRecord::Permission),
-                    );
-                    (rows, Phase::Users(None))
-                }
-                Phase::Users(after) => {
-                    let rows = reader.users(after, page).await?;
-                    let next = match rows.last() {
-                        Some(last) if rows.len() as u64 == page => Phase::Users(Some(last.id)),
-                        _ => Phase::Groups(None),
-                    };
-                    (rows.into_iter().map(ExportRecord::User).collect(), next)
-                }
-                Phase::Groups(after) => {
-                    let rows = reader.groups(after, page).await?;
-                    let next = match rows.last() {
-                        Some(last) if rows.len() as u64 == page => Phase::Groups(Some(last.id)),
-                        _ => Phase::Members(None),
-                    };
-                    (rows.into_iter().map(ExportRecord::Group).collect(), next)
-                }
-                Phase::Members(after) => {
-                    let rows = reader.memberships(after, page).await?;
-                    let next = match rows.last() {
-                        Some(last) if rows.len() as u64 == page => {
-                            Phase::Members(Some((last.group, last.member)))
-                        }
-                        _ => Phase::Subscriptions(None),
-                    };
-                    (
-                        rows.into_iter().map(ExportRecord::Membership).collect(),
-                        next,
-                    )
-                }
-                Phase::Subscriptions(after) => {
-                    let rows = reader.subscriptions(after, page).await?;
-                    let next = match rows.last() {
-                        Some(last) if rows.len() as u64 == page => {
-                            Phase::Subscriptions(Some(last.id))
-                        }
-                        _ => Phase::Done,
-                    };
-                    (
-                        rows.into_iter().map(ExportRecord::Subscription).collect(),
-                        next,
-                    )
-                }
-                Phase::Done => return Ok(None),
-            };
-            phase = next;
-            if !rows.is_empty() {
-                return Ok(Some((rows, (Some(reader), phase, None))));
-            }
-        }
-    })
-    .boxed()
 }
 
 /// Sorts what two databases may return in different collations into one

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use async_trait::async_trait;
+use futures_util::stream::{self, StreamExt};
 use uuid::Uuid;
 
 use super::*;
@@ -97,8 +97,8 @@ impl<B: Backend> SqlTx<B> {
     }
 }
 
-#[async_trait]
-impl<B: Backend> ExportReader for SqlTx<B> {
+/// The reads of an export's pages, from one snapshot.
+impl<B: Backend> SqlTx<B> {
     async fn iams(&mut self) -> Result<Vec<IamRecord>> {
         let sql = format!("SELECT {IAM_COLUMNS} FROM iams ORDER BY name");
         let rows = B::fetch_all(&mut self.0, query(sql)).await?;
@@ -153,4 +153,103 @@ impl<B: Backend> ExportReader for SqlTx<B> {
         let rows = B::fetch_all(&mut self.0, q).await?;
         rows.iter().map(subscription_row).collect()
     }
+}
+
+/// Where an export stands: the next table and the key read last in it.
+enum Phase {
+    Start,
+    Users(Option<Uuid>),
+    Groups(Option<Uuid>),
+    Members(Option<(Uuid, Uuid)>),
+    Subscriptions(Option<Uuid>),
+    Done,
+}
+
+/// The pages of an export, read in key order through the snapshot
+/// transaction `open` begins (when the stream is first polled).
+pub(super) fn export_pages<'a, B, F>(open: F, page: u64) -> ExportStream<'a>
+where
+    B: Backend,
+    F: std::future::Future<Output = Result<SqlTx<B>>> + Send + 'a,
+{
+    let page = page.max(1);
+    let start = (None::<SqlTx<B>>, Phase::Start, Some(open));
+    stream::try_unfold(start, move |(reader, phase, open)| async move {
+        let mut reader = match reader {
+            Some(r) => r,
+            None => match open {
+                Some(f) => f.await?,
+                None => return Ok(None),
+            },
+        };
+        let mut phase = phase;
+        loop {
+            let (rows, next) = match phase {
+                Phase::Start => {
+                    let mut rows: Vec<ExportRecord> = reader
+                        .iams()
+                        .await?
+                        .into_iter()
+                        .map(ExportRecord::Iam)
+                        .collect();
+                    rows.extend(
+                        reader
+                            .custom_permissions()
+                            .await?
+                            .into_iter()
+                            .map(ExportRecord::Permission),
+                    );
+                    (rows, Phase::Users(None))
+                }
+                Phase::Users(after) => {
+                    let rows = reader.users(after, page).await?;
+                    let next = match rows.last() {
+                        Some(last) if rows.len() as u64 == page => Phase::Users(Some(last.id)),
+                        _ => Phase::Groups(None),
+                    };
+                    (rows.into_iter().map(ExportRecord::User).collect(), next)
+                }
+                Phase::Groups(after) => {
+                    let rows = reader.groups(after, page).await?;
+                    let next = match rows.last() {
+                        Some(last) if rows.len() as u64 == page => Phase::Groups(Some(last.id)),
+                        _ => Phase::Members(None),
+                    };
+                    (rows.into_iter().map(ExportRecord::Group).collect(), next)
+                }
+                Phase::Members(after) => {
+                    let rows = reader.memberships(after, page).await?;
+                    let next = match rows.last() {
+                        Some(last) if rows.len() as u64 == page => {
+                            Phase::Members(Some((last.group, last.member)))
+                        }
+                        _ => Phase::Subscriptions(None),
+                    };
+                    (
+                        rows.into_iter().map(ExportRecord::Membership).collect(),
+                        next,
+                    )
+                }
+                Phase::Subscriptions(after) => {
+                    let rows = reader.subscriptions(after, page).await?;
+                    let next = match rows.last() {
+                        Some(last) if rows.len() as u64 == page => {
+                            Phase::Subscriptions(Some(last.id))
+                        }
+                        _ => Phase::Done,
+                    };
+                    (
+                        rows.into_iter().map(ExportRecord::Subscription).collect(),
+                        next,
+                    )
+                }
+                Phase::Done => return Ok(None),
+            };
+            phase = next;
+            if !rows.is_empty() {
+                return Ok(Some((rows, (Some(reader), phase, None))));
+            }
+        }
+    })
+    .boxed()
 }

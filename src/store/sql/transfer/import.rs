@@ -1,9 +1,8 @@
 //! The row operations of an import, inside its one write transaction:
-//! each reads or writes one kind of row; `store::transfer::apply_batch`
-//! decides which run. Rows of a user's grants, attributes and emails go in
+//! each reads or writes one kind of row; `apply::apply_batch` decides
+//! which run. Rows of a user's grants, attributes and emails go in
 //! with one statement whatever their number.
 
-use async_trait::async_trait;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -75,6 +74,8 @@ fn user_write(sql: &'static str, r: &UserRecord, w: &UserWrite) -> crate::store:
         .bind(r.deprovisioned_from)
 }
 
+/// The row operations an import needs; `apply::apply_batch` decides which
+/// to run.
 impl<B: Backend> SqlTx<B> {
     /// The rows of `table` with these ids, read as `columns`.
     async fn by_ids(&mut self, columns: &str, table: &str, ids: &[Uuid]) -> Result<Vec<B::Row>> {
@@ -85,17 +86,14 @@ impl<B: Backend> SqlTx<B> {
         let sql = format!("SELECT {columns} FROM {table} WHERE id IN ({each})");
         B::fetch_all(&mut self.0, query(sql).bind(ids)).await
     }
-}
 
-#[async_trait]
-impl<B: Backend> ImportWriter for SqlTx<B> {
-    async fn iam_by_name(&mut self, name: &str) -> Result<Option<IamRecord>> {
+    pub(super) async fn iam_by_name(&mut self, name: &str) -> Result<Option<IamRecord>> {
         let sql = format!("SELECT {IAM_COLUMNS} FROM iams WHERE name = $1");
         let row = B::fetch_optional(&mut self.0, query(sql).bind(name)).await?;
         row.as_ref().map(iam_record).transpose()
     }
 
-    async fn insert_iam(&mut self, r: &IamRecord) -> Result<()> {
+    pub(super) async fn insert_iam(&mut self, r: &IamRecord) -> Result<()> {
         let q = query(
             "INSERT INTO iams (id, name, display_name, created, settings) \
              VALUES ($1, $2, $3, $4, $5)",
@@ -111,7 +109,8 @@ impl<B: Backend> ImportWriter for SqlTx<B> {
         Ok(())
     }
 
-    async fn update_iam(&mut self, id: Uuid, r: &IamRecord) -> Result<()> {
+    /// Sets the display name and settings of the IAM with this id.
+    pub(super) async fn update_iam(&mut self, id: Uuid, r: &IamRecord) -> Result<()> {
         let q = query("UPDATE iams SET display_name = $2, settings = $3 WHERE id = $1")
             .bind(id)
             .bind(&r.display_name)
@@ -120,7 +119,7 @@ impl<B: Backend> ImportWriter for SqlTx<B> {
         Ok(())
     }
 
-    async fn permission(&mut self, name: &str) -> Result<Option<PermissionDef>> {
+    pub(super) async fn permission(&mut self, name: &str) -> Result<Option<PermissionDef>> {
         let q = query("SELECT description, builtin FROM permissions WHERE name = $1").bind(name);
         let row = B::fetch_optional(&mut self.0, q).await?;
         row.map(|r| {
@@ -133,7 +132,11 @@ impl<B: Backend> ImportWriter for SqlTx<B> {
         .transpose()
     }
 
-    async fn insert_permission(&mut self, p: &PermissionDef, now: OffsetDateTime) -> Result<()> {
+    pub(super) async fn insert_permission(
+        &mut self,
+        p: &PermissionDef,
+        now: OffsetDateTime,
+    ) -> Result<()> {
         let q = query(
             "INSERT INTO permissions (name, description, builtin, created) \
              VALUES ($1, $2, $3, $4)",
@@ -146,7 +149,7 @@ impl<B: Backend> ImportWriter for SqlTx<B> {
         Ok(())
     }
 
-    async fn update_permission(&mut self, p: &PermissionDef) -> Result<()> {
+    pub(super) async fn update_permission(&mut self, p: &PermissionDef) -> Result<()> {
         let q = query("UPDATE permissions SET description = $2 WHERE name = $1 AND NOT builtin")
             .bind(&p.name)
             .bind(&p.description);
@@ -154,7 +157,9 @@ impl<B: Backend> ImportWriter for SqlTx<B> {
         Ok(())
     }
 
-    async fn stored(
+    /// The users (with their grants and attributes) and the groups (with
+    /// their attributes) with these ids, as they stand.
+    pub(super) async fn stored(
         &mut self,
         users: &[Uuid],
         groups: &[Uuid],
@@ -165,7 +170,7 @@ impl<B: Backend> ImportWriter for SqlTx<B> {
         Ok((users, self.groups_of(rows).await?))
     }
 
-    async fn insert_user(&mut self, r: &UserRecord, w: &UserWrite) -> Result<()> {
+    pub(super) async fn insert_user(&mut self, r: &UserRecord, w: &UserWrite) -> Result<()> {
         B::execute(&mut self.0, user_write(INSERT_USER, r, w))
             .await
             .map_err(|e| unique(e, "users_iam_user_name"))?;
@@ -173,7 +178,8 @@ impl<B: Backend> ImportWriter for SqlTx<B> {
         insert_emails::<B>(&mut self.0, r.id, &w.search).await
     }
 
-    async fn update_user(&mut self, r: &UserRecord, w: &UserWrite) -> Result<()> {
+    /// Every column but the password hash (kept unless `w` sets one).
+    pub(super) async fn update_user(&mut self, r: &UserRecord, w: &UserWrite) -> Result<()> {
         B::execute(&mut self.0, user_write(UPDATE_USER, r, w))
             .await
             .map_err(|e| unique(e, "users_iam_user_name"))?;
@@ -182,7 +188,13 @@ impl<B: Backend> ImportWriter for SqlTx<B> {
         insert_emails::<B>(&mut self.0, r.id, &w.search).await
     }
 
-    async fn put_grants(&mut self, user: Uuid, grants: &[Grant], clear: bool) -> Result<()> {
+    /// Replaces (`clear`: deletes first) the user's stored grants.
+    pub(super) async fn put_grants(
+        &mut self,
+        user: Uuid,
+        grants: &[Grant],
+        clear: bool,
+    ) -> Result<()> {
         if clear {
             let q = query("DELETE FROM user_permissions WHERE user_id = $1").bind(user);
             B::execute(&mut self.0, q).await?;
@@ -219,7 +231,7 @@ impl<B: Backend> ImportWriter for SqlTx<B> {
         Ok(())
     }
 
-    async fn put_attributes(
+    pub(super) async fn put_attributes(
         &mut self,
         owner: Uuid,
         attributes: &[AttributeValue],
@@ -261,21 +273,25 @@ impl<B: Backend> ImportWriter for SqlTx<B> {
         Ok(())
     }
 
-    async fn insert_group(&mut self, r: &GroupRecord, w: &GroupWrite) -> Result<()> {
+    pub(super) async fn insert_group(&mut self, r: &GroupRecord, w: &GroupWrite) -> Result<()> {
         B::execute(&mut self.0, group_write(INSERT_GROUP, r, w))
             .await
             .map_err(|e| unique(e, "groups_iam_display_name"))?;
         Ok(())
     }
 
-    async fn update_group(&mut self, r: &GroupRecord, w: &GroupWrite) -> Result<()> {
+    pub(super) async fn update_group(&mut self, r: &GroupRecord, w: &GroupWrite) -> Result<()> {
         B::execute(&mut self.0, group_write(UPDATE_GROUP, r, w))
             .await
             .map_err(|e| unique(e, "groups_iam_display_name"))?;
         Ok(())
     }
 
-    async fn membership(&mut self, group: Uuid, member: Uuid) -> Result<Option<MembershipRecord>> {
+    pub(super) async fn membership(
+        &mut self,
+        group: Uuid,
+        member: Uuid,
+    ) -> Result<Option<MembershipRecord>> {
         let sql = format!(
             "SELECT {MEMBERSHIP_COLUMNS} FROM group_members WHERE group_id = $1 AND member_id = $2"
         );
@@ -283,7 +299,7 @@ impl<B: Backend> ImportWriter for SqlTx<B> {
         row.as_ref().map(membership_record).transpose()
     }
 
-    async fn exists(&mut self, kind: MemberKind, id: Uuid) -> Result<bool> {
+    pub(super) async fn exists(&mut self, kind: MemberKind, id: Uuid) -> Result<bool> {
         let sql = match kind {
             MemberKind::User => "SELECT 1 FROM users WHERE id = $1",
             MemberKind::Group => "SELECT 1 FROM groups WHERE id = $1",
@@ -292,7 +308,8 @@ impl<B: Backend> ImportWriter for SqlTx<B> {
         Ok(row.is_some())
     }
 
-    async fn put_membership(&mut self, m: &MembershipRecord) -> Result<()> {
+    /// Inserts the row, or sets its kind and date.
+    pub(super) async fn put_membership(&mut self, m: &MembershipRecord) -> Result<()> {
         let q = query(
             "INSERT INTO group_members (group_id, member_id, member_kind, added)
              VALUES ($1, $2, $3, $4)
@@ -307,18 +324,20 @@ impl<B: Backend> ImportWriter for SqlTx<B> {
         Ok(())
     }
 
-    async fn check_nesting(&mut self, group: Uuid, member: Uuid) -> Result<()> {
+    /// Refuses the membership of group `member` in `group`, just put, when
+    /// it closes a cycle or nests groups too deep (`store::nesting`).
+    pub(super) async fn check_nesting(&mut self, group: Uuid, member: Uuid) -> Result<()> {
         let member = [(member, MemberKind::Group)];
         crate::store::sql::nesting::check::<B>(&mut self.0, group, &member, &[member[0].0]).await
     }
 
-    async fn subscription(&mut self, id: Uuid) -> Result<Option<Subscription>> {
+    pub(super) async fn subscription(&mut self, id: Uuid) -> Result<Option<Subscription>> {
         let sql = format!("SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE id = $1");
         let row = B::fetch_optional(&mut self.0, query(sql).bind(id)).await?;
         row.as_ref().map(subscription_row).transpose()
     }
 
-    async fn put_subscription(&mut self, s: &Subscription, exists: bool) -> Result<()> {
+    pub(super) async fn put_subscription(&mut self, s: &Subscription, exists: bool) -> Result<()> {
         if exists {
             let q = query("DELETE FROM subscriptions WHERE id = $1").bind(s.id);
             B::execute(&mut self.0, q).await?;

@@ -2,8 +2,9 @@
 //! pages read in one snapshot transaction (`export`), import batches
 //! written in one write transaction, all or nothing (`import`), and the
 //! online backup, which only SQLite makes (`VACUUM INTO` on a reader).
-//! The order and the judgement of an import live in `store::transfer`.
+//! The judgement of an import, item by item, lives in `apply`.
 
+mod apply;
 mod export;
 mod import;
 
@@ -77,7 +78,7 @@ fn membership_record(r: &impl Record) -> Result<MembershipRecord> {
 #[async_trait]
 impl<B: Backend> Transfer for SqlStore<B> {
     fn export(&self, page: u64) -> ExportStream<'_> {
-        export_pages(async move { Ok(SqlTx::<B>(self.snapshot().await?)) }, page)
+        export::export_pages(async move { Ok(SqlTx::<B>(self.snapshot().await?)) }, page)
     }
 
     async fn import(
@@ -96,7 +97,7 @@ impl<B: Backend> Transfer for SqlStore<B> {
         if nests {
             super::nesting::lock_all::<B>(&mut tx.0).await?;
         }
-        let outcomes = match apply_batch(&mut tx, items, now).await {
+        let outcomes = match apply::apply_batch(&mut tx, items, now).await {
             Ok(o) => o,
             Err(failed) => {
                 B::rollback(tx.0).await?;

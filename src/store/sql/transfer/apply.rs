@@ -1,57 +1,15 @@
 //! How an import batch is applied: per item, compare with what is stored
-//! and create, leave or update it through the backend's row operations.
+//! and create, leave or update it through the row operations of
+//! `import.rs`, inside the batch's one write transaction.
 
 use std::collections::HashMap;
 
-use async_trait::async_trait;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::*;
 use crate::store::accounts::{Grant, PermissionDef, Subscription};
-use crate::store::{GroupWrite, MemberKind, Result, StoreError, UserWrite};
-
-/// The row operations an import needs, inside one write transaction;
-/// `sql::transfer` implements them, [`apply_batch`] decides which to run.
-#[async_trait]
-pub(crate) trait ImportWriter: Send {
-    async fn iam_by_name(&mut self, name: &str) -> Result<Option<IamRecord>>;
-    async fn insert_iam(&mut self, r: &IamRecord) -> Result<()>;
-    /// Sets the display name and settings of the IAM with this id.
-    async fn update_iam(&mut self, id: Uuid, r: &IamRecord) -> Result<()>;
-    async fn permission(&mut self, name: &str) -> Result<Option<PermissionDef>>;
-    async fn insert_permission(&mut self, p: &PermissionDef, now: OffsetDateTime) -> Result<()>;
-    async fn update_permission(&mut self, p: &PermissionDef) -> Result<()>;
-    /// The users (with their grants and attributes) and the groups (with
-    /// their attributes) with these ids, as they stand.
-    async fn stored(
-        &mut self,
-        users: &[Uuid],
-        groups: &[Uuid],
-    ) -> Result<(Vec<UserRecord>, Vec<GroupRecord>)>;
-    async fn insert_user(&mut self, r: &UserRecord, w: &UserWrite) -> Result<()>;
-    /// Every column but the password hash (kept unless `w` sets one).
-    async fn update_user(&mut self, r: &UserRecord, w: &UserWrite) -> Result<()>;
-    /// Replaces (`clear`: deletes first) the user's stored grants.
-    async fn put_grants(&mut self, user: Uuid, grants: &[Grant], clear: bool) -> Result<()>;
-    async fn put_attributes(
-        &mut self,
-        owner: Uuid,
-        attributes: &[AttributeValue],
-        clear: bool,
-    ) -> Result<()>;
-    async fn insert_group(&mut self, r: &GroupRecord, w: &GroupWrite) -> Result<()>;
-    async fn update_group(&mut self, r: &GroupRecord, w: &GroupWrite) -> Result<()>;
-    async fn membership(&mut self, group: Uuid, member: Uuid) -> Result<Option<MembershipRecord>>;
-    async fn exists(&mut self, kind: MemberKind, id: Uuid) -> Result<bool>;
-    /// Inserts the row, or sets its kind and date.
-    async fn put_membership(&mut self, m: &MembershipRecord) -> Result<()>;
-    /// Refuses the membership of group `member` in `group`, just put, when
-    /// it closes a cycle or nests groups too deep (`store::nesting`).
-    async fn check_nesting(&mut self, group: Uuid, member: Uuid) -> Result<()>;
-    async fn subscription(&mut self, id: Uuid) -> Result<Option<Subscription>>;
-    async fn put_subscription(&mut self, s: &Subscription, exists: bool) -> Result<()>;
-}
+use crate::store::{GroupWrite, UserWrite};
 
 /// What an operator reads when an item is refused.
 pub(crate) fn describe(e: &StoreError) -> String {
@@ -74,8 +32,8 @@ fn refused(reason: impl Into<String>) -> StoreError {
 
 /// Applies a batch through `w` (one transaction, which the caller commits
 /// or rolls back): the outcome of every item, or the first that failed.
-pub(crate) async fn apply_batch<W: ImportWriter>(
-    w: &mut W,
+pub(crate) async fn apply_batch<B: Backend>(
+    w: &mut SqlTx<B>,
     items: &[ImportItem],
     now: OffsetDateTime,
 ) -> std::result::Result<Vec<Outcome>, ItemFailed> {
@@ -127,7 +85,7 @@ pub(crate) async fn apply_batch<W: ImportWriter>(
     Ok(outcomes)
 }
 
-async fn apply_iam<W: ImportWriter>(w: &mut W, r: &IamRecord) -> Result<Outcome> {
+async fn apply_iam<B: Backend>(w: &mut SqlTx<B>, r: &IamRecord) -> Result<Outcome> {
     match w.iam_by_name(&r.name).await? {
         Some(old) if old.display_name == r.display_name && old.settings == r.settings => {
             Ok(Outcome::Unchanged)
@@ -143,8 +101,8 @@ async fn apply_iam<W: ImportWriter>(w: &mut W, r: &IamRecord) -> Result<Outcome>
     }
 }
 
-async fn apply_permission<W: ImportWriter>(
-    w: &mut W,
+async fn apply_permission<B: Backend>(
+    w: &mut SqlTx<B>,
     p: &PermissionDef,
     now: OffsetDateTime,
 ) -> Result<Outcome> {
@@ -164,8 +122,8 @@ async fn apply_permission<W: ImportWriter>(
 /// Permission names already found in the catalogue during this batch.
 type Known = std::collections::HashSet<String>;
 
-async fn check_grants<W: ImportWriter>(
-    w: &mut W,
+async fn check_grants<B: Backend>(
+    w: &mut SqlTx<B>,
     known: &mut Known,
     grants: &[Grant],
 ) -> Result<()> {
@@ -185,8 +143,8 @@ async fn check_grants<W: ImportWriter>(
     Ok(())
 }
 
-async fn apply_user<W: ImportWriter>(
-    w: &mut W,
+async fn apply_user<B: Backend>(
+    w: &mut SqlTx<B>,
     known: &mut Known,
     old: Option<&UserRecord>,
     r: &UserRecord,
@@ -213,8 +171,8 @@ async fn apply_user<W: ImportWriter>(
     Ok(Outcome::Updated)
 }
 
-async fn apply_group<W: ImportWriter>(
-    w: &mut W,
+async fn apply_group<B: Backend>(
+    w: &mut SqlTx<B>,
     old: Option<&GroupRecord>,
     r: &GroupRecord,
     write: &GroupWrite,
@@ -240,7 +198,7 @@ async fn apply_group<W: ImportWriter>(
     Ok(Outcome::Updated)
 }
 
-async fn apply_membership<W: ImportWriter>(w: &mut W, m: &MembershipRecord) -> Result<Outcome> {
+async fn apply_membership<B: Backend>(w: &mut SqlTx<B>, m: &MembershipRecord) -> Result<Outcome> {
     match w.membership(m.group, m.member).await? {
         Some(old) if old == *m => return Ok(Outcome::Unchanged),
         Some(old) => {
@@ -275,7 +233,7 @@ async fn apply_membership<W: ImportWriter>(w: &mut W, m: &MembershipRecord) -> R
     Ok(Outcome::Created)
 }
 
-async fn apply_subscription<W: ImportWriter>(w: &mut W, s: &Subscription) -> Result<Outcome> {
+async fn apply_subscription<B: Backend>(w: &mut SqlTx<B>, s: &Subscription) -> Result<Outcome> {
     let old = w.subscription(s.id).await?;
     if old.as_ref() == Some(s) {
         return Ok(Outcome::Unchanged);
