@@ -4,7 +4,8 @@
 //! cargo bench --bench load -- [--users N] [--clients C]
 //!     [--database sqlite|postgres] [--postgres-url URL]
 //!     [--url SCIM_BASE_URL --token TOKEN [--server-pid PID]] [--ops N]
-//!     [--phase create,get,filter,list,ext,email,id,cursor,co] [--seed]
+//!     [--phase create,get,filter,list,ext,email,id,cursor,co,patch,delete]
+//!     [--seed]
 //! ```
 //!
 //! By default the bench starts the server itself (the binary cargo built
@@ -29,7 +30,11 @@
 //!   first to the last (RFC 9865 cursors), and prints the latency of the
 //!   pages at 0%, 10%, 50%, 90% and 100% of the depth;
 //! - `co`: `filter=userName co "..."`, a scan (C clients, `--ops` / 1000,
-//!   at least 5).
+//!   at least 5);
+//! - `patch`: `PATCH /Users/{id}` replacing `title`, at random (C clients,
+//!   `--ops`), as the wrk comparison's PATCH phase sends it;
+//! - `delete`: `DELETE /Users/{id}` of every user, each once (C clients;
+//!   last, whatever the order given).
 //!
 //! `--seed` (with a server the bench starts) creates the N users before the
 //! server starts, through the library's import (batches of 1,000 users in
@@ -85,6 +90,8 @@ struct Opts {
     id_filter: bool,
     cursor: bool,
     co: bool,
+    patch: bool,
+    delete: bool,
     seed: bool,
     /// Drops the usage-count trigger before the server starts: the same
     /// code without counting, to measure what counting costs.
@@ -93,7 +100,8 @@ struct Opts {
 
 const USAGE: &str = "usage: cargo bench --bench load -- [--users N] [--clients C] \
 [--database sqlite|postgres] [--postgres-url URL] [--url SCIM_BASE_URL --token TOKEN] \
-[--server-pid PID] [--ops N] [--phase create,get,filter,list,ext,email,id,cursor,co] [--seed] \
+[--server-pid PID] [--ops N] [--phase create,get,filter,list,ext,email,id,cursor,co,patch,delete] \
+[--seed] \
 [--without-usage-counts]";
 
 fn parse_args() -> Result<Opts, String> {
@@ -115,6 +123,8 @@ fn parse_args() -> Result<Opts, String> {
         id_filter: false,
         cursor: false,
         co: false,
+        patch: false,
+        delete: false,
         seed: false,
         without_usage_counts: false,
     };
@@ -154,6 +164,8 @@ fn parse_args() -> Result<Opts, String> {
                         "id" => o.id_filter = true,
                         "cursor" => o.cursor = true,
                         "co" => o.co = true,
+                        "patch" => o.patch = true,
+                        "delete" => o.delete = true,
                         other => return Err(format!("unknown phase {other}\n{USAGE}")),
                     }
                 }
@@ -251,6 +263,8 @@ struct CpuShare {
 enum Req {
     Get(String),
     Create { index: usize, body: String },
+    Patch { url: String, body: String },
+    Delete(String),
 }
 
 #[derive(serde::Deserialize)]
@@ -353,6 +367,12 @@ async fn exec(ctx: &Ctx, req: &Req) -> Result<Option<(usize, String)>, String> {
             .post(ctx.users_url.as_str())
             .header(CONTENT_TYPE, "application/scim+json")
             .body(body.clone()),
+        Req::Patch { url, body } => ctx
+            .client
+            .patch(url.as_str())
+            .header(CONTENT_TYPE, "application/scim+json")
+            .body(body.clone()),
+        Req::Delete(url) => ctx.client.delete(url.as_str()),
     };
     let resp = rb
         .header(AUTHORIZATION, ctx.auth.clone())
@@ -370,7 +390,7 @@ async fn exec(ctx: &Ctx, req: &Req) -> Result<Option<(usize, String)>, String> {
         return Err(format!("HTTP {status}: {text}"));
     }
     match req {
-        Req::Get(_) => Ok(None),
+        Req::Get(_) | Req::Patch { .. } | Req::Delete(_) => Ok(None),
         Req::Create { index, .. } => {
             let c: Created = serde_json::from_slice(&body)
                 .map_err(|e| format!("create answer without id: {e}"))?;
@@ -855,6 +875,26 @@ async fn bench(o: &Opts, s: &Setup) -> Result<Vec<Phase>, String> {
             })
             .collect();
         phases.push(run_phase(&ctx, "filter co (scan)", c, work, &mut []).await);
+    }
+    if o.patch {
+        let work: Vec<Req> = (0..o.ops)
+            .map(|n| Req::Patch {
+                url: format!("{}/Users/{}", s.base, ids[rng.gen_range(0..k)]),
+                body: serde_json::json!({
+                    "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                    "Operations": [{"op": "replace", "path": "title", "value": format!("t{n}")}],
+                })
+                .to_string(),
+            })
+            .collect();
+        phases.push(run_phase(&ctx, "patch title", c, work, &mut []).await);
+    }
+    if o.delete {
+        let work: Vec<Req> = ids
+            .iter()
+            .map(|id| Req::Delete(format!("{}/Users/{id}", s.base)))
+            .collect();
+        phases.push(run_phase(&ctx, "delete", c, work, &mut []).await);
     }
     Ok(phases)
 }
