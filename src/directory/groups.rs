@@ -100,7 +100,7 @@ impl Directory {
                     write,
                     members,
                     expect,
-                    &|d| change.records(d),
+                    Box::new(move |d| change.records(d)),
                     self.now(),
                 )
                 .await)

@@ -179,7 +179,7 @@ impl Directory {
                 GroupId::new(group),
                 p,
                 None,
-                &|d| change.records(d),
+                Box::new(move |d| change.records(d)),
                 now,
             )
             .await?;

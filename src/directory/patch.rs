@@ -207,7 +207,7 @@ impl Directory {
                     uuid,
                     &p,
                     expect,
-                    &|d| change.records(d),
+                    Box::new(move |d| change.records(d)),
                     self.now(),
                 )
                 .await)

@@ -178,8 +178,9 @@ pub struct MemberDelta<'a> {
 /// The domain's audit records of a group write, given what it changed in
 /// the members: storage calls it inside the write's transaction, once it
 /// knows the delta, and appends what it returns. Records are the domain's
-/// to decide; only the delta is storage's to find.
-pub type GroupRecords<'a> = dyn Fn(&MemberDelta<'_>) -> Vec<Entry> + Sync + 'a;
+/// to decide; only the delta is storage's to find. Owned, since the write
+/// may run on another task (SQLite's group commit).
+pub type GroupRecords = Box<dyn FnOnce(&MemberDelta<'_>) -> Vec<Entry> + Send>;
 
 /// The distinct email addresses of a user's search document (folded): the
 /// rows of the `user_emails` index.
@@ -508,7 +509,7 @@ pub trait Groups: Send + Sync {
         group: &GroupWrite,
         members: &[(Uuid, MemberKind)],
         if_version: Option<i64>,
-        records: &GroupRecords<'_>,
+        records: GroupRecords,
         now: OffsetDateTime,
     ) -> Result<Stored>;
     /// Applies a PATCH in one transaction, costing the rows it changes,
@@ -524,7 +525,7 @@ pub trait Groups: Send + Sync {
         id: GroupId,
         patch: &GroupPatch<'_>,
         if_version: Option<i64>,
-        records: &GroupRecords<'_>,
+        records: GroupRecords,
         now: OffsetDateTime,
     ) -> Result<Stored>;
     /// Deletes a group (its memberships both ways, its attributes) and

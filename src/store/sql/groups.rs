@@ -6,13 +6,16 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::lists::{self, check_version, conditional, locked, missed};
-use super::{Backend, Query, Record, SqlStore, audit, members, query, unique};
+use super::lists::{self, check_version, conditional, created, locked, update_row, updated};
+use super::{Backend, Query, SqlStore, audit, members, query, unique};
 use crate::audit::Entry;
 use crate::ids::{GroupId, IamId};
 use crate::store::{
     GroupPatch, GroupRecords, GroupWrite, Groups, Keep, MemberDelta, MemberKind, Result, Stored,
 };
+
+/// The unique index a group's write can hit (its displayName in its IAM).
+const INDEX: &str = "groups_iam_display_name";
 
 /// The rows of a new group and its members, inside the caller's transaction.
 pub(super) async fn insert_group_rows<B: Backend>(
@@ -22,7 +25,7 @@ pub(super) async fn insert_group_rows<B: Backend>(
     g: &GroupWrite,
     members: &[(Uuid, MemberKind)],
     now: OffsetDateTime,
-) -> Result<Stored> {
+) -> Result<()> {
     B::execute(
         tx,
         query(
@@ -40,19 +43,15 @@ pub(super) async fn insert_group_rows<B: Backend>(
         .bind(&g.search),
     )
     .await
-    .map_err(|e| unique(e, "groups_iam_display_name"))?;
+    .map_err(|e| unique(e, INDEX))?;
     members::insert::<B>(tx, id, members, now).await?;
-    Ok(Stored {
-        id,
-        doc: g.doc.clone(),
-        created: now,
-        last_modified: now,
-        version: 1,
-    })
+    Ok(())
 }
 
 #[async_trait]
 impl<B: Backend> Groups for SqlStore<B> {
+    /// Creates a group with its members through `Backend::write` (group
+    /// commit on SQLite).
     async fn insert_group(
         &self,
         iam: IamId,
@@ -62,20 +61,25 @@ impl<B: Backend> Groups for SqlStore<B> {
         records: &[Entry],
         now: OffsetDateTime,
     ) -> Result<Stored> {
-        let mut tx = self.begin().await?;
-        super::nesting::lock::<B>(&mut tx, iam, members).await?;
-        let stored = insert_group_rows::<B>(&mut tx, iam, id.uuid(), g, members, now).await?;
-        audit::append_all::<B>(&mut tx, records, now).await?;
-        B::commit(tx).await?;
-        Ok(stored)
+        let (g, members, records) = (g.clone(), members.to_vec(), records.to_vec());
+        self.write(move |tx| {
+            Box::pin(async move {
+                super::nesting::lock::<B>(tx, iam, &members).await?;
+                insert_group_rows::<B>(tx, iam, id.uuid(), &g, &members, now).await?;
+                audit::append_all::<B>(tx, &records, now).await?;
+                Ok(created(id.uuid(), g.doc, now))
+            })
+        })
+        .await
     }
 
     async fn get_group(&self, iam: IamId, id: GroupId) -> Result<Option<Stored>> {
         lists::get(self, "groups", iam, id.uuid()).await
     }
 
-    /// Replaces a group and its member list. The UPDATE itself checks the IAM
-    /// and the version, so the write reads nothing of the group first.
+    /// Replaces a group and its member list through `Backend::write`
+    /// (group commit on SQLite). The UPDATE itself checks the IAM and the
+    /// version, so the write reads nothing of the group first.
     async fn replace_group(
         &self,
         iam: IamId,
@@ -83,93 +87,100 @@ impl<B: Backend> Groups for SqlStore<B> {
         g: &GroupWrite,
         members: &[(Uuid, MemberKind)],
         if_version: Option<i64>,
-        records: &GroupRecords<'_>,
+        records: GroupRecords,
         now: OffsetDateTime,
     ) -> Result<Stored> {
-        let mut tx = self.begin().await?;
-        super::nesting::lock::<B>(&mut tx, iam, members).await?;
-        let row = B::fetch_optional(&mut tx, update_group(iam, id, g, if_version, now))
-            .await
-            .map_err(|e| unique(e, "groups_iam_display_name"))?;
-        let Some(row) = row else {
-            return Err(missed::<B>(&mut tx, "groups", iam, id.uuid()).await);
-        };
-        let (created, version) = (row.time("created")?, row.int("version")?);
-        // Keep the rows of members that stay, so their join dates survive.
-        let stay: Vec<Uuid> = members.iter().map(|(m, _)| *m).collect();
-        let removed = members::delete::<B>(&mut tx, id.uuid(), &stay, Keep::Listed).await?;
-        let added = members::insert::<B>(&mut tx, id.uuid(), members, now).await?;
-        let entries = records(&MemberDelta {
-            removed: &removed,
-            added: &added,
-        });
-        audit::append_all::<B>(&mut tx, &entries, now).await?;
-        B::commit(tx).await?;
-        Ok(Stored {
-            id: id.uuid(),
-            doc: g.doc.clone(),
-            created,
-            last_modified: now,
-            version,
+        let (g, members) = (g.clone(), members.to_vec());
+        self.write(move |tx| {
+            Box::pin(async move {
+                super::nesting::lock::<B>(tx, iam, &members).await?;
+                let update = update_group(iam, id, &g, if_version, now);
+                let row = update_row::<B>(tx, "groups", INDEX, iam, id.uuid(), update).await?;
+                let stored = updated(&row, id.uuid(), g.doc, now)?;
+                // Keep the rows of members that stay, so their join dates
+                // survive.
+                let stay: Vec<Uuid> = members.iter().map(|(m, _)| *m).collect();
+                let removed = members::delete::<B>(tx, id.uuid(), &stay, Keep::Listed).await?;
+                let added = members::insert::<B>(tx, id.uuid(), &members, now).await?;
+                let entries = records(&MemberDelta {
+                    removed: &removed,
+                    added: &added,
+                });
+                audit::append_all::<B>(tx, &entries, now).await?;
+                Ok(stored)
+            })
         })
+        .await
     }
 
+    /// Applies a PATCH through `Backend::write` (group commit on SQLite).
     async fn patch_group(
         &self,
         iam: IamId,
         id: GroupId,
         p: &GroupPatch<'_>,
         if_version: Option<i64>,
-        records: &GroupRecords<'_>,
+        records: GroupRecords,
         now: OffsetDateTime,
     ) -> Result<Stored> {
-        let mut tx = self.begin().await?;
-        super::nesting::lock::<B>(&mut tx, iam, p.add).await?;
-        // The row as it stands (locked in PostgreSQL): what the PATCH answers
-        // with when it changes nothing, and the base of what it answers else.
-        let mut out = locked::<B>(&mut tx, "groups", iam, id.uuid(), if_version).await?;
-        let removed = if p.remove_all {
-            // Replacing the members: those that stay keep their rows (and
-            // join dates) and are neither removed nor added.
-            let stay: Vec<Uuid> = p.add.iter().map(|(m, _)| *m).collect();
-            members::delete::<B>(&mut tx, id.uuid(), &stay, Keep::Listed).await?
-        } else {
-            members::delete::<B>(&mut tx, id.uuid(), p.remove, Keep::Others).await?
-        };
-        let added = members::insert::<B>(&mut tx, id.uuid(), p.add, now).await?;
-        let entries = records(&MemberDelta {
-            removed: &removed,
-            added: &added,
-        });
-        // What the domain records nothing of changed nothing: a group document
-        // that came back equal, and no member that came or went.
-        if !entries.is_empty() {
-            audit::append_all::<B>(&mut tx, &entries, now).await?;
-            match p.group {
-                Some(g) => {
-                    let update = update_group(iam, id, g, None, now);
-                    B::fetch_one(&mut tx, update)
-                        .await
-                        .map_err(|e| unique(e, "groups_iam_display_name"))?;
-                    out.doc = g.doc.clone();
+        let group = p.group.cloned();
+        let (add, remove, remove_all) = (p.add.to_vec(), p.remove.to_vec(), p.remove_all);
+        self.write(move |tx| {
+            Box::pin(async move {
+                super::nesting::lock::<B>(tx, iam, &add).await?;
+                // The row as it stands (locked in PostgreSQL): what the
+                // PATCH answers with when it changes nothing, and the base
+                // of what it answers else.
+                let mut out = locked::<B>(tx, "groups", iam, id.uuid(), if_version).await?;
+                let removed = if remove_all {
+                    // Replacing the members: those that stay keep their rows
+                    // (and join dates) and are neither removed nor added.
+                    let stay: Vec<Uuid> = add.iter().map(|(m, _)| *m).collect();
+                    members::delete::<B>(tx, id.uuid(), &stay, Keep::Listed).await?
+                } else {
+                    members::delete::<B>(tx, id.uuid(), &remove, Keep::Others).await?
+                };
+                let added = members::insert::<B>(tx, id.uuid(), &add, now).await?;
+                let entries = records(&MemberDelta {
+                    removed: &removed,
+                    added: &added,
+                });
+                // What the domain records nothing of changed nothing: a
+                // group document that came back equal, and no member that
+                // came or went.
+                if entries.is_empty() {
+                    return Ok(out);
                 }
-                None => {
-                    let touch = query(
-                        "UPDATE groups SET last_modified = $1, version = version + 1 WHERE id = $2",
-                    )
-                    .bind(now)
-                    .bind(id);
-                    B::execute(&mut tx, touch).await?;
+                audit::append_all::<B>(tx, &entries, now).await?;
+                match group {
+                    Some(g) => {
+                        let update = update_group(iam, id, &g, None, now);
+                        B::fetch_one(tx, update)
+                            .await
+                            .map_err(|e| unique(e, INDEX))?;
+                        out.doc = g.doc;
+                    }
+                    None => {
+                        let touch = query(
+                            "UPDATE groups SET last_modified = $1, version = version + 1
+                             WHERE id = $2",
+                        )
+                        .bind(now)
+                        .bind(id);
+                        B::execute(tx, touch).await?;
+                    }
                 }
-            }
-            // The row is held for this transaction, so its version is ours.
-            out.version += 1;
-            out.last_modified = now;
-        }
-        B::commit(tx).await?;
-        Ok(out)
+                // The row is held for this transaction, so its version is
+                // ours.
+                out.version += 1;
+                out.last_modified = now;
+                Ok(out)
+            })
+        })
+        .await
     }
 
+    /// Deletes a group through `Backend::write` (group commit on SQLite).
     async fn delete_group(
         &self,
         iam: IamId,
@@ -178,21 +189,27 @@ impl<B: Backend> Groups for SqlStore<B> {
         records: &[Entry],
         now: OffsetDateTime,
     ) -> Result<()> {
-        let mut tx = self.begin().await?;
-        check_version::<B>(&mut tx, "groups", iam, id.uuid(), if_version).await?;
-        B::execute(
-            &mut tx,
-            query("DELETE FROM attributes WHERE owner_id = $1").bind(id),
-        )
-        .await?;
-        audit::append_all::<B>(&mut tx, records, now).await?;
-        B::execute(
-            &mut tx,
-            query("DELETE FROM group_members WHERE member_id = $1 OR group_id = $1").bind(id),
-        )
-        .await?;
-        B::execute(&mut tx, query("DELETE FROM groups WHERE id = $1").bind(id)).await?;
-        B::commit(tx).await
+        let records = records.to_vec();
+        self.write(move |tx| {
+            Box::pin(async move {
+                check_version::<B>(tx, "groups", iam, id.uuid(), if_version).await?;
+                B::execute(
+                    tx,
+                    query("DELETE FROM attributes WHERE owner_id = $1").bind(id),
+                )
+                .await?;
+                audit::append_all::<B>(tx, &records, now).await?;
+                B::execute(
+                    tx,
+                    query("DELETE FROM group_members WHERE member_id = $1 OR group_id = $1")
+                        .bind(id),
+                )
+                .await?;
+                B::execute(tx, query("DELETE FROM groups WHERE id = $1").bind(id)).await?;
+                Ok(())
+            })
+        })
+        .await
     }
 }
 

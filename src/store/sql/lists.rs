@@ -3,9 +3,11 @@
 //! checks of the row it changes (its version).
 
 use async_trait::async_trait;
+use serde_json::Value;
+use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{Backend, Query, Record, SqlStore, query};
+use super::{Backend, Query, Record, SqlStore, query, unique};
 use crate::ids::IamId;
 use crate::store::sql_filter::list_sql;
 use crate::store::{
@@ -20,6 +22,34 @@ pub(super) fn stored(r: &impl Record) -> Result<Stored> {
         created: r.time("created")?,
         last_modified: r.time("last_modified")?,
         version: r.int("version")?,
+    })
+}
+
+/// A user or group just inserted, as the domain reads it.
+pub(super) fn created(id: Uuid, doc: Value, now: OffsetDateTime) -> Stored {
+    Stored {
+        id,
+        doc,
+        created: now,
+        last_modified: now,
+        version: 1,
+    }
+}
+
+/// A user or group just rewritten, from the `RETURNING created, version`
+/// of its UPDATE.
+pub(super) fn updated(
+    row: &impl Record,
+    id: Uuid,
+    doc: Value,
+    now: OffsetDateTime,
+) -> Result<Stored> {
+    Ok(Stored {
+        id,
+        doc,
+        created: row.time("created")?,
+        last_modified: now,
+        version: row.int("version")?,
     })
 }
 
@@ -92,9 +122,29 @@ pub(super) fn conditional(n: usize, if_version: Option<i64>) -> String {
     if_version.map_or_else(String::new, |_| format!(" AND version = ${n}"))
 }
 
+/// Runs the UPDATE of a user or group of the IAM (`table`) that returns
+/// its `created, version`: the row, or why it changed none (the unique
+/// `index` is taken, the version moved on, no such row in the IAM).
+pub(super) async fn update_row<B: Backend>(
+    tx: &mut B::Conn,
+    table: &'static str,
+    index: &'static str,
+    iam: IamId,
+    id: Uuid,
+    update: Query,
+) -> Result<B::Row> {
+    let row = B::fetch_optional(tx, update)
+        .await
+        .map_err(|e| unique(e, index))?;
+    match row {
+        Some(row) => Ok(row),
+        None => Err(missed::<B>(tx, table, iam, id).await),
+    }
+}
+
 /// Why an UPDATE conditional on the IAM (and version) changed no row: the
 /// version moved on, or there is no such row in the IAM. Read only then.
-pub(super) async fn missed<B: Backend>(
+async fn missed<B: Backend>(
     tx: &mut B::Conn,
     table: &'static str,
     iam: IamId,

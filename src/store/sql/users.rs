@@ -1,6 +1,7 @@
 //! Users: their rows (with the `user_emails` index and default grants),
 //! replaces, bulk loads; reading one with the groups it is in. Every
-//! write appends the records the domain gives it, in its own transaction.
+//! write appends the records the domain gives it, all or nothing with it
+//! (its own transaction, or its savepoint of a SQLite group commit).
 
 use std::collections::HashMap;
 
@@ -9,11 +10,14 @@ use serde_json::Value;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::lists::{self, conditional, missed, stored};
-use super::{Backend, Bind, Record, SqlStore, Ty, audit, query, unique};
+use super::lists::{self, conditional, created, stored, update_row, updated};
+use super::{Backend, Bind, Query, Record, SqlStore, Ty, audit, query, unique};
 use crate::audit::Entry;
 use crate::ids::{IamId, UserId};
 use crate::store::{GroupRef, Result, Stored, UserWrite, Users, email_values};
+
+/// The unique index a user's write can hit (its userName in its IAM).
+const INDEX: &str = "users_iam_user_name";
 
 /// Rewrites the `user_emails` rows of a user from its search document.
 pub async fn write_emails<B: Backend>(tx: &mut B::Conn, user: Uuid, search: &Value) -> Result<()> {
@@ -50,7 +54,7 @@ pub(super) async fn insert_user_rows<B: Backend>(
     id: Uuid,
     u: &UserWrite,
     now: OffsetDateTime,
-) -> Result<Stored> {
+) -> Result<()> {
     B::execute(
         tx,
         query(
@@ -72,16 +76,9 @@ pub(super) async fn insert_user_rows<B: Backend>(
         .bind(&u.search),
     )
     .await
-    .map_err(|e| unique(e, "users_iam_user_name"))?;
+    .map_err(|e| unique(e, INDEX))?;
     // A new user has no rows to delete first.
-    insert_emails::<B>(tx, id, &u.search).await?;
-    Ok(Stored {
-        id,
-        doc: u.doc.clone(),
-        created: now,
-        last_modified: now,
-        version: 1,
-    })
+    insert_emails::<B>(tx, id, &u.search).await
 }
 
 /// A new user with its default grants, inside the caller's transaction.
@@ -92,16 +89,53 @@ pub(super) async fn create_user_rows<B: Backend>(
     u: &UserWrite,
     grants: &[String],
     now: OffsetDateTime,
-) -> Result<Stored> {
-    let stored = insert_user_rows::<B>(tx, iam, id, u, now).await?;
-    super::accounts::grant_defaults::<B>(tx, id, grants, now).await?;
-    Ok(stored)
+) -> Result<()> {
+    insert_user_rows::<B>(tx, iam, id, u, now).await?;
+    super::accounts::grant_defaults::<B>(tx, id, grants, now).await
+}
+
+/// The statement that sets a user's document and columns, moves its
+/// version and lastModified, and returns when it was created and its new
+/// version; no row when the user is not in the IAM or (`if_version`) is at
+/// another version.
+fn update_user(
+    iam: IamId,
+    id: UserId,
+    u: &UserWrite,
+    if_version: Option<i64>,
+    now: OffsetDateTime,
+) -> Query {
+    let sql = format!(
+        "UPDATE users SET user_name = $1, user_name_folded = $2, external_id = $3,
+                display_name_folded = $4, active = $5, doc = $6,
+                password_hash = CASE WHEN $7 THEN $8 ELSE password_hash END,
+                last_modified = $9, version = version + 1, search = $10
+         WHERE id = $11 AND iam_id = $12{} RETURNING created, version",
+        conditional(13, if_version)
+    );
+    let update = query(sql)
+        .bind(u.user_name.as_str())
+        .bind(u.user_name.folded())
+        .bind(&u.external_id)
+        .bind(&u.display_name_folded)
+        .bind(u.active)
+        .bind(&u.doc)
+        .bind(u.password_hash.is_some())
+        .bind(u.password_hash.clone().flatten())
+        .bind(now)
+        .bind(&u.search)
+        .bind(id)
+        .bind(iam);
+    match if_version {
+        Some(v) => update.bind(v),
+        None => update,
+    }
 }
 
 #[async_trait]
 impl<B: Backend> Users for SqlStore<B> {
-    /// Creates a user through `Backend::write`: on SQLite one fsync covers the
-    /// creates queued meanwhile (group commit).
+    /// Creates a user through `Backend::write`: on SQLite one fsync covers
+    /// the writes queued meanwhile (group commit).
     async fn create_user(
         &self,
         iam: IamId,
@@ -114,9 +148,9 @@ impl<B: Backend> Users for SqlStore<B> {
         let (u, grants, records) = (u.clone(), grants.to_vec(), records.to_vec());
         self.write(move |tx| {
             Box::pin(async move {
-                let stored = create_user_rows::<B>(tx, iam, id.uuid(), &u, &grants, now).await?;
+                create_user_rows::<B>(tx, iam, id.uuid(), &u, &grants, now).await?;
                 audit::append_all::<B>(tx, &records, now).await?;
-                Ok(stored)
+                Ok(created(id.uuid(), u.doc, now))
             })
         })
         .await
@@ -175,9 +209,10 @@ impl<B: Backend> Users for SqlStore<B> {
         Ok(Some((stored(first)?, groups)))
     }
 
-    /// Replaces a user's document and columns. The UPDATE itself checks the
-    /// IAM and the version (and, in PostgreSQL, waits for a concurrent writer
-    /// of the row), so the write reads nothing first.
+    /// Replaces a user's document and columns through `Backend::write`
+    /// (group commit on SQLite). The UPDATE itself checks the IAM and the
+    /// version (and, in PostgreSQL, waits for a concurrent writer of the
+    /// row), so the write reads nothing first.
     async fn replace_user(
         &self,
         iam: IamId,
@@ -187,50 +222,20 @@ impl<B: Backend> Users for SqlStore<B> {
         records: &[Entry],
         now: OffsetDateTime,
     ) -> Result<Stored> {
-        let mut tx = self.begin().await?;
-        let sql = format!(
-            "UPDATE users SET user_name = $1, user_name_folded = $2, external_id = $3,
-                    display_name_folded = $4, active = $5, doc = $6,
-                    password_hash = CASE WHEN $7 THEN $8 ELSE password_hash END,
-                    last_modified = $9, version = version + 1, search = $10
-             WHERE id = $11 AND iam_id = $12{} RETURNING created, version",
-            conditional(13, if_version)
-        );
-        let mut update = query(sql)
-            .bind(u.user_name.as_str())
-            .bind(u.user_name.folded())
-            .bind(&u.external_id)
-            .bind(&u.display_name_folded)
-            .bind(u.active)
-            .bind(&u.doc)
-            .bind(u.password_hash.is_some())
-            .bind(u.password_hash.clone().flatten())
-            .bind(now)
-            .bind(&u.search)
-            .bind(id)
-            .bind(iam);
-        if let Some(v) = if_version {
-            update = update.bind(v);
-        }
-        let row = B::fetch_optional(&mut tx, update)
-            .await
-            .map_err(|e| unique(e, "users_iam_user_name"))?;
-        let Some(row) = row else {
-            return Err(missed::<B>(&mut tx, "users", iam, id.uuid()).await);
-        };
-        let (created, version) = (row.time("created")?, row.int("version")?);
-        if !u.emails_unchanged {
-            write_emails::<B>(&mut tx, id.uuid(), &u.search).await?;
-        }
-        audit::append_all::<B>(&mut tx, records, now).await?;
-        B::commit(tx).await?;
-        Ok(Stored {
-            id: id.uuid(),
-            doc: u.doc.clone(),
-            created,
-            last_modified: now,
-            version,
+        let (u, records) = (u.clone(), records.to_vec());
+        self.write(move |tx| {
+            Box::pin(async move {
+                let update = update_user(iam, id, &u, if_version, now);
+                let row = update_row::<B>(tx, "users", INDEX, iam, id.uuid(), update).await?;
+                let stored = updated(&row, id.uuid(), u.doc, now)?;
+                if !u.emails_unchanged {
+                    write_emails::<B>(tx, id.uuid(), &u.search).await?;
+                }
+                audit::append_all::<B>(tx, &records, now).await?;
+                Ok(stored)
+            })
         })
+        .await
     }
 
     async fn groups_of_users(

@@ -2,13 +2,17 @@
 //! without gaps and linked by hash; refused and empty writes append none.
 
 use scim_bridge::audit::{self, GENESIS, Record, Verifier};
+use scim_bridge::store::GroupPatch;
 use scim_bridge::store::accounts::AuditQuery;
-use scim_bridge::store::{GroupPatch, MemberDelta};
 use uuid::Uuid;
 
-use super::{Db, assert_mismatch, at, contract, user, users};
+use super::{Db, assert_conflict, assert_mismatch, at, contract, group, records_of, user, users};
 
-contract!(writes_append_a_linked_chain, audit_reads_page_and_filter);
+contract!(
+    writes_append_a_linked_chain,
+    audit_reads_page_and_filter,
+    writes_together_chain_only_what_stands
+);
 
 /// Every record after `after`, read a few at a time.
 async fn chain_after(db: &Db, after: i64) -> Vec<Record> {
@@ -36,18 +40,17 @@ async fn writes_append_a_linked_chain(db: &Db) {
     };
     // The domain's records of the member delta the store finds.
     let change = db.group_change(g, None).await;
-    let records = |d: &MemberDelta<'_>| change.records(d);
-    db.patch_group(db.iam, g.into(), &p, Some(1), &records, at(2))
+    db.patch_group(db.iam, g.into(), &p, Some(1), records_of(&change), at(2))
         .await
         .expect("patch");
     let after_writes = db.audit_head().await.unwrap();
 
     // Nothing is recorded for a refused write or one that changed nothing.
     assert_mismatch(
-        db.patch_group(db.iam, g.into(), &p, Some(1), &records, at(3))
+        db.patch_group(db.iam, g.into(), &p, Some(1), records_of(&change), at(3))
             .await,
     );
-    db.patch_group(db.iam, g.into(), &p, None, &records, at(3))
+    db.patch_group(db.iam, g.into(), &p, None, records_of(&change), at(3))
         .await
         .expect("no-op");
     let taken = user("b");
@@ -96,8 +99,12 @@ async fn writes_append_a_linked_chain(db: &Db) {
     let last = records.last().unwrap();
     assert_eq!((last.seq, &last.hash), (after_writes.0, &after_writes.1));
 
-    // The whole log, from its start: numbered without gaps, each record
-    // hashing its content and its predecessor's hash, ending at the head.
+    assert_intact(db).await;
+}
+
+/// Replays the whole log from its start: numbered without gaps, each record
+/// hashing its content and its predecessor's hash, ending at the head.
+async fn assert_intact(db: &Db) -> Vec<Record> {
     let all = chain_after(db, 0).await;
     assert_eq!((all[0].seq, &*all[0].prev_hash), (1, GENESIS));
     let mut v = Verifier::default();
@@ -105,7 +112,49 @@ async fn writes_append_a_linked_chain(db: &Db) {
         v.push(r).expect("intact chain");
         assert_eq!(r.hash, audit::hash(r));
     }
-    v.finish(after_writes.0, &after_writes.1).expect("head");
+    let (seq, hash) = db.audit_head().await.unwrap();
+    v.finish(seq, &hash).expect("head");
+    all
+}
+
+/// Writes that arrive together (on SQLite one transaction, each behind its
+/// own savepoint) chain in one line. A rename to a taken name is refused
+/// after it appended its record: the record goes with it, and the next
+/// write links to the last record that stands.
+async fn writes_together_chain_only_what_stands(db: &Db) {
+    db.group("taken", &[]).await;
+    let mut renames = Vec::new();
+    for i in 0..8 {
+        let g = db.group(&format!("g{i}"), &[]).await;
+        for name in [format!("free{i}"), "taken".to_owned()] {
+            let w = group(&name);
+            let change = db.group_change(g, Some(&w)).await;
+            renames.push((g, w, change));
+        }
+    }
+    let (head, _) = db.audit_head().await.unwrap();
+    let writes = renames.iter().map(|(g, w, change)| {
+        let p = GroupPatch {
+            group: Some(w),
+            ..Default::default()
+        };
+        async move {
+            let r = db.patch_group(db.iam, (*g).into(), &p, None, records_of(change), at(5));
+            r.await
+        }
+    });
+    let done = futures_util::future::join_all(writes).await;
+    for (r, (_, w, _)) in done.into_iter().zip(&renames) {
+        if w.display_name == "taken" {
+            assert_conflict(r, "groups_iam_display_name");
+        } else {
+            assert_eq!(r.expect("rename").doc["displayName"], w.display_name);
+        }
+    }
+    let all = assert_intact(db).await;
+    let appended: Vec<_> = all.iter().filter(|r| r.seq > head).collect();
+    assert_eq!(appended.len(), 8, "one record per rename that stands");
+    assert!(appended.iter().all(|r| r.action == "group.updated"));
 }
 
 async fn audit_reads_page_and_filter(db: &Db) {

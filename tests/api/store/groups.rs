@@ -7,11 +7,12 @@ use futures_util::TryStreamExt;
 use scim_bridge::directory::changes;
 use scim_bridge::ids::IamId;
 use scim_bridge::store::nesting::NestingRefusal;
-use scim_bridge::store::{GroupPatch, MemberDelta, MemberKind, Result, StoreError, Stored};
+use scim_bridge::store::{GroupPatch, MemberKind, Result, StoreError, Stored};
 use uuid::Uuid;
 
 use super::{
-    Db, assert_conflict, assert_mismatch, assert_not_found, at, contract, group, scim, users,
+    Db, assert_conflict, assert_mismatch, assert_not_found, at, contract, group, records_of, scim,
+    users,
 };
 
 contract!(
@@ -25,7 +26,7 @@ contract!(
 async fn replace(db: &Db, id: Uuid, name: &str, v: Option<i64>, t: i64) -> Result<Stored> {
     let g = group(name);
     let change = db.group_change(id, Some(&g)).await;
-    db.replace_group(db.iam, id.into(), &g, &[], v, &|d| change.records(d), at(t))
+    db.replace_group(db.iam, id.into(), &g, &[], v, records_of(&change), at(t))
         .await
 }
 
@@ -53,15 +54,8 @@ async fn patch(
         remove_all,
     };
     let change = db.group_change(g, doc.as_ref()).await;
-    db.patch_group(
-        db.iam,
-        g.into(),
-        &p,
-        if_version,
-        &|d| change.records(d),
-        at(t),
-    )
-    .await
+    db.patch_group(db.iam, g.into(), &p, if_version, records_of(&change), at(t))
+        .await
 }
 
 async fn group_versions_and_names(db: &Db) {
@@ -176,8 +170,8 @@ async fn member_deltas_change_only_what_they_must(db: &Db) {
     // replace_group replaces the whole list.
     let (team, ac) = (group("team"), users(&[a, c]));
     let change = db.group_change(g, Some(&team)).await;
-    let records = |d: &MemberDelta<'_>| change.records(d);
-    let r = db.replace_group(db.iam, g.into(), &team, &ac, Some(5), &records, at(70));
+    let records = records_of(&change);
+    let r = db.replace_group(db.iam, g.into(), &team, &ac, Some(5), records, at(70));
     assert_eq!(r.await.expect("replace").version, 6);
     assert_eq!(member_ids(db, g).await, set(&[a, c]));
 }
@@ -284,8 +278,8 @@ async fn nesting_is_read_through_and_cycles_refused(db: &Db) {
     assert_eq!(named, ["\"C\"", "\"A\"", "\"B\"", "\"C\""], "in order");
     let doc = group("C");
     let change = db.group_change(c, Some(&doc)).await;
-    let records = |d: &MemberDelta<'_>| change.records(d);
-    let r = db.replace_group(db.iam, c.into(), &doc, &into_c, None, &records, at(5));
+    let records = records_of(&change);
+    let r = db.replace_group(db.iam, c.into(), &doc, &into_c, None, records, at(5));
     cycle(r.await);
     let itself = [(c, MemberKind::Group)];
     cycle(patch(db, c, (&itself, &[], true), None, None, 5).await);

@@ -18,7 +18,9 @@ use scim_bridge::scim::resource::{fold_case, normalize};
 use scim_bridge::scim::schema::{GROUP_RESOURCE, USER_RESOURCE};
 use scim_bridge::scim::search_doc;
 use scim_bridge::scim::user_name::UserName;
-use scim_bridge::store::{self, DynStore, GroupWrite, MemberKind, Store, StoreError, UserWrite};
+use scim_bridge::store::{
+    self, DynStore, GroupRecords, GroupWrite, MemberKind, Store, StoreError, UserWrite,
+};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -151,6 +153,12 @@ macro_rules! contract {
     )+};
 }
 use contract;
+
+/// The records of `change`, as storage asks for them.
+pub fn records_of(change: &GroupChange) -> GroupRecords {
+    let change = change.clone();
+    Box::new(move |d| change.records(d))
+}
 
 /// A fixed instant `secs` after a base, exact to the microsecond (what
 /// both databases keep), so that what comes back can be compared.

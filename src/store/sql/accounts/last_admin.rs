@@ -9,6 +9,31 @@ use super::super::{Backend, Record, Ty, query};
 use crate::store::accounts::{LAST_USER_ADMIN, LastAdmin};
 use crate::store::{Result, StoreError};
 
+/// A [`LastAdmin`] owned, for a write that runs on another task (SQLite's
+/// group commit).
+pub(super) struct Guard {
+    permission: String,
+    admins_after: Vec<Uuid>,
+}
+
+impl From<LastAdmin<'_>> for Guard {
+    fn from(g: LastAdmin<'_>) -> Self {
+        Guard {
+            permission: g.permission.to_owned(),
+            admins_after: g.admins_after.to_vec(),
+        }
+    }
+}
+
+impl Guard {
+    pub fn get(&self) -> LastAdmin<'_> {
+        LastAdmin {
+            permission: &self.permission,
+            admins_after: &self.admins_after,
+        }
+    }
+}
+
 /// The key of the lock that runs these checks one at a time.
 const LAST_ADMIN_LOCK: i64 = 7213;
 

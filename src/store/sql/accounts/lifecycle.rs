@@ -9,7 +9,8 @@ use uuid::Uuid;
 use super::super::lists::check_version;
 use super::super::users::write_emails;
 use super::super::{Backend, SqlStore, audit, query, unique};
-use super::{attributes, grants, last_admin, user_exists};
+use super::last_admin::{self, Guard};
+use super::{attributes, grants, user_exists};
 use crate::audit::Entry;
 use crate::ids::{IamId, UserId};
 use crate::store::Result;
@@ -76,6 +77,8 @@ impl<B: Backend> Lifecycle for SqlStore<B> {
         B::commit(tx).await
     }
 
+    /// Through `Backend::write`: an identity provider's DELETEs share an
+    /// fsync on SQLite (group commit).
     async fn delete_account(
         &self,
         user: UserId,
@@ -84,25 +87,30 @@ impl<B: Backend> Lifecycle for SqlStore<B> {
         entry: &Entry,
         now: OffsetDateTime,
     ) -> Result<()> {
-        let mut tx = self.begin().await?;
-        match scim {
-            Some((iam, version)) => {
-                check_version::<B>(&mut tx, "users", iam, user.uuid(), version).await?;
-            }
-            None => user_exists::<B>(&mut tx, user.uuid()).await?,
-        }
-        last_admin::check::<B>(&mut tx, user.uuid(), guard).await?;
-        for sql in [
-            "DELETE FROM group_members WHERE member_id = $1",
-            "DELETE FROM attributes WHERE owner_id = $1",
-            "DELETE FROM users WHERE id = $1",
-        ] {
-            B::execute(&mut tx, query(sql).bind(user)).await?;
-        }
-        audit::append::<B>(&mut tx, entry, now).await?;
-        B::commit(tx).await
+        let (guard, entry) = (Guard::from(guard), entry.clone());
+        self.write(move |tx| {
+            Box::pin(async move {
+                match scim {
+                    Some((iam, version)) => {
+                        check_version::<B>(tx, "users", iam, user.uuid(), version).await?;
+                    }
+                    None => user_exists::<B>(tx, user.uuid()).await?,
+                }
+                last_admin::check::<B>(tx, user.uuid(), guard.get()).await?;
+                for sql in [
+                    "DELETE FROM group_members WHERE member_id = $1",
+                    "DELETE FROM attributes WHERE owner_id = $1",
+                    "DELETE FROM users WHERE id = $1",
+                ] {
+                    B::execute(tx, query(sql).bind(user)).await?;
+                }
+                audit::append::<B>(tx, &entry, now).await
+            })
+        })
+        .await
     }
 
+    /// Through `Backend::write` (group commit on SQLite).
     async fn deprovision_user(
         &self,
         iam: IamId,
@@ -112,33 +120,37 @@ impl<B: Backend> Lifecycle for SqlStore<B> {
         entry: &Entry,
         now: OffsetDateTime,
     ) -> Result<()> {
-        let mut tx = self.begin().await?;
-        check_version::<B>(&mut tx, "users", iam, user.uuid(), if_version).await?;
-        last_admin::check::<B>(&mut tx, user.uuid(), guard).await?;
-        B::execute(
-            &mut tx,
-            query(
-                "DELETE FROM group_members WHERE member_id = $1
-                   AND group_id IN (SELECT id FROM groups WHERE iam_id = $2)",
-            )
-            .bind(user)
-            .bind(iam),
-        )
-        .await?;
-        B::execute(
-            &mut tx,
-            query(
-                "UPDATE users SET iam_id = NULL, deprovisioned = $1, deprovisioned_from = $2,
-                     last_modified = $1, version = version + 1
-                 WHERE id = $3",
-            )
-            .bind(now)
-            .bind(iam)
-            .bind(user),
-        )
-        .await?;
-        audit::append::<B>(&mut tx, entry, now).await?;
-        B::commit(tx).await
+        let (guard, entry) = (Guard::from(guard), entry.clone());
+        self.write(move |tx| {
+            Box::pin(async move {
+                check_version::<B>(tx, "users", iam, user.uuid(), if_version).await?;
+                last_admin::check::<B>(tx, user.uuid(), guard.get()).await?;
+                B::execute(
+                    tx,
+                    query(
+                        "DELETE FROM group_members WHERE member_id = $1
+                           AND group_id IN (SELECT id FROM groups WHERE iam_id = $2)",
+                    )
+                    .bind(user)
+                    .bind(iam),
+                )
+                .await?;
+                B::execute(
+                    tx,
+                    query(
+                        "UPDATE users SET iam_id = NULL, deprovisioned = $1,
+                             deprovisioned_from = $2, last_modified = $1, version = version + 1
+                         WHERE id = $3",
+                    )
+                    .bind(now)
+                    .bind(iam)
+                    .bind(user),
+                )
+                .await?;
+                audit::append::<B>(tx, &entry, now).await
+            })
+        })
+        .await
     }
 
     async fn migrate_account(
