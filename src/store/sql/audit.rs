@@ -17,8 +17,12 @@ pub async fn append<B: Backend>(tx: &mut B::Conn, e: &Entry, now: OffsetDateTime
 }
 
 /// Appends audit records in order inside the caller's write transaction:
-/// the chain's head is read (and, in PostgreSQL, locked) and moved once
-/// for all of them.
+/// the chain's head is read (and, in PostgreSQL, locked) once, and moves
+/// with each chunk of records, in the statement that inserts them. Several
+/// writes of one SQLite group commit append in turn inside its one
+/// transaction, each behind its own savepoint: a write that rolls back
+/// takes its records and its move of the head with it, so the next write
+/// links to the last record that stands.
 pub async fn append_all<B: Backend>(
     tx: &mut B::Conn,
     entries: &[Entry],
@@ -37,7 +41,7 @@ pub async fn append_all<B: Backend>(
     .await?;
     let (mut seq, mut hash) = (head.int("seq")?, head.text("hash")?);
     let rows = B::DIALECT.rows(
-        1,
+        3,
         &[
             ("seq", Ty::Int),
             ("id", Ty::Uuid),
@@ -53,11 +57,16 @@ pub async fn append_all<B: Backend>(
             ("hash", Ty::Text),
         ],
     );
-    let sql = format!(
+    let insert = format!(
         "INSERT INTO audit_log (seq, id, at, actor, action, target_kind, target_id, outcome,
                                 request_id, attributes, prev_hash, hash)
          SELECT t.seq, t.id, t.at, t.actor, t.action, t.target_kind, t.target_id, t.outcome,
                 t.request_id, t.attributes, t.prev_hash, t.hash FROM {rows}"
+    );
+    // The head ($1, $2: the chunk's last record) moves with the records.
+    let sql = B::DIALECT.together(
+        "UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1",
+        &insert,
     );
     for chunk in entries.chunks(AUDIT_CHUNK) {
         let mut c = Columns::default();
@@ -77,15 +86,12 @@ pub async fn append_all<B: Backend>(
             (seq, hash) = (r.seq, r.hash.clone());
             c.hash.push(Some(r.hash));
         }
-        B::execute(tx, query(sql.clone()).bind(c.into_bind())).await?;
-    }
-    B::execute(
-        tx,
-        query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
+        let q = query(sql.clone())
             .bind(seq)
-            .bind(hash),
-    )
-    .await?;
+            .bind(hash.as_str())
+            .bind(c.into_bind());
+        B::execute(tx, q).await?;
+    }
     Ok(())
 }
 

@@ -27,6 +27,18 @@ impl Dialect {
         }
     }
 
+    /// Two writes as one statement, one round trip to the database:
+    /// `first`, then `then`. PostgreSQL prepares one command at a time, so
+    /// there `first` is a data-modifying WITH (which always runs to
+    /// completion, read or not); SQLite has none, and runs the statements
+    /// of one string in turn (sqlx binds each one's `$n` by number).
+    pub fn together(self, first: &str, then: &str) -> String {
+        match self {
+            Dialect::Sqlite => format!("{first}; {then}"),
+            Dialect::Postgres => format!("WITH moved AS ({first}) {then}"),
+        }
+    }
+
     /// A subquery of the values of list parameter `$n`, for `IN (...)`.
     pub fn each(self, n: usize, ty: Ty) -> String {
         match self {
