@@ -143,6 +143,10 @@ async fn run_batch(
         }
         return (finishes, outcome);
     }
+    // Each job behind a savepoint of its own, left open rather than
+    // released (a round trip fewer per job): a job that fails rolls back to
+    // the most recent savepoint of the name, its own, and COMMIT ends them
+    // all with the transaction.
     let mut failure = None;
     for job in jobs {
         if let Err(e) = exec(conn, "SAVEPOINT w").await {
@@ -151,15 +155,7 @@ async fn run_batch(
         }
         let (ok, finish) = job(conn).await;
         finishes.push(finish);
-        let end = if ok {
-            exec(conn, "RELEASE w").await
-        } else {
-            match exec(conn, "ROLLBACK TO w").await {
-                Ok(()) => exec(conn, "RELEASE w").await,
-                Err(e) => Err(e),
-            }
-        };
-        if let Err(e) = end {
+        if !ok && let Err(e) = exec(conn, "ROLLBACK TO w").await {
             failure = Some(e.to_string());
             break;
         }
