@@ -55,28 +55,17 @@ pub(super) async fn insert_user_rows<B: Backend>(
     u: &UserWrite,
     now: OffsetDateTime,
 ) -> Result<()> {
-    B::execute(
-        tx,
-        query(
-            "INSERT INTO users (id, iam_id, user_name, user_name_folded, external_id,
-                                display_name_folded, active, doc, password_hash, created,
-                                last_modified, version, search)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, 1, $11)",
-        )
-        .bind(id)
-        .bind(iam)
-        .bind(u.user_name.as_str())
-        .bind(u.user_name.folded())
-        .bind(&u.external_id)
-        .bind(&u.display_name_folded)
-        .bind(u.active)
-        .bind(&u.doc)
+    let insert = query(
+        "INSERT INTO users (id, iam_id, user_name, user_name_folded, external_id,
+                            display_name_folded, active, doc, password_hash, created,
+                            last_modified, version, search)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, 1, $11)",
+    );
+    let insert = bind_columns(insert.bind(id).bind(iam), u)
         .bind(u.password_hash.clone().flatten())
         .bind(now)
-        .bind(&u.search),
-    )
-    .await
-    .map_err(|e| unique(e, INDEX))?;
+        .bind(&u.search);
+    B::execute(tx, insert).await.map_err(|e| unique(e, INDEX))?;
     // A new user has no rows to delete first.
     insert_emails::<B>(tx, id, &u.search).await
 }
@@ -92,6 +81,18 @@ pub(super) async fn create_user_rows<B: Backend>(
 ) -> Result<()> {
     insert_user_rows::<B>(tx, iam, id, u, now).await?;
     super::accounts::grant_defaults::<B>(tx, id, grants, now).await
+}
+
+/// Binds a user's identity columns in the order every statement that
+/// writes them lists them: userName (as given, and folded), externalId,
+/// the folded displayName, active, the document.
+pub(super) fn bind_columns(q: Query, u: &UserWrite) -> Query {
+    q.bind(u.user_name.as_str())
+        .bind(u.user_name.folded())
+        .bind(&u.external_id)
+        .bind(&u.display_name_folded)
+        .bind(u.active)
+        .bind(&u.doc)
 }
 
 /// The statement that sets a user's document and columns, moves its
@@ -113,13 +114,7 @@ fn update_user(
          WHERE id = $11 AND iam_id = $12{} RETURNING created, version",
         conditional(13, if_version)
     );
-    let update = query(sql)
-        .bind(u.user_name.as_str())
-        .bind(u.user_name.folded())
-        .bind(&u.external_id)
-        .bind(&u.display_name_folded)
-        .bind(u.active)
-        .bind(&u.doc)
+    let update = bind_columns(query(sql), u)
         .bind(u.password_hash.is_some())
         .bind(u.password_hash.clone().flatten())
         .bind(now)

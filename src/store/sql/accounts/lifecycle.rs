@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::super::lists::check_version;
-use super::super::users::write_emails;
+use super::super::users::{bind_columns, write_emails};
 use super::super::{Backend, SqlStore, audit, query, unique};
 use super::last_admin::{self, Guard};
 use super::{attributes, grants, user_exists};
@@ -163,28 +163,20 @@ impl<B: Backend> Lifecycle for SqlStore<B> {
         let u = to.user;
         let mut tx = self.begin().await?;
         user_exists::<B>(&mut tx, user).await?;
-        B::execute(
-            &mut tx,
-            query(
-                "UPDATE users SET iam_id = $1, deprovisioned = NULL, deprovisioned_from = NULL,
-                     user_name = $2, user_name_folded = $3, external_id = $4,
-                     display_name_folded = $5, active = $6, doc = $7, search = $8,
-                     last_modified = $9, version = version + 1
-                 WHERE id = $10",
-            )
-            .bind(to.iam)
-            .bind(u.user_name.as_str())
-            .bind(u.user_name.folded())
-            .bind(&u.external_id)
-            .bind(&u.display_name_folded)
-            .bind(u.active)
-            .bind(&u.doc)
+        let update = query(
+            "UPDATE users SET iam_id = $1, deprovisioned = NULL, deprovisioned_from = NULL,
+                 user_name = $2, user_name_folded = $3, external_id = $4,
+                 display_name_folded = $5, active = $6, doc = $7, search = $8,
+                 last_modified = $9, version = version + 1
+             WHERE id = $10",
+        );
+        let update = bind_columns(update.bind(to.iam), u)
             .bind(&u.search)
             .bind(now)
-            .bind(user),
-        )
-        .await
-        .map_err(|e| unique(e, "users_iam_user_name"))?;
+            .bind(user);
+        B::execute(&mut tx, update)
+            .await
+            .map_err(|e| unique(e, "users_iam_user_name"))?;
         write_emails::<B>(&mut tx, user, &u.search).await?;
         // The memberships were the identity provider's it leaves; the
         // built-in IAM's internal groups are the internal IAM's own.
