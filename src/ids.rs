@@ -1,6 +1,6 @@
-//! Typed ids: a user's, a group's and an IAM's are all UUIDs, so a method
-//! taking two of them would compile with them swapped. These newtypes make
-//! the swap a type error, in the domain and in the storage traits alike
+//! Typed ids: a user's, a group's, an IAM's and a data source's are all
+//! UUIDs, so a method taking two of them would compile with them swapped.
+//! These newtypes make the swap a type error, in the domain and in the storage traits alike
 //! (they bind as the UUID they wrap); on the wire each is the bare UUID.
 
 use std::fmt;
@@ -68,6 +68,10 @@ id!(
 id!(
     /// An IAM.
     IamId
+);
+id!(
+    /// A registered data source.
+    DataSourceId
 );
 
 #[cfg(test)]

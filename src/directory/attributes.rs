@@ -2,7 +2,7 @@
 //! attribute mapping), the managed layer administrators write, what an
 //! account inherits from its groups, and their union.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::Serialize;
 use serde_json::Value;
@@ -13,6 +13,7 @@ use super::grants::GroupsByIam;
 use super::ids::{GroupId, UserId};
 use super::permissions::may;
 use super::{Directory, Error, Result, changes, truncate};
+use crate::policy::{self, AttributeSource};
 use crate::store::accounts::{Account, AttributeOp};
 
 /// An attribute key or value: printable, bounded.
@@ -142,6 +143,60 @@ fn merge(into: &mut Layer, from: &Layer) {
     }
 }
 
+/// Where each attribute value of an account comes from (see
+/// `Directory::attribute_sources`): what the account view shows as
+/// layers and what a policy evaluation reads with its provenance.
+#[derive(Debug, Clone, Default)]
+pub(super) struct AttributeSources {
+    /// (SCIM path, key, value), through the IAM's attribute mapping.
+    identity_provider: Vec<(String, String, String)>,
+    /// (key, value) set on the account.
+    managed: Vec<(String, String)>,
+    /// (group name, key, value) set on a group the account is in.
+    inherited: Vec<(String, String, String)>,
+}
+
+impl AttributeSources {
+    fn layers(&self) -> AttributeLayers {
+        let idp = layer(
+            self.identity_provider
+                .iter()
+                .map(|(_, k, v)| (k.clone(), v.clone())),
+        );
+        let managed = layer(self.managed.iter().cloned());
+        let inherited = layer(
+            self.inherited
+                .iter()
+                .map(|(_, k, v)| (k.clone(), v.clone())),
+        );
+        let mut effective = idp.clone();
+        merge(&mut effective, &managed);
+        merge(&mut effective, &inherited);
+        AttributeLayers {
+            identity_provider: idp,
+            managed,
+            inherited,
+            effective,
+        }
+    }
+
+    /// Gives `account` every value, each with where it comes from.
+    pub(super) fn add_to(&self, account: &mut policy::Account) {
+        for (path, k, v) in &self.identity_provider {
+            let source = AttributeSource::IdentityProvider {
+                path: Some(path.clone()),
+            };
+            account.add_attribute(k, v, source);
+        }
+        for (k, v) in &self.managed {
+            account.add_attribute(k, v, AttributeSource::Managed);
+        }
+        for (group, k, v) in &self.inherited {
+            account.add_attribute(k, v, AttributeSource::Group(group.clone()));
+        }
+    }
+}
+
 /// A parsed attribute PATCH of the admin API.
 pub(crate) fn attribute_ops(body: &Value) -> Result<Vec<AttributeOp>> {
     let ops = body
@@ -206,31 +261,41 @@ impl Directory {
         account: &Account,
         groups: &GroupsByIam,
     ) -> Result<AttributeLayers> {
-        let mut idp = Layer::new();
+        Ok(self.attribute_sources(account, groups).await?.layers())
+    }
+
+    /// Every attribute value of an account and where it comes from: the
+    /// identity provider's document through its IAM's mapping, and the
+    /// managed attributes of the account and of its groups (`groups`, read
+    /// by the caller), read together.
+    pub(super) async fn attribute_sources(
+        &self,
+        account: &Account,
+        groups: &GroupsByIam,
+    ) -> Result<AttributeSources> {
+        let mut out = AttributeSources::default();
         if let Some(iam) = account.iam_id.or(account.deprovisioned_from) {
             for (path, key) in self.iam_settings(iam).await?.attribute_mapping {
-                let values = values_at(&account.doc, &path);
-                if !values.is_empty() {
-                    idp.entry(key).or_default().extend(values);
+                for value in values_at(&account.doc, &path) {
+                    out.identity_provider
+                        .push((path.clone(), key.clone(), value));
                 }
             }
         }
-        let managed = layer(self.store.attributes(account.id).await?);
-        let mut inherited = Layer::new();
-        for (_, groups) in groups {
-            for g in groups {
-                merge(&mut inherited, &layer(self.store.attributes(g.id).await?));
+        let names: HashMap<Uuid, &str> = groups
+            .iter()
+            .flat_map(|(_, gs)| gs.iter().map(|g| (g.id, g.display_name.as_str())))
+            .collect();
+        let owners: Vec<Uuid> = std::iter::once(account.id)
+            .chain(names.keys().copied())
+            .collect();
+        for (owner, key, value) in self.store.attributes(&owners).await? {
+            match names.get(&owner) {
+                Some(group) => out.inherited.push((group.to_string(), key, value)),
+                None => out.managed.push((key, value)),
             }
         }
-        let mut effective = idp.clone();
-        merge(&mut effective, &managed);
-        merge(&mut effective, &inherited);
-        Ok(AttributeLayers {
-            identity_provider: idp,
-            managed,
-            inherited,
-            effective,
-        })
+        Ok(out)
     }
 
     pub async fn patch_attributes(
@@ -270,6 +335,7 @@ impl Directory {
         if !self.store.group_exists(group.uuid()).await? {
             return Err(Error::not_found(format!("no group with id {group}")));
         }
-        Ok(layer(self.store.attributes(group.uuid()).await?))
+        let owned = self.store.attributes(&[group.uuid()]).await?;
+        Ok(layer(owned.into_iter().map(|(_, k, v)| (k, v))))
     }
 }

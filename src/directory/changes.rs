@@ -8,7 +8,9 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::audit::{Entry, changed, present};
+use crate::ids::DataSourceId;
 use crate::store::accounts::{AttributeDelta, GrantDelta};
+use crate::store::governance::{DataSource, StoredPolicy, Tag};
 use crate::store::transfer::{ImportItem, Outcome};
 use crate::store::{GroupWrite, MemberDelta, MemberKind, UserWrite};
 
@@ -160,6 +162,69 @@ pub fn attributes_changed(
         }
     }
     out
+}
+
+/// One `action` record per tag (`tag.created` for the tags a create made
+/// or restored, its missing ancestors included; `tag.deleted` for the tag
+/// and those below it).
+pub fn tags_changed(audit: &Entry, action: &'static str, tags: &[Tag]) -> Vec<Entry> {
+    tags.iter()
+        .map(|t| {
+            let mut names = vec!["name"];
+            if t.description.is_some() {
+                names.push("description");
+            }
+            record(audit, action, "Tag", t.id).attributes(names)
+        })
+        .collect()
+}
+
+/// A data source registered: its name, each tag on it (`tags.<name>`),
+/// and whether it has columns and owners.
+pub fn data_source_created(audit: &Entry, s: &DataSource) -> Entry {
+    let mut names = vec!["name".to_owned()];
+    names.extend(s.tags.iter().map(|t| format!("tags.{t}")));
+    if !s.columns.is_empty() {
+        names.push("columns".to_owned());
+    }
+    if !s.owners.is_empty() {
+        names.push("owners".to_owned());
+    }
+    record(audit, "data_source.created", "DataSource", s.id.uuid()).attributes(names)
+}
+
+/// One `data_source.tagged` record per tag a write put on a data source
+/// (that did not carry it), naming `tags.<name>`.
+pub fn data_source_tagged(audit: &Entry, id: DataSourceId, tags: &[String]) -> Vec<Entry> {
+    tags.iter()
+        .map(|t| tag_record(audit, "data_source.tagged", id, t))
+        .collect()
+}
+
+pub fn data_source_untagged(audit: &Entry, id: DataSourceId, tag: &str) -> Entry {
+    tag_record(audit, "data_source.untagged", id, tag)
+}
+
+fn tag_record(audit: &Entry, action: &'static str, id: DataSourceId, tag: &str) -> Entry {
+    record(audit, action, "DataSource", id.uuid()).attributes([format!("tags.{tag}")])
+}
+
+pub fn data_source_deleted(audit: &Entry, id: DataSourceId) -> Entry {
+    record(audit, "data_source.deleted", "DataSource", id.uuid())
+}
+
+/// A policy created: the fields of its canonical document.
+pub fn policy_created(audit: &Entry, p: &StoredPolicy) -> Entry {
+    record(audit, "policy.created", "Policy", p.id).attributes(present(&p.document))
+}
+
+/// A policy replaced over `old`: the fields of its document that differ.
+pub fn policy_updated(audit: &Entry, old: &StoredPolicy, document: &Value) -> Entry {
+    record(audit, "policy.updated", "Policy", old.id).attributes(changed(&old.document, document))
+}
+
+pub fn policy_deleted(audit: &Entry, old: &StoredPolicy) -> Entry {
+    record(audit, "policy.deleted", "Policy", old.id)
 }
 
 /// The record of one imported item, as `<kind>.imported` (by the command

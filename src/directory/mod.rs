@@ -11,6 +11,7 @@ pub mod bulk;
 pub mod changes;
 pub mod cursor;
 mod error;
+pub mod governance;
 pub mod grants;
 pub mod groups;
 pub mod guard;

@@ -18,6 +18,10 @@ pub const APPLICATION_ADMIN: &str = "APPLICATION_ADMIN";
 pub const GOVERNANCE: &str = "GOVERNANCE";
 /// Reads the audit log.
 pub const AUDIT: &str = "AUDIT";
+/// Registers data sources.
+pub const CREATE_DATA_SOURCE: &str = "CREATE_DATA_SOURCE";
+/// Reads policy information: what a policy decides for an account.
+pub const FETCH_POLICY_INFO: &str = "FETCH_POLICY_INFO";
 
 /// Permissions that change who holds what (grants, IAM settings, SCIM
 /// tokens): an identity provider that is not the admins' source may not
@@ -28,7 +32,9 @@ pub const POWER_PERMISSIONS: [&str; 2] = [USER_ADMIN, APPLICATION_ADMIN];
 /// The directory method doing the operation checks it (`Ctx::require`);
 /// a surface uses `Ctx::may` only to decide what to show.
 pub mod may {
-    use super::{APPLICATION_ADMIN, AUDIT, GOVERNANCE, USER_ADMIN};
+    use super::{
+        APPLICATION_ADMIN, AUDIT, CREATE_DATA_SOURCE, FETCH_POLICY_INFO, GOVERNANCE, USER_ADMIN,
+    };
     /// Read accounts, groups and their members.
     pub const READ_ACCOUNTS: &[&str] = &[USER_ADMIN, GOVERNANCE];
     /// Change accounts, groups, permissions, attributes; delete, migrate.
@@ -43,6 +49,17 @@ pub mod may {
     /// Report usage events (what an application integrated with the
     /// bridge does; no person's data).
     pub const REPORT_USAGE: &[&str] = &[APPLICATION_ADMIN, USER_ADMIN];
+    /// Create and delete tags and global subscription policies.
+    pub const GOVERN: &[&str] = &[GOVERNANCE];
+    /// Register a data source.
+    pub const CREATE_DATA_SOURCES: &[&str] = &[CREATE_DATA_SOURCE, GOVERNANCE];
+    /// Tag, untag or delete any data source (its owners may too, their own).
+    pub const MANAGE_DATA_SOURCES: &[&str] = &[GOVERNANCE];
+    /// Read tags, data sources and policies.
+    pub const READ_GOVERNANCE: &[&str] =
+        &[GOVERNANCE, CREATE_DATA_SOURCE, FETCH_POLICY_INFO, AUDIT];
+    /// Ask what the policies decide for an account and a data source.
+    pub const EVALUATE_POLICIES: &[&str] = &[GOVERNANCE, AUDIT, FETCH_POLICY_INFO];
 }
 
 impl Ctx {

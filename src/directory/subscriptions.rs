@@ -7,10 +7,10 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::accounts::{Ctx, not_found_as_account};
-use super::ids::UserId;
+use super::ids::{DataSourceId, UserId};
 use super::permissions::may;
 use super::{Directory, Error, Result, Timestamp};
-use crate::store::accounts::Subscription;
+use crate::store::accounts::{LinkedSubscription, Subscription};
 
 impl Directory {
     pub async fn subscriptions(&self, ctx: &Ctx, user: UserId) -> Result<Vec<SubscriptionView>> {
@@ -39,7 +39,7 @@ impl Directory {
             }
             Ok(s.to_owned())
         };
-        let data_source = text("dataSource")?;
+        let data_source = self.subscribed_source(body, &text).await?;
         let role = match body.get("role") {
             None | Some(Value::Null) => "subscriber".to_owned(),
             _ => text("role")?,
@@ -73,11 +73,45 @@ impl Directory {
             .entry("subscription.created")
             .target("User", user.uuid())
             .attributes(["subscriptions"]);
-        self.store
+        let data_source_id = self
+            .store
             .add_subscription(&s, &entry, now)
             .await
             .map_err(|e| not_found_as_account(e, user))?;
-        Ok(SubscriptionView::from(&s))
+        Ok(SubscriptionView::from(&LinkedSubscription {
+            subscription: s,
+            data_source_id,
+        }))
+    }
+
+    /// The data source a new subscription names: a registered one by
+    /// `dataSourceId` (`dataSource`, if given too, must be its name), or
+    /// free text in `dataSource` (linked once a data source of that name
+    /// is registered).
+    async fn subscribed_source(
+        &self,
+        body: &Value,
+        text: &impl Fn(&str) -> Result<String>,
+    ) -> Result<String> {
+        let id = match body.get("dataSourceId") {
+            None | Some(Value::Null) => return text("dataSource"),
+            Some(v) => v
+                .as_str()
+                .and_then(|s| s.parse::<DataSourceId>().ok())
+                .ok_or_else(|| Error::invalid_value("'dataSourceId' must be a data source id"))?,
+        };
+        let source = self
+            .store
+            .data_source(id)
+            .await?
+            .ok_or_else(|| Error::not_found(format!("no data source with id {id}")))?;
+        match body.get("dataSource") {
+            None | Some(Value::Null) => Ok(source.name),
+            Some(named) if named.as_str() == Some(source.name.as_str()) => Ok(source.name),
+            Some(_) => Err(Error::invalid_value(
+                "'dataSource' must be the name of the data source 'dataSourceId' names",
+            )),
+        }
     }
 
     pub async fn remove_subscription(&self, ctx: &Ctx, user: UserId, id: Uuid) -> Result<()> {
@@ -105,17 +139,22 @@ impl Directory {
 #[serde(rename_all = "camelCase")]
 pub struct SubscriptionView {
     pub id: Uuid,
+    /// The data source's name, or the free text it was subscribed under.
     pub data_source: String,
+    /// The registered data source; none while `dataSource` names none.
+    pub data_source_id: Option<DataSourceId>,
     pub role: String,
     pub subscribed: Timestamp,
     pub expires: Option<Timestamp>,
 }
 
-impl From<&Subscription> for SubscriptionView {
-    fn from(s: &Subscription) -> Self {
+impl From<&LinkedSubscription> for SubscriptionView {
+    fn from(l: &LinkedSubscription) -> Self {
+        let s = &l.subscription;
         SubscriptionView {
             id: s.id,
             data_source: s.data_source.clone(),
+            data_source_id: l.data_source_id,
             role: s.role.clone(),
             subscribed: Timestamp(s.subscribed),
             expires: s.expires.map(Timestamp),

@@ -162,7 +162,7 @@ fn text<'a>(body: &'a Value, key: &str) -> Result<&'a str, AdminError> {
         .ok_or_else(|| AdminError::bad(format!("'{key}' must be a string")))
 }
 
-fn number(
+pub(crate) fn number(
     q: &HashMap<String, String>,
     key: &str,
     default: u64,
@@ -197,7 +197,7 @@ fn date_time(q: &HashMap<String, String>, key: &str) -> Result<Option<OffsetDate
         .transpose()
 }
 
-fn created(body: impl serde::Serialize) -> Response {
+pub(crate) fn created(body: impl serde::Serialize) -> Response {
     (StatusCode::CREATED, Json(body)).into_response()
 }
 

@@ -8,6 +8,7 @@ pub mod console;
 pub mod discovery;
 pub mod error;
 pub mod extract;
+pub mod governance;
 pub mod json;
 pub mod limits;
 pub mod me;
@@ -172,6 +173,28 @@ fn admin_api() -> OpenApiRouter<AppState> {
         .routes(routes!(admin::create_token))
         .routes(routes!(admin::revoke_token))
         .routes(routes!(admin::list_permissions, admin::create_permission))
+        .routes(routes!(governance::list_tags, governance::create_tag))
+        .routes(routes!(governance::delete_tag))
+        .routes(routes!(
+            governance::list_data_sources,
+            governance::create_data_source
+        ))
+        .routes(routes!(
+            governance::get_data_source,
+            governance::delete_data_source
+        ))
+        .routes(routes!(governance::tag_data_source))
+        .routes(routes!(governance::untag_data_source))
+        .routes(routes!(
+            governance::list_policies,
+            governance::create_policy
+        ))
+        .routes(routes!(
+            governance::get_policy,
+            governance::replace_policy,
+            governance::delete_policy
+        ))
+        .routes(routes!(governance::evaluate))
 }
 
 /// The canonical spelling of each SCIM endpoint segment: clients send

@@ -177,7 +177,11 @@ pub struct Migration {
 #[derive(ToSchema)]
 #[schema(rename_all = "camelCase")]
 pub struct NewSubscription {
-    pub data_source: String,
+    /// A registered data source.
+    pub data_source_id: Option<Uuid>,
+    /// Its name; or, without `dataSourceId`, free text naming a data
+    /// source not registered (yet): linked once one of that name is.
+    pub data_source: Option<String>,
     /// `subscriber` when left out.
     pub role: Option<String>,
     /// In the future, RFC 3339.

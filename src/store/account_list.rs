@@ -108,7 +108,7 @@ fn fts_phrase(s: &str) -> String {
 
 /// A `LIKE` pattern matching the text anywhere (`\` escapes the wildcards
 /// and itself, PostgreSQL's default escape).
-fn like_anywhere(s: &str) -> String {
+pub(crate) fn like_anywhere(s: &str) -> String {
     let mut p = String::with_capacity(s.len() + 2);
     p.push('%');
     for c in s.chars() {

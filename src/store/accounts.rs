@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::Result;
 use crate::audit::{Entry, Record};
-use crate::ids::{IamId, UserId};
+use crate::ids::{DataSourceId, IamId, UserId};
 
 /// Where a grant came from. Group-derived permissions are not stored: they
 /// follow the groups an account is in, through its IAM's mapping.
@@ -194,6 +194,14 @@ pub struct Subscription {
     pub role: String,
     pub subscribed: OffsetDateTime,
     pub expires: Option<OffsetDateTime>,
+}
+
+/// A subscription as an account's list shows it: with the registered data
+/// source it names, if any (found by its name: see migration 0011).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkedSubscription {
+    pub subscription: Subscription,
+    pub data_source_id: Option<DataSourceId>,
 }
 
 /// A move of an account to an IAM under a userName: the new identity
@@ -392,7 +400,9 @@ pub trait Lookups: Send + Sync {
 /// The managed attributes of users and groups.
 #[async_trait]
 pub trait Attributes: Send + Sync {
-    async fn attributes(&self, owner: Uuid) -> Result<Vec<(String, String)>>;
+    /// The managed attributes of these users and groups, read together:
+    /// (owner, key, value), by owner, key and value.
+    async fn attributes(&self, owners: &[Uuid]) -> Result<Vec<(Uuid, String, String)>>;
     /// Applies the operations in order, in one transaction.
     async fn patch_attributes(
         &self,
@@ -405,13 +415,16 @@ pub trait Attributes: Send + Sync {
 
 #[async_trait]
 pub trait Subscriptions: Send + Sync {
-    async fn subscriptions(&self, user: Uuid) -> Result<Vec<Subscription>>;
+    async fn subscriptions(&self, user: Uuid) -> Result<Vec<LinkedSubscription>>;
+    /// Stores a subscription, linked to the registered data source of its
+    /// `data_source` name if there is one (its id is returned), and
+    /// appends `audit`.
     async fn add_subscription(
         &self,
         s: &Subscription,
         audit: &Entry,
         now: OffsetDateTime,
-    ) -> Result<()>;
+    ) -> Result<Option<DataSourceId>>;
     /// Whether it existed (and was removed).
     async fn remove_subscription(
         &self,

@@ -16,6 +16,7 @@ mod docs_links;
 mod errors;
 mod filters;
 mod fleet;
+mod governance;
 mod groups;
 mod groups_scale;
 mod layers;

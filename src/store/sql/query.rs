@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::super::Result;
 pub use super::super::sql_filter::{Bind, Ty};
-use crate::ids::{GroupId, IamId, UserId};
+use crate::ids::{DataSourceId, GroupId, IamId, UserId};
 
 /// SQL text and the values of its placeholders, in order.
 #[derive(Debug, Clone)]
@@ -161,6 +161,7 @@ bind_from!(Uuid, v, Bind::Uuid(v), Uuid);
 bind_from!(IamId, v, Bind::Uuid(v.uuid()), Uuid);
 bind_from!(UserId, v, Bind::Uuid(v.uuid()), Uuid);
 bind_from!(GroupId, v, Bind::Uuid(v.uuid()), Uuid);
+bind_from!(DataSourceId, v, Bind::Uuid(v.uuid()), Uuid);
 bind_from!(i64, v, Bind::Int(v), Int);
 bind_from!(bool, v, Bind::Bool(v), Bool);
 bind_from!(OffsetDateTime, v, Bind::Time(v), Time);

@@ -19,6 +19,8 @@ fn concrete(path: &str, id: &str) -> String {
         .replace("{name}", "idp")
         .replace("{subscriptionId}", id)
         .replace("{member}", id)
+        .replace("{policyKey}", "dev-only")
+        .replace("{tag}", "Environment")
 }
 
 async fn document(app: &TestApp) -> Value {
@@ -381,6 +383,82 @@ async fn what_the_api_takes_and_answers_fits_the_document(app: &TestApp) {
     let events = json!({"events": [{"name": "data_source.created", "count": 2}]});
     api.call("post", "/metrics/events", "/metrics/events", Some(events))
         .await;
+    governance(&api, &u, &own).await;
     api.call("delete", "/users/{id}", &at("?confirm=Delete"), None)
+        .await;
+}
+
+/// Every governance operation, as a governor (the caller, once it holds
+/// GOVERNANCE) makes it; `u` an account, `own` the caller's permissions.
+async fn governance(api: &Documented<'_>, u: &str, own: &str) {
+    let grant = json!({"permissions": ["GOVERNANCE"]});
+    api.call("post", "/users/{id}/permissions", own, Some(grant))
+        .await;
+    let tag = json!({"name": "Environment.Dev", "description": "Development"});
+    api.call("post", "/tags", "/tags", Some(tag)).await;
+    api.call("get", "/tags", "/tags?search=env&limit=5", None)
+        .await;
+    let source = json!({
+        "name": "sales",
+        "tags": ["Environment.Dev"],
+        "columns": [{"name": "email", "tags": ["Environment"]}, {"name": "amount"}],
+        "owners": [u],
+    });
+    let source = api
+        .call("post", "/data-sources", "/data-sources", Some(source))
+        .await;
+    let id = source["id"].as_str().unwrap().to_owned();
+    let d = format!("/data-sources/{id}");
+    api.call("get", "/data-sources", "/data-sources?limit=5", None)
+        .await;
+    api.call("get", "/data-sources/{id}", &d, None).await;
+    let tags = json!({"tags": ["Environment"]});
+    let t = "/data-sources/{id}/tags";
+    api.call("post", t, &format!("{d}/tags"), Some(tags)).await;
+    let t = "/data-sources/{id}/tags/{tag}";
+    api.call("delete", t, &format!("{d}/tags/Environment"), None)
+        .await;
+    let required = json!({
+        "policyKey": "dev-only", "name": "Dev data only", "staged": false,
+        "circumstanceOperator": "any",
+        "circumstances": [{"type": "tags", "tag": "Environment.Dev"}, {"type": "noTags"}],
+        "actions": {"type": "entitlements",
+                    "entitlements": {"operator": "all", "groups": ["Engineers"],
+                                     "attributes": [{"name": "Environment", "value": "Dev"}]},
+                    "approvals": [{"requiredPermission": "GOVERNANCE"}],
+                    "automaticSubscription": true, "shareResponsibility": false},
+    });
+    api.call("post", "/policies", "/policies", Some(required))
+        .await;
+    let shared = json!({
+        "policyKey": "shared", "name": "Shared",
+        "circumstances": [{"type": "columnTags", "tag": "Environment"}],
+        "actions": {"type": "entitlements", "shareResponsibility": true,
+                    "advanced": "@hasTagAsAttribute('Environment', 'dataSource') OR NOT @isInGroups('Ops')"},
+    });
+    api.call("post", "/policies", "/policies", Some(shared))
+        .await;
+    api.call("get", "/policies", "/policies", None).await;
+    let t = "/policies/{policyKey}";
+    let read = api.call("get", t, "/policies/dev-only", None).await;
+    api.call("put", t, "/policies/dev-only", Some(read)).await;
+    let ask = json!({"userId": u, "dataSource": {"id": id}});
+    let t = "/policy/evaluate";
+    api.call("post", t, t, Some(ask)).await;
+    let ask = json!({"userId": u, "dataSource": {"tags": ["Environment"], "columnTags": ["Environment.Dev"]}});
+    api.call("post", t, t, Some(ask)).await;
+    let t = "/users/{id}/subscriptions";
+    let subscriptions = format!("/users/{u}/subscriptions");
+    api.call("post", t, &subscriptions, Some(json!({"dataSourceId": id})))
+        .await;
+    api.call(
+        "delete",
+        "/policies/{policyKey}",
+        "/policies/dev-only",
+        None,
+    )
+    .await;
+    api.call("delete", "/data-sources/{id}", &d, None).await;
+    api.call("delete", "/tags/{name}", "/tags/Environment.Dev", None)
         .await;
 }

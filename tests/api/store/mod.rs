@@ -4,6 +4,7 @@
 
 mod audit;
 mod batch;
+mod governance;
 mod groups;
 mod lists;
 mod sessions;

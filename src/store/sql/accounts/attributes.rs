@@ -5,22 +5,25 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::super::{Backend, Record, SqlStore, audit, query};
+use super::super::{Backend, Record, SqlStore, Ty, audit, query};
 use crate::audit::Entry;
 use crate::store::accounts::{AttributeDelta, AttributeOp, AttributeRecords, Attributes, Discard};
 use crate::store::{Result, StoreError};
 
 #[async_trait]
 impl<B: Backend> Attributes for SqlStore<B> {
-    async fn attributes(&self, owner: Uuid) -> Result<Vec<(String, String)>> {
-        let rows = self
-            .read_all(
-                query("SELECT key, value FROM attributes WHERE owner_id = $1 ORDER BY key, value")
-                    .bind(owner),
-            )
-            .await?;
+    async fn attributes(&self, owners: &[Uuid]) -> Result<Vec<(Uuid, String, String)>> {
+        if owners.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT owner_id, key, value FROM attributes WHERE owner_id IN ({})
+             ORDER BY owner_id, key, value",
+            B::DIALECT.each(1, Ty::Uuid)
+        );
+        let rows = self.read_all(query(sql).bind(owners)).await?;
         rows.iter()
-            .map(|r| Ok((r.text("key")?, r.text("value")?)))
+            .map(|r| Ok((r.uuid("owner_id")?, r.text("key")?, r.text("value")?)))
             .collect()
     }
 

@@ -8,12 +8,16 @@ use uuid::Uuid;
 use super::super::{Backend, Query, Record, SqlStore, audit, query};
 use super::user_exists;
 use crate::audit::Entry;
-use crate::ids::UserId;
+use crate::ids::{DataSourceId, UserId};
 use crate::store::Result;
-use crate::store::accounts::{Subscription, Subscriptions};
+use crate::store::accounts::{LinkedSubscription, Subscription, Subscriptions};
 
 /// The columns [`subscription_row`] reads.
 pub(crate) const SUBSCRIPTION_COLUMNS: &str = "id, user_id, data_source, role, subscribed, expires";
+
+fn data_source_id(r: &impl Record) -> Result<Option<DataSourceId>> {
+    Ok(r.opt_uuid("data_source_id")?.map(DataSourceId::new))
+}
 
 pub(crate) fn subscription_row(r: &impl Record) -> Result<Subscription> {
     Ok(Subscription {
@@ -27,10 +31,13 @@ pub(crate) fn subscription_row(r: &impl Record) -> Result<Subscription> {
 }
 
 /// The statement that stores a subscription (an administrator's, or an
-/// import's).
+/// import's), linked to the registered data source of its name if there
+/// is one; it returns that data source's id.
 pub(crate) fn insert_subscription(s: &Subscription) -> Query {
     query(format!(
-        "INSERT INTO subscriptions ({SUBSCRIPTION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"
+        "INSERT INTO subscriptions ({SUBSCRIPTION_COLUMNS}, data_source_id)
+         VALUES ($1, $2, $3, $4, $5, $6, (SELECT id FROM data_sources WHERE name = $3))
+         RETURNING data_source_id"
     ))
     .bind(s.id)
     .bind(s.user_id)
@@ -42,13 +49,20 @@ pub(crate) fn insert_subscription(s: &Subscription) -> Query {
 
 #[async_trait]
 impl<B: Backend> Subscriptions for SqlStore<B> {
-    async fn subscriptions(&self, user: Uuid) -> Result<Vec<Subscription>> {
+    async fn subscriptions(&self, user: Uuid) -> Result<Vec<LinkedSubscription>> {
         let sql = format!(
-            "SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions
+            "SELECT {SUBSCRIPTION_COLUMNS}, data_source_id FROM subscriptions
              WHERE user_id = $1 ORDER BY subscribed, id"
         );
         let rows = self.read_all(query(sql).bind(user)).await?;
-        rows.iter().map(subscription_row).collect()
+        rows.iter()
+            .map(|r| {
+                Ok(LinkedSubscription {
+                    subscription: subscription_row(r)?,
+                    data_source_id: data_source_id(r)?,
+                })
+            })
+            .collect()
     }
 
     async fn add_subscription(
@@ -56,12 +70,13 @@ impl<B: Backend> Subscriptions for SqlStore<B> {
         sub: &Subscription,
         entry: &Entry,
         now: OffsetDateTime,
-    ) -> Result<()> {
+    ) -> Result<Option<DataSourceId>> {
         let mut tx = self.begin().await?;
         user_exists::<B>(&mut tx, sub.user_id).await?;
-        B::execute(&mut tx, insert_subscription(sub)).await?;
+        let row = B::fetch_one(&mut tx, insert_subscription(sub)).await?;
         audit::append::<B>(&mut tx, entry, now).await?;
-        B::commit(tx).await
+        B::commit(tx).await?;
+        data_source_id(&row)
     }
 
     async fn remove_subscription(

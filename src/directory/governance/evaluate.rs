@@ -1,0 +1,169 @@
+//! The decision for one account and one data source (registered, or
+//! described by its tags): what the account is to policies, read once
+//! ([`Directory::policy_account`]), and the data source's tags, weighed by
+//! `crate::policy::evaluate` against every policy.
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use super::{member, members, tag_list};
+use crate::directory::accounts::Ctx;
+use crate::directory::ids::{DataSourceId, UserId};
+use crate::directory::permissions::may;
+use crate::directory::{Directory, Error, Result, truncate};
+use crate::policy::{self, AccountState};
+use crate::store::accounts::Account;
+
+/// What the evaluate endpoint answers: the decision with each active
+/// policy's part, the account as the policies saw it, and the data source.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EvaluationView {
+    #[serde(flatten)]
+    pub evaluation: policy::Evaluation,
+    pub inputs: policy::Account,
+    pub data_source: EvaluatedSource,
+}
+
+/// The data source a decision is about: a registered one (its id and
+/// name), or only tags.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EvaluatedSource {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<DataSourceId>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(flatten)]
+    pub tags: policy::DataSource,
+}
+
+/// Where an account stands, whatever the policies say: an identity
+/// provider's deletion first, then an administrator's disabling, then the
+/// identity provider's own `active`.
+fn state(a: &Account) -> AccountState {
+    if a.deprovisioned.is_some() {
+        AccountState::Deprovisioned
+    } else if a.disabled {
+        AccountState::Disabled
+    } else if !a.active {
+        AccountState::Inactive
+    } else {
+        AccountState::Active
+    }
+}
+
+fn user_id(body: &Map<String, Value>) -> Result<UserId> {
+    member(body, "userId")
+        .ok_or_else(|| Error::invalid_value("userId is required"))?
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| Error::invalid_value("userId must be an account id"))
+}
+
+impl Directory {
+    /// What `crate::policy::evaluate` decides for an account
+    /// (`{"userId"}`) and a data source (`{"dataSource": {"id"}}`, or
+    /// `{"dataSource": {"tags": [..], "columnTags"?: [..]}}` for one not
+    /// registered), with the reasons and the inputs.
+    pub async fn evaluate(&self, ctx: &Ctx, body: &Value) -> Result<EvaluationView> {
+        ctx.require(may::EVALUATE_POLICIES)?;
+        let body = members(body, &["userId", "dataSource"])?;
+        let user = user_id(body)?;
+        let source = member(body, "dataSource")
+            .ok_or_else(|| Error::invalid_value("dataSource is required"))?;
+        // Three reads that need nothing of each other, at once.
+        let (source, inputs, policies) = tokio::try_join!(
+            self.evaluated_source(source),
+            async { self.policy_account(&self.account(user).await?).await },
+            self.stored_policies(),
+        )?;
+        Ok(EvaluationView {
+            evaluation: policy::evaluate(&policies, &inputs, &source.tags),
+            inputs,
+            data_source: source,
+        })
+    }
+
+    /// The data source of an evaluate body: a registered one's tags, or
+    /// the tags given (each one created, deleted or not).
+    async fn evaluated_source(&self, v: &Value) -> Result<EvaluatedSource> {
+        let body = members(v, &["id", "tags", "columnTags"])
+            .map_err(|e| Error::invalid_value(format!("dataSource: {}", e.detail())))?;
+        let tagged = member(body, "tags").is_some() || member(body, "columnTags").is_some();
+        match member(body, "id") {
+            Some(id) if !tagged => {
+                let id: DataSourceId =
+                    id.as_str().and_then(|s| s.parse().ok()).ok_or_else(|| {
+                        Error::invalid_value("dataSource.id must be a data source id")
+                    })?;
+                let s = self
+                    .store
+                    .data_source(id)
+                    .await?
+                    .ok_or_else(|| Error::not_found(format!("no data source with id {id}")))?;
+                Ok(EvaluatedSource {
+                    id: Some(s.id),
+                    name: Some(s.name),
+                    tags: policy::DataSource {
+                        tags: s.tags.into_iter().collect(),
+                        column_tags: s.columns.into_iter().flat_map(|c| c.tags).collect(),
+                    },
+                })
+            }
+            Some(_) => Err(Error::invalid_value(
+                "dataSource names a registered data source ({\"id\"}) or tags, not both",
+            )),
+            None => {
+                let list = |k: &str| match member(body, k) {
+                    Some(v) => tag_list(v, &format!("dataSource.{k}")),
+                    None => Ok(Vec::new()),
+                };
+                let (tags, column_tags) = (list("tags")?, list("columnTags")?);
+                self.check_known(tags.iter().chain(&column_tags)).await?;
+                Ok(EvaluatedSource {
+                    id: None,
+                    name: None,
+                    tags: policy::DataSource {
+                        tags: tags.into_iter().collect(),
+                        column_tags: column_tags.into_iter().collect(),
+                    },
+                })
+            }
+        }
+    }
+
+    /// Refuses a tag never created (a deleted one may still be on a data
+    /// source, so it may be asked about).
+    async fn check_known<'a>(&self, names: impl Iterator<Item = &'a String>) -> Result<()> {
+        let names: Vec<String> = names.cloned().collect();
+        let known = self.store.tags_named(&names).await?;
+        match names.iter().find(|n| !known.iter().any(|t| &&t.name == n)) {
+            Some(n) => Err(Error::invalid_value(format!(
+                "no tag named '{}'",
+                truncate(n)
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    /// An account as policies see it: its state, its effective groups (by
+    /// name, of its identity provider and the built-in IAM), its
+    /// attributes with where each value comes from, its permissions. Each
+    /// is read once: the groups, then what derives from them.
+    pub async fn policy_account(&self, account: &Account) -> Result<policy::Account> {
+        let groups = self.groups_by_iam(account).await?;
+        let (permissions, attributes) = tokio::try_join!(
+            self.permissions_through(account, &groups),
+            self.attribute_sources(account, &groups),
+        )?;
+        let mut out = policy::Account::new(state(account));
+        out.groups = groups
+            .into_iter()
+            .flat_map(|(_, gs)| gs.into_iter().map(|g| g.display_name))
+            .collect();
+        attributes.add_to(&mut out);
+        out.permissions = permissions.into_keys().collect();
+        Ok(out)
+    }
+}
