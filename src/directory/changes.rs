@@ -213,6 +213,12 @@ pub fn data_source_deleted(audit: &Entry, id: DataSourceId) -> Entry {
     record(audit, "data_source.deleted", "DataSource", id.uuid())
 }
 
+/// A subscription a policy added or removed (`action`) for an account:
+/// which policy, by the subscription's source (`policy:<policyKey>`).
+pub fn policy_subscription(audit: &Entry, action: &'static str, user: Uuid, source: &str) -> Entry {
+    record(audit, action, "User", user).attributes(["subscriptions", source])
+}
+
 /// A policy created: the fields of its canonical document.
 pub fn policy_created(audit: &Entry, p: &StoredPolicy) -> Entry {
     record(audit, "policy.created", "Policy", p.id).attributes(present(&p.document))

@@ -80,6 +80,9 @@ pub struct Directory {
     /// IAM settings read in the last `token_cache_ms`: every create needs
     /// its IAM's default permissions.
     settings_cache: accounts::SettingsCache,
+    /// The policies read in the last `token_cache_ms`, when one subscribes
+    /// automatically: every SCIM write asks (`governance::automatic`).
+    automatic_cache: governance::AutomaticCache,
     /// The IAM administrators sign in from (`oidc_iam`, when OIDC is set
     /// up): its identity provider may change administrators' accounts; no
     /// other may.
@@ -123,6 +126,9 @@ impl Directory {
     pub fn new(store: DynStore, limits: Limits) -> Self {
         let settings_cache =
             accounts::SettingsCache::new(std::time::Duration::from_millis(limits.token_cache_ms));
+        let automatic_cache = governance::AutomaticCache::new(std::time::Duration::from_millis(
+            limits.token_cache_ms,
+        ));
         let token_cache = crate::auth::token_cache::TokenCache::new(
             std::time::Duration::from_millis(limits.token_cache_ms),
         );
@@ -134,6 +140,7 @@ impl Directory {
             signing_key: Arc::default(),
             token_cache: Arc::new(token_cache),
             settings_cache,
+            automatic_cache,
             admin_source: None,
             admin_source_id: Arc::default(),
         }

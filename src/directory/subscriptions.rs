@@ -12,6 +12,9 @@ use super::permissions::may;
 use super::{Directory, Error, Result, Timestamp};
 use crate::store::accounts::{LinkedSubscription, Subscription};
 
+/// The source of a subscription added by hand.
+pub const MANUAL: &str = "manual";
+
 impl Directory {
     pub async fn subscriptions(&self, ctx: &Ctx, user: UserId) -> Result<Vec<SubscriptionView>> {
         ctx.require(may::READ_ACCOUNTS)?;
@@ -81,6 +84,7 @@ impl Directory {
         Ok(SubscriptionView::from(&LinkedSubscription {
             subscription: s,
             data_source_id,
+            source: MANUAL.to_owned(),
         }))
     }
 
@@ -144,6 +148,9 @@ pub struct SubscriptionView {
     /// The registered data source; none while `dataSource` names none.
     pub data_source_id: Option<DataSourceId>,
     pub role: String,
+    /// Where it comes from: `manual` (an administrator or an import), or
+    /// `policy:<policyKey>` (a policy with `automaticSubscription`).
+    pub source: String,
     pub subscribed: Timestamp,
     pub expires: Option<Timestamp>,
 }
@@ -156,6 +163,7 @@ impl From<&LinkedSubscription> for SubscriptionView {
             data_source: s.data_source.clone(),
             data_source_id: l.data_source_id,
             role: s.role.clone(),
+            source: l.source.clone(),
             subscribed: Timestamp(s.subscribed),
             expires: s.expires.map(Timestamp),
         }

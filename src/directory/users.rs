@@ -46,6 +46,7 @@ impl Directory {
             .store
             .create_user(scope.iam, id, &write, &defaults, &records, self.now())
             .await?;
+        self.resubscribe(&scope.audit(), id).await?;
         Ok(user_resource(scope, &stored, &[], proj))
     }
 
@@ -142,6 +143,8 @@ impl Directory {
         stored: Stored,
         proj: &Projection,
     ) -> Result<Resource> {
+        self.resubscribe(&scope.audit(), UserId::new(stored.id))
+            .await?;
         let groups = if proj.includes(&USER_RESOURCE, None, "groups") {
             self.store
                 .groups_of_users(scope.iam, &[stored.id])

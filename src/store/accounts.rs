@@ -202,6 +202,18 @@ pub struct Subscription {
 pub struct LinkedSubscription {
     pub subscription: Subscription,
     pub data_source_id: Option<DataSourceId>,
+    /// Where it comes from: `manual`, or `policy:<policyKey>`.
+    pub source: String,
+}
+
+/// A subscription a policy adds (to a registered data source), with where
+/// it comes from (`policy:<policyKey>`) and its audit record.
+#[derive(Debug, Clone)]
+pub struct PolicySubscription {
+    pub subscription: Subscription,
+    pub data_source_id: DataSourceId,
+    pub source: String,
+    pub audit: Entry,
 }
 
 /// A move of an account to an IAM under a userName: the new identity
@@ -425,6 +437,17 @@ pub trait Subscriptions: Send + Sync {
         audit: &Entry,
         now: OffsetDateTime,
     ) -> Result<Option<DataSourceId>>;
+    /// One account's policy subscriptions re-evaluated, in one
+    /// transaction: removes each of `remove` that is a policy's (a manual
+    /// one never), then adds each of `add` (unless the account already
+    /// holds a policy subscription to its data source), appending the
+    /// audit record of each that changed something.
+    async fn reconcile_policy_subscriptions(
+        &self,
+        add: &[PolicySubscription],
+        remove: &[(Uuid, Entry)],
+        now: OffsetDateTime,
+    ) -> Result<()>;
     /// Whether it existed (and was removed).
     async fn remove_subscription(
         &self,

@@ -13,6 +13,7 @@ use crate::directory::permissions::may;
 use crate::directory::{Directory, Error, Result, truncate};
 use crate::policy::{self, AccountState};
 use crate::store::accounts::Account;
+use crate::store::governance::DataSource;
 
 /// What the evaluate endpoint answers: the decision with each active
 /// policy's part, the account as the policies saw it, and the data source.
@@ -50,6 +51,14 @@ fn state(a: &Account) -> AccountState {
         AccountState::Inactive
     } else {
         AccountState::Active
+    }
+}
+
+/// A registered data source as policies see it: its tags and its columns'.
+pub(super) fn tags_of(s: &DataSource) -> policy::DataSource {
+    policy::DataSource {
+        tags: s.tags.iter().cloned().collect(),
+        column_tags: s.columns.iter().flat_map(|c| c.tags.clone()).collect(),
     }
 }
 
@@ -104,11 +113,8 @@ impl Directory {
                     .ok_or_else(|| Error::not_found(format!("no data source with id {id}")))?;
                 Ok(EvaluatedSource {
                     id: Some(s.id),
+                    tags: tags_of(&s),
                     name: Some(s.name),
-                    tags: policy::DataSource {
-                        tags: s.tags.into_iter().collect(),
-                        column_tags: s.columns.into_iter().flat_map(|c| c.tags).collect(),
-                    },
                 })
             }
             Some(_) => Err(Error::invalid_value(

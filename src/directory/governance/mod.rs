@@ -6,11 +6,13 @@
 //! (`changes`). What a decision reads about an account is gathered once,
 //! in `evaluate`, for whatever else needs it (automatic subscriptions).
 
+mod automatic;
 mod data_sources;
 mod evaluate;
 mod policies;
 mod tags;
 
+pub use automatic::AutomaticCache;
 pub use data_sources::{ColumnView, DataSourcePage, DataSourceView};
 pub use evaluate::{EvaluatedSource, EvaluationView};
 pub use policies::{PolicyPage, PolicyView};

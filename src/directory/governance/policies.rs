@@ -120,6 +120,7 @@ impl Directory {
                 }
                 other => other.into(),
             })?;
+        self.automatic_cache.forget();
         view(&stored)
     }
 
@@ -180,6 +181,7 @@ impl Directory {
                 StoreError::NotFound => no_policy(key),
                 other => other.into(),
             })?;
+        self.automatic_cache.forget();
         view(&stored)
     }
 
@@ -192,7 +194,9 @@ impl Directory {
             .map_err(|e| match e {
                 StoreError::NotFound => no_policy(key),
                 other => other.into(),
-            })
+            })?;
+        self.automatic_cache.forget();
+        Ok(())
     }
 
     /// Every policy, parsed, in key order (staged ones too: a decision

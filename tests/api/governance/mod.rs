@@ -1,6 +1,7 @@
 //! Governance over the admin API (issue 18): tags, data sources, global
 //! subscription policies and the decision, on both databases.
 
+mod automatic;
 mod refusals;
 mod seed;
 mod tags;

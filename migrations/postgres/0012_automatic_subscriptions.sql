@@ -1,0 +1,9 @@
+-- Automatic subscriptions (issue 18, item 5): where a subscription comes
+-- from. `manual` for one an administrator or an import added (every row
+-- written before); `policy:<policyKey>` for one a policy with
+-- `automaticSubscription` added, which that re-evaluation alone removes.
+ALTER TABLE subscriptions ADD COLUMN source TEXT NOT NULL DEFAULT 'manual';
+-- At most one policy subscription per account and data source: two
+-- re-evaluations of the same account at once add it once.
+CREATE UNIQUE INDEX subscriptions_policy ON subscriptions (user_id, data_source_id)
+    WHERE source <> 'manual';

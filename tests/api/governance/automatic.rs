@@ -1,0 +1,113 @@
+//! Automatic subscriptions (issue 18, item 5): a policy with
+//! `automaticSubscription` subscribes the accounts it admits, before the
+//! identity provider's write is answered, and unsubscribes those it no
+//! longer admits; a manual subscription stays.
+
+use serde_json::{Value, json};
+
+use super::{ENT, Governed, admitting, governed};
+use crate::app::TestApp;
+use crate::both;
+use crate::bridge::Admin;
+
+/// The policy `dev-only` of `governed`, subscribing automatically.
+fn automatic_dev_only() -> Value {
+    let mut p = admitting("dev-only", "Environment.Dev", "Environment", "Dev");
+    p["actions"]["automaticSubscription"] = json!(true);
+    p
+}
+
+/// The account's subscriptions, as `(dataSource, source)`.
+async fn subscriptions(admin: &Admin, app: &TestApp, user: &str) -> Vec<(String, String)> {
+    let (status, body) = admin
+        .get(app, &format!("/users/{user}/subscriptions"))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    body.as_array()
+        .expect("a list")
+        .iter()
+        .map(|s| {
+            let text = |k: &str| s[k].as_str().expect(k).to_owned();
+            (text("dataSource"), text("source"))
+        })
+        .collect()
+}
+
+fn department(value: &str) -> Value {
+    json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "replace", "path": format!("{ENT}:department"), "value": value}],
+    })
+}
+
+both!(the_identity_provider_s_writes_subscribe_and_unsubscribe);
+async fn the_identity_provider_s_writes_subscribe_and_unsubscribe(app: &TestApp) {
+    let Governed { root, governor, .. } = governed(app).await;
+    let (status, body) = governor
+        .put(app, "/policies/dev-only", &automatic_dev_only())
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let mapping = json!({"attributeMapping": {format!("{ENT}:department"): "Environment"}});
+    assert_eq!(root.put(app, "/iams/idp/settings", &mapping).await.0, 200);
+
+    // Provisioned in Dev: subscribed to `sales` by the policy, before the
+    // POST is answered.
+    let r = app
+        .post(
+            "/Users",
+            &json!({
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", ENT],
+                "userName": "dana@example.com",
+                ENT: {"department": "Dev"},
+            }),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let user = r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let by_policy = ("sales".to_owned(), "policy:dev-only".to_owned());
+    assert_eq!(
+        subscriptions(&root, app, &user).await,
+        vec![by_policy.clone()]
+    );
+    // A subscription added by hand beside it.
+    let path = format!("/users/{user}/subscriptions");
+    let (status, body) = root.post(app, &path, &json!({"dataSource": "hr"})).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["source"], "manual");
+
+    // Moved to Prod: the policy's subscription is gone before the PATCH
+    // is answered; the manual one stays.
+    let r = app
+        .patch(&format!("/Users/{user}"), &department("Prod"))
+        .await;
+    assert_eq!(r.status(), 200);
+    let manual = ("hr".to_owned(), "manual".to_owned());
+    assert_eq!(subscriptions(&root, app, &user).await, vec![manual.clone()]);
+
+    // Back to Dev: subscribed again; another PATCH changes nothing more.
+    for _ in 0..2 {
+        let r = app
+            .patch(&format!("/Users/{user}"), &department("Dev"))
+            .await;
+        assert_eq!(r.status(), 200);
+    }
+    let mut now = subscriptions(&root, app, &user).await;
+    now.sort();
+    assert_eq!(now, vec![manual, by_policy]);
+
+    // Each change audited, naming the policy.
+    for (action, n) in [("subscription.added", 2), ("subscription.removed", 1)] {
+        let (_, page) = governor.get(app, &format!("/audit?action={action}")).await;
+        assert_eq!(page["count"], n, "{action}: {page}");
+        let attributes = &page["hits"][0]["attributes"];
+        assert!(
+            attributes
+                .as_array()
+                .is_some_and(|a| a.contains(&json!("policy:dev-only"))),
+            "{page}"
+        );
+    }
+}
