@@ -319,15 +319,19 @@ impl Directory {
         }
         // Records per key that lost or gained values, as the store finds.
         let who = ctx.entry("");
-        Ok(self
-            .store
+        self.store
             .patch_attributes(
                 id,
                 &ops,
                 &|d| changes::attributes_changed(&who, kind, id, d),
                 self.now(),
             )
-            .await?)
+            .await?;
+        match owner {
+            AttributeOwner::User(u) => self.resubscribe(&who, u).await,
+            // Every member inherits: a job's work (not yet).
+            AttributeOwner::Group(_) => Ok(()),
+        }
     }
 
     pub async fn group_attributes(&self, ctx: &Ctx, group: GroupId) -> Result<Layer> {

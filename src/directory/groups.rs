@@ -7,6 +7,7 @@ use std::collections::HashSet;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use super::governance::Touched;
 use super::ids::GroupId;
 use super::patch::retry_on_lost_race;
 use super::search::SortRequest;
@@ -35,6 +36,12 @@ impl Directory {
             .store
             .insert_group(scope.iam, id, &write, &members, &records, self.now())
             .await?;
+        let users: Vec<Uuid> = members
+            .iter()
+            .filter(|(_, kind)| *kind == MemberKind::User)
+            .map(|(m, _)| *m)
+            .collect();
+        self.resubscribe_all(&scope.audit(), &users).await?;
         self.group_resource(scope, &stored, proj).await
     }
 
@@ -80,6 +87,7 @@ impl Directory {
         // the write is conditional on its version, and a lost race reads
         // again (see `patch.rs`).
         let (write, members) = (&write, &members);
+        let touched = &Touched::default();
         let stored = retry_on_lost_race(if_version, move || async move {
             let current = self
                 .store
@@ -100,12 +108,13 @@ impl Directory {
                     write,
                     members,
                     expect,
-                    Box::new(move |d| change.records(d)),
+                    touched.records(change),
                     self.now(),
                 )
                 .await)
         })
         .await?;
+        self.resubscribe_touched(&scope.audit(), touched).await?;
         self.group_resource(scope, &stored, proj).await
     }
 

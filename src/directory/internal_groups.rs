@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::accounts::Ctx;
+use super::governance::Touched;
 use super::ids::{GroupId, IamId};
 use super::permissions::may;
 use super::{Directory, Error, Result, Scope, rfc3339, truncate};
@@ -173,17 +174,18 @@ impl Directory {
         entry.actor = ctx.actor.clone();
         let change = super::changes::GroupChange::new(&entry, group, None);
         let now = self.now();
+        let touched = Touched::default();
         self.store
             .patch_group(
                 BUILT_IN_IAM_ID,
                 GroupId::new(group),
                 p,
                 None,
-                Box::new(move |d| change.records(d)),
+                touched.records(change),
                 now,
             )
             .await?;
-        Ok(())
+        self.resubscribe_touched(&ctx.entry(""), &touched).await
     }
 
     /// 404 for no group, 409 for an identity provider's group.

@@ -47,7 +47,8 @@ impl Directory {
                 self.now(),
             )
             .await
-            .map_err(|e| not_found_as_account(e, user))
+            .map_err(|e| not_found_as_account(e, user))?;
+        self.resubscribe(&ctx.entry(""), user).await
     }
 
     /// Permanently deletes an account: only with the exact confirmation.

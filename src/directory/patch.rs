@@ -8,6 +8,7 @@
 use serde_json::Value;
 use uuid::Uuid;
 
+use super::governance::Touched;
 use super::groups::group_write;
 use super::users::{Kept, Resource};
 use super::{Directory, Error, Result, Scope, changes, parse_id};
@@ -142,6 +143,7 @@ impl Directory {
             self.limits.patch_max_operations,
         )?;
         let req = &req;
+        let touched = &Touched::default();
         let stored = retry_on_lost_race(if_version, move || async move {
             let stored = self
                 .store
@@ -207,12 +209,13 @@ impl Directory {
                     uuid,
                     &p,
                     expect,
-                    Box::new(move |d| change.records(d)),
+                    touched.records(change),
                     self.now(),
                 )
                 .await)
         })
         .await?;
+        self.resubscribe_touched(&scope.audit(), touched).await?;
         if proj.includes(&GROUP_RESOURCE, None, "members") {
             let cap = members_limit.saturating_add(1);
             if self.store.count_members(scope.iam, uuid, cap).await? > members_limit {

@@ -284,7 +284,7 @@ impl Directory {
             )
             .await
             .map_err(super::accounts::guarded)?;
-        Ok(())
+        self.resubscribe(&who, UserId::new(id)).await
     }
 }
 

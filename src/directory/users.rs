@@ -186,7 +186,9 @@ impl Directory {
                     .await
             }
         };
-        deleted.map_err(super::accounts::guarded)
+        deleted.map_err(super::accounts::guarded)?;
+        // Deprovisioned, it is admitted nowhere (deleted, it has nothing).
+        self.resubscribe(&scope.audit(), id).await
     }
 
     pub async fn list_users(

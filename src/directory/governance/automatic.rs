@@ -12,11 +12,15 @@ use std::time::{Duration, Instant};
 
 use super::evaluate::tags_of;
 use crate::audit::Entry;
+use crate::directory::Directory;
+use crate::directory::Result;
+use crate::directory::changes::{self, GroupChange};
 use crate::directory::ids::{DataSourceId, UserId};
-use crate::directory::{Directory, Result, changes};
 use crate::policy::{self, Policy};
+use crate::store::GroupRecords;
 use crate::store::accounts::{PolicySubscription, Subscription};
 use crate::store::governance::DataSource;
+use uuid::Uuid;
 
 /// How many data sources one read brings.
 const PAGE: u64 = 1000;
@@ -58,6 +62,31 @@ impl AutomaticCache {
     }
 }
 
+/// The members a group write added or removed, as its records closure
+/// sees the delta (storage finds it inside the write's transaction).
+#[derive(Clone, Default)]
+pub struct Touched(Arc<Mutex<Vec<Uuid>>>);
+
+impl Touched {
+    /// `change`'s records, noting the members the write touched.
+    pub fn records(&self, change: GroupChange) -> GroupRecords {
+        let touched = self.clone();
+        Box::new(move |d| {
+            if let Ok(mut ids) = touched.0.lock() {
+                ids.extend(d.added.iter().chain(d.removed));
+            }
+            change.records(d)
+        })
+    }
+
+    fn take(&self) -> Vec<Uuid> {
+        self.0
+            .lock()
+            .map(|mut ids| std::mem::take(&mut *ids))
+            .unwrap_or_default()
+    }
+}
+
 /// The `source` of a subscription `key`'s policy added.
 fn source_of(key: &str) -> String {
     format!("policy:{key}")
@@ -92,6 +121,23 @@ impl Directory {
         }
     }
 
+    /// Re-evaluates each account of `ids` (a group write's members; a
+    /// nested group's id is skipped), after one cached check.
+    pub(crate) async fn resubscribe_all(&self, audit: &Entry, ids: &[Uuid]) -> Result<()> {
+        if ids.is_empty() || self.automatic_policies().await?.is_empty() {
+            return Ok(());
+        }
+        for id in ids {
+            self.resubscribe(audit, UserId::new(*id)).await?;
+        }
+        Ok(())
+    }
+
+    /// Re-evaluates the members a group write touched.
+    pub(crate) async fn resubscribe_touched(&self, audit: &Entry, touched: &Touched) -> Result<()> {
+        self.resubscribe_all(audit, &touched.take()).await
+    }
+
     /// Re-evaluates `user`'s automatic subscriptions: subscribes it to each
     /// data source an automatic policy admits it to, and removes each of
     /// its policy subscriptions no longer admitted, in one transaction with
@@ -102,7 +148,11 @@ impl Directory {
         if policies.is_empty() {
             return Ok(());
         }
-        let account = self.account(user).await?;
+        // Gone (its subscriptions went with it), or the id of a group
+        // member that is a group: nothing to re-evaluate.
+        let Some(account) = self.store.account(user.uuid()).await? else {
+            return Ok(());
+        };
         let (inputs, sources, held) = tokio::try_join!(
             self.policy_account(&account),
             self.all_data_sources(),

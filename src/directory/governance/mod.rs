@@ -12,7 +12,7 @@ mod evaluate;
 mod policies;
 mod tags;
 
-pub use automatic::AutomaticCache;
+pub use automatic::{AutomaticCache, Touched};
 pub use data_sources::{ColumnView, DataSourcePage, DataSourceView};
 pub use evaluate::{EvaluatedSource, EvaluationView};
 pub use policies::{PolicyPage, PolicyView};

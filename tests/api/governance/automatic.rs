@@ -111,3 +111,61 @@ async fn the_identity_provider_s_writes_subscribe_and_unsubscribe(app: &TestApp)
         );
     }
 }
+
+both!(group_memberships_attributes_and_disabling_take_effect_before_the_answer);
+async fn group_memberships_attributes_and_disabling_take_effect_before_the_answer(app: &TestApp) {
+    // Two shared policies: either admits.
+    let Governed { root, governor, .. } = governed(app).await;
+    let engineers = json!({
+        "policyKey": "engineers",
+        "name": "Engineers",
+        "circumstances": [{"type": "tags", "tag": "Environment.Dev"}],
+        "actions": {"type": "entitlements", "advanced": "@isInGroups('Engineers')",
+                    "automaticSubscription": true, "shareResponsibility": true},
+    });
+    let mut dev_only = automatic_dev_only();
+    dev_only["actions"]["shareResponsibility"] = json!(true);
+    assert_eq!(
+        governor.put(app, "/policies/dev-only", &dev_only).await.0,
+        200
+    );
+    governor.policy(app, &engineers).await;
+    let user = app.create_user("eli@example.com").await;
+    let user = user["id"].as_str().unwrap().to_owned();
+    assert_eq!(subscriptions(&root, app, &user).await, vec![]);
+
+    // Joining Engineers at the identity provider subscribes; leaving
+    // unsubscribes.
+    let group = app.create_group("Engineers", &[&user]).await;
+    let by_engineers = ("sales".to_owned(), "policy:engineers".to_owned());
+    assert_eq!(
+        subscriptions(&root, app, &user).await,
+        vec![by_engineers.clone()]
+    );
+    let leave = json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "remove", "path": format!("members[value eq \"{user}\"]")}],
+    });
+    let group = group["id"].as_str().unwrap().to_owned();
+    let r = app.patch(&format!("/Groups/{group}"), &leave).await;
+    assert!(r.status().is_success(), "{}", r.status());
+    assert_eq!(subscriptions(&root, app, &user).await, vec![]);
+
+    // A managed attribute Environment=Dev subscribes through dev-only.
+    let ops = json!({"operations": [{"op": "add", "name": "Environment", "values": ["Dev"]}]});
+    let path = format!("/users/{user}/attributes");
+    assert_eq!(root.patch(app, &path, &ops).await.0, 200);
+    let by_dev_only = ("sales".to_owned(), "policy:dev-only".to_owned());
+    assert_eq!(
+        subscriptions(&root, app, &user).await,
+        vec![by_dev_only.clone()]
+    );
+
+    // Disabled: admitted nowhere; enabled: subscribed again.
+    let disable = format!("/users/{user}/disable");
+    assert_eq!(root.post(app, &disable, &json!({})).await.0, 200);
+    assert_eq!(subscriptions(&root, app, &user).await, vec![]);
+    let enable = format!("/users/{user}/enable");
+    assert_eq!(root.post(app, &enable, &json!({})).await.0, 200);
+    assert_eq!(subscriptions(&root, app, &user).await, vec![by_dev_only]);
+}
