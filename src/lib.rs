@@ -71,6 +71,8 @@ pub async fn build_state(config: Config) -> Result<http::AppState, String> {
     metrics::check_prefixes(&config.metrics_event_prefixes)
         .map_err(|e| format!("configuration: {e}"))?;
     let dir = open_directory(&config).await.map_err(|e| e.to_string())?;
+    // Jobs left running by the process before this one resume now.
+    tokio::spawn(dir.clone().run_jobs());
     Ok(http::AppState {
         dir,
         config: Arc::new(config),

@@ -7,3 +7,19 @@ ALTER TABLE subscriptions ADD COLUMN source TEXT NOT NULL DEFAULT 'manual';
 -- re-evaluations of the same account at once add it once.
 CREATE UNIQUE INDEX subscriptions_policy ON subscriptions (user_id, data_source_id)
     WHERE source <> 'manual';
+
+-- Durable jobs: a policy or tag change re-evaluates every account in
+-- small batches, each its own transaction; `cursor` is the last account
+-- done (accounts in id order), so a restart resumes after it.
+CREATE TABLE jobs (
+    id       uuid PRIMARY KEY,
+    kind     text NOT NULL,
+    state    text NOT NULL,
+    actor_id uuid,
+    cursor   uuid,
+    done     bigint NOT NULL,
+    total    bigint NOT NULL,
+    created  timestamptz NOT NULL,
+    updated  timestamptz NOT NULL
+);
+CREATE INDEX jobs_running ON jobs (created) WHERE state = 'running';

@@ -7,3 +7,19 @@ ALTER TABLE subscriptions ADD COLUMN source TEXT NOT NULL DEFAULT 'manual';
 -- re-evaluations of the same account at once add it once.
 CREATE UNIQUE INDEX subscriptions_policy ON subscriptions (user_id, data_source_id)
     WHERE source <> 'manual';
+
+-- Durable jobs: a policy or tag change re-evaluates every account in
+-- small batches, each its own transaction; `cursor` is the last account
+-- done (accounts in id order), so a restart resumes after it.
+CREATE TABLE jobs (
+    id       TEXT PRIMARY KEY NOT NULL,
+    kind     TEXT NOT NULL,
+    state    TEXT NOT NULL,
+    actor_id TEXT,
+    cursor   TEXT,
+    done     INTEGER NOT NULL,
+    total    INTEGER NOT NULL,
+    created  INTEGER NOT NULL,
+    updated  INTEGER NOT NULL
+) STRICT;
+CREATE INDEX jobs_running ON jobs (created) WHERE state = 'running';

@@ -83,6 +83,8 @@ pub struct Directory {
     /// The policies read in the last `token_cache_ms`, when one subscribes
     /// automatically: every SCIM write asks (`governance::automatic`).
     automatic_cache: governance::AutomaticCache,
+    /// Wakes the job worker: a job was started here (`governance::jobs`).
+    jobs_wake: Arc<tokio::sync::Notify>,
     /// The IAM administrators sign in from (`oidc_iam`, when OIDC is set
     /// up): its identity provider may change administrators' accounts; no
     /// other may.
@@ -141,6 +143,7 @@ impl Directory {
             token_cache: Arc::new(token_cache),
             settings_cache,
             automatic_cache,
+            jobs_wake: Arc::default(),
             admin_source: None,
             admin_source_id: Arc::default(),
         }

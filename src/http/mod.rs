@@ -195,6 +195,7 @@ fn admin_api() -> OpenApiRouter<AppState> {
             governance::delete_policy
         ))
         .routes(routes!(governance::evaluate))
+        .routes(routes!(governance::get_job))
 }
 
 /// The canonical spelling of each SCIM endpoint segment: clients send

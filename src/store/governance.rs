@@ -78,8 +78,59 @@ pub type PolicyRecord<'a> = dyn Fn(&StoredPolicy) -> Entry + Sync + 'a;
 
 all_of!(
     /// Governance, as storage keeps it: each concept's trait.
-    Governance: Tags, DataSources, Policies
+    Governance: Tags, DataSources, Policies, Jobs
 );
+
+/// A durable job: every account re-evaluated, a batch at a time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Job {
+    pub id: Uuid,
+    /// What it does: [`RESUBSCRIBE`].
+    pub kind: String,
+    /// `running` or `done`.
+    pub state: String,
+    /// The administrator whose change started it (none: the command line).
+    pub actor: Option<Uuid>,
+    /// The last account done, in id order.
+    pub cursor: Option<Uuid>,
+    pub done: i64,
+    /// The accounts there were when it started.
+    pub total: i64,
+    pub created: OffsetDateTime,
+    pub updated: OffsetDateTime,
+}
+
+/// The kind of job that re-evaluates every account's automatic
+/// subscriptions.
+pub const RESUBSCRIBE: &str = "resubscribe";
+
+#[async_trait]
+pub trait Jobs: Send + Sync {
+    /// Starts a job over every account (counted now): running, at the
+    /// first account.
+    async fn create_job(
+        &self,
+        id: Uuid,
+        kind: &str,
+        actor: Option<Uuid>,
+        now: OffsetDateTime,
+    ) -> Result<Job>;
+    async fn job(&self, id: Uuid) -> Result<Option<Job>>;
+    /// The oldest running job.
+    async fn next_job(&self) -> Result<Option<Job>>;
+    /// Up to `limit` account ids after `after`, in id order.
+    async fn accounts_after(&self, after: Option<Uuid>, limit: u64) -> Result<Vec<Uuid>>;
+    /// Records a batch done: `n` more accounts, up to `cursor`; `finished`
+    /// ends the job.
+    async fn advance_job(
+        &self,
+        id: Uuid,
+        cursor: Option<Uuid>,
+        n: i64,
+        finished: bool,
+        now: OffsetDateTime,
+    ) -> Result<()>;
+}
 
 #[async_trait]
 pub trait Tags: Send + Sync {

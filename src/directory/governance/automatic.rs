@@ -95,7 +95,7 @@ fn source_of(key: &str) -> String {
 impl Directory {
     /// Every policy, when an active one subscribes automatically; none
     /// otherwise (then nothing is re-evaluated).
-    async fn automatic_policies(&self) -> Result<Arc<Vec<Policy>>> {
+    pub(super) async fn automatic_policies(&self) -> Result<Arc<Vec<Policy>>> {
         if let Some(p) = self.automatic_cache.get() {
             return Ok(p);
         }
@@ -109,7 +109,7 @@ impl Directory {
     }
 
     /// Every registered data source, a page at a time.
-    async fn all_data_sources(&self) -> Result<Vec<DataSource>> {
+    pub(super) async fn all_data_sources(&self) -> Result<Vec<DataSource>> {
         let mut out = Vec::new();
         loop {
             let (page, total) = self.store.list_data_sources(out.len() as u64, PAGE).await?;
@@ -148,22 +148,34 @@ impl Directory {
         if policies.is_empty() {
             return Ok(());
         }
+        let sources = self.all_data_sources().await?;
+        self.reconcile(audit, user, &policies, &sources).await
+    }
+
+    /// [`Directory::resubscribe`] against the policies and data sources
+    /// given (a job reads them once a batch); with no automatic policy it
+    /// removes every policy subscription.
+    pub(super) async fn reconcile(
+        &self,
+        audit: &Entry,
+        user: UserId,
+        policies: &[Policy],
+        sources: &[DataSource],
+    ) -> Result<()> {
         // Gone (its subscriptions went with it), or the id of a group
         // member that is a group: nothing to re-evaluate.
         let Some(account) = self.store.account(user.uuid()).await? else {
             return Ok(());
         };
-        let (inputs, sources, held) = tokio::try_join!(
-            self.policy_account(&account),
-            self.all_data_sources(),
-            async { Ok(self.store.subscriptions(user.uuid()).await?) },
-        )?;
+        let (inputs, held) = tokio::try_join!(self.policy_account(&account), async {
+            Ok(self.store.subscriptions(user.uuid()).await?)
+        },)?;
         // Each data source admitted, with the keys of the automatic
         // policies that admit the account to it.
         let admitted: HashMap<DataSourceId, (&DataSource, Vec<&str>)> = sources
             .iter()
             .filter_map(|s| {
-                let keys = policy::decide(&policies, &inputs, &tags_of(s)).automatic_policies;
+                let keys = policy::decide(policies, &inputs, &tags_of(s)).automatic_policies;
                 (!keys.is_empty()).then_some((s.id, (s, keys)))
             })
             .collect();

@@ -43,6 +43,11 @@ pub struct DataSourceView {
     /// The accounts that may tag, untag and delete it.
     pub owners: Vec<Uuid>,
     pub created_at: Timestamp,
+    /// The job re-evaluating every account's automatic subscriptions that
+    /// this change started (`GET /api/v1/jobs/{id}`); only in a change's
+    /// answer, and only while a policy subscribes automatically.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub job_id: Option<Uuid>,
 }
 
 impl From<&DataSource> for DataSourceView {
@@ -61,6 +66,7 @@ impl From<&DataSource> for DataSourceView {
                 .collect(),
             owners: s.owners.clone(),
             created_at: Timestamp(s.created),
+            job_id: None,
         }
     }
 }
@@ -181,7 +187,10 @@ impl Directory {
                 }
                 other => tagging_refused(other),
             })?;
-        Ok(DataSourceView::from(&source))
+        Ok(DataSourceView {
+            job_id: self.tags_changed(ctx).await?,
+            ..DataSourceView::from(&source)
+        })
     }
 
     /// The data source a create body describes, checked: its tags can be
@@ -271,7 +280,7 @@ impl Directory {
                 StoreError::NotFound => no_data_source(id),
                 other => tagging_refused(other),
             })?;
-        self.read_data_source(id).await
+        self.changed_data_source(ctx, id).await
     }
 
     /// Takes a tag off a data source (a deleted tag too: it cannot be put
@@ -295,7 +304,7 @@ impl Directory {
                 truncate(tag)
             )));
         }
-        self.read_data_source(id).await
+        self.changed_data_source(ctx, id).await
     }
 
     /// Removes a data source from the registry; its subscriptions stay,
@@ -309,10 +318,20 @@ impl Directory {
             .delete_data_source(id, &record, self.now())
             .await?
         {
+            self.tags_changed(ctx).await?;
             Ok(())
         } else {
             Err(no_data_source(id))
         }
+    }
+
+    /// A data source as a change of its tags answers: with the job it
+    /// started.
+    async fn changed_data_source(&self, ctx: &Ctx, id: DataSourceId) -> Result<DataSourceView> {
+        Ok(DataSourceView {
+            job_id: self.tags_changed(ctx).await?,
+            ..self.read_data_source(id).await?
+        })
     }
 
     async fn read_data_source(&self, id: DataSourceId) -> Result<DataSourceView> {

@@ -9,12 +9,14 @@
 mod automatic;
 mod data_sources;
 mod evaluate;
+mod jobs;
 mod policies;
 mod tags;
 
 pub use automatic::{AutomaticCache, Touched};
 pub use data_sources::{ColumnView, DataSourcePage, DataSourceView};
 pub use evaluate::{EvaluatedSource, EvaluationView};
+pub use jobs::JobView;
 pub use policies::{PolicyPage, PolicyView};
 pub use tags::{TagPage, TagView};
 

@@ -26,6 +26,11 @@ pub struct PolicyView {
     pub policy: Policy,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    /// The job re-evaluating every account's automatic subscriptions that
+    /// this change started (`GET /api/v1/jobs/{id}`): only in a create's
+    /// or a replace's answer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub job_id: Option<uuid::Uuid>,
 }
 
 /// Every policy, by key.
@@ -47,6 +52,7 @@ fn view(p: &StoredPolicy) -> Result<PolicyView> {
         policy: parsed(p)?,
         created_at: Timestamp(p.created),
         updated_at: Timestamp(p.updated),
+        job_id: None,
     })
 }
 
@@ -102,6 +108,7 @@ impl Directory {
         ctx.require(may::GOVERN)?;
         let policy = policy_of(body)?;
         self.check_policy_tags(&policy).await?;
+        let before = self.automatic_now().await?;
         let now = self.now();
         let stored = StoredPolicy {
             id: self.new_id(),
@@ -120,8 +127,10 @@ impl Directory {
                 }
                 other => other.into(),
             })?;
-        self.automatic_cache.forget();
-        view(&stored)
+        Ok(PolicyView {
+            job_id: self.policies_changed(ctx, before).await?,
+            ..view(&stored)?
+        })
     }
 
     pub async fn list_policies(&self, ctx: &Ctx) -> Result<PolicyPage> {
@@ -167,6 +176,7 @@ impl Directory {
         let policy = policy_of(&body)?;
         self.check_policy_tags(&policy).await?;
         let document = canonical(&policy)?;
+        let before = self.automatic_now().await?;
         let who = ctx.entry("");
         let stored = self
             .store
@@ -181,12 +191,15 @@ impl Directory {
                 StoreError::NotFound => no_policy(key),
                 other => other.into(),
             })?;
-        self.automatic_cache.forget();
-        view(&stored)
+        Ok(PolicyView {
+            job_id: self.policies_changed(ctx, before).await?,
+            ..view(&stored)?
+        })
     }
 
     pub async fn delete_policy(&self, ctx: &Ctx, key: &str) -> Result<()> {
         ctx.require(may::GOVERN)?;
+        let before = self.automatic_now().await?;
         let who = ctx.entry("");
         self.store
             .delete_policy(key, &|old| changes::policy_deleted(&who, old), self.now())
@@ -195,7 +208,7 @@ impl Directory {
                 StoreError::NotFound => no_policy(key),
                 other => other.into(),
             })?;
-        self.automatic_cache.forget();
+        self.policies_changed(ctx, before).await?;
         Ok(())
     }
 

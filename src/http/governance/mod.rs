@@ -17,7 +17,8 @@ use super::AppState;
 use super::admin::{Admin, AdminError, Answer, Body, created, number};
 use super::openapi::{Paging, requires};
 use crate::directory::governance::{
-    DataSourcePage, DataSourceView, EvaluationView, PolicyPage, PolicyView, TagPage, TagView,
+    DataSourcePage, DataSourceView, EvaluationView, JobView, PolicyPage, PolicyView, TagPage,
+    TagView,
 };
 use crate::directory::ids::DataSourceId;
 use crate::directory::permissions::may;
@@ -285,4 +286,22 @@ pub async fn evaluate(
     Body(b): Body,
 ) -> Answer<Json<EvaluationView>> {
     Ok(Json(s.dir.evaluate(&admin.ctx(), &b).await?))
+}
+
+/// A durable job's progress (a policy or tag change re-evaluating every
+/// account's automatic subscriptions)
+#[utoipa::path(
+    get, path = "/jobs/{id}",
+    description = requires(may::READ_GOVERNANCE),
+    params(("id" = Uuid, Path)),
+    responses((status = 200, description = "OK", body = JobView))
+)]
+pub async fn get_job(
+    State(s): State<AppState>,
+    admin: Admin,
+    Path(id): Path<String>,
+) -> Answer<Json<JobView>> {
+    let id = Uuid::parse_str(&id)
+        .map_err(|_| AdminError::new(StatusCode::NOT_FOUND, format!("no job with id {id}")))?;
+    Ok(Json(s.dir.job(&admin.ctx(), id).await?))
 }

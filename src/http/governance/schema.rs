@@ -53,6 +53,9 @@ pub struct Policy {
     pub actions: Actions,
     pub created_at: Option<Timestamp>,
     pub updated_at: Option<Timestamp>,
+    /// In a create's or a replace's answer: the job re-evaluating every
+    /// account's automatic subscriptions it started (`GET /jobs/{id}`).
+    pub job_id: Option<uuid::Uuid>,
 }
 
 #[derive(ToSchema)]

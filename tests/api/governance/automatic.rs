@@ -10,11 +10,16 @@ use crate::app::TestApp;
 use crate::both;
 use crate::bridge::Admin;
 
-/// The policy `dev-only` of `governed`, subscribing automatically.
-fn automatic_dev_only() -> Value {
+/// The policy `dev-only` of `governed`, subscribing automatically (as an
+/// `entitlements` policy does unless told otherwise) or not.
+fn dev_only(automatic: bool) -> Value {
     let mut p = admitting("dev-only", "Environment.Dev", "Environment", "Dev");
-    p["actions"]["automaticSubscription"] = json!(true);
+    p["actions"]["automaticSubscription"] = json!(automatic);
     p
+}
+
+fn automatic_dev_only() -> Value {
+    dev_only(true)
 }
 
 /// The account's subscriptions, as `(dataSource, source)`.
@@ -168,4 +173,84 @@ async fn group_memberships_attributes_and_disabling_take_effect_before_the_answe
     let enable = format!("/users/{user}/enable");
     assert_eq!(root.post(app, &enable, &json!({})).await.0, 200);
     assert_eq!(subscriptions(&root, app, &user).await, vec![by_dev_only]);
+}
+
+/// Polls a job until it is done (bounded: each poll is a request while
+/// the worker runs); its last state.
+async fn finished(admin: &Admin, app: &TestApp, job: &Value) -> Value {
+    let path = format!("/jobs/{}", job.as_str().expect("a job id"));
+    for _ in 0..2000 {
+        let (status, body) = admin.get(app, &path).await;
+        assert_eq!(status, 200, "{body}");
+        if body["state"] == "done" {
+            return body;
+        }
+    }
+    panic!("the job {path} did not finish");
+}
+
+both!(a_policy_change_over_existing_accounts_runs_as_a_job);
+async fn a_policy_change_over_existing_accounts_runs_as_a_job(app: &TestApp) {
+    let Governed { root, governor, .. } = governed(app).await;
+    // dev-only stops subscribing automatically: a job (over no account).
+    let (status, answer) = governor
+        .put(app, "/policies/dev-only", &dev_only(false))
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    let job = finished(&governor, app, &answer["jobId"]).await;
+    assert_eq!(job["done"], 2, "the two administrators: {job}");
+    let mapping = json!({"attributeMapping": {format!("{ENT}:department"): "Environment"}});
+    assert_eq!(root.put(app, "/iams/idp/settings", &mapping).await.0, 200);
+    let mut users = Vec::new();
+    for (name, dept) in [("a@example.com", "Dev"), ("b@example.com", "Prod")] {
+        let r = app
+            .post(
+                "/Users",
+                &json!({
+                    "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", ENT],
+                    "userName": name,
+                    ENT: {"department": dept},
+                }),
+            )
+            .await;
+        assert_eq!(r.status(), 201);
+        users.push(
+            r.json::<Value>().await.unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    let path = format!("/users/{}/subscriptions", users[0]);
+    let (status, _) = root.post(app, &path, &json!({"dataSource": "sales"})).await;
+    assert_eq!(status, 201);
+    let manual = ("sales".to_owned(), "manual".to_owned());
+    assert_eq!(
+        subscriptions(&root, app, &users[0]).await,
+        vec![manual.clone()]
+    );
+
+    // dev-only becomes automatic: a job subscribes the Dev account.
+    let (status, answer) = governor
+        .put(app, "/policies/dev-only", &automatic_dev_only())
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    let job = finished(&governor, app, &answer["jobId"]).await;
+    assert_eq!(job["kind"], "resubscribe");
+    assert_eq!(job["done"], 4, "two administrators, two users: {job}");
+    assert_eq!(job["done"], job["total"], "{job}");
+    let mut now = subscriptions(&root, app, &users[0]).await;
+    now.sort();
+    let by_policy = ("sales".to_owned(), "policy:dev-only".to_owned());
+    assert_eq!(now, vec![manual.clone(), by_policy]);
+    assert_eq!(subscriptions(&root, app, &users[1]).await, vec![]);
+
+    // No longer automatic: a job takes the policy's subscription away;
+    // the manual one stays.
+    let (status, answer) = governor
+        .put(app, "/policies/dev-only", &dev_only(false))
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    finished(&governor, app, &answer["jobId"]).await;
+    assert_eq!(subscriptions(&root, app, &users[0]).await, vec![manual]);
 }

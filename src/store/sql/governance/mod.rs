@@ -2,6 +2,7 @@
 //! trait of `store::governance::Governance` in the module of its concept.
 
 mod data_sources;
+mod jobs;
 mod policies;
 mod tags;
 

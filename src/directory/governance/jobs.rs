@@ -1,0 +1,149 @@
+//! Durable jobs (issue 18, item 5): a change to policies or to data
+//! sources' tags may change what every account is admitted to, so it
+//! starts a job that re-evaluates every account, a small batch at a time,
+//! each account in its own transaction, so that SCIM writes are never
+//! held up for long. Progress is stored after each batch: a restarted
+//! process resumes where the job stopped (`run_jobs`).
+
+use std::time::Duration;
+
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::audit::{Actor, Entry};
+use crate::directory::accounts::Ctx;
+use crate::directory::ids::UserId;
+use crate::directory::permissions::may;
+use crate::directory::{Directory, Error, Result, Timestamp};
+use crate::store::governance::{Job, RESUBSCRIBE};
+
+/// The accounts one batch re-evaluates.
+const BATCH: u64 = 100;
+
+/// How long the worker waits for news before it looks again (a job
+/// another process started).
+const IDLE: Duration = Duration::from_secs(5);
+
+/// A job as `GET /api/v1/jobs/{id}` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct JobView {
+    pub id: Uuid,
+    /// What it does: `resubscribe` (every account's automatic
+    /// subscriptions re-evaluated).
+    pub kind: String,
+    /// `running` or `done`.
+    pub state: String,
+    /// The accounts re-evaluated so far.
+    pub done: i64,
+    /// The accounts there were when it started.
+    pub total: i64,
+    pub created: Timestamp,
+    pub updated: Timestamp,
+}
+
+impl From<Job> for JobView {
+    fn from(j: Job) -> Self {
+        JobView {
+            id: j.id,
+            kind: j.kind,
+            state: j.state,
+            done: j.done,
+            total: j.total,
+            created: Timestamp(j.created),
+            updated: Timestamp(j.updated),
+        }
+    }
+}
+
+impl Directory {
+    /// Starts re-evaluating every account for a change `ctx` made; the
+    /// job's id.
+    pub(super) async fn start_resubscribe_job(&self, ctx: &Ctx) -> Result<Uuid> {
+        let actor = match ctx.actor {
+            Actor::Admin(id) => Some(id),
+            _ => None,
+        };
+        let job = self
+            .store
+            .create_job(self.new_id(), RESUBSCRIBE, actor, self.now())
+            .await?;
+        self.jobs_wake.notify_one();
+        Ok(job.id)
+    }
+
+    /// Whether an active policy subscribes automatically (cached).
+    pub(super) async fn automatic_now(&self) -> Result<bool> {
+        Ok(!self.automatic_policies().await?.is_empty())
+    }
+
+    /// After a change of data sources' tags: re-evaluates every account
+    /// while a policy subscribes automatically (the job's id).
+    pub(super) async fn tags_changed(&self, ctx: &Ctx) -> Result<Option<Uuid>> {
+        self.policies_changed(ctx, false).await
+    }
+
+    /// After a policy change (`before`: whether a policy subscribed
+    /// automatically before it): re-evaluates every account if one does
+    /// before or after (the job's id).
+    pub(super) async fn policies_changed(&self, ctx: &Ctx, before: bool) -> Result<Option<Uuid>> {
+        self.automatic_cache.forget();
+        if !before && !self.automatic_now().await? {
+            return Ok(None);
+        }
+        Ok(Some(self.start_resubscribe_job(ctx).await?))
+    }
+
+    pub async fn job(&self, ctx: &Ctx, id: Uuid) -> Result<JobView> {
+        ctx.require(may::READ_GOVERNANCE)?;
+        let job = self.store.job(id).await?;
+        Ok(job
+            .ok_or_else(|| Error::not_found(format!("no job with id {id}")))?
+            .into())
+    }
+
+    /// Runs the jobs, oldest first, a batch at a time, for as long as the
+    /// process lives: what was left running before a restart first.
+    pub async fn run_jobs(self) {
+        loop {
+            match self.job_batch().await {
+                Ok(true) => tokio::task::yield_now().await,
+                Ok(false) => {
+                    let _ = tokio::time::timeout(IDLE, self.jobs_wake.notified()).await;
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "running a job");
+                    let _ = tokio::time::timeout(IDLE, self.jobs_wake.notified()).await;
+                }
+            }
+        }
+    }
+
+    /// One batch of the oldest running job; whether there was one.
+    async fn job_batch(&self) -> Result<bool> {
+        let Some(job) = self.store.next_job().await? else {
+            return Ok(false);
+        };
+        let (policies, sources, ids) =
+            tokio::try_join!(self.stored_policies(), self.all_data_sources(), async {
+                Ok(self.store.accounts_after(job.cursor, BATCH).await?)
+            },)?;
+        let actor = job.actor.map_or(Actor::Cli, Actor::Admin);
+        let audit = Entry::new(actor, "");
+        for id in &ids {
+            self.reconcile(&audit, UserId::new(*id), &policies, &sources)
+                .await?;
+        }
+        let finished = (ids.len() as u64) < BATCH;
+        self.store
+            .advance_job(
+                job.id,
+                ids.last().copied(),
+                ids.len() as i64,
+                finished,
+                self.now(),
+            )
+            .await?;
+        Ok(true)
+    }
+}
