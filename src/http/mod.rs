@@ -196,6 +196,7 @@ fn admin_api() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(governance::evaluate))
         .routes(routes!(governance::get_job))
+        .routes(routes!(governance::data_source_subscribers))
 }
 
 /// The canonical spelling of each SCIM endpoint segment: clients send

@@ -437,6 +437,14 @@ pub trait Subscriptions: Send + Sync {
         audit: &Entry,
         now: OffsetDateTime,
     ) -> Result<Option<DataSourceId>>;
+    /// A registered data source's subscriptions, oldest first: a page
+    /// and how many there are.
+    async fn subscribers(
+        &self,
+        data_source: DataSourceId,
+        offset: u64,
+        limit: u64,
+    ) -> Result<(Vec<LinkedSubscription>, u64)>;
     /// One account's policy subscriptions re-evaluated, in one
     /// transaction: removes each of `remove` that is a policy's (a manual
     /// one never), then adds each of `add` (unless the account already

@@ -14,6 +14,7 @@ use crate::audit::Actor;
 use crate::directory::accounts::Ctx;
 use crate::directory::ids::DataSourceId;
 use crate::directory::permissions::may;
+use crate::directory::subscriptions::SubscriptionView;
 use crate::directory::{Directory, Error, Result, Timestamp, changes, truncate};
 use crate::policy::check_text;
 use crate::store::StoreError;
@@ -76,6 +77,23 @@ impl From<&DataSource> for DataSourceView {
 pub struct DataSourcePage {
     pub hits: Vec<DataSourceView>,
     /// Every data source.
+    pub count: u64,
+}
+
+/// A subscription to a data source, as its subscribers list shows it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SubscriberView {
+    pub user_id: Uuid,
+    #[serde(flatten)]
+    pub subscription: SubscriptionView,
+}
+
+/// A page of a data source's subscriptions, oldest first.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SubscriberPage {
+    pub hits: Vec<SubscriberView>,
+    /// Every subscription to the data source.
     pub count: u64,
 }
 
@@ -332,6 +350,28 @@ impl Directory {
             job_id: self.tags_changed(ctx).await?,
             ..self.read_data_source(id).await?
         })
+    }
+
+    /// A registered data source's subscriptions, each with its account
+    /// and its source (`manual`, or the policy's).
+    pub async fn data_source_subscribers(
+        &self,
+        ctx: &Ctx,
+        id: DataSourceId,
+        offset: u64,
+        limit: u64,
+    ) -> Result<SubscriberPage> {
+        ctx.require(may::READ_GOVERNANCE)?;
+        self.read_data_source(id).await?;
+        let (subs, count) = self.store.subscribers(id, offset, limit).await?;
+        let hits = subs
+            .iter()
+            .map(|l| SubscriberView {
+                user_id: l.subscription.user_id,
+                subscription: SubscriptionView::from(l),
+            })
+            .collect();
+        Ok(SubscriberPage { hits, count })
     }
 
     async fn read_data_source(&self, id: DataSourceId) -> Result<DataSourceView> {

@@ -14,7 +14,9 @@ mod policies;
 mod tags;
 
 pub use automatic::{AutomaticCache, Touched};
-pub use data_sources::{ColumnView, DataSourcePage, DataSourceView};
+pub use data_sources::{
+    ColumnView, DataSourcePage, DataSourceView, SubscriberPage, SubscriberView,
+};
 pub use evaluate::{EvaluatedSource, EvaluationView};
 pub use jobs::JobView;
 pub use policies::{PolicyPage, PolicyView};

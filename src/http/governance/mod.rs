@@ -17,8 +17,8 @@ use super::AppState;
 use super::admin::{Admin, AdminError, Answer, Body, created, number};
 use super::openapi::{Paging, requires};
 use crate::directory::governance::{
-    DataSourcePage, DataSourceView, EvaluationView, JobView, PolicyPage, PolicyView, TagPage,
-    TagView,
+    DataSourcePage, DataSourceView, EvaluationView, JobView, PolicyPage, PolicyView,
+    SubscriberPage, TagPage, TagView,
 };
 use crate::directory::ids::DataSourceId;
 use crate::directory::permissions::may;
@@ -304,4 +304,30 @@ pub async fn get_job(
     let id = Uuid::parse_str(&id)
         .map_err(|_| AdminError::new(StatusCode::NOT_FOUND, format!("no job with id {id}")))?;
     Ok(Json(s.dir.job(&admin.ctx(), id).await?))
+}
+
+/// A data source's subscriptions, oldest first, each with its account
+/// and its source (`manual`, or `policy:<policyKey>`)
+#[utoipa::path(
+    get, path = "/data-sources/{id}/subscribers",
+    description = requires(may::READ_GOVERNANCE),
+    params(("id" = String, Path), Paging),
+    responses((status = 200, description = "OK", body = SubscriberPage))
+)]
+pub async fn data_source_subscribers(
+    State(s): State<AppState>,
+    admin: Admin,
+    Path(id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Answer<Json<SubscriberPage>> {
+    let page = s
+        .dir
+        .data_source_subscribers(
+            &admin.ctx(),
+            data_source_id(&id)?,
+            number(&q, "offset", 0, u32::MAX as u64)?,
+            number(&q, "limit", 100, 1000)?,
+        )
+        .await?;
+    Ok(Json(page))
 }

@@ -47,7 +47,11 @@ fn department(value: &str) -> Value {
 
 both!(the_identity_provider_s_writes_subscribe_and_unsubscribe);
 async fn the_identity_provider_s_writes_subscribe_and_unsubscribe(app: &TestApp) {
-    let Governed { root, governor, .. } = governed(app).await;
+    let Governed {
+        root,
+        governor,
+        sales,
+    } = governed(app).await;
     let (status, body) = governor
         .put(app, "/policies/dev-only", &automatic_dev_only())
         .await;
@@ -77,6 +81,15 @@ async fn the_identity_provider_s_writes_subscribe_and_unsubscribe(app: &TestApp)
         subscriptions(&root, app, &user).await,
         vec![by_policy.clone()]
     );
+    // The data source lists it, with its source.
+    let (status, subscribers) = governor
+        .get(app, &format!("/data-sources/{sales}/subscribers"))
+        .await;
+    assert_eq!(status, 200, "{subscribers}");
+    assert_eq!(subscribers["count"], 1, "{subscribers}");
+    assert_eq!(subscribers["hits"][0]["userId"], user.as_str());
+    assert_eq!(subscribers["hits"][0]["source"], "policy:dev-only");
+    assert_eq!(subscribers["hits"][0]["dataSourceId"], sales.as_str());
     // A subscription added by hand beside it.
     let path = format!("/users/{user}/subscriptions");
     let (status, body) = root.post(app, &path, &json!({"dataSource": "hr"})).await;

@@ -19,6 +19,14 @@ fn data_source_id(r: &impl Record) -> Result<Option<DataSourceId>> {
     Ok(r.opt_uuid("data_source_id")?.map(DataSourceId::new))
 }
 
+fn linked_row(r: &impl Record) -> Result<LinkedSubscription> {
+    Ok(LinkedSubscription {
+        subscription: subscription_row(r)?,
+        data_source_id: data_source_id(r)?,
+        source: r.text("source")?,
+    })
+}
+
 pub(crate) fn subscription_row(r: &impl Record) -> Result<Subscription> {
     Ok(Subscription {
         id: r.uuid("id")?,
@@ -74,15 +82,30 @@ impl<B: Backend> Subscriptions for SqlStore<B> {
              WHERE user_id = $1 ORDER BY subscribed, id"
         );
         let rows = self.read_all(query(sql).bind(user)).await?;
-        rows.iter()
-            .map(|r| {
-                Ok(LinkedSubscription {
-                    subscription: subscription_row(r)?,
-                    data_source_id: data_source_id(r)?,
-                    source: r.text("source")?,
-                })
-            })
-            .collect()
+        rows.iter().map(linked_row).collect()
+    }
+
+    async fn subscribers(
+        &self,
+        data_source: DataSourceId,
+        offset: u64,
+        limit: u64,
+    ) -> Result<(Vec<LinkedSubscription>, u64)> {
+        let sql = format!(
+            "SELECT {SUBSCRIPTION_COLUMNS}, data_source_id, source FROM subscriptions
+             WHERE data_source_id = $1 ORDER BY subscribed, id LIMIT $2 OFFSET $3"
+        );
+        let page = query(sql)
+            .bind(data_source)
+            .bind(limit.min(i64::MAX as u64) as i64)
+            .bind(offset.min(i64::MAX as u64) as i64);
+        let rows = self.read_all(page).await?;
+        let count = query("SELECT COUNT(*) AS n FROM subscriptions WHERE data_source_id = $1");
+        let n = self.read_one(count.bind(data_source)).await?.int("n")?;
+        Ok((
+            rows.iter().map(linked_row).collect::<Result<_>>()?,
+            n as u64,
+        ))
     }
 
     async fn add_subscription(
