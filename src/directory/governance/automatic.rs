@@ -181,7 +181,12 @@ impl Directory {
             .collect();
         let mut kept = Vec::new();
         let mut remove = Vec::new();
-        for h in held.iter().filter(|h| h.source.starts_with("policy:")) {
+        // A policy subscription whose data source was deleted from the
+        // registry stays, like any other (docs/GOVERNANCE.md).
+        let policy_held = held
+            .iter()
+            .filter(|h| h.source.starts_with("policy:") && h.data_source_id.is_some());
+        for h in policy_held {
             let still = h
                 .data_source_id
                 .and_then(|d| admitted.get(&d))

@@ -336,7 +336,6 @@ impl Directory {
             .delete_data_source(id, &record, self.now())
             .await?
         {
-            self.tags_changed(ctx).await?;
             Ok(())
         } else {
             Err(no_data_source(id))

@@ -38,6 +38,23 @@ async fn subscriptions(admin: &Admin, app: &TestApp, user: &str) -> Vec<(String,
         .collect()
 }
 
+/// Provisions a user of `department` as the identity provider; its id.
+async fn provision(app: &TestApp, user_name: &str, department: &str) -> String {
+    let r = app
+        .post(
+            "/Users",
+            &json!({
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", ENT],
+                "userName": user_name,
+                ENT: {"department": department},
+            }),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let body = r.json::<Value>().await.unwrap();
+    body["id"].as_str().expect("id").to_owned()
+}
+
 fn department(value: &str) -> Value {
     json!({
         "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
@@ -61,21 +78,7 @@ async fn the_identity_provider_s_writes_subscribe_and_unsubscribe(app: &TestApp)
 
     // Provisioned in Dev: subscribed to `sales` by the policy, before the
     // POST is answered.
-    let r = app
-        .post(
-            "/Users",
-            &json!({
-                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", ENT],
-                "userName": "dana@example.com",
-                ENT: {"department": "Dev"},
-            }),
-        )
-        .await;
-    assert_eq!(r.status(), 201);
-    let user = r.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let user = provision(app, "dana@example.com", "Dev").await;
     let by_policy = ("sales".to_owned(), "policy:dev-only".to_owned());
     assert_eq!(
         subscriptions(&root, app, &user).await,
@@ -216,23 +219,7 @@ async fn a_policy_change_over_existing_accounts_runs_as_a_job(app: &TestApp) {
     assert_eq!(root.put(app, "/iams/idp/settings", &mapping).await.0, 200);
     let mut users = Vec::new();
     for (name, dept) in [("a@example.com", "Dev"), ("b@example.com", "Prod")] {
-        let r = app
-            .post(
-                "/Users",
-                &json!({
-                    "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", ENT],
-                    "userName": name,
-                    ENT: {"department": dept},
-                }),
-            )
-            .await;
-        assert_eq!(r.status(), 201);
-        users.push(
-            r.json::<Value>().await.unwrap()["id"]
-                .as_str()
-                .unwrap()
-                .to_owned(),
-        );
+        users.push(provision(app, name, dept).await);
     }
     let path = format!("/users/{}/subscriptions", users[0]);
     let (status, _) = root.post(app, &path, &json!({"dataSource": "sales"})).await;

@@ -42,36 +42,38 @@ pub(crate) fn subscription_row(r: &impl Record) -> Result<Subscription> {
 /// import's), linked to the registered data source of its name if there
 /// is one; it returns that data source's id.
 pub(crate) fn insert_subscription(s: &Subscription) -> Query {
-    query(format!(
-        "INSERT INTO subscriptions ({SUBSCRIPTION_COLUMNS}, data_source_id)
-         VALUES ($1, $2, $3, $4, $5, $6, (SELECT id FROM data_sources WHERE name = $3))
-         RETURNING data_source_id"
-    ))
-    .bind(s.id)
-    .bind(s.user_id)
-    .bind(&s.data_source)
-    .bind(&s.role)
-    .bind(s.subscribed)
-    .bind(s.expires)
+    bind_subscription(
+        format!(
+            "INSERT INTO subscriptions ({SUBSCRIPTION_COLUMNS}, data_source_id)
+             VALUES ($1, $2, $3, $4, $5, $6, (SELECT id FROM data_sources WHERE name = $3))
+             RETURNING data_source_id"
+        ),
+        s,
+    )
+}
+
+/// `sql` with [`SUBSCRIPTION_COLUMNS`] of `s` bound as `$1`..`$6`.
+fn bind_subscription(sql: String, s: &Subscription) -> Query {
+    query(sql)
+        .bind(s.id)
+        .bind(s.user_id)
+        .bind(&s.data_source)
+        .bind(&s.role)
+        .bind(s.subscribed)
+        .bind(s.expires)
 }
 
 /// The statement that stores a policy's subscription, unless the account
 /// holds one to that data source already (migration 0012's unique index).
 fn insert_policy_subscription(p: &PolicySubscription) -> Query {
-    let s = &p.subscription;
-    query(format!(
+    let sql = format!(
         "INSERT INTO subscriptions ({SUBSCRIPTION_COLUMNS}, data_source_id, source)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
          ON CONFLICT (user_id, data_source_id) WHERE source <> 'manual' DO NOTHING"
-    ))
-    .bind(s.id)
-    .bind(s.user_id)
-    .bind(&s.data_source)
-    .bind(&s.role)
-    .bind(s.subscribed)
-    .bind(s.expires)
-    .bind(p.data_source_id)
-    .bind(&p.source)
+    );
+    bind_subscription(sql, &p.subscription)
+        .bind(p.data_source_id)
+        .bind(&p.source)
 }
 
 #[async_trait]
