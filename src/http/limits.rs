@@ -8,9 +8,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use uuid::Uuid;
@@ -128,17 +127,82 @@ impl Limits {
         let _leave = Leave(&self.queued);
         permits.clone().acquire_owned().await.ok().map(Some)
     }
+
+    /// Past `request_deadline_ms` the client gets 503; `run` (the handler's
+    /// future) is dropped, which rolls its transaction back, and a write
+    /// still queued is abandoned. A write that has begun committing is let
+    /// finish (within `COMMIT_GRACE`) and answered.
+    pub(super) async fn within_deadline(
+        &self,
+        api: Api,
+        run: impl Future<Output = Response>,
+    ) -> Response {
+        let d = Deadline::new();
+        let run = d.clone().scope(run);
+        tokio::pin!(run);
+        let ms = self.deadline.as_millis();
+        tokio::select! {
+            resp = &mut run => return resp,
+            () = tokio::time::sleep(self.deadline) => {}
+        }
+        if d.expire() {
+            tracing::warn!(deadline_ms = %ms, "request abandoned at its deadline");
+            return refuse(
+                api,
+                503,
+                format!(
+                    "the request did not finish within {ms} ms and was abandoned; each change \
+                     it was making is either completely applied or not at all (read the \
+                     resource before retrying)"
+                ),
+                None,
+            );
+        }
+        match tokio::time::timeout(COMMIT_GRACE.min(self.deadline), run).await {
+            Ok(resp) => resp,
+            Err(_) => {
+                tracing::warn!(deadline_ms = %ms, "request abandoned while committing");
+                refuse(
+                    api,
+                    503,
+                    format!(
+                        "the request did not finish within {ms} ms; its change may have been \
+                         applied (read the resource before retrying)"
+                    ),
+                    None,
+                )
+            }
+        }
+    }
+
+    /// At most `max_concurrent_requests` run; `max_queued_requests` more
+    /// wait; any beyond get 503 with `Retry-After` at once.
+    pub(super) async fn admitted(&self, api: Api, run: impl Future<Output = Response>) -> Response {
+        match self.admit().await {
+            Some(permit) => {
+                let resp = run.await;
+                drop(permit);
+                resp
+            }
+            None => refuse(
+                api,
+                503,
+                "the server is busy with other requests; retry shortly".into(),
+                Some(1),
+            ),
+        }
+    }
 }
 
 #[derive(Clone, Copy, PartialEq)]
-enum Api {
+pub(super) enum Api {
     Scim,
     Admin,
     /// Health and the like: no limits.
     Other,
 }
 
-fn api(req: &Request) -> Api {
+pub(super) fn api(req: &Request) -> Api {
     let path = req.uri().path();
     if path.starts_with("/scim/v2/") || path == "/scim/v2" {
         Api::Scim
@@ -166,86 +230,17 @@ fn refuse(api: Api, status: u16, detail: String, retry_after: Option<u64>) -> Re
     resp
 }
 
-/// Past `request_deadline_ms` the client gets 503; the handler's future is
-/// dropped, which rolls its transaction back, and a write still queued is
-/// abandoned. A write that has begun committing is let finish (within
-/// `COMMIT_GRACE`) and answered.
-pub async fn deadline(State(l): State<Arc<Limits>>, req: Request, next: Next) -> Response {
-    let api = api(&req);
-    if api == Api::Other {
-        return next.run(req).await;
-    }
-    let d = Deadline::new();
-    let run = d.clone().scope(next.run(req));
-    tokio::pin!(run);
-    let ms = l.deadline.as_millis();
-    tokio::select! {
-        resp = &mut run => return resp,
-        () = tokio::time::sleep(l.deadline) => {}
-    }
-    if d.expire() {
-        tracing::warn!(deadline_ms = %ms, "request abandoned at its deadline");
-        return refuse(
-            api,
-            503,
-            format!(
-                "the request did not finish within {ms} ms and was abandoned; each change \
-                 it was making is either completely applied or not at all (read the \
-                 resource before retrying)"
-            ),
-            None,
-        );
-    }
-    match tokio::time::timeout(COMMIT_GRACE.min(l.deadline), run).await {
-        Ok(resp) => resp,
-        Err(_) => {
-            tracing::warn!(deadline_ms = %ms, "request abandoned while committing");
-            refuse(
-                api,
-                503,
-                format!(
-                    "the request did not finish within {ms} ms; its change may have been \
-                     applied (read the resource before retrying)"
-                ),
-                None,
-            )
-        }
-    }
-}
-
-/// At most `max_concurrent_requests` run; `max_queued_requests` more wait;
-/// any beyond get 503 with `Retry-After` at once.
-pub async fn concurrency(State(l): State<Arc<Limits>>, req: Request, next: Next) -> Response {
-    let api = api(&req);
-    if api == Api::Other {
-        return next.run(req).await;
-    }
-    match l.admit().await {
-        Some(permit) => {
-            let resp = next.run(req).await;
-            drop(permit);
-            resp
-        }
-        None => refuse(
-            api,
-            503,
-            "the server is busy with other requests; retry shortly".into(),
-            Some(1),
-        ),
-    }
-}
-
-/// A body declared larger than its route takes is refused before anything
+/// A body declared larger than its route takes is refused (the answer is
+/// returned) before anything
 /// reads it, authenticates or waits: this layer is outside the deadline
 /// and the concurrency limit, so a client that declares a huge body and
 /// sends none gets its 413 at once and holds no slot. SCIM resources and
 /// the admin API take `max_body_bytes`, /Bulk its `maxPayloadSize`.
 /// (Bodies without a length are held to the same limits by the extractors
 /// as they read them, which happens only after authentication.)
-pub async fn body_limit(State(l): State<Arc<Limits>>, req: Request, next: Next) -> Response {
-    let api = api(&req);
+pub(super) fn body_limit(l: &Limits, api: Api, req: &mut Request) -> Option<Response> {
     let (limit, which) = match api {
-        Api::Other => return next.run(req).await,
+        Api::Other => return None,
         Api::Scim if req.uri().path() == "/scim/v2/Bulk" => {
             (l.bulk_max_payload_bytes, " (the bulk maxPayloadSize)")
         }
@@ -268,14 +263,18 @@ pub async fn body_limit(State(l): State<Arc<Limits>>, req: Request, next: Next) 
         // A client waiting for `100 Continue` sends no body: nothing to
         // drain, and reading would invite it to send.
         if !expects_continue {
-            tokio::spawn(drain(req.into_body(), limit, l.header_timeout));
+            tokio::spawn(drain(
+                std::mem::take(req.body_mut()),
+                limit,
+                l.header_timeout,
+            ));
         }
         let mut resp = refuse(api, 413, detail, None);
         resp.headers_mut()
             .insert(header::CONNECTION, HeaderValue::from_static("close"));
-        return resp;
+        return Some(resp);
     }
-    next.run(req).await
+    None
 }
 
 /// Reads and discards what arrives of a refused body, up to `limit` bytes
@@ -304,39 +303,40 @@ async fn drain(mut body: axum::body::Body, limit: usize, within: Duration) {
 /// `Retry-After`. Buckets are keyed by the principal authentication found
 /// (see `principal`), so only verified callers cost memory; anyone else
 /// passes on, to be answered by the handler.
-pub async fn rate_limit(
-    State((l, s)): State<(Arc<Limits>, AppState)>,
+pub(super) async fn rate_limit(
+    l: &Arc<Limits>,
+    s: &AppState,
+    api: Api,
     mut req: Request,
-    next: Next,
-) -> Response {
-    match (api(&req), req.extensions().get::<Principal>()) {
+) -> Result<Request, Response> {
+    match (api, req.extensions().get::<Principal>()) {
         (Api::Scim, Some(&Principal::Iam { iam, token })) => {
             let rate = match s.dir.iam_settings(iam).await {
                 Ok(settings) => settings.rate_limit.or(l.default_rate),
-                Err(e) => return ApiError::from(e).into_response(),
+                Err(e) => return Err(ApiError::from(e).into_response()),
             };
             let Some(rate) = rate else {
-                return next.run(req).await;
+                return Ok(req);
             };
             if let Verdict::Limited(wait) = l.buckets.check(&token, rate) {
-                return too_many(Api::Scim, rate, wait);
+                return Err(too_many(Api::Scim, rate, wait));
             }
             req.extensions_mut().insert(Quota {
                 limits: l.clone(),
                 token,
                 rate,
             });
-            next.run(req).await
+            Ok(req)
         }
         (Api::Admin, Some(Principal::Admin(admin))) => {
             if let Some(rate) = l.admin_rate
                 && let Verdict::Limited(wait) = l.admin_buckets.check(&admin.id, rate)
             {
-                return too_many(Api::Admin, rate, wait);
+                return Err(too_many(Api::Admin, rate, wait));
             }
-            next.run(req).await
+            Ok(req)
         }
-        _ => next.run(req).await,
+        _ => Ok(req),
     }
 }
 

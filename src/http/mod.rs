@@ -9,6 +9,7 @@ pub mod discovery;
 pub mod error;
 pub mod extract;
 pub mod governance;
+pub mod guard;
 pub mod json;
 pub mod limits;
 pub mod me;
@@ -25,7 +26,7 @@ pub mod usage;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::Request;
 use axum::http::{HeaderName, HeaderValue, StatusCode, Uri, header};
 use axum::middleware::from_fn_with_state;
@@ -33,14 +34,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::Value;
 use tower::ServiceBuilder;
-use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::config::Config;
 use crate::directory::Directory;
-use crate::scim::ScimError;
 
 pub const SCIM_CONTENT_TYPE: &str = "application/scim+json";
 
@@ -257,15 +256,12 @@ fn normalize_path(mut req: Request) -> Request {
     req
 }
 
-fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response<Body> {
-    tracing::error!("a request handler panicked");
-    error::scim_error_response(&ScimError::new(500, None, "internal server error"))
-}
-
 /// The whole application. Middleware from the outside in: path
 /// normalisation (before routing, so it must wrap the router), request id,
-/// trace, panic catcher, then the limits (see `limits`): the body limit on
-/// the declared length (before anyone reads, authenticates or waits, and
+/// trace, then `guard` (see `guard`), one middleware that does in order:
+/// metrics (inside the router, where the route template is known), the
+/// panic catcher, the limits (see `limits`): the body limit on the
+/// declared length (before anyone reads, authenticates or waits, and
 /// holding no slot), the deadline, the concurrency limit (queueing counts
 /// against the deadline), then authentication (see `principal`: the
 /// credentials become the request's principal, once), the rate limit per
@@ -286,7 +282,10 @@ pub fn app(
 + Send
 + 'static {
     let request_id = HeaderName::from_static("x-request-id");
-    let limits = Arc::new(limits::Limits::new(&state.config));
+    let guard = Arc::new(guard::Guard {
+        state: state.clone(),
+        limits: Arc::new(limits::Limits::new(&state.config)),
+    });
     let router = Router::new()
         .route("/healthz", get(observe::healthz))
         .route("/readyz", get(observe::readyz))
@@ -312,23 +311,7 @@ pub fn app(
                             tower_http::trace::DefaultOnResponse::new().level(tracing::Level::INFO),
                         ),
                 )
-                // Inside the router, where the route template is known;
-                // outside the panic catcher, so a panic counts as its 500.
-                .layer(axum::middleware::from_fn_with_state(
-                    state.clone(),
-                    telemetry::track,
-                ))
-                .layer(CatchPanicLayer::custom(panic_response))
-                // Outside the deadline and the concurrency limit: a declared
-                // oversized body is answered at once and never queues.
-                .layer(from_fn_with_state(limits.clone(), limits::body_limit))
-                .layer(from_fn_with_state(limits.clone(), limits::deadline))
-                .layer(from_fn_with_state(limits.clone(), limits::concurrency))
-                .layer(from_fn_with_state(state.clone(), principal::authenticate))
-                .layer(from_fn_with_state(
-                    (limits, state.clone()),
-                    limits::rate_limit,
-                )),
+                .layer(from_fn_with_state(guard, guard::guard)),
         )
         .with_state(state);
     ServiceBuilder::new()

@@ -9,10 +9,9 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use axum::extract::{FromRequestParts, Request, State};
+use axum::extract::{FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use uuid::Uuid;
 
@@ -95,27 +94,24 @@ fn surface(path: &str) -> Option<Surface> {
     }
 }
 
-/// The layer (see `http::app`): every request to a surface leaves with its
-/// [`Principal`]. An identity provider's token that does not verify is
-/// answered 401 here: it never gets a rate-limit bucket or reaches a
-/// handler. Every other outcome is left for the handlers to answer, so
-/// that a route needing no caller (the OpenAPI document, an unknown path)
-/// answers as it would anyway.
-pub async fn authenticate(State(s): State<AppState>, mut req: Request, next: Next) -> Response {
+/// Authentication (see `http::guard`): every request to a surface leaves
+/// with its [`Principal`]. An identity provider's token that does not
+/// verify is answered 401 here: it never gets a rate-limit bucket or
+/// reaches a handler. Every other outcome is left for the handlers to
+/// answer, so that a route needing no caller (the OpenAPI document, an
+/// unknown path) answers as it would anyway.
+pub async fn authenticate(s: &AppState, mut req: Request) -> Result<Request, Response> {
     let principal = match surface(req.uri().path()) {
-        None => return next.run(req).await,
-        Some(Surface::Scim) => match scim(&s, req.headers()).await {
-            Ok(p) => p,
-            Err(answer) => return answer,
-        },
+        None => return Ok(req),
+        Some(Surface::Scim) => scim(s, req.headers()).await?,
         Some(Surface::AdminApi) => match bearer(req.headers()) {
             None => Principal::Anonymous,
-            Some(_) => admin(admin_by_bearer(&s, req.headers()).await),
+            Some(_) => admin(admin_by_bearer(s, req.headers()).await),
         },
-        Some(Surface::Console) => session::principal(&s, req.headers()).await,
+        Some(Surface::Console) => session::principal(s, req.headers()).await,
     };
     req.extensions_mut().insert(principal);
-    next.run(req).await
+    Ok(req)
 }
 
 /// On /scim/v2: a token of a SCIM token's shape is an identity provider's

@@ -12,13 +12,14 @@
 //! monitoring. Each server has its own recorder (no process-global state),
 //! so tests running many servers in one process see their own numbers.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderValue, Method, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use metrics::{Counter, Histogram};
 use metrics_exporter_prometheus::{
     Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
 };
@@ -45,6 +46,25 @@ pub struct ScimErrorType(pub &'static str);
 pub struct Telemetry {
     recorder: PrometheusRecorder,
     handle: PrometheusHandle,
+    /// The handles of each route template's series, registered on first
+    /// use: looking a series up by its labels on every request cost more
+    /// than the rest of the accounting.
+    series: RwLock<HashMap<Box<str>, RouteSeries>>,
+}
+
+/// One route template's series: requests by method and status, latency by
+/// method. A handful each (bounded label sets), so a scan finds one.
+#[derive(Default)]
+struct RouteSeries {
+    requests: Vec<(&'static str, u16, Counter)>,
+    latency: Vec<(&'static str, Histogram)>,
+}
+
+/// A request being counted and timed (see [`Telemetry::start`]).
+pub struct Timing {
+    route: Option<MatchedPath>,
+    method: &'static str,
+    start: Instant,
 }
 
 impl Telemetry {
@@ -54,7 +74,11 @@ impl Telemetry {
             .expect("the bucket list is not empty")
             .build_recorder();
         let handle = recorder.handle();
-        let t = Arc::new(Telemetry { recorder, handle });
+        let t = Arc::new(Telemetry {
+            recorder,
+            handle,
+            series: RwLock::default(),
+        });
         metrics::with_local_recorder(&t.recorder, || {
             metrics::describe_counter!(
                 REQUESTS,
@@ -92,25 +116,63 @@ impl Telemetry {
         t
     }
 
-    fn record(
-        &self,
-        route: &str,
-        method: &Method,
-        status: u16,
-        elapsed: Duration,
-        scim: Option<ScimErrorType>,
-    ) {
-        let method = method_label(method);
-        let status = status.to_string();
-        metrics::with_local_recorder(&self.recorder, || {
-            metrics::counter!(REQUESTS, "route" => route.to_owned(), "method" => method, "status" => status.clone())
-                .increment(1);
-            metrics::histogram!(LATENCY, "route" => route.to_owned(), "method" => method)
-                .record(elapsed.as_secs_f64());
-            if let Some(ScimErrorType(t)) = scim {
-                metrics::counter!(SCIM_ERRORS, "status" => status, "scim_type" => t).increment(1);
-            }
+    /// Starts counting and timing a request. Must be called inside the
+    /// router, where the matched route template is known.
+    pub fn start(req: &Request) -> Timing {
+        Timing {
+            route: req.extensions().get::<MatchedPath>().cloned(),
+            method: method_label(req.method()),
+            start: Instant::now(),
+        }
+    }
+
+    /// Counts the request `t` started with the response it got.
+    pub fn finish(&self, t: Timing, resp: &Response) {
+        let elapsed = t.start.elapsed();
+        let route = t.route.as_ref().map_or("unmatched", MatchedPath::as_str);
+        let status = resp.status().as_u16();
+        let (requests, latency) = self.handles(route, t.method, status);
+        requests.increment(1);
+        latency.record(elapsed.as_secs_f64());
+        if let Some(&ScimErrorType(kind)) = resp.extensions().get::<ScimErrorType>() {
+            metrics::with_local_recorder(&self.recorder, || {
+                metrics::counter!(SCIM_ERRORS, "status" => status.to_string(), "scim_type" => kind)
+                    .increment(1);
+            });
+        }
+    }
+
+    /// The request counter and latency histogram of a series, registered
+    /// the first time it is seen.
+    fn handles(&self, route: &str, method: &'static str, status: u16) -> (Counter, Histogram) {
+        let found = |series: &HashMap<Box<str>, RouteSeries>| {
+            let r = series.get(route)?;
+            let requests = r
+                .requests
+                .iter()
+                .find(|(m, s, _)| *m == method && *s == status)?;
+            let latency = r.latency.iter().find(|(m, _)| *m == method)?;
+            Some((requests.2.clone(), latency.1.clone()))
+        };
+        if let Some(handles) = found(&self.series.read().unwrap_or_else(|p| p.into_inner())) {
+            return handles;
+        }
+        let mut series = self.series.write().unwrap_or_else(|p| p.into_inner());
+        if let Some(handles) = found(&series) {
+            return handles;
+        }
+        let (requests, latency) = metrics::with_local_recorder(&self.recorder, || {
+            (
+                metrics::counter!(REQUESTS, "route" => route.to_owned(), "method" => method, "status" => status.to_string()),
+                metrics::histogram!(LATENCY, "route" => route.to_owned(), "method" => method),
+            )
         });
+        let r = series.entry(route.into()).or_default();
+        r.requests.push((method, status, requests.clone()));
+        if !r.latency.iter().any(|(m, _)| *m == method) {
+            r.latency.push((method, latency.clone()));
+        }
+        (requests, latency)
     }
 
     /// The text exposition, with the pools' use read now.
@@ -138,28 +200,6 @@ fn method_label(m: &Method) -> &'static str {
         Method::OPTIONS => "OPTIONS",
         _ => "other",
     }
-}
-
-/// Counts and times every request. Must run inside the router (as a
-/// `Router::layer`), where the matched route template is known.
-pub async fn track(State(s): State<AppState>, req: Request, next: Next) -> Response {
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| "unmatched".to_owned());
-    let method = req.method().clone();
-    let start = Instant::now();
-    let resp = next.run(req).await;
-    let scim = resp.extensions().get::<ScimErrorType>().copied();
-    s.telemetry.record(
-        &route,
-        &method,
-        resp.status().as_u16(),
-        start.elapsed(),
-        scim,
-    );
-    resp
 }
 
 /// `GET /metrics`.

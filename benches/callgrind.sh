@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# The server's CPU per read request, counted in instructions (callgrind),
+# not timed: reproducible on a busy machine, and only the server counts.
+#
+#   benches/callgrind.sh [N=2000] [OUTDIR]
+#
+# Starts the release binary under `valgrind --tool=callgrind` on a fresh
+# SQLite database (as wrk_compare.sh does: one IAM, one token, the rate
+# limit out of the way, default logging to a file), creates 20 users, warms
+# up, then counts exactly N `GET /Users/{id}` and then N
+# `GET /Users?filter=userName eq "..."` (one curl process, one kept-alive
+# connection, sequential; instrumentation is on only around each phase,
+# and each phase is dumped on its own). Prints instructions per request
+# for each phase and the top functions by inclusive cost; the dumps stay
+# in OUTDIR for `callgrind_annotate`.
+#
+# Environment: BIN (default target/release/scim-bridge, built if absent),
+# LOG_FORMAT (pretty or json; default pretty, as operators and wrk_compare
+# run it), TOP (how many functions to list, default 25).
+set -eu
+N=${1:-2000}
+OUT=${2:-$(mktemp -d)}
+mkdir -p "$OUT"
+TOP=${TOP:-25}
+cd "$(git rev-parse --show-toplevel)"
+BIN=${BIN:-$PWD/target/release/scim-bridge}
+[ -x "$BIN" ] || cargo build --release -q
+for tool in valgrind callgrind_control callgrind_annotate curl; do
+  command -v $tool >/dev/null || { echo "needs $tool"; exit 1; }
+done
+
+DB="sqlite://$OUT/bench.db"
+"$BIN" iam create bench --database "$DB" >/dev/null
+TOKEN=$("$BIN" token create --iam bench --database "$DB" 2>/dev/null | tail -n 1)
+PORT=$((20000 + RANDOM % 20000))
+BASE=http://127.0.0.1:$PORT/scim/v2
+
+SCIM_BRIDGE_RATE_LIMIT_PER_SECOND=1000000 SCIM_BRIDGE_RATE_LIMIT_BURST=1000000 \
+  valgrind --tool=callgrind --instr-atstart=no \
+  --callgrind-out-file="$OUT/callgrind.out" \
+  "$BIN" --log-format "${LOG_FORMAT:-pretty}" serve --bind "127.0.0.1:$PORT" --database "$DB" \
+  >"$OUT/server.stdout" 2>"$OUT/server.log" &
+PID=$!
+trap 'kill $PID 2>/dev/null || true' EXIT
+for _ in $(seq 600); do
+  curl -sf -o /dev/null "http://127.0.0.1:$PORT/healthz" && break
+  sleep 0.2
+done
+
+AUTH="Authorization: Bearer $TOKEN"
+: >"$OUT/ids"
+for i in $(seq 20); do
+  curl -sf -H "$AUTH" -H 'Content-Type: application/scim+json' \
+    -d "{\"userName\":\"bench.user$i@example.com\"}" -w '\n' "$BASE/Users" |
+    sed -n 's/.*"id":"\([0-9a-f-]*\)".*/\1/p' >>"$OUT/ids"
+done
+[ "$(wc -l <"$OUT/ids")" = 20 ] || { echo "creating users failed"; exit 1; }
+
+# curl config files: N requests each on one connection.
+urls() {  # COUNT KIND
+  local n=$1 kind=$2 i=0
+  mapfile -t ids <"$OUT/ids"
+  echo "header = \"$AUTH\""
+  while [ $i -lt "$n" ]; do
+    if [ "$kind" = get ]; then
+      echo "url = \"$BASE/Users/${ids[i % 20]}\""
+    else
+      echo "url = \"$BASE/Users?filter=userName%20eq%20%22bench.user$((i % 20 + 1))%40example.com%22\""
+    fi
+    echo "output = /dev/null"
+    i=$((i + 1))
+  done
+}
+run() {  # KIND COUNT: every answer must be 200
+  urls "$2" "$1" >"$OUT/$1.curl"
+  local codes
+  codes=$(curl -s -K "$OUT/$1.curl" -w '%{http_code}\n' | sort | uniq -c)
+  [ "$(echo "$codes" | awk '$2 != 200' | wc -l)" = 0 ] || { echo "$1: $codes"; exit 1; }
+}
+
+run get 200
+run filter 200
+callgrind_control -i on $PID >/dev/null
+run get "$N"
+callgrind_control -d get $PID >/dev/null
+run filter "$N"
+callgrind_control -d filter $PID >/dev/null
+callgrind_control -i off $PID >/dev/null
+kill $PID
+wait $PID 2>/dev/null || true
+trap - EXIT
+
+for phase in get filter; do
+  f=$(grep -l "^desc: Trigger: dump $phase\$" "$OUT"/callgrind.out.* | head -n 1)
+  total=$(sed -n 's/^summary: //p' "$f" | awk '{print $1}')
+  echo "== $phase: $((total / N)) instructions per request ($total for $N; $f)"
+  callgrind_annotate --inclusive=yes --threshold=100 "$f" 2>/dev/null |
+    sed -n '/^Ir /,$p' | sed -n "3,$((TOP + 2))p" |
+    awk -v n="$N" '{gsub(",", "", $1); printf "%10d  %s\n", $1 / n, substr($0, index($0, $2))}' |
+    cut -c1-160
+done
+echo "(dumps and logs in $OUT)"

@@ -1,0 +1,78 @@
+//! What every request meets inside the router, between its log span and
+//! its handler, as one middleware: counted and timed, panics caught, then
+//! the limits and authentication in the order `http::app` gives. One
+//! middleware instead of one per step: each step of its own boxed a
+//! future, cloned the rest of the stack and the state for every request.
+//! Nothing here decides anything itself: `telemetry`, `limits` and
+//! `principal` do.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use futures_util::FutureExt;
+
+use super::limits::{self, Api, Limits};
+use super::telemetry::Telemetry;
+use super::{AppState, error, principal};
+use crate::scim::ScimError;
+
+/// What the middleware needs, shared by every request (one clone each).
+pub struct Guard {
+    pub state: AppState,
+    pub limits: Arc<Limits>,
+}
+
+/// The middleware (see `http::app`). Counting is outside the panic
+/// catcher, so that a panic counts as the 500 it is answered with.
+pub async fn guard(State(g): State<Arc<Guard>>, req: Request, next: Next) -> Response {
+    let timing = Telemetry::start(&req);
+    let resp = match AssertUnwindSafe(limited(&g, req, next))
+        .catch_unwind()
+        .await
+    {
+        Ok(resp) => resp,
+        Err(_) => panic_response(),
+    };
+    g.state.telemetry.finish(timing, &resp);
+    resp
+}
+
+fn panic_response() -> Response<Body> {
+    tracing::error!("a request handler panicked");
+    error::scim_error_response(&ScimError::new(500, None, "internal server error"))
+}
+
+/// The limits of the SCIM and admin APIs (none elsewhere): first the body
+/// limit on the declared length (before anyone reads, authenticates or
+/// waits, and holding no slot), then the deadline, then the concurrency
+/// limit (queueing counts against the deadline).
+async fn limited(g: &Guard, mut req: Request, next: Next) -> Response {
+    let api = limits::api(&req);
+    if api == Api::Other {
+        return authorized(g, api, req, next).await;
+    }
+    if let Some(refused) = limits::body_limit(&g.limits, api, &mut req) {
+        return refused;
+    }
+    let run = g.limits.admitted(api, authorized(g, api, req, next));
+    g.limits.within_deadline(api, run).await
+}
+
+/// Authentication (the credentials become the request's principal, once),
+/// the rate limit keyed on that principal, then the handler. Their futures
+/// are boxed: they hold database calls and are large, and the futures
+/// around them are moved as they are built.
+async fn authorized(g: &Guard, api: Api, req: Request, next: Next) -> Response {
+    let req = match Box::pin(principal::authenticate(&g.state, req)).await {
+        Ok(req) => req,
+        Err(refused) => return refused,
+    };
+    match Box::pin(limits::rate_limit(&g.limits, &g.state, api, req)).await {
+        Ok(req) => next.run(req).await,
+        Err(refused) => refused,
+    }
+}
