@@ -34,7 +34,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::Value;
 use tower::ServiceBuilder;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 use utoipa_axum::router::OpenApiRouter;
 
@@ -299,7 +299,10 @@ pub fn app(
                 // A client's id is kept only if sane (else one is made), and
                 // returned on every response.
                 .map_request(observe::sanitize_request_id)
-                .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
+                .layer(SetRequestIdLayer::new(
+                    request_id.clone(),
+                    observe::RandomRequestId,
+                ))
                 .layer(PropagateRequestIdLayer::new(request_id))
                 // Every log line of the request is inside its span (id,
                 // method, route template: never the query or headers); one

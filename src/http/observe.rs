@@ -8,9 +8,10 @@
 use std::time::Duration;
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
+use tower_http::request_id::{MakeRequestId, RequestId};
 use tower_http::trace::MakeSpan;
 use tracing::Span;
 
@@ -24,7 +25,7 @@ const MAX_REQUEST_ID: usize = 128;
 /// `-_.:`), so that a client cannot write arbitrary text into the logs;
 /// otherwise it is dropped and the next layer makes one.
 pub fn sanitize_request_id(mut req: Request) -> Request {
-    let sane = |v: &axum::http::HeaderValue| {
+    let sane = |v: &HeaderValue| {
         let b = v.as_bytes();
         !b.is_empty()
             && b.len() <= MAX_REQUEST_ID
@@ -32,11 +33,31 @@ pub fn sanitize_request_id(mut req: Request) -> Request {
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.' | b':'))
     };
     let headers = req.headers_mut();
-    let all: Vec<_> = headers.get_all(REQUEST_ID).iter().collect();
-    if all.len() > 1 || all.first().is_some_and(|v| !sane(v)) {
+    let mut all = headers.get_all(REQUEST_ID).iter();
+    let keep = match (all.next(), all.next()) {
+        (None, _) => true,
+        (Some(one), None) => sane(one),
+        (Some(_), Some(_)) => false,
+    };
+    if !keep {
         headers.remove(REQUEST_ID);
     }
     req
+}
+
+/// Makes the ids of requests that came without a sane one: random (v4)
+/// UUIDs like tower-http's `MakeRequestUuid`, but drawn from the thread's
+/// CSPRNG (`rand::thread_rng`) instead of one `getrandom` system call each.
+#[derive(Clone, Copy)]
+pub struct RandomRequestId;
+
+impl MakeRequestId for RandomRequestId {
+    fn make_request_id<B>(&mut self, _: &axum::http::Request<B>) -> Option<RequestId> {
+        let id = uuid::Builder::from_random_bytes(rand::random()).into_uuid();
+        let mut text = uuid::Uuid::encode_buffer();
+        let text = id.hyphenated().encode_lower(&mut text);
+        HeaderValue::from_str(text).ok().map(RequestId::new)
+    }
 }
 
 /// The span every log line of a request is written in: its id, method and
@@ -108,6 +129,32 @@ pub async fn readyz(State(s): State<AppState>) -> Response {
                 axum::Json(json!({"status": "unavailable", "reason": reason})),
             )
                 .into_response()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn made_ids_are_distinct_v4_uuids() {
+        let req = axum::http::Request::new(());
+        let ids: std::collections::HashSet<String> = (0..1000)
+            .map(|_| {
+                let id = RandomRequestId.make_request_id(&req).unwrap();
+                id.header_value().to_str().unwrap().to_owned()
+            })
+            .collect();
+        assert_eq!(ids.len(), 1000);
+        for id in &ids {
+            let parsed = uuid::Uuid::parse_str(id).unwrap();
+            assert_eq!(parsed.get_version_num(), 4, "{id}");
+            assert_eq!(
+                parsed.hyphenated().to_string(),
+                *id,
+                "lower case, hyphenated"
+            );
         }
     }
 }
