@@ -9,6 +9,7 @@ pub mod deadline;
 pub mod directory;
 pub mod http;
 pub mod ids;
+pub mod logging;
 pub mod metrics;
 pub mod policy;
 pub mod portability;

@@ -209,25 +209,6 @@ enum AdminCommand {
     },
 }
 
-fn init_tracing(format: scim_bridge::config::LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("SCIM_BRIDGE_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=info"));
-    use std::io::IsTerminal;
-    let fmt = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr);
-    match format {
-        scim_bridge::config::LogFormat::Pretty => fmt.init(),
-        // Each line carries its spans, so a request's lines carry its id.
-        scim_bridge::config::LogFormat::Json => fmt
-            .json()
-            .with_current_span(true)
-            .with_span_list(true)
-            .init(),
-    }
-}
-
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -262,7 +243,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         return config_check(cli.config.as_deref(), overrides);
     }
     let config = Config::load(cli.config.as_deref(), Serialized::defaults(overrides))?;
-    init_tracing(config.log_format);
+    scim_bridge::logging::init(config.log_format);
     if let Command::Serve(_) = cli.command {
         return serve(config).await;
     }
