@@ -1,0 +1,224 @@
+//! The process's log lines: tracing-subscriber's `pretty` (its default
+//! text format) or `json` lines on stderr, byte for byte as tracing-
+//! subscriber writes them, written for less. Every response writes one
+//! line and opens one span, so their cost is part of every request's: the
+//! timestamp's date and time of day are formatted once a second instead of
+//! on every line, text lines and fields are written without the generic
+//! colour and padding machinery (see `text`), and a JSON line straight into
+//! one buffer (see `json`). Tests hold every format to tracing-subscriber's
+//! own output; whatever they do not cover (colours, events from the `log`
+//! crate) is left to tracing-subscriber.
+
+use std::cell::RefCell;
+use std::fmt::{self, Write as _};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tracing_subscriber::fmt::format::{JsonFields, Writer};
+use tracing_subscriber::fmt::time::FormatTime;
+
+use crate::config::LogFormat;
+
+mod json;
+mod text;
+
+pub use json::JsonLines;
+pub use text::{TextFields, TextLines};
+
+/// Logs to stderr in `format`, filtered by `SCIM_BRIDGE_LOG` (default:
+/// `info,sqlx=warn,tower_http=info`).
+pub fn init(format: LogFormat) {
+    use std::io::IsTerminal;
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SCIM_BRIDGE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=info"));
+    let fmt = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr)
+        .with_timer(Timestamp);
+    match format {
+        LogFormat::Pretty => fmt
+            .fmt_fields(TextFields)
+            .event_format(TextLines::new(Timestamp))
+            .init(),
+        // Each line carries its spans, so a request's lines carry its id.
+        LogFormat::Json => fmt
+            .fmt_fields(JsonFields::new())
+            .event_format(JsonLines::new(Timestamp))
+            .init(),
+    }
+}
+
+/// An event the `log` crate logged (through tracing-log): its target and
+/// fields are normalised by tracing-subscriber, which formats it.
+fn from_log_crate(event: &tracing::Event<'_>) -> bool {
+    event.metadata().fields().field("log.target").is_some()
+}
+
+/// tracing-subscriber's `SystemTime` timestamps (RFC 3339, UTC,
+/// microseconds: `2026-12-07T10:39:53.392460Z`), with everything up to
+/// the second formatted once a second per thread.
+#[derive(Clone, Copy, Default)]
+pub struct Timestamp;
+
+/// The second last formatted on this thread, and its text.
+struct Second {
+    unix: u64,
+    text: String,
+}
+
+thread_local! {
+    static SECOND: RefCell<Option<Second>> = const { RefCell::new(None) };
+}
+
+impl FormatTime for Timestamp {
+    fn format_time(&self, w: &mut Writer<'_>) -> fmt::Result {
+        match SystemTime::now().duration_since(UNIX_EPOCH) {
+            Ok(since_epoch) if since_epoch.as_secs() <= LAST_SECOND => {
+                write_timestamp(w, since_epoch)
+            }
+            // Outside years 1970 to 9999: tracing-subscriber knows how.
+            _ => tracing_subscriber::fmt::time::SystemTime.format_time(w),
+        }
+    }
+}
+
+/// 9999-12-31T23:59:59Z, the last second `time` formats by default.
+const LAST_SECOND: u64 = 253_402_300_799;
+
+fn write_timestamp(w: &mut impl fmt::Write, since_epoch: Duration) -> fmt::Result {
+    let unix = since_epoch.as_secs();
+    SECOND.with_borrow_mut(|second| {
+        let second = match second {
+            Some(s) if s.unix == unix => s,
+            _ => second.insert(Second {
+                unix,
+                text: date_and_time(unix)?,
+            }),
+        };
+        w.write_str(&second.text)
+    })?;
+    let mut digits = *b".000000Z";
+    let mut rest = since_epoch.subsec_micros();
+    for d in digits[1..7].iter_mut().rev() {
+        *d = b'0' + (rest % 10) as u8;
+        rest /= 10;
+    }
+    w.write_str(std::str::from_utf8(&digits).map_err(|_| fmt::Error)?)
+}
+
+/// `YYYY-MM-DDTHH:MM:SS` of a second since the epoch (up to
+/// `LAST_SECOND`), as tracing-subscriber writes it.
+fn date_and_time(unix: u64) -> Result<String, fmt::Error> {
+    let t = i64::try_from(unix)
+        .ok()
+        .and_then(|s| time::OffsetDateTime::from_unix_timestamp(s).ok())
+        .ok_or(fmt::Error)?;
+    let mut text = String::with_capacity(20);
+    write!(
+        text,
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )?;
+    Ok(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_as_tracing_subscriber_writes_them() {
+        let at = |secs: u64, micros: u32| {
+            let mut s = String::new();
+            write_timestamp(&mut s, Duration::new(secs, micros * 1000 + 999)).unwrap();
+            s
+        };
+        assert_eq!(at(0, 1), "1970-01-01T00:00:00.000001Z");
+        assert_eq!(at(1_796_639_993, 392_460), "2026-12-07T10:39:53.392460Z");
+        assert_eq!(at(951_782_400, 999_999), "2000-02-29T00:00:00.999999Z");
+        assert_eq!(at(LAST_SECOND, 0), "9999-12-31T23:59:59.000000Z");
+        // The cached second is replaced when the second changes.
+        assert_eq!(at(1, 0), "1970-01-01T00:00:01.000000Z");
+        assert_eq!(at(0, 0), "1970-01-01T00:00:00.000000Z");
+        // And agrees with tracing-subscriber's clock and format now.
+        loop {
+            let before = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap()
+                .as_secs();
+            let (mut ours, mut theirs) = (String::new(), String::new());
+            Timestamp.format_time(&mut Writer::new(&mut ours)).unwrap();
+            tracing_subscriber::fmt::time::SystemTime
+                .format_time(&mut Writer::new(&mut theirs))
+                .unwrap();
+            let after = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap()
+                .as_secs();
+            if before != after {
+                continue;
+            }
+            assert_eq!(ours.len(), theirs.len(), "{ours} {theirs}");
+            assert_eq!(ours[..20], theirs[..20], "{ours} {theirs}");
+            assert!(ours.ends_with('Z'));
+            break;
+        }
+    }
+}
+
+/// What the formats' tests share: a fixed clock and a captured output.
+#[cfg(test)]
+mod testing {
+    use std::fmt;
+    use std::sync::{Arc, Mutex};
+
+    use tracing_subscriber::fmt::MakeWriter;
+    use tracing_subscriber::fmt::format::Writer;
+    use tracing_subscriber::fmt::time::FormatTime;
+
+    /// A fixed clock, so that two formatters' lines can be compared.
+    #[derive(Clone)]
+    pub struct Fixed;
+
+    impl FormatTime for Fixed {
+        fn format_time(&self, w: &mut Writer<'_>) -> fmt::Result {
+            w.write_str("2026-12-07T10:39:53.392460Z")
+        }
+    }
+
+    #[derive(Clone, Default)]
+    pub struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Buffer {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl<'a> MakeWriter<'a> for Buffer {
+        type Writer = Buffer;
+        fn make_writer(&'a self) -> Buffer {
+            self.clone()
+        }
+    }
+
+    /// What `emit` logs through the subscriber `make` builds on a buffer.
+    pub fn logged<S>(make: impl FnOnce(Buffer) -> S, emit: &dyn Fn()) -> String
+    where
+        S: tracing::Subscriber + Send + Sync + 'static,
+    {
+        let buffer = Buffer::default();
+        tracing::subscriber::with_default(make(buffer.clone()), emit);
+        let bytes = buffer.0.lock().unwrap().clone();
+        String::from_utf8(bytes).unwrap()
+    }
+}
