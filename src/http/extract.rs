@@ -252,10 +252,11 @@ impl Params {
 /// The absolute SCIM base URL (see `origin`: never a Host this server
 /// does not answer for).
 pub fn scope(state: &AppState, headers: &HeaderMap, iam: Uuid) -> Scope {
-    let origin = super::origin::origin(state, headers);
+    let mut base_url = super::origin::origin(state, headers);
+    base_url.push_str("/scim/v2");
     Scope {
         iam: IamId::new(iam),
-        base_url: format!("{origin}/scim/v2"),
+        base_url,
         request_id: headers
             .get("x-request-id")
             .and_then(|v| v.to_str().ok())

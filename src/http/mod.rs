@@ -66,9 +66,13 @@ impl AppState {
     }
 }
 
-/// A JSON body served as `application/scim+json`.
+/// A JSON body served as `application/scim+json`. Written into a buffer
+/// the size of a typical resource, not grown from nothing.
 pub fn scim_response(status: StatusCode, body: &Value) -> Response {
-    let bytes = serde_json::to_vec(body).unwrap_or_default();
+    let mut bytes = Vec::with_capacity(1024);
+    if serde_json::to_writer(&mut bytes, body).is_err() {
+        bytes.clear();
+    }
     let mut resp = (status, bytes).into_response();
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -364,6 +368,10 @@ pub async fn shutdown_signal() {
 mod tests {
     use std::collections::BTreeSet;
 
+    use axum::body::Body;
+
+    use super::*;
+
     /// Every path the admin router serves is in its OpenAPI document (its
     /// own `/openapi.json` aside). axum lists a router's paths only in its
     /// `Debug` output (`path_router: … RouteId(n): "/path"`, then the
@@ -386,5 +394,36 @@ mod tests {
             .chain(["/openapi.json".to_owned()])
             .collect();
         assert_eq!(served, documented);
+    }
+
+    fn normalized(uri: &str) -> String {
+        let req = Request::builder().uri(uri).body(Body::empty()).unwrap();
+        normalize_path(req).uri().to_string()
+    }
+
+    #[test]
+    fn paths_are_spelled_one_way() {
+        for (sent, routed) in [
+            ("/scim/v2/Users/abc", "/scim/v2/Users/abc"),
+            ("/scim/v2/Users?filter=x", "/scim/v2/Users?filter=x"),
+            ("/SCIM/V2/users/", "/scim/v2/Users"),
+            ("/scim/v2/USERS/AbC/?x=1", "/scim/v2/Users/AbC?x=1"),
+            ("/scim/v2/users/.SEARCH", "/scim/v2/Users/.search"),
+            ("/scim/v2/Users/Groups", "/scim/v2/Users/Groups"),
+            ("/scim/v2/.Search", "/scim/v2/.search"),
+            (
+                "/scim/v2/serviceproviderconfigs",
+                "/scim/v2/ServiceProviderConfig",
+            ),
+            ("/scim/v2/resourcetypes/user", "/scim/v2/ResourceTypes/user"),
+            ("/scim/v2//", "/scim/v2"),
+            ("/scim/v2", "/scim/v2"),
+            ("/Scim", "/Scim"),
+            ("/api/v1/users/", "/api/v1/users"),
+            ("/admin/Users", "/admin/Users"),
+            ("/", "/"),
+        ] {
+            assert_eq!(normalized(sent), routed, "{sent}");
+        }
     }
 }

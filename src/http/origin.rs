@@ -27,7 +27,7 @@ pub fn origin(state: &AppState, headers: &HeaderMap) -> String {
         .and_then(|h| h.to_str().ok())
         .filter(|h| is_host(h) && allowed(h, &config.allowed_hosts, config.bind));
     match host {
-        Some(host) => format!("{scheme}://{host}"),
+        Some(host) => [scheme, "://", host].concat(),
         None => format!("{scheme}://{}", config.bind),
     }
 }
@@ -45,8 +45,7 @@ pub fn is_host(h: &str) -> bool {
 /// loopback address `localhost` with the listening port.
 fn allowed(host: &str, allowed_hosts: &[String], bind: SocketAddr) -> bool {
     let (name, port) = split_port(host);
-    let listening = bind.to_string();
-    if host.eq_ignore_ascii_case(&listening) {
+    if is_listening_address(host, bind) {
         return true;
     }
     if bind.ip().is_loopback()
@@ -59,6 +58,21 @@ fn allowed(host: &str, allowed_hosts: &[String], bind: SocketAddr) -> bool {
         let (entry_name, entry_port) = split_port(entry);
         entry_name.eq_ignore_ascii_case(name) && (entry_port.is_none() || entry_port == port)
     })
+}
+
+/// Whether `host` is the listening address as it is written
+/// (`127.0.0.1:8080`, `[::1]:8080`), in any letter case. Written into a
+/// buffer on the stack: this runs for every request that names a host.
+fn is_listening_address(host: &str, bind: SocketAddr) -> bool {
+    use std::io::Write;
+    // The longest, `[v6%scope]:port`, takes 58 bytes.
+    let mut text = [0u8; 64];
+    let mut rest = &mut text[..];
+    if write!(rest, "{bind}").is_err() {
+        return false;
+    }
+    let len = 64 - rest.len();
+    host.as_bytes().eq_ignore_ascii_case(&text[..len])
 }
 
 /// `("example.com", Some(8080))` from `example.com:8080`; IPv6 literals
@@ -102,6 +116,8 @@ mod tests {
         assert!(!allowed("localhost:8080", &[], on("10.0.0.5:8080")));
         assert!(allowed("[::1]:8080", &[], on("[::1]:8080")));
         assert!(allowed("localhost:8080", &[], on("[::1]:8080")));
+        let longest = on("[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff%4294967295]:65535");
+        assert!(allowed(&longest.to_string().to_uppercase(), &[], longest));
     }
 
     #[test]
