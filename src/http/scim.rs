@@ -73,7 +73,8 @@ pub(super) fn read_response(headers: &HeaderMap, r: &Resource) -> Response {
 
 fn list_response(l: ListResult) -> Response {
     let mut doc = list_envelope(&l);
-    doc["Resources"] = json!(l.resources);
+    // Moved in, not copied (`json!` would serialise every document again).
+    doc["Resources"] = serde_json::Value::Array(l.resources);
     scim_response(StatusCode::OK, &doc)
 }
 
