@@ -1,7 +1,7 @@
-//! tracing-subscriber's JSON lines, written straight into one buffer:
-//! its own formatter writes through a UTF-8 check per fragment and parses
-//! every span's stored fields to write them again (~36,000 instructions
-//! for a response's line; this ~5,600).
+//! tracing-subscriber's JSON lines and span fields, written straight into
+//! one buffer: its own formatter writes through a UTF-8 check per fragment
+//! and parses every span's stored fields to write them again (~36,000
+//! instructions for a response's line; this ~5,600).
 
 use std::fmt;
 
@@ -9,7 +9,8 @@ use serde::Serializer as _;
 use serde::ser::SerializeMap;
 use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Subscriber};
-use tracing_subscriber::fmt::format::{Format, Json, Writer};
+use tracing_subscriber::field::RecordFields;
+use tracing_subscriber::fmt::format::{Format, Json, JsonFields, Writer};
 use tracing_subscriber::fmt::time::FormatTime;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, FormattedFields};
 use tracing_subscriber::registry::{LookupSpan, SpanRef};
@@ -212,10 +213,128 @@ impl<M: SerializeMap> Visit for JsonFieldsOf<M> {
     }
 }
 
+/// tracing-subscriber's `JsonFields`: a span's fields as one JSON object,
+/// keys sorted, a key recorded twice keeping its last value, written
+/// straight into the span's text instead of through a map of values and a
+/// UTF-8 check per fragment. Byte strings, and spans recorded again after
+/// they were made, are left to `JsonFields`.
+#[derive(Clone, Copy, Default)]
+pub struct JsonSpanFields;
+
+impl<'w> FormatFields<'w> for JsonSpanFields {
+    fn format_fields<R: RecordFields>(&self, mut writer: Writer<'w>, fields: R) -> fmt::Result {
+        let mut values = SpanValues::default();
+        fields.record(&mut values);
+        match values.object() {
+            Some(object) => writer.write_str(&object),
+            None => JsonFields::new().format_fields(writer, fields),
+        }
+    }
+
+    fn add_fields(
+        &self,
+        current: &'w mut FormattedFields<Self>,
+        fields: &tracing::span::Record<'_>,
+    ) -> fmt::Result {
+        let mut theirs = FormattedFields::<JsonFields>::new(std::mem::take(&mut current.fields));
+        let added = JsonFields::new().add_fields(&mut theirs, fields);
+        current.fields = theirs.fields;
+        added
+    }
+}
+
+/// A span's fields as `JsonFields` records them (`None`: one it records
+/// otherwise).
+#[derive(Default)]
+struct SpanValues {
+    values: Vec<(&'static str, SpanValue)>,
+    unusual: bool,
+}
+
+enum SpanValue {
+    Text(String),
+    I64(i64),
+    U64(u64),
+    F64(f64),
+    Bool(bool),
+}
+
+impl SpanValues {
+    /// The JSON object, or None when a field was of a kind left to
+    /// `JsonFields`.
+    fn object(mut self) -> Option<String> {
+        if self.unusual {
+            return None;
+        }
+        // A stable sort keeps the fields of one name in the order they
+        // were recorded: the last one is the one kept.
+        self.values.sort_by(|a, b| a.0.cmp(b.0));
+        let mut out = Vec::with_capacity(128);
+        out.push(b'{');
+        let mut first = true;
+        for (i, (name, value)) in self.values.iter().enumerate() {
+            if self.values.get(i + 1).is_some_and(|next| next.0 == *name) {
+                continue;
+            }
+            if !first {
+                out.push(b',');
+            }
+            first = false;
+            serde_json::to_writer(&mut out, name).ok()?;
+            out.push(b':');
+            match value {
+                SpanValue::Text(t) => serde_json::to_writer(&mut out, t),
+                SpanValue::I64(n) => serde_json::to_writer(&mut out, n),
+                SpanValue::U64(n) => serde_json::to_writer(&mut out, n),
+                SpanValue::F64(n) => serde_json::to_writer(&mut out, n),
+                SpanValue::Bool(b) => serde_json::to_writer(&mut out, b),
+            }
+            .ok()?;
+        }
+        out.push(b'}');
+        String::from_utf8(out).ok()
+    }
+}
+
+impl Visit for SpanValues {
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.values.push((field.name(), SpanValue::F64(value)));
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.values.push((field.name(), SpanValue::I64(value)));
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.values.push((field.name(), SpanValue::U64(value)));
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.values.push((field.name(), SpanValue::Bool(value)));
+    }
+
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.values
+            .push((field.name(), SpanValue::Text(value.to_owned())));
+    }
+
+    fn record_bytes(&mut self, _: &Field, _: &[u8]) {
+        self.unusual = true;
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        let name = field.name();
+        if name.starts_with("log.") {
+            return;
+        }
+        let name = name.strip_prefix("r#").unwrap_or(name);
+        self.values
+            .push((name, SpanValue::Text(format!("{value:?}"))));
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use tracing_subscriber::fmt::format::JsonFields;
-
     use super::*;
     use crate::logging::testing::{Fixed, logged};
 
@@ -240,7 +359,7 @@ mod tests {
                 tracing_subscriber::fmt()
                     .with_max_level(Level::TRACE)
                     .with_writer(w)
-                    .fmt_fields(JsonFields::new())
+                    .fmt_fields(JsonSpanFields)
                     .event_format(JsonLines::new(Fixed))
                     .finish()
             },
@@ -291,6 +410,35 @@ mod tests {
         for (t, o) in theirs.lines().zip(ours.lines()) {
             assert_eq!(t, o);
         }
+        assert_eq!(theirs, ours);
+    }
+
+    #[test]
+    fn span_fields_of_every_kind() {
+        let (theirs, ours) = both(|| {
+            let err = std::io::Error::other("disk \"full\"");
+            let span = tracing::info_span!(
+                "kinds",
+                z = "last key",
+                r#type = "raw str",
+                r#loop = ?Odd { text: "raw debug" },
+                f = 2.5e-8,
+                nan = f64::NAN,
+                neg = i64::MIN,
+                big = u64::MAX,
+                yes = true,
+                text = %"dis\u{1b}play",
+                error = &err as &dyn std::error::Error,
+                log.file = ?"skipped",
+                dup = 1,
+                dup = "two",
+            );
+            span.in_scope(|| tracing::info!("inside"));
+            let bytes = tracing::info_span!("bytes", b = &b"\x00\xff"[..], s = "x");
+            bytes.in_scope(|| tracing::info!("bytes are left to tracing-subscriber"));
+        });
+        assert!(theirs.contains("\"dup\":\"two\""), "{theirs}");
+        assert!(theirs.contains("\"b\":[0,255]"), "{theirs}");
         assert_eq!(theirs, ours);
     }
 

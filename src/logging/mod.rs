@@ -13,7 +13,7 @@ use std::cell::RefCell;
 use std::fmt::{self, Write as _};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use tracing_subscriber::fmt::format::{JsonFields, Writer};
+use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::time::FormatTime;
 
 use crate::config::LogFormat;
@@ -21,7 +21,7 @@ use crate::config::LogFormat;
 mod json;
 mod text;
 
-pub use json::JsonLines;
+pub use json::{JsonLines, JsonSpanFields};
 pub use text::{TextFields, TextLines};
 
 /// Logs to stderr in `format`, filtered by `SCIM_BRIDGE_LOG` (default:
@@ -42,7 +42,7 @@ pub fn init(format: LogFormat) {
             .init(),
         // Each line carries its spans, so a request's lines carry its id.
         LogFormat::Json => fmt
-            .fmt_fields(JsonFields::new())
+            .fmt_fields(JsonSpanFields)
             .event_format(JsonLines::new(Timestamp))
             .init(),
     }
