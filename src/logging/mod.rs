@@ -211,14 +211,109 @@ mod testing {
         }
     }
 
-    /// What `emit` logs through the subscriber `make` builds on a buffer.
-    pub fn logged<S>(make: impl FnOnce(Buffer) -> S, emit: &dyn Fn()) -> String
+    /// A subscriber of every level that writes to `w`, for a test to set
+    /// its format.
+    pub type Builder = tracing_subscriber::fmt::SubscriberBuilder<
+        tracing_subscriber::fmt::format::DefaultFields,
+        tracing_subscriber::fmt::format::Format,
+        tracing::level_filters::LevelFilter,
+        Buffer,
+    >;
+
+    /// What `emit` logs through the subscriber `make` sets up.
+    pub fn logged<S>(make: impl FnOnce(Builder) -> S, emit: &dyn Fn()) -> String
     where
         S: tracing::Subscriber + Send + Sync + 'static,
     {
         let buffer = Buffer::default();
-        tracing::subscriber::with_default(make(buffer.clone()), emit);
+        let builder = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_writer(buffer.clone());
+        tracing::subscriber::with_default(make(builder), emit);
         let bytes = buffer.0.lock().unwrap().clone();
         String::from_utf8(bytes).unwrap()
+    }
+
+    /// Two formatters' output of [`events`]: the same, line by line.
+    pub fn assert_same(theirs: &str, ours: &str) {
+        assert_eq!(theirs.lines().count(), 14, "{theirs}");
+        for (t, o) in theirs.lines().zip(ours.lines()) {
+            assert_eq!(t, o);
+        }
+        assert_eq!(theirs, ours);
+    }
+
+    /// A value only its `Debug` shows.
+    #[derive(Debug)]
+    pub struct Odd {
+        #[allow(dead_code)]
+        pub text: &'static str,
+    }
+
+    /// An error with a source.
+    #[derive(Debug)]
+    struct Outer(std::io::Error);
+
+    impl fmt::Display for Outer {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("outer \x1b[31m failure")
+        }
+    }
+
+    impl std::error::Error for Outer {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    /// Events and spans of every kind the formats' tests compare.
+    pub fn events() {
+        tracing::info!("no span");
+        tracing::warn!(
+            n = -3,
+            u = 7u64,
+            b = true,
+            f = 1.5,
+            nan = f64::NAN,
+            "numbers"
+        );
+        tracing::info!(message = "a message given as a field", other = "x");
+        let request = tracing::error_span!(
+            "request",
+            request_id = %"4f1c-é\"quoted\"",
+            method = %"GET",
+            route = %"/scim/v2/Users/{id}",
+        );
+        let _entered = request.enter();
+        tracing::info!(latency = %"3 ms", status = 200, "finished processing request");
+        tracing::debug!(
+            odd = ?Odd { text: "a\nb\t\u{1b}[31m" },
+            s = "pl\"ain\u{7}",
+            r#type = "raw",
+            "control \u{7}\u{1b}[2J\u{8}\u{c}\u{7f}\u{85}\u{9f} chars {}",
+            42
+        );
+        let inner = tracing::info_span!("inner", big = u64::MAX, small = -1i64, empty = "");
+        let _inner = inner.enter();
+        tracing::trace!(target: "some::target", "nested");
+        tracing::info!(parent: &request, "explicit parent");
+        tracing::info!(parent: None, "no parent at all");
+        let bare = tracing::info_span!("bare");
+        let _bare = bare.enter();
+        let plain = std::io::Error::other("disk");
+        tracing::error!(error = &plain as &dyn std::error::Error, "an error");
+        let chained = Outer(std::io::Error::other("inner \u{9b} cause"));
+        tracing::error!(
+            error = &chained as &dyn std::error::Error,
+            after = 1,
+            "with sources"
+        );
+        tracing::info!(log.line = 3, "log. fields are skipped");
+        tracing::info!(only = "fields, no message");
+        tracing::info!("");
+        let late = tracing::info_span!("late", a = 1, b = tracing::field::Empty);
+        late.record("b", "two");
+        late.record("a", 3);
+        late.in_scope(|| tracing::info!("after record"));
     }
 }
