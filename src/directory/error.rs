@@ -1,7 +1,7 @@
 //! What the domain answers when an operation fails, in the domain's own
 //! terms: what was wrong, not how a surface says it. Each surface maps it
 //! once: the SCIM API with [`Error::to_scim`] (also the status of each bulk
-//! operation), the admin API and the console in `http/admin.rs`, the
+//! operation), the admin API and the console in `http/admin/`, the
 //! command line with `Display`.
 
 use crate::scim::{ScimError, ScimType};
