@@ -370,6 +370,16 @@ test("an administrator walks every flow of the console", async () => {
     await page.locator("th.depth-0 .leaf", { hasText: "Environment" }).waitFor();
     assert.equal(await page.locator("th.depth-1 .leaf").count(), 2);
     await shot("31-tags");
+    // Delete, confirmed in a dialog the script points at the tag.
+    await page.getByLabel("Name", { exact: true }).fill("Scratch");
+    await page.getByRole("button", { name: "Create tag" }).click();
+    await page.locator("th.depth-0 .leaf", { hasText: "Scratch" }).waitFor();
+    await page.getByRole("link", { name: "Delete Scratch" }).click();
+    const dialog = page.getByRole("dialog", { name: "Delete tag?" });
+    assert.match(await dialog.innerText(), /Scratch and every tag below it/);
+    await dialog.getByRole("button", { name: "Delete tag" }).click();
+    await page.locator("th.depth-0 .leaf", { hasText: "Scratch" }).waitFor({ state: "detached" });
+    await page.locator("th.depth-0 .leaf", { hasText: "Environment" }).waitFor();
   });
 
   await step("governance: register a data source", async () => {

@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{Chrome, ConsoleError, Page, Who, html_status};
+use super::{Chrome, ConsoleError, Page, Who, form_error, html_status};
 use crate::directory::governance::EvaluationView;
 use crate::directory::ids::UserId;
 use crate::http::AppState;
@@ -69,9 +69,40 @@ struct AccessPage {
     choices: Vec<Choice>,
     more: bool,
     picked: String,
+    /// The answer, or why there is none (beside the picker).
+    answer: Result<Answer, String>,
+}
+
+struct Answer {
     e: EvaluationView,
     decision: (&'static str, &'static str),
     attributes: Vec<AttributeLine>,
+}
+
+impl Answer {
+    fn of(e: EvaluationView) -> Answer {
+        let attributes = e
+            .inputs
+            .attributes
+            .iter()
+            .flat_map(|(name, values)| {
+                values.iter().map(move |(value, sources)| AttributeLine {
+                    name: name.clone(),
+                    value: value.clone(),
+                    sources: sources
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                })
+            })
+            .collect();
+        Answer {
+            decision: decision_text(e.evaluation.decision),
+            e,
+            attributes,
+        }
+    }
 }
 
 impl AccessPage {
@@ -100,40 +131,30 @@ pub async fn page(
         ConsoleError::Status(StatusCode::NOT_FOUND, format!("There is no user {id}."))
     })?;
     let ctx = who.admin.ctx();
-    let body = json!({"userId": user.to_string(), "dataSource": {"id": p.data_source.trim()}});
-    let (view, e, (choices, more)) = tokio::try_join!(
+    let picked = p.data_source.trim().to_owned();
+    let body = json!({"userId": user.to_string(), "dataSource": {"id": picked}});
+    let (view, (choices, more)) = tokio::try_join!(
         async { Ok::<_, ConsoleError>(s.dir.account_view(&ctx, user).await?) },
-        async { Ok(s.dir.evaluate(&ctx, &body).await?) },
         choices(&s, &who),
     )?;
-    let attributes = e
-        .inputs
-        .attributes
-        .iter()
-        .flat_map(|(name, values)| {
-            values.iter().map(move |(value, sources)| AttributeLine {
-                name: name.clone(),
-                value: value.clone(),
-                sources: sources
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            })
-        })
-        .collect();
+    // A data source not chosen, or gone since: said beside the picker.
+    let (status, answer) = match s.dir.evaluate(&ctx, &body).await {
+        Ok(e) => (StatusCode::OK, Ok(Answer::of(e))),
+        Err(e) => {
+            let (status, message) = form_error(e)?;
+            (status, Err(message))
+        }
+    };
     html_status(
-        StatusCode::OK,
+        status,
         &AccessPage {
             c: Chrome::new(&who, "users"),
             user_id: user.to_string(),
             user: view.account.name().to_owned(),
             choices,
             more,
-            picked: p.data_source.trim().to_owned(),
-            decision: decision_text(e.evaluation.decision),
-            e,
-            attributes,
+            picked,
+            answer,
         },
     )
 }

@@ -440,6 +440,24 @@ async fn a_users_page_explains_what_the_policies_decide(app: &TestApp) {
     }
     assert!(page.contains("<th scope=\"row\">Environment</th><td>Dev</td><td>managed</td>"));
 
+    // No data source chosen, or one that is not registered: said beside
+    // the picker, which stays.
+    for (picked, status, says) in [
+        (String::new(), 400, "dataSource.id"),
+        (uuid::Uuid::nil().to_string(), 404, "no data source with id"),
+    ] {
+        let r = b
+            .get(&format!("/admin/users/{user}/access?dataSource={picked}"))
+            .await;
+        assert_eq!(r.status(), status, "{picked}");
+        let page = r.text().await.unwrap();
+        assert!(
+            page.contains("id=\"dataSource-error\"") && page.contains(says),
+            "{page}"
+        );
+        assert!(page.contains("<select id=\"dataSource\""));
+    }
+
     // Disabled: denied, and the page says why.
     assert_eq!(
         root.post(app, &format!("/users/{user}/disable"), &json!({}))
