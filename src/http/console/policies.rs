@@ -93,7 +93,8 @@ fn checked(on: bool) -> Option<String> {
 
 impl PolicyForm {
     /// A new policy's defaults: entitlements by the builder, any of them,
-    /// subscribing automatically.
+    /// subscribing automatically, no approvers (whoever the rule does not
+    /// admit is denied).
     fn new_policy() -> PolicyForm {
         PolicyForm {
             scope: "tags".into(),
@@ -101,7 +102,6 @@ impl PolicyForm {
             kind: "entitlements".into(),
             rule: "entitlements".into(),
             entitlement_operator: "any".into(),
-            approvals: "GOVERNANCE".into(),
             automatic_subscription: checked(true),
             ..Default::default()
         }

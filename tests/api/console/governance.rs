@@ -245,7 +245,7 @@ fn builder<'a>(csrf: &'a str, key: &'a str) -> Vec<(&'a str, &'a str)> {
         ("groups", ""),
         ("attributes", "Environment=Dev"),
         ("advanced", ""),
-        ("approvals", "GOVERNANCE"),
+        ("approvals", ""),
         ("automaticSubscription", "on"),
     ]
 }
@@ -272,9 +272,10 @@ async fn policies_are_built_edited_and_deleted_through_the_forms(app: &TestApp) 
     assert!(page.contains("id=\"type-entitlements\" checked") && page.contains("id=\"advanced\""));
 
     // Refusals beside their fields, nothing created: the advanced rule's
-    // parse error with its position, an unknown tag, a bad key.
+    // parse error with its position, an unknown tag, a bad key, an
+    // approval policy without approvers, an attribute without a value.
     type Case<'a> = (&'a [(&'a str, &'a str)], &'a str, &'a str);
-    let cases: [Case; 4] = [
+    let cases: [Case; 5] = [
         (
             &[
                 ("rule", "advanced"),
@@ -292,6 +293,11 @@ async fn policies_are_built_edited_and_deleted_through_the_forms(app: &TestApp) 
             &[("policyKey", "Dev Only")],
             "id=\"policyKey-error\"",
             "policyKey:",
+        ),
+        (
+            &[("type", "approval")],
+            "id=\"approvals-error\"",
+            "actions.approvals: an approval policy names at least one",
         ),
         (
             &[("attributes", "Environment")],
@@ -330,7 +336,6 @@ async fn policies_are_built_edited_and_deleted_through_the_forms(app: &TestApp) 
         json!({"type": "entitlements",
                "entitlements": {"operator": "any", "groups": [],
                                 "attributes": [{"name": "Environment", "value": "Dev"}]},
-               "approvals": [{"requiredPermission": "GOVERNANCE"}],
                "automaticSubscription": true, "shareResponsibility": false})
     );
     let page = b.page(&at).await;
