@@ -5,13 +5,17 @@
 //! request must carry its session's CSRF token. It never renders a
 //! credential except a new SCIM token, once.
 
+mod access;
 pub mod assets;
 mod audit;
+mod data_sources;
 mod groups;
 mod iams;
 mod metrics;
 mod oidc;
+mod policies;
 pub mod session;
+mod tags;
 mod users;
 
 use askama::Template;
@@ -49,6 +53,25 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/users/{id}/revoke-sessions", post(users::revoke_sessions))
         .route("/users/{id}/migrate", post(users::migrate))
         .route("/users/{id}/delete", post(users::delete))
+        .route("/users/{id}/access", get(access::page))
+        .route("/tags", get(tags::list).post(tags::create))
+        .route("/tags/{name}/delete", post(tags::delete))
+        .route(
+            "/data-sources",
+            get(data_sources::list).post(data_sources::create),
+        )
+        .route("/data-sources/{id}", get(data_sources::page))
+        .route("/data-sources/{id}/tags", post(data_sources::tag))
+        .route("/data-sources/{id}/untag", post(data_sources::untag))
+        .route("/data-sources/{id}/delete", post(data_sources::delete))
+        .route("/policies", get(policies::list).post(policies::create))
+        .route("/policies/new", get(policies::new))
+        .route(
+            "/policies/{key}",
+            get(policies::page).post(policies::replace),
+        )
+        .route("/policies/{key}/delete", post(policies::delete))
+        .route("/jobs/{id}", get(policies::job))
         .route("/groups", get(groups::list))
         .route("/groups/{id}", get(groups::page))
         .route("/groups/{id}/attributes", post(groups::change_attribute))
@@ -113,6 +136,9 @@ pub struct Chrome {
     pub can_iams: bool,
     pub can_audit: bool,
     pub can_metrics: bool,
+    /// Tags, data sources and policies (GOVERNANCE, CREATE_DATA_SOURCE,
+    /// FETCH_POLICY_INFO, AUDIT).
+    pub can_governance: bool,
     pub assets: &'static assets::Urls,
 }
 
@@ -129,6 +155,7 @@ impl Chrome {
             can_iams: ctx.may(may::MANAGE_IAMS),
             can_audit: ctx.may(may::READ_AUDIT),
             can_metrics: ctx.may(may::EXPORT_METRICS),
+            can_governance: ctx.may(may::READ_GOVERNANCE),
             assets: assets::urls(),
         }
     }
@@ -165,6 +192,58 @@ fn form_error(e: Error) -> Result<(StatusCode, String), Error> {
     match e {
         Error::Forbidden(_) | Error::Internal(_) => Err(e),
         e => Ok((super::admin::status_of(&e), e.to_string())),
+    }
+}
+
+/// A form's refusal placed beside the field it is about: the domain's
+/// message names the field by its JSON path (`name: …`,
+/// `actions.advanced: at column 7: …`), which a page maps to its fields.
+#[derive(Debug, Default)]
+pub struct Errors {
+    field: Option<&'static str>,
+    message: Option<String>,
+}
+
+impl Errors {
+    /// `fields` maps path prefixes to the form's fields, the first that
+    /// matches wins; a message naming no known path stays the form's.
+    pub fn new(message: String, fields: &[(&str, &'static str)]) -> Errors {
+        let path = message
+            .split_once(": ")
+            .map(|(p, _)| p)
+            .filter(|p| {
+                p.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "._[]".contains(c))
+            })
+            .unwrap_or("");
+        let within = |prefix: &str| {
+            path.strip_prefix(prefix)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '[']))
+        };
+        Errors {
+            field: fields.iter().find(|(p, _)| within(p)).map(|(_, f)| *f),
+            message: Some(message),
+        }
+    }
+
+    /// The same refusal, beside `field`.
+    pub fn at_field(message: String, field: &'static str) -> Errors {
+        Errors {
+            field: Some(field),
+            message: Some(message),
+        }
+    }
+
+    /// The message when it is about this field.
+    pub fn at(&self, field: &str) -> Option<&str> {
+        self.message
+            .as_deref()
+            .filter(|_| self.field == Some(field))
+    }
+
+    /// The message when it is about no one field.
+    pub fn general(&self) -> Option<&str> {
+        self.message.as_deref().filter(|_| self.field.is_none())
     }
 }
 
@@ -246,4 +325,14 @@ pub fn urlencode(s: &str) -> String {
         }
     }
     out
+}
+
+/// The non-empty lines of a text box, trimmed: one tag, group or value
+/// each.
+pub fn lines(s: &str) -> Vec<String> {
+    s.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect()
 }

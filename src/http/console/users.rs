@@ -368,6 +368,12 @@ struct UserPage {
     error: Option<String>,
     migrate_iam: String,
     migrate_name: String,
+    /// "Why can this person see this data source" (EVALUATE_POLICIES).
+    may_evaluate: bool,
+    user_id: String,
+    choices: Vec<super::access::Choice>,
+    more: bool,
+    picked: String,
 }
 
 impl UserPage {
@@ -405,6 +411,12 @@ async fn user_page(
     } else {
         (s.dir.account_view(&ctx, id).await?, Vec::new())
     };
+    let may_evaluate = ctx.may(may::EVALUATE_POLICIES);
+    let (choices, more) = if may_evaluate {
+        super::access::choices(s, who).await?
+    } else {
+        (Vec::new(), false)
+    };
     let dialog = match dialog {
         "permissions" | "disable" | "enable" | "revoke" | "migrate" | "delete" if may_manage => {
             dialog.to_owned()
@@ -435,6 +447,11 @@ async fn user_page(
             migrate.0.to_owned()
         },
         migrate_name: migrate.1.to_owned(),
+        may_evaluate,
+        user_id: id.to_string(),
+        choices,
+        more,
+        picked: String::new(),
         u,
         audit_trail,
         may_manage,
