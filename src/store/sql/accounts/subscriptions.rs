@@ -19,7 +19,7 @@ fn data_source_id(r: &impl Record) -> Result<Option<DataSourceId>> {
     Ok(r.opt_uuid("data_source_id")?.map(DataSourceId::new))
 }
 
-fn linked_row(r: &impl Record) -> Result<LinkedSubscription> {
+pub(crate) fn linked_row(r: &impl Record) -> Result<LinkedSubscription> {
     Ok(LinkedSubscription {
         subscription: subscription_row(r)?,
         data_source_id: data_source_id(r)?,
