@@ -53,7 +53,7 @@ pub(crate) fn insert_subscription(s: &Subscription) -> Query {
 }
 
 /// `sql` with [`SUBSCRIPTION_COLUMNS`] of `s` bound as `$1`..`$6`.
-fn bind_subscription(sql: String, s: &Subscription) -> Query {
+pub(crate) fn bind_subscription(sql: String, s: &Subscription) -> Query {
     query(sql)
         .bind(s.id)
         .bind(s.user_id)

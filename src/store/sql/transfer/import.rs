@@ -357,18 +357,12 @@ impl<B: Backend> SqlTx<B> {
             B::execute(&mut self.0, insert_subscription(&s.subscription)).await?;
             return Ok(());
         };
-        let sub = &s.subscription;
-        let q = query(format!(
+        let sql = format!(
             "INSERT INTO subscriptions ({LINKED_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
-        ))
-        .bind(sub.id)
-        .bind(sub.user_id)
-        .bind(&sub.data_source)
-        .bind(&sub.role)
-        .bind(sub.subscribed)
-        .bind(sub.expires)
-        .bind(id)
-        .bind(&s.source);
+        );
+        let q = bind_subscription(sql, &s.subscription)
+            .bind(id)
+            .bind(&s.source);
         B::execute(&mut self.0, q)
             .await
             .map_err(|e| unique(e, "subscriptions_policy"))?;

@@ -11,7 +11,7 @@ mod import;
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
-use super::accounts::{insert_subscription, linked_row};
+use super::accounts::{bind_subscription, insert_subscription, linked_row};
 use super::{Backend, Dialect, Record, SqlStore, query};
 use crate::store::transfer::*;
 use crate::store::{MemberKind, Result, StoreError};
