@@ -167,13 +167,15 @@ async fn a_group_change_reaching_many_accounts_runs_as_a_job(app: &TestApp) {
     let Governed {
         governor, sales, ..
     } = governed(app).await;
+    admit_members_of(&governor, app, "Engineers").await;
     let many = scim_bridge::directory::governance::INLINE_MAX + 1;
     let users = crate::groups_scale::seed_users(app, many).await;
     let members: Vec<&str> = users.iter().map(|(id, _)| id.as_str()).collect();
     // A group of them, inside `engineers`; the policy names Engineers.
+    // (Each create reaches them all: a job each, which admits nobody.)
     let staff = id_of(&app.create_group("Staff", &members).await);
     let engineers = id_of(&app.create_group("Platform", &[&staff]).await);
-    admit_members_of(&governor, app, "Engineers").await;
+    latest_job_done(&governor, app).await;
     let count = || subscriber_count(&governor, app, &sales);
     assert_eq!(count().await, 0);
 

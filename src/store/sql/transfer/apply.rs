@@ -266,7 +266,7 @@ async fn apply_subscription<B: Backend>(
         )));
     }
     if let Some(id) = s.data_source_id
-        && w.data_source(id.uuid()).await?.is_none()
+        && !w.data_source_exists(id.uuid()).await?
     {
         return Err(refused(format!(
             "no data source {id} (its DataSource line must come first)"

@@ -440,6 +440,11 @@ impl<B: Backend> SqlTx<B> {
         Ok(assemble::<B>(&mut self.0, rows).await?.pop())
     }
 
+    pub(super) async fn data_source_exists(&mut self, id: Uuid) -> Result<bool> {
+        let q = query("SELECT 1 FROM data_sources WHERE id = $1").bind(id);
+        Ok(B::fetch_optional(&mut self.0, q).await?.is_some())
+    }
+
     /// The names among `names` that name no tag here (deleted or not).
     pub(super) async fn unknown_tags(&mut self, names: &[String]) -> Result<Vec<String>> {
         if names.is_empty() {
