@@ -147,7 +147,8 @@ pub struct Config {
     pub oidc_client_secret: Option<String>,
     /// The name prefixes other systems may report usage events under
     /// (`POST /api/v1/metrics/events`); the server's own namespaces
-    /// (`user.`, `group.`, ...) are refused whatever this says.
+    /// (`user.`, `group.`, `data_source.`, `policy.`, `tag.`, ...:
+    /// `metrics::RESERVED_PREFIXES`) are refused whatever this says.
     pub metrics_event_prefixes: Vec<String>,
     /// Most events one report may carry.
     pub metrics_max_events: usize,

@@ -72,8 +72,8 @@ enum Command {
     /// Replace the SQLite database with a backup (the server must be
     /// stopped), then apply migrations.
     Restore(RestoreArgs),
-    /// Write every IAM, custom permission, user, group, membership and
-    /// subscription as JSON lines.
+    /// Write every IAM, custom permission, tag, policy, user, group,
+    /// membership, data source and subscription as JSON lines.
     Export(ExportArgs),
     /// Read JSON lines written by `export`; idempotent, all or nothing per
     /// batch.

@@ -329,8 +329,8 @@ impl Directory {
             .await?;
         match owner {
             AttributeOwner::User(u) => self.resubscribe(&who, u).await,
-            // Every member inherits: a job's work (not yet).
-            AttributeOwner::Group(_) => Ok(()),
+            // Every account in it, through nested groups too, inherits.
+            AttributeOwner::Group(g) => self.resubscribe_all(&who, &[g.uuid()]).await,
         }
     }
 

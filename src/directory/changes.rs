@@ -250,8 +250,11 @@ fn imported(audit: &Entry, item: &ImportItem) -> Entry {
             .attributes(["members"]),
         ImportItem::Subscription(s) => audit
             .clone()
-            .target("User", s.user_id)
+            .target("User", s.subscription.user_id)
             .attributes(["subscriptions"]),
+        ImportItem::Tag(t) => audit.clone().target("Tag", t.id),
+        ImportItem::Policy(p) => audit.clone().target("Policy", p.id),
+        ImportItem::DataSource(s) => audit.clone().target("DataSource", s.id.uuid()),
     };
     e.action = match item {
         ImportItem::Iam(_) => "iam.imported",
@@ -260,6 +263,9 @@ fn imported(audit: &Entry, item: &ImportItem) -> Entry {
         ImportItem::Group(_) => "group.imported",
         ImportItem::Membership(_) => "membership.imported",
         ImportItem::Subscription(_) => "subscription.imported",
+        ImportItem::Tag(_) => "tag.imported",
+        ImportItem::Policy(_) => "policy.imported",
+        ImportItem::DataSource(_) => "data_source.imported",
     };
     e
 }

@@ -36,12 +36,9 @@ impl Directory {
             .store
             .insert_group(scope.iam, id, &write, &members, &records, self.now())
             .await?;
-        let users: Vec<Uuid> = members
-            .iter()
-            .filter(|(_, kind)| *kind == MemberKind::User)
-            .map(|(m, _)| *m)
-            .collect();
-        self.resubscribe_all(&scope.audit(), &users).await?;
+        // Its accounts, and those of the groups it holds, gained it.
+        let members: Vec<Uuid> = members.iter().map(|(m, _)| *m).collect();
+        self.resubscribe_all(&scope.audit(), &members).await?;
         self.group_resource(scope, &stored, proj).await
     }
 
@@ -97,6 +94,13 @@ impl Directory {
             if if_version.is_some_and(|v| v != current.version) {
                 return Err(Error::precondition_failed());
             }
+            if current.doc.get("displayName").and_then(Value::as_str)
+                != Some(write.display_name.as_str())
+            {
+                // Policies name groups by displayName: every account in it
+                // is reached.
+                touched.note([uuid.uuid()]);
+            }
             let docs = Some((&current.doc, &write.doc));
             let change = changes::GroupChange::new(&scope.audit(), uuid.uuid(), docs);
             let expect = Some(current.version);
@@ -134,10 +138,14 @@ impl Directory {
             },
         )
         .await?;
+        // Its accounts (through nested groups too) are read before the
+        // delete takes the memberships along, and re-evaluated after it.
+        let reached = self.reached(&[id.uuid()]).await?;
         let records = [changes::group_deleted(&scope.audit(), id.uuid())];
         self.store
             .delete_group(scope.iam, id, if_version, &records, self.now())
             .await?;
+        self.resubscribe_reached(&scope.audit(), reached).await?;
         Ok(())
     }
 

@@ -164,6 +164,10 @@ impl Directory {
             .set_iam_settings(iam.id, &value, &entry, self.now())
             .await?;
         self.settings_cache.forget(iam.id);
+        if before.attribute_mapping != settings.attribute_mapping {
+            // What policies read of every account of the IAM changed.
+            self.resubscribe_everyone(&ctx.actor).await?;
+        }
         Ok(value)
     }
 }

@@ -175,6 +175,11 @@ impl Directory {
                 .and_then(serde_json::Value::as_str)
                 .filter(|old| *old != write.display_name)
                 .map(|_| write.display_name.as_str());
+            if renamed.is_some() {
+                // Policies name groups by displayName: every account in
+                // it is reached.
+                touched.note([uuid.uuid()]);
+            }
             self.guard_group_change(
                 scope.iam,
                 uuid,

@@ -198,6 +198,7 @@ fn admin_api() -> OpenApiRouter<AppState> {
             governance::delete_policy
         ))
         .routes(routes!(governance::evaluate))
+        .routes(routes!(governance::list_jobs))
         .routes(routes!(governance::get_job))
         .routes(routes!(governance::data_source_subscribers))
 }

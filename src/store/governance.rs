@@ -116,6 +116,8 @@ pub trait Jobs: Send + Sync {
         now: OffsetDateTime,
     ) -> Result<Job>;
     async fn job(&self, id: Uuid) -> Result<Option<Job>>;
+    /// The latest `limit` jobs (in `state`, if given), newest first.
+    async fn jobs(&self, state: Option<&str>, limit: u64) -> Result<Vec<Job>>;
     /// The oldest running job.
     async fn next_job(&self) -> Result<Option<Job>>;
     /// Up to `limit` account ids after `after`, in id order.

@@ -553,6 +553,10 @@ pub trait Members: Send + Sync {
     async fn count_members(&self, iam: IamId, group: GroupId, cap: u64) -> Result<u64>;
     /// Which of these ids are users or groups of the IAM.
     async fn resolve_members(&self, iam: IamId, ids: &[Uuid]) -> Result<HashMap<Uuid, MemberKind>>;
+    /// The accounts among `ids` and the accounts in the groups among
+    /// `ids`, directly or through nested groups (of any IAM), each once,
+    /// at most `cap` of them: whom a change to those groups reaches.
+    async fn accounts_within(&self, ids: &[Uuid], cap: u64) -> Result<Vec<Uuid>>;
 }
 
 /// Pages of users and groups, filtered and sorted.

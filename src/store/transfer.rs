@@ -1,5 +1,6 @@
 //! Export and import of the whole directory (users, groups, memberships,
-//! grants, managed attributes, subscriptions, IAMs, custom permissions) as
+//! grants, managed attributes, subscriptions with their source, IAMs,
+//! custom permissions, and governance: tags, policies, data sources) as
 //! storage rows, and the online backup of a SQLite database. Export reads
 //! one snapshot page by page in key order (keyset, never OFFSET); import
 //! writes a batch in one transaction, all of it or none of it. Nothing here
@@ -11,7 +12,8 @@ use serde_json::Value;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::accounts::{Grant, PermissionDef, Subscription};
+use super::accounts::{Grant, LinkedSubscription, PermissionDef};
+use super::governance::{DataSource, StoredPolicy, Tag};
 use super::{GroupWrite, MemberKind, Result, UserWrite};
 use crate::audit::Entry;
 
@@ -72,28 +74,40 @@ pub struct MembershipRecord {
 }
 
 /// One row of an export, in the order an import needs them: IAMs and
-/// custom permissions before the users that name them, users and groups
-/// before memberships, users before subscriptions.
+/// custom permissions before the users that name them, tags (each parent
+/// before its children) before the policies and data sources that name
+/// them, users and groups before memberships, users before the data
+/// sources they own, data sources before the subscriptions that name
+/// them. A data source's tags and owners are sorted.
 #[derive(Debug, Clone)]
 pub enum ExportRecord {
     Iam(IamRecord),
     Permission(PermissionDef),
+    Tag(Tag),
+    Policy(StoredPolicy),
     User(UserRecord),
     Group(GroupRecord),
     Membership(MembershipRecord),
-    Subscription(Subscription),
+    DataSource(DataSource),
+    Subscription(LinkedSubscription),
 }
 
 /// One write of an import. Users and groups carry their indexed columns
-/// and search document, derived from the document by the directory.
+/// and search document, derived from the document by the directory. Tags
+/// and policies are matched by name and key (the target's ids stay),
+/// data sources by id. A subscription without `data_source_id` is linked
+/// by its name, as an administrator's is.
 #[derive(Debug, Clone)]
 pub enum ImportItem {
     Iam(IamRecord),
     Permission(PermissionDef),
+    Tag(Tag),
+    Policy(StoredPolicy),
     User(Box<(UserRecord, UserWrite)>),
     Group(Box<(GroupRecord, GroupWrite)>),
     Membership(MembershipRecord),
-    Subscription(Subscription),
+    DataSource(DataSource),
+    Subscription(LinkedSubscription),
 }
 
 /// The domain's audit records of an import batch, given the outcome of

@@ -22,7 +22,7 @@ const MANY: usize = 3000;
 
 /// `count` users straight into the store (HTTP would take seconds); their
 /// ids and userNames.
-async fn seed_users(app: &TestApp, count: usize) -> Vec<(String, String)> {
+pub async fn seed_users(app: &TestApp, count: usize) -> Vec<(String, String)> {
     let dir = app.directory().await;
     let iam = dir.store.iam_by_name("idp").await.unwrap().unwrap().id;
     let users: Vec<(Uuid, UserWrite)> = (0..count)

@@ -420,7 +420,7 @@ async fn the_audit_chain_holds_under_writers_on_every_replica() {
                     Method::POST,
                     &f.admin(i, "/metrics/events"),
                     &f.t.admin,
-                    Some(&json!({"events": [{"name": "data_source.created", "count": 2}]})),
+                    Some(&json!({"events": [{"name": "project.created", "count": 2}]})),
                 )
                 .await;
                 assert!(r.status < 300, "{}", r.body);
@@ -447,7 +447,7 @@ async fn the_audit_chain_holds_under_writers_on_every_replica() {
     // The daily usage counts equal what was done, from whichever replica.
     let counted = grown(&before, &f.workflows(1).await);
     let expected: BTreeMap<String, u64> = [
-        ("data_source.created", 120),
+        ("project.created", 120),
         ("permission.added", 60),
         ("user.created", 60),
         ("user.updated", 60),

@@ -300,3 +300,186 @@ async fn a_bad_line_is_reported_and_its_batch_writes_nothing(app: &TestApp) {
     assert!(!ok);
     assert!(err.contains("line 1: no group"), "{err}");
 }
+
+/// What the governor reads of governance: tags, data sources, policies,
+/// and the subscriptions of `users` and `sources` (each with its source).
+async fn governance_view(app: &TestApp, users: &[&str], sources: &[&str]) -> Vec<Value> {
+    let governor = admin(app, "gov@example.com").await;
+    let mut paths = vec![
+        "/tags?limit=1000".to_owned(),
+        "/data-sources?limit=1000".to_owned(),
+        "/policies".to_owned(),
+    ];
+    paths.extend(users.iter().map(|u| format!("/users/{u}/subscriptions")));
+    paths.extend(
+        sources
+            .iter()
+            .map(|s| format!("/data-sources/{s}/subscribers")),
+    );
+    let mut out = Vec::new();
+    for path in paths {
+        let (status, v) = governor.get(app, &path).await;
+        assert_eq!(status, 200, "{path}: {v}");
+        out.push(v);
+    }
+    out
+}
+
+both!(governance_round_trips_through_export_and_import);
+async fn governance_round_trips_through_export_and_import(app: &TestApp) {
+    // Environment.Dev, `sales` tagged with it, `dev-only` subscribing
+    // the accounts with Environment=Dev automatically.
+    let g = crate::governance::governed(app).await;
+    let gov = &g.governor;
+    let (s, v) = gov
+        .post(
+            app,
+            "/tags",
+            &json!({"name": "Pii", "description": "Personal data"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+    gov.tags(app, &["Environment.Prod"]).await;
+    let owner = app.create_user("owner@example.com").await;
+    let owner = owner["id"].as_str().unwrap().to_owned();
+    let hr = gov
+        .data_source(
+            app,
+            &json!({"name": "hr", "tags": ["Environment.Prod"],
+                    "columns": [{"name": "email", "tags": ["Pii"]}, {"name": "salary"}],
+                    "owners": [owner]}),
+        )
+        .await;
+    // Deleted: it stays on `hr`, and can no longer be applied.
+    assert_eq!(gov.delete(app, "/tags/Environment.Prod").await.0, 204);
+    let ent = crate::governance::ENT;
+    let mapping = json!({"attributeMapping": {format!("{ent}:department"): "Environment"}});
+    assert_eq!(g.root.put(app, "/iams/idp/settings", &mapping).await.0, 200);
+    crate::governance::reach::latest_job_done(gov, app).await;
+    let r = app
+        .post(
+            "/Users",
+            &json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", ent],
+                    "userName": "dana@example.com", ent: {"department": "Dev"}}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let dana = r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let path = format!("/users/{dana}/subscriptions");
+    let (s, v) = g.root.post(app, &path, &json!({"dataSourceId": hr})).await;
+    assert_eq!(s, 201, "{v}");
+    let users = [dana.as_str(), owner.as_str()];
+    let sources = [g.sales.as_str(), hr.as_str()];
+    let before = governance_view(app, &users, &sources).await;
+    let subscriptions = &before[3];
+    let held: Vec<(&str, &str)> = subscriptions
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["dataSource"].as_str().unwrap(),
+                s["source"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert!(
+        held.contains(&("sales", "policy:dev-only")),
+        "{subscriptions}"
+    );
+    assert!(held.contains(&("hr", "manual")), "{subscriptions}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("directory.jsonl");
+    let file = file.to_str().unwrap();
+    let (ok, _, err) = cli(&app.database_url, &["export", "--output", file]);
+    assert!(ok, "{err}");
+    let target = other(app).await;
+    let (ok, summary, err) = cli(&target.database_url, &["import", "--input", file]);
+    assert!(ok, "{summary}{err}");
+    // Environment, Environment.Dev, Environment.Prod (deleted), Pii.
+    assert_eq!(row(&summary, "Tag"), [4, 0, 0, 0], "{summary}");
+    assert_eq!(row(&summary, "Policy"), [1, 0, 0, 0], "{summary}");
+    assert_eq!(row(&summary, "DataSource"), [2, 0, 0, 0], "{summary}");
+    assert_eq!(row(&summary, "Subscription"), [2, 0, 0, 0], "{summary}");
+    assert_eq!(
+        governance_view(&target, &users, &sources).await,
+        before,
+        "the same governance through both servers' APIs"
+    );
+    // The deleted tag came across deleted.
+    let governor = admin(&target, "gov@example.com").await;
+    let apply = json!({"tags": ["Environment.Prod"]});
+    let (s, v) = governor
+        .post(&target, &format!("/data-sources/{}/tags", g.sales), &apply)
+        .await;
+    assert_eq!(s, 400, "{v}");
+    // Again: nothing changes.
+    let (ok, summary, err) = cli(&target.database_url, &["import", "--input", file]);
+    assert!(ok, "{err}");
+    assert!(summary.contains("nothing changed"), "{summary}");
+    target.finish().await;
+
+    // An export from before governance (format 1: no Format, Tag, Policy
+    // or DataSource lines, subscriptions without a source) still imports,
+    // its subscriptions as an administrator's.
+    let old: Vec<String> = std::fs::read_to_string(file)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|v| {
+            !["Format", "Tag", "Policy", "DataSource"].contains(&v["type"].as_str().unwrap())
+        })
+        .map(|mut v| {
+            if let Some(r) = v["resource"].as_object_mut() {
+                r.remove("source");
+                r.remove("dataSourceId");
+            }
+            v.to_string()
+        })
+        .collect();
+    let old_file = dir.path().join("old.jsonl");
+    std::fs::write(&old_file, old.join("\n") + "\n").unwrap();
+    let target = other(app).await;
+    let old_file = old_file.to_str().unwrap();
+    let (ok, summary, err) = cli(&target.database_url, &["import", "--input", old_file]);
+    assert!(ok, "{summary}{err}");
+    assert_eq!(row(&summary, "Subscription"), [2, 0, 0, 0], "{summary}");
+    let root = admin(&target, "root@example.com").await;
+    let (s, v) = root
+        .get(&target, &format!("/users/{dana}/subscriptions"))
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let sources: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["source"].as_str().unwrap())
+        .collect();
+    assert_eq!(sources, ["manual", "manual"], "{v}");
+
+    // A later format than this binary reads is refused, naming it, and
+    // nothing of its batch is written.
+    let later = dir.path().join("later.jsonl");
+    let id = uuid::Uuid::now_v7().to_string();
+    let lines = [
+        json!({"type": "Format", "version": 3}).to_string(),
+        user_line(&id, "later@example.com"),
+    ];
+    std::fs::write(&later, lines.join("\n") + "\n").unwrap();
+    let (ok, _, err) = cli(
+        &target.database_url,
+        &["import", "--input", later.to_str().unwrap()],
+    );
+    assert!(!ok);
+    assert!(
+        err.contains("line 1: this file is export format 3"),
+        "{err}"
+    );
+    let r = target.get(&format!("/Users/{id}")).await;
+    assert_eq!(r.status(), 404);
+    target.finish().await;
+}

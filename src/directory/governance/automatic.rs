@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::evaluate::tags_of;
-use crate::audit::Entry;
+use crate::audit::{Actor, Entry};
 use crate::directory::Directory;
 use crate::directory::Result;
 use crate::directory::changes::{self, GroupChange};
@@ -62,8 +62,15 @@ impl AutomaticCache {
     }
 }
 
-/// The members a group write added or removed, as its records closure
-/// sees the delta (storage finds it inside the write's transaction).
+/// The most accounts a write re-evaluates before it is answered: past
+/// this, it starts the durable job over every account instead (a group of
+/// thousands renamed must not hold its SCIM answer for seconds).
+pub const INLINE_MAX: usize = 300;
+
+/// What a group write reaches: the members it added or removed (accounts
+/// and nested groups), as its records closure sees the delta (storage
+/// finds it inside the write's transaction), and the group itself when
+/// what its members inherit from it changed (its name).
 #[derive(Clone, Default)]
 pub struct Touched(Arc<Mutex<Vec<Uuid>>>);
 
@@ -72,19 +79,38 @@ impl Touched {
     pub fn records(&self, change: GroupChange) -> GroupRecords {
         let touched = self.clone();
         Box::new(move |d| {
-            if let Ok(mut ids) = touched.0.lock() {
-                ids.extend(d.added.iter().chain(d.removed));
-            }
+            touched.note(d.added.iter().chain(d.removed).copied());
             change.records(d)
         })
     }
 
+    /// Notes accounts or groups whose accounts the write reaches.
+    pub fn note(&self, ids: impl IntoIterator<Item = Uuid>) {
+        if let Ok(mut held) = self.0.lock() {
+            held.extend(ids);
+        }
+    }
+
     fn take(&self) -> Vec<Uuid> {
-        self.0
+        let mut ids = self
+            .0
             .lock()
             .map(|mut ids| std::mem::take(&mut *ids))
-            .unwrap_or_default()
+            .unwrap_or_default();
+        ids.sort_unstable();
+        ids.dedup();
+        ids
     }
+}
+
+/// The accounts a write reaches, as read before it is answered.
+pub enum Reached {
+    /// None, or no policy subscribes automatically.
+    Nobody,
+    /// These (at most [`INLINE_MAX`]): re-evaluated inline.
+    Accounts(Vec<Uuid>),
+    /// More than [`INLINE_MAX`]: a job re-evaluates every account.
+    Many,
 }
 
 /// The `source` of a subscription `key`'s policy added.
@@ -121,19 +147,67 @@ impl Directory {
         }
     }
 
-    /// Re-evaluates each account of `ids` (a group write's members; a
-    /// nested group's id is skipped), after one cached check.
-    pub(crate) async fn resubscribe_all(&self, audit: &Entry, ids: &[Uuid]) -> Result<()> {
+    /// The accounts among `ids` and those in the groups among `ids`
+    /// (directly or through nested groups): whom a change to those groups'
+    /// memberships, name or attributes reaches; after one cached check.
+    /// Read before a group's deletion, which takes its memberships along.
+    pub(crate) async fn reached(&self, ids: &[Uuid]) -> Result<Reached> {
         if ids.is_empty() || self.automatic_policies().await?.is_empty() {
-            return Ok(());
+            return Ok(Reached::Nobody);
+        }
+        let cap = INLINE_MAX as u64 + 1;
+        let accounts = self.store.accounts_within(ids, cap).await?;
+        Ok(match accounts.len() {
+            0 => Reached::Nobody,
+            n if n > INLINE_MAX => Reached::Many,
+            _ => Reached::Accounts(accounts),
+        })
+    }
+
+    /// Re-evaluates what a write reached: the accounts inline, against
+    /// the policies and data sources read once; or, for many, starts the
+    /// job over every account (its id).
+    pub(crate) async fn resubscribe_reached(
+        &self,
+        audit: &Entry,
+        reached: Reached,
+    ) -> Result<Option<Uuid>> {
+        let ids = match reached {
+            Reached::Nobody => return Ok(None),
+            Reached::Many => return Ok(Some(self.start_resubscribe_job(&audit.actor).await?)),
+            Reached::Accounts(ids) => ids,
+        };
+        let (policies, sources) =
+            tokio::try_join!(self.automatic_policies(), self.all_data_sources())?;
+        if policies.is_empty() {
+            return Ok(None);
         }
         for id in ids {
-            self.resubscribe(audit, UserId::new(*id)).await?;
+            self.reconcile(audit, UserId::new(id), &policies, &sources)
+                .await?;
         }
+        Ok(None)
+    }
+
+    /// After a change to what policies see of every account of an IAM
+    /// (its attribute mapping): the job over every account, while a
+    /// policy subscribes automatically (its id).
+    pub(crate) async fn resubscribe_everyone(&self, actor: &Actor) -> Result<Option<Uuid>> {
+        if self.automatic_policies().await?.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(self.start_resubscribe_job(actor).await?))
+    }
+
+    /// Re-evaluates the accounts among `ids` and in the groups among
+    /// them (see [`Directory::reached`]).
+    pub(crate) async fn resubscribe_all(&self, audit: &Entry, ids: &[Uuid]) -> Result<()> {
+        let reached = self.reached(ids).await?;
+        self.resubscribe_reached(audit, reached).await?;
         Ok(())
     }
 
-    /// Re-evaluates the members a group write touched.
+    /// Re-evaluates what a group write touched.
     pub(crate) async fn resubscribe_touched(&self, audit: &Entry, touched: &Touched) -> Result<()> {
         self.resubscribe_all(audit, &touched.take()).await
     }

@@ -97,7 +97,8 @@ pub struct SubscriberPage {
     pub count: u64,
 }
 
-fn columns(v: Option<&Value>) -> Result<Vec<Column>> {
+/// A body's `columns`: each named once, its tags well formed.
+pub(crate) fn columns(v: Option<&Value>) -> Result<Vec<Column>> {
     let Some(v) = v else { return Ok(Vec::new()) };
     let items = v
         .as_array()

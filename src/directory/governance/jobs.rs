@@ -42,6 +42,13 @@ pub struct JobView {
     pub updated: Timestamp,
 }
 
+/// The latest jobs, newest first.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct JobPage {
+    pub hits: Vec<JobView>,
+    pub count: u64,
+}
+
 impl From<Job> for JobView {
     fn from(j: Job) -> Self {
         JobView {
@@ -57,11 +64,11 @@ impl From<Job> for JobView {
 }
 
 impl Directory {
-    /// Starts re-evaluating every account for a change `ctx` made; the
+    /// Starts re-evaluating every account for a change `actor` made; the
     /// job's id.
-    pub(super) async fn start_resubscribe_job(&self, ctx: &Ctx) -> Result<Uuid> {
-        let actor = match ctx.actor {
-            Actor::Admin(id) => Some(id),
+    pub(super) async fn start_resubscribe_job(&self, actor: &Actor) -> Result<Uuid> {
+        let actor = match actor {
+            Actor::Admin(id) => Some(*id),
             _ => None,
         };
         let job = self
@@ -91,7 +98,7 @@ impl Directory {
         if !before && !self.automatic_now().await? {
             return Ok(None);
         }
-        Ok(Some(self.start_resubscribe_job(ctx).await?))
+        Ok(Some(self.start_resubscribe_job(&ctx.actor).await?))
     }
 
     pub async fn job(&self, ctx: &Ctx, id: Uuid) -> Result<JobView> {
@@ -100,6 +107,30 @@ impl Directory {
         Ok(job
             .ok_or_else(|| Error::not_found(format!("no job with id {id}")))?
             .into())
+    }
+
+    /// The latest jobs (`state`: only those `running` or `done`), newest
+    /// first: the jobs a change started without naming them in its answer
+    /// (a SCIM group write that reached many accounts).
+    pub async fn jobs(&self, ctx: &Ctx, state: Option<&str>, limit: u64) -> Result<JobPage> {
+        ctx.require(may::READ_GOVERNANCE)?;
+        if let Some(s) = state.filter(|s| !matches!(*s, "running" | "done")) {
+            return Err(Error::invalid_value(format!(
+                "state is running or done, not '{}'",
+                crate::directory::truncate(s)
+            )));
+        }
+        let hits: Vec<JobView> = self
+            .store
+            .jobs(state, limit)
+            .await?
+            .into_iter()
+            .map(JobView::from)
+            .collect();
+        Ok(JobPage {
+            count: hits.len() as u64,
+            hits,
+        })
     }
 
     /// Runs the jobs, oldest first, a batch at a time, for as long as the

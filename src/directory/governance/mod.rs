@@ -13,13 +13,16 @@ mod jobs;
 mod policies;
 mod tags;
 
-pub use automatic::{AutomaticCache, Touched};
+pub use automatic::{AutomaticCache, INLINE_MAX, Reached, Touched};
+/// What an import checks of a data source and a tag, as their creation does.
+pub(crate) use data_sources::columns;
 pub use data_sources::{
     ColumnView, DataSourcePage, DataSourceView, SubscriberPage, SubscriberView,
 };
 pub use evaluate::{EvaluatedSource, EvaluationView};
-pub use jobs::JobView;
+pub use jobs::{JobPage, JobView};
 pub use policies::{PolicyPage, PolicyView};
+pub(crate) use tags::description as tag_description;
 pub use tags::{TagPage, TagView};
 
 use serde_json::{Map, Value};
@@ -63,7 +66,7 @@ fn string<'a>(map: &'a Map<String, Value>, key: &str) -> Result<&'a str> {
 
 /// A list of tag names (`field` names it in errors): each well formed,
 /// at most [`MAX_TAGS`], repeats dropped, in the order given.
-fn tag_list(v: &Value, field: &str) -> Result<Vec<String>> {
+pub(crate) fn tag_list(v: &Value, field: &str) -> Result<Vec<String>> {
     let items = v
         .as_array()
         .ok_or_else(|| Error::invalid_value(format!("{field} must be an array of tag names")))?;

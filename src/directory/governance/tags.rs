@@ -72,7 +72,7 @@ fn chain(dir: &Directory, name: &str, description: Option<&str>) -> Vec<Tag> {
     out
 }
 
-fn description(body: &serde_json::Map<String, Value>) -> Result<Option<&str>> {
+pub(crate) fn description(body: &serde_json::Map<String, Value>) -> Result<Option<&str>> {
     let Some(v) = super::member(body, "description") else {
         return Ok(None);
     };

@@ -11,7 +11,8 @@ use uuid::Uuid;
 
 use crate::directory::etag;
 use crate::scim::schema::{BRIDGE_USER_SCHEMA, GROUP_SCHEMA, USER_SCHEMA};
-use crate::store::accounts::{PermissionDef, Subscription};
+use crate::store::accounts::{LinkedSubscription, PermissionDef};
+use crate::store::governance::{DataSource, StoredPolicy, Tag};
 use crate::store::transfer::{
     AttributeValue, GroupRecord, IamRecord, MembershipRecord, UserRecord,
 };
@@ -19,6 +20,17 @@ use crate::store::transfer::{
 /// Where a group's managed attributes go in its document (no SCIM schema
 /// serves them; the export keeps them beside the group they belong to).
 pub const BRIDGE_GROUP_KEY: &str = "urn:scim-bridge:schemas:extension:bridge:2.0:Group";
+
+/// The format's version, on the first line of an export (`{"type":
+/// "Format", "version": 2}`). 1: a file without that line (before
+/// governance: no `Tag`, `Policy` or `DataSource` lines, subscriptions
+/// without `source`). 2: those added. An import reads every version up to
+/// this one and refuses a later one.
+pub const FORMAT_VERSION: u64 = 2;
+
+pub fn format_line() -> Value {
+    json!({"type": "Format", "version": FORMAT_VERSION})
+}
 
 /// Members per `Members` line: a group of a million members is a thousand
 /// lines, never one line of a million.
@@ -123,13 +135,53 @@ pub fn members_line(group: Uuid, rows: &[MembershipRecord]) -> Value {
     json!({"type": "Members", "resource": {"id": group.to_string(), "members": members}})
 }
 
-pub fn subscription_line(s: &Subscription) -> Value {
+pub fn subscription_line(linked: &LinkedSubscription) -> Value {
+    let s = &linked.subscription;
     json!({"type": "Subscription", "resource": {
         "id": s.id.to_string(),
         "userId": s.user_id.to_string(),
         "dataSource": s.data_source,
+        "dataSourceId": linked.data_source_id.map(|d| d.to_string()),
+        "source": linked.source,
         "role": s.role,
         "subscribed": time(s.subscribed),
         "expires": s.expires.map(time),
+    }})
+}
+
+/// A tag, deleted or not (its parent is its name's).
+pub fn tag_line(t: &Tag) -> Value {
+    json!({"type": "Tag", "resource": {
+        "id": t.id.to_string(),
+        "name": t.name,
+        "description": t.description,
+        "created": time(t.created),
+        "deleted": t.deleted.map(time),
+    }})
+}
+
+/// A policy: its canonical document, as `GET /policies/{key}` shows it.
+pub fn policy_line(p: &StoredPolicy) -> Value {
+    json!({"type": "Policy", "resource": {
+        "id": p.id.to_string(),
+        "document": p.document,
+        "created": time(p.created),
+        "updated": time(p.updated),
+    }})
+}
+
+pub fn data_source_line(s: &DataSource) -> Value {
+    let columns: Vec<Value> = s
+        .columns
+        .iter()
+        .map(|c| json!({"name": c.name, "tags": c.tags}))
+        .collect();
+    json!({"type": "DataSource", "resource": {
+        "id": s.id.to_string(),
+        "name": s.name,
+        "tags": s.tags,
+        "columns": columns,
+        "owners": s.owners,
+        "created": time(s.created),
     }})
 }

@@ -45,7 +45,8 @@ pub struct LineError {
 
 #[derive(Debug, Clone, Default)]
 pub struct ImportReport {
-    /// By record type (Iam, Permission, User, Group, Membership, Subscription).
+    /// By record type (Iam, Permission, Tag, Policy, User, Group,
+    /// Membership, DataSource, Subscription).
     pub counts: BTreeMap<&'static str, Counts>,
     pub lines: u64,
     /// Empty when the whole input was imported.
@@ -102,6 +103,7 @@ impl Directory {
     ) -> Result<BTreeMap<&'static str, u64>> {
         let mut counts: BTreeMap<&'static str, u64> = BTreeMap::new();
         let mut iam_names: std::collections::HashMap<Uuid, String> = Default::default();
+        write_line(out, &lines::format_line())?;
         let mut pages = self.store.export(EXPORT_PAGE);
         while let Some(page) = pages.next().await {
             let page = page?;
@@ -135,6 +137,9 @@ impl Directory {
                         continue;
                     }
                     ExportRecord::Subscription(s) => ("Subscription", lines::subscription_line(&s)),
+                    ExportRecord::Tag(t) => ("Tag", lines::tag_line(&t)),
+                    ExportRecord::Policy(p) => ("Policy", lines::policy_line(&p)),
+                    ExportRecord::DataSource(s) => ("DataSource", lines::data_source_line(&s)),
                 };
                 write_line(out, &line.1)?;
                 *counts.entry(line.0).or_default() += 1;

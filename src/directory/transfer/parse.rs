@@ -10,14 +10,19 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
 
-use super::lines::BRIDGE_GROUP_KEY;
+use super::lines::{BRIDGE_GROUP_KEY, FORMAT_VERSION};
 use crate::directory::Directory;
 use crate::directory::accounts::{IamSettings, check_attribute_text, check_permission_name};
+use crate::directory::governance::{columns, tag_description, tag_list};
+use crate::ids::DataSourceId;
+use crate::policy::Policy;
+use crate::policy::tags::check_tag;
 use crate::scim::schema::BRIDGE_USER_SCHEMA;
 use crate::store::MemberKind;
 use crate::store::accounts::{
-    Grant, PermissionDef, SOURCE_DIRECT, SOURCE_IAM_DEFAULT, Subscription,
+    Grant, LinkedSubscription, PermissionDef, SOURCE_DIRECT, SOURCE_IAM_DEFAULT, Subscription,
 };
+use crate::store::governance::{DataSource, StoredPolicy, Tag};
 use crate::store::transfer::{
     AttributeValue, GroupRecord, IamRecord, ImportItem, MembershipRecord, UserRecord,
     canonical_order,
@@ -51,6 +56,10 @@ pub fn kind_of(line: &str) -> Kind {
         Some("Group") => "Group",
         Some("Members") => "Membership",
         Some("Subscription") => "Subscription",
+        Some("Tag") => "Tag",
+        Some("Policy") => "Policy",
+        Some("DataSource") => "DataSource",
+        Some("Format") => "Format",
         _ => "(unreadable)",
     }
 }
@@ -160,6 +169,9 @@ impl Directory {
         let v: Value = serde_json::from_str(line).map_err(|e| format!("not JSON: {e}"))?;
         let env = object(Some(&v), "the line")?;
         let kind = text(env, "type")?;
+        if kind == "Format" {
+            return parse_format(env);
+        }
         let resource = object(env.get("resource"), "resource")?;
         let now = self.now();
         match kind {
@@ -169,8 +181,12 @@ impl Directory {
             "Group" => parse_group(env, resource.clone(), names, now),
             "Members" => parse_members(resource, now),
             "Subscription" => parse_subscription(resource, now),
+            "Tag" => parse_tag(resource, now),
+            "Policy" => parse_policy(resource, now),
+            "DataSource" => parse_data_source(resource, now),
             other => Err(format!(
-                "unknown type '{}' (Iam, Permission, User, Group, Members, Subscription)",
+                "unknown type '{}' (Format, Iam, Permission, Tag, Policy, User, Group, \
+                 Members, DataSource, Subscription)",
                 crate::directory::truncate(other)
             )),
         }
@@ -369,6 +385,106 @@ fn parse_members(r: &Map<String, Value>, now: OffsetDateTime) -> Parsed {
     Ok(("Membership", items))
 }
 
+/// The format line: a version this import reads (see
+/// [`FORMAT_VERSION`]); nothing to write.
+fn parse_format(env: &Map<String, Value>) -> Parsed {
+    match env.get("version").and_then(Value::as_u64) {
+        Some(v) if (1..=FORMAT_VERSION).contains(&v) => Ok(("Format", Vec::new())),
+        Some(v) if v > FORMAT_VERSION => Err(format!(
+            "this file is export format {v}; this scim-bridge reads formats 1 to \
+             {FORMAT_VERSION}: import it with the version that exported it or a later one"
+        )),
+        _ => Err("'version' must be a whole number from 1".into()),
+    }
+}
+
+/// An optional string member (absent or null: None).
+fn optional_text(
+    obj: &Map<String, Value>,
+    key: &str,
+) -> std::result::Result<Option<String>, String> {
+    match obj.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(format!("'{key}' must be a string")),
+    }
+}
+
+/// An optional time member (absent or null: None).
+fn optional_time(
+    obj: &Map<String, Value>,
+    key: &str,
+) -> std::result::Result<Option<OffsetDateTime>, String> {
+    match obj.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(_) => when(obj, key, None).map(Some),
+    }
+}
+
+fn parse_tag(r: &Map<String, Value>, now: OffsetDateTime) -> Parsed {
+    let name = text(r, "name")?;
+    check_tag(name).map_err(|m| format!("'name': {m}"))?;
+    let description = tag_description(r).map_err(|e| e.to_string())?;
+    let tag = Tag {
+        id: uuid(r, "id")?,
+        name: name.to_owned(),
+        parent: name.rsplit_once('.').map(|(parent, _)| parent.to_owned()),
+        description: description.map(str::to_owned),
+        created: when(r, "created", Some(now))?,
+        deleted: optional_time(r, "deleted")?,
+    };
+    Ok(("Tag", vec![ImportItem::Tag(tag)]))
+}
+
+/// A policy's document, validated as a create would, kept canonical.
+fn parse_policy(r: &Map<String, Value>, now: OffsetDateTime) -> Parsed {
+    let document = r.get("document").ok_or("'document' is required")?;
+    let policy = Policy::parse(document).map_err(|e| format!("'document': {e}"))?;
+    let created = when(r, "created", Some(now))?;
+    let stored = StoredPolicy {
+        id: uuid(r, "id")?,
+        key: policy.policy_key.clone(),
+        document: serde_json::to_value(&policy).map_err(|e| e.to_string())?,
+        created,
+        updated: when(r, "updated", Some(created))?,
+    };
+    Ok(("Policy", vec![ImportItem::Policy(stored)]))
+}
+
+/// A data source, checked as a registration would be (its tags may be
+/// deleted ones: they stay where they were applied); tags and owners in
+/// the order storage reads them back.
+fn parse_data_source(r: &Map<String, Value>, now: OffsetDateTime) -> Parsed {
+    let name = text(r, "name")?;
+    crate::policy::check_text("a data source name", name).map_err(|m| format!("'name': {m}"))?;
+    let mut tags = match r.get("tags") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(v) => tag_list(v, "tags").map_err(|e| e.to_string())?,
+    };
+    tags.sort();
+    let mut columns =
+        columns(r.get("columns").filter(|v| !v.is_null())).map_err(|e| e.to_string())?;
+    for c in &mut columns {
+        c.tags.sort();
+    }
+    let mut owners = Vec::new();
+    for (i, o) in array(r, "owners")?.iter().enumerate() {
+        let id = o.as_str().and_then(|s| Uuid::parse_str(s).ok());
+        owners.push(id.ok_or_else(|| format!("'owners[{i}]' must be an account id"))?);
+    }
+    owners.sort();
+    owners.dedup();
+    let source = DataSource {
+        id: DataSourceId::new(uuid(r, "id")?),
+        name: name.to_owned(),
+        tags,
+        columns,
+        owners,
+        created: when(r, "created", Some(now))?,
+    };
+    Ok(("DataSource", vec![ImportItem::DataSource(source)]))
+}
+
 fn parse_subscription(r: &Map<String, Value>, now: OffsetDateTime) -> Parsed {
     let s = Subscription {
         id: uuid(r, "id")?,
@@ -386,5 +502,30 @@ fn parse_subscription(r: &Map<String, Value>, now: OffsetDateTime) -> Parsed {
             return Err(format!("'{what}' is 1 to 256 printable characters"));
         }
     }
-    Ok(("Subscription", vec![ImportItem::Subscription(s)]))
+    // Format 1 has neither: an administrator's, linked by its name.
+    let source = optional_text(r, "source")?.unwrap_or_else(|| "manual".to_owned());
+    let by_policy = source
+        .strip_prefix("policy:")
+        .is_some_and(|k| !k.is_empty());
+    if source != "manual" && !by_policy {
+        return Err(format!(
+            "'source' is manual or policy:<policyKey>, not '{}'",
+            crate::directory::truncate(&source)
+        ));
+    }
+    let data_source_id = match optional_text(r, "dataSourceId")? {
+        None => None,
+        Some(id) => Some(DataSourceId::new(
+            Uuid::parse_str(&id).map_err(|_| "'dataSourceId' must be a UUID".to_owned())?,
+        )),
+    };
+    if by_policy && data_source_id.is_none() {
+        return Err("a policy's subscription names its data source ('dataSourceId')".into());
+    }
+    let linked = LinkedSubscription {
+        subscription: s,
+        data_source_id,
+        source,
+    };
+    Ok(("Subscription", vec![ImportItem::Subscription(linked)]))
 }

@@ -17,7 +17,7 @@ use super::AppState;
 use super::admin::{Admin, AdminError, Answer, Body, created, number};
 use super::openapi::{Paging, requires};
 use crate::directory::governance::{
-    DataSourcePage, DataSourceView, EvaluationView, JobView, PolicyPage, PolicyView,
+    DataSourcePage, DataSourceView, EvaluationView, JobPage, JobView, PolicyPage, PolicyView,
     SubscriberPage, TagPage, TagView,
 };
 use crate::directory::ids::DataSourceId;
@@ -286,6 +286,30 @@ pub async fn evaluate(
     Body(b): Body,
 ) -> Answer<Json<EvaluationView>> {
     Ok(Json(s.dir.evaluate(&admin.ctx(), &b).await?))
+}
+
+/// The latest durable jobs, newest first
+///
+/// Every job, whether or not the change that started it named it: a SCIM
+/// group write reaching more accounts than are re-evaluated before its
+/// answer starts one too.
+#[utoipa::path(
+    get, path = "/jobs",
+    description = requires(may::READ_GOVERNANCE),
+    params(
+        ("state" = Option<String>, Query, description = "running or done"),
+        ("limit" = Option<u64>, Query, description = "At most this many (default 100, at most 1000)"),
+    ),
+    responses((status = 200, description = "OK", body = JobPage))
+)]
+pub async fn list_jobs(
+    State(s): State<AppState>,
+    admin: Admin,
+    Query(q): Query<HashMap<String, String>>,
+) -> Answer<Json<JobPage>> {
+    let limit = number(&q, "limit", 100, 1000)?;
+    let state = q.get("state").map(String::as_str);
+    Ok(Json(s.dir.jobs(&admin.ctx(), state, limit).await?))
 }
 
 /// A durable job's progress (a policy or tag change re-evaluating every

@@ -140,4 +140,30 @@ impl<B: Backend> Members for SqlStore<B> {
         }
         Ok(out)
     }
+
+    async fn accounts_within(&self, ids: &[Uuid], cap: u64) -> Result<Vec<Uuid>> {
+        if ids.is_empty() || cap == 0 {
+            return Ok(Vec::new());
+        }
+        // Down the nesting from the groups among `ids`, each group once
+        // (`UNION` ends a cycle stored before writes refused them), along
+        // the partial index of group members; then their user members.
+        let each = B::DIALECT.each(1, Ty::Uuid);
+        let sql = format!(
+            "WITH RECURSIVE down(id) AS (
+                 SELECT id FROM groups WHERE id IN ({each})
+                 UNION
+                 SELECT gm.member_id FROM down JOIN group_members gm
+                     ON gm.group_id = down.id AND gm.member_kind = 'Group'
+             )
+             SELECT id FROM users WHERE id IN ({each})
+             UNION
+             SELECT gm.member_id FROM down JOIN group_members gm
+                 ON gm.group_id = down.id AND gm.member_kind = 'User'
+             LIMIT $2"
+        );
+        let q = query(sql).bind(ids).bind(cap.min(i64::MAX as u64) as i64);
+        let rows = self.read_all(q).await?;
+        rows.iter().map(|r| r.uuid("id")).collect()
+    }
 }

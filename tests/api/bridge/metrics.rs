@@ -225,9 +225,9 @@ async fn reported_events_are_checked_all_or_nothing(app: &TestApp) {
             app,
             "/metrics/events",
             &json!({"events": [
-                {"name": "data_source.created", "count": 2},
-                {"name": "data_source.created"},
-                {"name": "policy.created", "count": 1},
+                {"name": "project.created", "count": 2},
+                {"name": "project.created"},
+                {"name": "query.run", "count": 1},
                 {"name": "ui.click.new-user", "count": 3},
             ]}),
         )
@@ -235,8 +235,8 @@ async fn reported_events_are_checked_all_or_nothing(app: &TestApp) {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["counted"], 4);
     let expected = today(app, &root).await;
-    assert_eq!(expected["workflows"]["data_source.created"], 3);
-    assert_eq!(expected["workflows"]["policy.created"], 1);
+    assert_eq!(expected["workflows"]["project.created"], 3);
+    assert_eq!(expected["workflows"]["query.run"], 1);
     assert_eq!(expected["ui"], json!({"new-user": 3}));
 
     let good = json!({"name": "project.created"});
@@ -248,6 +248,11 @@ async fn reported_events_are_checked_all_or_nothing(app: &TestApp) {
         json!({"events": many}),
         json!({"events": [good, {"name": "user.created"}]}),
         json!({"events": [good, {"name": "group.member_added", "count": 1}]}),
+        // The server counts its data sources, policies and tags itself.
+        json!({"events": [good, {"name": "data_source.created", "count": 2}]}),
+        json!({"events": [good, {"name": "policy.created"}]}),
+        json!({"events": [good, {"name": "tag.deleted"}]}),
+        json!({"events": [good, {"name": "subscription.added"}]}),
         json!({"events": [good, {"name": "Project.Created"}]}),
         json!({"events": [good, {"name": "project."}]}),
         json!({"events": [good, {"name": "somewhere.else"}]}),
@@ -290,6 +295,35 @@ async fn reported_events_are_checked_all_or_nothing(app: &TestApp) {
     // Reports are not audited: nothing records who reported.
     let (_, log) = root.get(app, "/audit?limit=1").await;
     assert_eq!(log["count"], audit_count, "{log}");
+}
+
+both!(governance_workflows_are_counted_by_the_server_alone);
+async fn governance_workflows_are_counted_by_the_server_alone(app: &TestApp) {
+    // Tags, a data source and a policy: audited, so counted.
+    let g = crate::governance::governed(app).await;
+    let reporter = g
+        .root
+        .another(app, "platform@example.com", &["APPLICATION_ADMIN"])
+        .await;
+    // A report under their names is refused, naming why.
+    for name in ["policy.created", "data_source.created", "tag.created"] {
+        let events = json!({"events": [{"name": name, "count": 5}]});
+        let (status, err) = reporter.post(app, "/metrics/events", &events).await;
+        assert_eq!(status, 400, "{err}");
+        let message = err["error"]["message"].as_str().unwrap();
+        let namespace = format!("\"{}.\"", name.split('.').next().unwrap());
+        assert!(
+            message.contains(&namespace) && message.contains("audit log"),
+            "{message}"
+        );
+    }
+    // The day's counts are the audit log's, nothing reported added.
+    let day = today(app, &g.root).await;
+    let actions = audit_actions(app, &g.governor).await;
+    for name in ["tag.created", "data_source.created", "policy.created"] {
+        assert!(actions[name] >= 1, "{name}: {actions:?}");
+        assert_eq!(day["workflows"][name], actions[name], "{name}: {day}");
+    }
 }
 
 both!(the_export_is_a_download_by_day_range_for_admins);

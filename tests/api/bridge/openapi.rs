@@ -380,7 +380,7 @@ async fn what_the_api_takes_and_answers_fits_the_document(app: &TestApp) {
         .await;
     api.call("get", "/audit", "/audit?limit=5", None).await;
     api.call("get", "/metrics", "/metrics?days=2", None).await;
-    let events = json!({"events": [{"name": "data_source.created", "count": 2}]});
+    let events = json!({"events": [{"name": "project.created", "count": 2}]});
     api.call("post", "/metrics/events", "/metrics/events", Some(events))
         .await;
     governance(&api, &u, &own).await;
@@ -439,6 +439,8 @@ async fn governance(api: &Documented<'_>, u: &str, own: &str) {
     api.call("post", "/policies", "/policies", Some(shared))
         .await;
     api.call("get", "/policies", "/policies", None).await;
+    api.call("get", "/jobs", "/jobs?state=running&limit=5", None)
+        .await;
     let t = "/policies/{policyKey}";
     let read = api.call("get", t, "/policies/dev-only", None).await;
     api.call("put", t, "/policies/dev-only", Some(read)).await;

@@ -2,6 +2,7 @@
 //! subscription policies and the decision, on both databases.
 
 mod automatic;
+pub(crate) mod reach;
 mod refusals;
 mod seed;
 mod tags;

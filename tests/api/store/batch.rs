@@ -113,6 +113,9 @@ fn import_items(records: &[ExportRecord]) -> Vec<ImportItem> {
         }
         ExportRecord::Membership(m) => ImportItem::Membership(m),
         ExportRecord::Subscription(s) => ImportItem::Subscription(s),
+        ExportRecord::Tag(t) => ImportItem::Tag(t),
+        ExportRecord::Policy(p) => ImportItem::Policy(p),
+        ExportRecord::DataSource(s) => ImportItem::DataSource(s),
     };
     records.iter().map(item).collect()
 }

@@ -15,7 +15,7 @@ mod subscriptions;
 mod usage;
 
 pub(crate) use grants::{grant_defaults, permission_def};
-pub(crate) use subscriptions::{SUBSCRIPTION_COLUMNS, insert_subscription, subscription_row};
+pub(crate) use subscriptions::{bind_subscription, insert_subscription, linked_row};
 
 use uuid::Uuid;
 

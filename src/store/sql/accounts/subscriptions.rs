@@ -19,7 +19,7 @@ fn data_source_id(r: &impl Record) -> Result<Option<DataSourceId>> {
     Ok(r.opt_uuid("data_source_id")?.map(DataSourceId::new))
 }
 
-fn linked_row(r: &impl Record) -> Result<LinkedSubscription> {
+pub(crate) fn linked_row(r: &impl Record) -> Result<LinkedSubscription> {
     Ok(LinkedSubscription {
         subscription: subscription_row(r)?,
         data_source_id: data_source_id(r)?,
@@ -53,7 +53,7 @@ pub(crate) fn insert_subscription(s: &Subscription) -> Query {
 }
 
 /// `sql` with [`SUBSCRIPTION_COLUMNS`] of `s` bound as `$1`..`$6`.
-fn bind_subscription(sql: String, s: &Subscription) -> Query {
+pub(crate) fn bind_subscription(sql: String, s: &Subscription) -> Query {
     query(sql)
         .bind(s.id)
         .bind(s.user_id)

@@ -21,7 +21,10 @@ fn applied_tags(s: &DataSource) -> Vec<String> {
 }
 
 /// The rows of a new data source beside its own: columns, tags, owners.
-async fn insert_parts<B: Backend>(tx: &mut B::Conn, s: &DataSource) -> Result<()> {
+pub(in crate::store::sql) async fn insert_parts<B: Backend>(
+    tx: &mut B::Conn,
+    s: &DataSource,
+) -> Result<()> {
     let rows = B::DIALECT.rows(2, &[("name", Ty::Text), ("position", Ty::Int)]);
     let names: Vec<String> = s.columns.iter().map(|c| c.name.clone()).collect();
     let positions: Vec<i64> = (0..names.len() as i64).collect();
@@ -78,7 +81,10 @@ async fn put_tags<B: Backend>(
 
 /// The data sources of these base rows (id, name, created), with their
 /// columns, tags and owners, read on one connection.
-async fn assemble<B: Backend>(c: &mut B::Conn, base: Vec<B::Row>) -> Result<Vec<DataSource>> {
+pub(in crate::store::sql) async fn assemble<B: Backend>(
+    c: &mut B::Conn,
+    base: Vec<B::Row>,
+) -> Result<Vec<DataSource>> {
     let mut out = Vec::with_capacity(base.len());
     let mut at = HashMap::with_capacity(base.len());
     for r in &base {

@@ -55,6 +55,18 @@ impl<B: Backend> Jobs for SqlStore<B> {
         row.as_ref().map(job_row).transpose()
     }
 
+    async fn jobs(&self, state: Option<&str>, limit: u64) -> Result<Vec<Job>> {
+        let sql = format!(
+            "SELECT {JOB_COLUMNS} FROM jobs WHERE $1 IS NULL OR state = $1
+             ORDER BY created DESC, id DESC LIMIT $2"
+        );
+        let q = query(sql)
+            .bind(state)
+            .bind(limit.min(i64::MAX as u64) as i64);
+        let rows = self.read_all(q).await?;
+        rows.iter().map(job_row).collect()
+    }
+
     async fn next_job(&self) -> Result<Option<Job>> {
         let sql = format!(
             "SELECT {JOB_COLUMNS} FROM jobs WHERE state = 'running' ORDER BY created, id LIMIT 1"

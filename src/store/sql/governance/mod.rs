@@ -6,6 +6,10 @@ mod jobs;
 mod policies;
 mod tags;
 
+pub(super) use data_sources::{assemble, insert_parts};
+pub(super) use policies::{POLICY_COLUMNS, policy_row};
+pub(super) use tags::{TAG_COLUMNS, tag_row};
+
 use super::{Backend, Ty, query};
 use crate::store::governance::TAG_NOT_APPLICABLE;
 use crate::store::{Result, StoreError};

@@ -9,9 +9,9 @@ use crate::audit::Entry;
 use crate::store::governance::{Policies, PolicyRecord, StoredPolicy};
 use crate::store::{Result, StoreError};
 
-const POLICY_COLUMNS: &str = "id, policy_key, document, created, updated";
+pub(in crate::store::sql) const POLICY_COLUMNS: &str = "id, policy_key, document, created, updated";
 
-fn policy_row(r: &impl Record) -> Result<StoredPolicy> {
+pub(in crate::store::sql) fn policy_row(r: &impl Record) -> Result<StoredPolicy> {
     Ok(StoredPolicy {
         id: r.uuid("id")?,
         key: r.text("policy_key")?,

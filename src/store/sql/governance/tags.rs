@@ -9,9 +9,10 @@ use crate::store::account_list::like_anywhere;
 use crate::store::governance::{Tag, TagRecords, Tags};
 use crate::store::{Result, StoreError};
 
-const TAG_COLUMNS: &str = "id, name, parent, description, created, deleted";
+pub(in crate::store::sql) const TAG_COLUMNS: &str =
+    "id, name, parent, description, created, deleted";
 
-fn tag_row(r: &impl Record) -> Result<Tag> {
+pub(in crate::store::sql) fn tag_row(r: &impl Record) -> Result<Tag> {
     Ok(Tag {
         id: r.uuid("id")?,
         name: r.text("name")?,

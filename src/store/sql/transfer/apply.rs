@@ -8,7 +8,8 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::*;
-use crate::store::accounts::{Grant, PermissionDef, Subscription};
+use crate::store::accounts::{Grant, LinkedSubscription, PermissionDef};
+use crate::store::governance::{DataSource, StoredPolicy, Tag};
 use crate::store::{GroupWrite, UserWrite};
 
 /// What an operator reads when an item is refused.
@@ -21,6 +22,12 @@ pub(crate) fn describe(e: &StoreError) -> String {
             "another group of this IAM already has this displayName".into()
         }
         StoreError::Conflict("iams_name") => "an IAM with this name already exists".into(),
+        StoreError::Conflict("data_sources_name") => {
+            "another data source here already has this name".into()
+        }
+        StoreError::Conflict("subscriptions_policy") => {
+            "the account already holds a policy's subscription to this data source".into()
+        }
         StoreError::Conflict(other) => format!("unique constraint {other} violated"),
         other => other.to_string(),
     }
@@ -79,6 +86,9 @@ pub(crate) async fn apply_batch<B: Backend>(
             }
             ImportItem::Membership(m) => apply_membership(w, m).await,
             ImportItem::Subscription(s) => apply_subscription(w, s).await,
+            ImportItem::Tag(t) => apply_tag(w, t).await,
+            ImportItem::Policy(p) => apply_policy(w, p).await,
+            ImportItem::DataSource(s) => apply_data_source(w, s).await,
         };
         outcomes.push(done.map_err(|e| fail(index, e))?);
     }
@@ -233,19 +243,109 @@ async fn apply_membership<B: Backend>(w: &mut SqlTx<B>, m: &MembershipRecord) ->
     Ok(Outcome::Created)
 }
 
-async fn apply_subscription<B: Backend>(w: &mut SqlTx<B>, s: &Subscription) -> Result<Outcome> {
-    let old = w.subscription(s.id).await?;
-    if old.as_ref() == Some(s) {
+/// Whether the stored subscription is `s`: one that names no data source
+/// (an older export's) is linked by its name, so any link is the same.
+fn same_subscription(old: &LinkedSubscription, s: &LinkedSubscription) -> bool {
+    old.subscription == s.subscription
+        && old.source == s.source
+        && (s.data_source_id.is_none() || old.data_source_id == s.data_source_id)
+}
+
+async fn apply_subscription<B: Backend>(
+    w: &mut SqlTx<B>,
+    s: &LinkedSubscription,
+) -> Result<Outcome> {
+    let old = w.subscription(s.subscription.id).await?;
+    if old.as_ref().is_some_and(|old| same_subscription(old, s)) {
         return Ok(Outcome::Unchanged);
     }
-    if !w.exists(MemberKind::User, s.user_id).await? {
+    let user = s.subscription.user_id;
+    if !w.exists(MemberKind::User, user).await? {
         return Err(refused(format!(
-            "no user {} (its User line must come first)",
-            s.user_id
+            "no user {user} (its User line must come first)"
+        )));
+    }
+    if let Some(id) = s.data_source_id
+        && !w.data_source_exists(id.uuid()).await?
+    {
+        return Err(refused(format!(
+            "no data source {id} (its DataSource line must come first)"
         )));
     }
     let exists = old.is_some();
     w.put_subscription(s, exists).await?;
+    Ok(if exists {
+        Outcome::Updated
+    } else {
+        Outcome::Created
+    })
+}
+
+async fn apply_tag<B: Backend>(w: &mut SqlTx<B>, t: &Tag) -> Result<Outcome> {
+    match w.tag(&t.name).await? {
+        Some(old)
+            if (&old.description, old.created, old.deleted)
+                == (&t.description, t.created, t.deleted) =>
+        {
+            Ok(Outcome::Unchanged)
+        }
+        Some(_) => {
+            w.update_tag(t).await?;
+            Ok(Outcome::Updated)
+        }
+        None => {
+            if let Some(parent) = &t.parent
+                && w.tag(parent).await?.is_none()
+            {
+                return Err(refused(format!(
+                    "no tag {parent} here (the parent's Tag line must come first)"
+                )));
+            }
+            w.insert_tag(t).await?;
+            Ok(Outcome::Created)
+        }
+    }
+}
+
+async fn apply_policy<B: Backend>(w: &mut SqlTx<B>, p: &StoredPolicy) -> Result<Outcome> {
+    let old = w.policy(&p.key).await?;
+    if let Some(old) = &old
+        && (&old.document, old.created, old.updated) == (&p.document, p.created, p.updated)
+    {
+        return Ok(Outcome::Unchanged);
+    }
+    w.put_policy(p, old.is_some()).await?;
+    Ok(if old.is_some() {
+        Outcome::Updated
+    } else {
+        Outcome::Created
+    })
+}
+
+async fn apply_data_source<B: Backend>(w: &mut SqlTx<B>, s: &DataSource) -> Result<Outcome> {
+    let old = w.data_source(s.id.uuid()).await?;
+    if old.as_ref() == Some(s) {
+        return Ok(Outcome::Unchanged);
+    }
+    let tags: Vec<String> = s
+        .tags
+        .iter()
+        .chain(s.columns.iter().flat_map(|c| c.tags.iter()))
+        .cloned()
+        .collect();
+    if let Some(tag) = w.unknown_tags(&tags).await?.first() {
+        return Err(refused(format!(
+            "no tag {tag} here (its Tag line must come first)"
+        )));
+    }
+    let exists = old.is_some();
+    w.put_data_source(s, exists).await.map_err(|e| match e {
+        StoreError::NotFound => refused(format!(
+            "an owner of data source {} is no user here (its User line must come first)",
+            s.id
+        )),
+        other => other,
+    })?;
     Ok(if exists {
         Outcome::Updated
     } else {

@@ -9,8 +9,10 @@ use futures_util::stream::{self, StreamExt};
 use uuid::Uuid;
 
 use super::*;
-use crate::store::accounts::{Grant, PermissionDef, Subscription};
+use crate::store::accounts::{Grant, LinkedSubscription, PermissionDef};
+use crate::store::governance::{DataSource, StoredPolicy, Tag};
 use crate::store::sql::accounts::permission_def;
+use crate::store::sql::governance::{POLICY_COLUMNS, TAG_COLUMNS, assemble, policy_row, tag_row};
 use crate::store::sql::{Query, Ty};
 
 /// The page of `select` (a SELECT with no WHERE) whose `key` (one column
@@ -147,11 +149,43 @@ impl<B: Backend> SqlTx<B> {
         &mut self,
         after: Option<Uuid>,
         limit: u64,
-    ) -> Result<Vec<Subscription>> {
-        let select = format!("SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions");
+    ) -> Result<Vec<LinkedSubscription>> {
+        let select = format!("SELECT {LINKED_COLUMNS} FROM subscriptions");
         let q = keyset_page(&select, "id", after.as_slice(), limit);
         let rows = B::fetch_all(&mut self.0, q).await?;
-        rows.iter().map(subscription_row).collect()
+        rows.iter().map(linked_row).collect()
+    }
+
+    /// Every tag, deleted or not, each parent before its children (a
+    /// name sorts after its prefixes, bytewise).
+    async fn tags(&mut self) -> Result<Vec<Tag>> {
+        let sql = format!(
+            "SELECT {TAG_COLUMNS} FROM tags ORDER BY name{}",
+            B::DIALECT.bytewise()
+        );
+        let rows = B::fetch_all(&mut self.0, query(sql)).await?;
+        rows.iter().map(tag_row).collect()
+    }
+
+    async fn policies(&mut self) -> Result<Vec<StoredPolicy>> {
+        let sql = format!(
+            "SELECT {POLICY_COLUMNS} FROM policies ORDER BY policy_key{}",
+            B::DIALECT.bytewise()
+        );
+        let rows = B::fetch_all(&mut self.0, query(sql)).await?;
+        rows.iter().map(policy_row).collect()
+    }
+
+    /// Data sources with their columns, tags and owners.
+    pub(super) async fn data_sources(
+        &mut self,
+        after: Option<Uuid>,
+        limit: u64,
+    ) -> Result<Vec<DataSource>> {
+        let select = "SELECT id, name, created FROM data_sources";
+        let q = keyset_page(select, "id", after.as_slice(), limit);
+        let rows = B::fetch_all(&mut self.0, q).await?;
+        assemble::<B>(&mut self.0, rows).await
     }
 }
 
@@ -161,6 +195,7 @@ enum Phase {
     Users(Option<Uuid>),
     Groups(Option<Uuid>),
     Members(Option<(Uuid, Uuid)>),
+    DataSources(Option<Uuid>),
     Subscriptions(Option<Uuid>),
     Done,
 }
@@ -199,6 +234,10 @@ where
                             .into_iter()
                             .map(ExportRecord::Permission),
                     );
+                    let tags = reader.tags().await?;
+                    rows.extend(tags.into_iter().map(ExportRecord::Tag));
+                    let policies = reader.policies().await?;
+                    rows.extend(policies.into_iter().map(ExportRecord::Policy));
                     (rows, Phase::Users(None))
                 }
                 Phase::Users(after) => {
@@ -223,10 +262,23 @@ where
                         Some(last) if rows.len() as u64 == page => {
                             Phase::Members(Some((last.group, last.member)))
                         }
-                        _ => Phase::Subscriptions(None),
+                        _ => Phase::DataSources(None),
                     };
                     (
                         rows.into_iter().map(ExportRecord::Membership).collect(),
+                        next,
+                    )
+                }
+                Phase::DataSources(after) => {
+                    let rows = reader.data_sources(after, page).await?;
+                    let next = match rows.last() {
+                        Some(last) if rows.len() as u64 == page => {
+                            Phase::DataSources(Some(last.id.uuid()))
+                        }
+                        _ => Phase::Subscriptions(None),
+                    };
+                    (
+                        rows.into_iter().map(ExportRecord::DataSource).collect(),
                         next,
                     )
                 }
@@ -234,7 +286,7 @@ where
                     let rows = reader.subscriptions(after, page).await?;
                     let next = match rows.last() {
                         Some(last) if rows.len() as u64 == page => {
-                            Phase::Subscriptions(Some(last.id))
+                            Phase::Subscriptions(Some(last.subscription.id))
                         }
                         _ => Phase::Done,
                     };

@@ -7,7 +7,11 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::*;
-use crate::store::accounts::{Grant, PermissionDef, Subscription};
+use crate::store::accounts::{Grant, LinkedSubscription, PermissionDef};
+use crate::store::governance::{DataSource, StoredPolicy, Tag};
+use crate::store::sql::governance::{
+    POLICY_COLUMNS, TAG_COLUMNS, assemble, insert_parts, policy_row, tag_row,
+};
 use crate::store::sql::users::insert_emails;
 use crate::store::sql::{Bind, Ty, unique};
 use crate::store::{GroupWrite, UserWrite};
@@ -331,18 +335,166 @@ impl<B: Backend> SqlTx<B> {
         crate::store::sql::nesting::check::<B>(&mut self.0, group, &member, &[member[0].0]).await
     }
 
-    pub(super) async fn subscription(&mut self, id: Uuid) -> Result<Option<Subscription>> {
-        let sql = format!("SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE id = $1");
+    pub(super) async fn subscription(&mut self, id: Uuid) -> Result<Option<LinkedSubscription>> {
+        let sql = format!("SELECT {LINKED_COLUMNS} FROM subscriptions WHERE id = $1");
         let row = B::fetch_optional(&mut self.0, query(sql).bind(id)).await?;
-        row.as_ref().map(subscription_row).transpose()
+        row.as_ref().map(linked_row).transpose()
     }
 
-    pub(super) async fn put_subscription(&mut self, s: &Subscription, exists: bool) -> Result<()> {
+    /// Stores the subscription (replacing the row of its id), linked to
+    /// its data source, or by its name when it names none (as an
+    /// administrator's is).
+    pub(super) async fn put_subscription(
+        &mut self,
+        s: &LinkedSubscription,
+        exists: bool,
+    ) -> Result<()> {
         if exists {
-            let q = query("DELETE FROM subscriptions WHERE id = $1").bind(s.id);
+            let q = query("DELETE FROM subscriptions WHERE id = $1").bind(s.subscription.id);
             B::execute(&mut self.0, q).await?;
         }
-        B::execute(&mut self.0, insert_subscription(s)).await?;
+        let Some(id) = s.data_source_id else {
+            B::execute(&mut self.0, insert_subscription(&s.subscription)).await?;
+            return Ok(());
+        };
+        let sql = format!(
+            "INSERT INTO subscriptions ({LINKED_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+        );
+        let q = bind_subscription(sql, &s.subscription)
+            .bind(id)
+            .bind(&s.source);
+        B::execute(&mut self.0, q)
+            .await
+            .map_err(|e| unique(e, "subscriptions_policy"))?;
         Ok(())
+    }
+
+    pub(super) async fn tag(&mut self, name: &str) -> Result<Option<Tag>> {
+        let sql = format!("SELECT {TAG_COLUMNS} FROM tags WHERE name = $1");
+        let row = B::fetch_optional(&mut self.0, query(sql).bind(name)).await?;
+        row.as_ref().map(tag_row).transpose()
+    }
+
+    /// A new tag (its parent there already), deleted or not.
+    pub(super) async fn insert_tag(&mut self, t: &Tag) -> Result<()> {
+        let q = query(
+            "INSERT INTO tags (id, name, parent, name_folded, description, created, deleted)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(t.id)
+        .bind(&t.name)
+        .bind(&t.parent)
+        .bind(crate::scim::resource::fold_case(&t.name))
+        .bind(&t.description)
+        .bind(t.created)
+        .bind(t.deleted);
+        B::execute(&mut self.0, q)
+            .await
+            .map_err(|e| unique(e, "tags_id"))?;
+        Ok(())
+    }
+
+    /// The tag of `t`'s name takes its description, creation and
+    /// deletion (its id stays: this database's records name it).
+    pub(super) async fn update_tag(&mut self, t: &Tag) -> Result<()> {
+        let q =
+            query("UPDATE tags SET description = $2, created = $3, deleted = $4 WHERE name = $1")
+                .bind(&t.name)
+                .bind(&t.description)
+                .bind(t.created)
+                .bind(t.deleted);
+        B::execute(&mut self.0, q).await?;
+        Ok(())
+    }
+
+    pub(super) async fn policy(&mut self, key: &str) -> Result<Option<StoredPolicy>> {
+        let sql = format!("SELECT {POLICY_COLUMNS} FROM policies WHERE policy_key = $1");
+        let row = B::fetch_optional(&mut self.0, query(sql).bind(key)).await?;
+        row.as_ref().map(policy_row).transpose()
+    }
+
+    /// Inserts the policy, or (`exists`) sets the document and dates of
+    /// the policy of its key (whose id stays).
+    pub(super) async fn put_policy(&mut self, p: &StoredPolicy, exists: bool) -> Result<()> {
+        let sql = if exists {
+            "UPDATE policies SET document = $3, created = $4, updated = $5 WHERE policy_key = $2"
+        } else {
+            "INSERT INTO policies (id, policy_key, document, created, updated)
+             VALUES ($1, $2, $3, $4, $5)"
+        };
+        let q = query(sql)
+            .bind(p.id)
+            .bind(&p.key)
+            .bind(&p.document)
+            .bind(p.created)
+            .bind(p.updated);
+        B::execute(&mut self.0, q)
+            .await
+            .map_err(|e| unique(e, "policies_id"))?;
+        Ok(())
+    }
+
+    pub(super) async fn data_source(&mut self, id: Uuid) -> Result<Option<DataSource>> {
+        let q = query("SELECT id, name, created FROM data_sources WHERE id = $1").bind(id);
+        let rows = B::fetch_all(&mut self.0, q).await?;
+        Ok(assemble::<B>(&mut self.0, rows).await?.pop())
+    }
+
+    pub(super) async fn data_source_exists(&mut self, id: Uuid) -> Result<bool> {
+        let q = query("SELECT 1 FROM data_sources WHERE id = $1").bind(id);
+        Ok(B::fetch_optional(&mut self.0, q).await?.is_some())
+    }
+
+    /// The names among `names` that name no tag here (deleted or not).
+    pub(super) async fn unknown_tags(&mut self, names: &[String]) -> Result<Vec<String>> {
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT name FROM tags WHERE name IN ({})",
+            B::DIALECT.each(1, Ty::Text)
+        );
+        let rows = B::fetch_all(&mut self.0, query(sql).bind(names.to_vec())).await?;
+        let known = rows
+            .iter()
+            .map(|r| r.text("name"))
+            .collect::<Result<std::collections::HashSet<String>>>()?;
+        Ok(names
+            .iter()
+            .filter(|n| !known.contains(*n))
+            .cloned()
+            .collect())
+    }
+
+    /// Stores the data source with its columns, tags and owners (every
+    /// owner must be a user here: NotFound otherwise), replacing them
+    /// (`exists`). A new one links the subscriptions of its name that
+    /// name none, as registering it does.
+    pub(super) async fn put_data_source(&mut self, s: &DataSource, exists: bool) -> Result<()> {
+        if exists {
+            for table in [
+                "data_source_columns",
+                "data_source_tags",
+                "data_source_owners",
+            ] {
+                let sql = format!("DELETE FROM {table} WHERE data_source_id = $1");
+                B::execute(&mut self.0, query(sql).bind(s.id)).await?;
+            }
+            let q = query("UPDATE data_sources SET name = $2, created = $3 WHERE id = $1");
+            B::execute(&mut self.0, q.bind(s.id).bind(&s.name).bind(s.created))
+                .await
+                .map_err(|e| unique(e, "data_sources_name"))?;
+        } else {
+            let q = query("INSERT INTO data_sources (id, name, created) VALUES ($1, $2, $3)");
+            B::execute(&mut self.0, q.bind(s.id).bind(&s.name).bind(s.created))
+                .await
+                .map_err(|e| unique(e, "data_sources_name"))?;
+            let q = query(
+                "UPDATE subscriptions SET data_source_id = $1
+                 WHERE data_source_id IS NULL AND data_source = $2",
+            );
+            B::execute(&mut self.0, q.bind(s.id).bind(&s.name)).await?;
+        }
+        insert_parts::<B>(&mut self.0, s).await
     }
 }

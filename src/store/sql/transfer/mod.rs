@@ -11,7 +11,7 @@ mod import;
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
-use super::accounts::{SUBSCRIPTION_COLUMNS, insert_subscription, subscription_row};
+use super::accounts::{bind_subscription, insert_subscription, linked_row};
 use super::{Backend, Dialect, Record, SqlStore, query};
 use crate::store::transfer::*;
 use crate::store::{MemberKind, Result, StoreError};
@@ -25,6 +25,9 @@ const USER_COLUMNS: &str = "id, iam_id, deprovisioned_from, deprovisioned, doc, 
 const GROUP_COLUMNS: &str = "id, iam_id, doc, created, last_modified, version";
 const IAM_COLUMNS: &str = "id, name, display_name, created, settings";
 const MEMBERSHIP_COLUMNS: &str = "group_id, member_id, member_kind, added";
+/// A subscription with where it comes from and the data source it names.
+const LINKED_COLUMNS: &str =
+    "id, user_id, data_source, role, subscribed, expires, data_source_id, source";
 
 /// A user row of `USER_COLUMNS`, without its grants and attributes.
 fn user_record(r: &impl Record) -> Result<UserRecord> {
