@@ -74,7 +74,7 @@ fn add(args: &mut PgArguments, b: Bind) -> Result<()> {
             Bind::Ints(v) => args.add(v),
             Bind::Times(v) => args.add(v),
             Bind::Jsons(v) => args.add(v),
-            Bind::Columns(cols) => {
+            Bind::Columns(cols) | Bind::Row(cols) => {
                 for c in cols {
                     add(args, c)?;
                 }

@@ -112,6 +112,13 @@ fn rows_json(cols: Vec<Bind>) -> Result<String> {
 fn encode(binds: Vec<Bind>) -> Result<SqliteArguments> {
     let mut args = SqliteArguments::default();
     for b in binds {
+        add(&mut args, b)?;
+    }
+    Ok(args)
+}
+
+fn add(args: &mut SqliteArguments, b: Bind) -> Result<()> {
+    {
         match b {
             Bind::Text(s) => args.add(s),
             Bind::Uuid(u) => args.add(id_text(u)),
@@ -131,10 +138,15 @@ fn encode(binds: Vec<Bind>) -> Result<SqliteArguments> {
             Bind::Times(v) => args.add(json_list(v, |t| Value::from(micros(t)))),
             Bind::Jsons(v) => args.add(Value::Array(v).to_string()),
             Bind::Columns(cols) => args.add(rows_json(cols)?),
+            Bind::Row(values) => {
+                for v in values {
+                    add(args, v)?;
+                }
+                Ok(())
+            }
         }
-        .map_err(|e| StoreError::Database(sqlx::Error::Encode(e)))?;
+        .map_err(|e| StoreError::Database(sqlx::Error::Encode(e)))
     }
-    Ok(args)
 }
 
 impl Record for SqliteRow {

@@ -11,6 +11,22 @@ use crate::store::Result;
 /// million members appends a million records, a chunk at a time).
 const AUDIT_CHUNK: usize = 2_000;
 
+/// The columns of an audit record as a write binds them.
+const COLUMNS: [(&str, Ty); 12] = [
+    ("seq", Ty::Int),
+    ("id", Ty::Uuid),
+    ("at", Ty::Time),
+    ("actor", Ty::Text),
+    ("action", Ty::Text),
+    ("target_kind", Ty::Text),
+    ("target_id", Ty::Uuid),
+    ("outcome", Ty::Text),
+    ("request_id", Ty::Text),
+    ("attributes", Ty::Json),
+    ("prev_hash", Ty::Text),
+    ("hash", Ty::Text),
+];
+
 /// Appends an audit record inside the caller's write transaction.
 pub async fn append<B: Backend>(tx: &mut B::Conn, e: &Entry, now: OffsetDateTime) -> Result<()> {
     append_all::<B>(tx, std::slice::from_ref(e), now).await
@@ -40,34 +56,19 @@ pub async fn append_all<B: Backend>(
     )
     .await?;
     let (mut seq, mut hash) = (head.int("seq")?, head.text("hash")?);
-    let rows = B::DIALECT.rows(
-        3,
-        &[
-            ("seq", Ty::Int),
-            ("id", Ty::Uuid),
-            ("at", Ty::Time),
-            ("actor", Ty::Text),
-            ("action", Ty::Text),
-            ("target_kind", Ty::Text),
-            ("target_id", Ty::Uuid),
-            ("outcome", Ty::Text),
-            ("request_id", Ty::Text),
-            ("attributes", Ty::Json),
-            ("prev_hash", Ty::Text),
-            ("hash", Ty::Text),
-        ],
-    );
-    let insert = format!(
-        "INSERT INTO audit_log (seq, id, at, actor, action, target_kind, target_id, outcome,
-                                request_id, attributes, prev_hash, hash)
-         SELECT t.seq, t.id, t.at, t.actor, t.action, t.target_kind, t.target_id, t.outcome,
-                t.request_id, t.attributes, t.prev_hash, t.hash FROM {rows}"
-    );
     // The head ($1, $2: the chunk's last record) moves with the records.
-    let sql = B::DIALECT.together(
-        "UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1",
-        &insert,
-    );
+    let statement = |from: String| {
+        let insert = format!(
+            "INSERT INTO audit_log (seq, id, at, actor, action, target_kind, target_id, outcome,
+                                    request_id, attributes, prev_hash, hash)
+             SELECT t.seq, t.id, t.at, t.actor, t.action, t.target_kind, t.target_id, t.outcome,
+                    t.request_id, t.attributes, t.prev_hash, t.hash FROM {from}"
+        );
+        B::DIALECT.together(
+            "UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1",
+            &insert,
+        )
+    };
     for chunk in entries.chunks(AUDIT_CHUNK) {
         let mut c = Columns::default();
         for e in chunk {
@@ -86,10 +87,15 @@ pub async fn append_all<B: Backend>(
             (seq, hash) = (r.seq, r.hash.clone());
             c.hash.push(Some(r.hash));
         }
-        let q = query(sql.clone())
+        // One record (most writes) as plain parameters; more as lists.
+        let (from, values) = match chunk.len() {
+            1 => (B::DIALECT.row(3, &COLUMNS), c.into_row()),
+            _ => (B::DIALECT.rows(3, &COLUMNS), c.into_bind()),
+        };
+        let q = query(statement(from))
             .bind(seq)
             .bind(hash.as_str())
-            .bind(c.into_bind());
+            .bind(values);
         B::execute(tx, q).await?;
     }
     Ok(())
@@ -113,6 +119,41 @@ struct Columns {
 }
 
 impl Columns {
+    /// The one record of a chunk as one parameter per column.
+    fn into_row(self) -> Bind {
+        let text = |v: Vec<Option<String>>| match v.into_iter().next().flatten() {
+            Some(t) => Bind::Text(t),
+            None => Bind::Null(Ty::Text),
+        };
+        Bind::Row(vec![
+            self.seq
+                .first()
+                .map_or(Bind::Null(Ty::Int), |&n| Bind::Int(n)),
+            self.id
+                .first()
+                .map_or(Bind::Null(Ty::Uuid), |&u| Bind::Uuid(u)),
+            self.at
+                .first()
+                .map_or(Bind::Null(Ty::Time), |&t| Bind::Time(t)),
+            text(self.actor),
+            text(self.action),
+            text(self.target_kind),
+            self.target_id
+                .first()
+                .copied()
+                .flatten()
+                .map_or(Bind::Null(Ty::Uuid), Bind::Uuid),
+            text(self.outcome),
+            text(self.request_id),
+            self.attributes
+                .into_iter()
+                .next()
+                .map_or(Bind::Null(Ty::Json), Bind::Json),
+            text(self.prev_hash),
+            text(self.hash),
+        ])
+    }
+
     fn into_bind(self) -> Bind {
         Bind::Columns(vec![
             Bind::Ints(self.seq),

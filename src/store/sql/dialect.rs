@@ -79,6 +79,25 @@ impl Dialect {
         }
     }
 
+    /// The one-row case of [`Dialect::rows`], without a list to unpack:
+    /// a FROM item `t` whose columns are the parameters `$first`,
+    /// `$first+1`, ... (bound as a [`Bind::Row`]), named and typed by
+    /// `cols`. Most writes append one audit record; SQLite would otherwise
+    /// parse a JSON array and read each column out of it.
+    ///
+    /// [`Bind::Row`]: super::query::Bind::Row
+    pub fn row(self, first: usize, cols: &[(&str, Ty)]) -> String {
+        let select: Vec<String> = cols
+            .iter()
+            .enumerate()
+            .map(|(i, (name, ty))| match self {
+                Dialect::Sqlite => format!("${} AS {name}", first + i),
+                Dialect::Postgres => format!("${}::{} AS {name}", first + i, pg_type(*ty)),
+            })
+            .collect();
+        format!("(SELECT {}) AS t", select.join(", "))
+    }
+
     /// A statement that holds transaction lock `key` until the transaction
     /// ends, so that the writes taking it run one at a time across
     /// replicas (PostgreSQL's advisory lock). None on SQLite: its one

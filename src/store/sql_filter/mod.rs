@@ -58,6 +58,9 @@ pub enum Bind {
     /// variant above), read through `Dialect::rows`: one array parameter
     /// per column in PostgreSQL, one JSON array of rows in SQLite.
     Columns(Vec<Bind>),
+    /// One row's values, one per column (each a value variant above), read
+    /// through `Dialect::row`: one parameter each.
+    Row(Vec<Bind>),
 }
 
 /// The type of a bound value or of a column of bound lists.
