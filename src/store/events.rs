@@ -115,12 +115,11 @@ pub trait Events: Send + Sync {
         lease: OffsetDateTime,
         limit: i64,
     ) -> Result<Vec<Delivery>>;
-    /// Records an attempt at a delivery.
-    async fn record_attempt(
+    /// Records attempts at deliveries (by `seq`), in one transaction.
+    async fn record_attempts(
         &self,
         stream: Uuid,
-        seq: i64,
-        attempt: &Attempt,
+        attempts: &[(i64, Attempt)],
         now: OffsetDateTime,
     ) -> Result<()>;
     /// A stream's deliveries, newest first, of one status or all.

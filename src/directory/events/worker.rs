@@ -26,7 +26,7 @@ const STREAMS_POLL: Duration = Duration::from_secs(2);
 /// Audit records read per fan-out transaction.
 const FAN_OUT_BATCH: i64 = 1000;
 /// Deliveries sent at once per stream.
-const SEND_BATCH: i64 = 32;
+const SEND_BATCH: i64 = 128;
 /// The receiver's time to connect, and to answer in full.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const TOTAL_TIMEOUT: Duration = Duration::from_secs(10);
@@ -112,15 +112,13 @@ impl Directory {
             return Ok(Some(false));
         }
         let stream = &stream;
-        let sends = due.iter().map(|d| async move {
-            let attempt = self.attempt(stream, d, client).await;
-            self.store
-                .record_attempt(id, d.seq, &attempt, self.now())
-                .await
-        });
-        for r in join_all(sends).await {
-            r?;
-        }
+        let sends = due
+            .iter()
+            .map(|d| async move { (d.seq, self.attempt(stream, d, client).await) });
+        let attempts = join_all(sends).await;
+        self.store
+            .record_attempts(id, &attempts, self.now())
+            .await?;
         Ok(Some(true))
     }
 

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{Backend, Bind, Record, SqlStore, Ty, audit, query};
+use super::{Backend, Bind, Dialect, Record, SqlStore, Ty, audit, query};
 use crate::audit::Entry;
 use crate::events::Change;
 use crate::store::Result;
@@ -142,6 +142,56 @@ async fn insert_deliveries<B: Backend>(
     ]);
     B::execute(tx, query(sql).bind(stream).bind(now).bind(columns)).await?;
     Ok(())
+}
+
+impl<B: Backend> SqlStore<B> {
+    /// Records a batch of attempts in one statement (PostgreSQL: one
+    /// round trip rather than one a delivery).
+    async fn record_attempts_at_once(
+        &self,
+        stream: Uuid,
+        attempts: &[(i64, Attempt)],
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        let rows = B::DIALECT.rows(
+            3,
+            &[
+                ("seq", Ty::Int),
+                ("status", Ty::Text),
+                ("http_status", Ty::Int),
+                ("error", Ty::Text),
+                ("next_at", Ty::Time),
+            ],
+        );
+        // An HTTP status of 0 is none.
+        let sql = format!(
+            "UPDATE event_deliveries
+             SET status = t.status, attempts = event_deliveries.attempts + 1,
+                 last_status = NULLIF(t.http_status, 0), last_error = t.error,
+                 next_at = t.next_at, updated = $2
+             FROM {rows}
+             WHERE event_deliveries.stream_id = $1 AND event_deliveries.seq = t.seq
+               AND event_deliveries.status = 'pending'"
+        );
+        let mut c = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for (seq, a) in attempts {
+            c.0.push(*seq);
+            c.1.push(Some(a.status.to_owned()));
+            c.2.push(a.http_status.unwrap_or(0));
+            c.3.push(a.error.clone());
+            c.4.push(a.next_at);
+        }
+        let columns = Bind::Columns(vec![
+            Bind::Ints(c.0),
+            Bind::Texts(c.1),
+            Bind::Ints(c.2),
+            Bind::Texts(c.3),
+            Bind::Times(c.4),
+        ]);
+        self.write_one(query(sql).bind(stream).bind(now).bind(columns))
+            .await?;
+        Ok(())
+    }
 }
 
 #[async_trait]
@@ -303,27 +353,35 @@ impl<B: Backend> Events for SqlStore<B> {
         Ok(due)
     }
 
-    async fn record_attempt(
+    async fn record_attempts(
         &self,
         stream: Uuid,
-        seq: i64,
-        attempt: &Attempt,
+        attempts: &[(i64, Attempt)],
         now: OffsetDateTime,
     ) -> Result<()> {
+        if B::DIALECT == Dialect::Postgres {
+            return self.record_attempts_at_once(stream, attempts, now).await;
+        }
+        // One transaction (one commit) for the batch, a statement a row:
+        // each finds its row by its primary key (SQLite plans an UPDATE
+        // ... FROM a JSON list as a scan of the deliveries per row).
+        let mut tx = self.begin().await?;
         let sql = "UPDATE event_deliveries
                    SET status = $3, attempts = attempts + 1, last_status = $4, last_error = $5,
                        next_at = $6, updated = $7
                    WHERE stream_id = $1 AND seq = $2 AND status = 'pending'";
-        let q = query(sql)
-            .bind(stream)
-            .bind(seq)
-            .bind(attempt.status)
-            .bind(attempt.http_status)
-            .bind(attempt.error.clone())
-            .bind(attempt.next_at)
-            .bind(now);
-        self.write_one(q).await?;
-        Ok(())
+        for (seq, a) in attempts {
+            let q = query(sql)
+                .bind(stream)
+                .bind(*seq)
+                .bind(a.status)
+                .bind(a.http_status)
+                .bind(a.error.clone())
+                .bind(a.next_at)
+                .bind(now);
+            B::execute(&mut tx, q).await?;
+        }
+        B::commit(tx).await
     }
 
     async fn deliveries(

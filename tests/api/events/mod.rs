@@ -7,6 +7,7 @@ mod crash;
 mod delivery;
 mod receiver;
 mod streams;
+mod throughput;
 
 use std::time::Duration;
 
