@@ -19,31 +19,26 @@ use sha2::Sha256;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-/// The event types a stream may ask for: the audit actions on users and
-/// groups (the usage export's names). Imports by the command line are not
-/// events.
-pub const TYPES: &[&str] = &[
-    "user.created",
-    "user.updated",
-    "user.disabled",
-    "user.enabled",
-    "user.sessions_revoked",
-    "user.deprovisioned",
-    "user.deleted",
-    "user.migrated",
-    "group.created",
-    "group.updated",
-    "group.deleted",
-    "group.member_added",
-    "group.member_removed",
-    "permission.added",
-    "permission.removed",
-    "attribute.added",
-    "attribute.removed",
-    "subscription.created",
-    "subscription.added",
-    "subscription.removed",
+/// The namespaces of event types: the usage export's workflows on users
+/// and groups.
+const NAMESPACES: [&str; 5] = [
+    "user.",
+    "group.",
+    "permission.",
+    "attribute.",
+    "subscription.",
 ];
+
+/// The event types a stream may ask for: the usage export's workflows
+/// (`metrics::WORKFLOWS`, the audit actions) on users and groups, but
+/// imports by the command line and the permission catalogue's changes.
+pub fn types() -> impl Iterator<Item = &'static str> {
+    crate::metrics::WORKFLOWS.iter().copied().filter(|w| {
+        NAMESPACES.iter().any(|n| w.starts_with(n))
+            && !w.ends_with(".imported")
+            && *w != "permission.defined"
+    })
+}
 
 /// A stream that asks for every type names this one.
 pub const ALL: &str = "*";
@@ -81,12 +76,12 @@ pub struct Event {
 
 impl Event {
     /// The event an audit record is, if it is one: a successful change of
-    /// a user or a group of one of [`TYPES`].
+    /// a user or a group of one of the [`types`].
     pub fn of(c: &Change) -> Option<Event> {
         if c.outcome != "success" {
             return None;
         }
-        let kind = *TYPES.iter().find(|t| **t == c.action)?;
+        let kind = types().find(|t| *t == c.action)?;
         let resource_type = match c.target_kind.as_deref()? {
             "User" => "User",
             "Group" => "Group",
@@ -142,11 +137,11 @@ pub fn wanted(types: &[String], iam: Option<Uuid>, e: &Event) -> bool {
 }
 
 /// The first type a stream may not ask for, if any.
-pub fn unknown_type(types: &[String]) -> Option<&str> {
-    types
+pub fn unknown_type(asked: &[String]) -> Option<&str> {
+    asked
         .iter()
         .map(String::as_str)
-        .find(|t| *t != ALL && !TYPES.contains(t))
+        .find(|t| *t != ALL && !types().any(|k| k == *t))
 }
 
 /// How a webhook secret is spelled: `whsec_` and the key in base64.
@@ -225,6 +220,9 @@ mod tests {
         assert_eq!(e.resource_key(), format!("User/{}", Uuid::from_u128(2)));
         assert!(Event::of(&change("policy.created", "Policy")).is_none());
         assert!(Event::of(&change("user.imported", "User")).is_none());
+        assert!(Event::of(&change("permission.defined", "User")).is_none());
+        assert!(types().any(|t| t == "subscription.added"));
+        assert!(types().all(|t| !t.starts_with("token.")));
         let mut refused = change("user.created", "User");
         refused.outcome = "denied".into();
         assert!(Event::of(&refused).is_none());

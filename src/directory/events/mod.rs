@@ -207,7 +207,7 @@ impl Directory {
             return Err(bad(format!(
                 "unknown event type '{}' (known: {})",
                 truncate(t),
-                events::TYPES.join(", ")
+                events::types().collect::<Vec<_>>().join(", ")
             )));
         }
         let iams = self.store.list_iams().await?;
