@@ -61,6 +61,8 @@ const CONFIG_KEYS: &[&str] = &[
     "patch_max_operations",
     "admin_token_key",
     "admin_token_key_file",
+    "event_allow_http",
+    "event_retry_hours",
 ];
 
 /// How log lines are written to stderr.
@@ -193,6 +195,12 @@ pub struct Config {
     /// a copy of the database alone cannot mint admin tokens.
     pub admin_token_key: Option<String>,
     pub admin_token_key_file: Option<PathBuf>,
+    /// Hosts event streams may send to over plain http (everything else
+    /// needs https): a receiver on the same host or network, or a test's.
+    pub event_allow_http: Vec<String>,
+    /// How long a delivery is retried before it is marked failed (and kept
+    /// for a retry by hand).
+    pub event_retry_hours: u64,
 }
 
 impl Default for Config {
@@ -248,6 +256,8 @@ impl Default for Config {
             patch_max_operations: 1000,
             admin_token_key: None,
             admin_token_key_file: None,
+            event_allow_http: Vec::new(),
+            event_retry_hours: 24,
         }
     }
 }

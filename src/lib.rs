@@ -7,6 +7,7 @@ pub mod auth;
 pub mod config;
 pub mod deadline;
 pub mod directory;
+pub mod events;
 pub mod http;
 pub mod ids;
 pub mod logging;
@@ -46,6 +47,8 @@ pub async fn open_directory(config: &Config) -> Result<Directory, store::StoreEr
             metrics_max_events: config.metrics_max_events,
             metrics_max_count: config.metrics_max_count,
             patch_max_operations: config.patch_max_operations,
+            event_allow_http: config.event_allow_http.clone(),
+            event_retry_hours: config.event_retry_hours,
         },
     )
     // Administrators sign in from `oidc_iam` only when OIDC is set up;
@@ -74,6 +77,8 @@ pub async fn build_state(config: Config) -> Result<http::AppState, String> {
     let dir = open_directory(&config).await.map_err(|e| e.to_string())?;
     // Jobs left running by the process before this one resume now.
     tokio::spawn(dir.clone().run_jobs());
+    // So are the deliveries of event streams.
+    tokio::spawn(dir.clone().run_events());
     Ok(http::AppState {
         dir,
         config: Arc::new(config),

@@ -233,6 +233,17 @@ pub fn policy_deleted(audit: &Entry, old: &StoredPolicy) -> Entry {
     record(audit, "policy.deleted", "Policy", old.id)
 }
 
+/// A change to an event stream (`event_stream.created`, `.updated`,
+/// `.deleted`, `.retried`): the names of the members it set.
+pub fn event_stream<S: Into<String>>(
+    audit: &Entry,
+    action: &'static str,
+    id: Uuid,
+    names: impl IntoIterator<Item = S>,
+) -> Entry {
+    record(audit, action, "EventStream", id).attributes(names)
+}
+
 /// The record of one imported item, as `<kind>.imported` (by the command
 /// line: `audit` says so).
 fn imported(audit: &Entry, item: &ImportItem) -> Entry {

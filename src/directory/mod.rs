@@ -11,6 +11,7 @@ pub mod bulk;
 pub mod changes;
 pub mod cursor;
 mod error;
+pub mod events;
 pub mod governance;
 pub mod grants;
 pub mod groups;
@@ -63,6 +64,10 @@ pub struct Limits {
     pub metrics_max_count: u64,
     /// Most operations one SCIM PATCH may hold.
     pub patch_max_operations: usize,
+    /// Hosts event streams may send to over plain http.
+    pub event_allow_http: Vec<String>,
+    /// How long a delivery is retried before it is marked failed.
+    pub event_retry_hours: u64,
 }
 
 #[derive(Clone)]
@@ -85,6 +90,8 @@ pub struct Directory {
     automatic_cache: governance::AutomaticCache,
     /// Wakes the job worker: a job was started here (`governance::jobs`).
     jobs_wake: Arc<tokio::sync::Notify>,
+    /// Wakes the event delivery worker: a stream was created or changed.
+    events_wake: Arc<tokio::sync::Notify>,
     /// The IAM administrators sign in from (`oidc_iam`, when OIDC is set
     /// up): its identity provider may change administrators' accounts; no
     /// other may.
@@ -144,6 +151,7 @@ impl Directory {
             settings_cache,
             automatic_cache,
             jobs_wake: Arc::default(),
+            events_wake: Arc::default(),
             admin_source: None,
             admin_source_id: Arc::default(),
         }

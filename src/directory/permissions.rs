@@ -44,6 +44,9 @@ pub mod may {
     pub const MANAGE_SUBSCRIPTIONS: &[&str] = &[USER_ADMIN, APPLICATION_ADMIN];
     pub const READ_REPORTS: &[&str] = &[GOVERNANCE, USER_ADMIN];
     pub const READ_AUDIT: &[&str] = &[AUDIT];
+    /// Create, pause, delete event streams; read and retry their
+    /// deliveries.
+    pub const MANAGE_EVENTS: &[&str] = &[USER_ADMIN, APPLICATION_ADMIN];
     /// Download the anonymized usage metrics.
     pub const EXPORT_METRICS: &[&str] = &[APPLICATION_ADMIN, USER_ADMIN];
     /// Report usage events (what an application integrated with the

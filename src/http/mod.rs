@@ -7,6 +7,7 @@ pub mod bulk;
 pub mod console;
 pub mod discovery;
 pub mod error;
+pub mod events;
 pub mod extract;
 pub mod governance;
 pub mod guard;
@@ -201,6 +202,14 @@ fn admin_api() -> OpenApiRouter<AppState> {
         .routes(routes!(governance::list_jobs))
         .routes(routes!(governance::get_job))
         .routes(routes!(governance::data_source_subscribers))
+        .routes(routes!(events::list_streams, events::create_stream))
+        .routes(routes!(
+            events::get_stream,
+            events::patch_stream,
+            events::delete_stream
+        ))
+        .routes(routes!(events::list_deliveries))
+        .routes(routes!(events::retry_delivery))
 }
 
 /// The canonical spelling of each SCIM endpoint segment: clients send

@@ -63,6 +63,11 @@ pub const WORKFLOWS: &[&str] = &[
     "tag.imported",
     "policy.imported",
     "data_source.imported",
+    // Event streams (docs/EVENTS.md).
+    "event_stream.created",
+    "event_stream.updated",
+    "event_stream.deleted",
+    "event_stream.retried",
 ];
 
 /// Namespaces only the server counts in (every audit record's action is
@@ -84,6 +89,7 @@ pub const RESERVED_PREFIXES: &[&str] = &[
     "data_source.",
     "policy.",
     "job.",
+    "event_stream.",
 ];
 
 /// Interface touches: `ui.click.<element>`, exported under `ui` by element.

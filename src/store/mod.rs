@@ -15,6 +15,7 @@ macro_rules! all_of {
 
 pub mod account_list;
 pub mod accounts;
+pub mod events;
 pub mod governance;
 pub mod migrations;
 pub mod nesting;
@@ -385,7 +386,7 @@ all_of!(
     /// in the module of `sql/` that keeps it. Methods of the traits below
     /// are callable on a [`DynStore`] without importing them.
     Store: Database, Iams, Tokens, Users, Groups, Members, Lists, Bulk, accounts::Accounts,
-        sessions::Sessions, transfer::Transfer, governance::Governance
+        sessions::Sessions, transfer::Transfer, governance::Governance, events::Events
 );
 
 /// The database itself: its health and its migrations.

@@ -14,6 +14,7 @@ mod cursors;
 mod discovery;
 mod docs_links;
 mod errors;
+mod events;
 mod filters;
 mod fleet;
 mod governance;

@@ -8,6 +8,7 @@ pub mod audit;
 pub mod backend;
 mod batch;
 pub mod dialect;
+mod events;
 mod governance;
 mod groups;
 pub mod lists;

@@ -1,0 +1,379 @@
+//! Event streams (issue 19): administrators create, read, pause, disable
+//! and delete the streams the directory's changes are pushed to, and read
+//! and retry their deliveries. The events themselves come from the audit
+//! log (`crate::events`); `worker` delivers them.
+
+pub mod worker;
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::accounts::Ctx;
+use super::permissions::may;
+use super::{Directory, Error, Result, Timestamp, changes, truncate};
+use crate::events;
+use crate::store::events::{Delivery, Stream};
+
+/// The members a new stream's body may hold.
+const CREATE_MEMBERS: [&str; 6] = ["format", "delivery", "endpoint", "events", "iam", "full"];
+/// The statuses a stream may be set to.
+const STATUSES: [&str; 3] = ["enabled", "paused", "disabled"];
+/// The delivery statuses a list may ask for.
+const DELIVERY_STATUSES: [&str; 3] = ["pending", "delivered", "failed"];
+/// The longest endpoint URL a stream keeps.
+const MAX_ENDPOINT: usize = 2048;
+
+/// A stream as administrators read it (never its secret).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StreamView {
+    pub id: Uuid,
+    /// `webhook`.
+    pub format: String,
+    /// `push`.
+    pub delivery: String,
+    pub endpoint: Option<String>,
+    /// The event types it receives; `["*"]`: all of them.
+    pub events: Vec<String>,
+    /// Only this IAM's resources, when set (its name).
+    pub iam: Option<String>,
+    pub full: bool,
+    /// `enabled`, `paused` (deliveries wait) or `disabled` (new events
+    /// dropped).
+    pub status: String,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    /// Its deliveries by status (`pending`, `delivered`, `failed`): only
+    /// when one stream is read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub deliveries: Option<Map<String, Value>>,
+    /// The signing secret (`whsec_...`): only in the answer to a create,
+    /// never shown again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct StreamPage {
+    pub hits: Vec<StreamView>,
+    pub count: u64,
+}
+
+/// One event's delivery to a stream.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DeliveryView {
+    pub event_id: Uuid,
+    #[serde(rename = "type")]
+    pub event_type: String,
+    /// `User/<id>` or `Group/<id>`.
+    pub resource: String,
+    /// `pending`, `delivered` or `failed`.
+    pub status: String,
+    pub attempts: i64,
+    /// The receiver's last HTTP status, when it answered.
+    pub last_status: Option<i64>,
+    pub last_error: Option<String>,
+    /// When it is tried next (pending only).
+    pub next_try: Option<Timestamp>,
+    pub updated_at: Timestamp,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct DeliveryPage {
+    pub hits: Vec<DeliveryView>,
+}
+
+impl From<&Delivery> for DeliveryView {
+    fn from(d: &Delivery) -> Self {
+        DeliveryView {
+            event_id: d.event_id,
+            event_type: d.event_type.clone(),
+            resource: d.resource.clone(),
+            status: d.status.clone(),
+            attempts: d.attempts,
+            last_status: d.last_status,
+            last_error: d.last_error.clone(),
+            next_try: (d.status == "pending").then_some(Timestamp(d.next_at)),
+            updated_at: Timestamp(d.updated),
+        }
+    }
+}
+
+fn bad(detail: impl Into<String>) -> Error {
+    Error::invalid_value(detail)
+}
+
+fn no_stream(id: Uuid) -> Error {
+    Error::not_found(format!("no event stream with id {id}"))
+}
+
+/// `body[key]` as a string, if present.
+fn text<'a>(body: &'a Map<String, Value>, key: &str) -> Result<Option<&'a str>> {
+    match body.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(bad(format!("'{key}' must be a string"))),
+    }
+}
+
+/// Whether the delivery worker may send to `url`: https, or http to a host
+/// `allow_http` names; no credentials in it.
+pub fn check_endpoint(url: &str, allow_http: &[String]) -> std::result::Result<(), String> {
+    if url.len() > MAX_ENDPOINT {
+        return Err(format!(
+            "'endpoint' is longer than {MAX_ENDPOINT} characters"
+        ));
+    }
+    let parsed = reqwest::Url::parse(url).map_err(|_| "'endpoint' is not a URL".to_owned())?;
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err("'endpoint' may not carry credentials".into());
+    }
+    let host = parsed.host_str().unwrap_or("");
+    match parsed.scheme() {
+        "https" if !host.is_empty() => Ok(()),
+        "http" if allow_http.iter().any(|h| h.eq_ignore_ascii_case(host)) => Ok(()),
+        _ => Err(format!(
+            "'endpoint' must be an https URL (plain http only to the hosts event_allow_http names), not '{}'",
+            truncate(url)
+        )),
+    }
+}
+
+impl Directory {
+    fn stream_view(&self, s: &Stream, iams: &[crate::store::Iam]) -> StreamView {
+        StreamView {
+            id: s.id,
+            format: s.format.clone(),
+            delivery: s.delivery.clone(),
+            endpoint: s.endpoint.clone(),
+            events: s.events.clone(),
+            iam: s
+                .iam
+                .and_then(|i| iams.iter().find(|x| x.id == i).map(|x| x.name.clone())),
+            full: s.full,
+            status: s.status.clone(),
+            created_at: Timestamp(s.created),
+            updated_at: Timestamp(s.updated),
+            deliveries: None,
+            secret: None,
+        }
+    }
+
+    /// Creates a stream from `{"format", "delivery", "endpoint", "events",
+    /// "iam"?, "full"?}`; its answer alone shows the secret.
+    pub async fn create_event_stream(&self, ctx: &Ctx, body: &Value) -> Result<StreamView> {
+        ctx.require(may::MANAGE_EVENTS)?;
+        let Some(b) = body.as_object() else {
+            return Err(bad("the body must be a JSON object"));
+        };
+        if let Some(k) = b.keys().find(|k| !CREATE_MEMBERS.contains(&k.as_str())) {
+            return Err(bad(format!("unknown member '{}'", truncate(k))));
+        }
+        let format = text(b, "format")?.unwrap_or("webhook");
+        if format != "webhook" {
+            return Err(bad(format!(
+                "'format' must be \"webhook\" (Security Event Tokens are not delivered yet), not '{}'",
+                truncate(format)
+            )));
+        }
+        let delivery = text(b, "delivery")?.unwrap_or("push");
+        if delivery != "push" {
+            return Err(bad(format!(
+                "'delivery' must be \"push\" (polling is not offered yet), not '{}'",
+                truncate(delivery)
+            )));
+        }
+        let Some(endpoint) = text(b, "endpoint")? else {
+            return Err(bad("'endpoint' is required for push delivery"));
+        };
+        check_endpoint(endpoint, &self.limits.event_allow_http).map_err(bad)?;
+        let types: Vec<String> = match b.get("events") {
+            Some(Value::Array(a)) if !a.is_empty() => a
+                .iter()
+                .map(|t| t.as_str().map(str::to_owned))
+                .collect::<Option<_>>()
+                .ok_or_else(|| bad("'events' must be a list of event types"))?,
+            _ => {
+                return Err(bad(
+                    "'events' must be a non-empty list of event types, or [\"*\"]",
+                ));
+            }
+        };
+        if let Some(t) = events::unknown_type(&types) {
+            return Err(bad(format!(
+                "unknown event type '{}' (known: {})",
+                truncate(t),
+                events::types().collect::<Vec<_>>().join(", ")
+            )));
+        }
+        let iams = self.store.list_iams().await?;
+        let iam = match text(b, "iam")? {
+            None => None,
+            Some(name) => Some(
+                iams.iter()
+                    .find(|i| i.name == name)
+                    .ok_or_else(|| bad(format!("no IAM named '{}'", truncate(name))))?
+                    .id,
+            ),
+        };
+        match b.get("full") {
+            None | Some(Value::Null) | Some(Value::Bool(false)) => {}
+            Some(Value::Bool(true)) => {
+                return Err(bad(
+                    "'full' (the resource in each event) is not offered yet",
+                ));
+            }
+            Some(_) => return Err(bad("'full' must be true or false")),
+        }
+        let now = self.now();
+        let stream = Stream {
+            id: self.new_id(),
+            format: format.to_owned(),
+            delivery: delivery.to_owned(),
+            endpoint: Some(endpoint.to_owned()),
+            events: types,
+            iam,
+            full: false,
+            status: "enabled".into(),
+            secret: events::new_secret(rand::random()),
+            cursor: 0,
+            created: now,
+            updated: now,
+        };
+        let names = b.keys().map(String::as_str);
+        let record =
+            changes::event_stream(&ctx.entry(""), "event_stream.created", stream.id, names);
+        self.store.create_stream(&stream, &record).await?;
+        self.events_wake.notify_one();
+        let mut view = self.stream_view(&stream, &iams);
+        view.secret = Some(stream.secret);
+        Ok(view)
+    }
+
+    pub async fn event_streams(&self, ctx: &Ctx) -> Result<StreamPage> {
+        ctx.require(may::MANAGE_EVENTS)?;
+        let (streams, iams) = tokio::try_join!(self.store.streams(), self.store.list_iams())?;
+        let hits: Vec<StreamView> = streams.iter().map(|s| self.stream_view(s, &iams)).collect();
+        Ok(StreamPage {
+            count: hits.len() as u64,
+            hits,
+        })
+    }
+
+    async fn stream_of(&self, id: Uuid) -> Result<Stream> {
+        self.store.stream(id).await?.ok_or_else(|| no_stream(id))
+    }
+
+    /// One stream, with its deliveries counted by status.
+    pub async fn event_stream(&self, ctx: &Ctx, id: Uuid) -> Result<StreamView> {
+        ctx.require(may::MANAGE_EVENTS)?;
+        let s = self.stream_of(id).await?;
+        let (counts, iams) =
+            tokio::try_join!(self.store.delivery_counts(id), self.store.list_iams())?;
+        let mut view = self.stream_view(&s, &iams);
+        let mut by_status = Map::new();
+        for status in DELIVERY_STATUSES {
+            let n = counts.iter().find(|(s, _)| s == status).map_or(0, |c| c.1);
+            by_status.insert(status.into(), n.into());
+        }
+        view.deliveries = Some(by_status);
+        Ok(view)
+    }
+
+    /// Sets a stream's status from `{"status": "enabled" | "paused" |
+    /// "disabled"}`.
+    pub async fn set_event_stream_status(
+        &self,
+        ctx: &Ctx,
+        id: Uuid,
+        body: &Value,
+    ) -> Result<StreamView> {
+        ctx.require(may::MANAGE_EVENTS)?;
+        let Some(b) = body.as_object() else {
+            return Err(bad("the body must be a JSON object"));
+        };
+        if let Some(k) = b.keys().find(|k| k.as_str() != "status") {
+            return Err(bad(format!("unknown member '{}'", truncate(k))));
+        }
+        let status = text(b, "status")?
+            .filter(|s| STATUSES.contains(s))
+            .ok_or_else(|| bad("'status' must be \"enabled\", \"paused\" or \"disabled\""))?;
+        let record = changes::event_stream(&ctx.entry(""), "event_stream.updated", id, ["status"]);
+        let s = self
+            .store
+            .set_stream_status(id, status, &record, self.now())
+            .await?
+            .ok_or_else(|| no_stream(id))?;
+        self.events_wake.notify_one();
+        Ok(self.stream_view(&s, &self.store.list_iams().await?))
+    }
+
+    pub async fn delete_event_stream(&self, ctx: &Ctx, id: Uuid) -> Result<()> {
+        ctx.require(may::MANAGE_EVENTS)?;
+        let record = changes::event_stream(
+            &ctx.entry(""),
+            "event_stream.deleted",
+            id,
+            std::iter::empty::<&str>(),
+        );
+        if self.store.delete_stream(id, &record, self.now()).await? {
+            Ok(())
+        } else {
+            Err(no_stream(id))
+        }
+    }
+
+    /// A stream's deliveries, newest first, of one status or all.
+    pub async fn event_deliveries(
+        &self,
+        ctx: &Ctx,
+        id: Uuid,
+        status: Option<&str>,
+        offset: u64,
+        limit: u64,
+    ) -> Result<DeliveryPage> {
+        ctx.require(may::MANAGE_EVENTS)?;
+        if let Some(s) = status.filter(|s| !DELIVERY_STATUSES.contains(s)) {
+            return Err(bad(format!(
+                "'status' must be pending, delivered or failed, not '{}'",
+                truncate(s)
+            )));
+        }
+        self.stream_of(id).await?;
+        let rows = self
+            .store
+            .deliveries(id, status, offset as i64, limit as i64)
+            .await?;
+        Ok(DeliveryPage {
+            hits: rows.iter().map(DeliveryView::from).collect(),
+        })
+    }
+
+    /// Sends a failed delivery again, with a new retry window.
+    pub async fn retry_event_delivery(&self, ctx: &Ctx, id: Uuid, event: Uuid) -> Result<()> {
+        ctx.require(may::MANAGE_EVENTS)?;
+        self.stream_of(id).await?;
+        let record = changes::event_stream(
+            &ctx.entry(""),
+            "event_stream.retried",
+            id,
+            [format!("deliveries.{event}")],
+        );
+        if self
+            .store
+            .retry_delivery(id, event, &record, self.now())
+            .await?
+        {
+            self.events_wake.notify_one();
+            Ok(())
+        } else {
+            Err(Error::conflict(format!(
+                "event {event} has no failed delivery to this stream"
+            )))
+        }
+    }
+}

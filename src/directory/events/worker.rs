@@ -1,0 +1,275 @@
+//! The delivery worker: one task per stream, so that a stream whose
+//! endpoint hangs or fails waits alone. Each task turns the audit records
+//! after its stream's cursor into deliveries, then sends the due ones,
+//! each the oldest pending one of its resource (in order per resource, at
+//! once across resources), signed as Standard Webhooks says. At least
+//! once: a delivery is marked done only after its receiver answered 2xx;
+//! one claimed by a process that died is due again when its lease ends.
+//! The SCIM write path never waits for any of this.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use futures_util::future::join_all;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::check_endpoint;
+use crate::directory::{Directory, Result};
+use crate::events::{self, Change, Event};
+use crate::store::events::{Attempt, Delivery, NewDelivery, Stream};
+
+/// How often a stream with nothing to do looks again.
+const POLL: Duration = Duration::from_millis(200);
+/// How often the worker looks for streams created or deleted elsewhere.
+const STREAMS_POLL: Duration = Duration::from_secs(2);
+/// Audit records read per fan-out transaction.
+const FAN_OUT_BATCH: i64 = 1000;
+/// Deliveries sent at once per stream.
+const SEND_BATCH: i64 = 128;
+/// The receiver's time to connect, and to answer in full.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+const TOTAL_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a claimed delivery is not due again: longer than one attempt
+/// may take, so only a process that died leaves one to another.
+const LEASE: Duration = Duration::from_secs(15);
+/// The most of a receiver's answer that is read.
+const MAX_RESPONSE: usize = 64 * 1024;
+
+/// The HTTP client deliveries are sent with: no redirects followed,
+/// bounded in time.
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(CONNECT_TIMEOUT)
+        .timeout(TOTAL_TIMEOUT)
+        .user_agent(concat!("scim-bridge/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .unwrap_or_default()
+}
+
+impl Directory {
+    /// Delivers every stream's events for as long as the process lives:
+    /// what was left pending before a restart first.
+    pub async fn run_events(self) {
+        let client = client();
+        let mut tasks: HashMap<Uuid, tokio::task::JoinHandle<()>> = HashMap::new();
+        loop {
+            match self.store.streams().await {
+                Ok(streams) => {
+                    tasks.retain(|id, t| {
+                        let keep = streams.iter().any(|s| s.id == *id) && !t.is_finished();
+                        if !keep {
+                            t.abort();
+                        }
+                        keep
+                    });
+                    for s in streams {
+                        tasks.entry(s.id).or_insert_with(|| {
+                            tokio::spawn(self.clone().run_stream(s.id, client.clone()))
+                        });
+                    }
+                }
+                Err(e) => tracing::error!(error = %e, "reading the event streams"),
+            }
+            let _ = tokio::time::timeout(STREAMS_POLL, self.events_wake.notified()).await;
+        }
+    }
+
+    /// One stream's loop; ends when the stream is deleted.
+    async fn run_stream(self, id: Uuid, client: reqwest::Client) {
+        loop {
+            match self.stream_round(id, &client).await {
+                Ok(Some(true)) => {}
+                Ok(Some(false)) => tokio::time::sleep(POLL).await,
+                Ok(None) => return,
+                Err(e) => {
+                    tracing::error!(stream = %id, error = %e, "delivering events");
+                    tokio::time::sleep(STREAMS_POLL).await;
+                }
+            }
+        }
+    }
+
+    /// Fans out what is new, then sends what is due; whether there was
+    /// anything to send (None: the stream is gone).
+    async fn stream_round(&self, id: Uuid, client: &reqwest::Client) -> Result<Option<bool>> {
+        let Some(stream) = self.store.stream(id).await? else {
+            return Ok(None);
+        };
+        if self.store.audit_seq().await? > stream.cursor {
+            self.fan_out(&stream).await?;
+        }
+        if stream.status != "enabled" {
+            return Ok(Some(false));
+        }
+        let now = self.now();
+        let due = self
+            .store
+            .claim_deliveries(id, now, now + LEASE, SEND_BATCH)
+            .await?;
+        if due.is_empty() {
+            return Ok(Some(false));
+        }
+        let stream = &stream;
+        let sends = due
+            .iter()
+            .map(|d| async move { (d.seq, self.attempt(stream, d, client).await) });
+        let attempts = join_all(sends).await;
+        self.store
+            .record_attempts(id, &attempts, self.now())
+            .await?;
+        Ok(Some(true))
+    }
+
+    /// Turns the stream's new audit records into deliveries, a batch per
+    /// transaction, until it has read them all.
+    async fn fan_out(&self, s: &Stream) -> Result<()> {
+        let names: HashMap<Uuid, String> = self
+            .store
+            .list_iams()
+            .await?
+            .into_iter()
+            .map(|i| (i.id, i.name))
+            .collect();
+        let derive = |c: &Change| -> Option<NewDelivery> {
+            let e = Event::of(c)?;
+            if !events::wanted(&s.events, s.iam, &e) {
+                return None;
+            }
+            let iam = e.iam.and_then(|i| names.get(&i)).map(String::as_str);
+            Some(NewDelivery {
+                event_id: e.id,
+                event_type: e.kind.to_owned(),
+                resource: e.resource_key(),
+                body: e.webhook_body(iam).to_string(),
+            })
+        };
+        loop {
+            let read = self
+                .store
+                .fan_out(s.id, FAN_OUT_BATCH, self.now(), &derive)
+                .await?;
+            if (read as i64) < FAN_OUT_BATCH {
+                return Ok(());
+            }
+        }
+    }
+
+    /// One attempt at a delivery: what happened, and when to try again.
+    async fn attempt(&self, s: &Stream, d: &Delivery, client: &reqwest::Client) -> Attempt {
+        let (http_status, wait, error) =
+            match send(s, d, client, &self.limits.event_allow_http).await {
+                Ok(answered) => {
+                    return Attempt {
+                        status: "delivered",
+                        http_status: Some(i64::from(answered)),
+                        error: None,
+                        next_at: self.now(),
+                    };
+                }
+                Err(Failure {
+                    status,
+                    retry_after,
+                    error,
+                }) => (status, retry_after, error),
+            };
+        let attempts = u32::try_from(d.attempts + 1).unwrap_or(u32::MAX);
+        let wait = wait.unwrap_or_else(|| events::backoff(attempts, rand::random()));
+        let next_at = self.now() + wait;
+        let window = time::Duration::hours(self.limits.event_retry_hours as i64);
+        Attempt {
+            status: if next_at > d.since + window {
+                "failed"
+            } else {
+                "pending"
+            },
+            http_status,
+            error: Some(error),
+            next_at,
+        }
+    }
+}
+
+/// Why an attempt failed.
+struct Failure {
+    status: Option<i64>,
+    /// The receiver's `Retry-After` (on 429 and 503).
+    retry_after: Option<Duration>,
+    error: String,
+}
+
+impl Failure {
+    fn new(error: impl Into<String>) -> Self {
+        Failure {
+            status: None,
+            retry_after: None,
+            error: error.into(),
+        }
+    }
+}
+
+/// POSTs a delivery's body to its stream's endpoint, signed; the status
+/// when it is 2xx.
+async fn send(
+    s: &Stream,
+    d: &Delivery,
+    client: &reqwest::Client,
+    allow_http: &[String],
+) -> std::result::Result<u16, Failure> {
+    let endpoint = s.endpoint.as_deref().unwrap_or("");
+    check_endpoint(endpoint, allow_http).map_err(Failure::new)?;
+    let id = d.event_id.to_string();
+    let timestamp = OffsetDateTime::now_utc().unix_timestamp();
+    let signature = events::sign(&s.secret, &id, timestamp, d.body.as_bytes())
+        .ok_or_else(|| Failure::new("the stream's secret is not a key"))?;
+    let sent = client
+        .post(endpoint)
+        .header("content-type", "application/json")
+        .header("webhook-id", &id)
+        .header("webhook-timestamp", timestamp.to_string())
+        .header("webhook-signature", signature)
+        .body(d.body.clone())
+        .send()
+        .await;
+    let mut response = sent.map_err(|e| Failure::new(describe(&e)))?;
+    let status = response.status();
+    let retry_after = response
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(events::retry_after)
+        .filter(|_| matches!(status.as_u16(), 429 | 503));
+    // Read (and drop) at most 64 KiB of the answer.
+    let mut read = 0;
+    while read < MAX_RESPONSE {
+        match response.chunk().await {
+            Ok(Some(c)) => read += c.len(),
+            Ok(None) | Err(_) => break,
+        }
+    }
+    if status.is_success() {
+        return Ok(status.as_u16());
+    }
+    let error = if status.is_redirection() {
+        format!("HTTP {} (redirects are not followed)", status.as_u16())
+    } else {
+        format!("HTTP {}", status.as_u16())
+    };
+    Err(Failure {
+        status: Some(i64::from(status.as_u16())),
+        retry_after,
+        error,
+    })
+}
+
+/// What went wrong with a request, without its URL.
+fn describe(e: &reqwest::Error) -> &'static str {
+    if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "could not connect"
+    } else {
+        "the request failed"
+    }
+}

@@ -1,0 +1,440 @@
+//! Event streams and their deliveries (issue 19): the streams' rows, the
+//! fan-out from the audit log, and the deliveries' claims and attempts.
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::{Backend, Bind, Dialect, Record, SqlStore, Ty, audit, query};
+use crate::audit::Entry;
+use crate::events::Change;
+use crate::store::Result;
+use crate::store::events::{Attempt, Delivery, Deriver, Events, NewDelivery, Stream, types_of};
+
+const STREAM_COLUMNS: &str = "id, format, delivery, endpoint, events, iam_id, full_data, status, \
+                              secret, cursor, created, updated";
+
+const DELIVERY_COLUMNS: &str = "stream_id, seq, event_id, event_type, resource, body, status, \
+                                attempts, next_at, since, last_status, last_error, updated";
+
+fn stream_row(r: &impl Record) -> Result<Stream> {
+    Ok(Stream {
+        id: r.uuid("id")?,
+        format: r.text("format")?,
+        delivery: r.text("delivery")?,
+        endpoint: r.opt_text("endpoint")?,
+        events: types_of(&r.json("events")?),
+        iam: r.opt_uuid("iam_id")?,
+        full: r.bool("full_data")?,
+        status: r.text("status")?,
+        secret: r.text("secret")?,
+        cursor: r.int("cursor")?,
+        created: r.time("created")?,
+        updated: r.time("updated")?,
+    })
+}
+
+fn delivery_row(r: &impl Record) -> Result<Delivery> {
+    Ok(Delivery {
+        stream_id: r.uuid("stream_id")?,
+        seq: r.int("seq")?,
+        event_id: r.uuid("event_id")?,
+        event_type: r.text("event_type")?,
+        resource: r.text("resource")?,
+        body: r.text("body")?,
+        status: r.text("status")?,
+        attempts: r.int("attempts")?,
+        next_at: r.time("next_at")?,
+        since: r.time("since")?,
+        last_status: r.opt_int("last_status")?,
+        last_error: r.opt_text("last_error")?,
+        updated: r.time("updated")?,
+    })
+}
+
+/// The stream `id`, locked until the transaction ends.
+async fn locked<B: Backend>(tx: &mut B::Conn, id: Uuid) -> Result<Option<Stream>> {
+    let sql = format!(
+        "SELECT {STREAM_COLUMNS} FROM event_streams WHERE id = $1{}",
+        B::DIALECT.for_update()
+    );
+    let row = B::fetch_optional(tx, query(sql).bind(id)).await?;
+    row.as_ref().map(stream_row).transpose()
+}
+
+/// The audit records after `cursor`, with the IAM their target is in now
+/// (or was deprovisioned from; none once deleted for good).
+async fn changes_after<B: Backend>(
+    tx: &mut B::Conn,
+    cursor: i64,
+    limit: i64,
+) -> Result<Vec<Change>> {
+    let sql = "SELECT a.seq, a.id, a.at, a.actor, a.action, a.outcome, a.target_kind, a.target_id,
+                      a.attributes,
+                      COALESCE(u.iam_id, u.deprovisioned_from, g.iam_id) AS target_iam
+               FROM audit_log a
+               LEFT JOIN users u ON a.target_kind = 'User' AND u.id = a.target_id
+               LEFT JOIN groups g ON a.target_kind = 'Group' AND g.id = a.target_id
+               WHERE a.seq > $1 ORDER BY a.seq LIMIT $2";
+    let rows = B::fetch_all(tx, query(sql).bind(cursor).bind(limit)).await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Change {
+                seq: r.int("seq")?,
+                id: r.uuid("id")?,
+                at: r.time("at")?,
+                actor: r.text("actor")?,
+                action: r.text("action")?,
+                outcome: r.text("outcome")?,
+                target_kind: r.opt_text("target_kind")?,
+                target_id: r.opt_uuid("target_id")?,
+                attributes: types_of(&r.json("attributes")?),
+                target_iam: r.opt_uuid("target_iam")?,
+            })
+        })
+        .collect()
+}
+
+/// Inserts a stream's new deliveries, due `now`.
+async fn insert_deliveries<B: Backend>(
+    tx: &mut B::Conn,
+    stream: Uuid,
+    now: OffsetDateTime,
+    new: &[(i64, NewDelivery)],
+) -> Result<()> {
+    if new.is_empty() {
+        return Ok(());
+    }
+    let rows = B::DIALECT.rows(
+        3,
+        &[
+            ("seq", Ty::Int),
+            ("event_id", Ty::Uuid),
+            ("event_type", Ty::Text),
+            ("resource", Ty::Text),
+            ("body", Ty::Text),
+        ],
+    );
+    let sql = format!(
+        "INSERT INTO event_deliveries ({DELIVERY_COLUMNS})
+         SELECT $1, t.seq, t.event_id, t.event_type, t.resource, t.body, 'pending', 0, $2, $2,
+                NULL, NULL, $2 FROM {rows}
+         WHERE true ON CONFLICT (stream_id, seq) DO NOTHING"
+    );
+    let mut seq = Vec::new();
+    let mut id = Vec::new();
+    let mut kind = Vec::new();
+    let mut resource = Vec::new();
+    let mut body = Vec::new();
+    for (s, d) in new {
+        seq.push(*s);
+        id.push(d.event_id);
+        kind.push(Some(d.event_type.clone()));
+        resource.push(Some(d.resource.clone()));
+        body.push(Some(d.body.clone()));
+    }
+    let columns = Bind::Columns(vec![
+        Bind::Ints(seq),
+        Bind::Uuids(id),
+        Bind::Texts(kind),
+        Bind::Texts(resource),
+        Bind::Texts(body),
+    ]);
+    B::execute(tx, query(sql).bind(stream).bind(now).bind(columns)).await?;
+    Ok(())
+}
+
+impl<B: Backend> SqlStore<B> {
+    /// Records a batch of attempts in one statement (PostgreSQL: one
+    /// round trip rather than one a delivery).
+    async fn record_attempts_at_once(
+        &self,
+        stream: Uuid,
+        attempts: &[(i64, Attempt)],
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        let rows = B::DIALECT.rows(
+            3,
+            &[
+                ("seq", Ty::Int),
+                ("status", Ty::Text),
+                ("http_status", Ty::Int),
+                ("error", Ty::Text),
+                ("next_at", Ty::Time),
+            ],
+        );
+        // An HTTP status of 0 is none.
+        let sql = format!(
+            "UPDATE event_deliveries
+             SET status = t.status, attempts = event_deliveries.attempts + 1,
+                 last_status = NULLIF(t.http_status, 0), last_error = t.error,
+                 next_at = t.next_at, updated = $2
+             FROM {rows}
+             WHERE event_deliveries.stream_id = $1 AND event_deliveries.seq = t.seq
+               AND event_deliveries.status = 'pending'"
+        );
+        let mut c = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for (seq, a) in attempts {
+            c.0.push(*seq);
+            c.1.push(Some(a.status.to_owned()));
+            c.2.push(a.http_status.unwrap_or(0));
+            c.3.push(a.error.clone());
+            c.4.push(a.next_at);
+        }
+        let columns = Bind::Columns(vec![
+            Bind::Ints(c.0),
+            Bind::Texts(c.1),
+            Bind::Ints(c.2),
+            Bind::Texts(c.3),
+            Bind::Times(c.4),
+        ]);
+        self.write_one(query(sql).bind(stream).bind(now).bind(columns))
+            .await?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl<B: Backend> Events for SqlStore<B> {
+    async fn create_stream(&self, s: &Stream, record: &Entry) -> Result<()> {
+        let mut tx = self.begin().await?;
+        audit::append::<B>(&mut tx, record, s.created).await?;
+        let sql = format!(
+            "INSERT INTO event_streams ({STREAM_COLUMNS})
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, seq, $10, $10 FROM audit_head WHERE id = 1"
+        );
+        let q = query(sql)
+            .bind(s.id)
+            .bind(&s.format)
+            .bind(&s.delivery)
+            .bind(&s.endpoint)
+            .bind(serde_json::json!(s.events))
+            .bind(s.iam)
+            .bind(s.full)
+            .bind(&s.status)
+            .bind(&s.secret)
+            .bind(s.created);
+        B::execute(&mut tx, q).await?;
+        B::commit(tx).await
+    }
+
+    async fn streams(&self) -> Result<Vec<Stream>> {
+        let sql = format!("SELECT {STREAM_COLUMNS} FROM event_streams ORDER BY id");
+        let rows = self.read_all(query(sql)).await?;
+        rows.iter().map(stream_row).collect()
+    }
+
+    async fn stream(&self, id: Uuid) -> Result<Option<Stream>> {
+        let sql = format!("SELECT {STREAM_COLUMNS} FROM event_streams WHERE id = $1");
+        let row = self.read_optional(query(sql).bind(id)).await?;
+        row.as_ref().map(stream_row).transpose()
+    }
+
+    async fn set_stream_status(
+        &self,
+        id: Uuid,
+        status: &str,
+        record: &Entry,
+        now: OffsetDateTime,
+    ) -> Result<Option<Stream>> {
+        let mut tx = self.begin().await?;
+        let Some(old) = locked::<B>(&mut tx, id).await? else {
+            B::rollback(tx).await?;
+            return Ok(None);
+        };
+        audit::append::<B>(&mut tx, record, now).await?;
+        // Back from disabled: what changed meanwhile was dropped.
+        let cursor = if old.status == "disabled" && status != "disabled" {
+            "(SELECT seq FROM audit_head WHERE id = 1)"
+        } else {
+            "cursor"
+        };
+        let sql = format!(
+            "UPDATE event_streams SET status = $2, updated = $3, cursor = {cursor} WHERE id = $1"
+        );
+        B::execute(&mut tx, query(sql).bind(id).bind(status).bind(now)).await?;
+        let new = locked::<B>(&mut tx, id).await?;
+        B::commit(tx).await?;
+        Ok(new)
+    }
+
+    async fn delete_stream(&self, id: Uuid, record: &Entry, now: OffsetDateTime) -> Result<bool> {
+        let mut tx = self.begin().await?;
+        if locked::<B>(&mut tx, id).await?.is_none() {
+            B::rollback(tx).await?;
+            return Ok(false);
+        }
+        let sql = B::DIALECT.together(
+            "DELETE FROM event_deliveries WHERE stream_id = $1",
+            "DELETE FROM event_streams WHERE id = $1",
+        );
+        B::execute(&mut tx, query(sql).bind(id)).await?;
+        audit::append::<B>(&mut tx, record, now).await?;
+        B::commit(tx).await?;
+        Ok(true)
+    }
+
+    async fn audit_seq(&self) -> Result<i64> {
+        let row = self
+            .read_one(query("SELECT seq FROM audit_head WHERE id = 1"))
+            .await?;
+        row.int("seq")
+    }
+
+    async fn fan_out(
+        &self,
+        stream: Uuid,
+        limit: i64,
+        now: OffsetDateTime,
+        derive: &Deriver<'_>,
+    ) -> Result<usize> {
+        let mut tx = self.begin().await?;
+        let Some(s) = locked::<B>(&mut tx, stream).await? else {
+            B::rollback(tx).await?;
+            return Ok(0);
+        };
+        let changes = changes_after::<B>(&mut tx, s.cursor, limit).await?;
+        let Some(last) = changes.last().map(|c| c.seq) else {
+            B::rollback(tx).await?;
+            return Ok(0);
+        };
+        if s.status != "disabled" {
+            let new: Vec<(i64, NewDelivery)> = changes
+                .iter()
+                .filter_map(|c| derive(c).map(|d| (c.seq, d)))
+                .collect();
+            insert_deliveries::<B>(&mut tx, stream, now, &new).await?;
+        }
+        let sql = "UPDATE event_streams SET cursor = $2 WHERE id = $1";
+        B::execute(&mut tx, query(sql).bind(stream).bind(last)).await?;
+        B::commit(tx).await?;
+        Ok(changes.len())
+    }
+
+    async fn claim_deliveries(
+        &self,
+        stream: Uuid,
+        now: OffsetDateTime,
+        lease: OffsetDateTime,
+        limit: i64,
+    ) -> Result<Vec<Delivery>> {
+        let mut tx = self.begin().await?;
+        let enabled = locked::<B>(&mut tx, stream)
+            .await?
+            .is_some_and(|s| s.status == "enabled");
+        if !enabled {
+            B::rollback(tx).await?;
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT {DELIVERY_COLUMNS} FROM event_deliveries d
+             WHERE d.stream_id = $1 AND d.status = 'pending' AND d.next_at <= $2
+               AND NOT EXISTS (SELECT 1 FROM event_deliveries p
+                               WHERE p.stream_id = d.stream_id AND p.resource = d.resource
+                                 AND p.status = 'pending' AND p.seq < d.seq)
+             ORDER BY d.seq LIMIT $3"
+        );
+        let rows = B::fetch_all(&mut tx, query(sql).bind(stream).bind(now).bind(limit)).await?;
+        let due: Vec<Delivery> = rows.iter().map(delivery_row).collect::<Result<_>>()?;
+        if !due.is_empty() {
+            let seqs: Vec<i64> = due.iter().map(|d| d.seq).collect();
+            let sql = format!(
+                "UPDATE event_deliveries SET next_at = $2
+                 WHERE stream_id = $1 AND seq IN ({})",
+                B::DIALECT.each(3, Ty::Int)
+            );
+            B::execute(
+                &mut tx,
+                query(sql).bind(stream).bind(lease).bind(Bind::Ints(seqs)),
+            )
+            .await?;
+        }
+        B::commit(tx).await?;
+        Ok(due)
+    }
+
+    async fn record_attempts(
+        &self,
+        stream: Uuid,
+        attempts: &[(i64, Attempt)],
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        if B::DIALECT == Dialect::Postgres {
+            return self.record_attempts_at_once(stream, attempts, now).await;
+        }
+        // One transaction (one commit) for the batch, a statement a row:
+        // each finds its row by its primary key (SQLite plans an UPDATE
+        // ... FROM a JSON list as a scan of the deliveries per row).
+        let mut tx = self.begin().await?;
+        let sql = "UPDATE event_deliveries
+                   SET status = $3, attempts = attempts + 1, last_status = $4, last_error = $5,
+                       next_at = $6, updated = $7
+                   WHERE stream_id = $1 AND seq = $2 AND status = 'pending'";
+        for (seq, a) in attempts {
+            let q = query(sql)
+                .bind(stream)
+                .bind(*seq)
+                .bind(a.status)
+                .bind(a.http_status)
+                .bind(a.error.clone())
+                .bind(a.next_at)
+                .bind(now);
+            B::execute(&mut tx, q).await?;
+        }
+        B::commit(tx).await
+    }
+
+    async fn deliveries(
+        &self,
+        stream: Uuid,
+        status: Option<&str>,
+        offset: i64,
+        limit: i64,
+    ) -> Result<Vec<Delivery>> {
+        let filter = if status.is_some() {
+            " AND status = $4"
+        } else {
+            ""
+        };
+        let sql = format!(
+            "SELECT {DELIVERY_COLUMNS} FROM event_deliveries WHERE stream_id = $1{filter}
+             ORDER BY seq DESC LIMIT $2 OFFSET $3"
+        );
+        let mut q = query(sql).bind(stream).bind(limit).bind(offset);
+        if let Some(s) = status {
+            q = q.bind(s);
+        }
+        let rows = self.read_all(q).await?;
+        rows.iter().map(delivery_row).collect()
+    }
+
+    async fn retry_delivery(
+        &self,
+        stream: Uuid,
+        event: Uuid,
+        record: &Entry,
+        now: OffsetDateTime,
+    ) -> Result<bool> {
+        let mut tx = self.begin().await?;
+        let sql = "UPDATE event_deliveries SET status = 'pending', next_at = $3, since = $3,
+                          updated = $3
+                   WHERE stream_id = $1 AND event_id = $2 AND status = 'failed'";
+        let n = B::execute(&mut tx, query(sql).bind(stream).bind(event).bind(now)).await?;
+        if n == 0 {
+            B::rollback(tx).await?;
+            return Ok(false);
+        }
+        audit::append::<B>(&mut tx, record, now).await?;
+        B::commit(tx).await?;
+        Ok(true)
+    }
+
+    async fn delivery_counts(&self, stream: Uuid) -> Result<Vec<(String, i64)>> {
+        let sql = "SELECT status, COUNT(*) AS n FROM event_deliveries WHERE stream_id = $1
+                   GROUP BY status ORDER BY status";
+        let rows = self.read_all(query(sql).bind(stream)).await?;
+        rows.iter()
+            .map(|r| Ok((r.text("status")?, r.int("n")?)))
+            .collect()
+    }
+}

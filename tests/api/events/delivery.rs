@@ -1,0 +1,260 @@
+//! Webhooks as a receiver gets them: one per change, signed, in order per
+//! resource, with no name or address outside `data`; retried after a
+//! failure, not before a 429's `Retry-After`, marked failed after the
+//! retry window and sent again by hand.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use super::{FAIL, Receiver, Reply, WAIT, about, stream, types, verified};
+use crate::app::TestApp;
+use crate::bridge::admin;
+
+const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+
+fn patch(ops: Value) -> Value {
+    json!({"schemas": [PATCH_OP], "Operations": ops})
+}
+
+/// Every kind of change a receiver cares about, each checked as it
+/// arrives: signature, id, type, resource, changed names, the IAM.
+async fn each_change_is_a_signed_webhook(app: &TestApp) {
+    let root = admin(app, "root@example.com").await;
+    let rx = Receiver::start().await;
+    let (_, secret) = stream(&root, app, &rx.url, &["*"]).await;
+
+    let user = app.create_user("ada.lovelace@example.com").await;
+    let uid = user["id"].as_str().unwrap().to_owned();
+    let users = format!("/Users/{uid}");
+    let r = app
+        .patch(
+            &users,
+            &patch(json!([{"op": "replace", "path": "nickName", "value": "Countess"}])),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let mut doc = user.clone();
+    doc["displayName"] = json!("Augusta Ada King");
+    let r = app.put(&users, &doc).await;
+    assert_eq!(r.status(), 200);
+    let (status, answer) = root
+        .post(
+            app,
+            &format!("/users/{uid}/permissions"),
+            &json!({"permissions": ["GOVERNANCE"]}),
+        )
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    let (status, answer) = root
+        .patch(
+            app,
+            &format!("/users/{uid}/attributes"),
+            &json!({"operations": [{"op": "add", "name": "clearance", "values": ["secret"]}]}),
+        )
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    let (status, answer) = root
+        .post(app, &format!("/users/{uid}/disable"), &json!({}))
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    let r = app
+        .patch(
+            &users,
+            &patch(json!([{"op": "replace", "path": "active", "value": false}])),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let group = app.create_group("Analytical Engine", &[&uid]).await;
+    let gid = group["id"].as_str().unwrap().to_owned();
+    let r = app
+        .patch(
+            &format!("/Groups/{gid}"),
+            &patch(json!([{"op": "remove", "path": format!("members[value eq \"{uid}\"]")}])),
+        )
+        .await;
+    assert!(r.status().is_success(), "{}", r.status());
+    let r = app.delete(&users).await;
+    assert_eq!(r.status(), 204);
+
+    let deleted = |t: &str| t == "user.deleted" || t == "user.deprovisioned";
+    let got = rx
+        .until(WAIT, |g| {
+            types(&about(g, &uid)).iter().any(|t| deleted(t))
+                && types(&about(g, &gid))
+                    .iter()
+                    .any(|t| t == "group.member_removed")
+        })
+        .await;
+    for g in &got {
+        let body = verified(&secret, g);
+        assert_eq!(body["iam"], "idp", "{body}");
+        assert!(
+            body["occurredAt"]
+                .as_str()
+                .is_some_and(|t| t.ends_with('Z')),
+            "{body}"
+        );
+        let raw = String::from_utf8_lossy(&g.body);
+        for private in ["ada.lovelace", "Countess", "Augusta", "Given", "Family"] {
+            assert!(!raw.contains(private), "{private} in {raw}");
+        }
+    }
+
+    // The user's events, in the order of its changes.
+    let events = about(&got, &uid);
+    let kinds = types(&events);
+    let expected = [
+        "user.created",
+        "user.updated",
+        "user.updated",
+        "permission.added",
+        "attribute.added",
+        "user.disabled",
+        "user.updated",
+    ];
+    let relevant: Vec<&str> = kinds
+        .iter()
+        .map(String::as_str)
+        .filter(|t| expected.contains(t) || deleted(t))
+        .collect();
+    assert_eq!(&relevant[..expected.len()], expected, "{kinds:?}");
+    assert!(deleted(relevant[expected.len()]), "{kinds:?}");
+    let changed =
+        |i: usize| events.iter().find(|e| e["type"] == expected[i]).unwrap()["changed"].clone();
+    assert_eq!(events[0]["resource"], json!({"type": "User", "id": uid}));
+    assert!(
+        events[0]["changed"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("userName"))
+    );
+    let updates: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["type"] == "user.updated")
+        .collect();
+    assert_eq!(updates[0]["changed"], json!(["nickName"]));
+    assert!(
+        updates[1]["changed"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("displayName"))
+    );
+    assert_eq!(updates[2]["changed"], json!(["active"]));
+    assert_eq!(changed(3), json!(["permissions.GOVERNANCE"]));
+    assert_eq!(changed(4), json!(["attributes.clearance"]));
+    assert_eq!(changed(5), json!(["disabled"]));
+
+    // The group's: created, the member joined, then left (by id only).
+    let member = json!([format!("members[value eq \"{uid}\"]")]);
+    let group_events = about(&got, &gid);
+    assert_eq!(
+        types(&group_events),
+        [
+            "group.created",
+            "group.member_added",
+            "group.member_removed"
+        ]
+    );
+    assert_eq!(
+        group_events[0]["resource"],
+        json!({"type": "Group", "id": gid})
+    );
+    assert_eq!(group_events[1]["changed"], member);
+    assert_eq!(group_events[2]["changed"], member);
+}
+crate::both_with!(each_change_is_a_signed_webhook, crate::events::loopback);
+
+/// A receiver that fails gets the same event (same id) again, after a
+/// backoff; one that answers 429 with `Retry-After: 5` is not called again
+/// before 5 s. The deliveries list says what happened.
+async fn failures_are_retried(app: &TestApp) {
+    let root = admin(app, "root@example.com").await;
+    let rx = Receiver::start().await;
+    let (id, secret) = stream(&root, app, &rx.url, &["user.created"]).await;
+
+    rx.script(&[FAIL]);
+    let first = app.create_user("first@example.com").await;
+    let first = first["id"].as_str().unwrap();
+    let got = rx.until(WAIT, |g| g.len() >= 2).await;
+    assert_eq!(got[0].id(), got[1].id(), "the same event again");
+    verified(&secret, &got[1]);
+    assert!(
+        got[1].at - got[0].at >= Duration::from_millis(900),
+        "retried at once"
+    );
+
+    rx.script(&[Reply {
+        status: 429,
+        retry_after: Some(5),
+    }]);
+    let second = app.create_user("second@example.com").await;
+    let second = second["id"].as_str().unwrap();
+    let got = rx.until(WAIT, |g| g.len() >= 4).await;
+    assert_eq!(got[2].id(), got[3].id());
+    assert!(
+        got[3].at - got[2].at >= Duration::from_secs(5),
+        "Retry-After not honoured"
+    );
+
+    let (_, page) = root
+        .get(
+            app,
+            &format!("/event-streams/{id}/deliveries?status=delivered"),
+        )
+        .await;
+    let hits = page["hits"].as_array().expect("hits");
+    assert_eq!(hits.len(), 2, "{page}");
+    assert_eq!(hits[0]["resource"], format!("User/{second}"));
+    assert_eq!(hits[0]["attempts"], 2);
+    assert_eq!(hits[0]["lastStatus"], 204);
+    assert_eq!(hits[1]["resource"], format!("User/{first}"));
+    assert_eq!(hits[1]["attempts"], 2);
+}
+crate::both_with!(failures_are_retried, crate::events::loopback);
+
+/// With no retry window, a failed delivery is marked failed at once;
+/// sent again by hand, it arrives.
+async fn failed_deliveries_are_kept_for_a_retry(app: &TestApp) {
+    let root = admin(app, "root@example.com").await;
+    let rx = Receiver::start().await;
+    let (id, secret) = stream(&root, app, &rx.url, &["user.created", "user.updated"]).await;
+    rx.script(&[FAIL]);
+    let user = app.create_user("late@example.com").await;
+    let uid = user["id"].as_str().unwrap();
+    let path = format!("/event-streams/{id}/deliveries");
+    let deadline = std::time::Instant::now() + WAIT;
+    let failed = loop {
+        let (_, page) = root.get(app, &format!("{path}?status=failed")).await;
+        if let Some(hit) = page["hits"].as_array().and_then(|h| h.first()) {
+            break hit.clone();
+        }
+        assert!(std::time::Instant::now() < deadline, "{page}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    };
+    assert_eq!(failed["lastStatus"], 500);
+    assert_eq!(failed["lastError"], "HTTP 500");
+    assert_eq!(failed["nextTry"], Value::Null);
+    let event = failed["eventId"].as_str().unwrap();
+
+    // A pending or delivered event has nothing to retry.
+    let (status, _) = root
+        .post(
+            app,
+            &format!("{path}/7f000000-0000-0000-0000-000000000000/retry"),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(status, 409);
+    let (status, answer) = root
+        .post(app, &format!("{path}/{event}/retry"), &json!({}))
+        .await;
+    assert_eq!(status, 202, "{answer}");
+    let got = rx.until(WAIT, |g| g.len() >= 2).await;
+    assert_eq!(got[1].id(), event);
+    assert_eq!(verified(&secret, &got[1])["resource"]["id"], uid);
+}
+crate::both_with!(failed_deliveries_are_kept_for_a_retry, |c| {
+    crate::events::loopback(c);
+    c.event_retry_hours = 0;
+});
