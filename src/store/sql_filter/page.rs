@@ -56,7 +56,7 @@ pub fn list_sql(
     let key = sort_key(q.sort.as_ref(), kind, dialect)?;
     let descending = q.sort.as_ref().is_some_and(|s| s.descending);
     // The page's size is written into the statement, not bound: SQLite
-    // (3.47 and later) reads a bound LIMIT while planning and marks the
+    // (3.51, as bundled) reads a bound LIMIT while planning and marks the
     // statement stale whenever that parameter is bound again, so a bound
     // LIMIT cost a whole re-prepare on every request (26% of a
     // `userName eq` lookup's instructions). Clients use a few page sizes,
