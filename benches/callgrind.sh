@@ -7,21 +7,27 @@
 # Starts the release binary under `valgrind --tool=callgrind` on a fresh
 # SQLite database (as wrk_compare.sh does: one IAM, one token, the rate
 # limit out of the way, default logging to a file), creates 20 users, warms
-# up, then counts exactly N `GET /Users/{id}` and then N
-# `GET /Users?filter=userName eq "..."` (one curl process, one kept-alive
-# connection, sequential; instrumentation is on only around each phase,
-# and each phase is dumped on its own). Prints instructions per request
+# up, then counts exactly N `GET /Users/{id}`, N
+# `GET /Users?filter=userName eq "..."` and N/10 pages of 100
+# `GET /Users?startIndex=R&count=100` (R at random among 2,000 users, as
+# wrk_compare's list phase; the 1,980 more users are created by /Bulk
+# before the count starts), one curl process, one kept-alive connection,
+# sequential; instrumentation is on only around each phase, and each
+# phase is dumped on its own. Prints instructions per request
 # for each phase and the top functions by inclusive cost; the dumps stay
 # in OUTDIR for `callgrind_annotate`.
 #
 # Environment: BIN (default target/release/scim-bridge, built if absent),
 # LOG_FORMAT (pretty or json; default pretty, as operators and wrk_compare
-# run it), TOP (how many functions to list, default 25).
+# run it), TOP (how many functions to list, default 25), PHASES (which of
+# get, filter, list to count, default all three).
 set -eu
 N=${1:-2000}
 OUT=${2:-$(mktemp -d)}
 mkdir -p "$OUT"
 TOP=${TOP:-25}
+PHASES=${PHASES:-get filter list}
+LIST_USERS=2000
 cd "$(git rev-parse --show-toplevel)"
 BIN=${BIN:-$PWD/target/release/scim-bridge}
 [ -x "$BIN" ] || cargo build --release -q
@@ -55,6 +61,18 @@ for i in $(seq 20); do
     sed -n 's/.*"id":"\([0-9a-f-]*\)".*/\1/p' >>"$OUT/ids"
 done
 [ "$(wc -l <"$OUT/ids")" = 20 ] || { echo "creating users failed"; exit 1; }
+case " $PHASES " in *" list "*)
+  # The list's users, by /Bulk in requests of 1,000 operations.
+  i=21
+  while [ $i -le $LIST_USERS ]; do
+    end=$((i + 999 < LIST_USERS ? i + 999 : LIST_USERS))
+    ops=$(seq $i $end | sed 's/.*/{"method":"POST","path":"\/Users","bulkId":"b&","data":{"userName":"bench.user&@example.com"}}/' | paste -sd,)
+    echo "{\"schemas\":[\"urn:ietf:params:scim:api:messages:2.0:BulkRequest\"],\"Operations\":[$ops]}" >"$OUT/bulk.json"
+    curl -sf -H "$AUTH" -H 'Content-Type: application/scim+json' --data-binary @"$OUT/bulk.json" \
+      -o /dev/null "$BASE/Bulk" || { echo "bulk create failed"; exit 1; }
+    i=$((end + 1))
+  done
+esac
 
 # curl config files: N requests each on one connection.
 urls() {  # COUNT KIND
@@ -62,11 +80,11 @@ urls() {  # COUNT KIND
   mapfile -t ids <"$OUT/ids"
   echo "header = \"$AUTH\""
   while [ $i -lt "$n" ]; do
-    if [ "$kind" = get ]; then
-      echo "url = \"$BASE/Users/${ids[i % 20]}\""
-    else
-      echo "url = \"$BASE/Users?filter=userName%20eq%20%22bench.user$((i % 20 + 1))%40example.com%22\""
-    fi
+    case $kind in
+      get) echo "url = \"$BASE/Users/${ids[i % 20]}\"" ;;
+      filter) echo "url = \"$BASE/Users?filter=userName%20eq%20%22bench.user$((i % 20 + 1))%40example.com%22\"" ;;
+      list) echo "url = \"$BASE/Users?startIndex=$((RANDOM % (LIST_USERS - 100) + 1))&count=100\"" ;;
+    esac
     echo "output = /dev/null"
     i=$((i + 1))
   done
@@ -78,29 +96,34 @@ run() {  # KIND COUNT: every answer must be 200
   [ "$(echo "$codes" | awk '$2 != 200' | wc -l)" = 0 ] || { echo "$1: $codes"; exit 1; }
 }
 
-run get 200
-run filter 200
+count() {  # KIND: how many requests its phase counts
+  if [ "$1" = list ]; then echo $((N / 10)); else echo "$N"; fi
+}
+for phase in $PHASES; do
+  run "$phase" $(($(count "$phase") / 10 + 1))
+done
 callgrind_control -i on $PID >/dev/null
-run get "$N"
-callgrind_control -d get $PID >/dev/null
-run filter "$N"
-callgrind_control -d filter $PID >/dev/null
+for phase in $PHASES; do
+  run "$phase" "$(count "$phase")"
+  callgrind_control -d "$phase" $PID >/dev/null
+done
 callgrind_control -i off $PID >/dev/null
 kill $PID
 wait $PID 2>/dev/null || true
 trap - EXIT
 
-for phase in get filter; do
+for phase in $PHASES; do
   f=$(grep -l "^desc: Trigger: dump $phase\$" "$OUT"/callgrind.out.* | head -n 1)
   total=$(sed -n 's/^summary: //p' "$f" | awk '{print $1}')
-  echo "== $phase: $((total / N)) instructions per request ($total for $N; $f)"
+  n=$(count "$phase")
+  echo "== $phase: $((total / n)) instructions per request ($total for $n; $f)"
   # Inclusive costs per request, each function once, from the top; a
   # future polled within itself counts twice and is left out (over 100%).
   callgrind_annotate --inclusive=yes --threshold=100 "$f" 2>/dev/null |
     grep -E '^ *[0-9,]+ \( *[0-9.]+%\)  ' | grep -v -e 'PROGRAM TOTALS' -e "'2" |
     grep -v -E '^ *[0-9,]+ \( *[0-9]{3,}\.[0-9]+%\)' |
     sed -E 's/^ *([0-9,]+) \( *[0-9.]+%\)  /\1 /; s#[^ ]*/\.cargo/registry/src/[^/]+/##; s#/rustc/[0-9a-f]+/library/##; s# \[[^]]*\]$##' |
-    awk -v n="$N" '{x = $1; gsub(",", "", x); $1 = ""; printf "%9d %s\n", x / n, substr($0, 2)}' |
+    awk -v n="$n" '{x = $1; gsub(",", "", x); $1 = ""; printf "%9d %s\n", x / n, substr($0, 2)}' |
     awk '!seen[$2]++' | head -n "$TOP" | cut -c1-160
 done
 echo "(dumps and logs in $OUT)"

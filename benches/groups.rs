@@ -21,7 +21,15 @@
 //! 4. `GET /Groups/{id}` of the N-member group (streamed: time, bytes, the
 //!    members counted in the body, the server's peak RSS before and after);
 //! 5. `GET /Groups?excludedAttributes=members` (the identity providers'
-//!    lookup), 100 times.
+//!    lookup), 100 times;
+//! 6. with `--restart`, the server restarted and the GET of step 4 again
+//!    (what a fresh process spends on the same database).
+//!
+//! Each row notes the server's peak RSS so far; on SQLite the GET's row
+//! notes the size of the WAL file before it. `GROUPS_BENCH_BEFORE_GET`, a
+//! shell command run with the server's pid as `$1` just before each GET
+//! (e.g. one that starts `perf record -p $1` in the background), helps
+//! profile it.
 //!
 //! Latencies are client-side on loopback, whole requests with the body: an
 //! upper bound of the server's time. `srv µs/op` is the server's CPU time
@@ -55,10 +63,11 @@ struct Opts {
     adds: usize,
     database: Db,
     postgres_url: String,
+    restart: bool,
 }
 
 const USAGE: &str = "usage: cargo bench --bench groups -- [--members N] [--adds A] \
-[--database sqlite|postgres] [--postgres-url URL]";
+[--database sqlite|postgres] [--postgres-url URL] [--restart]";
 
 fn parse_args() -> Result<Opts, String> {
     let mut o = Opts {
@@ -66,6 +75,7 @@ fn parse_args() -> Result<Opts, String> {
         adds: 1_000,
         database: Db::Sqlite,
         postgres_url: DEFAULT_POSTGRES.to_owned(),
+        restart: false,
     };
     let mut args = Args::new(USAGE);
     while let Some(key) = args.next_key() {
@@ -76,6 +86,7 @@ fn parse_args() -> Result<Opts, String> {
             "--adds" => o.adds = args.number()?,
             "--database" => o.database = Db::parse(&args.value()?, USAGE)?,
             "--postgres-url" => o.postgres_url = args.value()?,
+            "--restart" => o.restart = true,
             "--help" | "-h" => return Err(USAGE.to_owned()),
             other => return Err(format!("unknown argument {other}\n{USAGE}")),
         }
@@ -148,6 +159,8 @@ struct Ctx {
     auth: HeaderValue,
     pid: u32,
     clk_tck: f64,
+    /// The SQLite database's WAL file.
+    wal: Option<std::path::PathBuf>,
 }
 
 struct Row {
@@ -246,6 +259,10 @@ impl Ctx {
         let server_us_per_op = t0
             .zip(process_ticks(self.pid))
             .map(|(a, b)| (b - a) as f64 / self.clk_tck * 1e6 / ops);
+        let note = format!(
+            "{note}; peak RSS so far {}",
+            mib(status_kib(self.pid, "VmHWM:"))
+        );
         Row {
             name: name.to_owned(),
             hist,
@@ -255,7 +272,8 @@ impl Ctx {
     }
 }
 
-async fn bench(o: &Opts, ctx: &Ctx, users: &[Uuid], label: &str) -> Result<(), String> {
+/// The rows measured, the big group's id and how many members it has.
+async fn bench(o: &Opts, ctx: &Ctx, users: &[Uuid]) -> Result<(Vec<Row>, String, usize), String> {
     let n = o.members;
     let a = o.adds;
     let (grow, rest) = users.split_at(n);
@@ -322,6 +340,40 @@ async fn bench(o: &Opts, ctx: &Ctx, users: &[Uuid], label: &str) -> Result<(), S
     );
 
     // 4. GET of the big group, streamed through, counted, never held.
+    let expected = n + big_adds.len();
+    rows.push(get_group(ctx, &big, expected).await?);
+
+    // 5. the identity providers' lookup: no member is read.
+    let mut hist =
+        Histogram::<u64>::new_with_bounds(1, 3_600_000_000, 3).map_err(|e| e.to_string())?;
+    let t0 = process_ticks(ctx.pid);
+    let url = format!("{}/Groups?excludedAttributes=members", ctx.base);
+    for _ in 0..100 {
+        let started = Instant::now();
+        ctx.send(reqwest::Method::GET, &url, None).await?;
+        hist.saturating_record(started.elapsed().as_micros() as u64);
+    }
+    rows.push(ctx.row("list excl. members", hist, t0, String::new()));
+
+    Ok((rows, big, expected))
+}
+
+/// `GET /Groups/{id}` of the big group, streamed through and counted,
+/// never held: a row.
+async fn get_group(ctx: &Ctx, big: &str, expected: usize) -> Result<Row, String> {
+    let wal = ctx.wal.as_ref().map_or(String::new(), |p| {
+        let size = std::fs::metadata(p).map_or(0, |m| m.len());
+        format!("; WAL {:.1} MB before", size as f64 / 1e6)
+    });
+    if let Ok(cmd) = std::env::var("GROUPS_BENCH_BEFORE_GET") {
+        let status = std::process::Command::new("sh")
+            .args(["-c", &cmd, "sh", &ctx.pid.to_string()])
+            .status()
+            .map_err(|e| format!("GROUPS_BENCH_BEFORE_GET: {e}"))?;
+        if !status.success() {
+            return Err(format!("GROUPS_BENCH_BEFORE_GET: {status}"));
+        }
+    }
     let hwm_before = status_kib(ctx.pid, "VmHWM:");
     let rss_before = status_kib(ctx.pid, "VmRSS:");
     let t0 = process_ticks(ctx.pid);
@@ -352,41 +404,29 @@ async fn bench(o: &Opts, ctx: &Ctx, users: &[Uuid], label: &str) -> Result<(), S
     let mut hist =
         Histogram::<u64>::new_with_bounds(1, 3_600_000_000, 3).map_err(|e| e.to_string())?;
     hist.saturating_record(elapsed.as_micros() as u64);
-    let expected = n + big_adds.len();
-    rows.push(ctx.row(
+    if values != expected {
+        return Err(format!("the GET listed {values} members, not {expected}"));
+    }
+    Ok(ctx.row(
         &format!("GET group of {expected}"),
         hist,
         t0,
         format!(
-            "{:.1} MB, {values} members (expected {expected}), first byte {:.0} ms; \
-             server RSS {} before, peak {} before / {} after",
+            "{:.1} MB, {values} members, first byte {:.0} ms; \
+             server RSS {} before, peak {} before{wal}",
             bytes as f64 / 1e6,
             first_byte.as_secs_f64() * 1e3,
             mib(rss_before),
             mib(hwm_before),
-            mib(status_kib(ctx.pid, "VmHWM:")),
         ),
-    ));
-    if values != expected {
-        return Err(format!("the GET listed {values} members, not {expected}"));
-    }
+    ))
+}
 
-    // 5. the identity providers' lookup: no member is read.
-    let mut hist =
-        Histogram::<u64>::new_with_bounds(1, 3_600_000_000, 3).map_err(|e| e.to_string())?;
-    let t0 = process_ticks(ctx.pid);
-    let url = format!("{}/Groups?excludedAttributes=members", ctx.base);
-    for _ in 0..100 {
-        let started = Instant::now();
-        ctx.send(reqwest::Method::GET, &url, None).await?;
-        hist.saturating_record(started.elapsed().as_micros() as u64);
-    }
-    rows.push(ctx.row("list excl. members", hist, t0, String::new()));
-
+fn print_rows(rows: &[Row], label: &str) {
     println!();
     println!("| database | phase | ops | p50 ms | p99 ms | max ms | srv µs/op | notes |");
     println!("|---|---|---:|---:|---:|---:|---:|---|");
-    for r in &rows {
+    for r in rows {
         println!(
             "| {label} | {} | {} | {:.2} | {:.2} | {:.1} | {} | {} |",
             r.name,
@@ -399,7 +439,6 @@ async fn bench(o: &Opts, ctx: &Ctx, users: &[Uuid], label: &str) -> Result<(), S
             r.note
         );
     }
-    Ok(())
 }
 
 fn main() {
@@ -428,25 +467,41 @@ fn main() {
             let token = iam_and_token(&db)?;
             let users = seed(&db, o.members + 2 * o.adds).await?;
             let (mut server, origin) = start_server(&db, dir.path()).await?;
-            let ctx = Ctx {
-                client: reqwest::Client::builder()
-                    .http1_only()
-                    .tcp_nodelay(true)
-                    .timeout(Duration::from_secs(600))
-                    .build()
-                    .map_err(|e| e.to_string())?,
+            let client = reqwest::Client::builder()
+                .http1_only()
+                .tcp_nodelay(true)
+                .timeout(Duration::from_secs(600))
+                .build()
+                .map_err(|e| e.to_string())?;
+            let wal = (o.database == Db::Sqlite).then(|| dir.path().join("bench.db-wal"));
+            let mut ctx = Ctx {
+                client,
                 base: format!("{origin}/scim/v2"),
                 auth: HeaderValue::from_str(&format!("Bearer {token}"))
                     .map_err(|_| "bad token".to_owned())?,
                 pid: server.pid(),
                 clk_tck: clk_tck(),
+                wal,
             };
-            let r = bench(&o, &ctx, &users, label).await;
+            let r = bench(&o, &ctx, &users).await;
             if r.is_err() {
                 eprintln!("server log (tail):\n{}", server.log_tail());
             }
             server.stop();
-            r
+            let (mut rows, big, expected) = r?;
+            if o.restart {
+                let (mut server, origin) = start_server(&db, dir.path()).await?;
+                ctx.base = format!("{origin}/scim/v2");
+                ctx.pid = server.pid();
+                let mut row = get_group(&ctx, &big, expected).await;
+                if let Ok(row) = &mut row {
+                    row.name = format!("{} (restarted)", row.name);
+                }
+                server.stop();
+                rows.push(row?);
+            }
+            print_rows(&rows, label);
+            Ok::<(), String>(())
         }
         .await;
         if let Some(schema) = schema {

@@ -401,17 +401,21 @@ pub(crate) fn meta(
     endpoint: &str,
     s: &Stored,
 ) -> (Value, String) {
-    let location = format!("{}{}/{}", scope.base_url, endpoint, s.id);
-    (
-        json!({
-            "resourceType": resource_type,
-            "created": rfc3339(s.created),
-            "lastModified": rfc3339(s.last_modified),
-            "location": location,
-            "version": etag(s.version),
-        }),
-        location,
-    )
+    // Pushed rather than formatted: this runs for every resource of a page.
+    let mut id = uuid::Uuid::encode_buffer();
+    let id = s.id.hyphenated().encode_lower(&mut id);
+    let mut location = String::with_capacity(scope.base_url.len() + endpoint.len() + 1 + id.len());
+    location.push_str(&scope.base_url);
+    location.push_str(endpoint);
+    location.push('/');
+    location.push_str(id);
+    let mut meta = serde_json::Map::new();
+    meta.insert("resourceType".into(), resource_type.into());
+    meta.insert("created".into(), rfc3339(s.created).into());
+    meta.insert("lastModified".into(), rfc3339(s.last_modified).into());
+    meta.insert("location".into(), location.clone().into());
+    meta.insert("version".into(), etag(s.version).into());
+    (Value::Object(meta), location)
 }
 
 pub(super) fn user_resource(

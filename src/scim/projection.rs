@@ -73,6 +73,9 @@ impl Projection {
         let Value::Object(obj) = doc else {
             return doc;
         };
+        if self.keeps_whole(rt, &obj) {
+            return Value::Object(obj);
+        }
         let mut out = Map::new();
         for (key, value) in obj {
             if key.eq_ignore_ascii_case("schemas") {
@@ -111,6 +114,43 @@ impl Projection {
             }
         }
         Value::Object(out)
+    }
+
+    /// Whether this projection gives back `doc` unchanged: no parameter
+    /// was given, every known key is already canonical, and nothing in it
+    /// is `returned: never` or `request`, or an empty complex value (which
+    /// the projection drops). The common case of a stored document read
+    /// back: it goes out as it is instead of being rebuilt key by key.
+    fn keeps_whole(&self, rt: &ResourceTypeDef, doc: &Map<String, Value>) -> bool {
+        if self.attributes.is_some() || !self.excluded.is_empty() {
+            return false;
+        }
+        doc.iter().all(|(key, value)| {
+            if key == "schemas" {
+                return true;
+            }
+            if let Some((schema, _)) = rt.extensions.iter().find(|(s, _)| s.id == key) {
+                let Value::Object(inner) = value else {
+                    return false;
+                };
+                return !inner.is_empty()
+                    && inner.iter().all(|(k, v)| match schema.attr(k) {
+                        Some(def) => def.name == k && whole_default(def, v),
+                        None => true,
+                    });
+            }
+            if rt
+                .extensions
+                .iter()
+                .any(|(s, _)| s.id.eq_ignore_ascii_case(key))
+            {
+                return false;
+            }
+            match rt.schema.attr(key).or_else(|| common_attr(key)) {
+                Some(def) => def.name == key && whole_default(def, value),
+                None => true,
+            }
+        })
     }
 
     /// Whether `attr` (of the schema `urn`, None for the core schema) will be
@@ -225,6 +265,32 @@ impl Projection {
     }
 }
 
+/// Whether the default projection keeps `v`, the value of `def`, exactly
+/// as it is (see [`Projection::keeps_whole`]).
+fn whole_default(def: &AttrDef, v: &Value) -> bool {
+    let shown = |d: &AttrDef| matches!(d.returned, Returned::Default | Returned::Always);
+    if !shown(def) {
+        return false;
+    }
+    if def.ty != AttrType::Complex {
+        return true;
+    }
+    let complex = |item: &Value| match item {
+        Value::Object(m) => {
+            !m.is_empty()
+                && m.iter().all(|(k, _)| match def.sub(k) {
+                    Some(sub) => sub.name == k && shown(sub),
+                    None => true,
+                })
+        }
+        _ => true,
+    };
+    match v {
+        Value::Array(items) => !items.is_empty() && items.iter().all(complex),
+        other => complex(other),
+    }
+}
+
 fn parse_list(rt: &ResourceTypeDef, list: &str) -> Result<Vec<AttrPath>, ScimError> {
     let mut out = Vec::new();
     for token in list.split(',').map(str::trim).filter(|t| !t.is_empty()) {
@@ -313,6 +379,45 @@ mod tests {
             Projection::default(),
             Projection::parse(&USER_RESOURCE, None, None).unwrap()
         );
+    }
+
+    /// The default projection of a document it keeps whole is that
+    /// document; of one it must change (a `never` attribute, a key not in
+    /// canonical case, an empty complex value), what the key-by-key rebuild
+    /// gives.
+    #[test]
+    fn default_keeps_a_canonical_document_whole_and_rebuilds_the_rest() {
+        let p = Projection::default();
+        let mut clean = stored_user();
+        clean.as_object_mut().unwrap().remove("password");
+        let obj = clean.as_object().unwrap();
+        assert!(p.keeps_whole(&USER_RESOURCE, obj));
+        assert_eq!(p.apply(&USER_RESOURCE, &clean), clean);
+        let changed = [
+            json!({"id": "u1", "password": "x"}),
+            json!({"id": "u1", "UserName": "x"}),
+            json!({"id": "u1", "emails": []}),
+            json!({"id": "u1", "name": {}}),
+            json!({"id": "u1", "emails": [{"VALUE": "a@b"}]}),
+            json!({"id": "u1", ENT: {}}),
+            json!({"id": "u1", "urn:ietf:params:scim:schemas:extension:ENTERPRISE:2.0:User": {"department": "x"}}),
+        ];
+        for doc in changed {
+            assert!(
+                !p.keeps_whole(&USER_RESOURCE, doc.as_object().unwrap()),
+                "{doc}"
+            );
+        }
+        assert_eq!(
+            p.apply(
+                &USER_RESOURCE,
+                &json!({"id": "u1", "UserName": "x", "emails": []})
+            ),
+            json!({"id": "u1", "userName": "x"})
+        );
+        // A parameter given: never the shortcut.
+        let named = Projection::parse(&USER_RESOURCE, Some("userName"), None).unwrap();
+        assert!(!named.keeps_whole(&USER_RESOURCE, obj));
     }
 
     #[test]

@@ -7,11 +7,12 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::lists::{self, check_version, conditional, created, locked, update_row, updated};
-use super::{Backend, Query, SqlStore, audit, members, query, unique};
+use super::{Backend, Query, Record, SqlStore, audit, members, query, unique};
 use crate::audit::Entry;
 use crate::ids::{GroupId, IamId};
 use crate::store::{
-    GroupPatch, GroupRecords, GroupWrite, Groups, Keep, MemberDelta, MemberKind, Result, Stored,
+    GroupPatch, GroupRecords, GroupWrite, Groups, Keep, MemberDelta, MemberKind, Result,
+    StoreError, Stored,
 };
 
 /// The unique index a group's write can hit (its displayName in its IAM).
@@ -128,10 +129,14 @@ impl<B: Backend> Groups for SqlStore<B> {
         self.write(move |tx| {
             Box::pin(async move {
                 super::nesting::lock::<B>(tx, iam, &add).await?;
-                // The row as it stands (locked in PostgreSQL): what the
-                // PATCH answers with when it changes nothing, and the base
-                // of what it answers else.
-                let mut out = locked::<B>(tx, "groups", iam, id.uuid(), if_version).await?;
+                // PostgreSQL: the row locked first, so that concurrent
+                // PATCHes of one group change its members one after the
+                // other (not in an order that deadlocks). SQLite's one
+                // writer needs no lock, and the UPDATE below checks the
+                // version: the row is not read there.
+                if !B::DIALECT.for_update().is_empty() {
+                    check_version::<B>(tx, "groups", iam, id.uuid(), if_version).await?;
+                }
                 let removed = if remove_all {
                     // Replacing the members: those that stay keep their rows
                     // (and join dates) and are neither removed nor added.
@@ -140,41 +145,32 @@ impl<B: Backend> Groups for SqlStore<B> {
                 } else {
                     members::delete::<B>(tx, id.uuid(), &remove, Keep::Others).await?
                 };
-                let added = members::insert::<B>(tx, id.uuid(), &add, now).await?;
+                // A group deleted since the domain read it has no row to
+                // add members to.
+                let added = members::insert::<B>(tx, id.uuid(), &add, now)
+                    .await
+                    .map_err(gone)?;
                 let entries = records(&MemberDelta {
                     removed: &removed,
                     added: &added,
                 });
                 // What the domain records nothing of changed nothing: a
                 // group document that came back equal, and no member that
-                // came or went.
+                // came or went. The row as it stands is the answer.
                 if entries.is_empty() {
-                    return Ok(out);
+                    return locked::<B>(tx, "groups", iam, id.uuid(), if_version).await;
                 }
                 audit::append_all::<B>(tx, &entries, now).await?;
-                match group {
-                    Some(g) => {
-                        let update = update_group(iam, id, &g, None, now);
-                        B::fetch_one(tx, update)
-                            .await
-                            .map_err(|e| unique(e, INDEX))?;
-                        out.doc = g.doc;
-                    }
-                    None => {
-                        let touch = query(
-                            "UPDATE groups SET last_modified = $1, version = version + 1
-                             WHERE id = $2",
-                        )
-                        .bind(now)
-                        .bind(id);
-                        B::execute(tx, touch).await?;
-                    }
-                }
-                // The row is held for this transaction, so its version is
-                // ours.
-                out.version += 1;
-                out.last_modified = now;
-                Ok(out)
+                let update = match &group {
+                    Some(g) => update_group(iam, id, g, if_version, now),
+                    None => touch_group(iam, id, if_version, now),
+                };
+                let row = update_row::<B>(tx, "groups", INDEX, iam, id.uuid(), update).await?;
+                let doc = match group {
+                    Some(g) => g.doc,
+                    None => row.json("doc")?,
+                };
+                updated(&row, id.uuid(), doc, now)
             })
         })
         .await
@@ -210,6 +206,34 @@ impl<B: Backend> Groups for SqlStore<B> {
             })
         })
         .await
+    }
+}
+
+/// The statement that moves a group's version and lastModified when its
+/// members changed and its document did not, and returns its document,
+/// when it was created and its new version; no row as [`update_group`].
+fn touch_group(iam: IamId, id: GroupId, if_version: Option<i64>, now: OffsetDateTime) -> Query {
+    let update = query(format!(
+        "UPDATE groups SET last_modified = $1, version = version + 1
+         WHERE id = $2 AND iam_id = $3{} RETURNING doc, created, version",
+        conditional(4, if_version)
+    ))
+    .bind(now)
+    .bind(id)
+    .bind(iam);
+    match if_version {
+        Some(v) => update.bind(v),
+        None => update,
+    }
+}
+
+/// A foreign key the write broke: the group it writes to is gone.
+fn gone(e: StoreError) -> StoreError {
+    match &e {
+        StoreError::Database(sqlx::Error::Database(db)) if db.is_foreign_key_violation() => {
+            StoreError::NotFound
+        }
+        _ => e,
     }
 }
 

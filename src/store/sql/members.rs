@@ -109,16 +109,18 @@ impl<B: Backend> Members for SqlStore<B> {
     }
 
     async fn count_members(&self, iam: IamId, group: GroupId, cap: u64) -> Result<u64> {
+        // The cap written in, not bound (see `sql_filter::page`: a bound
+        // LIMIT re-prepares the statement each time in SQLite).
+        let cap = cap.min(i64::MAX as u64);
         let row = self
             .read_one(
-                query(
+                query(format!(
                     "SELECT COUNT(*) AS n FROM (SELECT 1 FROM group_members m
                          JOIN groups g ON g.id = m.group_id AND g.iam_id = $2
-                         WHERE m.group_id = $1 LIMIT $3) AS capped",
-                )
+                         WHERE m.group_id = $1 LIMIT {cap}) AS capped"
+                ))
                 .bind(group)
-                .bind(iam)
-                .bind(cap.min(i64::MAX as u64) as i64),
+                .bind(iam),
             )
             .await?;
         Ok(row.int("n")? as u64)
