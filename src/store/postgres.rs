@@ -10,14 +10,12 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use futures_util::StreamExt;
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgPoolOptions, PgRow};
-use sqlx::{Arguments, AssertSqlSafe, PgPool, Row};
+use sqlx::{Arguments, PgPool, Row};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use futures_util::future::BoxFuture;
-use futures_util::stream::BoxStream;
 use serde_json::Value;
 use sqlx::PgConnection;
 
@@ -146,17 +144,6 @@ impl Backend for Postgres {
     }
 
     run_with_sqlx!(PgConnection, PgRow, encode);
-
-    fn fetch_stream(&self, q: Query) -> BoxStream<'_, Result<PgRow>> {
-        match encode(q.binds) {
-            Ok(args) => sqlx::query_with(AssertSqlSafe(q.sql), args)
-                .persistent(q.persistent)
-                .fetch(&self.pool)
-                .map(|r| r.map_err(StoreError::from))
-                .boxed(),
-            Err(e) => futures_util::stream::once(async move { Err(e) }).boxed(),
-        }
-    }
 
     fn pool_stats(&self) -> Vec<PoolStats> {
         vec![PoolStats {

@@ -8,18 +8,16 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use futures_util::StreamExt;
 use serde_json::Value;
 use sqlx::sqlite::{
     SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
 };
-use sqlx::{Arguments, AssertSqlSafe, Row, SqlitePool, TypeInfo, ValueRef};
+use sqlx::{Arguments, Row, SqlitePool, TypeInfo, ValueRef};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use futures_util::future::BoxFuture;
-use futures_util::stream::BoxStream;
 use sqlx::SqliteConnection;
 
 use super::sql::backend::run_with_sqlx;
@@ -210,16 +208,6 @@ impl Backend for Sqlite {
     }
 
     run_with_sqlx!(SqliteConnection, SqliteRow, encode);
-
-    fn fetch_stream(&self, q: Query) -> BoxStream<'_, Result<SqliteRow>> {
-        match encode(q.binds) {
-            Ok(args) => sqlx::query_with(AssertSqlSafe(q.sql), args)
-                .fetch(&self.reader)
-                .map(|r| r.map_err(StoreError::from))
-                .boxed(),
-            Err(e) => futures_util::stream::once(async move { Err(e) }).boxed(),
-        }
-    }
 
     fn pool_stats(&self) -> Vec<PoolStats> {
         [("writer", &self.writer), ("reader", &self.reader)]

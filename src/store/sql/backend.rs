@@ -7,7 +7,6 @@ use std::ops::DerefMut;
 
 use async_trait::async_trait;
 use futures_util::future::BoxFuture;
-use futures_util::stream::BoxStream;
 
 use super::super::sql_filter::KeyType;
 use super::super::{Keyset, PoolStats, Result, StoreError};
@@ -60,9 +59,6 @@ pub trait Backend: Send + Sync + 'static {
             .await?
             .ok_or(StoreError::Database(sqlx::Error::RowNotFound))
     }
-    /// The rows of a read as the caller consumes them, on a pooled
-    /// connection held until the stream ends.
-    fn fetch_stream(&self, q: Query) -> BoxStream<'_, Result<Self::Row>>;
 
     /// Each connection pool's name and use.
     fn pool_stats(&self) -> Vec<PoolStats>;
