@@ -61,6 +61,8 @@ const CONFIG_KEYS: &[&str] = &[
     "patch_max_operations",
     "admin_token_key",
     "admin_token_key_file",
+    "jobs",
+    "job_batch_size",
 ];
 
 /// How log lines are written to stderr.
@@ -193,6 +195,15 @@ pub struct Config {
     /// a copy of the database alone cannot mint admin tokens.
     pub admin_token_key: Option<String>,
     pub admin_token_key_file: Option<PathBuf>,
+    /// Whether this node runs durable jobs (a policy or tag change
+    /// re-evaluating every account). A job waits in the database until a
+    /// node that runs jobs takes it (any node, after a restart too); turn
+    /// it off on nodes that should serve requests only.
+    pub jobs: bool,
+    /// The accounts one batch of a job re-evaluates, in one transaction:
+    /// larger batches finish a job sooner, smaller ones hold up the
+    /// writes queued behind each batch's transaction for less.
+    pub job_batch_size: u64,
 }
 
 impl Default for Config {
@@ -248,6 +259,8 @@ impl Default for Config {
             patch_max_operations: 1000,
             admin_token_key: None,
             admin_token_key_file: None,
+            jobs: true,
+            job_batch_size: 500,
         }
     }
 }

@@ -46,6 +46,7 @@ pub async fn open_directory(config: &Config) -> Result<Directory, store::StoreEr
             metrics_max_events: config.metrics_max_events,
             metrics_max_count: config.metrics_max_count,
             patch_max_operations: config.patch_max_operations,
+            job_batch_size: config.job_batch_size,
         },
     )
     // Administrators sign in from `oidc_iam` only when OIDC is set up;
@@ -72,8 +73,11 @@ pub async fn build_state(config: Config) -> Result<http::AppState, String> {
     metrics::check_prefixes(&config.metrics_event_prefixes)
         .map_err(|e| format!("configuration: {e}"))?;
     let dir = open_directory(&config).await.map_err(|e| e.to_string())?;
-    // Jobs left running by the process before this one resume now.
-    tokio::spawn(dir.clone().run_jobs());
+    // Jobs left running by the process before this one resume now,
+    // unless another node runs them (`jobs = false`).
+    if config.jobs {
+        tokio::spawn(dir.clone().run_jobs());
+    }
     Ok(http::AppState {
         dir,
         config: Arc::new(config),

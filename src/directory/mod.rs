@@ -63,6 +63,9 @@ pub struct Limits {
     pub metrics_max_count: u64,
     /// Most operations one SCIM PATCH may hold.
     pub patch_max_operations: usize,
+    /// The accounts one batch of a job re-evaluates, in one transaction
+    /// (`job_batch_size`).
+    pub job_batch_size: u64,
 }
 
 #[derive(Clone)]

@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use super::terms::{Facts, applies_why, holds};
+use super::terms::{Facts, applies_why, holds, uses_tags};
 use super::{Account, AccountState, DataSource};
 use crate::policy::model::{Access, Approval, Policy};
 
@@ -207,6 +207,78 @@ pub fn decide<'p>(policies: &'p [Policy], account: &Account, source: &DataSource
     Verdict {
         decision,
         automatic_policies: automatic(decision, &judged),
+    }
+}
+
+/// The automatic part of [`decide`] for one account on many data sources
+/// at once, for recomputing many accounts: which active policies apply to
+/// each data source (a function of its tags alone) is worked out once, and
+/// a policy whose rule does not read the data source's tags
+/// (`@hasTagAsAttribute`, `@hasTagAsGroup`) is judged once per account
+/// rather than once per data source.
+pub struct Decider<'p, 's> {
+    policies: Vec<&'p Policy>,
+    sources: &'s [DataSource],
+    /// For each data source, the policies (indices into `policies`) that
+    /// apply to it, in the order given.
+    applicable: Vec<Vec<usize>>,
+    /// For each policy, whether its outcome reads the data source's tags.
+    tagged: Vec<bool>,
+}
+
+impl<'p, 's> Decider<'p, 's> {
+    pub fn new(policies: &'p [Policy], sources: &'s [DataSource]) -> Self {
+        let policies: Vec<&Policy> = active(policies).collect();
+        let applicable = sources
+            .iter()
+            .map(|s| {
+                (0..policies.len())
+                    .filter(|&i| applies_why(policies[i], s, None))
+                    .collect()
+            })
+            .collect();
+        let tagged = policies
+            .iter()
+            .map(|p| match &p.actions.access {
+                Access::Entitlements { rule, .. } => uses_tags(rule.expr()),
+                Access::Anyone | Access::Approval(_) | Access::Manual => false,
+            })
+            .collect();
+        Decider {
+            policies,
+            sources,
+            applicable,
+            tagged,
+        }
+    }
+
+    /// For each data source, in order, what [`decide`] gives as
+    /// `automatic_policies` for `account` there.
+    pub fn automatic(&self, account: &Account) -> Vec<Vec<&'p str>> {
+        if account.state != AccountState::Active {
+            return vec![Vec::new(); self.sources.len()];
+        }
+        let mut once: Vec<Option<Outcome>> = vec![None; self.policies.len()];
+        self.sources
+            .iter()
+            .zip(&self.applicable)
+            .map(|(source, applicable)| {
+                let facts = Facts { account, source };
+                let judged: Vec<Judged> = applicable
+                    .iter()
+                    .map(|&i| {
+                        let policy = self.policies[i];
+                        let outcome = if self.tagged[i] {
+                            judge(policy, facts, None)
+                        } else {
+                            *once[i].get_or_insert_with(|| judge(policy, facts, None))
+                        };
+                        Judged { policy, outcome }
+                    })
+                    .collect();
+                automatic(combine(account.state, &judged), &judged)
+            })
+            .collect()
     }
 }
 
