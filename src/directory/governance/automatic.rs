@@ -20,7 +20,7 @@ use crate::directory::Directory;
 use crate::directory::Result;
 use crate::directory::changes::{self, GroupChange};
 use crate::directory::ids::{DataSourceId, UserId};
-use crate::policy::{self, Policy};
+use crate::policy::Policy;
 use crate::store::GroupRecords;
 use crate::store::accounts::{Account, LinkedSubscription, PolicySubscription, Subscription};
 use crate::store::governance::Progress;
@@ -188,7 +188,7 @@ impl Directory {
         let index = self.source_index().await?;
         for batch in ids.chunks(BATCH) {
             let accounts = self.store.accounts_by_id(batch).await?;
-            self.reconcile(audit, &accounts, &policies, index.clone(), None)
+            self.reconcile(audit, &accounts, policies.clone(), index.clone(), None)
                 .await?;
         }
         Ok(())
@@ -234,7 +234,7 @@ impl Directory {
         &self,
         audit: &Entry,
         accounts: &[Account],
-        policies: &[Policy],
+        policies: Arc<Vec<Policy>>,
         index: Arc<SourceIndex>,
         progress: Option<Progress>,
     ) -> Result<()> {
@@ -256,7 +256,7 @@ impl Directory {
         for h in &held {
             held_by.entry(h.subscription.user_id).or_default().push(h);
         }
-        let decider = policy::Decider::new(policies, &index.sets);
+        let decider = index.decider(&policies);
         let mut changes = Changes {
             audit,
             index: &index,
@@ -266,9 +266,8 @@ impl Directory {
         };
         for (account, inputs) in accounts.iter().zip(&inputs) {
             let held = held_by.remove(&account.id).unwrap_or_default();
-            changes.account(account.id, &decider.automatic(inputs), &held, || {
-                self.new_id()
-            });
+            let keys = decider.automatic(&policies, &index.sets, inputs);
+            changes.account(account.id, &keys, &held, || self.new_id());
         }
         let Changes {
             add, remove, now, ..

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::directory::ids::DataSourceId;
-use crate::policy;
+use crate::policy::{self, Decider, Policy};
 use crate::store::governance::TaggedSource;
 
 /// A registered data source, as a subscription names it.
@@ -23,9 +23,14 @@ pub(super) struct Registered {
     pub name: String,
 }
 
+/// Policies and the decider made for them.
+type Made = (Arc<Vec<Policy>>, Arc<Decider>);
+
 /// The registered data sources by distinct tag set.
 #[derive(Debug, Default)]
 pub(super) struct SourceIndex {
+    /// The decider for the last policies asked about, made once for them.
+    decider: Mutex<Option<Made>>,
     /// Each distinct tag set once.
     pub sets: Vec<policy::DataSource>,
     /// The data sources carrying each set, in the order of `sets`.
@@ -55,6 +60,23 @@ impl SourceIndex {
             index.members.push(members);
         }
         index
+    }
+
+    /// Which policies apply to each set, worked out once for `policies`
+    /// (the same value as last time: the same decider).
+    pub fn decider(&self, policies: &Arc<Vec<Policy>>) -> Arc<Decider> {
+        let mut last = match self.decider.lock() {
+            Ok(last) => last,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        match last.as_ref() {
+            Some((p, d)) if Arc::ptr_eq(p, policies) => d.clone(),
+            _ => {
+                let d = Arc::new(Decider::new(policies, &self.sets));
+                *last = Some((policies.clone(), d.clone()));
+                d
+            }
+        }
     }
 
     /// The tag set of a registered data source (an index into `sets`);

@@ -178,8 +178,14 @@ impl Directory {
             n: accounts.len() as i64,
             finished: (accounts.len() as u64) < batch,
         };
-        self.reconcile(&audit, &accounts, &policies, sources, Some(progress))
-            .await?;
+        self.reconcile(
+            &audit,
+            &accounts,
+            Arc::new(policies),
+            sources,
+            Some(progress),
+        )
+        .await?;
         Ok(true)
     }
 }

@@ -305,7 +305,7 @@ proptest! {
         let mut all = vec![ds.clone()];
         all.extend(others.into_iter().map(|tags| crate::policy::DataSource { tags, column_tags: Default::default() }));
         let decider = Decider::new(&policies, &all);
-        for (s, got) in all.iter().zip(decider.automatic(&a)) {
+        for (s, got) in all.iter().zip(decider.automatic(&policies, &all, &a)) {
             prop_assert_eq!(decide(&policies, &a, s).automatic_policies, got);
         }
         let ev = evaluate(&policies, &a, &ds);
