@@ -154,11 +154,17 @@ pub trait Jobs: Send + Sync {
     ) -> Result<()>;
 }
 
-/// A batch of a job done: `n` more accounts, up to `cursor`; `finished`
-/// ends the job.
+/// The store's name for "the job moved on meanwhile": another node did
+/// the batch first; nothing of this one is written.
+pub const JOB_MOVED: &str = "job_moved";
+
+/// A batch of a job done: `n` more accounts, from the cursor `from` the
+/// batch started at (Conflict([`JOB_MOVED`]) unless the job is still
+/// there) up to `cursor`; `finished` ends the job.
 #[derive(Debug, Clone, Copy)]
 pub struct Progress {
     pub job: Uuid,
+    pub from: Option<Uuid>,
     pub cursor: Option<Uuid>,
     pub n: i64,
     pub finished: bool,

@@ -22,8 +22,9 @@ use crate::directory::changes::{self, GroupChange};
 use crate::directory::ids::{DataSourceId, UserId};
 use crate::policy::Policy;
 use crate::store::GroupRecords;
+use crate::store::StoreError;
 use crate::store::accounts::{Account, LinkedSubscription, PolicySubscription, Subscription};
-use crate::store::governance::Progress;
+use crate::store::governance::{JOB_MOVED, Progress};
 use uuid::Uuid;
 
 /// The most accounts one request's re-evaluation writes in one
@@ -275,7 +276,12 @@ impl Directory {
         if add.is_empty() && remove.is_empty() && progress.is_none() {
             return Ok(());
         }
-        Ok(self.store.resubscribe(add, remove, progress, now).await?)
+        match self.store.resubscribe(add, remove, progress, now).await {
+            // Another node did this batch of the job first: nothing of it
+            // was written; the job goes on from where that node left it.
+            Err(StoreError::Conflict(JOB_MOVED)) => Ok(()),
+            done => Ok(done?),
+        }
     }
 }
 

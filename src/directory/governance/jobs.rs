@@ -174,6 +174,7 @@ impl Directory {
         let audit = Entry::new(actor, "");
         let progress = Progress {
             job: job.id,
+            from: job.cursor,
             cursor: accounts.last().map(|a| a.id),
             n: accounts.len() as i64,
             finished: (accounts.len() as u64) < batch,

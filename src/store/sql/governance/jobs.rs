@@ -11,9 +11,9 @@ use std::collections::HashSet;
 use super::super::accounts::{ACCOUNT_COLUMNS, SUBSCRIPTION_COLUMNS, account_row, linked_row};
 use super::super::{Backend, Bind, Record, SqlStore, Ty, audit, query};
 use crate::audit::Entry;
-use crate::store::Result;
 use crate::store::accounts::{Account, LinkedSubscription, PolicySubscription};
-use crate::store::governance::{Job, Jobs, Progress};
+use crate::store::governance::{JOB_MOVED, Job, Jobs, Progress};
+use crate::store::{Result, StoreError};
 
 /// The most subscriptions one statement inserts.
 const CHUNK: usize = 2_000;
@@ -232,13 +232,18 @@ async fn advance<B: Backend>(tx: &mut B::Conn, p: Progress, now: OffsetDateTime)
     let state = if p.finished { "done" } else { "running" };
     let q = query(
         "UPDATE jobs SET cursor = COALESCE($2, cursor), done = done + $3, state = $4,
-         updated = $5 WHERE id = $1",
+         updated = $5
+         WHERE id = $1 AND state = 'running' AND COALESCE(cursor, $6) = $7",
     )
     .bind(p.job)
     .bind(p.cursor)
     .bind(p.n)
     .bind(state)
-    .bind(now);
-    B::execute(tx, q).await?;
-    Ok(())
+    .bind(now)
+    .bind(Uuid::nil())
+    .bind(p.from.unwrap_or(Uuid::nil()));
+    match B::execute(tx, q).await? {
+        0 => Err(StoreError::Conflict(JOB_MOVED)),
+        _ => Ok(()),
+    }
 }
