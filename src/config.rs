@@ -63,6 +63,8 @@ const CONFIG_KEYS: &[&str] = &[
     "admin_token_key_file",
     "event_allow_http",
     "event_retry_hours",
+    "jobs",
+    "job_batch_size",
 ];
 
 /// How log lines are written to stderr.
@@ -201,6 +203,15 @@ pub struct Config {
     /// How long a delivery is retried before it is marked failed (and kept
     /// for a retry by hand).
     pub event_retry_hours: u64,
+    /// Whether this node runs durable jobs (a policy or tag change
+    /// re-evaluating every account). A job waits in the database until a
+    /// node that runs jobs takes it (any node, after a restart too); turn
+    /// it off on nodes that should serve requests only.
+    pub jobs: bool,
+    /// The accounts one batch of a job re-evaluates, in one transaction:
+    /// larger batches finish a job sooner, smaller ones hold up the
+    /// writes queued behind each batch's transaction for less.
+    pub job_batch_size: u64,
 }
 
 impl Default for Config {
@@ -258,6 +269,8 @@ impl Default for Config {
             admin_token_key_file: None,
             event_allow_http: Vec::new(),
             event_retry_hours: 24,
+            jobs: true,
+            job_batch_size: 500,
         }
     }
 }

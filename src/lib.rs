@@ -49,6 +49,7 @@ pub async fn open_directory(config: &Config) -> Result<Directory, store::StoreEr
             patch_max_operations: config.patch_max_operations,
             event_allow_http: config.event_allow_http.clone(),
             event_retry_hours: config.event_retry_hours,
+            job_batch_size: config.job_batch_size,
         },
     )
     // Administrators sign in from `oidc_iam` only when OIDC is set up;
@@ -75,9 +76,12 @@ pub async fn build_state(config: Config) -> Result<http::AppState, String> {
     metrics::check_prefixes(&config.metrics_event_prefixes)
         .map_err(|e| format!("configuration: {e}"))?;
     let dir = open_directory(&config).await.map_err(|e| e.to_string())?;
-    // Jobs left running by the process before this one resume now.
-    tokio::spawn(dir.clone().run_jobs());
-    // So are the deliveries of event streams.
+    // Jobs left running by the process before this one resume now,
+    // unless another node runs them (`jobs = false`).
+    if config.jobs {
+        tokio::spawn(dir.clone().run_jobs());
+    }
+    // Event streams deliver from every node (a delivery is claimed first).
     tokio::spawn(dir.clone().run_events());
     Ok(http::AppState {
         dir,

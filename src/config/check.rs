@@ -245,6 +245,7 @@ fn validate(c: &Config, report: &mut Report) {
         ("cursor_timeout_secs", c.cursor_timeout_secs),
         ("bulk_max_operations", c.bulk_max_operations as u64),
         ("bulk_max_payload_bytes", c.bulk_max_payload_bytes as u64),
+        ("job_batch_size", c.job_batch_size),
     ] {
         at_least_one(key, value, report);
     }

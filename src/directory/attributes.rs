@@ -180,6 +180,43 @@ impl AttributeSources {
         }
     }
 
+    /// Whose managed attributes an account's sources hold: its own and
+    /// its groups' (`groups`).
+    pub(super) fn owners(account: &Account, groups: &GroupsByIam) -> Vec<Uuid> {
+        let groups = groups.iter().flat_map(|(_, gs)| gs.iter().map(|g| g.id));
+        std::iter::once(account.id).chain(groups).collect()
+    }
+
+    /// An account's sources from what was read: its IAM's attribute
+    /// `mapping` (applied to its document), its groups, and the managed
+    /// attributes `owned` (by owner; those of other owners are ignored).
+    pub(super) fn assemble(
+        account: &Account,
+        groups: &GroupsByIam,
+        mapping: &BTreeMap<String, String>,
+        owned: impl IntoIterator<Item = (Uuid, String, String)>,
+    ) -> AttributeSources {
+        let mut out = AttributeSources::default();
+        for (path, key) in mapping {
+            for value in values_at(&account.doc, path) {
+                out.identity_provider
+                    .push((path.clone(), key.clone(), value));
+            }
+        }
+        let names: HashMap<Uuid, &str> = groups
+            .iter()
+            .flat_map(|(_, gs)| gs.iter().map(|g| (g.id, g.display_name.as_str())))
+            .collect();
+        for (owner, key, value) in owned {
+            match names.get(&owner) {
+                Some(group) => out.inherited.push((group.to_string(), key, value)),
+                None if owner == account.id => out.managed.push((key, value)),
+                None => {}
+            }
+        }
+        out
+    }
+
     /// Gives `account` every value, each with where it comes from.
     pub(super) fn add_to(&self, account: &mut policy::Account) {
         for (path, k, v) in &self.identity_provider {
@@ -273,29 +310,13 @@ impl Directory {
         account: &Account,
         groups: &GroupsByIam,
     ) -> Result<AttributeSources> {
-        let mut out = AttributeSources::default();
-        if let Some(iam) = account.iam_id.or(account.deprovisioned_from) {
-            for (path, key) in self.iam_settings(iam).await?.attribute_mapping {
-                for value in values_at(&account.doc, &path) {
-                    out.identity_provider
-                        .push((path.clone(), key.clone(), value));
-                }
-            }
-        }
-        let names: HashMap<Uuid, &str> = groups
-            .iter()
-            .flat_map(|(_, gs)| gs.iter().map(|g| (g.id, g.display_name.as_str())))
-            .collect();
-        let owners: Vec<Uuid> = std::iter::once(account.id)
-            .chain(names.keys().copied())
-            .collect();
-        for (owner, key, value) in self.store.attributes(&owners).await? {
-            match names.get(&owner) {
-                Some(group) => out.inherited.push((group.to_string(), key, value)),
-                None => out.managed.push((key, value)),
-            }
-        }
-        Ok(out)
+        let mapping = match account.iam_id.or(account.deprovisioned_from) {
+            Some(iam) => self.iam_settings(iam).await?.attribute_mapping,
+            None => BTreeMap::new(),
+        };
+        let owners = AttributeSources::owners(account, groups);
+        let owned = self.store.attributes(&owners).await?;
+        Ok(AttributeSources::assemble(account, groups, &mapping, owned))
     }
 
     pub async fn patch_attributes(

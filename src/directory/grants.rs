@@ -104,6 +104,21 @@ pub(super) fn unknown_permission(p: &str) -> Error {
     ))
 }
 
+/// The IAMs whose groups an account may be in, in the order
+/// [`GroupsByIam`] lists them: its identity provider's (while attached),
+/// then the built-in IAM's.
+pub(super) fn group_iams(account: &Account) -> Vec<IamId> {
+    let mut iams = vec![BUILT_IN_IAM_ID];
+    if let Some(iam) = account
+        .iam_id
+        .map(IamId::new)
+        .filter(|i| *i != BUILT_IN_IAM_ID)
+    {
+        iams.insert(0, iam);
+    }
+    iams
+}
+
 impl Directory {
     pub(super) async fn catalogue_names(&self) -> Result<BTreeSet<String>> {
         Ok(self
@@ -198,16 +213,8 @@ impl Directory {
     /// they belong to: its identity provider's groups (while attached) and
     /// the built-in IAM's internal groups, which may hold any account.
     pub(super) async fn groups_by_iam(&self, account: &Account) -> Result<GroupsByIam> {
-        let mut iams = vec![BUILT_IN_IAM_ID];
-        if let Some(iam) = account
-            .iam_id
-            .map(IamId::new)
-            .filter(|i| *i != BUILT_IN_IAM_ID)
-        {
-            iams.insert(0, iam);
-        }
         let mut out = Vec::new();
-        for iam in iams {
+        for iam in group_iams(account) {
             let groups = self
                 .store
                 .groups_of_users(iam, &[account.id])

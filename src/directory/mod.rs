@@ -68,6 +68,9 @@ pub struct Limits {
     pub event_allow_http: Vec<String>,
     /// How long a delivery is retried before it is marked failed.
     pub event_retry_hours: u64,
+    /// The accounts one batch of a job re-evaluates, in one transaction
+    /// (`job_batch_size`).
+    pub job_batch_size: u64,
 }
 
 #[derive(Clone)]

@@ -77,6 +77,9 @@ pub fn check(config: &Config) -> Result<(), String> {
     if config.patch_max_operations == 0 {
         return Err("patch_max_operations must be at least 1".into());
     }
+    if config.job_batch_size == 0 {
+        return Err("job_batch_size must be at least 1".into());
+    }
     Ok(())
 }
 

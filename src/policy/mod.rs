@@ -47,8 +47,8 @@ pub mod tags;
 mod tests;
 
 pub use eval::{
-    Account, AccountState, AttributeSource, DataSource, Decision, Evaluation, Mode, PolicyResult,
-    decide, evaluate,
+    Account, AccountState, AttributeSource, DataSource, Decider, Decision, Evaluation, Mode,
+    PolicyResult, decide, evaluate,
 };
 pub use lang::{Expr, Limits, ParseError, Scope};
 pub use model::{Policy, PolicyError};

@@ -445,17 +445,6 @@ pub trait Subscriptions: Send + Sync {
         offset: u64,
         limit: u64,
     ) -> Result<(Vec<LinkedSubscription>, u64)>;
-    /// One account's policy subscriptions re-evaluated, in one
-    /// transaction: removes each of `remove` that is a policy's (a manual
-    /// one never), then adds each of `add` (unless the account already
-    /// holds a policy subscription to its data source), appending the
-    /// audit record of each that changed something.
-    async fn reconcile_policy_subscriptions(
-        &self,
-        add: &[PolicySubscription],
-        remove: &[(Uuid, Entry)],
-        now: OffsetDateTime,
-    ) -> Result<()>;
     /// Whether it existed (and was removed).
     async fn remove_subscription(
         &self,

@@ -13,6 +13,7 @@ use uuid::Uuid;
 use super::Result;
 use crate::audit::Entry;
 use crate::ids::DataSourceId;
+use crate::store::accounts::{Account, LinkedSubscription, PolicySubscription};
 
 /// The store's name for "a tag this write applies is deleted (or was
 /// never created)": checked inside the write's transaction, so that a tag
@@ -50,6 +51,16 @@ pub struct DataSource {
     /// Accounts that may tag it.
     pub owners: Vec<Uuid>,
     pub created: OffsetDateTime,
+}
+
+/// A registered data source as policies see it: its tags, and its
+/// columns' tags (all columns together).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaggedSource {
+    pub id: DataSourceId,
+    pub name: String,
+    pub tags: Vec<String>,
+    pub column_tags: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -120,18 +131,43 @@ pub trait Jobs: Send + Sync {
     async fn jobs(&self, state: Option<&str>, limit: u64) -> Result<Vec<Job>>;
     /// The oldest running job.
     async fn next_job(&self) -> Result<Option<Job>>;
-    /// Up to `limit` account ids after `after`, in id order.
-    async fn accounts_after(&self, after: Option<Uuid>, limit: u64) -> Result<Vec<Uuid>>;
-    /// Records a batch done: `n` more accounts, up to `cursor`; `finished`
-    /// ends the job.
-    async fn advance_job(
+    /// Up to `limit` accounts after the account `after`, in id order.
+    async fn accounts_after(&self, after: Option<Uuid>, limit: u64) -> Result<Vec<Account>>;
+    /// The accounts of these ids that exist (a group's id is none).
+    async fn accounts_by_id(&self, ids: &[Uuid]) -> Result<Vec<Account>>;
+    /// The policy subscriptions (`source` other than `manual`) of these
+    /// accounts to registered data sources.
+    async fn policy_subscriptions(&self, users: &[Uuid]) -> Result<Vec<LinkedSubscription>>;
+    /// Accounts' policy subscriptions re-evaluated, in one transaction
+    /// (on SQLite, one of the group commit's writes): removes each of
+    /// `remove` that is still there and a policy's (a manual one never),
+    /// then adds each of `add` (unless the account already holds a policy
+    /// subscription to its data source), appending the audit record of
+    /// each that changed something; with `progress`, the job's progress
+    /// moves in the same transaction.
+    async fn resubscribe(
         &self,
-        id: Uuid,
-        cursor: Option<Uuid>,
-        n: i64,
-        finished: bool,
+        add: Vec<PolicySubscription>,
+        remove: Vec<(Uuid, Entry)>,
+        progress: Option<Progress>,
         now: OffsetDateTime,
     ) -> Result<()>;
+}
+
+/// The store's name for "the job moved on meanwhile": another node did
+/// the batch first; nothing of this one is written.
+pub const JOB_MOVED: &str = "job_moved";
+
+/// A batch of a job done: `n` more accounts, from the cursor `from` the
+/// batch started at (Conflict([`JOB_MOVED`]) unless the job is still
+/// there) up to `cursor`; `finished` ends the job.
+#[derive(Debug, Clone, Copy)]
+pub struct Progress {
+    pub job: Uuid,
+    pub from: Option<Uuid>,
+    pub cursor: Option<Uuid>,
+    pub n: i64,
+    pub finished: bool,
 }
 
 #[async_trait]
@@ -184,6 +220,8 @@ pub trait DataSources: Send + Sync {
     ) -> Result<()>;
     /// A page of data sources, by name, and their total.
     async fn list_data_sources(&self, offset: u64, limit: u64) -> Result<(Vec<DataSource>, u64)>;
+    /// Every registered data source's tags, in one read.
+    async fn tagged_sources(&self) -> Result<Vec<TaggedSource>>;
     async fn data_source(&self, id: DataSourceId) -> Result<Option<DataSource>>;
     /// Puts tags on a data source; those it carries already change
     /// nothing. Appends what `records` makes of the others and returns

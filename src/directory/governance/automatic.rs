@@ -4,61 +4,54 @@
 //! policies with `automaticSubscription` admit. Manual subscriptions are
 //! never touched. Writes that change what policies see of an account call
 //! [`Directory::resubscribe`] before they answer; while no active policy
-//! subscribes automatically that costs one cached check.
+//! subscribes automatically that costs one cached check. Accounts are
+//! re-evaluated a batch at a time: their inputs and subscriptions read in
+//! a few statements for the whole batch, each weighed once per distinct
+//! tag set of the data sources (`index`), the differences written in one
+//! transaction.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use super::evaluate::tags_of;
+use super::index::{Kept, SourceIndex};
 use crate::audit::{Actor, Entry};
 use crate::directory::Directory;
 use crate::directory::Result;
 use crate::directory::changes::{self, GroupChange};
 use crate::directory::ids::{DataSourceId, UserId};
-use crate::policy::{self, Policy};
+use crate::policy::Policy;
 use crate::store::GroupRecords;
-use crate::store::accounts::{PolicySubscription, Subscription};
-use crate::store::governance::DataSource;
+use crate::store::StoreError;
+use crate::store::accounts::{Account, LinkedSubscription, PolicySubscription, Subscription};
+use crate::store::governance::{JOB_MOVED, Progress};
 use uuid::Uuid;
 
-/// How many data sources one read brings.
-const PAGE: u64 = 1000;
-
-/// Every policy (or none, see [`AutomaticCache`]) and when it was read.
-type Read = (Instant, Arc<Vec<Policy>>);
+/// The most accounts one request's re-evaluation writes in one
+/// transaction (a group write may touch many members).
+const BATCH: usize = 500;
 
 /// The policies as recently read, when one of them subscribes
-/// automatically (none otherwise): every SCIM write asks.
+/// automatically (none otherwise): every SCIM write asks. Beside them,
+/// the registered data sources by tag set.
 #[derive(Clone)]
 pub struct AutomaticCache {
-    ttl: Duration,
-    entry: Arc<Mutex<Option<Read>>>,
+    policies: Kept<Vec<Policy>>,
+    sources: Kept<SourceIndex>,
 }
 
 impl AutomaticCache {
     pub fn new(ttl: Duration) -> Self {
         AutomaticCache {
-            ttl,
-            entry: Arc::default(),
+            policies: Kept::new(ttl),
+            sources: Kept::new(ttl),
         }
     }
 
-    fn get(&self) -> Option<Arc<Vec<Policy>>> {
-        let entry = self.entry.lock().ok()?;
-        let (at, p) = entry.as_ref()?;
-        (at.elapsed() < self.ttl).then(|| p.clone())
-    }
-
-    fn put(&self, p: Option<Arc<Vec<Policy>>>) {
-        if let Ok(mut entry) = self.entry.lock() {
-            *entry = p.map(|p| (Instant::now(), p));
-        }
-    }
-
-    /// Forgets what was read: a policy changed here.
+    /// Forgets what was read: a policy or a data source changed here.
     pub(super) fn forget(&self) {
-        self.put(None);
+        self.policies.forget();
+        self.sources.forget();
     }
 }
 
@@ -122,7 +115,7 @@ impl Directory {
     /// Every policy, when an active one subscribes automatically; none
     /// otherwise (then nothing is re-evaluated).
     pub(super) async fn automatic_policies(&self) -> Result<Arc<Vec<Policy>>> {
-        if let Some(p) = self.automatic_cache.get() {
+        if let Some(p) = self.automatic_cache.policies.get() {
             return Ok(p);
         }
         let all = self.stored_policies().await?;
@@ -130,20 +123,15 @@ impl Directory {
             .iter()
             .any(|p| !p.staged && p.actions.automatic_subscription);
         let p = Arc::new(if automatic { all } else { Vec::new() });
-        self.automatic_cache.put(Some(p.clone()));
+        self.automatic_cache.policies.put(p.clone());
         Ok(p)
     }
 
-    /// Every registered data source, a page at a time.
-    pub(super) async fn all_data_sources(&self) -> Result<Vec<DataSource>> {
-        let mut out = Vec::new();
-        loop {
-            let (page, total) = self.store.list_data_sources(out.len() as u64, PAGE).await?;
-            let done = page.is_empty() || out.len() + page.len() >= total as usize;
-            out.extend(page);
-            if done {
-                return Ok(out);
-            }
+    /// The registered data sources by tag set, as recently read.
+    pub(super) async fn source_index(&self) -> Result<Arc<SourceIndex>> {
+        match self.automatic_cache.sources.get() {
+            Some(index) => Ok(index),
+            None => self.read_source_index().await,
         }
     }
 
@@ -177,16 +165,34 @@ impl Directory {
             Reached::Many => return Ok(Some(self.start_resubscribe_job(&audit.actor).await?)),
             Reached::Accounts(ids) => ids,
         };
-        let (policies, sources) =
-            tokio::try_join!(self.automatic_policies(), self.all_data_sources())?;
-        if policies.is_empty() {
-            return Ok(None);
+        self.resubscribe_accounts(audit, &ids).await?;
+        Ok(None)
+    }
+
+    /// The registered data sources by tag set, read now.
+    pub(super) async fn read_source_index(&self) -> Result<Arc<SourceIndex>> {
+        let index = Arc::new(SourceIndex::new(self.store.tagged_sources().await?));
+        self.automatic_cache.sources.put(index.clone());
+        Ok(index)
+    }
+
+    /// Re-evaluates the accounts of `ids` (an id that is no account's is
+    /// skipped), after one cached check, a batch at a time.
+    async fn resubscribe_accounts(&self, audit: &Entry, ids: &[Uuid]) -> Result<()> {
+        if ids.is_empty() {
+            return Ok(());
         }
-        for id in ids {
-            self.reconcile(audit, UserId::new(id), &policies, &sources)
+        let policies = self.automatic_policies().await?;
+        if policies.is_empty() {
+            return Ok(());
+        }
+        let index = self.source_index().await?;
+        for batch in ids.chunks(BATCH) {
+            let accounts = self.store.accounts_by_id(batch).await?;
+            self.reconcile(audit, &accounts, policies.clone(), index.clone(), None)
                 .await?;
         }
-        Ok(None)
+        Ok(())
     }
 
     /// After a change to what policies see of every account of an IAM
@@ -218,100 +224,139 @@ impl Directory {
     /// a `subscription.added` / `subscription.removed` record (naming the
     /// policy) for each. `audit` says who acts.
     pub(crate) async fn resubscribe(&self, audit: &Entry, user: UserId) -> Result<()> {
-        let policies = self.automatic_policies().await?;
-        if policies.is_empty() {
-            return Ok(());
-        }
-        let sources = self.all_data_sources().await?;
-        self.reconcile(audit, user, &policies, &sources).await
+        self.resubscribe_accounts(audit, &[user.uuid()]).await
     }
 
-    /// [`Directory::resubscribe`] against the policies and data sources
-    /// given (a job reads them once a batch); with no automatic policy it
-    /// removes every policy subscription.
+    /// [`Directory::resubscribe`] for `accounts` at once, against the
+    /// policies and data sources given (with no automatic policy it
+    /// removes every policy subscription); every change in one
+    /// transaction, with a job's `progress` when a job runs it.
     pub(super) async fn reconcile(
         &self,
         audit: &Entry,
-        user: UserId,
-        policies: &[Policy],
-        sources: &[DataSource],
+        accounts: &[Account],
+        policies: Arc<Vec<Policy>>,
+        index: Arc<SourceIndex>,
+        progress: Option<Progress>,
     ) -> Result<()> {
-        // Gone (its subscriptions went with it), or the id of a group
-        // member that is a group: nothing to re-evaluate.
-        let Some(account) = self.store.account(user.uuid()).await? else {
-            return Ok(());
+        let ids: Vec<Uuid> = accounts.iter().map(|a| a.id).collect();
+        let (inputs, held) = tokio::try_join!(self.policy_accounts(accounts), async {
+            Ok(self.store.policy_subscriptions(&ids).await?)
+        })?;
+        // A subscription to a data source registered after the index was
+        // read: read it again, so as not to take that subscription away.
+        let unknown = held
+            .iter()
+            .any(|h| h.data_source_id.is_some_and(|d| index.set_of(d).is_none()));
+        let index = if unknown {
+            self.read_source_index().await?
+        } else {
+            index
         };
-        let (inputs, held) = tokio::try_join!(self.policy_account(&account), async {
-            Ok(self.store.subscriptions(user.uuid()).await?)
-        },)?;
-        // Each data source admitted, with the keys of the automatic
-        // policies that admit the account to it.
-        let admitted: HashMap<DataSourceId, (&DataSource, Vec<&str>)> = sources
-            .iter()
-            .filter_map(|s| {
-                let keys = policy::decide(policies, &inputs, &tags_of(s)).automatic_policies;
-                (!keys.is_empty()).then_some((s.id, (s, keys)))
-            })
-            .collect();
-        let mut kept = Vec::new();
-        let mut remove = Vec::new();
-        // A policy subscription whose data source was deleted from the
-        // registry stays, like any other (docs/GOVERNANCE.md).
-        let policy_held = held
-            .iter()
-            .filter(|h| h.source.starts_with("policy:") && h.data_source_id.is_some());
-        for h in policy_held {
-            let still = h
-                .data_source_id
-                .and_then(|d| admitted.get(&d))
-                .is_some_and(|(s, keys)| {
-                    !kept.contains(&s.id) && keys.iter().any(|k| source_of(k) == h.source)
-                });
-            match h.data_source_id {
-                Some(d) if still => kept.push(d),
-                _ => remove.push((
-                    h.subscription.id,
-                    changes::policy_subscription(
-                        audit,
-                        "subscription.removed",
-                        user.uuid(),
-                        &h.source,
-                    ),
-                )),
+        let mut held_by: HashMap<Uuid, Vec<&LinkedSubscription>> = HashMap::new();
+        for h in &held {
+            held_by.entry(h.subscription.user_id).or_default().push(h);
+        }
+        let decider = index.decider(&policies);
+        let mut changes = Changes {
+            audit,
+            index: &index,
+            now: self.now(),
+            add: Vec::new(),
+            remove: Vec::new(),
+        };
+        for (account, inputs) in accounts.iter().zip(&inputs) {
+            let held = held_by.remove(&account.id).unwrap_or_default();
+            let keys = decider.automatic(&policies, &index.sets, inputs);
+            changes.account(account.id, &keys, &held, || self.new_id());
+        }
+        let Changes {
+            add, remove, now, ..
+        } = changes;
+        if add.is_empty() && remove.is_empty() && progress.is_none() {
+            return Ok(());
+        }
+        match self.store.resubscribe(add, remove, progress, now).await {
+            // Another node did this batch of the job first: nothing of it
+            // was written; the job goes on from where that node left it.
+            Err(StoreError::Conflict(JOB_MOVED)) => Ok(()),
+            done => Ok(done?),
+        }
+    }
+}
+
+/// What re-evaluating a batch of accounts changes.
+struct Changes<'a> {
+    audit: &'a Entry,
+    index: &'a SourceIndex,
+    now: time::OffsetDateTime,
+    add: Vec<PolicySubscription>,
+    remove: Vec<(Uuid, Entry)>,
+}
+
+impl Changes<'_> {
+    /// One account's changes: `keys`, for each tag set of the index, the
+    /// automatic policies admitting the account to its data sources;
+    /// `held`, its policy subscriptions. Each admitted data source keeps
+    /// the subscription of a policy that still admits the account there;
+    /// every other policy subscription goes; each admitted data source
+    /// without one gets one, in the name of the first policy admitting.
+    /// A policy subscription whose data source was deleted from the
+    /// registry is not held here: it stays, like any other
+    /// (docs/GOVERNANCE.md).
+    fn account(
+        &mut self,
+        user: Uuid,
+        keys: &[Vec<&str>],
+        held: &[&LinkedSubscription],
+        mut new_id: impl FnMut() -> Uuid,
+    ) {
+        let mut kept: HashSet<DataSourceId> = HashSet::new();
+        for h in held.iter().filter(|h| h.source.starts_with("policy:")) {
+            let Some(d) = h.data_source_id else { continue };
+            let still = !kept.contains(&d)
+                && self
+                    .index
+                    .set_of(d)
+                    .is_some_and(|i| keys[i].iter().any(|k| source_of(k) == h.source));
+            if still {
+                kept.insert(d);
+            } else {
+                let record = changes::policy_subscription(
+                    self.audit,
+                    "subscription.removed",
+                    user,
+                    &h.source,
+                );
+                self.remove.push((h.subscription.id, record));
             }
         }
-        let now = self.now();
-        let add: Vec<PolicySubscription> = admitted
-            .values()
-            .filter(|(s, _)| !kept.contains(&s.id))
-            .map(|(s, keys)| {
-                let source = source_of(keys[0]);
-                PolicySubscription {
+        for (i, keys) in keys.iter().enumerate() {
+            let Some(first) = keys.first() else { continue };
+            let source = source_of(first);
+            for s in self.index.members[i]
+                .iter()
+                .filter(|s| !kept.contains(&s.id))
+            {
+                self.add.push(PolicySubscription {
                     subscription: Subscription {
-                        id: self.new_id(),
-                        user_id: user.uuid(),
+                        id: new_id(),
+                        user_id: user,
                         data_source: s.name.clone(),
                         role: "subscriber".to_owned(),
-                        subscribed: now,
+                        subscribed: self.now,
                         expires: None,
                     },
                     data_source_id: s.id,
                     audit: changes::policy_subscription(
-                        audit,
+                        self.audit,
                         "subscription.added",
-                        user.uuid(),
+                        user,
                         &source,
                     ),
-                    source,
-                }
-            })
-            .collect();
-        if add.is_empty() && remove.is_empty() {
-            return Ok(());
+                    source: source.clone(),
+                });
+            }
         }
-        Ok(self
-            .store
-            .reconcile_policy_subscriptions(&add, &remove, now)
-            .await?)
     }
 }

@@ -337,6 +337,8 @@ impl Directory {
             .delete_data_source(id, &record, self.now())
             .await?
         {
+            // It takes no more subscriptions.
+            self.automatic_cache.forget();
             Ok(())
         } else {
             Err(no_data_source(id))

@@ -3,15 +3,21 @@
 //! ([`Directory::policy_account`]), and the data source's tags, weighed by
 //! `crate::policy::evaluate` against every policy.
 
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
 use serde::Serialize;
 use serde_json::{Map, Value};
+use uuid::Uuid;
 
 use super::{member, members, tag_list};
 use crate::directory::accounts::Ctx;
-use crate::directory::ids::{DataSourceId, UserId};
+use crate::directory::attributes::AttributeSources;
+use crate::directory::grants::{GroupsByIam, group_iams};
+use crate::directory::ids::{DataSourceId, IamId, UserId};
 use crate::directory::permissions::may;
 use crate::directory::{Directory, Error, Result, truncate};
 use crate::policy::{self, AccountState};
+use crate::store::GroupRef;
 use crate::store::accounts::Account;
 use crate::store::governance::DataSource;
 
@@ -55,7 +61,7 @@ fn state(a: &Account) -> AccountState {
 }
 
 /// A registered data source as policies see it: its tags and its columns'.
-pub(super) fn tags_of(s: &DataSource) -> policy::DataSource {
+fn tags_of(s: &DataSource) -> policy::DataSource {
     policy::DataSource {
         tags: s.tags.iter().cloned().collect(),
         column_tags: s.columns.iter().flat_map(|c| c.tags.clone()).collect(),
@@ -163,13 +169,95 @@ impl Directory {
             self.permissions_through(account, &groups),
             self.attribute_sources(account, &groups),
         )?;
-        let mut out = policy::Account::new(state(account));
-        out.groups = groups
-            .into_iter()
-            .flat_map(|(_, gs)| gs.into_iter().map(|g| g.display_name))
-            .collect();
-        attributes.add_to(&mut out);
+        let mut out = as_policies_see(account, groups, &attributes);
         out.permissions = permissions.into_keys().collect();
         Ok(out)
     }
+
+    /// Many accounts as policies see them, as [`Directory::policy_account`]
+    /// but without their permissions (no rule reads them): their groups
+    /// read once per IAM and every managed attribute they hold or inherit
+    /// in one read, whatever their number.
+    pub(super) async fn policy_accounts(
+        &self,
+        accounts: &[Account],
+    ) -> Result<Vec<policy::Account>> {
+        let mut by_iam: BTreeMap<IamId, Vec<Uuid>> = BTreeMap::new();
+        for a in accounts {
+            for iam in group_iams(a) {
+                by_iam.entry(iam).or_default().push(a.id);
+            }
+        }
+        let mut memberships: HashMap<(IamId, Uuid), Vec<GroupRef>> = HashMap::new();
+        for (iam, ids) in by_iam {
+            for (user, groups) in self.store.groups_of_users(iam, &ids).await? {
+                memberships.insert((iam, user), groups);
+            }
+        }
+        let groups: Vec<GroupsByIam> = accounts
+            .iter()
+            .map(|a| {
+                group_iams(a)
+                    .into_iter()
+                    .filter_map(|iam| {
+                        let gs = memberships.remove(&(iam, a.id))?;
+                        (!gs.is_empty()).then_some((iam, gs))
+                    })
+                    .collect()
+            })
+            .collect();
+        let owners: BTreeSet<Uuid> = accounts
+            .iter()
+            .zip(&groups)
+            .flat_map(|(a, g)| AttributeSources::owners(a, g))
+            .collect();
+        let owners: Vec<Uuid> = owners.into_iter().collect();
+        let mut owned: HashMap<Uuid, Vec<(String, String)>> = HashMap::new();
+        for (owner, key, value) in self.store.attributes(&owners).await? {
+            owned.entry(owner).or_default().push((key, value));
+        }
+        let mut mappings: HashMap<Uuid, BTreeMap<String, String>> = HashMap::new();
+        let mut out = Vec::with_capacity(accounts.len());
+        for (a, groups) in accounts.iter().zip(groups) {
+            let mapping = match a.iam_id.or(a.deprovisioned_from) {
+                Some(iam) => match mappings.get(&iam) {
+                    Some(m) => m.clone(),
+                    None => {
+                        let m = self.iam_settings(iam).await?.attribute_mapping;
+                        mappings.insert(iam, m.clone());
+                        m
+                    }
+                },
+                None => BTreeMap::new(),
+            };
+            let mine = AttributeSources::owners(a, &groups)
+                .into_iter()
+                .flat_map(|o| {
+                    owned
+                        .get(&o)
+                        .into_iter()
+                        .flatten()
+                        .map(move |(k, v)| (o, k.clone(), v.clone()))
+                });
+            let attributes = AttributeSources::assemble(a, &groups, &mapping, mine);
+            out.push(as_policies_see(a, groups, &attributes));
+        }
+        Ok(out)
+    }
+}
+
+/// An account as policies see it, but for its permissions: its state, its
+/// groups' names, its attributes with where each value comes from.
+fn as_policies_see(
+    account: &Account,
+    groups: GroupsByIam,
+    attributes: &AttributeSources,
+) -> policy::Account {
+    let mut out = policy::Account::new(state(account));
+    out.groups = groups
+        .into_iter()
+        .flat_map(|(_, gs)| gs.into_iter().map(|g| g.display_name))
+        .collect();
+    attributes.add_to(&mut out);
+    out
 }

@@ -1,24 +1,24 @@
 //! Durable jobs (issue 18, item 5): a change to policies or to data
 //! sources' tags may change what every account is admitted to, so it
-//! starts a job that re-evaluates every account, a small batch at a time,
-//! each account in its own transaction, so that SCIM writes are never
-//! held up for long. Progress is stored after each batch: a restarted
-//! process resumes where the job stopped (`run_jobs`).
+//! starts a job that re-evaluates every account, a batch at a time
+//! (`job_batch_size`), each batch's changes and progress in one
+//! transaction: short, so that SCIM writes are never held up for long
+//! (on SQLite it is one of the group commit's writes). A restarted
+//! process resumes after the last batch done (`run_jobs`); a node
+//! configured with `jobs = false` runs none.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
 use uuid::Uuid;
 
+use super::index::SourceIndex;
 use crate::audit::{Actor, Entry};
 use crate::directory::accounts::Ctx;
-use crate::directory::ids::UserId;
 use crate::directory::permissions::may;
 use crate::directory::{Directory, Error, Result, Timestamp};
-use crate::store::governance::{Job, RESUBSCRIBE};
-
-/// The accounts one batch re-evaluates.
-const BATCH: u64 = 100;
+use crate::store::governance::{Job, Progress, RESUBSCRIBE};
 
 /// How long the worker waits for news before it looks again (a job
 /// another process started).
@@ -136,8 +136,11 @@ impl Directory {
     /// Runs the jobs, oldest first, a batch at a time, for as long as the
     /// process lives: what was left running before a restart first.
     pub async fn run_jobs(self) {
+        // The data sources as the running job reads them: once when it
+        // starts (or resumes here), after the change that started it.
+        let mut index: Option<(Uuid, Arc<SourceIndex>)> = None;
         loop {
-            match self.job_batch().await {
+            match self.job_batch(&mut index).await {
                 Ok(true) => tokio::task::yield_now().await,
                 Ok(false) => {
                     let _ = tokio::time::timeout(IDLE, self.jobs_wake.notified()).await;
@@ -151,30 +154,39 @@ impl Directory {
     }
 
     /// One batch of the oldest running job; whether there was one.
-    async fn job_batch(&self) -> Result<bool> {
+    async fn job_batch(&self, index: &mut Option<(Uuid, Arc<SourceIndex>)>) -> Result<bool> {
         let Some(job) = self.store.next_job().await? else {
             return Ok(false);
         };
-        let (policies, sources, ids) =
-            tokio::try_join!(self.stored_policies(), self.all_data_sources(), async {
-                Ok(self.store.accounts_after(job.cursor, BATCH).await?)
-            },)?;
+        let sources = match index {
+            Some((id, sources)) if *id == job.id => sources.clone(),
+            _ => {
+                let sources = self.read_source_index().await?;
+                *index = Some((job.id, sources.clone()));
+                sources
+            }
+        };
+        let batch = self.limits.job_batch_size.max(1);
+        let (policies, accounts) = tokio::try_join!(self.stored_policies(), async {
+            Ok(self.store.accounts_after(job.cursor, batch).await?)
+        })?;
         let actor = job.actor.map_or(Actor::Cli, Actor::Admin);
         let audit = Entry::new(actor, "");
-        for id in &ids {
-            self.reconcile(&audit, UserId::new(*id), &policies, &sources)
-                .await?;
-        }
-        let finished = (ids.len() as u64) < BATCH;
-        self.store
-            .advance_job(
-                job.id,
-                ids.last().copied(),
-                ids.len() as i64,
-                finished,
-                self.now(),
-            )
-            .await?;
+        let progress = Progress {
+            job: job.id,
+            from: job.cursor,
+            cursor: accounts.last().map(|a| a.id),
+            n: accounts.len() as i64,
+            finished: (accounts.len() as u64) < batch,
+        };
+        self.reconcile(
+            &audit,
+            &accounts,
+            Arc::new(policies),
+            sources,
+            Some(progress),
+        )
+        .await?;
         Ok(true)
     }
 }

@@ -9,6 +9,7 @@
 mod automatic;
 mod data_sources;
 mod evaluate;
+mod index;
 mod jobs;
 mod policies;
 mod tags;

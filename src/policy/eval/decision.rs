@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use super::terms::{Facts, applies_why, holds};
+use super::terms::{Facts, applies_why, holds, uses_tags};
 use super::{Account, AccountState, DataSource};
 use crate::policy::model::{Access, Approval, Policy};
 
@@ -207,6 +207,89 @@ pub fn decide<'p>(policies: &'p [Policy], account: &Account, source: &DataSource
     Verdict {
         decision,
         automatic_policies: automatic(decision, &judged),
+    }
+}
+
+/// The automatic part of [`decide`] for one account on many data sources
+/// at once, for recomputing many accounts: which active policies apply to
+/// each data source (a function of its tags alone) is worked out once, and
+/// a policy whose rule does not read the data source's tags
+/// (`@hasTagAsAttribute`, `@hasTagAsGroup`) is judged once per account
+/// rather than once per data source. It holds positions only: it is
+/// asked with the same policies and data sources it was made from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decider {
+    /// The active policies (positions among those given).
+    active: Vec<usize>,
+    /// For each data source, the active policies (positions in `active`)
+    /// that apply to it, in the order given.
+    applicable: Vec<Vec<usize>>,
+    /// For each active policy, whether its outcome reads the data
+    /// source's tags.
+    tagged: Vec<bool>,
+}
+
+impl Decider {
+    pub fn new(policies: &[Policy], sources: &[DataSource]) -> Self {
+        let active: Vec<usize> = (0..policies.len())
+            .filter(|&i| !policies[i].staged)
+            .collect();
+        let applicable = sources
+            .iter()
+            .map(|s| {
+                (0..active.len())
+                    .filter(|&a| applies_why(&policies[active[a]], s, None))
+                    .collect()
+            })
+            .collect();
+        let tagged = active
+            .iter()
+            .map(|&i| match &policies[i].actions.access {
+                Access::Entitlements { rule, .. } => uses_tags(rule.expr()),
+                Access::Anyone | Access::Approval(_) | Access::Manual => false,
+            })
+            .collect();
+        Decider {
+            active,
+            applicable,
+            tagged,
+        }
+    }
+
+    /// For each data source, in order, what [`decide`] gives as
+    /// `automatic_policies` for `account` there; `policies` and `sources`
+    /// are those the decider was made from.
+    pub fn automatic<'p>(
+        &self,
+        policies: &'p [Policy],
+        sources: &[DataSource],
+        account: &Account,
+    ) -> Vec<Vec<&'p str>> {
+        debug_assert_eq!(sources.len(), self.applicable.len());
+        if account.state != AccountState::Active {
+            return vec![Vec::new(); sources.len()];
+        }
+        let mut once: Vec<Option<Outcome>> = vec![None; self.active.len()];
+        sources
+            .iter()
+            .zip(&self.applicable)
+            .map(|(source, applicable)| {
+                let facts = Facts { account, source };
+                let judged: Vec<Judged> = applicable
+                    .iter()
+                    .map(|&a| {
+                        let policy = &policies[self.active[a]];
+                        let outcome = if self.tagged[a] {
+                            judge(policy, facts, None)
+                        } else {
+                            *once[a].get_or_insert_with(|| judge(policy, facts, None))
+                        };
+                        Judged { policy, outcome }
+                    })
+                    .collect();
+                automatic(combine(account.state, &judged), &judged)
+            })
+            .collect()
     }
 }
 

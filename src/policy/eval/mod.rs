@@ -12,7 +12,9 @@ use std::fmt;
 
 use serde::Serialize;
 
-pub use decision::{Decision, Evaluation, Mode, Outcome, PolicyResult, Verdict, decide, evaluate};
+pub use decision::{
+    Decider, Decision, Evaluation, Mode, Outcome, PolicyResult, Verdict, decide, evaluate,
+};
 pub use terms::applies;
 
 /// Whether the account may be admitted at all.

@@ -150,6 +150,18 @@ pub(super) fn holds(expr: &Expr, facts: Facts, mut why: Why) -> bool {
     }
 }
 
+/// Whether `expr`'s truth may depend on the data source's tags (it names
+/// `@hasTagAsAttribute` or `@hasTagAsGroup`); otherwise it depends on the
+/// account alone.
+pub(super) fn uses_tags(expr: &Expr) -> bool {
+    match expr {
+        Expr::HasTagAsAttribute { .. } | Expr::HasTagAsGroup(_) => true,
+        Expr::HasAttribute { .. } | Expr::IsInGroups(_) => false,
+        Expr::Not(inner) => uses_tags(inner),
+        Expr::And(items) | Expr::Or(items) => items.iter().any(uses_tags),
+    }
+}
+
 /// The first of `tags` within `ancestor`.
 fn covered<'t>(tags: &'t BTreeSet<String>, ancestor: &str) -> Option<&'t str> {
     tags.iter()

@@ -6,7 +6,9 @@ use serde_json::{Value, json};
 
 use super::eval::{account, policy, source};
 use crate::policy::eval::Outcome;
-use crate::policy::{AccountState, Decision, Mode, Policy, PolicyResult, decide, evaluate};
+use crate::policy::{
+    AccountState, Decider, Decision, Mode, Policy, PolicyResult, decide, evaluate,
+};
 
 /// What a test policy does to the test account (a member of `in`, not of
 /// `out`) on a data source tagged `T`.
@@ -18,6 +20,9 @@ enum Kind {
     Manual,
     /// Refuses, but with approvals: an account it does not admit may ask.
     RefusesOrApproval,
+    /// Admits where one of the account's groups covers a tag of the data
+    /// source: its outcome depends on the data source.
+    TagAsGroup,
 }
 
 fn make(key: &str, kind: Kind, shared: bool, staged: bool, tag: &str) -> Policy {
@@ -30,6 +35,9 @@ fn make(key: &str, kind: Kind, shared: bool, staged: bool, tag: &str) -> Policy 
         Kind::Manual => json!({"type": "manual"}),
         Kind::RefusesOrApproval => json!({"type": "entitlements", "advanced": "@isInGroups('out')",
                                          "approvals": [{"requiredPermission": "OWNER"}]}),
+        Kind::TagAsGroup => {
+            json!({"type": "entitlements", "advanced": "@hasTagAsGroup('dataSource')"})
+        }
     };
     let mut actions: Value = actions;
     actions["shareResponsibility"] = json!(shared);
@@ -253,7 +261,8 @@ fn kind() -> impl Strategy<Value = Kind> {
         Just(Refuses),
         Just(Approval),
         Just(Manual),
-        Just(RefusesOrApproval)
+        Just(RefusesOrApproval),
+        Just(TagAsGroup)
     ]
 }
 
@@ -265,19 +274,40 @@ fn state() -> impl Strategy<Value = AccountState> {
     ]
 }
 
+fn tag_set() -> impl Strategy<Value = std::collections::BTreeSet<String>> {
+    prop::collection::btree_set(
+        prop_oneof![Just("T"), Just("T.a"), Just("U"), Just("V")].prop_map(str::to_owned),
+        0..3,
+    )
+}
+
 proptest! {
     #[test]
     fn decide_and_evaluate_agree_and_follow_the_rules(
         specs in prop::collection::vec((kind(), any::<bool>(), prop::bool::weighted(0.2), prop_oneof![Just("T"), Just("T.a"), Just("U")]), 0..6),
         state in state(),
-        tags in prop::collection::btree_set(prop_oneof![Just("T"), Just("T.a"), Just("U"), Just("V")].prop_map(str::to_owned), 0..3),
+        tags in tag_set(),
+        others in prop::collection::vec(tag_set(), 0..4),
+        automatic in prop::collection::vec(any::<bool>(), 6),
     ) {
         let policies: Vec<Policy> = specs.iter().enumerate()
             .map(|(i, (k, sh, st, tag))| make(&format!("p{i}"), *k, *sh, *st, tag))
             .collect();
-        let mut a = account(&[], &["in"]);
+        let mut policies = policies;
+        for (p, auto) in policies.iter_mut().zip(automatic) {
+            p.actions.automatic_subscription = auto;
+        }
+        let mut a = account(&[], &["in", "U"]);
         a.state = state;
         let ds = crate::policy::DataSource { tags, column_tags: Default::default() };
+        // The decider, over this data source and others, agrees with
+        // `decide` on each.
+        let mut all = vec![ds.clone()];
+        all.extend(others.into_iter().map(|tags| crate::policy::DataSource { tags, column_tags: Default::default() }));
+        let decider = Decider::new(&policies, &all);
+        for (s, got) in all.iter().zip(decider.automatic(&policies, &all, &a)) {
+            prop_assert_eq!(decide(&policies, &a, s).automatic_policies, got);
+        }
         let ev = evaluate(&policies, &a, &ds);
         let verdict = decide(&policies, &a, &ds);
         prop_assert_eq!(verdict.decision, ev.decision);

@@ -4,6 +4,7 @@
 mod automatic;
 pub(crate) mod reach;
 mod refusals;
+mod restart;
 mod seed;
 mod tags;
 

@@ -10,7 +10,7 @@ use crate::store::Result;
 use crate::store::account_list::{self, AccountSeek, SearchPlan, Statement};
 use crate::store::accounts::{Account, AccountList, AccountQuery, AccountSort};
 
-const ACCOUNT_COLUMNS: &str = "id, iam_id, deprovisioned_from, deprovisioned, user_name, doc, \
+pub(crate) const ACCOUNT_COLUMNS: &str = "id, iam_id, deprovisioned_from, deprovisioned, user_name, doc, \
      active, disabled, created, last_modified, version, token_generation";
 
 #[async_trait]
@@ -114,7 +114,7 @@ async fn seek<B: Backend>(c: &mut B::Conn, q: &AccountQuery) -> Result<Option<Ac
     }))
 }
 
-fn account_row(r: &impl Record) -> Result<Account> {
+pub(crate) fn account_row(r: &impl Record) -> Result<Account> {
     Ok(Account {
         id: r.uuid("id")?,
         iam_id: r.opt_uuid("iam_id")?,

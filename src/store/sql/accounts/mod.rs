@@ -15,7 +15,10 @@ mod subscriptions;
 mod usage;
 
 pub(crate) use grants::{grant_defaults, permission_def};
-pub(crate) use subscriptions::{bind_subscription, insert_subscription, linked_row};
+pub(crate) use list::{ACCOUNT_COLUMNS, account_row};
+pub(crate) use subscriptions::{
+    SUBSCRIPTION_COLUMNS, bind_subscription, insert_subscription, linked_row,
+};
 
 use uuid::Uuid;
 

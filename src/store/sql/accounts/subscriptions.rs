@@ -10,7 +10,7 @@ use super::user_exists;
 use crate::audit::Entry;
 use crate::ids::{DataSourceId, UserId};
 use crate::store::Result;
-use crate::store::accounts::{LinkedSubscription, PolicySubscription, Subscription, Subscriptions};
+use crate::store::accounts::{LinkedSubscription, Subscription, Subscriptions};
 
 /// The columns [`subscription_row`] reads.
 pub(crate) const SUBSCRIPTION_COLUMNS: &str = "id, user_id, data_source, role, subscribed, expires";
@@ -63,19 +63,6 @@ pub(crate) fn bind_subscription(sql: String, s: &Subscription) -> Query {
         .bind(s.expires)
 }
 
-/// The statement that stores a policy's subscription, unless the account
-/// holds one to that data source already (migration 0012's unique index).
-fn insert_policy_subscription(p: &PolicySubscription) -> Query {
-    let sql = format!(
-        "INSERT INTO subscriptions ({SUBSCRIPTION_COLUMNS}, data_source_id, source)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-         ON CONFLICT (user_id, data_source_id) WHERE source <> 'manual' DO NOTHING"
-    );
-    bind_subscription(sql, &p.subscription)
-        .bind(p.data_source_id)
-        .bind(&p.source)
-}
-
 #[async_trait]
 impl<B: Backend> Subscriptions for SqlStore<B> {
     async fn subscriptions(&self, user: Uuid) -> Result<Vec<LinkedSubscription>> {
@@ -122,28 +109,6 @@ impl<B: Backend> Subscriptions for SqlStore<B> {
         audit::append::<B>(&mut tx, entry, now).await?;
         B::commit(tx).await?;
         data_source_id(&row)
-    }
-
-    async fn reconcile_policy_subscriptions(
-        &self,
-        add: &[PolicySubscription],
-        remove: &[(Uuid, Entry)],
-        now: OffsetDateTime,
-    ) -> Result<()> {
-        let mut tx = self.begin().await?;
-        // Removals first: one replaced by another policy's frees its data source.
-        for (id, entry) in remove {
-            let delete = query("DELETE FROM subscriptions WHERE id = $1 AND source <> 'manual'");
-            if B::execute(&mut tx, delete.bind(*id)).await? == 1 {
-                audit::append::<B>(&mut tx, entry, now).await?;
-            }
-        }
-        for p in add {
-            if B::execute(&mut tx, insert_policy_subscription(p)).await? == 1 {
-                audit::append::<B>(&mut tx, &p.audit, now).await?;
-            }
-        }
-        B::commit(tx).await
     }
 
     async fn remove_subscription(

@@ -11,7 +11,7 @@ use super::super::{Backend, Bind, Record, SqlStore, Ty, audit, query, unique};
 use super::require_live_tags;
 use crate::audit::Entry;
 use crate::ids::DataSourceId;
-use crate::store::governance::{Column, DataSource, DataSources, TaggedRecords};
+use crate::store::governance::{Column, DataSource, DataSources, TaggedRecords, TaggedSource};
 use crate::store::{Result, StoreError};
 
 /// Every tag a new data source applies, on itself and on its columns.
@@ -204,6 +204,37 @@ impl<B: Backend> DataSources for SqlStore<B> {
             .await?
             .int("n")?;
         Ok((assemble::<B>(&mut c, base).await?, total as u64))
+    }
+
+    async fn tagged_sources(&self) -> Result<Vec<TaggedSource>> {
+        // One row per data source without tags, per tag on a data source
+        // (`tag`) and per tag on a column of one (`column_tag`).
+        let sql = "SELECT d.id, d.name, t.tag, NULL AS column_tag
+                   FROM data_sources d LEFT JOIN data_source_tags t ON t.data_source_id = d.id
+                   UNION ALL
+                   SELECT d.id, d.name, NULL, c.tag
+                   FROM column_tags c JOIN data_sources d ON d.id = c.data_source_id";
+        let mut out: Vec<TaggedSource> = Vec::new();
+        let mut at: HashMap<Uuid, usize> = HashMap::new();
+        for r in self.read_all(query(sql)).await? {
+            let id = r.uuid("id")?;
+            let i = match at.get(&id) {
+                Some(&i) => i,
+                None => {
+                    at.insert(id, out.len());
+                    out.push(TaggedSource {
+                        id: DataSourceId::new(id),
+                        name: r.text("name")?,
+                        tags: Vec::new(),
+                        column_tags: Vec::new(),
+                    });
+                    out.len() - 1
+                }
+            };
+            out[i].tags.extend(r.opt_text("tag")?);
+            out[i].column_tags.extend(r.opt_text("column_tag")?);
+        }
+        Ok(out)
     }
 
     async fn data_source(&self, id: DataSourceId) -> Result<Option<DataSource>> {

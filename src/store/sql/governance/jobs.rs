@@ -1,13 +1,22 @@
-//! Durable jobs: their state and progress, and the accounts they walk in
-//! id order.
+//! Durable jobs: their state and progress, the accounts they walk in id
+//! order, and the policy subscriptions a batch of accounts holds and
+//! changes, written in bulk.
 
 use async_trait::async_trait;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::super::{Backend, Record, SqlStore, query};
-use crate::store::Result;
-use crate::store::governance::{Job, Jobs};
+use std::collections::HashSet;
+
+use super::super::accounts::{ACCOUNT_COLUMNS, SUBSCRIPTION_COLUMNS, account_row, linked_row};
+use super::super::{Backend, Bind, Record, SqlStore, Ty, audit, query};
+use crate::audit::Entry;
+use crate::store::accounts::{Account, LinkedSubscription, PolicySubscription};
+use crate::store::governance::{JOB_MOVED, Job, Jobs, Progress};
+use crate::store::{Result, StoreError};
+
+/// The most subscriptions one statement inserts.
+const CHUNK: usize = 2_000;
 
 const JOB_COLUMNS: &str = "id, kind, state, actor_id, cursor, done, total, created, updated";
 
@@ -75,34 +84,166 @@ impl<B: Backend> Jobs for SqlStore<B> {
         row.as_ref().map(job_row).transpose()
     }
 
-    async fn accounts_after(&self, after: Option<Uuid>, limit: u64) -> Result<Vec<Uuid>> {
-        let q = query("SELECT id FROM users WHERE id > $1 ORDER BY id LIMIT $2")
+    async fn accounts_after(&self, after: Option<Uuid>, limit: u64) -> Result<Vec<Account>> {
+        let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM users WHERE id > $1 ORDER BY id LIMIT $2");
+        let q = query(sql)
             .bind(after.unwrap_or(Uuid::nil()))
             .bind(limit.min(i64::MAX as u64) as i64);
         let rows = self.read_all(q).await?;
-        rows.iter().map(|r| r.uuid("id")).collect()
+        rows.iter().map(account_row).collect()
     }
 
-    async fn advance_job(
+    async fn accounts_by_id(&self, ids: &[Uuid]) -> Result<Vec<Account>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT {ACCOUNT_COLUMNS} FROM users WHERE id IN ({}) ORDER BY id",
+            B::DIALECT.each(1, Ty::Uuid)
+        );
+        let rows = self.read_all(query(sql).bind(ids.to_vec())).await?;
+        rows.iter().map(account_row).collect()
+    }
+
+    async fn policy_subscriptions(&self, users: &[Uuid]) -> Result<Vec<LinkedSubscription>> {
+        if users.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT {SUBSCRIPTION_COLUMNS}, data_source_id, source FROM subscriptions
+             WHERE user_id IN ({}) AND source <> 'manual' AND data_source_id IS NOT NULL
+             ORDER BY user_id, subscribed, id",
+            B::DIALECT.each(1, Ty::Uuid)
+        );
+        let rows = self.read_all(query(sql).bind(users.to_vec())).await?;
+        rows.iter().map(linked_row).collect()
+    }
+
+    async fn resubscribe(
         &self,
-        id: Uuid,
-        cursor: Option<Uuid>,
-        n: i64,
-        finished: bool,
+        add: Vec<PolicySubscription>,
+        remove: Vec<(Uuid, Entry)>,
+        progress: Option<Progress>,
         now: OffsetDateTime,
     ) -> Result<()> {
-        let state = if finished { "done" } else { "running" };
-        let q = query(
-            "UPDATE jobs SET cursor = COALESCE($2, cursor), done = done + $3, state = $4,
-             updated = $5 WHERE id = $1",
-        )
-        .bind(id)
-        .bind(cursor)
-        .bind(n)
-        .bind(state)
-        .bind(now);
-        let mut tx = self.begin().await?;
-        B::execute(&mut tx, q).await?;
-        B::commit(tx).await
+        self.write(move |tx| {
+            Box::pin(async move {
+                // Removals first: one replaced by another policy's frees
+                // its data source.
+                let mut records = unsubscribe::<B>(tx, remove).await?;
+                records.extend(subscribe::<B>(tx, add, now).await?);
+                audit::append_all::<B>(tx, &records, now).await?;
+                if let Some(p) = progress {
+                    advance::<B>(tx, p, now).await?;
+                }
+                Ok(())
+            })
+        })
+        .await
+    }
+}
+
+/// Deletes the subscriptions of `remove` that are still there and a
+/// policy's; the records of those deleted.
+async fn unsubscribe<B: Backend>(
+    tx: &mut B::Conn,
+    remove: Vec<(Uuid, Entry)>,
+) -> Result<Vec<Entry>> {
+    if remove.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<Uuid> = remove.iter().map(|(id, _)| *id).collect();
+    let sql = format!(
+        "DELETE FROM subscriptions WHERE id IN ({}) AND source <> 'manual' RETURNING id",
+        B::DIALECT.each(1, Ty::Uuid)
+    );
+    let gone: HashSet<Uuid> = B::fetch_all(tx, query(sql).bind(ids))
+        .await?
+        .iter()
+        .map(|r| r.uuid("id"))
+        .collect::<Result<_>>()?;
+    Ok(remove
+        .into_iter()
+        .filter(|(id, _)| gone.contains(id))
+        .map(|(_, e)| e)
+        .collect())
+}
+
+/// Inserts the subscriptions of `add` but those whose account holds a
+/// policy subscription to that data source already (migration 0012's
+/// unique index); the records of those inserted.
+async fn subscribe<B: Backend>(
+    tx: &mut B::Conn,
+    add: Vec<PolicySubscription>,
+    now: OffsetDateTime,
+) -> Result<Vec<Entry>> {
+    if add.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = B::DIALECT.rows(
+        3,
+        &[
+            ("id", Ty::Uuid),
+            ("user_id", Ty::Uuid),
+            ("data_source", Ty::Text),
+            ("data_source_id", Ty::Uuid),
+            ("source", Ty::Text),
+        ],
+    );
+    let sql = format!(
+        "INSERT INTO subscriptions
+             (id, user_id, data_source, role, subscribed, expires, data_source_id, source)
+         SELECT t.id, t.user_id, t.data_source, $1, $2, NULL, t.data_source_id, t.source
+         FROM {rows} WHERE true
+         ON CONFLICT (user_id, data_source_id) WHERE source <> 'manual' DO NOTHING
+         RETURNING id"
+    );
+    let mut inserted = HashSet::new();
+    for chunk in add.chunks(CHUNK) {
+        let column =
+            |f: fn(&PolicySubscription) -> Uuid| -> Vec<Uuid> { chunk.iter().map(f).collect() };
+        let text = |f: fn(&PolicySubscription) -> &String| -> Vec<String> {
+            chunk.iter().map(|p| f(p).clone()).collect()
+        };
+        let columns = Bind::Columns(vec![
+            column(|p| p.subscription.id).into(),
+            column(|p| p.subscription.user_id).into(),
+            text(|p| &p.subscription.data_source).into(),
+            column(|p| p.data_source_id.uuid()).into(),
+            text(|p| &p.source).into(),
+        ]);
+        // Every subscription a policy adds is a subscriber's, from now on.
+        let q = query(sql.clone())
+            .bind("subscriber")
+            .bind(now)
+            .bind(columns);
+        for r in B::fetch_all(tx, q).await? {
+            inserted.insert(r.uuid("id")?);
+        }
+    }
+    Ok(add
+        .into_iter()
+        .filter(|p| inserted.contains(&p.subscription.id))
+        .map(|p| p.audit)
+        .collect())
+}
+
+async fn advance<B: Backend>(tx: &mut B::Conn, p: Progress, now: OffsetDateTime) -> Result<()> {
+    let state = if p.finished { "done" } else { "running" };
+    let q = query(
+        "UPDATE jobs SET cursor = COALESCE($2, cursor), done = done + $3, state = $4,
+         updated = $5
+         WHERE id = $1 AND state = 'running' AND COALESCE(cursor, $6) = $7",
+    )
+    .bind(p.job)
+    .bind(p.cursor)
+    .bind(p.n)
+    .bind(state)
+    .bind(now)
+    .bind(Uuid::nil())
+    .bind(p.from.unwrap_or(Uuid::nil()));
+    match B::execute(tx, q).await? {
+        0 => Err(StoreError::Conflict(JOB_MOVED)),
+        _ => Ok(()),
     }
 }
