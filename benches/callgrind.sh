@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The server's CPU per read request, counted in instructions (callgrind),
+# The server's CPU per request, counted in instructions (callgrind),
 # not timed: reproducible on a busy machine, and only the server counts.
 #
 #   benches/callgrind.sh [N=2000] [OUTDIR]
@@ -20,7 +20,10 @@
 # Environment: BIN (default target/release/scim-bridge, built if absent),
 # LOG_FORMAT (pretty or json; default pretty, as operators and wrk_compare
 # run it), TOP (how many functions to list, default 25), PHASES (which of
-# get, filter, list to count, default all three).
+# get, filter, list, create, patch, delete to count, default the three
+# reads; the writes, as in `PHASES="create patch delete"`: creates with a
+# name and a work email, then a PATCH of `title` of each, then a DELETE of
+# each, one at a time, so every write commits alone).
 set -eu
 N=${1:-2000}
 OUT=${2:-$(mktemp -d)}
@@ -74,34 +77,61 @@ case " $PHASES " in *" list "*)
   done
 esac
 
-# curl config files: N requests each on one connection.
+# curl config files: N requests each on one connection (`next` between
+# requests, so that each write carries its own body).
 urls() {  # COUNT KIND
-  local n=$1 kind=$2 i=0
+  local n=$1 kind=$2 i=0 created=()
   mapfile -t ids <"$OUT/ids"
-  echo "header = \"$AUTH\""
+  case $kind in patch | delete)
+    mapfile -t created < <(for f in "$OUT/created.$RUN"/*; do
+      grep -o '"id":"[0-9a-f-]*"' "$f" | head -n 1 | cut -d '"' -f 4
+    done)
+    [ "${#created[@]}" -ge "$n" ] || { echo "$kind: only ${#created[@]} users created" >&2; exit 1; }
+  esac
+  mkdir -p "$OUT/created.$RUN"
   while [ $i -lt "$n" ]; do
+    echo "header = \"$AUTH\""
+    echo 'header = "Content-Type: application/scim+json"'
+    local out=/dev/null
     case $kind in
       get) echo "url = \"$BASE/Users/${ids[i % 20]}\"" ;;
       filter) echo "url = \"$BASE/Users?filter=userName%20eq%20%22bench.user$((i % 20 + 1))%40example.com%22\"" ;;
       list) echo "url = \"$BASE/Users?startIndex=$((RANDOM % (LIST_USERS - 100) + 1))&count=100\"" ;;
+      create)
+        # As identity providers send them: a name and one work email.
+        local u="w.$RUN.$i@example.com"
+        echo "url = \"$BASE/Users\""
+        echo "data = \"{\\\"userName\\\":\\\"$u\\\",\\\"name\\\":{\\\"givenName\\\":\\\"W\\\",\\\"familyName\\\":\\\"$i\\\"},\\\"emails\\\":[{\\\"value\\\":\\\"$u\\\",\\\"type\\\":\\\"work\\\",\\\"primary\\\":true}]}\""
+        out="$OUT/created.$RUN/$i" ;;
+      patch)
+        echo "url = \"$BASE/Users/${created[i]}\""
+        echo 'request = "PATCH"'
+        echo 'data = "{\"schemas\":[\"urn:ietf:params:scim:api:messages:2.0:PatchOp\"],\"Operations\":[{\"op\":\"replace\",\"path\":\"title\",\"value\":\"Engineer\"}]}"' ;;
+      delete)
+        echo "url = \"$BASE/Users/${created[i]}\""
+        echo 'request = "DELETE"' ;;
     esac
-    echo "output = /dev/null"
+    echo "output = \"$out\""
     i=$((i + 1))
+    if [ $i -lt "$n" ]; then echo next; fi
   done
 }
-run() {  # KIND COUNT: every answer must be 200
+run() {  # KIND COUNT: every answer must be the phase's success
   urls "$2" "$1" >"$OUT/$1.curl"
-  local codes
+  local codes want=200
+  case $1 in create) want=201 ;; delete) want=204 ;; esac
   codes=$(curl -s -K "$OUT/$1.curl" -w '%{http_code}\n' | sort | uniq -c)
-  [ "$(echo "$codes" | awk '$2 != 200' | wc -l)" = 0 ] || { echo "$1: $codes"; exit 1; }
+  [ "$(echo "$codes" | awk -v w=$want '$2 != w' | wc -l)" = 0 ] || { echo "$1: $codes"; exit 1; }
 }
 
 count() {  # KIND: how many requests its phase counts
   if [ "$1" = list ]; then echo $((N / 10)); else echo "$N"; fi
 }
+RUN=warm
 for phase in $PHASES; do
   run "$phase" $(($(count "$phase") / 10 + 1))
 done
+RUN=counted
 callgrind_control -i on $PID >/dev/null
 for phase in $PHASES; do
   run "$phase" "$(count "$phase")"
