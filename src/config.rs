@@ -62,6 +62,7 @@ const CONFIG_KEYS: &[&str] = &[
     "admin_token_key",
     "admin_token_key_file",
     "event_allow_http",
+    "event_allow_private",
     "event_retry_hours",
     "jobs",
     "job_batch_size",
@@ -200,6 +201,12 @@ pub struct Config {
     /// Hosts event streams may send to over plain http (everything else
     /// needs https): a receiver on the same host or network, or a test's.
     pub event_allow_http: Vec<String>,
+    /// Hosts, and networks (`10.0.0.0/8`, an address alone), that event
+    /// streams may reach although they are internal: loopback, private,
+    /// link-local (the cloud metadata services), unique-local IPv6 and the
+    /// other non-public addresses are refused otherwise, at a stream's
+    /// creation and at every connection (docs/EVENTS.md, SSRF).
+    pub event_allow_private: Vec<String>,
     /// How long a delivery is retried before it is marked failed (and kept
     /// for a retry by hand).
     pub event_retry_hours: u64,
@@ -268,6 +275,7 @@ impl Default for Config {
             admin_token_key: None,
             admin_token_key_file: None,
             event_allow_http: Vec::new(),
+            event_allow_private: Vec::new(),
             event_retry_hours: 24,
             jobs: true,
             job_batch_size: 500,

@@ -48,6 +48,7 @@ pub async fn open_directory(config: &Config) -> Result<Directory, store::StoreEr
             metrics_max_count: config.metrics_max_count,
             patch_max_operations: config.patch_max_operations,
             event_allow_http: config.event_allow_http.clone(),
+            event_allow_private: config.event_allow_private.clone(),
             event_retry_hours: config.event_retry_hours,
             job_batch_size: config.job_batch_size,
         },
@@ -75,18 +76,23 @@ pub async fn build_state(config: Config) -> Result<http::AppState, String> {
     };
     metrics::check_prefixes(&config.metrics_event_prefixes)
         .map_err(|e| format!("configuration: {e}"))?;
+    events::guard::check_config(&config.event_allow_private)
+        .map_err(|e| format!("configuration: {e}"))?;
     let dir = open_directory(&config).await.map_err(|e| e.to_string())?;
     // Jobs left running by the process before this one resume now,
     // unless another node runs them (`jobs = false`).
     if config.jobs {
         tokio::spawn(dir.clone().run_jobs());
     }
-    // Event streams deliver from every node (a delivery is claimed first).
+    // Event streams deliver from every node (a delivery is claimed first),
+    // counted in this server's metrics.
+    let telemetry = http::telemetry::Telemetry::new();
+    let dir = dir.with_event_meter(telemetry.clone());
     tokio::spawn(dir.clone().run_events());
     Ok(http::AppState {
         dir,
         config: Arc::new(config),
         oidc,
-        telemetry: http::telemetry::Telemetry::new(),
+        telemetry,
     })
 }

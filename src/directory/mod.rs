@@ -66,6 +66,8 @@ pub struct Limits {
     pub patch_max_operations: usize,
     /// Hosts event streams may send to over plain http.
     pub event_allow_http: Vec<String>,
+    /// Internal hosts and networks event streams may reach.
+    pub event_allow_private: Vec<String>,
     /// How long a delivery is retried before it is marked failed.
     pub event_retry_hours: u64,
     /// The accounts one batch of a job re-evaluates, in one transaction
@@ -95,6 +97,8 @@ pub struct Directory {
     jobs_wake: Arc<tokio::sync::Notify>,
     /// Wakes the event delivery worker: a stream was created or changed.
     events_wake: Arc<tokio::sync::Notify>,
+    /// Counts event deliveries (`/metrics`).
+    event_meter: Arc<dyn events::meter::EventMeter>,
     /// The IAM administrators sign in from (`oidc_iam`, when OIDC is set
     /// up): its identity provider may change administrators' accounts; no
     /// other may.
@@ -155,6 +159,7 @@ impl Directory {
             automatic_cache,
             jobs_wake: Arc::default(),
             events_wake: Arc::default(),
+            event_meter: Arc::new(events::meter::NoMeter),
             admin_source: None,
             admin_source_id: Arc::default(),
         }

@@ -9,6 +9,8 @@
 //! attribute names. Nothing that names a person is in it: audit records
 //! hold opaque ids and attribute names only.
 
+pub mod guard;
+
 use std::time::Duration;
 
 use base64::Engine;

@@ -1,6 +1,7 @@
 //! Operational metrics in the Prometheus text format (`GET /metrics`):
 //! requests by route template, method and status, their latency, SCIM
-//! errors by `scimType`, and the database pools' use.
+//! errors by `scimType`, the database pools' use, and event delivery by
+//! stream (pending, delivered, failed, latency from commit to delivery).
 //!
 //! Every label comes from a bounded set: the route *template*
 //! (`/scim/v2/Users/{id}`, never the id), the method (one of the standard
@@ -12,8 +13,8 @@
 //! monitoring. Each server has its own recorder (no process-global state),
 //! so tests running many servers in one process see their own numbers.
 
-use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use axum::extract::{MatchedPath, Request, State};
@@ -25,12 +26,25 @@ use metrics_exporter_prometheus::{
 };
 
 use super::AppState;
+use crate::directory::events::meter::{EventMeter, OpenDeliveries};
+use uuid::Uuid;
 
 const REQUESTS: &str = "scim_bridge_http_requests_total";
 const LATENCY: &str = "scim_bridge_http_request_duration_seconds";
 const SCIM_ERRORS: &str = "scim_bridge_scim_errors_total";
 const POOL: &str = "scim_bridge_db_pool_connections";
 const POOL_MAX: &str = "scim_bridge_db_pool_max_connections";
+const EVENTS_PENDING: &str = "scim_bridge_events_pending";
+const EVENTS_DELIVERED: &str = "scim_bridge_events_delivered_total";
+const EVENTS_FAILED: &str = "scim_bridge_events_failed_total";
+const EVENT_ATTEMPTS_FAILED: &str = "scim_bridge_event_attempts_failed_total";
+const EVENT_LATENCY: &str = "scim_bridge_event_delivery_seconds";
+
+/// Delivery latency buckets, in seconds: a live stream's tenth of a
+/// second to a day of retries.
+const EVENT_BUCKETS: &[f64] = &[
+    0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0, 21600.0, 86400.0,
+];
 
 /// Latency buckets, in seconds: sub-millisecond lookups to Okta's 60 s.
 const BUCKETS: &[f64] = &[
@@ -50,6 +64,20 @@ pub struct Telemetry {
     /// use: looking a series up by its labels on every request cost more
     /// than the rest of the accounting.
     series: RwLock<HashMap<Box<str>, RouteSeries>>,
+    /// Each event stream's series, registered on first use.
+    streams: RwLock<HashMap<Uuid, StreamSeries>>,
+    /// The streams whose pending gauge was set: a stream deleted since
+    /// reads 0.
+    pending_set: Mutex<HashSet<Uuid>>,
+}
+
+/// One event stream's series: labelled by its id, never its endpoint.
+#[derive(Clone)]
+struct StreamSeries {
+    delivered: Counter,
+    failed: Counter,
+    attempts_failed: Counter,
+    latency: Histogram,
 }
 
 /// One route template's series: requests by method and status, latency by
@@ -72,12 +100,16 @@ impl Telemetry {
         let recorder = PrometheusBuilder::new()
             .set_buckets_for_metric(Matcher::Full(LATENCY.to_owned()), BUCKETS)
             .expect("the bucket list is not empty")
+            .set_buckets_for_metric(Matcher::Full(EVENT_LATENCY.to_owned()), EVENT_BUCKETS)
+            .expect("the bucket list is not empty")
             .build_recorder();
         let handle = recorder.handle();
         let t = Arc::new(Telemetry {
             recorder,
             handle,
             series: RwLock::default(),
+            streams: RwLock::default(),
+            pending_set: Mutex::default(),
         });
         metrics::with_local_recorder(&t.recorder, || {
             metrics::describe_counter!(
@@ -95,6 +127,24 @@ impl Telemetry {
                 "Database connections by pool and state (idle, in_use)"
             );
             metrics::describe_gauge!(POOL_MAX, "Most connections each database pool opens");
+            metrics::describe_gauge!(EVENTS_PENDING, "Event deliveries waiting, by stream id");
+            metrics::describe_counter!(
+                EVENTS_DELIVERED,
+                "Events their receiver accepted (2xx), by stream id"
+            );
+            metrics::describe_counter!(
+                EVENTS_FAILED,
+                "Event deliveries given up after the retry window (kept for a retry by hand), by stream id"
+            );
+            metrics::describe_counter!(
+                EVENT_ATTEMPTS_FAILED,
+                "Delivery attempts that failed (no answer, a timeout, non-2xx), by stream id"
+            );
+            metrics::describe_histogram!(
+                EVENT_LATENCY,
+                metrics::Unit::Seconds,
+                "From an event's commit to its receiver's 2xx, by stream id"
+            );
         });
         // Latency samples wait in the recorder until a scrape or upkeep
         // folds them into the buckets: keep them bounded when nobody
@@ -175,8 +225,13 @@ impl Telemetry {
         (requests, latency)
     }
 
-    /// The text exposition, with the pools' use read now.
-    pub fn render(&self, pools: &[crate::store::PoolStats]) -> String {
+    /// The text exposition, with the pools' use and the streams' pending
+    /// deliveries (when they could be read) read now.
+    pub fn render(
+        &self,
+        pools: &[crate::store::PoolStats],
+        events: Option<&BTreeMap<Uuid, OpenDeliveries>>,
+    ) -> String {
         metrics::with_local_recorder(&self.recorder, || {
             for p in pools {
                 let in_use = p.size.saturating_sub(p.idle);
@@ -184,8 +239,61 @@ impl Telemetry {
                 metrics::gauge!(POOL, "pool" => p.pool, "state" => "in_use").set(in_use as f64);
                 metrics::gauge!(POOL_MAX, "pool" => p.pool).set(p.max as f64);
             }
+            if let Some(events) = events {
+                let mut set = self.pending_set.lock().unwrap_or_else(|p| p.into_inner());
+                for gone in set.iter().filter(|id| !events.contains_key(id)) {
+                    metrics::gauge!(EVENTS_PENDING, "stream" => gone.to_string()).set(0.0);
+                }
+                set.clear();
+                for (id, open) in events {
+                    metrics::gauge!(EVENTS_PENDING, "stream" => id.to_string())
+                        .set(open.pending as f64);
+                    set.insert(*id);
+                }
+            }
         });
         self.handle.render()
+    }
+
+    /// A stream's series, registered the first time it is seen.
+    fn stream_series(&self, stream: Uuid) -> StreamSeries {
+        if let Some(s) = self
+            .streams
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&stream)
+        {
+            return s.clone();
+        }
+        let mut streams = self.streams.write().unwrap_or_else(|p| p.into_inner());
+        streams
+            .entry(stream)
+            .or_insert_with(|| {
+                let id = stream.to_string();
+                metrics::with_local_recorder(&self.recorder, || StreamSeries {
+                    delivered: metrics::counter!(EVENTS_DELIVERED, "stream" => id.clone()),
+                    failed: metrics::counter!(EVENTS_FAILED, "stream" => id.clone()),
+                    attempts_failed: metrics::counter!(EVENT_ATTEMPTS_FAILED, "stream" => id.clone()),
+                    latency: metrics::histogram!(EVENT_LATENCY, "stream" => id.clone()),
+                })
+            })
+            .clone()
+    }
+}
+
+impl EventMeter for Telemetry {
+    fn delivered(&self, stream: Uuid, latency: Duration) {
+        let s = self.stream_series(stream);
+        s.delivered.increment(1);
+        s.latency.record(latency.as_secs_f64());
+    }
+
+    fn attempt_failed(&self, stream: Uuid, gave_up: bool) {
+        let s = self.stream_series(stream);
+        s.attempts_failed.increment(1);
+        if gave_up {
+            s.failed.increment(1);
+        }
     }
 }
 
@@ -204,7 +312,16 @@ fn method_label(m: &Method) -> &'static str {
 
 /// `GET /metrics`.
 pub async fn prometheus(State(s): State<AppState>) -> Response {
-    let body = s.telemetry.render(&s.dir.store.pool_stats());
+    let events = match s.dir.open_deliveries().await {
+        Ok(open) => Some(open),
+        Err(e) => {
+            tracing::warn!(error = %e, "reading the event streams' pending deliveries");
+            None
+        }
+    };
+    let body = s
+        .telemetry
+        .render(&s.dir.store.pool_stats(), events.as_ref());
     let mut resp = body.into_response();
     resp.headers_mut().insert(
         header::CONTENT_TYPE,

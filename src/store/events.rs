@@ -141,6 +141,9 @@ pub trait Events: Send + Sync {
     ) -> Result<bool>;
     /// How many deliveries of each status a stream has.
     async fn delivery_counts(&self, stream: Uuid) -> Result<Vec<(String, i64)>>;
+    /// Every stream's pending and failed deliveries, counted: `(stream,
+    /// status, count)` (none for a stream with neither).
+    async fn open_delivery_counts(&self) -> Result<Vec<(Uuid, String, i64)>>;
 }
 
 /// A stream's `events` column.

@@ -3,6 +3,8 @@
 //! and retry their deliveries. The events themselves come from the audit
 //! log (`crate::events`); `worker` delivers them.
 
+pub mod guard;
+pub mod meter;
 pub mod worker;
 
 use serde::Serialize;
@@ -45,8 +47,8 @@ pub struct StreamView {
     pub status: String,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
-    /// Its deliveries by status (`pending`, `delivered`, `failed`): only
-    /// when one stream is read.
+    /// Its deliveries by status: `pending`, `delivered` and `failed` when
+    /// one stream is read, `pending` and `failed` in the list.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub deliveries: Option<Map<String, Value>>,
@@ -144,6 +146,12 @@ pub fn check_endpoint(url: &str, allow_http: &[String]) -> std::result::Result<(
 }
 
 impl Directory {
+    /// The internal hosts and networks streams may reach
+    /// (`event_allow_private`).
+    pub(crate) fn allowed_private(&self) -> events::guard::Allowed {
+        events::guard::Allowed::new(&self.limits.event_allow_private)
+    }
+
     fn stream_view(&self, s: &Stream, iams: &[crate::store::Iam]) -> StreamView {
         StreamView {
             id: s.id,
@@ -191,6 +199,9 @@ impl Directory {
             return Err(bad("'endpoint' is required for push delivery"));
         };
         check_endpoint(endpoint, &self.limits.event_allow_http).map_err(bad)?;
+        guard::check_endpoint(endpoint, &self.allowed_private())
+            .await
+            .map_err(bad)?;
         let types: Vec<String> = match b.get("events") {
             Some(Value::Array(a)) if !a.is_empty() => a
                 .iter()
@@ -254,10 +265,27 @@ impl Directory {
         Ok(view)
     }
 
+    /// Every stream, each with its pending and failed deliveries counted.
     pub async fn event_streams(&self, ctx: &Ctx) -> Result<StreamPage> {
         ctx.require(may::MANAGE_EVENTS)?;
-        let (streams, iams) = tokio::try_join!(self.store.streams(), self.store.list_iams())?;
-        let hits: Vec<StreamView> = streams.iter().map(|s| self.stream_view(s, &iams)).collect();
+        let (streams, iams, counts) = tokio::try_join!(
+            self.store.streams(),
+            self.store.list_iams(),
+            self.store.open_delivery_counts()
+        )?;
+        let open = meter::tally(&streams, counts);
+        let hits: Vec<StreamView> = streams
+            .iter()
+            .map(|s| {
+                let mut v = self.stream_view(s, &iams);
+                let o = open.get(&s.id).copied().unwrap_or_default();
+                let mut counts = Map::new();
+                counts.insert("pending".into(), o.pending.into());
+                counts.insert("failed".into(), o.failed.into());
+                v.deliveries = Some(counts);
+                v
+            })
+            .collect();
         Ok(StreamPage {
             count: hits.len() as u64,
             hits,

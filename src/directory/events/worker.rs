@@ -37,10 +37,13 @@ const LEASE: Duration = Duration::from_secs(15);
 const MAX_RESPONSE: usize = 64 * 1024;
 
 /// The HTTP client deliveries are sent with: no redirects followed,
-/// bounded in time.
-fn client() -> reqwest::Client {
+/// bounded in time, connecting only to the addresses the SSRF guard
+/// allows (no proxy from the environment, which would resolve for us).
+fn client(allowed: crate::events::guard::Allowed) -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .dns_resolver(super::guard::Resolver::new(allowed))
         .connect_timeout(CONNECT_TIMEOUT)
         .timeout(TOTAL_TIMEOUT)
         .user_agent(concat!("scim-bridge/", env!("CARGO_PKG_VERSION")))
@@ -52,7 +55,7 @@ impl Directory {
     /// Delivers every stream's events for as long as the process lives:
     /// what was left pending before a restart first.
     pub async fn run_events(self) {
-        let client = client();
+        let client = client(self.allowed_private());
         let mut tasks: HashMap<Uuid, tokio::task::JoinHandle<()>> = HashMap::new();
         loop {
             match self.store.streams().await {
@@ -119,6 +122,7 @@ impl Directory {
         self.store
             .record_attempts(id, &attempts, self.now())
             .await?;
+        self.observe(id, &due, &attempts);
         Ok(Some(true))
     }
 
@@ -158,22 +162,29 @@ impl Directory {
 
     /// One attempt at a delivery: what happened, and when to try again.
     async fn attempt(&self, s: &Stream, d: &Delivery, client: &reqwest::Client) -> Attempt {
-        let (http_status, wait, error) =
-            match send(s, d, client, &self.limits.event_allow_http).await {
-                Ok(answered) => {
-                    return Attempt {
-                        status: "delivered",
-                        http_status: Some(i64::from(answered)),
-                        error: None,
-                        next_at: self.now(),
-                    };
-                }
-                Err(Failure {
-                    status,
-                    retry_after,
-                    error,
-                }) => (status, retry_after, error),
-            };
+        let (http_status, wait, error) = match send(
+            s,
+            d,
+            client,
+            &self.limits.event_allow_http,
+            &self.allowed_private(),
+        )
+        .await
+        {
+            Ok(answered) => {
+                return Attempt {
+                    status: "delivered",
+                    http_status: Some(i64::from(answered)),
+                    error: None,
+                    next_at: self.now(),
+                };
+            }
+            Err(Failure {
+                status,
+                retry_after,
+                error,
+            }) => (status, retry_after, error),
+        };
         let attempts = u32::try_from(d.attempts + 1).unwrap_or(u32::MAX);
         let wait = wait.unwrap_or_else(|| events::backoff(attempts, rand::random()));
         let next_at = self.now() + wait;
@@ -216,9 +227,11 @@ async fn send(
     d: &Delivery,
     client: &reqwest::Client,
     allow_http: &[String],
+    allowed: &crate::events::guard::Allowed,
 ) -> std::result::Result<u16, Failure> {
     let endpoint = s.endpoint.as_deref().unwrap_or("");
     check_endpoint(endpoint, allow_http).map_err(Failure::new)?;
+    super::guard::check_host(endpoint, allowed).map_err(Failure::new)?;
     let id = d.event_id.to_string();
     let timestamp = OffsetDateTime::now_utc().unix_timestamp();
     let signature = events::sign(&s.secret, &id, timestamp, d.body.as_bytes())
@@ -264,7 +277,10 @@ async fn send(
 }
 
 /// What went wrong with a request, without its URL.
-fn describe(e: &reqwest::Error) -> &'static str {
+fn describe(e: &reqwest::Error) -> String {
+    if let Some(why) = super::guard::refused(e) {
+        return why.to_owned();
+    }
     if e.is_timeout() {
         "timed out"
     } else if e.is_connect() {
@@ -272,4 +288,5 @@ fn describe(e: &reqwest::Error) -> &'static str {
     } else {
         "the request failed"
     }
+    .to_owned()
 }

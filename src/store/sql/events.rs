@@ -437,4 +437,13 @@ impl<B: Backend> Events for SqlStore<B> {
             .map(|r| Ok((r.text("status")?, r.int("n")?)))
             .collect()
     }
+
+    async fn open_delivery_counts(&self) -> Result<Vec<(Uuid, String, i64)>> {
+        let sql = "SELECT stream_id, status, COUNT(*) AS n FROM event_deliveries
+                   WHERE status IN ('pending', 'failed') GROUP BY stream_id, status";
+        let rows = self.read_all(query(sql)).await?;
+        rows.iter()
+            .map(|r| Ok((r.uuid("stream_id")?, r.text("status")?, r.int("n")?)))
+            .collect()
+    }
 }

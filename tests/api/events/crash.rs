@@ -14,7 +14,10 @@ use crate::fleet::{self, Database, Server, call, send};
 
 const ROUNDS: usize = 3;
 const USERS_PER_ROUND: usize = 6;
-const ENV: [(&str, &str); 1] = [("SCIM_BRIDGE_EVENT_ALLOW_HTTP", "[\"127.0.0.1\"]")];
+const ENV: [(&str, &str); 2] = [
+    ("SCIM_BRIDGE_EVENT_ALLOW_HTTP", "[\"127.0.0.1\"]"),
+    ("SCIM_BRIDGE_EVENT_ALLOW_PRIVATE", "[\"127.0.0.1\"]"),
+];
 
 async fn run(backend: Backend) {
     let Some(db) = Database::new(backend).await else {

@@ -3,8 +3,10 @@
 //! (checked with the `standardwebhooks` crate, not our own code), on
 //! both databases.
 
+mod bounds;
 mod crash;
 mod delivery;
+mod metrics;
 mod receiver;
 mod streams;
 mod throughput;
@@ -21,9 +23,11 @@ pub use receiver::{FAIL, Got, Receiver, Reply};
 /// How long a test waits for deliveries.
 pub const WAIT: Duration = Duration::from_secs(30);
 
-/// The servers of these tests may send to the receiver over plain http.
+/// The servers of these tests may send to the receiver over plain http,
+/// on loopback (an internal address, refused unless allowed).
 pub fn loopback(c: &mut scim_bridge::config::Config) {
     c.event_allow_http = vec!["127.0.0.1".into()];
+    c.event_allow_private = vec!["127.0.0.1".into()];
 }
 
 /// A stream to `url` of `events`: its id and secret.
