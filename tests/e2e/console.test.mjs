@@ -8,6 +8,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, execFileSync } from "node:child_process";
 import fs from "node:fs";
+import http from "node:http";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -25,6 +26,10 @@ const ADMIN = "admin@example.com";
 // Script errors and CSP refusals seen in the browser: none allowed.
 const problems = [];
 let tmp, provider, server, base, browser, page, dbUrl, schema;
+// A webhook receiver: what it got, and the statuses it answers next (then 204).
+let receiver, hookUrl;
+const hooks = [];
+const hookReplies = [];
 
 async function freePort() {
   const s = net.createServer();
@@ -68,6 +73,17 @@ before(async () => {
   fs.rmSync(shots, { recursive: true, force: true });
   fs.mkdirSync(shots, { recursive: true });
   provider = await startProvider({ clientId: CLIENT_ID, email: ADMIN });
+  receiver = http.createServer((req, res) => {
+    let body = "";
+    req.on("data", (d) => { body += d; });
+    req.on("end", () => {
+      hooks.push({ headers: req.headers, body });
+      res.writeHead(hookReplies.shift() ?? 204);
+      res.end();
+    });
+  });
+  await new Promise((ok) => receiver.listen(0, "127.0.0.1", ok));
+  hookUrl = `http://127.0.0.1:${receiver.address().port}/hook`;
   dbUrl = database();
   execFileSync(bin, ["--database", dbUrl, "admin", "bootstrap", "--email", ADMIN, "--name", "Ada Admin"], { stdio: "pipe" });
   const port = await freePort();
@@ -80,6 +96,10 @@ before(async () => {
     SCIM_BRIDGE_OIDC_JWKS_URL: `${provider.issuer}/jwks`,
     SCIM_BRIDGE_OIDC_CLIENT_ID: CLIENT_ID,
     SCIM_BRIDGE_TOKEN_CACHE_MS: "0",
+    // The receiver above, on loopback; a failure is kept at once.
+    SCIM_BRIDGE_EVENT_ALLOW_HTTP: '["127.0.0.1"]',
+    SCIM_BRIDGE_EVENT_ALLOW_PRIVATE: '["127.0.0.1"]',
+    SCIM_BRIDGE_EVENT_RETRY_HOURS: "0",
   };
   server = spawn(bin, ["--database", dbUrl, "serve", "--bind", `127.0.0.1:${port}`], { env, stdio: ["ignore", "ignore", "pipe"] });
   let log = "";
@@ -113,6 +133,7 @@ after(async () => {
   await browser?.close();
   server?.kill("SIGTERM");
   provider?.close();
+  receiver?.close();
   if (schema) {
     const pg = process.env.SCIM_BRIDGE_TEST_POSTGRES || "postgres://postgres@127.0.0.1:5432/test";
     execFileSync("psql", [pg, "-qAtc", `DROP SCHEMA ${schema} CASCADE`], { stdio: "pipe" });
@@ -158,6 +179,16 @@ async function focusStaysIn(id) {
     const inside = await page.evaluate((id) => !!document.activeElement?.closest(`dialog#${id}`), id);
     assert.ok(inside, `focus left ${id} after ${key}`);
   }
+}
+
+// Reloads the page until `ready()` holds (at most 10 s).
+async function reloadUntil(ready, what) {
+  for (let i = 0; i < 100; i++) {
+    if (await ready()) return;
+    await page.waitForTimeout(100);
+    await page.reload();
+  }
+  throw new Error(`never: ${what}`);
 }
 
 // Steps run in order and the first failure ends the walk (each step
@@ -366,6 +397,8 @@ test("an administrator walks every flow of the console", async () => {
     await shot("30-tag-error");
     await page.getByLabel("Name", { exact: true }).fill("Environment.Prod");
     await page.getByRole("button", { name: "Create tag" }).click();
+    // The create's page first: a click on the link before it comes races it.
+    await page.locator("th.depth-1 .leaf", { hasText: "Prod" }).waitFor();
     await nav("Tags").click();
     await page.locator("th.depth-0 .leaf", { hasText: "Environment" }).waitFor();
     assert.equal(await page.locator("th.depth-1 .leaf").count(), 2);
@@ -463,6 +496,77 @@ test("an administrator walks every flow of the console", async () => {
       await shot(`38-phone-${name}`);
     }
     await page.setViewportSize({ width: 1280, height: 900 });
+  });
+
+  await step("event streams: refused, created with its secret once, a failure retried, paused, deleted", async () => {
+    await nav("Event streams").click();
+    await page.getByRole("heading", { name: "Event streams", level: 1 }).waitFor();
+    await page.getByLabel("Endpoint").fill("https://169.254.169.254/latest/meta-data/");
+    await page.getByLabel("user.created").check();
+    await page.getByRole("button", { name: "Create event stream" }).click();
+    assert.match(await page.locator("#stream-endpoint-error").innerText(), /internal address/);
+    assert.ok(await page.getByLabel("user.created").isChecked(), "kept as ticked");
+    await shot("40-event-stream-refused");
+    await page.getByLabel("Endpoint").fill(hookUrl);
+    await page.getByRole("button", { name: "Create event stream" }).click();
+    const secret = await page.getByLabel("Signing secret").inputValue();
+    assert.match(secret, /^whsec_/);
+    await shot("41-event-stream-secret");
+    await page.reload();
+    assert.equal((await page.content()).includes(secret), false, "never shown again");
+    const stream = page.url();
+
+    // A user created here is an event; the receiver fails it once.
+    hookReplies.push(500);
+    await nav("Users").click();
+    await page.getByRole("link", { name: "New User" }).click();
+    const dialog = page.getByRole("dialog", { name: "New User" });
+    await dialog.getByLabel("Full Name").fill("Watched One");
+    await dialog.getByLabel("Email").fill("watched@example.com");
+    await dialog.getByLabel("Email").press("Enter");
+    await page.getByRole("heading", { name: "Watched One" }).waitFor();
+    await nav("Event streams").click();
+    await reloadUntil(async () => (await page.getByRole("link", { name: "1", exact: true }).count()) > 0, "a failed delivery");
+    await shot("42-event-streams");
+    await page.getByRole("link", { name: "1", exact: true }).click();
+    await page.getByRole("cell", { name: /HTTP 500/ }).waitFor();
+    await shot("43-event-stream-failed");
+    await page.getByRole("button", { name: /^Retry/ }).click();
+    await page.getByRole("caption").filter({ hasText: "No failed deliveries." }).waitFor();
+    for (let i = 0; i < 100 && hooks.length < 2; i++) await page.waitForTimeout(100);
+    assert.equal(hooks.length, 2);
+    assert.equal(hooks[1].headers["webhook-id"], hooks[0].headers["webhook-id"], "the same event again");
+    await page.getByRole("link", { name: "delivered" }).click();
+    await page.getByRole("cell", { name: "HTTP 204" }).waitFor();
+
+    await page.getByRole("button", { name: "Pause" }).click();
+    await page.locator("#stream-state").filter({ hasText: "paused" }).waitFor();
+    await page.getByRole("button", { name: "Enable" }).waitFor();
+
+    await page.setViewportSize({ width: 390, height: 844 });
+    for (const [name, url] of [["event-streams", `${base}/admin/event-streams`], ["event-stream", stream]]) {
+      await page.goto(url);
+      await page.getByRole("heading", { level: 1 }).waitFor();
+      const wide = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      assert.ok(wide <= 0, `${name} is ${wide}px wider than the screen`);
+      await shot(`44-phone-${name}`);
+    }
+    await page.setViewportSize({ width: 1280, height: 900 });
+
+    // Delete: the dialog opens on Cancel; Enter there keeps the stream.
+    await page.getByRole("link", { name: "Delete", exact: true }).click();
+    const del = page.getByRole("dialog", { name: "Delete this event stream?" });
+    await del.waitFor();
+    assert.equal(await modal(), "dlg-delete");
+    assert.equal(await focused("text"), "Cancel");
+    await focusStaysIn("dlg-delete");
+    await shot("45-event-stream-delete");
+    await page.getByRole("link", { name: "Cancel" }).focus();
+    await page.keyboard.press("Enter");
+    assert.equal(await modal(), null);
+    await page.getByRole("link", { name: "Delete", exact: true }).click();
+    await del.getByRole("button", { name: "Delete event stream" }).click();
+    await page.getByRole("caption").filter({ hasText: "No event streams yet." }).waitFor();
   });
 
   await step("groups and sign-out", async () => {

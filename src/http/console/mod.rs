@@ -9,6 +9,7 @@ mod access;
 pub mod assets;
 mod audit;
 mod data_sources;
+mod events;
 mod groups;
 mod iams;
 mod metrics;
@@ -83,6 +84,14 @@ pub fn routes(state: AppState) -> Router<AppState> {
             get(iams::tokens).post(iams::issue_token),
         )
         .route("/tokens/{id}/revoke", post(iams::revoke_token))
+        .route("/event-streams", get(events::list).post(events::create))
+        .route("/event-streams/{id}", get(events::page))
+        .route("/event-streams/{id}/status", post(events::set_status))
+        .route(
+            "/event-streams/{id}/deliveries/{event}/retry",
+            post(events::retry),
+        )
+        .route("/event-streams/{id}/delete", post(events::delete))
         .route("/audit", get(audit::list))
         .route("/metrics", get(metrics::page))
         .route("/metrics/download", get(metrics::download))
@@ -139,6 +148,8 @@ pub struct Chrome {
     /// Tags, data sources and policies (GOVERNANCE, CREATE_DATA_SOURCE,
     /// FETCH_POLICY_INFO, AUDIT).
     pub can_governance: bool,
+    /// Event streams (USER_ADMIN or APPLICATION_ADMIN).
+    pub can_events: bool,
     pub assets: &'static assets::Urls,
 }
 
@@ -156,6 +167,7 @@ impl Chrome {
             can_audit: ctx.may(may::READ_AUDIT),
             can_metrics: ctx.may(may::EXPORT_METRICS),
             can_governance: ctx.may(may::READ_GOVERNANCE),
+            can_events: ctx.may(may::MANAGE_EVENTS),
             assets: assets::urls(),
         }
     }

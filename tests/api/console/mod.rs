@@ -3,6 +3,7 @@
 //! and absolute expiry, sign-out), what a page shows and what the server
 //! refuses by permission, the SCIM token shown once, the OIDC sign-in.
 
+mod events;
 mod governance;
 mod lists;
 pub(crate) mod oidc;
