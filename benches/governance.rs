@@ -48,7 +48,7 @@ use scim_bridge::directory::Directory;
 use scim_bridge::directory::accounts::Ctx;
 use serde_json::{Value, json};
 
-use support::{Args, DEFAULT_POSTGRES, Db, args_or_exit, runtime};
+use support::{Args, DEFAULT_POSTGRES, Db, args_or_exit, load, runtime};
 
 const USAGE: &str = "usage: cargo bench --bench governance -- [--accounts N] \
 [--data-sources N] [--policies N] [--evaluations N] [--clients C] [--secs S] \
@@ -523,14 +523,6 @@ async fn run(o: &Options, dir: &std::path::Path) -> Result<(), String> {
         support::drop_schema(&o.postgres, &schema).await;
     }
     Ok(())
-}
-
-/// The 1-minute load average, for the record: the machine is shared.
-fn load() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .ok()
-        .and_then(|l| l.split_whitespace().next().map(str::to_owned))
-        .unwrap_or_else(|| "?".to_owned())
 }
 
 fn main() {

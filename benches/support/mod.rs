@@ -93,6 +93,14 @@ pub fn user_json(user_name: &str, external_id: &str, i: usize) -> serde_json::Va
 
 // ---------------------------------------------------------------- /proc
 
+/// The 1-minute load average, for the record: the machine is shared.
+pub fn load() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().map(str::to_owned))
+        .unwrap_or_else(|| "?".to_owned())
+}
+
 pub fn clk_tck() -> f64 {
     Command::new("getconf")
         .arg("CLK_TCK")
