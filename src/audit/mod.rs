@@ -34,6 +34,18 @@ impl Actor {
             Actor::Cli => "cli".to_owned(),
         }
     }
+
+    /// The actor [`Actor::render`] gave; None for any other text.
+    pub fn parse(s: &str) -> Option<Actor> {
+        let id = |rest: &str| Uuid::parse_str(rest).ok();
+        if s == "cli" {
+            Some(Actor::Cli)
+        } else if let Some(rest) = s.strip_prefix("iam:") {
+            id(rest).map(Actor::Iam)
+        } else {
+            id(s.strip_prefix("user:")?).map(Actor::Admin)
+        }
+    }
 }
 
 /// What a change records, before the store numbers and chains it.

@@ -171,8 +171,19 @@ impl Directory {
         &self,
         account: &Account,
     ) -> Result<BTreeMap<String, Vec<String>>> {
-        let groups = self.groups_by_iam(account).await?;
-        self.permissions_through(account, &groups).await
+        let (groups, grants) = self.groups_and_grants(account).await?;
+        self.permissions_of(grants, &groups).await
+    }
+
+    /// An account's groups (as [`Directory::groups_by_iam`]) and its stored
+    /// grants, read at once.
+    pub(super) async fn groups_and_grants(
+        &self,
+        account: &Account,
+    ) -> Result<(GroupsByIam, Vec<Grant>)> {
+        tokio::try_join!(self.groups_by_iam(account), async {
+            Ok(self.store.grants(account.id).await?)
+        })
     }
 
     /// Effective permissions, the account's groups already read.
@@ -181,10 +192,21 @@ impl Directory {
         account: &Account,
         groups: &GroupsByIam,
     ) -> Result<BTreeMap<String, Vec<String>>> {
+        let grants = self.store.grants(account.id).await?;
+        self.permissions_of(grants, groups).await
+    }
+
+    /// Effective permissions from an account's stored grants and its
+    /// groups, both read already.
+    pub(super) async fn permissions_of(
+        &self,
+        grants: Vec<Grant>,
+        groups: &GroupsByIam,
+    ) -> Result<BTreeMap<String, Vec<String>>> {
         let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for Grant {
             permission, source, ..
-        } in self.store.grants(account.id).await?
+        } in grants
         {
             out.entry(permission).or_default().push(source);
         }
@@ -213,19 +235,16 @@ impl Directory {
     /// they belong to: its identity provider's groups (while attached) and
     /// the built-in IAM's internal groups, which may hold any account.
     pub(super) async fn groups_by_iam(&self, account: &Account) -> Result<GroupsByIam> {
-        let mut out = Vec::new();
-        for iam in group_iams(account) {
-            let groups = self
-                .store
-                .groups_of_users(iam, &[account.id])
-                .await?
-                .remove(&account.id)
-                .unwrap_or_default();
-            if !groups.is_empty() {
-                out.push((iam, groups));
-            }
-        }
-        Ok(out)
+        // Each IAM's at once.
+        let reads = group_iams(account).into_iter().map(|iam| async move {
+            let mut by_user = self.store.groups_of_users(iam, &[account.id]).await?;
+            Ok::<_, Error>((iam, by_user.remove(&account.id).unwrap_or_default()))
+        });
+        Ok(futures_util::future::try_join_all(reads)
+            .await?
+            .into_iter()
+            .filter(|(_, groups)| !groups.is_empty())
+            .collect())
     }
 
     pub async fn add_permissions(&self, ctx: &Ctx, user: UserId, names: &[String]) -> Result<()> {

@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::Result;
-use crate::audit::Entry;
+use crate::audit::{Actor, Entry};
 use crate::ids::DataSourceId;
 use crate::store::accounts::{Account, LinkedSubscription, PolicySubscription};
 
@@ -100,8 +100,9 @@ pub struct Job {
     pub kind: String,
     /// `running` or `done`.
     pub state: String,
-    /// The administrator whose change started it (none: the command line).
-    pub actor: Option<Uuid>,
+    /// Whose change started it: an administrator, an identity provider
+    /// or the command line.
+    pub actor: Actor,
     /// The last account done, in id order.
     pub cursor: Option<Uuid>,
     pub done: i64,
@@ -123,7 +124,7 @@ pub trait Jobs: Send + Sync {
         &self,
         id: Uuid,
         kind: &str,
-        actor: Option<Uuid>,
+        actor: &Actor,
         now: OffsetDateTime,
     ) -> Result<Job>;
     async fn job(&self, id: Uuid) -> Result<Option<Job>>;
@@ -131,27 +132,43 @@ pub trait Jobs: Send + Sync {
     async fn jobs(&self, state: Option<&str>, limit: u64) -> Result<Vec<Job>>;
     /// The oldest running job.
     async fn next_job(&self) -> Result<Option<Job>>;
+    /// Whether a job is running.
+    async fn job_running(&self) -> Result<bool>;
     /// Up to `limit` accounts after the account `after`, in id order.
-    async fn accounts_after(&self, after: Option<Uuid>, limit: u64) -> Result<Vec<Account>>;
+    async fn accounts_after(&self, after: Option<Uuid>, limit: u64) -> Result<Vec<MarkedAccount>>;
     /// The accounts of these ids that exist (a group's id is none).
-    async fn accounts_by_id(&self, ids: &[Uuid]) -> Result<Vec<Account>>;
+    async fn accounts_by_id(&self, ids: &[Uuid]) -> Result<Vec<MarkedAccount>>;
     /// The policy subscriptions (`source` other than `manual`) of these
     /// accounts to registered data sources.
     async fn policy_subscriptions(&self, users: &[Uuid]) -> Result<Vec<LinkedSubscription>>;
     /// Accounts' policy subscriptions re-evaluated, in one transaction
     /// (on SQLite, one of the group commit's writes): removes each of
-    /// `remove` that is still there and a policy's (a manual one never),
+    /// `remove` (a subscription, its account, its record) that is still there and a policy's (a manual one never),
     /// then adds each of `add` (unless the account already holds a policy
     /// subscription to its data source), appending the audit record of
     /// each that changed something; with `progress`, the job's progress
-    /// moves in the same transaction.
+    /// moves in the same transaction. First it moves the re-evaluation
+    /// mark of each account of `marks` whose mark is still the one given
+    /// (as read with the account, before its inputs): the others were
+    /// re-evaluated meanwhile, so their changes are left out and they are
+    /// returned, to be read and re-evaluated again. Only accounts of
+    /// `marks` may be among `add` and `remove`.
     async fn resubscribe(
         &self,
         add: Vec<PolicySubscription>,
-        remove: Vec<(Uuid, Entry)>,
+        remove: Vec<(Uuid, Uuid, Entry)>,
+        marks: Vec<(Uuid, i64)>,
         progress: Option<Progress>,
         now: OffsetDateTime,
-    ) -> Result<()>;
+    ) -> Result<Vec<Uuid>>;
+}
+
+/// An account as a re-evaluation reads it, with its re-evaluation mark
+/// (see [`Jobs::resubscribe`]).
+#[derive(Debug, Clone)]
+pub struct MarkedAccount {
+    pub account: Account,
+    pub mark: i64,
 }
 
 /// The store's name for "the job moved on meanwhile": another node did
@@ -222,6 +239,8 @@ pub trait DataSources: Send + Sync {
     async fn list_data_sources(&self, offset: u64, limit: u64) -> Result<(Vec<DataSource>, u64)>;
     /// Every registered data source's tags, in one read.
     async fn tagged_sources(&self) -> Result<Vec<TaggedSource>>;
+    /// One registered data source's tags, in one read.
+    async fn tagged_source(&self, id: DataSourceId) -> Result<Option<TaggedSource>>;
     async fn data_source(&self, id: DataSourceId) -> Result<Option<DataSource>>;
     /// Puts tags on a data source; those it carries already change
     /// nothing. Appends what `records` makes of the others and returns

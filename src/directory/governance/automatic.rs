@@ -24,20 +24,42 @@ use crate::policy::Policy;
 use crate::store::GroupRecords;
 use crate::store::StoreError;
 use crate::store::accounts::{Account, LinkedSubscription, PolicySubscription, Subscription};
-use crate::store::governance::{JOB_MOVED, Progress};
+use crate::store::governance::{JOB_MOVED, MarkedAccount, Progress};
 use uuid::Uuid;
 
 /// The most accounts one request's re-evaluation writes in one
 /// transaction (a group write may touch many members).
 const BATCH: usize = 500;
 
-/// The policies as recently read, when one of them subscribes
-/// automatically (none otherwise): every SCIM write asks. Beside them,
-/// the registered data sources by tag set.
+/// Every policy as recently read, parsed, and whether an active one
+/// subscribes automatically (every SCIM write asks; an evaluation weighs
+/// them all). Beside them, the registered data sources by tag set.
 #[derive(Clone)]
 pub struct AutomaticCache {
-    policies: Kept<Vec<Policy>>,
+    policies: Kept<PolicySet>,
     sources: Kept<SourceIndex>,
+}
+
+/// Every policy, parsed, in key order.
+pub(super) struct PolicySet {
+    pub all: Arc<Vec<Policy>>,
+    /// Whether an active one subscribes automatically.
+    automatic: bool,
+}
+
+impl PolicySet {
+    /// `all`, as the same value as `before` when they are the same
+    /// policies (so that what was worked out for them is kept).
+    fn new(all: Vec<Policy>, before: Option<Arc<PolicySet>>) -> PolicySet {
+        let automatic = all
+            .iter()
+            .any(|p| !p.staged && p.actions.automatic_subscription);
+        let all = match before {
+            Some(b) if *b.all == all => b.all.clone(),
+            _ => Arc::new(all),
+        };
+        PolicySet { all, automatic }
+    }
 }
 
 impl AutomaticCache {
@@ -112,27 +134,35 @@ fn source_of(key: &str) -> String {
 }
 
 impl Directory {
+    /// Every policy, parsed, as read in the last `token_cache_ms` (or
+    /// since a policy changed here).
+    pub(super) async fn policy_set(&self) -> Result<Arc<PolicySet>> {
+        self.automatic_cache
+            .policies
+            .get_or_read(|before| async move {
+                Ok(PolicySet::new(self.stored_policies().await?, before))
+            })
+            .await
+    }
+
     /// Every policy, when an active one subscribes automatically; none
     /// otherwise (then nothing is re-evaluated).
     pub(super) async fn automatic_policies(&self) -> Result<Arc<Vec<Policy>>> {
-        if let Some(p) = self.automatic_cache.policies.get() {
-            return Ok(p);
-        }
-        let all = self.stored_policies().await?;
-        let automatic = all
-            .iter()
-            .any(|p| !p.staged && p.actions.automatic_subscription);
-        let p = Arc::new(if automatic { all } else { Vec::new() });
-        self.automatic_cache.policies.put(p.clone());
-        Ok(p)
+        let set = self.policy_set().await?;
+        Ok(if set.automatic {
+            set.all.clone()
+        } else {
+            Arc::default()
+        })
     }
 
-    /// The registered data sources by tag set, as recently read.
+    /// The registered data sources by tag set, as read in the last
+    /// `token_cache_ms` (or since one changed here).
     pub(super) async fn source_index(&self) -> Result<Arc<SourceIndex>> {
-        match self.automatic_cache.sources.get() {
-            Some(index) => Ok(index),
-            None => self.read_source_index().await,
-        }
+        self.automatic_cache
+            .sources
+            .get_or_read(|before| self.index_again(before))
+            .await
     }
 
     /// The accounts among `ids` and those in the groups among `ids`
@@ -171,9 +201,17 @@ impl Directory {
 
     /// The registered data sources by tag set, read now.
     pub(super) async fn read_source_index(&self) -> Result<Arc<SourceIndex>> {
-        let index = Arc::new(SourceIndex::new(self.store.tagged_sources().await?));
-        self.automatic_cache.sources.put(index.clone());
-        Ok(index)
+        self.automatic_cache
+            .sources
+            .read_now(|before| self.index_again(before))
+            .await
+    }
+
+    /// The registered data sources by tag set, read now, with what was
+    /// worked out for the same sets `before`.
+    async fn index_again(&self, before: Option<Arc<SourceIndex>>) -> Result<SourceIndex> {
+        let sources = self.store.tagged_sources().await?;
+        Ok(SourceIndex::again(sources, before.as_deref()))
     }
 
     /// Re-evaluates the accounts of `ids` (an id that is no account's is
@@ -189,7 +227,7 @@ impl Directory {
         let index = self.source_index().await?;
         for batch in ids.chunks(BATCH) {
             let accounts = self.store.accounts_by_id(batch).await?;
-            self.reconcile(audit, &accounts, policies.clone(), index.clone(), None)
+            self.reconcile(audit, accounts, policies.clone(), index.clone(), None)
                 .await?;
         }
         Ok(())
@@ -230,17 +268,54 @@ impl Directory {
     /// [`Directory::resubscribe`] for `accounts` at once, against the
     /// policies and data sources given (with no automatic policy it
     /// removes every policy subscription); every change in one
-    /// transaction, with a job's `progress` when a job runs it.
+    /// transaction, with a job's `progress` when a job runs it. An account
+    /// re-evaluated by another meanwhile (its mark moved since it was
+    /// read) is read and re-evaluated again: a decision is written only
+    /// from inputs read after every re-evaluation written before it.
     pub(super) async fn reconcile(
         &self,
         audit: &Entry,
-        accounts: &[Account],
+        accounts: Vec<MarkedAccount>,
         policies: Arc<Vec<Policy>>,
         index: Arc<SourceIndex>,
         progress: Option<Progress>,
     ) -> Result<()> {
-        let ids: Vec<Uuid> = accounts.iter().map(|a| a.id).collect();
-        let (inputs, held) = tokio::try_join!(self.policy_accounts(accounts), async {
+        let (mut accounts, mut progress) = (accounts, progress);
+        for _ in 0..=RETRIES {
+            let moved = self
+                .reconcile_once(
+                    audit,
+                    &accounts,
+                    policies.clone(),
+                    index.clone(),
+                    progress.take(),
+                )
+                .await?;
+            if moved.is_empty() {
+                return Ok(());
+            }
+            accounts = self.store.accounts_by_id(&moved).await?;
+        }
+        tracing::warn!(
+            accounts = accounts.len(),
+            "re-evaluated by others {RETRIES} times in a row meanwhile: left to them"
+        );
+        Ok(())
+    }
+
+    /// One try of [`Directory::reconcile`]: the accounts whose mark moved
+    /// meanwhile, for which nothing was written.
+    async fn reconcile_once(
+        &self,
+        audit: &Entry,
+        accounts: &[MarkedAccount],
+        policies: Arc<Vec<Policy>>,
+        index: Arc<SourceIndex>,
+        progress: Option<Progress>,
+    ) -> Result<Vec<Uuid>> {
+        let plain: Vec<&Account> = accounts.iter().map(|a| &a.account).collect();
+        let ids: Vec<Uuid> = plain.iter().map(|a| a.id).collect();
+        let (inputs, held) = tokio::try_join!(self.policy_accounts(&plain), async {
             Ok(self.store.policy_subscriptions(&ids).await?)
         })?;
         // A subscription to a data source registered after the index was
@@ -265,25 +340,48 @@ impl Directory {
             add: Vec::new(),
             remove: Vec::new(),
         };
+        let mut marks = Vec::new();
+        let mut unchanged = Vec::new();
         for (account, inputs) in accounts.iter().zip(&inputs) {
-            let held = held_by.remove(&account.id).unwrap_or_default();
+            let id = account.account.id;
+            let held = held_by.remove(&id).unwrap_or_default();
             let keys = decider.automatic(&policies, &index.sets, inputs);
-            changes.account(account.id, &keys, &held, || self.new_id());
+            let before = (changes.add.len(), changes.remove.len());
+            changes.account(id, &keys, &held, || self.new_id());
+            if before == (changes.add.len(), changes.remove.len()) {
+                unchanged.push((id, account.mark));
+            } else {
+                marks.push((id, account.mark));
+            }
+        }
+        // While a job runs, an account's own re-evaluation marks it even
+        // when nothing changes: a batch that read the account before the
+        // write that led here must not write what it decided then.
+        if progress.is_none() && !unchanged.is_empty() && self.store.job_running().await? {
+            marks.extend(unchanged);
         }
         let Changes {
             add, remove, now, ..
         } = changes;
-        if add.is_empty() && remove.is_empty() && progress.is_none() {
-            return Ok(());
+        if marks.is_empty() && progress.is_none() {
+            return Ok(Vec::new());
         }
-        match self.store.resubscribe(add, remove, progress, now).await {
+        match self
+            .store
+            .resubscribe(add, remove, marks, progress, now)
+            .await
+        {
             // Another node did this batch of the job first: nothing of it
             // was written; the job goes on from where that node left it.
-            Err(StoreError::Conflict(JOB_MOVED)) => Ok(()),
+            Err(StoreError::Conflict(JOB_MOVED)) => Ok(Vec::new()),
             done => Ok(done?),
         }
     }
 }
+
+/// How many times an account re-evaluated by others meanwhile is read
+/// and re-evaluated again.
+const RETRIES: usize = 8;
 
 /// What re-evaluating a batch of accounts changes.
 struct Changes<'a> {
@@ -291,7 +389,7 @@ struct Changes<'a> {
     index: &'a SourceIndex,
     now: time::OffsetDateTime,
     add: Vec<PolicySubscription>,
-    remove: Vec<(Uuid, Entry)>,
+    remove: Vec<(Uuid, Uuid, Entry)>,
 }
 
 impl Changes<'_> {
@@ -328,7 +426,7 @@ impl Changes<'_> {
                     user,
                     &h.source,
                 );
-                self.remove.push((h.subscription.id, record));
+                self.remove.push((h.subscription.id, user, record));
             }
         }
         for (i, keys) in keys.iter().enumerate() {

@@ -19,7 +19,6 @@ use crate::directory::{Directory, Error, Result, truncate};
 use crate::policy::{self, AccountState};
 use crate::store::GroupRef;
 use crate::store::accounts::Account;
-use crate::store::governance::DataSource;
 
 /// What the evaluate endpoint answers: the decision with each active
 /// policy's part, the account as the policies saw it, and the data source.
@@ -60,14 +59,6 @@ fn state(a: &Account) -> AccountState {
     }
 }
 
-/// A registered data source as policies see it: its tags and its columns'.
-fn tags_of(s: &DataSource) -> policy::DataSource {
-    policy::DataSource {
-        tags: s.tags.iter().cloned().collect(),
-        column_tags: s.columns.iter().flat_map(|c| c.tags.clone()).collect(),
-    }
-}
-
 fn user_id(body: &Map<String, Value>) -> Result<UserId> {
     member(body, "userId")
         .ok_or_else(|| Error::invalid_value("userId is required"))?
@@ -91,10 +82,10 @@ impl Directory {
         let (source, inputs, policies) = tokio::try_join!(
             self.evaluated_source(source),
             async { self.policy_account(&self.account(user).await?).await },
-            self.stored_policies(),
+            self.policy_set(),
         )?;
         Ok(EvaluationView {
-            evaluation: policy::evaluate(&policies, &inputs, &source.tags),
+            evaluation: policy::evaluate(&policies.all, &inputs, &source.tags),
             inputs,
             data_source: source,
         })
@@ -114,12 +105,15 @@ impl Directory {
                     })?;
                 let s = self
                     .store
-                    .data_source(id)
+                    .tagged_source(id)
                     .await?
                     .ok_or_else(|| Error::not_found(format!("no data source with id {id}")))?;
                 Ok(EvaluatedSource {
                     id: Some(s.id),
-                    tags: tags_of(&s),
+                    tags: policy::DataSource {
+                        tags: s.tags.into_iter().collect(),
+                        column_tags: s.column_tags.into_iter().collect(),
+                    },
                     name: Some(s.name),
                 })
             }
@@ -164,9 +158,9 @@ impl Directory {
     /// attributes with where each value comes from, its permissions. Each
     /// is read once: the groups, then what derives from them.
     pub async fn policy_account(&self, account: &Account) -> Result<policy::Account> {
-        let groups = self.groups_by_iam(account).await?;
+        let (groups, grants) = self.groups_and_grants(account).await?;
         let (permissions, attributes) = tokio::try_join!(
-            self.permissions_through(account, &groups),
+            self.permissions_of(grants, &groups),
             self.attribute_sources(account, &groups),
         )?;
         let mut out = as_policies_see(account, groups, &attributes);
@@ -180,7 +174,7 @@ impl Directory {
     /// in one read, whatever their number.
     pub(super) async fn policy_accounts(
         &self,
-        accounts: &[Account],
+        accounts: &[&Account],
     ) -> Result<Vec<policy::Account>> {
         let mut by_iam: BTreeMap<IamId, Vec<Uuid>> = BTreeMap::new();
         for a in accounts {

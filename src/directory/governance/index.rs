@@ -62,13 +62,22 @@ impl SourceIndex {
         index
     }
 
+    /// [`SourceIndex::new`], keeping the decider of `before` when the tag
+    /// sets are the same (the usual case: a data source registered or
+    /// retagged with tags other data sources carry too).
+    pub fn again(sources: Vec<TaggedSource>, before: Option<&SourceIndex>) -> SourceIndex {
+        let index = SourceIndex::new(sources);
+        if let Some(before) = before.filter(|b| b.sets == index.sets) {
+            let made = lock(&before.decider).clone();
+            *lock(&index.decider) = made;
+        }
+        index
+    }
+
     /// Which policies apply to each set, worked out once for `policies`
     /// (the same value as last time: the same decider).
     pub fn decider(&self, policies: &Arc<Vec<Policy>>) -> Arc<Decider> {
-        let mut last = match self.decider.lock() {
-            Ok(last) => last,
-            Err(poisoned) => poisoned.into_inner(),
-        };
+        let mut last = lock(&self.decider);
         match last.as_ref() {
             Some((p, d)) if Arc::ptr_eq(p, policies) => d.clone(),
             _ => {
@@ -86,20 +95,40 @@ impl SourceIndex {
     }
 }
 
-/// A value read in the last `ttl` (none once forgotten).
-pub(super) struct Kept<T> {
-    ttl: Duration,
-    entry: Arc<Mutex<Option<Read<T>>>>,
+/// A lock's value, whatever a panic left it as (no update here is half
+/// done).
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(guard) => guard,
+        Err(poisoned) => poisoned.into_inner(),
+    }
 }
 
-/// A value and when it was read.
-type Read<T> = (Instant, Arc<T>);
+/// A value read in the last `ttl` (none once forgotten), read again by
+/// one caller at a time: when it is out of date, one caller reads it while
+/// the others keep using the value before (or, when there is none — at
+/// first, or forgotten after a change here — wait for that read), so that
+/// many writes arriving together do not all read it at once.
+pub(super) struct Kept<T> {
+    ttl: Duration,
+    entry: Arc<Mutex<Entry<T>>>,
+    /// Held by the caller reading the value again.
+    reading: Arc<tokio::sync::Mutex<()>>,
+}
+
+/// The value, when it was read, and how many times it was forgotten: a
+/// read that started before a change here must not put back what it read.
+struct Entry<T> {
+    value: Option<(Instant, Arc<T>)>,
+    forgotten: u64,
+}
 
 impl<T> Clone for Kept<T> {
     fn clone(&self) -> Self {
         Kept {
             ttl: self.ttl,
             entry: self.entry.clone(),
+            reading: self.reading.clone(),
         }
     }
 }
@@ -108,27 +137,89 @@ impl<T> Kept<T> {
     pub fn new(ttl: Duration) -> Self {
         Kept {
             ttl,
-            entry: Arc::default(),
+            entry: Arc::new(Mutex::new(Entry {
+                value: None,
+                forgotten: 0,
+            })),
+            reading: Arc::default(),
         }
     }
 
-    /// The value if it was read in the last `ttl`.
-    pub fn get(&self) -> Option<Arc<T>> {
-        let entry = self.entry.lock().ok()?;
-        let (at, value) = entry.as_ref()?;
-        (at.elapsed() < self.ttl).then(|| value.clone())
+    fn lock(&self) -> std::sync::MutexGuard<'_, Entry<T>> {
+        lock(&self.entry)
     }
 
-    pub fn put(&self, value: Arc<T>) {
-        if let Ok(mut entry) = self.entry.lock() {
-            *entry = Some((Instant::now(), value));
+    /// The value and whether it was read in the last `ttl`; and how many
+    /// times it was forgotten so far.
+    fn peek(&self) -> (Option<(Arc<T>, bool)>, u64) {
+        let e = self.lock();
+        let value = e
+            .value
+            .as_ref()
+            .map(|(at, v)| (v.clone(), at.elapsed() < self.ttl));
+        (value, e.forgotten)
+    }
+
+    /// The value if it was read in the last `ttl`; else `read` reads it
+    /// (one caller at a time; the others take the value before, when
+    /// there is one, or wait for that read). `read` is given the value
+    /// before, if any, to keep what did not change.
+    pub async fn get_or_read<E, F>(
+        &self,
+        read: impl FnOnce(Option<Arc<T>>) -> F,
+    ) -> Result<Arc<T>, E>
+    where
+        F: std::future::Future<Output = Result<T, E>>,
+    {
+        let stale = match self.peek().0 {
+            Some((v, true)) => return Ok(v),
+            Some((v, false)) => Some(v),
+            None => None,
+        };
+        let _reading = match (self.reading.try_lock(), stale) {
+            (Ok(guard), _) => guard,
+            // Another caller is reading it: the value before will do.
+            (Err(_), Some(v)) => return Ok(v),
+            (Err(_), None) => self.reading.lock().await,
+        };
+        // What the caller before read, if it finished meanwhile.
+        let (before, forgotten) = match self.peek() {
+            (Some((v, true)), _) => return Ok(v),
+            (v, forgotten) => (v.map(|(v, _)| v), forgotten),
+        };
+        self.read_with(read(before), forgotten).await
+    }
+
+    /// The value read now by `read` (given the value before, if any), and
+    /// kept.
+    pub async fn read_now<E, F>(&self, read: impl FnOnce(Option<Arc<T>>) -> F) -> Result<Arc<T>, E>
+    where
+        F: std::future::Future<Output = Result<T, E>>,
+    {
+        let (before, forgotten) = self.peek();
+        self.read_with(read(before.map(|(v, _)| v)), forgotten)
+            .await
+    }
+
+    /// What `read` reads, kept unless it was forgotten since it began
+    /// (after `forgotten` forgettings): a change here that the read may
+    /// have missed.
+    async fn read_with<E, F>(&self, read: F, forgotten: u64) -> Result<Arc<T>, E>
+    where
+        F: std::future::Future<Output = Result<T, E>>,
+    {
+        let value = Arc::new(read.await?);
+        let mut e = self.lock();
+        if e.forgotten == forgotten {
+            e.value = Some((Instant::now(), value.clone()));
         }
+        Ok(value)
     }
 
     /// Forgets what was read: it changed here.
     pub fn forget(&self) {
-        if let Ok(mut entry) = self.entry.lock() {
-            *entry = None;
-        }
+        let mut e = self.lock();
+        e.value = None;
+        e.forgotten += 1;
     }
 }

@@ -8,7 +8,7 @@
 //! configured with `jobs = false` runs none.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use uuid::Uuid;
@@ -18,6 +18,7 @@ use crate::audit::{Actor, Entry};
 use crate::directory::accounts::Ctx;
 use crate::directory::permissions::may;
 use crate::directory::{Directory, Error, Result, Timestamp};
+use crate::policy::Policy;
 use crate::store::governance::{Job, Progress, RESUBSCRIBE};
 
 /// How long the worker waits for news before it looks again (a job
@@ -67,10 +68,6 @@ impl Directory {
     /// Starts re-evaluating every account for a change `actor` made; the
     /// job's id.
     pub(super) async fn start_resubscribe_job(&self, actor: &Actor) -> Result<Uuid> {
-        let actor = match actor {
-            Actor::Admin(id) => Some(*id),
-            _ => None,
-        };
         let job = self
             .store
             .create_job(self.new_id(), RESUBSCRIBE, actor, self.now())
@@ -135,13 +132,16 @@ impl Directory {
 
     /// Runs the jobs, oldest first, a batch at a time, for as long as the
     /// process lives: what was left running before a restart first.
+    /// Between batches it yields to other work (see [`pause`]).
     pub async fn run_jobs(self) {
-        // The data sources as the running job reads them: once when it
-        // starts (or resumes here), after the change that started it.
-        let mut index: Option<(Uuid, Arc<SourceIndex>)> = None;
+        let mut running: Option<Running> = None;
         loop {
-            match self.job_batch(&mut index).await {
-                Ok(true) => tokio::task::yield_now().await,
+            let started = Instant::now();
+            match self.job_batch(&mut running).await {
+                Ok(true) => match pause(started.elapsed(), self.others_at_work()) {
+                    Some(d) => tokio::time::sleep(d).await,
+                    None => tokio::task::yield_now().await,
+                },
                 Ok(false) => {
                     let _ = tokio::time::timeout(IDLE, self.jobs_wake.notified()).await;
                 }
@@ -153,40 +153,85 @@ impl Directory {
         }
     }
 
+    /// Whether anything else uses the database now: a connection taken
+    /// (the job's batch has given back its own).
+    fn others_at_work(&self) -> bool {
+        self.store.pool_stats().iter().any(|p| p.idle < p.size)
+    }
+
     /// One batch of the oldest running job; whether there was one.
-    async fn job_batch(&self, index: &mut Option<(Uuid, Arc<SourceIndex>)>) -> Result<bool> {
+    async fn job_batch(&self, running: &mut Option<Running>) -> Result<bool> {
         let Some(job) = self.store.next_job().await? else {
             return Ok(false);
-        };
-        let sources = match index {
-            Some((id, sources)) if *id == job.id => sources.clone(),
-            _ => {
-                let sources = self.read_source_index().await?;
-                *index = Some((job.id, sources.clone()));
-                sources
-            }
         };
         let batch = self.limits.job_batch_size.max(1);
         let (policies, accounts) = tokio::try_join!(self.stored_policies(), async {
             Ok(self.store.accounts_after(job.cursor, batch).await?)
         })?;
-        let actor = job.actor.map_or(Actor::Cli, Actor::Admin);
-        let audit = Entry::new(actor, "");
+        let run = match running.take() {
+            Some(r) if r.job == job.id => r.again(policies),
+            _ => Running {
+                job: job.id,
+                sources: self.read_source_index().await?,
+                policies: Arc::new(policies),
+            },
+        };
+        let audit = Entry::new(job.actor.clone(), "");
         let progress = Progress {
             job: job.id,
             from: job.cursor,
-            cursor: accounts.last().map(|a| a.id),
+            cursor: accounts.last().map(|a| a.account.id),
             n: accounts.len() as i64,
             finished: (accounts.len() as u64) < batch,
         };
-        self.reconcile(
-            &audit,
-            &accounts,
-            Arc::new(policies),
-            sources,
-            Some(progress),
-        )
-        .await?;
-        Ok(true)
+        let done = self
+            .reconcile(
+                &audit,
+                accounts,
+                run.policies.clone(),
+                run.sources.clone(),
+                Some(progress),
+            )
+            .await;
+        *running = Some(run);
+        done.map(|()| true)
     }
+}
+
+/// What the running job weighs: the data sources as read when it started
+/// (or resumed here), after the change that started it; the policies as
+/// read for its last batch.
+struct Running {
+    job: Uuid,
+    sources: Arc<SourceIndex>,
+    policies: Arc<Vec<Policy>>,
+}
+
+impl Running {
+    /// The policies read for the next batch: the same value as before when
+    /// they did not change, so that what was worked out for them is kept.
+    fn again(self, policies: Vec<Policy>) -> Running {
+        if *self.policies == policies {
+            self
+        } else {
+            Running {
+                policies: Arc::new(policies),
+                ..self
+            }
+        }
+    }
+}
+
+/// The share of the time a job works while other work uses the database.
+const BUSY_SHARE: u32 = 4;
+
+/// The longest pause between two batches.
+const MOST_PAUSE: Duration = Duration::from_secs(2);
+
+/// How long the job pauses after a batch that took `took`: while others
+/// use the database (`busy`), three times as long, so that it takes a
+/// quarter of the time at most and SCIM writes keep the rest; otherwise
+/// not at all (None).
+fn pause(took: Duration, busy: bool) -> Option<Duration> {
+    busy.then(|| (took * (BUSY_SHARE - 1)).min(MOST_PAUSE))
 }

@@ -227,6 +227,10 @@ pub struct Decider {
     /// For each active policy, whether its outcome reads the data
     /// source's tags.
     tagged: Vec<bool>,
+    /// For each data source, whether a policy that subscribes
+    /// automatically applies to it: where none does, nobody is subscribed
+    /// automatically, and nothing needs judging.
+    automatic: Vec<bool>,
 }
 
 impl Decider {
@@ -234,7 +238,7 @@ impl Decider {
         let active: Vec<usize> = (0..policies.len())
             .filter(|&i| !policies[i].staged)
             .collect();
-        let applicable = sources
+        let applicable: Vec<Vec<usize>> = sources
             .iter()
             .map(|s| {
                 (0..active.len())
@@ -249,10 +253,18 @@ impl Decider {
                 Access::Anyone | Access::Approval(_) | Access::Manual => false,
             })
             .collect();
+        let automatic = applicable
+            .iter()
+            .map(|a: &Vec<usize>| {
+                a.iter()
+                    .any(|&a| policies[active[a]].actions.automatic_subscription)
+            })
+            .collect();
         Decider {
             active,
             applicable,
             tagged,
+            automatic,
         }
     }
 
@@ -273,7 +285,11 @@ impl Decider {
         sources
             .iter()
             .zip(&self.applicable)
-            .map(|(source, applicable)| {
+            .zip(&self.automatic)
+            .map(|((source, applicable), &automatic_here)| {
+                if !automatic_here {
+                    return Vec::new();
+                }
                 let facts = Facts { account, source };
                 let judged: Vec<Judged> = applicable
                     .iter()

@@ -190,6 +190,12 @@ async fn a_group_change_reaching_many_accounts_runs_as_a_job(app: &TestApp) {
     assert_eq!(done["kind"], "resubscribe");
     assert_eq!(done["done"], done["total"], "{done}");
     assert_eq!(count().await, many);
+    // Recorded in the name of the identity provider whose write started it.
+    let (_, page) = governor
+        .get(app, "/audit?action=subscription.added&limit=1")
+        .await;
+    let actor = page["hits"][0]["actor"].as_str().unwrap_or_default();
+    assert!(actor.starts_with("iam:"), "{page}");
 
     // Deleted: the same, taking the subscriptions away.
     let r = app.delete(&format!("/Groups/{engineers}")).await;

@@ -7,8 +7,10 @@
 use scim_bridge::audit::{Actor, Entry};
 use scim_bridge::directory::changes;
 use scim_bridge::ids::DataSourceId;
-use scim_bridge::store::accounts::{LinkedSubscription, Subscription};
-use scim_bridge::store::governance::{Column, DataSource, StoredPolicy, TAG_NOT_APPLICABLE, Tag};
+use scim_bridge::store::accounts::{LinkedSubscription, PolicySubscription, Subscription};
+use scim_bridge::store::governance::{
+    Column, DataSource, RESUBSCRIBE, StoredPolicy, TAG_NOT_APPLICABLE, Tag,
+};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -19,6 +21,8 @@ contract!(
     a_deleted_tag_stays_applied_and_cannot_be_applied,
     data_sources_link_subscriptions_by_name,
     policies_are_unique_by_key_and_records_see_the_old_one,
+    a_reevaluation_read_before_another_writes_nothing,
+    jobs_keep_who_started_them,
 );
 
 fn admin() -> Entry {
@@ -374,4 +378,113 @@ async fn policies_are_unique_by_key_and_records_see_the_old_one(db: &Db) {
         )
         .await,
     );
+}
+
+/// The account's mark, as a re-evaluation reads it with the account.
+async fn mark(db: &Db, user: Uuid) -> i64 {
+    let read = db.accounts_by_id(&[user]).await.unwrap();
+    assert_eq!(read.len(), 1);
+    read[0].mark
+}
+
+fn policy_subscription(user: Uuid, s: &DataSource) -> PolicySubscription {
+    PolicySubscription {
+        subscription: Subscription {
+            id: Uuid::new_v4(),
+            user_id: user,
+            data_source: s.name.clone(),
+            role: "subscriber".into(),
+            subscribed: at(4),
+            expires: None,
+        },
+        data_source_id: s.id,
+        source: "policy:p".into(),
+        audit: changes::policy_subscription(&admin(), "subscription.added", user, "policy:p"),
+    }
+}
+
+/// A job's batch reads an account, then the account's own write and
+/// re-evaluation happen, then the batch writes: the batch's decision, made
+/// on what it read before, is not written, and the account is returned to
+/// be read again. Here the interleaving is spelt out: the batch is the
+/// write with the older mark.
+async fn a_reevaluation_read_before_another_writes_nothing(db: &Db) {
+    create(db, "PII").await.unwrap();
+    let (u, v) = (db.user("u").await, db.user("v").await);
+    let s = source("sales", &[], &[]);
+    register(db, &s).await.unwrap();
+    let (batch_read, v_read) = (mark(db, u).await, mark(db, v).await);
+
+    // The account's own re-evaluation, read after its write, subscribes it.
+    let own = policy_subscription(u, &s);
+    let moved = db
+        .resubscribe(
+            vec![own.clone()],
+            Vec::new(),
+            vec![(u, batch_read)],
+            None,
+            at(4),
+        )
+        .await
+        .unwrap();
+    assert!(moved.is_empty());
+    assert_eq!(mark(db, u).await, batch_read + 1);
+
+    // The batch decided on what it read before: take it away, and
+    // subscribe `v` (read and decided alike, not re-evaluated meanwhile).
+    let before = head(db).await;
+    let record = changes::policy_subscription(&admin(), "subscription.removed", u, "policy:p");
+    let other = policy_subscription(v, &s);
+    let moved = db
+        .resubscribe(
+            vec![other],
+            vec![(own.subscription.id, u, record.clone())],
+            vec![(u, batch_read), (v, v_read)],
+            None,
+            at(5),
+        )
+        .await
+        .unwrap();
+    assert_eq!(moved, [u], "u was re-evaluated since the batch read it");
+    let held = db.policy_subscriptions(&[u, v]).await.unwrap();
+    let holders: Vec<Uuid> = held.iter().map(|h| h.subscription.user_id).collect();
+    assert_eq!(holders.len(), 2, "u keeps its subscription, v gets its own");
+    assert!(holders.contains(&u) && holders.contains(&v));
+    assert_eq!(head(db).await, before + 1, "only v's change is recorded");
+    assert_eq!(mark(db, u).await, batch_read + 1, "a refused mark stays");
+
+    // Read again, the batch's decision stands.
+    let again = mark(db, u).await;
+    let moved = db
+        .resubscribe(
+            Vec::new(),
+            vec![(own.subscription.id, u, record)],
+            vec![(u, again)],
+            None,
+            at(6),
+        )
+        .await
+        .unwrap();
+    assert!(moved.is_empty());
+    assert_eq!(db.policy_subscriptions(&[u]).await.unwrap().len(), 0);
+}
+
+/// A job keeps who started it, an identity provider too, to record its
+/// changes in their name.
+async fn jobs_keep_who_started_them(db: &Db) {
+    let iam = Actor::Iam(db.iam.uuid());
+    let admin_id = db.user("admin").await;
+    for (i, actor) in [iam, Actor::Admin(admin_id), Actor::Cli]
+        .into_iter()
+        .enumerate()
+    {
+        let made = db
+            .create_job(Uuid::new_v4(), RESUBSCRIBE, &actor, at(i as i64))
+            .await
+            .unwrap();
+        assert_eq!(made.actor, actor);
+        let read = db.job(made.id).await.unwrap().unwrap();
+        assert_eq!(read.actor, actor);
+    }
+    assert!(db.job_running().await.unwrap());
 }

@@ -152,6 +152,32 @@ pub(in crate::store::sql) async fn assemble<B: Backend>(
     Ok(out)
 }
 
+/// Data sources as policies see them, from rows of `id`, `name`, and a
+/// `tag` or a `column_tag` (or neither), in the order first seen.
+fn tagged(rows: &[impl Record]) -> Result<Vec<TaggedSource>> {
+    let mut out: Vec<TaggedSource> = Vec::new();
+    let mut at: HashMap<Uuid, usize> = HashMap::new();
+    for r in rows {
+        let id = r.uuid("id")?;
+        let i = match at.get(&id) {
+            Some(&i) => i,
+            None => {
+                at.insert(id, out.len());
+                out.push(TaggedSource {
+                    id: DataSourceId::new(id),
+                    name: r.text("name")?,
+                    tags: Vec::new(),
+                    column_tags: Vec::new(),
+                });
+                out.len() - 1
+            }
+        };
+        out[i].tags.extend(r.opt_text("tag")?);
+        out[i].column_tags.extend(r.opt_text("column_tag")?);
+    }
+    Ok(out)
+}
+
 #[async_trait]
 impl<B: Backend> DataSources for SqlStore<B> {
     async fn create_data_source(
@@ -214,27 +240,19 @@ impl<B: Backend> DataSources for SqlStore<B> {
                    UNION ALL
                    SELECT d.id, d.name, NULL, c.tag
                    FROM column_tags c JOIN data_sources d ON d.id = c.data_source_id";
-        let mut out: Vec<TaggedSource> = Vec::new();
-        let mut at: HashMap<Uuid, usize> = HashMap::new();
-        for r in self.read_all(query(sql)).await? {
-            let id = r.uuid("id")?;
-            let i = match at.get(&id) {
-                Some(&i) => i,
-                None => {
-                    at.insert(id, out.len());
-                    out.push(TaggedSource {
-                        id: DataSourceId::new(id),
-                        name: r.text("name")?,
-                        tags: Vec::new(),
-                        column_tags: Vec::new(),
-                    });
-                    out.len() - 1
-                }
-            };
-            out[i].tags.extend(r.opt_text("tag")?);
-            out[i].column_tags.extend(r.opt_text("column_tag")?);
-        }
-        Ok(out)
+        tagged(&self.read_all(query(sql)).await?)
+    }
+
+    async fn tagged_source(&self, id: DataSourceId) -> Result<Option<TaggedSource>> {
+        // As `tagged_sources`, for one: a statement, not three.
+        let sql = "SELECT d.id, d.name, t.tag, NULL AS column_tag
+                   FROM data_sources d LEFT JOIN data_source_tags t ON t.data_source_id = d.id
+                   WHERE d.id = $1
+                   UNION ALL
+                   SELECT d.id, d.name, NULL, c.tag
+                   FROM column_tags c JOIN data_sources d ON d.id = c.data_source_id
+                   WHERE d.id = $1";
+        Ok(tagged(&self.read_all(query(sql).bind(id)).await?)?.pop())
     }
 
     async fn data_source(&self, id: DataSourceId) -> Result<Option<DataSource>> {

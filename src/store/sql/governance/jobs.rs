@@ -10,22 +10,30 @@ use std::collections::HashSet;
 
 use super::super::accounts::{ACCOUNT_COLUMNS, SUBSCRIPTION_COLUMNS, account_row, linked_row};
 use super::super::{Backend, Bind, Record, SqlStore, Ty, audit, query};
-use crate::audit::Entry;
-use crate::store::accounts::{Account, LinkedSubscription, PolicySubscription};
-use crate::store::governance::{JOB_MOVED, Job, Jobs, Progress};
+use crate::audit::{Actor, Entry};
+use crate::store::accounts::{LinkedSubscription, PolicySubscription};
+use crate::store::governance::{JOB_MOVED, Job, Jobs, MarkedAccount, Progress};
 use crate::store::{Result, StoreError};
 
 /// The most subscriptions one statement inserts.
 const CHUNK: usize = 2_000;
 
-const JOB_COLUMNS: &str = "id, kind, state, actor_id, cursor, done, total, created, updated";
+const JOB_COLUMNS: &str = "id, kind, state, actor, actor_id, cursor, done, total, created, updated";
 
+/// A job's row. A job from before `actor` was kept names an
+/// administrator by `actor_id`, or else the command line.
 fn job_row(r: &impl Record) -> Result<Job> {
+    let actor = match r.opt_text("actor")? {
+        Some(a) => {
+            Actor::parse(&a).ok_or_else(|| StoreError::Corrupt(format!("a job's actor: {a}")))?
+        }
+        None => r.opt_uuid("actor_id")?.map_or(Actor::Cli, Actor::Admin),
+    };
     Ok(Job {
         id: r.uuid("id")?,
         kind: r.text("kind")?,
         state: r.text("state")?,
-        actor: r.opt_uuid("actor_id")?,
+        actor,
         cursor: r.opt_uuid("cursor")?,
         done: r.int("done")?,
         total: r.int("total")?,
@@ -40,20 +48,26 @@ impl<B: Backend> Jobs for SqlStore<B> {
         &self,
         id: Uuid,
         kind: &str,
-        actor: Option<Uuid>,
+        actor: &Actor,
         now: OffsetDateTime,
     ) -> Result<Job> {
         let sql = format!(
             "INSERT INTO jobs ({JOB_COLUMNS})
-             VALUES ($1, $2, 'running', $3, NULL, 0, (SELECT COUNT(*) FROM users), $4, $4)
+             VALUES ($1, $2, 'running', $3, $4, NULL, 0, (SELECT COUNT(*) FROM users), $5, $5)
              RETURNING {JOB_COLUMNS}"
         );
+        let admin = match actor {
+            Actor::Admin(id) => Some(*id),
+            _ => None,
+        };
         let mut tx = self.begin().await?;
-        let row = B::fetch_one(
-            &mut tx,
-            query(sql).bind(id).bind(kind).bind(actor).bind(now),
-        )
-        .await?;
+        let q = query(sql)
+            .bind(id)
+            .bind(kind)
+            .bind(actor.render())
+            .bind(admin)
+            .bind(now);
+        let row = B::fetch_one(&mut tx, q).await?;
         B::commit(tx).await?;
         job_row(&row)
     }
@@ -84,25 +98,32 @@ impl<B: Backend> Jobs for SqlStore<B> {
         row.as_ref().map(job_row).transpose()
     }
 
-    async fn accounts_after(&self, after: Option<Uuid>, limit: u64) -> Result<Vec<Account>> {
-        let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM users WHERE id > $1 ORDER BY id LIMIT $2");
+    async fn job_running(&self) -> Result<bool> {
+        let q = query("SELECT id FROM jobs WHERE state = 'running' LIMIT 1");
+        Ok(self.read_optional(q).await?.is_some())
+    }
+
+    async fn accounts_after(&self, after: Option<Uuid>, limit: u64) -> Result<Vec<MarkedAccount>> {
+        let sql = format!(
+            "SELECT {ACCOUNT_COLUMNS}, policy_mark FROM users WHERE id > $1 ORDER BY id LIMIT $2"
+        );
         let q = query(sql)
             .bind(after.unwrap_or(Uuid::nil()))
             .bind(limit.min(i64::MAX as u64) as i64);
         let rows = self.read_all(q).await?;
-        rows.iter().map(account_row).collect()
+        rows.iter().map(marked_row).collect()
     }
 
-    async fn accounts_by_id(&self, ids: &[Uuid]) -> Result<Vec<Account>> {
+    async fn accounts_by_id(&self, ids: &[Uuid]) -> Result<Vec<MarkedAccount>> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
         let sql = format!(
-            "SELECT {ACCOUNT_COLUMNS} FROM users WHERE id IN ({}) ORDER BY id",
+            "SELECT {ACCOUNT_COLUMNS}, policy_mark FROM users WHERE id IN ({}) ORDER BY id",
             B::DIALECT.each(1, Ty::Uuid)
         );
         let rows = self.read_all(query(sql).bind(ids.to_vec())).await?;
-        rows.iter().map(account_row).collect()
+        rows.iter().map(marked_row).collect()
     }
 
     async fn policy_subscriptions(&self, users: &[Uuid]) -> Result<Vec<LinkedSubscription>> {
@@ -122,12 +143,28 @@ impl<B: Backend> Jobs for SqlStore<B> {
     async fn resubscribe(
         &self,
         add: Vec<PolicySubscription>,
-        remove: Vec<(Uuid, Entry)>,
+        remove: Vec<(Uuid, Uuid, Entry)>,
+        marks: Vec<(Uuid, i64)>,
         progress: Option<Progress>,
         now: OffsetDateTime,
-    ) -> Result<()> {
+    ) -> Result<Vec<Uuid>> {
         self.write(move |tx| {
             Box::pin(async move {
+                let moved = mark::<B>(tx, marks).await?;
+                let (add, remove) = if moved.is_empty() {
+                    (add, remove)
+                } else {
+                    let users: HashSet<Uuid> = moved.iter().copied().collect();
+                    let add = add
+                        .into_iter()
+                        .filter(|p| !users.contains(&p.subscription.user_id))
+                        .collect();
+                    let remove = remove
+                        .into_iter()
+                        .filter(|(_, user, _)| !users.contains(user))
+                        .collect();
+                    (add, remove)
+                };
                 // Removals first: one replaced by another policy's frees
                 // its data source.
                 let mut records = unsubscribe::<B>(tx, remove).await?;
@@ -136,23 +173,56 @@ impl<B: Backend> Jobs for SqlStore<B> {
                 if let Some(p) = progress {
                     advance::<B>(tx, p, now).await?;
                 }
-                Ok(())
+                Ok(moved)
             })
         })
         .await
     }
 }
 
+fn marked_row(r: &impl Record) -> Result<MarkedAccount> {
+    Ok(MarkedAccount {
+        account: account_row(r)?,
+        mark: r.int("policy_mark")?,
+    })
+}
+
+/// Moves the re-evaluation mark of each account of `marks` still at the
+/// mark given; the others (re-evaluated meanwhile), in no order.
+async fn mark<B: Backend>(tx: &mut B::Conn, marks: Vec<(Uuid, i64)>) -> Result<Vec<Uuid>> {
+    if marks.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = B::DIALECT.rows(1, &[("user_id", Ty::Uuid), ("mark", Ty::Int)]);
+    let sql = format!(
+        "UPDATE users SET policy_mark = policy_mark + 1 FROM {rows}
+         WHERE users.id = t.user_id AND users.policy_mark = t.mark
+         RETURNING id"
+    );
+    let (ids, values): (Vec<Uuid>, Vec<i64>) = marks.iter().copied().unzip();
+    let q = query(sql).bind(Bind::Columns(vec![ids.into(), values.into()]));
+    let moved: HashSet<Uuid> = B::fetch_all(tx, q)
+        .await?
+        .iter()
+        .map(|r| r.uuid("id"))
+        .collect::<Result<_>>()?;
+    Ok(marks
+        .into_iter()
+        .map(|(id, _)| id)
+        .filter(|id| !moved.contains(id))
+        .collect())
+}
+
 /// Deletes the subscriptions of `remove` that are still there and a
 /// policy's; the records of those deleted.
 async fn unsubscribe<B: Backend>(
     tx: &mut B::Conn,
-    remove: Vec<(Uuid, Entry)>,
+    remove: Vec<(Uuid, Uuid, Entry)>,
 ) -> Result<Vec<Entry>> {
     if remove.is_empty() {
         return Ok(Vec::new());
     }
-    let ids: Vec<Uuid> = remove.iter().map(|(id, _)| *id).collect();
+    let ids: Vec<Uuid> = remove.iter().map(|(id, _, _)| *id).collect();
     let sql = format!(
         "DELETE FROM subscriptions WHERE id IN ({}) AND source <> 'manual' RETURNING id",
         B::DIALECT.each(1, Ty::Uuid)
@@ -164,8 +234,8 @@ async fn unsubscribe<B: Backend>(
         .collect::<Result<_>>()?;
     Ok(remove
         .into_iter()
-        .filter(|(id, _)| gone.contains(id))
-        .map(|(_, e)| e)
+        .filter(|(id, _, _)| gone.contains(id))
+        .map(|(_, _, e)| e)
         .collect())
 }
 
