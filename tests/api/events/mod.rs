@@ -6,6 +6,7 @@
 mod crash;
 mod delivery;
 mod receiver;
+mod sets;
 mod streams;
 mod throughput;
 
