@@ -48,13 +48,11 @@ pub struct PollAnswer {
 /// Authenticated by the stream's poll token, not an administrator's.
 #[utoipa::path(
     post, path = "/event-streams/{id}/poll",
-    description = "Bearer: the stream's poll token (shown once, when the stream was created).",
+    description = "Bearer: the stream's poll token (shown once, when the stream was created); \
+                   401 for any other.",
     params(("id" = String, Path)),
     request_body = PollRequest,
-    responses(
-        (status = 200, description = "SETs", body = PollAnswer),
-        (status = 401, description = "Not this stream's poll token")
-    )
+    responses((status = 200, description = "SETs", body = PollAnswer))
 )]
 pub async fn poll(
     State(s): State<AppState>,
