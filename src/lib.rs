@@ -50,6 +50,7 @@ pub async fn open_directory(config: &Config) -> Result<Directory, store::StoreEr
             event_allow_http: config.event_allow_http.clone(),
             event_allow_private: config.event_allow_private.clone(),
             event_retry_hours: config.event_retry_hours,
+            event_issuer: event_issuer(config),
             job_batch_size: config.job_batch_size,
         },
     )
@@ -65,6 +66,22 @@ pub async fn open_directory(config: &Config) -> Result<Directory, store::StoreEr
         Some(key) => dir.with_signing_key(key),
         None => dir,
     })
+}
+
+/// The `iss` of this server's Security Event Tokens: `public_url` (without
+/// a trailing `/`), else the URL of the address it listens on.
+pub fn event_issuer(config: &Config) -> String {
+    match &config.public_url {
+        Some(url) => url.trim_end_matches('/').to_owned(),
+        None => {
+            let scheme = if config.tls_cert.is_some() {
+                "https"
+            } else {
+                "http"
+            };
+            format!("{scheme}://{}", config.bind)
+        }
+    }
 }
 
 /// The HTTP application state for a configuration.
@@ -85,9 +102,11 @@ pub async fn build_state(config: Config) -> Result<http::AppState, String> {
         tokio::spawn(dir.clone().run_jobs());
     }
     // Event streams deliver from every node (a delivery is claimed first),
-    // counted in this server's metrics.
+    // counted in this server's metrics. The first start makes the key
+    // Security Event Tokens are signed with.
     let telemetry = http::telemetry::Telemetry::new();
     let dir = dir.with_event_meter(telemetry.clone());
+    dir.ensure_set_key().await.map_err(|e| e.to_string())?;
     tokio::spawn(dir.clone().run_events());
     Ok(http::AppState {
         dir,

@@ -66,6 +66,22 @@ pub struct Entry {
     /// `attributes` (which `attributes()` replaces) and stored after them
     /// as `flag:<name>`, so the record's columns and hash stay as they were.
     pub flags: Vec<&'static str>,
+    /// The change's transaction (one per request; a Bulk operation's is
+    /// its request's with `:<index>`), for the Security Event Tokens of
+    /// its events (`txn`). Not in the record's hash.
+    pub txn: Option<String>,
+    /// The SCIM method that made an update (`PUT` or `PATCH`, then
+    /// ` activate` or ` deactivate` when it set `active`), for its event's
+    /// URIs. Not in the record's hash.
+    pub via: Option<&'static str>,
+}
+
+/// A new transaction id: 32 hex digits, random (the thread's CSPRNG).
+pub fn new_txn() -> String {
+    uuid::Builder::from_random_bytes(rand::random())
+        .into_uuid()
+        .simple()
+        .to_string()
 }
 
 /// How a flag is spelled among a stored record's attributes.
@@ -82,7 +98,19 @@ impl Entry {
             request_id: None,
             attributes: Vec::new(),
             flags: Vec::new(),
+            txn: None,
+            via: None,
         }
+    }
+
+    pub fn txn(mut self, txn: Option<String>) -> Self {
+        self.txn = txn;
+        self
+    }
+
+    pub fn via(mut self, method: &'static str) -> Self {
+        self.via = Some(method);
+        self
     }
 
     pub fn flags(mut self, flags: impl IntoIterator<Item = &'static str>) -> Self {

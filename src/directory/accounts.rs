@@ -33,6 +33,8 @@ pub use super::iam_settings::{DeleteMode, IamSettings, SettingsCache};
 pub struct Ctx {
     pub actor: Actor,
     pub request_id: Option<String>,
+    /// The request's transaction id (see `Scope::txn`).
+    pub txn: Option<String>,
     /// The permissions an administrator holds (None for anyone else): what
     /// it may hand out (see `permissions::Ctx::may_grant`).
     pub held: Option<std::sync::Arc<BTreeSet<String>>>,
@@ -44,12 +46,15 @@ impl Ctx {
         Ctx {
             actor: Actor::Cli,
             request_id: None,
+            txn: Some(crate::audit::new_txn()),
             held: None,
         }
     }
 
     pub fn entry(&self, action: &'static str) -> Entry {
-        Entry::new(self.actor.clone(), action).request(self.request_id.clone())
+        Entry::new(self.actor.clone(), action)
+            .request(self.request_id.clone())
+            .txn(self.txn.clone())
     }
 }
 

@@ -184,7 +184,7 @@ impl Directory {
             let target = target.unwrap_or_default();
             let location = run.location(op.endpoint, &target);
             let r = self
-                .single(scope, op, &target, &data)
+                .single(&scope.operation(op.index), op, &target, &data)
                 .await
                 .map_err(client_error);
             match r {
@@ -243,10 +243,11 @@ impl Directory {
                 Vec::new()
             }
         };
-        let audit = run.scope.audit();
+        // Each operation's records carry its own transaction (`:<index>`).
         let records: Vec<Vec<Entry>> = pending
             .iter()
-            .map(|p| match &p.write {
+            .map(|p| (p, run.scope.operation(p.op.index).audit()))
+            .map(|(p, audit)| match &p.write {
                 PendingWrite::User(u) => vec![changes::user_created(&audit, p.id, u)],
                 PendingWrite::Group(g, m) => changes::group_created(&audit, p.id, g, m),
             })

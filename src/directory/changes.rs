@@ -34,7 +34,19 @@ pub fn user_updated(audit: &Entry, id: Uuid, old: &Value, u: &UserWrite) -> Entr
     if u.password_hash.is_some() {
         names.push("password".into());
     }
-    user_record(audit, id, "user.updated", names, u)
+    let sets_active = names.iter().any(|n| n == "active");
+    let mut e = user_record(audit, id, "user.updated", names, u);
+    // The event says which way `active` went (RFC 9967 prov:activate,
+    // prov:deactivate); the record's attributes name it only.
+    if sets_active {
+        e.via = Some(match (e.via == Some("PUT"), u.active) {
+            (true, true) => "PUT activate",
+            (true, false) => "PUT deactivate",
+            (false, true) => "PATCH activate",
+            (false, false) => "PATCH deactivate",
+        });
+    }
+    e
 }
 
 fn user_record(

@@ -102,7 +102,8 @@ impl Directory {
                 touched.note([uuid.uuid()]);
             }
             let docs = Some((&current.doc, &write.doc));
-            let change = changes::GroupChange::new(&scope.audit(), uuid.uuid(), docs);
+            let audit = scope.audit().via("PUT");
+            let change = changes::GroupChange::new(&audit, uuid.uuid(), docs);
             let expect = Some(current.version);
             Ok(self
                 .store

@@ -22,6 +22,7 @@ impl Directory {
             iam: BUILT_IN_IAM_ID,
             base_url: String::new(),
             request_id: ctx.request_id.clone(),
+            txn: ctx.txn.clone(),
             acting: Some(ctx.actor.clone()),
         }
     }

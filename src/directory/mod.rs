@@ -70,6 +70,9 @@ pub struct Limits {
     pub event_allow_private: Vec<String>,
     /// How long a delivery is retried before it is marked failed.
     pub event_retry_hours: u64,
+    /// The `iss` of the Security Event Tokens this server signs: its
+    /// `public_url`, else the address it listens on.
+    pub event_issuer: String,
     /// The accounts one batch of a job re-evaluates, in one transaction
     /// (`job_batch_size`).
     pub job_batch_size: u64,
@@ -114,6 +117,9 @@ pub struct Scope {
     pub base_url: String,
     /// The request's id, for the audit record of what it changes.
     pub request_id: Option<String>,
+    /// The request's transaction id, for the audit records (and the
+    /// events' `txn`) of what it changes.
+    pub txn: Option<String>,
     /// Who acts when it is not the IAM's identity provider: an
     /// administrator (on `/Me`, or on internal groups) or the command line.
     pub acting: Option<crate::audit::Actor>,
@@ -128,7 +134,18 @@ impl Scope {
             .acting
             .clone()
             .unwrap_or(crate::audit::Actor::Iam(self.iam.uuid()));
-        crate::audit::Entry::new(actor, "").request(self.request_id.clone())
+        crate::audit::Entry::new(actor, "")
+            .request(self.request_id.clone())
+            .txn(self.txn.clone())
+    }
+
+    /// The scope of one operation of a Bulk request: its transaction is
+    /// the request's with `:<index>` (RFC 9967 §2.5.1.2).
+    pub fn operation(&self, index: usize) -> Scope {
+        Scope {
+            txn: self.txn.as_ref().map(|t| format!("{t}:{index}")),
+            ..self.clone()
+        }
     }
 
     /// Whether the IAM's identity provider itself is acting (its SCIM

@@ -119,7 +119,8 @@ impl Directory {
                 // Nothing changed: no write, no new version.
                 return Ok(Ok(stored));
             }
-            self.replace_read_user(scope, &stored, &mut write).await
+            self.replace_read_user(scope, &stored, &mut write, "PATCH")
+                .await
         })
         .await?;
         self.updated_user(scope, stored, proj).await
@@ -206,7 +207,8 @@ impl Directory {
                 if_version
             };
             let docs = doc_changed.then_some((&stored.doc, &write.doc));
-            let change = changes::GroupChange::new(&scope.audit(), uuid.uuid(), docs);
+            let audit = scope.audit().via("PATCH");
+            let change = changes::GroupChange::new(&audit, uuid.uuid(), docs);
             Ok(self
                 .store
                 .patch_group(

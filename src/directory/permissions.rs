@@ -137,6 +137,7 @@ mod tests {
         Ctx {
             actor,
             request_id: None,
+            txn: None,
             held: held.map(|h| Arc::new(h.iter().map(|p| p.to_string()).collect::<BTreeSet<_>>())),
         }
     }

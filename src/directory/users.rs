@@ -99,7 +99,7 @@ impl Directory {
                 }
                 // Each attempt's own copy: what it writes depends on the
                 // document it read (see `replace_read_user`).
-                self.replace_read_user(scope, &current, &mut write.clone())
+                self.replace_read_user(scope, &current, &mut write.clone(), "PUT")
                     .await
             }
         })
@@ -111,18 +111,19 @@ impl Directory {
     /// the account as it is now (a retry after a lost race judges again),
     /// recorded as the change from what was read, and made only if the
     /// user is still at the version read. The store's answer is left to
-    /// `retry_on_lost_race`.
+    /// `retry_on_lost_race`. `via`: `PUT` or `PATCH`, for its event.
     pub(super) async fn replace_read_user(
         &self,
         scope: &Scope,
         read: &Stored,
         write: &mut UserWrite,
+        via: &'static str,
     ) -> Result<std::result::Result<Stored, StoreError>> {
         let id = UserId::new(read.id);
         self.check_user_write(scope, id, Some((&write.doc, write.active)))
             .await?;
         let records = [changes::user_updated(
-            &scope.audit(),
+            &scope.audit().via(via),
             read.id,
             &read.doc,
             write,
@@ -169,6 +170,7 @@ impl Directory {
         let ctx = super::accounts::Ctx {
             actor: scope.audit().actor,
             request_id: scope.request_id.clone(),
+            txn: scope.txn.clone(),
             held: None,
         };
         let now = self.now();

@@ -10,6 +10,7 @@
 //! hold opaque ids and attribute names only.
 
 pub mod guard;
+pub mod set;
 
 use std::time::Duration;
 
@@ -60,6 +61,12 @@ pub struct Change {
     pub attributes: Vec<String>,
     /// The IAM of the target as storage holds it now (None once deleted).
     pub target_iam: Option<Uuid>,
+    /// The change's transaction (`audit::Entry::txn`), when recorded.
+    pub txn: Option<String>,
+    /// `PUT` or `PATCH` for a SCIM update (`audit::Entry::via`).
+    pub via: Option<String>,
+    /// The target's externalId as storage holds it now.
+    pub external_id: Option<String>,
 }
 
 /// One event, as a stream receives it.
@@ -74,6 +81,11 @@ pub struct Event {
     pub resource_type: &'static str,
     pub resource_id: Uuid,
     pub changed: Vec<String>,
+    /// The change's transaction: the record's, else the event's own id.
+    pub txn: String,
+    /// `PUT` or `PATCH` for a SCIM update.
+    pub via: Option<String>,
+    pub external_id: Option<String>,
 }
 
 impl Event {
@@ -106,6 +118,9 @@ impl Event {
                 .filter(|a| !a.starts_with(crate::audit::FLAG_PREFIX))
                 .cloned()
                 .collect(),
+            txn: c.txn.clone().unwrap_or_else(|| c.id.simple().to_string()),
+            via: c.via.clone(),
+            external_id: c.external_id.clone(),
         })
     }
 
@@ -209,6 +224,9 @@ mod tests {
             target_id: Some(Uuid::from_u128(2)),
             attributes: vec!["nickName".into(), "flag:mixed_script".into()],
             target_iam: Some(Uuid::from_u128(8)),
+            txn: None,
+            via: None,
+            external_id: None,
         }
     }
 

@@ -30,6 +30,7 @@ pub fn spc_options(s: &AppState) -> SpcOptions {
         max_page_size_for_cursor: s.config.max_results,
         cursor_timeout_secs: s.config.cursor_timeout_secs,
         documentation_uri: None,
+        security_event_uris: &crate::events::set::EVENT_URIS,
     }
 }
 

@@ -261,6 +261,7 @@ pub fn scope(state: &AppState, headers: &HeaderMap, iam: Uuid) -> Scope {
             .get("x-request-id")
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned),
+        txn: Some(crate::audit::new_txn()),
         acting: None,
     }
 }

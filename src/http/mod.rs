@@ -12,6 +12,7 @@ pub mod extract;
 pub mod governance;
 pub mod guard;
 pub mod json;
+pub mod jwks;
 pub mod limits;
 pub mod me;
 pub mod observe;
@@ -210,6 +211,10 @@ fn admin_api() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(events::list_deliveries))
         .routes(routes!(events::retry_delivery))
+        .routes(routes!(events::set::verify))
+        .routes(routes!(events::poll::poll))
+        .routes(routes!(events::set::list_keys, events::set::rotate_key))
+        .routes(routes!(events::set::retire_key))
 }
 
 /// The canonical spelling of each SCIM endpoint segment: clients send
@@ -304,6 +309,7 @@ pub fn app(
         .route("/healthz", get(observe::healthz))
         .route("/readyz", get(observe::readyz))
         .route("/metrics", get(telemetry::prometheus))
+        .route("/.well-known/jwks.json", get(jwks::jwks))
         .nest("/scim/v2", scim_routes())
         .nest(openapi::BASE, admin_routes())
         .nest("/admin", console::routes(state.clone()))

@@ -68,6 +68,9 @@ pub const WORKFLOWS: &[&str] = &[
     "event_stream.updated",
     "event_stream.deleted",
     "event_stream.retried",
+    "event_stream.verified",
+    "event_stream.key_rotated",
+    "event_stream.key_retired",
 ];
 
 /// Namespaces only the server counts in (every audit record's action is

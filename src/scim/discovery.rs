@@ -28,6 +28,9 @@ pub struct SpcOptions {
     pub cursor_timeout_secs: u64,
     /// `documentationUri`, omitted when None.
     pub documentation_uri: Option<String>,
+    /// The SET event URIs the server issues (RFC 9967 §4
+    /// `securityEvents.eventUris`); `securityEvents` is omitted when none.
+    pub security_event_uris: &'static [&'static str],
 }
 
 /// Every schema of every resource type, each once, in resource type order.
@@ -130,6 +133,14 @@ pub fn service_provider_config(base: &str, cfg: &SpcOptions) -> Value {
     if let Some(uri) = &cfg.documentation_uri {
         doc["documentationUri"] = Value::String(uri.clone());
     }
+    if !cfg.security_event_uris.is_empty() {
+        // RFC 9967 §4: no asynchronous SCIM requests (`Prefer:
+        // respond-async`), and the events a stream may carry.
+        doc["securityEvents"] = json!({
+            "asyncRequest": "none",
+            "eventUris": cfg.security_event_uris,
+        });
+    }
     doc
 }
 
@@ -219,6 +230,7 @@ mod tests {
             max_page_size_for_cursor: 500,
             cursor_timeout_secs: 3600,
             documentation_uri: None,
+            security_event_uris: &["urn:ietf:params:scim:event:prov:delete"],
         }
     }
 
@@ -387,6 +399,10 @@ mod tests {
             })
         );
         assert_eq!(doc["authenticationSchemes"][0]["type"], "oauthbearertoken");
+        assert_eq!(
+            doc["securityEvents"],
+            json!({"asyncRequest": "none", "eventUris": ["urn:ietf:params:scim:event:prov:delete"]})
+        );
         assert_eq!(
             doc["meta"]["location"],
             format!("{BASE}/ServiceProviderConfig")

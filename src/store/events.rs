@@ -25,6 +25,10 @@ pub struct Stream {
     pub full: bool,
     pub status: String,
     pub secret: String,
+    /// The `aud` of its Security Event Tokens.
+    pub audience: Option<String>,
+    /// A poll stream's token, hashed (`events::set::token_hash`).
+    pub poll_token_hash: Option<String>,
     pub cursor: i64,
     pub created: OffsetDateTime,
     pub updated: OffsetDateTime,
@@ -144,6 +148,45 @@ pub trait Events: Send + Sync {
     /// Every stream's pending and failed deliveries, counted: `(stream,
     /// status, count)` (none for a stream with neither).
     async fn open_delivery_counts(&self) -> Result<Vec<(Uuid, String, i64)>>;
+
+    /// Records `record` and queues `delivery` (a verification event) for
+    /// the stream, numbered as that record; whether there was a stream.
+    async fn queue_verification(
+        &self,
+        stream: Uuid,
+        delivery: &NewDelivery,
+        record: &Entry,
+        now: OffsetDateTime,
+    ) -> Result<bool>;
+    /// A poll (RFC 8936): marks the pending deliveries of `acks` delivered
+    /// and those of `errors` (event, what the receiver said) failed, then
+    /// answers up to `max` pending ones, oldest first, and whether more
+    /// are pending.
+    async fn poll(
+        &self,
+        stream: Uuid,
+        acks: &[Uuid],
+        errors: &[(Uuid, String)],
+        max: i64,
+        now: OffsetDateTime,
+    ) -> Result<(Vec<Delivery>, bool)>;
+
+    /// The SET signing keys not retired, newest first.
+    async fn set_keys(&self) -> Result<Vec<SetKey>>;
+    /// Adds a signing key (it signs from now on).
+    async fn add_set_key(&self, key: &SetKey, record: Option<&Entry>) -> Result<()>;
+    /// Retires a key (it is published no more); whether it was live.
+    async fn retire_set_key(&self, kid: &str, record: &Entry, now: OffsetDateTime) -> Result<bool>;
+}
+
+/// A key Security Event Tokens are signed with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SetKey {
+    pub kid: String,
+    pub private_pem: String,
+    /// The public key as a JWK (JSON text).
+    pub public_jwk: String,
+    pub created: OffsetDateTime,
 }
 
 /// A stream's `events` column.

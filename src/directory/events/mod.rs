@@ -5,6 +5,7 @@
 
 pub mod guard;
 pub mod meter;
+pub mod set;
 pub mod worker;
 
 use serde::Serialize;
@@ -19,7 +20,9 @@ use crate::events;
 use crate::store::events::{Delivery, Stream};
 
 /// The members a new stream's body may hold.
-const CREATE_MEMBERS: [&str; 6] = ["format", "delivery", "endpoint", "events", "iam", "full"];
+const CREATE_MEMBERS: [&str; 7] = [
+    "format", "delivery", "endpoint", "events", "iam", "full", "audience",
+];
 /// The statuses a stream may be set to.
 const STATUSES: [&str; 3] = ["enabled", "paused", "disabled"];
 /// The delivery statuses a list may ask for.
@@ -32,11 +35,15 @@ const MAX_ENDPOINT: usize = 2048;
 #[serde(rename_all = "camelCase")]
 pub struct StreamView {
     pub id: Uuid,
-    /// `webhook`.
+    /// `webhook` or `set` (Security Event Tokens, RFC 9967).
     pub format: String,
-    /// `push`.
+    /// `push`, or `poll` (SETs only, RFC 8936).
     pub delivery: String,
     pub endpoint: Option<String>,
+    /// The `aud` of its SETs (SET streams only): as given, else the
+    /// endpoint (push) or the stream's id (poll).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub audience: Option<String>,
     /// The event types it receives; `["*"]`: all of them.
     pub events: Vec<String>,
     /// Only this IAM's resources, when set (its name).
@@ -56,6 +63,10 @@ pub struct StreamView {
     /// never shown again.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub secret: Option<String>,
+    /// A poll stream's token, for `POST .../poll` (`Authorization:
+    /// Bearer`): only in the answer to a create, never shown again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub poll_token: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -158,6 +169,7 @@ impl Directory {
             format: s.format.clone(),
             delivery: s.delivery.clone(),
             endpoint: s.endpoint.clone(),
+            audience: (s.format == "set").then(|| Self::audience_of(s)),
             events: s.events.clone(),
             iam: s
                 .iam
@@ -168,6 +180,7 @@ impl Directory {
             updated_at: Timestamp(s.updated),
             deliveries: None,
             secret: None,
+            poll_token: None,
         }
     }
 
@@ -182,26 +195,47 @@ impl Directory {
             return Err(bad(format!("unknown member '{}'", truncate(k))));
         }
         let format = text(b, "format")?.unwrap_or("webhook");
-        if format != "webhook" {
+        if format != "webhook" && format != "set" {
             return Err(bad(format!(
-                "'format' must be \"webhook\" (Security Event Tokens are not delivered yet), not '{}'",
+                "'format' must be \"webhook\" or \"set\", not '{}'",
                 truncate(format)
             )));
         }
         let delivery = text(b, "delivery")?.unwrap_or("push");
-        if delivery != "push" {
-            return Err(bad(format!(
-                "'delivery' must be \"push\" (polling is not offered yet), not '{}'",
-                truncate(delivery)
-            )));
-        }
-        let Some(endpoint) = text(b, "endpoint")? else {
-            return Err(bad("'endpoint' is required for push delivery"));
+        let poll = match delivery {
+            "push" => false,
+            "poll" if format == "set" => true,
+            "poll" => return Err(bad("'delivery' \"poll\" is for \"set\" streams (RFC 8936)")),
+            _ => {
+                return Err(bad(format!(
+                    "'delivery' must be \"push\" or \"poll\", not '{}'",
+                    truncate(delivery)
+                )));
+            }
         };
-        check_endpoint(endpoint, &self.limits.event_allow_http).map_err(bad)?;
-        guard::check_endpoint(endpoint, &self.allowed_private())
-            .await
-            .map_err(bad)?;
+        let endpoint = match (text(b, "endpoint")?, poll) {
+            (Some(_), true) => return Err(bad("'endpoint' is for push delivery only")),
+            (None, true) => None,
+            (None, false) => return Err(bad("'endpoint' is required for push delivery")),
+            (Some(e), false) => {
+                check_endpoint(e, &self.limits.event_allow_http).map_err(bad)?;
+                guard::check_endpoint(e, &self.allowed_private())
+                    .await
+                    .map_err(bad)?;
+                Some(e)
+            }
+        };
+        let audience = match text(b, "audience")? {
+            Some(_) if format != "set" => {
+                return Err(bad("'audience' is for \"set\" streams only"));
+            }
+            Some(a) if a.is_empty() || a.len() > MAX_ENDPOINT => {
+                return Err(bad(format!(
+                    "'audience' must be 1 to {MAX_ENDPOINT} characters"
+                )));
+            }
+            a => a.map(str::to_owned),
+        };
         let types: Vec<String> = match b.get("events") {
             Some(Value::Array(a)) if !a.is_empty() => a
                 .iter()
@@ -241,16 +275,24 @@ impl Directory {
             Some(_) => return Err(bad("'full' must be true or false")),
         }
         let now = self.now();
+        let poll_token = poll.then(set::new_poll_token);
         let stream = Stream {
             id: self.new_id(),
             format: format.to_owned(),
             delivery: delivery.to_owned(),
-            endpoint: Some(endpoint.to_owned()),
+            endpoint: endpoint.map(str::to_owned),
             events: types,
             iam,
             full: false,
             status: "enabled".into(),
-            secret: events::new_secret(rand::random()),
+            // A SET is signed with the server's key (`set`), not a secret.
+            secret: if format == "webhook" {
+                events::new_secret(rand::random())
+            } else {
+                String::new()
+            },
+            audience,
+            poll_token_hash: poll_token.as_deref().map(set::token_hash),
             cursor: 0,
             created: now,
             updated: now,
@@ -261,7 +303,8 @@ impl Directory {
         self.store.create_stream(&stream, &record).await?;
         self.events_wake.notify_one();
         let mut view = self.stream_view(&stream, &iams);
-        view.secret = Some(stream.secret);
+        view.secret = Some(stream.secret).filter(|s| !s.is_empty());
+        view.poll_token = poll_token;
         Ok(view)
     }
 

@@ -103,7 +103,8 @@ impl Directory {
         if self.store.audit_seq().await? > stream.cursor {
             self.fan_out(&stream).await?;
         }
-        if stream.status != "enabled" {
+        // A poll stream's receiver comes for its events (`set::poll`).
+        if stream.status != "enabled" || stream.delivery == "poll" {
             return Ok(Some(false));
         }
         let now = self.now();
@@ -128,7 +129,10 @@ impl Directory {
 
     /// Turns the stream's new audit records into deliveries, a batch per
     /// transaction, until it has read them all.
-    async fn fan_out(&self, s: &Stream) -> Result<()> {
+    pub(super) async fn fan_out(&self, s: &Stream) -> Result<()> {
+        if s.format == "set" {
+            return self.fan_out_sets(s).await;
+        }
         let names: HashMap<Uuid, String> = self
             .store
             .list_iams()
@@ -149,10 +153,20 @@ impl Directory {
                 body: e.webhook_body(iam).to_string(),
             })
         };
+        self.fan_out_with(s, &derive).await
+    }
+
+    /// Fans out with `derive`, a batch per transaction, until every new
+    /// record is read.
+    pub(super) async fn fan_out_with(
+        &self,
+        s: &Stream,
+        derive: &crate::store::events::Deriver<'_>,
+    ) -> Result<()> {
         loop {
             let read = self
                 .store
-                .fan_out(s.id, FAN_OUT_BATCH, self.now(), &derive)
+                .fan_out(s.id, FAN_OUT_BATCH, self.now(), derive)
                 .await?;
             if (read as i64) < FAN_OUT_BATCH {
                 return Ok(());
@@ -162,29 +176,45 @@ impl Directory {
 
     /// One attempt at a delivery: what happened, and when to try again.
     async fn attempt(&self, s: &Stream, d: &Delivery, client: &reqwest::Client) -> Attempt {
-        let (http_status, wait, error) = match send(
-            s,
-            d,
-            client,
-            &self.limits.event_allow_http,
-            &self.allowed_private(),
-        )
-        .await
-        {
-            Ok(answered) => {
-                return Attempt {
-                    status: "delivered",
-                    http_status: Some(i64::from(answered)),
-                    error: None,
-                    next_at: self.now(),
-                };
-            }
-            Err(Failure {
-                status,
-                retry_after,
-                error,
-            }) => (status, retry_after, error),
-        };
+        let (http_status, wait, error) =
+            match send(
+                s,
+                d,
+                client,
+                &self.limits.event_allow_http,
+                &self.allowed_private(),
+            )
+            .await
+            {
+                Ok(answered) => {
+                    return Attempt {
+                        status: "delivered",
+                        http_status: Some(i64::from(answered)),
+                        error: None,
+                        next_at: self.now(),
+                    };
+                }
+                Err(Failure {
+                    status,
+                    refused: true,
+                    error,
+                    ..
+                }) => {
+                    // Refused (RFC 8935 §2.3): never sent again by itself.
+                    return Attempt {
+                        status: "failed",
+                        http_status: status,
+                        error: Some(error),
+                        next_at: self.now(),
+                    };
+                }
+                Err(Failure {
+                    status,
+                    retry_after,
+                    error,
+                    ..
+                }) => (status, retry_after, error),
+            };
         let attempts = u32::try_from(d.attempts + 1).unwrap_or(u32::MAX);
         let wait = wait.unwrap_or_else(|| events::backoff(attempts, rand::random()));
         let next_at = self.now() + wait;
@@ -203,25 +233,29 @@ impl Directory {
 }
 
 /// Why an attempt failed.
-struct Failure {
+pub(super) struct Failure {
     status: Option<i64>,
     /// The receiver's `Retry-After` (on 429 and 503).
     retry_after: Option<Duration>,
     error: String,
+    /// The receiver refused the event for good (a SET's 400, RFC 8935).
+    refused: bool,
 }
 
 impl Failure {
-    fn new(error: impl Into<String>) -> Self {
+    pub(super) fn new(error: impl Into<String>) -> Self {
         Failure {
             status: None,
             retry_after: None,
             error: error.into(),
+            refused: false,
         }
     }
 }
 
-/// POSTs a delivery's body to its stream's endpoint, signed; the status
-/// when it is 2xx.
+/// POSTs a delivery's body to its stream's endpoint, as its format says:
+/// a signed webhook, or a SET (`set::push_request`); the status when it
+/// is 2xx.
 async fn send(
     s: &Stream,
     d: &Delivery,
@@ -232,19 +266,22 @@ async fn send(
     let endpoint = s.endpoint.as_deref().unwrap_or("");
     check_endpoint(endpoint, allow_http).map_err(Failure::new)?;
     super::guard::check_host(endpoint, allowed).map_err(Failure::new)?;
-    let id = d.event_id.to_string();
-    let timestamp = OffsetDateTime::now_utc().unix_timestamp();
-    let signature = events::sign(&s.secret, &id, timestamp, d.body.as_bytes())
-        .ok_or_else(|| Failure::new("the stream's secret is not a key"))?;
-    let sent = client
-        .post(endpoint)
-        .header("content-type", "application/json")
-        .header("webhook-id", &id)
-        .header("webhook-timestamp", timestamp.to_string())
-        .header("webhook-signature", signature)
-        .body(d.body.clone())
-        .send()
-        .await;
+    let request = if s.format == "set" {
+        super::set::push_request(client, endpoint, d)
+    } else {
+        let id = d.event_id.to_string();
+        let timestamp = OffsetDateTime::now_utc().unix_timestamp();
+        let signature = events::sign(&s.secret, &id, timestamp, d.body.as_bytes())
+            .ok_or_else(|| Failure::new("the stream's secret is not a key"))?;
+        client
+            .post(endpoint)
+            .header("content-type", "application/json")
+            .header("webhook-id", &id)
+            .header("webhook-timestamp", timestamp.to_string())
+            .header("webhook-signature", signature)
+            .body(d.body.clone())
+    };
+    let sent = request.send().await;
     let mut response = sent.map_err(|e| Failure::new(describe(&e)))?;
     let status = response.status();
     let retry_after = response
@@ -253,16 +290,27 @@ async fn send(
         .and_then(|v| v.to_str().ok())
         .and_then(events::retry_after)
         .filter(|_| matches!(status.as_u16(), 429 | 503));
-    // Read (and drop) at most 64 KiB of the answer.
-    let mut read = 0;
-    while read < MAX_RESPONSE {
+    // Read at most 64 KiB of the answer.
+    let mut answer = Vec::new();
+    while answer.len() < MAX_RESPONSE {
         match response.chunk().await {
-            Ok(Some(c)) => read += c.len(),
+            Ok(Some(c)) => answer.extend_from_slice(&c[..c.len().min(MAX_RESPONSE - answer.len())]),
             Ok(None) | Err(_) => break,
         }
     }
     if status.is_success() {
         return Ok(status.as_u16());
+    }
+    if s.format == "set"
+        && status.as_u16() == 400
+        && let Some(refusal) = events::set::refusal(&answer)
+    {
+        return Err(Failure {
+            status: Some(400),
+            retry_after: None,
+            error: format!("refused: {refusal}"),
+            refused: true,
+        });
     }
     let error = if status.is_redirection() {
         format!("HTTP {} (redirects are not followed)", status.as_u16())
@@ -273,6 +321,7 @@ async fn send(
         status: Some(i64::from(status.as_u16())),
         retry_after,
         error,
+        refused: false,
     })
 }
 

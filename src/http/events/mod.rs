@@ -3,6 +3,9 @@
 //! handler extracts, calls one directory method (which checks the caller's
 //! permission) and shapes the answer; errors are the admin API's.
 
+pub mod poll;
+pub mod set;
+
 use std::collections::HashMap;
 
 use axum::Json;
@@ -22,17 +25,20 @@ use crate::directory::permissions::may;
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub struct NewEventStream {
-    /// `webhook` (the default).
+    /// `webhook` (the default) or `set` (Security Event Tokens, RFC 9967).
     pub format: Option<String>,
-    /// `push` (the default).
+    /// `push` (the default), or `poll` for a `set` stream (RFC 8936).
     pub delivery: Option<String>,
-    /// Where events are POSTed: https, or http to a host `event_allow_http`
-    /// names.
-    pub endpoint: String,
+    /// Where events are POSTed (push only): https, or http to a host
+    /// `event_allow_http` names.
+    pub endpoint: Option<String>,
     /// Event types (`user.created`, `group.member_added`, ...) or `["*"]`.
     pub events: Vec<String>,
     /// Only the resources of the IAM of this name.
     pub iam: Option<String>,
+    /// The `aud` of a `set` stream's SETs (default: the endpoint; a poll
+    /// stream's id).
+    pub audience: Option<String>,
 }
 
 /// A stream's new status.
@@ -52,7 +58,8 @@ fn id(s: &str, what: &str) -> Result<Uuid, AdminError> {
 
 /// Create an event stream
 ///
-/// The answer alone shows the stream's signing secret.
+/// The answer alone shows the stream's signing secret (webhooks) or its
+/// poll token (poll streams).
 #[utoipa::path(
     post, path = "/event-streams",
     description = requires(may::MANAGE_EVENTS),

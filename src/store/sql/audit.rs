@@ -12,7 +12,7 @@ use crate::store::Result;
 const AUDIT_CHUNK: usize = 2_000;
 
 /// The columns of an audit record as a write binds them.
-const COLUMNS: [(&str, Ty); 12] = [
+const COLUMNS: [(&str, Ty); 14] = [
     ("seq", Ty::Int),
     ("id", Ty::Uuid),
     ("at", Ty::Time),
@@ -25,6 +25,8 @@ const COLUMNS: [(&str, Ty); 12] = [
     ("attributes", Ty::Json),
     ("prev_hash", Ty::Text),
     ("hash", Ty::Text),
+    ("txn", Ty::Text),
+    ("via", Ty::Text),
 ];
 
 /// Appends an audit record inside the caller's write transaction.
@@ -60,9 +62,9 @@ pub async fn append_all<B: Backend>(
     let statement = |from: String| {
         let insert = format!(
             "INSERT INTO audit_log (seq, id, at, actor, action, target_kind, target_id, outcome,
-                                    request_id, attributes, prev_hash, hash)
+                                    request_id, attributes, prev_hash, hash, txn, via)
              SELECT t.seq, t.id, t.at, t.actor, t.action, t.target_kind, t.target_id, t.outcome,
-                    t.request_id, t.attributes, t.prev_hash, t.hash FROM {from}"
+                    t.request_id, t.attributes, t.prev_hash, t.hash, t.txn, t.via FROM {from}"
         );
         B::DIALECT.together(
             "UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1",
@@ -86,6 +88,8 @@ pub async fn append_all<B: Backend>(
             c.prev_hash.push(Some(r.prev_hash));
             (seq, hash) = (r.seq, r.hash.clone());
             c.hash.push(Some(r.hash));
+            c.txn.push(e.txn.clone());
+            c.via.push(e.via.map(str::to_owned));
         }
         // One record (most writes) as plain parameters; more as lists.
         let (from, values) = match chunk.len() {
@@ -116,6 +120,8 @@ struct Columns {
     attributes: Vec<serde_json::Value>,
     prev_hash: Vec<Option<String>>,
     hash: Vec<Option<String>>,
+    txn: Vec<Option<String>>,
+    via: Vec<Option<String>>,
 }
 
 impl Columns {
@@ -151,6 +157,8 @@ impl Columns {
                 .map_or(Bind::Null(Ty::Json), Bind::Json),
             text(self.prev_hash),
             text(self.hash),
+            text(self.txn),
+            text(self.via),
         ])
     }
 
@@ -168,6 +176,8 @@ impl Columns {
             Bind::Jsons(self.attributes),
             Bind::Texts(self.prev_hash),
             Bind::Texts(self.hash),
+            Bind::Texts(self.txn),
+            Bind::Texts(self.via),
         ])
     }
 }

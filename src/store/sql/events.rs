@@ -9,10 +9,12 @@ use super::{Backend, Bind, Dialect, Record, SqlStore, Ty, audit, query};
 use crate::audit::Entry;
 use crate::events::Change;
 use crate::store::Result;
-use crate::store::events::{Attempt, Delivery, Deriver, Events, NewDelivery, Stream, types_of};
+use crate::store::events::{
+    Attempt, Delivery, Deriver, Events, NewDelivery, SetKey, Stream, types_of,
+};
 
 const STREAM_COLUMNS: &str = "id, format, delivery, endpoint, events, iam_id, full_data, status, \
-                              secret, cursor, created, updated";
+                              secret, cursor, created, updated, audience, poll_token_hash";
 
 const DELIVERY_COLUMNS: &str = "stream_id, seq, event_id, event_type, resource, body, status, \
                                 attempts, next_at, since, last_status, last_error, updated";
@@ -28,6 +30,8 @@ fn stream_row(r: &impl Record) -> Result<Stream> {
         full: r.bool("full_data")?,
         status: r.text("status")?,
         secret: r.text("secret")?,
+        audience: r.opt_text("audience")?,
+        poll_token_hash: r.opt_text("poll_token_hash")?,
         cursor: r.int("cursor")?,
         created: r.time("created")?,
         updated: r.time("updated")?,
@@ -70,8 +74,9 @@ async fn changes_after<B: Backend>(
     limit: i64,
 ) -> Result<Vec<Change>> {
     let sql = "SELECT a.seq, a.id, a.at, a.actor, a.action, a.outcome, a.target_kind, a.target_id,
-                      a.attributes,
-                      COALESCE(u.iam_id, u.deprovisioned_from, g.iam_id) AS target_iam
+                      a.attributes, a.txn, a.via,
+                      COALESCE(u.iam_id, u.deprovisioned_from, g.iam_id) AS target_iam,
+                      COALESCE(u.external_id, g.external_id) AS external_id
                FROM audit_log a
                LEFT JOIN users u ON a.target_kind = 'User' AND u.id = a.target_id
                LEFT JOIN groups g ON a.target_kind = 'Group' AND g.id = a.target_id
@@ -90,6 +95,9 @@ async fn changes_after<B: Backend>(
                 target_id: r.opt_uuid("target_id")?,
                 attributes: types_of(&r.json("attributes")?),
                 target_iam: r.opt_uuid("target_iam")?,
+                txn: r.opt_text("txn")?,
+                via: r.opt_text("via")?,
+                external_id: r.opt_text("external_id")?,
             })
         })
         .collect()
@@ -201,7 +209,8 @@ impl<B: Backend> Events for SqlStore<B> {
         audit::append::<B>(&mut tx, record, s.created).await?;
         let sql = format!(
             "INSERT INTO event_streams ({STREAM_COLUMNS})
-             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, seq, $10, $10 FROM audit_head WHERE id = 1"
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, seq, $10, $10, $11, $12
+             FROM audit_head WHERE id = 1"
         );
         let q = query(sql)
             .bind(s.id)
@@ -213,7 +222,9 @@ impl<B: Backend> Events for SqlStore<B> {
             .bind(s.full)
             .bind(&s.status)
             .bind(&s.secret)
-            .bind(s.created);
+            .bind(s.created)
+            .bind(&s.audience)
+            .bind(&s.poll_token_hash);
         B::execute(&mut tx, q).await?;
         B::commit(tx).await
     }
@@ -445,5 +456,132 @@ impl<B: Backend> Events for SqlStore<B> {
         rows.iter()
             .map(|r| Ok((r.uuid("stream_id")?, r.text("status")?, r.int("n")?)))
             .collect()
+    }
+
+    async fn queue_verification(
+        &self,
+        stream: Uuid,
+        delivery: &NewDelivery,
+        record: &Entry,
+        now: OffsetDateTime,
+    ) -> Result<bool> {
+        let mut tx = self.begin().await?;
+        if locked::<B>(&mut tx, stream).await?.is_none() {
+            B::rollback(tx).await?;
+            return Ok(false);
+        }
+        audit::append::<B>(&mut tx, record, now).await?;
+        // Numbered as its record, which is no event: the fan-out skips it.
+        let sql = format!(
+            "INSERT INTO event_deliveries ({DELIVERY_COLUMNS})
+             SELECT $1, seq, $2, $3, $4, $5, 'pending', 0, $6, $6, NULL, NULL, $6
+             FROM audit_head WHERE id = 1"
+        );
+        let q = query(sql)
+            .bind(stream)
+            .bind(delivery.event_id)
+            .bind(&delivery.event_type)
+            .bind(&delivery.resource)
+            .bind(&delivery.body)
+            .bind(now);
+        B::execute(&mut tx, q).await?;
+        B::commit(tx).await?;
+        Ok(true)
+    }
+
+    async fn poll(
+        &self,
+        stream: Uuid,
+        acks: &[Uuid],
+        errors: &[(Uuid, String)],
+        max: i64,
+        now: OffsetDateTime,
+    ) -> Result<(Vec<Delivery>, bool)> {
+        let mut tx = self.begin().await?;
+        if !acks.is_empty() {
+            let sql = format!(
+                "UPDATE event_deliveries SET status = 'delivered', updated = $2
+                 WHERE stream_id = $1 AND status = 'pending' AND event_id IN ({})",
+                B::DIALECT.each(3, Ty::Uuid)
+            );
+            let q = query(sql)
+                .bind(stream)
+                .bind(now)
+                .bind(Bind::Uuids(acks.to_vec()));
+            B::execute(&mut tx, q).await?;
+        }
+        for (event, error) in errors {
+            let sql = "UPDATE event_deliveries SET status = 'failed', last_error = $3, updated = $4
+                       WHERE stream_id = $1 AND event_id = $2 AND status = 'pending'";
+            let q = query(sql).bind(stream).bind(*event).bind(error).bind(now);
+            B::execute(&mut tx, q).await?;
+        }
+        let sql = format!(
+            "SELECT {DELIVERY_COLUMNS} FROM event_deliveries
+             WHERE stream_id = $1 AND status = 'pending' ORDER BY seq LIMIT $2"
+        );
+        let rows = B::fetch_all(&mut tx, query(sql).bind(stream).bind(max + 1)).await?;
+        let mut due: Vec<Delivery> = rows.iter().map(delivery_row).collect::<Result<_>>()?;
+        let more = due.len() as i64 > max;
+        due.truncate(usize::try_from(max).unwrap_or(0));
+        if !due.is_empty() {
+            let seqs: Vec<i64> = due.iter().map(|d| d.seq).collect();
+            let sql = format!(
+                "UPDATE event_deliveries SET attempts = attempts + 1, updated = $2
+                 WHERE stream_id = $1 AND seq IN ({})",
+                B::DIALECT.each(3, Ty::Int)
+            );
+            B::execute(
+                &mut tx,
+                query(sql).bind(stream).bind(now).bind(Bind::Ints(seqs)),
+            )
+            .await?;
+        }
+        B::commit(tx).await?;
+        Ok((due, more))
+    }
+
+    async fn set_keys(&self) -> Result<Vec<SetKey>> {
+        let sql = "SELECT kid, private_pem, public_jwk, created FROM set_keys
+                   WHERE retired IS NULL ORDER BY created DESC, kid";
+        let rows = self.read_all(query(sql)).await?;
+        rows.iter()
+            .map(|r| {
+                Ok(SetKey {
+                    kid: r.text("kid")?,
+                    private_pem: r.text("private_pem")?,
+                    public_jwk: r.text("public_jwk")?,
+                    created: r.time("created")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn add_set_key(&self, key: &SetKey, record: Option<&Entry>) -> Result<()> {
+        let mut tx = self.begin().await?;
+        if let Some(record) = record {
+            audit::append::<B>(&mut tx, record, key.created).await?;
+        }
+        let sql = "INSERT INTO set_keys (kid, private_pem, public_jwk, created, retired)
+                   VALUES ($1, $2, $3, $4, NULL)";
+        let q = query(sql)
+            .bind(&key.kid)
+            .bind(&key.private_pem)
+            .bind(&key.public_jwk)
+            .bind(key.created);
+        B::execute(&mut tx, q).await?;
+        B::commit(tx).await
+    }
+
+    async fn retire_set_key(&self, kid: &str, record: &Entry, now: OffsetDateTime) -> Result<bool> {
+        let mut tx = self.begin().await?;
+        let sql = "UPDATE set_keys SET retired = $2 WHERE kid = $1 AND retired IS NULL";
+        if B::execute(&mut tx, query(sql).bind(kid).bind(now)).await? == 0 {
+            B::rollback(tx).await?;
+            return Ok(false);
+        }
+        audit::append::<B>(&mut tx, record, now).await?;
+        B::commit(tx).await?;
+        Ok(true)
     }
 }

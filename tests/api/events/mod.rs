@@ -8,6 +8,7 @@ mod crash;
 mod delivery;
 mod metrics;
 mod receiver;
+mod sets;
 mod streams;
 mod throughput;
 

@@ -41,7 +41,7 @@ async fn refusals(app: &TestApp) {
             "unknown member 'colour'",
         ),
         (
-            json!({"endpoint": hook, "events": ["*"], "format": "set"}),
+            json!({"endpoint": hook, "events": ["*"], "format": "jwt"}),
             "'format'",
         ),
         (
