@@ -1,47 +1,51 @@
-//! The SQLite backend: the embedded default. One writer connection (writes
-//! are serialised in-process instead of spinning on the file lock), a pool
-//! of readers, WAL with `synchronous=FULL` so an acknowledged write survives
-//! power loss, and IMMEDIATE write transactions so another process (the CLI)
-//! waits on the busy timeout instead of failing mid-transaction.
+//! The SQLite backend: the embedded default. One writer connection on a
+//! thread of its own (writes are serialised in-process instead of spinning
+//! on the file lock, and queued writes share a transaction and its fsync:
+//! `group_commit`), a pool of readers whose statements run inline on the
+//! task that reads (`conn`), WAL with `synchronous=FULL` so an acknowledged
+//! write survives power loss, and IMMEDIATE write transactions so another
+//! process (the CLI) waits on the busy timeout instead of failing
+//! mid-transaction. Statements run through rusqlite; the migrations through
+//! sqlx, on a connection of their own, to the same file with the same
+//! SQLite library.
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use futures_util::future::BoxFuture;
+use rusqlite::types::Value as Sql;
 use serde_json::Value;
-use sqlx::sqlite::{
-    SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow,
-    SqliteSynchronous,
-};
-use sqlx::{Arguments, Row, SqlitePool, TypeInfo, ValueRef};
+use sqlx::ConnectOptions;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use futures_util::future::BoxFuture;
-use sqlx::SqliteConnection;
-
-use super::sql::backend::run_with_sqlx;
-use super::sql::query::same_getters;
-use super::sql::{Backend, Col, Query, Record};
+use super::sql::{Backend, Query, Record, query};
 use super::sql_filter::{Bind, Dialect, KeyType};
 use super::*;
 
 pub mod backup;
+mod conn;
 mod group_commit;
 
+pub use conn::{Lease, SqliteConn, SqliteRow};
+use conn::{Opener, Readers, Want};
 use group_commit::GroupCommit;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
 const BEGIN_IMMEDIATE: &str = "BEGIN IMMEDIATE";
 
-/// The SQLite database: one writer connection, a pool of readers.
+/// The SQLite database: one writer, a pool of readers.
 pub struct Sqlite {
-    writer: SqlitePool,
-    reader: SqlitePool,
-    /// Writes that share their transaction's fsync with others queued
-    /// meanwhile; see `group_commit`.
+    readers: Arc<Readers>,
+    /// The writer's thread: writes that share their transaction's fsync
+    /// with others queued meanwhile, and the sessions of `begin`/`writer`.
     commits: GroupCommit,
+    /// How the migrations' sqlx connection opens the file.
+    options: SqliteConnectOptions,
 }
 
 pub type SqliteStore = super::sql::SqlStore<Sqlite>;
@@ -107,118 +111,79 @@ fn rows_json(cols: Vec<Bind>) -> Result<String> {
     Ok(Value::Array(rows).to_string())
 }
 
-fn encode(binds: Vec<Bind>) -> Result<SqliteArguments> {
-    let mut args = SqliteArguments::default();
-    for b in binds {
-        add(&mut args, b)?;
-    }
-    Ok(args)
-}
-
-fn add(args: &mut SqliteArguments, b: Bind) -> Result<()> {
-    {
-        match b {
-            Bind::Text(s) => args.add(s),
-            Bind::Uuid(u) => args.add(id_text(u)),
-            Bind::Int(i) => args.add(i),
-            Bind::Real(f) => args.add(f),
-            Bind::Bool(b) => args.add(b),
-            Bind::Time(t) => args.add(micros(t)),
-            Bind::Bytes(b) => args.add(b),
-            Bind::Json(v) => args.add(v.to_string()),
-            Bind::Null(_) => args.add(Option::<i64>::None),
-            Bind::Uuids(v) => args.add(json_list(v, |u| Value::from(id_text(u)))),
-            Bind::OptUuids(v) => args.add(json_list(v, |u| {
-                u.map_or(Value::Null, |u| Value::from(id_text(u)))
-            })),
-            Bind::Texts(v) => args.add(json_list(v, Value::from)),
-            Bind::Ints(v) => args.add(json_list(v, Value::from)),
-            Bind::Times(v) => args.add(json_list(v, |t| Value::from(micros(t)))),
-            Bind::Jsons(v) => args.add(Value::Array(v).to_string()),
-            Bind::Columns(cols) => args.add(rows_json(cols)?),
-            Bind::Row(values) => {
-                for v in values {
-                    add(args, v)?;
-                }
-                Ok(())
-            }
-        }
-        .map_err(|e| StoreError::Database(sqlx::Error::Encode(e)))
-    }
-}
-
-impl Record for SqliteRow {
-    fn opt_uuid(&self, c: impl Col) -> Result<Option<Uuid>> {
-        self.try_get::<Option<&str>, _>(c)?
-            .map(parse_uuid)
-            .transpose()
-    }
-    fn opt_time(&self, c: impl Col) -> Result<Option<OffsetDateTime>> {
-        self.try_get::<Option<i64>, _>(c)?
-            .map(from_micros)
-            .transpose()
-    }
-    fn opt_json(&self, c: impl Col) -> Result<Option<Value>> {
-        self.try_get::<Option<&str>, _>(c)?
-            .map(|s| serde_json::from_str(s).map_err(|e| StoreError::Corrupt(e.to_string())))
-            .transpose()
-    }
-    same_getters!();
-}
-
 #[async_trait]
 impl Backend for Sqlite {
-    type Conn = SqliteConnection;
-    type Tx = sqlx::Transaction<'static, sqlx::Sqlite>;
-    type Read = sqlx::pool::PoolConnection<sqlx::Sqlite>;
+    type Conn = SqliteConn;
+    type Tx = Lease;
+    type Read = Lease;
     type Row = SqliteRow;
 
     const DIALECT: Dialect = Dialect::Sqlite;
 
-    async fn read(&self) -> Result<Self::Read> {
-        Ok(self.reader.acquire().await?)
+    async fn read(&self) -> Result<Lease> {
+        self.readers.lease().await
     }
 
-    async fn writer(&self) -> Result<Self::Read> {
-        Ok(self.writer.acquire().await?)
+    async fn writer(&self) -> Result<Lease> {
+        Ok(Lease::writer(self.commits.session()?))
     }
 
-    async fn begin(&self) -> Result<Self::Tx> {
-        Ok(self.writer.begin_with(BEGIN_IMMEDIATE).await?)
+    async fn begin(&self) -> Result<Lease> {
+        let mut tx = self.writer().await?;
+        tx.run(query(BEGIN_IMMEDIATE), Want::Changes).await?;
+        Ok(tx)
     }
 
-    async fn commit(tx: Self::Tx) -> Result<()> {
-        Ok(tx.commit().await?)
+    async fn commit(mut tx: Lease) -> Result<()> {
+        tx.run(query("COMMIT"), Want::Changes).await.map(drop)
     }
 
-    async fn rollback(tx: Self::Tx) -> Result<()> {
-        Ok(tx.rollback().await?)
+    async fn rollback(mut tx: Lease) -> Result<()> {
+        tx.run(query("ROLLBACK"), Want::Changes).await.map(drop)
     }
 
-    async fn snapshot(&self) -> Result<Self::Tx> {
-        Ok(self.reader.begin().await?)
+    async fn snapshot(&self) -> Result<Lease> {
+        let mut tx = self.readers.lease().await?;
+        tx.run(query("BEGIN"), Want::Changes).await?;
+        Ok(tx)
     }
 
     async fn write<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
-        F: for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, Result<T>> + Send + 'static,
+        F: for<'c> FnOnce(&'c mut SqliteConn) -> BoxFuture<'c, Result<T>> + Send + 'static,
     {
         self.commits.write(f).await
     }
 
-    run_with_sqlx!(SqliteConnection, SqliteRow, encode);
+    fn execute(conn: &mut SqliteConn, q: Query) -> BoxFuture<'_, Result<u64>> {
+        Box::pin(async move { Ok(conn.run(q, Want::Changes).await?.changes) })
+    }
+
+    fn fetch_all(conn: &mut SqliteConn, q: Query) -> BoxFuture<'_, Result<Vec<SqliteRow>>> {
+        Box::pin(async move { Ok(conn.run(q, Want::All).await?.rows) })
+    }
+
+    fn fetch_optional(conn: &mut SqliteConn, q: Query) -> BoxFuture<'_, Result<Option<SqliteRow>>> {
+        Box::pin(async move { Ok(conn.run(q, Want::First).await?.rows.into_iter().next()) })
+    }
 
     fn pool_stats(&self) -> Vec<PoolStats> {
-        [("writer", &self.writer), ("reader", &self.reader)]
-            .into_iter()
-            .map(|(pool, p)| PoolStats {
-                pool,
-                size: p.size(),
-                idle: p.num_idle() as u32,
-                max: p.options().get_max_connections(),
-            })
-            .collect()
+        let (size, idle, max) = self.readers.stats();
+        vec![
+            PoolStats {
+                pool: "writer",
+                size: 1,
+                idle: u32::from(!self.commits.busy()),
+                max: 1,
+            },
+            PoolStats {
+                pool: "reader",
+                size,
+                idle,
+                max,
+            },
+        ]
     }
 
     fn migrator(&self) -> &'static sqlx::migrate::Migrator {
@@ -226,7 +191,9 @@ impl Backend for Sqlite {
     }
 
     async fn migrate(&self) -> Result<()> {
-        MIGRATOR.run(&self.writer).await?;
+        let mut c = self.options.connect().await?;
+        MIGRATOR.run_direct(None, &mut c, false).await?;
+        sqlx::Connection::close(c).await?;
         Ok(())
     }
 
@@ -237,18 +204,12 @@ impl Backend for Sqlite {
         if key.is_none() {
             return Ok(Keyset { key: None, id });
         }
-        let raw = row.try_get_raw("sort_key")?;
-        let key = if raw.is_null() {
-            KeyValue::Null
-        } else {
-            match raw.type_info().name() {
-                "INTEGER" => KeyValue::Int(row.try_get("sort_key")?),
-                "REAL" => KeyValue::Real(row.try_get("sort_key")?),
-                "TEXT" => KeyValue::Text(row.try_get("sort_key")?),
-                other => {
-                    return Err(StoreError::Corrupt(format!("sort key of type {other}")));
-                }
-            }
+        let key = match row.value("sort_key")? {
+            Sql::Null => KeyValue::Null,
+            Sql::Integer(i) => KeyValue::Int(*i),
+            Sql::Real(f) => KeyValue::Real(*f),
+            Sql::Text(s) => KeyValue::Text(s.clone()),
+            Sql::Blob(_) => return Err(StoreError::Corrupt("sort key of type BLOB".into())),
         };
         Ok(Keyset { key: Some(key), id })
     }
@@ -256,33 +217,21 @@ impl Backend for Sqlite {
 
 impl SqliteStore {
     pub async fn connect(url: &str, pool_size: u32) -> Result<Self> {
-        let base = SqliteConnectOptions::from_str(url)?
+        let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
-        // No ping before each acquire: a connection to a local file does
-        // not go stale, and the ping is a round trip to the connection's
-        // thread on every query.
-        let writer = SqlitePoolOptions::new()
-            .max_connections(1)
-            .min_connections(1)
-            .test_before_acquire(false)
-            .acquire_timeout(Duration::from_secs(30))
-            .connect_with(base.clone())
-            .await?;
-        let reader = SqlitePoolOptions::new()
-            .max_connections(pool_size.max(1))
-            .test_before_acquire(false)
-            .acquire_timeout(Duration::from_secs(30))
-            .connect_with(base.read_only(true))
-            .await?;
-        let commits = GroupCommit::start(writer.clone());
+        let opener = Opener {
+            path: options.get_filename().to_path_buf(),
+        };
+        let commits = GroupCommit::start(opener.writer()?)?;
+        let readers = Readers::new(opener, pool_size.max(1));
         Ok(super::sql::SqlStore::new(Sqlite {
-            writer,
-            reader,
+            readers,
             commits,
+            options,
         }))
     }
 }

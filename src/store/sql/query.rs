@@ -60,21 +60,31 @@ impl Query {
 
 /// A column of a result row: its name, or its position.
 pub trait Col:
-    sqlx::ColumnIndex<sqlx::sqlite::SqliteRow>
-    + sqlx::ColumnIndex<sqlx::postgres::PgRow>
-    + Copy
-    + std::fmt::Display
-    + Send
+    Column + sqlx::ColumnIndex<sqlx::postgres::PgRow> + Copy + std::fmt::Display + Send
 {
 }
 
 impl<T> Col for T where
-    T: sqlx::ColumnIndex<sqlx::sqlite::SqliteRow>
-        + sqlx::ColumnIndex<sqlx::postgres::PgRow>
-        + Copy
-        + std::fmt::Display
-        + Send
+    T: Column + sqlx::ColumnIndex<sqlx::postgres::PgRow> + Copy + std::fmt::Display + Send
 {
+}
+
+/// Where a column stands among a row's column names (how the SQLite
+/// backend's rows find it).
+pub trait Column {
+    fn position(&self, columns: &[Box<str>]) -> Option<usize>;
+}
+
+impl Column for &str {
+    fn position(&self, columns: &[Box<str>]) -> Option<usize> {
+        columns.iter().position(|n| &**n == *self)
+    }
+}
+
+impl Column for usize {
+    fn position(&self, columns: &[Box<str>]) -> Option<usize> {
+        (*self < columns.len()).then_some(*self)
+    }
 }
 
 /// A result row, read the same way whatever the database stores (an id is

@@ -1,9 +1,17 @@
-//! Group commit for SQLite writes. With `synchronous=FULL` every commit
+//! The SQLite writer: one connection on a thread of its own, and group
+//! commit for the writes sent to it. With `synchronous=FULL` every commit
 //! waits for an fsync of the WAL, and with one writer the commits queue up
-//! behind each other: the disk, not the CPU, bounds the write rate. Here
-//! one task takes every write queued meanwhile and runs them in one
-//! transaction, each inside its own savepoint, so that one fsync covers
-//! them all.
+//! behind each other. Here the thread takes every write queued meanwhile
+//! and runs them in one transaction, each inside its own savepoint, so that
+//! one fsync covers them all.
+//!
+//! A write's statements run on the thread itself, one after the other,
+//! with no hand-off per statement: the write's closure gets the connection
+//! and every statement it awaits is complete when polled (see
+//! `conn::SqliteConn`), so the thread drives the closure to its end with a
+//! minimal executor ([`block_on`]). A write costs two wake-ups in all (the
+//! thread's, shared by the batch, and the requester's on its answer),
+//! whatever the number of its statements.
 //!
 //! What each request sees is unchanged: its statements apply entirely or
 //! not at all (a failed one rolls back to its savepoint and returns its
@@ -15,13 +23,27 @@
 //! A write whose requester is gone when its turn comes (its request's
 //! deadline passed, see `crate::deadline`) is dropped unrun, so a 503 for
 //! a queued write means it was not applied.
+//!
+//! The other uses of the writer (`Backend::begin`, `Backend::writer`: the
+//! CLI, imports, jobs, sessions) each get a [`Session`]: the thread serves
+//! that task's statements, one message each way per statement, until the
+//! task lets go of it, and rolls back what it left uncommitted. Sessions
+//! and batches take their turns in the order they were asked for.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, mpsc};
+use std::task::{Context, Poll, Wake, Waker};
+use std::thread;
 
 use futures_util::future::BoxFuture;
-use sqlx::{SqliteConnection, SqlitePool};
-use tokio::sync::{mpsc, oneshot};
+use rusqlite::Connection;
+use tokio::sync::oneshot;
 
+use super::super::sql::{Query, query};
 use super::super::{Result, StoreError};
 use super::BEGIN_IMMEDIATE;
+use super::conn::{Inner, Outcome, SqliteConn, Want};
 use crate::deadline::Deadline;
 
 /// At most this many writes share one transaction.
@@ -33,28 +55,79 @@ type Finish = Box<dyn FnOnce(std::result::Result<(), String>) + Send>;
 
 /// One queued write: runs inside the batch's transaction and tells whether
 /// its statements stand (false: roll back to its savepoint).
-type Job =
-    Box<dyn for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, (bool, Finish)> + Send>;
+type Job = Box<dyn for<'c> FnOnce(&'c mut SqliteConn) -> BoxFuture<'c, (bool, Finish)> + Send>;
 
-#[derive(Clone)]
+/// What the writer's thread is asked to do, taken in order.
+enum Message {
+    /// A write of the group commit.
+    Write(Job),
+    /// A task's own use of the writer: its statements, until it lets go.
+    Session(mpsc::Receiver<Call>),
+}
+
+/// One statement of a session, and where its outcome goes.
+struct Call {
+    query: Query,
+    want: Want,
+    reply: oneshot::Sender<Result<Outcome>>,
+}
+
+/// A task's hold on the writer connection (a transaction of its own, or
+/// single statements each committed by itself). Dropping it lets the
+/// writer go on, after rolling back a transaction left open.
+pub(super) struct Session {
+    calls: mpsc::Sender<Call>,
+}
+
+impl Session {
+    /// Runs a statement on the writer's thread; the first waits for the
+    /// writer's turn.
+    pub async fn run(&self, query: Query, want: Want) -> Result<Outcome> {
+        let (reply, answer) = oneshot::channel();
+        self.calls
+            .send(Call { query, want, reply })
+            .map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
+    }
+}
+
 pub(super) struct GroupCommit {
-    queue: mpsc::UnboundedSender<Job>,
+    queue: mpsc::Sender<Message>,
+    busy: Arc<AtomicBool>,
 }
 
 impl GroupCommit {
-    /// Starts the writer task on `writer` (a pool of one connection, which
-    /// other writes may still use directly: batches take it like they do).
-    pub fn start(writer: SqlitePool) -> Self {
-        let (tx, rx) = mpsc::unbounded_channel();
-        tokio::spawn(run(writer, rx));
-        GroupCommit { queue: tx }
+    /// Starts the writer's thread on `conn`.
+    pub fn start(conn: Connection) -> Result<Self> {
+        let (queue, rx) = mpsc::channel();
+        let busy = Arc::new(AtomicBool::new(false));
+        let flag = busy.clone();
+        thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || run(SqliteConn(Inner::Local(conn)), &rx, &flag))
+            .map_err(|e| StoreError::Config(format!("cannot start the SQLite writer: {e}")))?;
+        Ok(GroupCommit { queue, busy })
+    }
+
+    /// Whether the writer is running something now.
+    pub fn busy(&self) -> bool {
+        self.busy.load(Ordering::Relaxed)
+    }
+
+    /// The writer for this task alone, after what was queued before it.
+    pub fn session(&self) -> Result<Session> {
+        let (calls, rx) = mpsc::channel();
+        self.queue
+            .send(Message::Session(rx))
+            .map_err(|_| stopped())?;
+        Ok(Session { calls })
     }
 
     /// Runs `f` in the next batch; its result once the batch is committed.
     pub async fn write<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
-        F: for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, Result<T>> + Send + 'static,
+        F: for<'c> FnOnce(&'c mut SqliteConn) -> BoxFuture<'c, Result<T>> + Send + 'static,
     {
         let (done, answer) = oneshot::channel::<Result<T>>();
         let deadline = Deadline::current();
@@ -85,8 +158,8 @@ impl GroupCommit {
             })
         });
         self.queue
-            .send(job)
-            .map_err(|_| batch_failed("the writer task has stopped".to_owned()))?;
+            .send(Message::Write(job))
+            .map_err(|_| batch_failed("the writer has stopped".to_owned()))?;
         answer.await.map_err(|_| {
             batch_failed("the write transaction could not be started or went on failing".to_owned())
         })?
@@ -99,78 +172,145 @@ fn batch_failed(why: String) -> StoreError {
     )))
 }
 
-async fn run(writer: SqlitePool, mut rx: mpsc::UnboundedReceiver<Job>) {
+fn stopped() -> StoreError {
+    StoreError::Database(sqlx::Error::Protocol(
+        "the SQLite writer has stopped".into(),
+    ))
+}
+
+/// The writer's thread: batches and sessions in the order they come, until
+/// the store is dropped.
+fn run(mut conn: SqliteConn, queue: &mpsc::Receiver<Message>, busy: &AtomicBool) {
+    let waker = Waker::from(Arc::new(Unpark(thread::current())));
     let mut jobs = Vec::with_capacity(MAX_BATCH);
-    while rx.recv_many(&mut jobs, MAX_BATCH).await > 0 {
-        // A job dropped unrun closes its requester's answer channel, which
-        // the requester reports as an error: nothing of it was written.
-        let Ok(mut conn) = writer.acquire().await else {
-            jobs.clear();
-            continue;
-        };
-        let (finishes, outcome) = run_batch(&mut conn, jobs.drain(..)).await;
-        for f in finishes {
-            f(outcome.clone());
+    while let Ok(first) = queue.recv() {
+        busy.store(true, Ordering::Relaxed);
+        let mut next = Some(first);
+        while let Some(message) = next.take() {
+            match message {
+                Message::Session(calls) => serve(&mut conn, &calls, &waker),
+                Message::Write(job) => {
+                    jobs.push(job);
+                    // Every write queued meanwhile joins the batch; a
+                    // session waits for the batch to end.
+                    while jobs.len() < MAX_BATCH {
+                        match queue.try_recv() {
+                            Ok(Message::Write(job)) => jobs.push(job),
+                            Ok(session) => {
+                                next = Some(session);
+                                break;
+                            }
+                            Err(_) => break,
+                        }
+                    }
+                    let (finishes, outcome) = run_batch(&mut conn, jobs.drain(..), &waker);
+                    for f in finishes {
+                        f(outcome.clone());
+                    }
+                }
+            }
         }
+        busy.store(false, Ordering::Relaxed);
+    }
+}
+
+/// Serves one session's statements until it is dropped, then rolls back a
+/// transaction it left open. A statement whose requester is gone is not
+/// run (its task was cancelled: the session is about to end).
+fn serve(conn: &mut SqliteConn, calls: &mpsc::Receiver<Call>, waker: &Waker) {
+    for Call { query, want, reply } in calls.iter() {
+        if reply.is_closed() {
+            continue;
+        }
+        let _ = reply.send(block_on(conn.run(query, want), waker));
+    }
+    if conn.in_transaction() {
+        let _ = exec(conn, "ROLLBACK", waker);
     }
 }
 
 /// Runs the jobs in one transaction; the finishers of those that ran, and
 /// whether the transaction committed. Jobs left unrun when the transaction
 /// fails are dropped.
-async fn run_batch(
-    conn: &mut SqliteConnection,
+fn run_batch(
+    conn: &mut SqliteConn,
     jobs: impl ExactSizeIterator<Item = Job>,
+    waker: &Waker,
 ) -> (Vec<Finish>, std::result::Result<(), String>) {
-    let mut finishes = Vec::new();
-    if let Err(e) = exec(conn, BEGIN_IMMEDIATE).await {
+    let mut finishes = Vec::with_capacity(jobs.len());
+    if let Err(e) = exec(conn, BEGIN_IMMEDIATE, waker) {
         return (finishes, Err(e.to_string()));
     }
     if jobs.len() == 1 {
         // Alone in its transaction: no savepoint needed, a failure rolls
         // the whole transaction back.
         for job in jobs {
-            let (ok, finish) = job(conn).await;
+            let (ok, finish) = block_on(job(conn), waker);
             finishes.push(finish);
             if !ok {
-                let _ = exec(conn, "ROLLBACK").await;
+                let _ = exec(conn, "ROLLBACK", waker);
                 return (finishes, Ok(()));
             }
         }
-        let outcome = exec(conn, "COMMIT").await.map_err(|e| e.to_string());
+        let outcome = exec(conn, "COMMIT", waker).map_err(|e| e.to_string());
         if outcome.is_err() {
-            let _ = exec(conn, "ROLLBACK").await;
+            let _ = exec(conn, "ROLLBACK", waker);
         }
         return (finishes, outcome);
     }
     // Each job behind a savepoint of its own, left open rather than
-    // released (a round trip fewer per job): a job that fails rolls back to
+    // released (a statement fewer per job): a job that fails rolls back to
     // the most recent savepoint of the name, its own, and COMMIT ends them
     // all with the transaction.
     let mut failure = None;
     for job in jobs {
-        if let Err(e) = exec(conn, "SAVEPOINT w").await {
+        if let Err(e) = exec(conn, "SAVEPOINT w", waker) {
             failure = Some(e.to_string());
             break;
         }
-        let (ok, finish) = job(conn).await;
+        let (ok, finish) = block_on(job(conn), waker);
         finishes.push(finish);
-        if !ok && let Err(e) = exec(conn, "ROLLBACK TO w").await {
+        if !ok && let Err(e) = exec(conn, "ROLLBACK TO w", waker) {
             failure = Some(e.to_string());
             break;
         }
     }
     let outcome = match failure {
-        None => exec(conn, "COMMIT").await.map_err(|e| e.to_string()),
+        None => exec(conn, "COMMIT", waker).map_err(|e| e.to_string()),
         Some(why) => Err(why),
     };
-    if outcome.is_err() {
-        // Harmless if SQLite already rolled the transaction back.
-        let _ = exec(conn, "ROLLBACK").await;
+    if outcome.is_err() && conn.in_transaction() {
+        let _ = exec(conn, "ROLLBACK", waker);
     }
     (finishes, outcome)
 }
 
-async fn exec(conn: &mut SqliteConnection, sql: &'static str) -> sqlx::Result<()> {
-    sqlx::raw_sql(sql).execute(conn).await.map(|_| ())
+fn exec(conn: &mut SqliteConn, sql: &'static str, waker: &Waker) -> Result<()> {
+    block_on(conn.run(query(sql), Want::Changes), waker).map(drop)
+}
+
+/// Wakes the writer's thread.
+struct Unpark(thread::Thread);
+
+impl Wake for Unpark {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+/// Drives `f` to its end on this thread. A write's statements complete
+/// when first polled, so this returns at the first poll; a write that
+/// awaits something else (a channel) parks the thread until it is woken.
+fn block_on<F: Future>(f: F, waker: &Waker) -> F::Output {
+    let mut cx = Context::from_waker(waker);
+    let mut f = std::pin::pin!(f);
+    loop {
+        if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+            return v;
+        }
+        thread::park();
+    }
 }
