@@ -8,7 +8,8 @@
 //   control that opened it;
 // - [data-confirm-word]: enables its button only once the word is typed;
 // - [data-copy]: copies the named input's value;
-// - [data-ui]: counts a click as the anonymous metric `ui.click.<name>`.
+// - [data-ui]: counts a click as the anonymous metric `ui.click.<name>`;
+// - <time data-local>: shown in the browser's time zone.
 (function () {
   "use strict";
 
@@ -85,6 +86,30 @@
     var open = (root || document).querySelectorAll("dialog.modal[open]");
     Array.prototype.forEach.call(open, function (d) {
       if (!d.matches(":modal")) openModal(d, null);
+    });
+    localTimes(root || document);
+  }
+
+  // ---- times ----
+  // <time datetime="…Z" data-local> shows UTC to the second; here it is
+  // shown in the browser's zone instead (the exact UTC stays as its title).
+
+  function two(n) { return (n < 10 ? "0" : "") + n; }
+
+  function localTimes(root) {
+    var times = root.querySelectorAll("time[data-local]");
+    Array.prototype.forEach.call(times, function (t) {
+      var d = new Date(t.getAttribute("datetime"));
+      if (isNaN(d.getTime())) return;
+      var zone = "";
+      try {
+        zone = new Intl.DateTimeFormat(undefined, { timeZoneName: "short" })
+          .formatToParts(d).filter(function (p) { return p.type === "timeZoneName"; })
+          .map(function (p) { return " " + p.value; }).join("");
+      } catch (e) { zone = ""; }
+      t.textContent = d.getFullYear() + "-" + two(d.getMonth() + 1) + "-" + two(d.getDate()) +
+        " " + two(d.getHours()) + ":" + two(d.getMinutes()) + ":" + two(d.getSeconds()) + zone;
+      t.removeAttribute("data-local");
     });
   }
 

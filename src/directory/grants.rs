@@ -52,6 +52,18 @@ impl EffectivePermission {
     pub fn direct(&self) -> bool {
         self.sources.iter().any(|s| s == SOURCE_DIRECT)
     }
+
+    /// Whether removing it from the account is possible at all: not when
+    /// only the account's groups give it (the group mapping does).
+    pub fn removable(&self) -> bool {
+        removable(&self.sources)
+    }
+}
+
+/// Whether a permission held from these sources can be removed from the
+/// account: not when only its groups give it.
+fn removable(sources: &[String]) -> bool {
+    !sources.iter().all(|s| s.starts_with("group:"))
 }
 
 /// What an account holds, by permission name. On the wire it is two
@@ -289,7 +301,7 @@ impl Directory {
                 truncate(name)
             )));
         };
-        if sources.iter().all(|s| s.starts_with("group:")) {
+        if !removable(sources) {
             return Err(Error::conflict(format!(
                 "{name} comes from the account's groups; change the group mapping instead"
             )));

@@ -190,6 +190,20 @@ impl Directory {
         Ok(after.into_iter().collect())
     }
 
+    /// Whether the account is the only enabled, active one holding
+    /// USER_ADMIN: what the console does not offer to remove or disable.
+    pub async fn is_last_user_admin(&self, user: UserId) -> Result<bool> {
+        let change = WhatIf {
+            grants_out: BTreeSet::from([user]),
+            ..Default::default()
+        };
+        match self.guard_user_admins(&change).await {
+            Ok(_) => Ok(false),
+            Err(Error::Conflict(_)) => Ok(true),
+            Err(e) => Err(e),
+        }
+    }
+
     /// A cheap look whether the change could concern USER_ADMIN at all, so
     /// that an ordinary user's DELETE does not pay for the whole answer.
     async fn may_touch_user_admins(&self, change: &WhatIf<'_>) -> Result<bool> {

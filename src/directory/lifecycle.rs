@@ -83,10 +83,12 @@ impl Directory {
             .map_err(|e| not_found_as_account(e, user))
     }
 
-    /// Moves an account to another IAM under a userName: keeps its id and
-    /// what the internal IAM owns; its identity fields become a fresh
-    /// document holding the userName (the new identity provider fills the
-    /// rest on its next write).
+    /// Moves an account to another IAM under a userName: keeps its id, what
+    /// the internal IAM owns, and its name and email addresses; its other
+    /// identity fields become a fresh document holding the userName (the
+    /// new identity provider fills the rest on its next write). Its
+    /// memberships in the groups of the IAM it leaves end: those groups are
+    /// that identity provider's.
     pub async fn migrate(&self, ctx: &Ctx, user: UserId, iam: &str, user_name: &str) -> Result<()> {
         ctx.require(may::MANAGE_ACCOUNTS)?;
         let account = self.account(user).await?;
@@ -107,9 +109,10 @@ impl Directory {
             "userName": user_name.as_str(),
             "active": account.active,
         });
-        // Keep the person's name and display name: the internal view of the
-        // account should not go blank until the new provider writes.
-        for key in ["name", "displayName"] {
+        // Keep the person's name, display name and email addresses: the
+        // internal view of the account should not go blank until the new
+        // provider writes (its first PUT or PATCH replaces them).
+        for key in ["name", "displayName", "emails"] {
             if let Some(v) = account.doc.get(key) {
                 doc[key] = v.clone();
             }

@@ -282,6 +282,15 @@ impl Timestamp {
     pub fn day(&self) -> time::Date {
         self.0.date()
     }
+
+    /// To the second, in UTC, as a page shows it before the browser puts
+    /// it in its own zone (2026-01-31 09:05:00 UTC).
+    pub fn to_second(&self) -> String {
+        let t = self.0.to_offset(time::UtcOffset::UTC);
+        let (y, mo, d) = (t.year(), t.month() as u8, t.day());
+        let (h, mi, s) = (t.hour(), t.minute(), t.second());
+        format!("{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02} UTC")
+    }
 }
 
 impl std::fmt::Display for Timestamp {

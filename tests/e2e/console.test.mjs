@@ -475,10 +475,17 @@ test("an administrator walks every flow of the console", async () => {
     await shot("37-why");
   });
 
-  await step("governance pages at phone width: nothing wider than the screen", async () => {
+  await step("every page at phone width: nothing wider than the screen", async () => {
     const back = page.url();
     await page.setViewportSize({ width: 390, height: 844 });
     const pages = [
+      ["users", `${base}/admin/users`],
+      ["user", back.split("/access")[0]],
+      ["groups", `${base}/admin/groups`],
+      ["iams", `${base}/admin/iams`],
+      ["iam", `${base}/admin/iams/okta`],
+      ["audit", `${base}/admin/audit`],
+      ["metrics", `${base}/admin/metrics`],
       ["tags", `${base}/admin/tags`],
       ["data-sources", `${base}/admin/data-sources`],
       ["policies", `${base}/admin/policies`],
@@ -493,8 +500,23 @@ test("an administrator walks every flow of the console", async () => {
       await page.getByRole("heading", { level: 1 }).waitFor();
       const wide = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
       assert.ok(wide <= 0, `${name} is ${wide}px wider than the screen`);
+      const out = await page.evaluate(() => {
+        const b = document.querySelector(".signout button").getBoundingClientRect();
+        return b.right > window.innerWidth || b.left < 0;
+      });
+      assert.ok(!out, `Sign out is off screen on ${name}`);
       await shot(`38-phone-${name}`);
     }
+    // A dialog fits the screen.
+    await page.goto(`${back.split("/access")[0].split("?")[0]}?dialog=delete`);
+    await page.locator("#dlg-delete").waitFor();
+    const clipped = await page.evaluate(() => {
+      const b = document.getElementById("dlg-delete").getBoundingClientRect();
+      return b.left < 0 || b.right > window.innerWidth || b.width < 300;
+    });
+    assert.ok(!clipped, "the delete dialog fits at 390 px");
+    await shot("38-phone-dialog");
+    await page.keyboard.press("Escape");
     await page.setViewportSize({ width: 1280, height: 900 });
   });
 
@@ -625,15 +647,24 @@ test("an administrator walks every flow of the console", async () => {
     await tabTo("Disable");
     await page.keyboard.press("Enter");
     assert.equal(await modal(), "dlg-disable");
-    assert.equal(await focused("text"), "Disable");
+    assert.equal(await focused("text"), "Cancel", "a destructive confirmation starts on Cancel");
     await focusStaysIn("dlg-disable");
     await page.keyboard.press("Escape");
     assert.equal(await modal(), null);
     assert.equal(await focused("text"), "Disable");
     await page.keyboard.press("Enter");
     assert.equal(await modal(), "dlg-disable");
+    // One Enter on Cancel closes it; nothing is disabled.
+    await page.keyboard.press("Enter");
+    assert.equal(await modal(), null);
+    assert.equal(await page.locator("h1 .badge", { hasText: "Disabled" }).count(), 0);
+    await page.keyboard.press("Enter");
+    assert.equal(await modal(), "dlg-disable");
+    await page.keyboard.press("Tab");
+    assert.equal(await focused("text"), "Disable");
     await page.keyboard.press("Enter");
     await page.locator("h1 .badge", { hasText: "Disabled" }).waitFor();
+    await page.getByRole("status").filter({ hasText: "Disabled the account" }).waitFor();
 
     // Permanently Delete: Enter does nothing until the word is typed.
     await tabTo("Actions");

@@ -37,6 +37,11 @@ const ASSETS: &[Asset] = &[
         content_type: "image/svg+xml",
         bytes: include_bytes!("../../../assets/console/icons.svg"),
     },
+    Asset {
+        name: "favicon.svg",
+        content_type: "image/svg+xml",
+        bytes: include_bytes!("../../../assets/console/favicon.svg"),
+    },
 ];
 
 /// The URL of each asset, for templates.
@@ -45,6 +50,7 @@ pub struct Urls {
     pub js: String,
     pub css: String,
     pub icons: String,
+    pub favicon: String,
     hashes: Vec<String>,
 }
 
@@ -61,6 +67,7 @@ static URLS: LazyLock<Urls> = LazyLock::new(|| {
         js: url(1),
         css: url(2),
         icons: url(3),
+        favicon: url(4),
         hashes: hashes.clone(),
     }
 });

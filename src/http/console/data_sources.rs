@@ -125,7 +125,10 @@ pub async fn create(
     axum::Form(f): axum::Form<NewDataSource>,
 ) -> Page {
     match s.dir.create_data_source(&who.admin.ctx(), &f.body()).await {
-        Ok(v) => see_other(&changed(v.id, v.job_id)),
+        Ok(v) => see_other(
+            &changed(v.id, v.job_id),
+            &format!("Registered the data source {}.", v.name),
+        ),
         Err(e) => {
             let (status, message) = form_error(e)?;
             let errors = if status == StatusCode::CONFLICT {
@@ -254,12 +257,11 @@ async fn after(
     who: &Who,
     id: DataSourceId,
     result: crate::directory::Result<Option<Uuid>>,
-    field: &'static str,
-    dialog: &str,
-    typed: &str,
+    (field, dialog, typed): (&'static str, &str, &str),
+    done: &str,
 ) -> Page {
     match result {
-        Ok(job) => see_other(&changed(id, job)),
+        Ok(job) => see_other(&changed(id, job), done),
         Err(e) => {
             let (status, message) = form_error(e)?;
             let p = PageParams {
@@ -295,7 +297,8 @@ pub async fn tag(
         .tag_data_source(&who.admin.ctx(), id, &json!({"tags": lines(&f.tags)}))
         .await
         .map(|v| v.job_id);
-    after(&s, &who, id, r, "tags", "", &f.tags).await
+    let done = "Saved the data source's tags.";
+    after(&s, &who, id, r, ("tags", "", &f.tags), done).await
 }
 
 #[derive(Deserialize)]
@@ -315,13 +318,14 @@ pub async fn untag(
         .untag_data_source(&who.admin.ctx(), id, &f.tag)
         .await
         .map(|v| v.job_id);
-    after(&s, &who, id, r, "on-tags", "", "").await
+    let done = format!("Removed the tag {}.", f.tag);
+    after(&s, &who, id, r, ("on-tags", "", ""), &done).await
 }
 
 pub async fn delete(State(s): State<AppState>, who: Who, Path(id): Path<String>) -> Page {
     let id = parse_id(&id)?;
     match s.dir.delete_data_source(&who.admin.ctx(), id).await {
-        Ok(()) => see_other("/admin/data-sources"),
-        Err(e) => after(&s, &who, id, Err(e), "delete", "delete", "").await,
+        Ok(()) => see_other("/admin/data-sources", "Deleted the data source."),
+        Err(e) => after(&s, &who, id, Err(e), ("delete", "delete", ""), "").await,
     }
 }

@@ -21,7 +21,14 @@ const PAGE_SIZE: u64 = 50;
 struct GroupRow {
     id: String,
     display_name: Option<String>,
-    created: String,
+    #[serde(with = "time::serde::rfc3339")]
+    created: time::OffsetDateTime,
+}
+
+impl GroupRow {
+    fn created(&self) -> crate::directory::Timestamp {
+        crate::directory::Timestamp(self.created)
+    }
 }
 
 #[derive(Template)]
@@ -43,8 +50,18 @@ pub struct ListParams {
     page: Option<u64>,
 }
 
-pub async fn list(State(s): State<AppState>, who: Who, Query(p): Query<ListParams>) -> Page {
+pub async fn list(State(s): State<AppState>, who: Who, Query(mut p): Query<ListParams>) -> Page {
     let page = p.page.unwrap_or(1).max(1);
+    let iams: Vec<String> = s
+        .dir
+        .list_iams()
+        .await?
+        .into_iter()
+        .map(|i| i.name)
+        .collect();
+    if p.iam.is_empty() {
+        p.iam = first_with_groups(&s, &who, &iams).await?;
+    }
     let iam = Some(p.iam.as_str()).filter(|i| !i.is_empty());
     let list = s
         .dir
@@ -59,18 +76,32 @@ pub async fn list(State(s): State<AppState>, who: Who, Query(p): Query<ListParam
         prev: (page > 1).then(|| link(page - 1)),
         next: (page * PAGE_SIZE < count).then(|| link(page + 1)),
         rows,
-        iams: s
-            .dir
-            .list_iams()
-            .await?
-            .into_iter()
-            .map(|i| i.name)
-            .collect(),
+        iams,
         iam: iam
             .unwrap_or(crate::directory::iams::BUILT_IN_IAM)
             .to_owned(),
         count,
     })
+}
+
+/// The IAM the list opens on: the first identity provider's that has
+/// groups (the built-in IAM's internal groups are often none), else the
+/// built-in one.
+async fn first_with_groups(
+    s: &AppState,
+    who: &Who,
+    iams: &[String],
+) -> Result<String, ConsoleError> {
+    let ctx = who.admin.ctx();
+    let built_in = crate::directory::iams::BUILT_IN_IAM;
+    let providers = iams.iter().filter(|i| *i != built_in);
+    for name in providers.chain(std::iter::once(&built_in.to_owned())) {
+        let list = s.dir.list_groups_of(&ctx, Some(name), 0, 1).await?;
+        if list["count"].as_u64().unwrap_or(0) > 0 {
+            return Ok(name.clone());
+        }
+    }
+    Ok(built_in.to_owned())
 }
 
 #[derive(Deserialize)]
@@ -175,5 +206,8 @@ pub async fn change_attribute(
             &attribute_change(&f),
         )
         .await?;
-    see_other(&format!("/admin/groups/{id}#attributes"))
+    see_other(
+        &format!("/admin/groups/{id}#attributes"),
+        &format!("Saved the attribute {}.", f.key.trim()),
+    )
 }

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect};
 use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
@@ -21,7 +22,9 @@ use crate::http::AppState;
 struct IamRow {
     name: String,
     display_name: String,
-    created: String,
+    created: crate::directory::Timestamp,
+    /// The built-in IAM (no creation date worth showing).
+    builtin: bool,
     tokens: usize,
 }
 
@@ -49,7 +52,8 @@ async fn iams_page(
         .map(|m| IamRow {
             tokens: m.tokens.iter().filter(|t| t.revoked.is_none()).count(),
             display_name: m.iam.display_name.clone().unwrap_or_default(),
-            created: crate::directory::rfc3339(m.iam.created),
+            created: crate::directory::Timestamp(m.iam.created),
+            builtin: m.iam.id == crate::store::accounts::BUILT_IN_IAM_ID.uuid(),
             name: m.iam.name,
         })
         .collect();
@@ -85,7 +89,10 @@ pub async fn create(
         .create_iam_as(&who.admin.ctx(), f.name.trim(), display)
         .await
     {
-        Ok(iam) => see_other(&format!("/admin/iams/{}", urlencode(&iam.name))),
+        Ok(iam) => see_other(
+            &format!("/admin/iams/{}", urlencode(&iam.name)),
+            &format!("Created the IAM {}.", iam.name),
+        ),
         Err(e) => {
             let (_, message) = form_error(e)?;
             let page = iams_page(&s, &who, Some(message), (&f.name, &f.display_name)).await?;
@@ -101,9 +108,9 @@ pub async fn create(
 struct TokenRow {
     id: String,
     label: String,
-    created: String,
+    created: crate::directory::Timestamp,
     revoked: Option<String>,
-    last_used: Option<String>,
+    last_used: Option<crate::directory::Timestamp>,
 }
 
 #[derive(Template)]
@@ -160,9 +167,9 @@ async fn iam_page(
         .map(|t| TokenRow {
             id: t.id.to_string(),
             label: t.label.unwrap_or_default(),
-            created: crate::directory::rfc3339(t.created),
+            created: crate::directory::Timestamp(t.created),
             revoked: t.revoked.map(crate::directory::rfc3339),
-            last_used: t.last_used.map(crate::directory::rfc3339),
+            last_used: t.last_used.map(crate::directory::Timestamp),
         })
         .collect();
     let catalogue = s
@@ -296,7 +303,10 @@ pub async fn settings(
         Err(m) => Err(Ok(m)),
     };
     match result {
-        Ok(()) => see_other(&format!("/admin/iams/{}", urlencode(&name))),
+        Ok(()) => see_other(
+            &format!("/admin/iams/{}", urlencode(&name)),
+            &format!("Saved the settings of {name}."),
+        ),
         Err(Ok(message)) => {
             let page = iam_page(
                 &s,
@@ -357,7 +367,7 @@ pub async fn issue_token(
 
 /// A reload of the address a token was issued at: the IAM's page.
 pub async fn tokens(Path(name): Path<String>) -> Page {
-    see_other(&format!("/admin/iams/{}", urlencode(&name)))
+    Ok(Redirect::to(&format!("/admin/iams/{}", urlencode(&name))).into_response())
 }
 
 pub async fn revoke_token(State(s): State<AppState>, who: Who, Path(id): Path<String>) -> Page {
@@ -376,5 +386,8 @@ pub async fn revoke_token(State(s): State<AppState>, who: Who, Path(id): Path<St
             ConsoleError::Status(StatusCode::NOT_FOUND, "There is no such token.".into())
         })?;
     s.dir.revoke_token_as(&ctx, id).await?;
-    see_other(&format!("/admin/iams/{}", urlencode(&iam)))
+    see_other(
+        &format!("/admin/iams/{}", urlencode(&iam)),
+        "Revoked the token: the identity provider using it is refused from now on.",
+    )
 }

@@ -97,7 +97,15 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/metrics/download", get(metrics::download))
         .route("/ui-events", post(metrics::ui_events))
         .fallback(not_found)
-        .layer(middleware::from_fn_with_state(state, session::csrf_guard))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            session::csrf_guard,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state,
+            session::signin_redirects,
+        ))
+        .layer(middleware::from_fn(notice_shown))
         .layer(middleware::from_fn(security_headers))
 }
 
@@ -134,6 +142,24 @@ async fn security_headers(req: Request, next: Next) -> Response {
     resp
 }
 
+/// A notice is shown once: the page that carried it clears its cookie
+/// (a redirect passes it on to the page it leads to).
+async fn notice_shown(req: Request, next: Next) -> Response {
+    let had = session::cookie(req.headers(), session::NOTICE_COOKIE).is_some();
+    let mut resp = next.run(req).await;
+    let page = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|t| t.as_bytes().starts_with(b"text/html"));
+    if had && page && !resp.status().is_redirection() {
+        resp.headers_mut().append(
+            header::SET_COOKIE,
+            session::set_cookie(session::NOTICE_COOKIE, "", "Strict", false, Some(0)),
+        );
+    }
+    resp
+}
+
 /// What every page's frame shows: who is signed in, what they may open,
 /// the CSRF token for htmx and forms, the asset URLs.
 pub struct Chrome {
@@ -151,6 +177,8 @@ pub struct Chrome {
     /// Event streams (USER_ADMIN or APPLICATION_ADMIN).
     pub can_events: bool,
     pub assets: &'static assets::Urls,
+    /// What the last action did, shown once (`see_other`).
+    pub notice: Option<String>,
 }
 
 impl Chrome {
@@ -169,6 +197,7 @@ impl Chrome {
             can_governance: ctx.may(may::READ_GOVERNANCE),
             can_events: ctx.may(may::MANAGE_EVENTS),
             assets: assets::urls(),
+            notice: who.notice.clone(),
         }
     }
 }
@@ -317,9 +346,21 @@ pub fn stands_for(mut page: Response, url: &str) -> Response {
     page
 }
 
-/// After a change: back to a page (303, so the browser GETs it).
-pub fn see_other(to: &str) -> Page {
-    Ok(Redirect::to(to).into_response())
+/// After a change: back to a page (303, so the browser GETs it), which
+/// says what was done (a notice, announced to screen readers, once).
+pub fn see_other(to: &str, notice: &str) -> Page {
+    let mut resp = Redirect::to(to).into_response();
+    resp.headers_mut().append(
+        header::SET_COOKIE,
+        session::set_cookie(
+            session::NOTICE_COOKIE,
+            &session::encode_cookie(notice),
+            "Strict",
+            false,
+            Some(60),
+        ),
+    );
+    Ok(resp)
 }
 
 async fn not_found() -> ConsoleError {

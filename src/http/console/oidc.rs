@@ -18,7 +18,9 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use super::session::{cookie, digest, new_session, random_token, secure, set_cookie};
+use super::session::{
+    NEXT_COOKIE, cookie, digest, new_session, next_page, random_token, secure, set_cookie,
+};
 use super::{ConsoleError, Page, assets};
 use crate::http::AppState;
 use crate::http::principal::{admin_for_account, oidc_account};
@@ -165,6 +167,8 @@ pub struct Return {
 #[template(path = "console/continue.html")]
 struct Continue {
     assets: &'static assets::Urls,
+    /// The console page to go on to (see `session::next_page`).
+    to: String,
 }
 
 /// The identity provider's return: check `state` against this browser's
@@ -257,9 +261,14 @@ pub async fn callback(
     // starts (the page's refresh).
     let mut resp = super::html(&Continue {
         assets: assets::urls(),
+        to: next_page(&headers),
     })?;
     let h = resp.headers_mut();
     h.append(header::SET_COOKIE, session);
+    h.append(
+        header::SET_COOKIE,
+        set_cookie(NEXT_COOKIE, "", "Lax", secure(&s, &headers), Some(0)),
+    );
     h.append(
         header::SET_COOKIE,
         set_cookie(LOGIN_COOKIE, "", "Lax", secure(&s, &headers), Some(0)),

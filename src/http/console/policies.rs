@@ -285,16 +285,9 @@ struct ListPage {
     c: Chrome,
     rows: Vec<PolicyRow>,
     may_govern: bool,
-    /// The key of a policy just deleted.
-    deleted: Option<String>,
 }
 
-#[derive(Deserialize, Default)]
-pub struct ListParams {
-    deleted: Option<String>,
-}
-
-pub async fn list(State(s): State<AppState>, who: Who, Query(p): Query<ListParams>) -> Page {
+pub async fn list(State(s): State<AppState>, who: Who) -> Page {
     let list = s.dir.list_policies(&who.admin.ctx()).await?;
     html_status(
         StatusCode::OK,
@@ -302,7 +295,6 @@ pub async fn list(State(s): State<AppState>, who: Who, Query(p): Query<ListParam
             c: Chrome::new(&who, "policies"),
             rows: list.hits.iter().map(PolicyRow::from).collect(),
             may_govern: who.may(may::GOVERN),
-            deleted: p.deleted,
         },
     )
 }
@@ -390,7 +382,10 @@ pub async fn create(
     axum::Form(f): axum::Form<PolicyForm>,
 ) -> Page {
     match s.dir.create_policy(&who.admin.ctx(), &f.document()).await {
-        Ok(v) => see_other(&saved(&v)),
+        Ok(v) => see_other(
+            &saved(&v),
+            &format!("Created the policy {}.", v.policy.policy_key),
+        ),
         Err(e) => refused(&who, f, None, e, "/admin/policies/new"),
     }
 }
@@ -433,7 +428,7 @@ pub async fn replace(
         .replace_policy(&who.admin.ctx(), &key, &f.document())
         .await
     {
-        Ok(v) => see_other(&saved(&v)),
+        Ok(v) => see_other(&saved(&v), &format!("Saved the policy {key}.")),
         Err(e) => {
             let url = format!("/admin/policies/{}", urlencode(&key));
             refused(&who, f, Some(key), e, &url)
@@ -443,7 +438,7 @@ pub async fn replace(
 
 pub async fn delete(State(s): State<AppState>, who: Who, Path(key): Path<String>) -> Page {
     s.dir.delete_policy(&who.admin.ctx(), &key).await?;
-    see_other(&format!("/admin/policies?deleted={}", urlencode(&key)))
+    see_other("/admin/policies", &format!("Deleted the policy {key}."))
 }
 
 #[derive(Template)]

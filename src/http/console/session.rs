@@ -24,6 +24,12 @@ use crate::http::principal::{Admin, Principal, admin_by_bearer, admin_for_accoun
 use crate::store::sessions::Session;
 
 pub const SESSION_COOKIE: &str = "scim_bridge_session";
+/// The console page a browser was on when it was sent to sign in, to
+/// return to after (base64url of its path and query).
+pub const NEXT_COOKIE: &str = "scim_bridge_next";
+/// What the last action did, shown once on the page it led to
+/// (base64url of the sentence; see `super::see_other`).
+pub const NOTICE_COOKIE: &str = "scim_bridge_notice";
 /// Sessions are touched at most this often (a write per request would be
 /// a write per click); idle expiry is exact to within this.
 const TOUCH_EVERY: Duration = Duration::seconds(30);
@@ -49,6 +55,8 @@ pub struct Who {
     pub user_name: String,
     pub csrf: String,
     pub id_hash: Vec<u8>,
+    /// What the action before this page did (the notice cookie), once.
+    pub notice: Option<String>,
 }
 
 impl Who {
@@ -78,6 +86,98 @@ pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .filter_map(|c| c.trim().split_once('='))
         .find(|(k, _)| *k == name)
         .map(|(_, v)| v)
+}
+
+/// A short text as a cookie value (base64url: no `;`, `,` or spaces).
+pub fn encode_cookie(text: &str) -> String {
+    URL_SAFE_NO_PAD.encode(text.as_bytes())
+}
+
+/// The text `encode_cookie` made, if the value is one.
+pub fn decode_cookie(value: &str) -> Option<String> {
+    let bytes = URL_SAFE_NO_PAD.decode(value).ok()?;
+    String::from_utf8(bytes).ok().filter(|t| !t.is_empty())
+}
+
+/// Whether a path is a console page a sign-in may continue to: ours,
+/// not the sign-in itself, and no way off this site (`//host`, `\\`).
+fn is_console_page(path: &str) -> bool {
+    path.starts_with("/admin/")
+        && !path.starts_with("/admin/signin")
+        && !path.starts_with("/admin/auth/")
+        && !path.starts_with("/admin/assets/")
+        && !path.contains("//")
+        && !path.contains('\\')
+        && path.len() <= 1024
+        && path.bytes().all(|b| b.is_ascii_graphic())
+}
+
+/// Where a sign-in continues: the page the browser was on when it was
+/// sent to sign in, else the users list.
+pub fn next_page(headers: &HeaderMap) -> String {
+    cookie(headers, NEXT_COOKIE)
+        .and_then(decode_cookie)
+        .filter(|p| is_console_page(p))
+        .unwrap_or_else(|| "/admin/users".to_owned())
+}
+
+/// The console page a request was made from or for: a GET's own URL, else
+/// the page htmx says it was on.
+fn requested_page(req: &Request) -> Option<String> {
+    let page = if req.method() == Method::GET {
+        // Nested under /admin, the request's own URI has lost the prefix.
+        let uri = match req.extensions().get::<axum::extract::OriginalUri>() {
+            Some(original) => &original.0,
+            None => req.uri(),
+        };
+        uri.path_and_query()?.as_str().to_owned()
+    } else {
+        let url = req.headers().get("hx-current-url")?.to_str().ok()?;
+        let rest = url.split_once("://")?.1;
+        rest[rest.find('/')?..].to_owned()
+    };
+    is_console_page(&page).then_some(page)
+}
+
+/// A browser sent to sign in (no session, or it expired or was revoked)
+/// comes back to where it was: the page is kept in a cookie for the
+/// sign-in to continue to. An htmx request (a boosted link or form, a
+/// table refresh) would follow the redirect itself and swap the sign-in
+/// page into a table: it is told to navigate instead (`HX-Redirect`).
+pub async fn signin_redirects(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let htmx = req.headers().contains_key("hx-request");
+    let from = requested_page(&req);
+    let secure = secure(&state, req.headers());
+    let resp = next.run(req).await;
+    let to_signin = resp.status().is_redirection()
+        && resp
+            .headers()
+            .get(header::LOCATION)
+            .is_some_and(|l| l == "/admin/signin");
+    if !to_signin {
+        return resp;
+    }
+    let mut resp = if htmx {
+        let mut r = StatusCode::UNAUTHORIZED.into_response();
+        r.headers_mut()
+            .insert("hx-redirect", HeaderValue::from_static("/admin/signin"));
+        r
+    } else {
+        resp
+    };
+    if let Some(page) = from {
+        resp.headers_mut().append(
+            header::SET_COOKIE,
+            set_cookie(
+                NEXT_COOKIE,
+                &encode_cookie(&page),
+                "Lax",
+                secure,
+                Some(3600),
+            ),
+        );
+    }
+    resp
 }
 
 /// Whether cookies must be Secure: the server serves TLS itself, the
@@ -193,6 +293,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Who {
                 user_name: s.user_name.clone(),
                 csrf: s.csrf.clone(),
                 id_hash: s.id_hash.clone(),
+                notice: cookie(&parts.headers, NOTICE_COOKIE).and_then(decode_cookie),
             }),
             Some(Principal::Refused(e)) => Err(e.clone().into()),
             _ => Err(ConsoleError::SignIn),
@@ -362,8 +463,13 @@ pub async fn signin(
     match admin_by_bearer(&state, &with_bearer).await {
         Ok(admin) => {
             let cookie = new_session(&state, &headers, &admin).await?;
-            let mut resp = Redirect::to("/admin/users").into_response();
-            resp.headers_mut().append(header::SET_COOKIE, cookie);
+            let mut resp = Redirect::to(&next_page(&headers)).into_response();
+            let h = resp.headers_mut();
+            h.append(header::SET_COOKIE, cookie);
+            h.append(
+                header::SET_COOKIE,
+                set_cookie(NEXT_COOKIE, "", "Lax", secure(&state, &headers), Some(0)),
+            );
             Ok(resp)
         }
         Err(e) if e.status() == StatusCode::UNAUTHORIZED => {

@@ -135,7 +135,10 @@ pub async fn create(
         body["description"] = json!(description);
     }
     match s.dir.create_tag(&who.admin.ctx(), &body).await {
-        Ok(t) => see_other(&format!("/admin/tags?q={}", urlencode(&t.name))),
+        Ok(t) => see_other(
+            &format!("/admin/tags?q={}", urlencode(&t.name)),
+            &format!("Created the tag {}.", t.name),
+        ),
         Err(e) => {
             let (status, message) = form_error(e)?;
             let errors = if status == StatusCode::CONFLICT {
@@ -160,7 +163,10 @@ pub async fn create(
 /// carry them.
 pub async fn delete(State(s): State<AppState>, who: Who, Path(name): Path<String>) -> Page {
     match s.dir.delete_tag(&who.admin.ctx(), &name).await {
-        Ok(()) => see_other("/admin/tags"),
+        Ok(()) => see_other(
+            "/admin/tags",
+            &format!("Deleted the tag {name} and those below it."),
+        ),
         Err(e) => {
             let (status, message) = form_error(e)?;
             let page = tags_page(

@@ -309,7 +309,7 @@ pub async fn create(
         }),
     };
     match result {
-        Ok(id) => see_other(&format!("/admin/users/{id}")),
+        Ok(id) => see_other(&format!("/admin/users/{id}"), &format!("Created {email}.")),
         Err(message) => {
             let page = users_page(
                 &s,
@@ -360,8 +360,12 @@ struct UserPage {
     audit_trail: Vec<AuditView>,
     attributes: Vec<AttributeRow>,
     inherited: Vec<AttributeRow>,
-    catalogue: Vec<String>,
+    /// The permissions that may be granted, with what each allows.
+    catalogue: Vec<crate::store::accounts::PermissionDef>,
     iams: Vec<String>,
+    /// The account is the only one holding USER_ADMIN: its removal is
+    /// not offered (the directory would refuse it).
+    last_admin: bool,
     may_manage: bool,
     may_report: bool,
     dialog: String,
@@ -380,6 +384,50 @@ impl UserPage {
     fn name(&self) -> &str {
         self.u.account.name()
     }
+
+    /// A permission's source as a person reads it: the group by its name
+    /// (with a link), the IAM whose default it was, or granted here.
+    fn source(&self, source: &str) -> Source {
+        let text = |t: String| Source {
+            text: t,
+            href: None,
+        };
+        match source.split_once(':') {
+            Some(("group", id)) => match self.u.groups.iter().find(|g| g.id.to_string() == id) {
+                Some(g) => Source {
+                    text: format!("group {}", g.display_name),
+                    href: Some(format!("/admin/groups/{id}")),
+                },
+                None => text("a group".to_owned()),
+            },
+            _ if source == crate::store::accounts::SOURCE_DIRECT => text("granted here".to_owned()),
+            _ if source == crate::store::accounts::SOURCE_IAM_DEFAULT => {
+                text(match &self.u.account.iam {
+                    Some(iam) => format!("default of {iam}"),
+                    None => "an IAM's default".to_owned(),
+                })
+            }
+            _ => text(source.to_owned()),
+        }
+    }
+
+    /// The groups of the account's own IAM it is a direct member of: what
+    /// a migration away from that IAM ends.
+    fn provider_groups(&self) -> Vec<&str> {
+        let iam = self.u.account.iam.as_deref();
+        self.u
+            .groups
+            .iter()
+            .filter(|g| g.direct && iam.is_some() && g.iam.as_deref() == iam)
+            .map(|g| g.display_name.as_str())
+            .collect()
+    }
+}
+
+/// What a page shows for a permission's source.
+struct Source {
+    text: String,
+    href: Option<String>,
 }
 
 fn parse_user(id: &str) -> Result<UserId, ConsoleError> {
@@ -417,6 +465,12 @@ async fn user_page(
     } else {
         (Vec::new(), false)
     };
+    let holds_user_admin = u
+        .permissions
+        .0
+        .iter()
+        .any(|p| p.permission == crate::directory::permissions::USER_ADMIN);
+    let last_admin = may_manage && holds_user_admin && s.dir.is_last_user_admin(id).await?;
     let dialog = match dialog {
         "permissions" | "disable" | "enable" | "revoke" | "migrate" | "delete" if may_manage => {
             dialog.to_owned()
@@ -427,13 +481,8 @@ async fn user_page(
         c: Chrome::new(who, "users"),
         attributes: attribute_rows(&u.attributes.identity_provider, &u.attributes.managed),
         inherited: attribute_rows(&u.attributes.inherited, &Layer::new()),
-        catalogue: s
-            .dir
-            .permission_catalogue()
-            .await?
-            .into_iter()
-            .map(|p| p.name)
-            .collect(),
+        catalogue: s.dir.permission_catalogue().await?,
+        last_admin,
         iams: s
             .dir
             .list_iams()
@@ -490,10 +539,10 @@ async fn act(
     dialog: &str,
     migrate: (&str, &str),
     result: crate::directory::Result<()>,
-    then: String,
+    (then, done): (String, &str),
 ) -> Page {
     match result {
-        Ok(()) => see_other(&then),
+        Ok(()) => see_other(&then, done),
         Err(e) => {
             let (status, message) = form_error(e)?;
             let page = user_page(s, who, id, dialog, Some(message), migrate).await?;
@@ -521,7 +570,10 @@ pub async fn add_permission(
 ) -> Page {
     let ctx = who.admin.ctx();
     let id = parse_user(&id)?;
-    let r = s.dir.add_permissions(&ctx, id, &[f.permission]).await;
+    let r = s
+        .dir
+        .add_permissions(&ctx, id, std::slice::from_ref(&f.permission))
+        .await;
     act(
         &s,
         &who,
@@ -529,7 +581,10 @@ pub async fn add_permission(
         "permissions",
         ("", ""),
         r,
-        format!("/admin/users/{id}"),
+        (
+            format!("/admin/users/{id}"),
+            &format!("Granted {}.", f.permission),
+        ),
     )
     .await
 }
@@ -542,13 +597,25 @@ pub async fn remove_permission(
     let ctx = who.admin.ctx();
     let id = parse_user(&id)?;
     let r = s.dir.remove_permission(&ctx, id, &name).await;
-    act(&s, &who, id, "", ("", ""), r, format!("/admin/users/{id}")).await
+    act(
+        &s,
+        &who,
+        id,
+        "",
+        ("", ""),
+        r,
+        (
+            format!("/admin/users/{id}"),
+            &format!("Removed the permission {name}."),
+        ),
+    )
+    .await
 }
 
 #[derive(Deserialize)]
 pub struct AttributeForm {
     op: String,
-    key: String,
+    pub(super) key: String,
     #[serde(default)]
     value: String,
 }
@@ -581,7 +648,10 @@ pub async fn change_attribute(
         "",
         ("", ""),
         r,
-        format!("/admin/users/{id}#attributes"),
+        (
+            format!("/admin/users/{id}#attributes"),
+            &format!("Saved the attribute {}.", f.key.trim()),
+        ),
     )
     .await
 }
@@ -597,7 +667,10 @@ pub async fn disable(State(s): State<AppState>, who: Who, Path(id): Path<String>
         "disable",
         ("", ""),
         r,
-        format!("/admin/users/{id}"),
+        (
+            format!("/admin/users/{id}"),
+            "Disabled the account: it cannot sign in, whatever its identity provider sends.",
+        ),
     )
     .await
 }
@@ -613,7 +686,7 @@ pub async fn enable(State(s): State<AppState>, who: Who, Path(id): Path<String>)
         "enable",
         ("", ""),
         r,
-        format!("/admin/users/{id}"),
+        (format!("/admin/users/{id}"), "Enabled the account."),
     )
     .await
 }
@@ -631,7 +704,10 @@ pub async fn revoke_sessions(State(s): State<AppState>, who: Who, Path(id): Path
         "revoke",
         ("", ""),
         r,
-        format!("/admin/users/{id}"),
+        (
+            format!("/admin/users/{id}"),
+            "Revoked every admin token and console session of the account.",
+        ),
     )
     .await
 }
@@ -659,7 +735,10 @@ pub async fn migrate(
         "migrate",
         (&f.iam, &f.user_name),
         r,
-        format!("/admin/users/{id}"),
+        (
+            format!("/admin/users/{id}"),
+            &format!("Moved the account to {} as {}.", f.iam, f.user_name.trim()),
+        ),
     )
     .await
 }
@@ -687,7 +766,10 @@ pub async fn delete(
         "delete",
         ("", ""),
         r,
-        "/admin/users?deleted=1".to_owned(),
+        (
+            "/admin/users".to_owned(),
+            "Permanently deleted the account. The audit log keeps a record of the deletion.",
+        ),
     )
     .await
 }

@@ -274,6 +274,24 @@ async fn migration_keeps_the_internal_state(app: &TestApp) {
     let found: Value = r.json().await.unwrap();
     assert_eq!(found["totalResults"], 1);
     assert_eq!(found["Resources"][0]["id"], id);
+    // The account keeps its email address (until the new provider sends
+    // its own), and is found by it there.
+    assert_eq!(
+        found["Resources"][0]["emails"],
+        json!([{"value": "ann@old.example", "type": "work", "primary": true}])
+    );
+    let r = app
+        .request(
+            reqwest::Method::GET,
+            "/Users?filter=emails.value%20eq%20%22ANN@old.example%22",
+            Some(&other_token),
+            None,
+        )
+        .await;
+    let found: Value = r.json().await.unwrap();
+    assert_eq!(found["totalResults"], 1, "{found}");
+    let (_, view) = root.get(app, &format!("/users/{id}")).await;
+    assert_eq!(view["emails"], json!(["ann@old.example"]), "{view}");
     assert_eq!(app.get(&format!("/Users/{id}")).await.status(), 404);
     // And the old userName is free at the old provider.
     app.create_user("ann@old.example").await;

@@ -25,6 +25,9 @@ pub struct Browser {
     pub origin: String,
     pub client: Client,
     pub cookie: Option<String>,
+    /// The console's other cookies (the notice after an action, the page
+    /// to return to after signing in), by name.
+    pub others: std::collections::BTreeMap<String, String>,
 }
 
 impl Browser {
@@ -38,6 +41,7 @@ impl Browser {
                     .expect("client"),
             ),
             cookie: None,
+            others: Default::default(),
         }
     }
 
@@ -49,17 +53,48 @@ impl Browser {
     pub fn keep(&mut self, r: &Response) {
         for v in r.headers().get_all("set-cookie") {
             let v = v.to_str().unwrap();
-            if let Some(rest) = v.strip_prefix("scim_bridge_session=") {
-                let value = rest.split(';').next().unwrap();
+            let (name, rest) = v.split_once('=').unwrap();
+            let value = rest.split(';').next().unwrap();
+            if name == "scim_bridge_session" {
                 self.cookie = (!value.is_empty()).then(|| value.to_owned());
+            } else if value.is_empty() {
+                self.others.remove(name);
+            } else {
+                self.others.insert(name.to_owned(), value.to_owned());
             }
         }
     }
 
+    /// The `Cookie` header this browser sends, if any.
+    fn cookies(&self) -> Option<String> {
+        let session = self
+            .cookie
+            .iter()
+            .map(|c| format!("scim_bridge_session={c}"));
+        let others = self.others.iter().map(|(k, v)| format!("{k}={v}"));
+        let all: Vec<String> = session.chain(others).collect();
+        (!all.is_empty()).then(|| all.join("; "))
+    }
+
+    /// A GET as htmx makes it (a boosted link, a table refresh).
+    pub async fn htmx_get(&mut self, path: &str) -> Response {
+        let mut req = self
+            .client
+            .get(self.url(path))
+            .header("hx-request", "true")
+            .header("hx-current-url", self.url(path));
+        if let Some(c) = self.cookies() {
+            req = req.header("cookie", c);
+        }
+        let r = req.send().await.expect("get");
+        self.keep(&r);
+        r
+    }
+
     pub async fn get(&mut self, path: &str) -> Response {
         let mut req = self.client.get(self.url(path));
-        if let Some(c) = &self.cookie {
-            req = req.header("cookie", format!("scim_bridge_session={c}"));
+        if let Some(c) = self.cookies() {
+            req = req.header("cookie", c);
         }
         let r = req.send().await.expect("get");
         self.keep(&r);
@@ -76,8 +111,8 @@ impl Browser {
     /// A form POST with these fields (the CSRF token is the caller's).
     pub async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Response {
         let mut req = self.client.post(self.url(path)).form(form);
-        if let Some(c) = &self.cookie {
-            req = req.header("cookie", format!("scim_bridge_session={c}"));
+        if let Some(c) = self.cookies() {
+            req = req.header("cookie", c);
         }
         let r = req.send().await.expect("post");
         self.keep(&r);
@@ -92,9 +127,14 @@ impl Browser {
 
     /// Signs in with an admin token; asserts it worked.
     pub async fn sign_in(&mut self, token: &str) {
+        self.sign_in_to(token, "/admin/users").await
+    }
+
+    /// Signs in with an admin token; asserts it worked and led to `page`.
+    pub async fn sign_in_to(&mut self, token: &str, page: &str) {
         let r = self.post("/admin/signin", &[("token", token)]).await;
         assert_eq!(r.status(), 303, "sign-in");
-        assert_eq!(r.headers()["location"], "/admin/users");
+        assert_eq!(r.headers()["location"], page);
         assert!(self.cookie.is_some(), "a session cookie");
     }
 }

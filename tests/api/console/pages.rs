@@ -70,8 +70,16 @@ async fn a_user_is_created_granted_disabled_migrated_and_deleted(app: &TestApp) 
     let page = b.page(&at).await;
     assert!(page.contains(&format!("{at}/permissions/GOVERNANCE/remove")));
     assert!(
-        !page.contains(&format!("{at}/permissions/CREATE_PROJECT/remove")),
-        "no delete icon on an IAM default"
+        page.contains(&format!("{at}/permissions/CREATE_PROJECT/remove")),
+        "an IAM default is removed here too, as the API removes it"
+    );
+    assert!(
+        page.contains(r#"<option value="" selected disabled>Choose a permission</option>"#),
+        "no permission picked for the admin"
+    );
+    assert!(
+        page.contains("GOVERNANCE — "),
+        "each permission says what it allows"
     );
     let r = b
         .post(
@@ -451,4 +459,74 @@ async fn the_metrics_screen_charts_downloads_and_counts_interface_touches(app: &
     assert!(!g.page("/admin/users").await.contains("/admin/metrics"));
     assert_eq!(g.get("/admin/metrics").await.status(), 403);
     assert_eq!(g.get("/admin/metrics/download?days=7").await.status(), 403);
+}
+
+both!(states_and_safe_defaults_are_shown_as_they_are);
+async fn states_and_safe_defaults_are_shown_as_they_are(app: &TestApp) {
+    let root = admin(app, "root@example.com").await;
+    let user = app.create_user("ann@example.com").await;
+    let id = user["id"].as_str().unwrap();
+    app.create_group("Finance", &[id]).await;
+    // The identity provider deactivates Ann; the bridge has not disabled her.
+    let r = app
+        .patch(
+            &format!("/Users/{id}"),
+            &json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                    "Operations": [{"op": "replace", "path": "active", "value": false}]}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+
+    let mut b = Browser::new(app);
+    b.sign_in(&root.token).await;
+    let list = b.page("/admin/users?q=ann").await;
+    let row = &list[list.find("ann@example.com").unwrap()..];
+    let row = &row[..row.find("</tr>").unwrap()];
+    assert!(
+        row.contains(r#"<td data-ui="idp-state"><span class="badge warn">Deactivated</span></td>"#),
+        "{row}"
+    );
+    assert!(
+        row.contains(r#"<td data-ui="bridge-state"><span class="badge on">Enabled</span></td>"#),
+        "{row}"
+    );
+    let page = b.page(&format!("/admin/users/{id}")).await;
+    assert!(page.contains("Deactivated by its identity provider"));
+
+    // Destructive confirmations start on Cancel: one Enter does nothing.
+    let page = b.page(&format!("/admin/users/{id}?dialog=disable")).await;
+    let dialog = &page[page.find("id=\"dlg-disable\"").unwrap()..];
+    let dialog = &dialog[..dialog.find("</dialog>").unwrap()];
+    assert!(
+        dialog.contains("data-close autofocus>Cancel</a>"),
+        "{dialog}"
+    );
+    assert!(!dialog.contains("autofocus data-ui=\"confirm-disable\""));
+    let revoke = &page[page.find("id=\"dlg-revoke\"").unwrap()..];
+    assert!(
+        revoke[..revoke.find("</dialog>").unwrap()].contains("data-close autofocus>Cancel</a>")
+    );
+
+    // The migration dialog says what ends: the provider's groups.
+    let migrate = &page[page.find("id=\"dlg-migrate\"").unwrap()..];
+    let migrate = &migrate[..migrate.find("</dialog>").unwrap()];
+    assert!(
+        migrate.contains("Its memberships in 1 group of idp end: Finance."),
+        "{migrate}"
+    );
+    assert!(migrate.contains("email addresses stay"));
+
+    // A permission's source is named: the IAM's default, a group by name.
+    let page = b.page(&format!("/admin/users/{id}")).await;
+    assert!(page.contains("default of idp"), "{page}");
+    assert!(!page.contains(">iam-default<"));
+
+    // The last USER_ADMIN is not offered its own removal; with a second
+    // one, it is.
+    let me = format!("/admin/users/{}", root.id);
+    let remove = format!("{me}/permissions/USER_ADMIN/remove");
+    assert!(!b.page(&me).await.contains(&remove));
+    root.another(app, "second@example.com", &["USER_ADMIN"])
+        .await;
+    assert!(b.page(&me).await.contains(&remove));
 }

@@ -199,3 +199,94 @@ async fn sessions_expire_when_idle_and_absolutely_sqlite() {
 async fn sessions_expire_when_idle_and_absolutely_postgres() {
     expiry(Backend::Postgres).await;
 }
+
+both!(a_browser_whose_session_ended_signs_in_and_comes_back);
+async fn a_browser_whose_session_ended_signs_in_and_comes_back(app: &TestApp) {
+    let root = admin(app, "root@example.com").await;
+    let mut b = Browser::new(app);
+    b.sign_in(&root.token).await;
+    let old = b.cookie.clone().unwrap();
+    let csrf = b.csrf().await;
+    assert_eq!(
+        b.post("/admin/signout", &[("_csrf", &csrf)]).await.status(),
+        303
+    );
+    assert!(
+        b.others.is_empty(),
+        "signing out keeps no page to return to"
+    );
+
+    // The table's search refresh (htmx) of an ended session: not the
+    // sign-in page swapped into the table, but a navigation to sign in.
+    b.cookie = Some(old);
+    let r = b.htmx_get("/admin/users?q=ann").await;
+    assert_eq!(r.status(), 401);
+    assert_eq!(r.headers()["hx-redirect"], "/admin/signin");
+    assert!(r.text().await.unwrap().is_empty());
+    assert!(b.others.contains_key("scim_bridge_next"), "{:?}", b.others);
+
+    // Signing in goes back to that page, once.
+    let r = b.post("/admin/signin", &[("token", &root.token)]).await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "/admin/users?q=ann");
+    assert!(b.others.is_empty(), "the page to return to is used once");
+
+    // A plain navigation is redirected as before, and remembered too.
+    let mut other = Browser::new(app);
+    let r = other.get("/admin/groups").await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "/admin/signin");
+    other.sign_in_to(&root.token, "/admin/groups").await;
+
+    // Only a console page is returned to: a forged cookie naming another
+    // site, or the sign-in page itself, leads to the users list.
+    for forged in [
+        "//evil.example/admin/",
+        "/admin/signin",
+        "https://evil.example/",
+    ] {
+        let mut b = Browser::new(app);
+        use base64::Engine;
+        let value = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(forged);
+        b.others.insert("scim_bridge_next".into(), value);
+        b.sign_in_to(&root.token, "/admin/users").await;
+    }
+}
+
+both!(an_action_says_what_it_did_once);
+async fn an_action_says_what_it_did_once(app: &TestApp) {
+    let root = admin(app, "root@example.com").await;
+    let user = app.create_user("ann@example.com").await;
+    let id = user["id"].as_str().unwrap();
+    let mut b = Browser::new(app);
+    b.sign_in(&root.token).await;
+    let csrf = b.csrf().await;
+    let r = b
+        .post(
+            &format!("/admin/users/{id}/attributes"),
+            &[
+                ("_csrf", &csrf),
+                ("op", "add"),
+                ("key", "project"),
+                ("value", "apollo"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    let page = b.page(&format!("/admin/users/{id}")).await;
+    let notice = r#"<div class="notices" role="status" aria-live="polite" aria-atomic="true"><p class="notice" data-ui="notice">Saved the attribute project.</p></div>"#;
+    assert!(page.contains(notice), "{page}");
+    assert!(b.others.is_empty(), "shown once: {:?}", b.others);
+    let page = b.page(&format!("/admin/users/{id}")).await;
+    assert!(!page.contains("Saved the attribute"));
+
+    // A refusal is not a notice: the form says why, nothing is noted.
+    let r = b
+        .post(
+            &format!("/admin/users/{id}/permissions"),
+            &[("_csrf", &csrf), ("permission", "NO_SUCH_PERMISSION")],
+        )
+        .await;
+    assert_ne!(r.status(), 303);
+    assert!(b.others.is_empty());
+}
