@@ -68,6 +68,13 @@ pub const WORKFLOWS: &[&str] = &[
     "event_stream.updated",
     "event_stream.deleted",
     "event_stream.retried",
+    // Roles (docs/BRIDGE.md): defined, changed, deleted; held or given up
+    // by an account.
+    "role.created",
+    "role.updated",
+    "role.deleted",
+    "role.added",
+    "role.removed",
 ];
 
 /// Namespaces only the server counts in (every audit record's action is
@@ -90,6 +97,7 @@ pub const RESERVED_PREFIXES: &[&str] = &[
     "policy.",
     "job.",
     "event_stream.",
+    "role.",
 ];
 
 /// Interface touches: `ui.click.<element>`, exported under `ui` by element.
