@@ -18,9 +18,34 @@ fn base(s: &AppState, headers: &HeaderMap, iam: uuid::Uuid) -> String {
     scope(s, headers, iam).base_url
 }
 
-/// The spelling of the catalogue's schemas this IAM asked for.
+/// The spelling of the catalogue's schemas this IAM asked for, and
+/// whether it opted into them: strict testers (scim2-tester) run CRUD on
+/// every resource type listed, so only an IAM with `permissionsSource:
+/// idp` or `rolesDialect: okta` is shown the read-only catalogue's.
 async fn dialect(s: &AppState, iam: uuid::Uuid) -> Result<RolesDialect, ApiError> {
     Ok(s.dir.iam_settings(iam).await?.roles_dialect)
+}
+
+async fn opted_in(s: &AppState, iam: uuid::Uuid) -> Result<bool, ApiError> {
+    let settings = s.dir.iam_settings(iam).await?;
+    Ok(settings.permissions_source == PermissionsSource::Idp
+        || settings.roles_dialect == RolesDialect::Okta)
+}
+
+/// A list without the catalogue's entries (by `name` for resource types,
+/// `id` for schemas), for an IAM that did not opt in.
+fn without_catalogue(mut doc: Value) -> Value {
+    let catalogue = |r: &Value| {
+        let n = r["name"].as_str().unwrap_or("");
+        n == "Role" || n == "Entitlement"
+    };
+    if let Some(Value::Array(list)) = doc.get_mut("Resources") {
+        list.retain(|r| !catalogue(r));
+        let n = list.len();
+        doc["totalResults"] = n.into();
+        doc["itemsPerPage"] = n.into();
+    }
+    doc
 }
 
 /// A `/Schemas` answer as this IAM's identity provider may act on it:
@@ -74,10 +99,11 @@ pub async fn resource_types(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let dialect = dialect(&s, iam).await?;
-    Ok(scim_response(
-        StatusCode::OK,
-        &discovery::resource_types_list(&base(&s, &headers, iam), dialect),
-    ))
+    let mut doc = discovery::resource_types_list(&base(&s, &headers, iam), dialect);
+    if !opted_in(&s, iam).await? {
+        doc = without_catalogue(doc);
+    }
+    Ok(scim_response(StatusCode::OK, &doc))
 }
 
 pub async fn resource_type(
@@ -87,7 +113,10 @@ pub async fn resource_type(
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
     let dialect = dialect(&s, iam).await?;
+    let shown = opted_in(&s, iam).await?
+        || !(name.eq_ignore_ascii_case("Role") || name.eq_ignore_ascii_case("Entitlement"));
     let doc = discovery::resource_type_doc(&name, &base(&s, &headers, iam), dialect)
+        .filter(|_| shown)
         .ok_or_else(|| ScimError::not_found("no such resource type"))?;
     Ok(scim_response(StatusCode::OK, &doc))
 }
@@ -98,7 +127,10 @@ pub async fn schemas(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let dialect = dialect(&s, iam).await?;
-    let doc = discovery::schemas_list(&base(&s, &headers, iam), dialect);
+    let mut doc = discovery::schemas_list(&base(&s, &headers, iam), dialect);
+    if !opted_in(&s, iam).await? {
+        doc = without_catalogue(doc);
+    }
     Ok(scim_response(
         StatusCode::OK,
         &schemas_for(&s, iam, doc).await?,

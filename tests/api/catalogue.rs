@@ -124,6 +124,21 @@ async fn the_catalogue_is_listed_filtered_and_paged(app: &TestApp) {
     let err: Value = r.json().await.unwrap();
     assert_eq!(err["scimType"], "invalidFilter");
 
+    // Listed in discovery once the IAM opts in (strict testers run CRUD
+    // on every resource type listed).
+    let types = json_of(app, "/ResourceTypes").await;
+    assert_eq!(types["totalResults"], 2);
+    let root = admin(app, "idp-admin@example.com").await;
+    let (status, _) = root
+        .put(
+            app,
+            "/iams/idp/settings",
+            &json!({"permissionsSource": "idp"}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let types = json_of(app, "/ResourceTypes").await;
+    assert_eq!(types["totalResults"], 4);
     let schema = json_of(app, &format!("/Schemas/{IETF_ROLE}")).await;
     let names: Vec<&str> = schema["attributes"]
         .as_array()

@@ -29,8 +29,8 @@ async fn discovery_documents(app: &TestApp) {
     );
 
     let rts: Value = app.get("/ResourceTypes").await.json().await.unwrap();
-    // Users, groups, and the catalogue: entitlements and roles.
-    assert_eq!(rts["totalResults"], 4);
+    // Users and groups; the catalogue only to an IAM that opted in.
+    assert_eq!(rts["totalResults"], 2);
     let user_rt: Value = app.get("/ResourceTypes/User").await.json().await.unwrap();
     assert_eq!(user_rt["endpoint"], "/Users");
     assert_eq!(user_rt["schema"], USER);
