@@ -72,9 +72,21 @@ pub struct AccountView {
     pub emails: Vec<String>,
     #[serde(flatten)]
     pub permissions: Permissions,
+    /// The roles it holds, each with where it comes from (`direct`,
+    /// `idp:<iam>`); left out when none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[schema(required = false)]
+    pub roles: Vec<HeldRole>,
     pub attributes: AttributeLayers,
     pub groups: Vec<GroupMembership>,
     pub subscriptions: Vec<SubscriptionView>,
+}
+
+/// A role an account holds and where it comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct HeldRole {
+    pub role: String,
+    pub source: String,
 }
 
 /// The governance report: the account's view (groups with the day each
@@ -124,10 +136,15 @@ impl Directory {
         let permissions = self.permissions_through(&a, &groups).await?;
         let attributes = self.attribute_layers(&a, &groups).await?;
         let subscriptions = self.store.subscriptions(a.id).await?;
+        let roles = self.held_roles(id).await?;
         Ok(AccountView {
             account: summary(&a, &names),
             emails: values_at(&a.doc, "emails.value"),
             permissions: permissions.into(),
+            roles: roles
+                .into_iter()
+                .map(|(role, source)| HeldRole { role, source })
+                .collect(),
             attributes,
             groups: groups
                 .into_iter()
@@ -278,6 +295,7 @@ mod tests {
             },
             emails: vec!["ada@example.com".into()],
             permissions: BTreeMap::from([("AUDIT".to_owned(), vec!["direct".to_owned()])]).into(),
+            roles: Vec::new(),
             attributes: AttributeLayers {
                 managed: BTreeMap::from([("team".into(), BTreeSet::from(["x".into()]))]),
                 ..Default::default()

@@ -30,6 +30,9 @@ struct Pending<'a> {
     op: &'a Operation,
     id: Uuid,
     write: PendingWrite,
+    /// A user's roles and entitlements, once it is written (see
+    /// `assignments`).
+    assignment: Option<super::assignments::Assignment>,
 }
 
 enum PendingWrite {
@@ -218,8 +221,14 @@ impl Directory {
         data: &Value,
     ) -> super::Result<Pending<'a>> {
         let id = self.new_id();
+        let mut assignment = None;
         let write = match op.endpoint {
-            Endpoint::Users => PendingWrite::User(self.user_write(data, true, Kept::None).await?),
+            Endpoint::Users => {
+                let mut write = self.user_write(data, true, Kept::None).await?;
+                self.carry_entitlements(scope, data, &mut write.doc).await?;
+                assignment = self.plan_assignment(scope, None, None, &write.doc).await?;
+                PendingWrite::User(write)
+            }
             Endpoint::Groups => {
                 let (write, wanted) = group_write(data, None)?;
                 let members = self
@@ -228,7 +237,12 @@ impl Directory {
                 PendingWrite::Group(write, members)
             }
         };
-        Ok(Pending { op, id, write })
+        Ok(Pending {
+            op,
+            id,
+            write,
+            assignment,
+        })
     }
 
     /// Writes the pending creates in one transaction and records them.
@@ -277,7 +291,20 @@ impl Directory {
             .await;
         match done {
             Ok(results) => {
-                for (p, r) in pending.iter().zip(results) {
+                for (p, r) in pending.iter_mut().zip(results) {
+                    let r = match r {
+                        Ok(s) => match self
+                            .apply_assignment(run.scope, s.id, p.assignment.take())
+                            .await
+                        {
+                            Ok(()) => Ok(s),
+                            Err(e) => {
+                                run.record(OpResult::failed(p.op, None, client_error(e)));
+                                continue;
+                            }
+                        },
+                        Err(e) => Err(e),
+                    };
                     match r {
                         Ok(s) => self.created(run, p.op, &s),
                         Err(e) => run.record(OpResult::failed(p.op, None, client_error(e.into()))),

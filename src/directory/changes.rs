@@ -11,6 +11,7 @@ use crate::audit::{Entry, changed, present};
 use crate::ids::DataSourceId;
 use crate::store::accounts::{AttributeDelta, GrantDelta};
 use crate::store::governance::{DataSource, StoredPolicy, Tag};
+use crate::store::roles::RoleDelta;
 use crate::store::transfer::{ImportItem, Outcome};
 use crate::store::{GroupWrite, MemberDelta, MemberKind, UserWrite};
 
@@ -150,6 +151,28 @@ pub fn grants_changed(audit: &Entry, user: Uuid, d: &GrantDelta<'_>) -> Vec<Entr
             record(audit, action, "User", user).attributes([format!("permissions.{p}")])
         })
         .collect()
+}
+
+/// One record per role an account gave up, then per role it came to
+/// hold, each naming `roles.<name>`.
+/// The permissions the same source took and gave are recorded as any
+/// grant is (`permission.removed`, `permission.added`).
+pub fn roles_changed(audit: &Entry, user: Uuid, d: &RoleDelta<'_>) -> Vec<Entry> {
+    let taken = d.removed.iter().map(|r| ("role.removed", r));
+    let given = d.added.iter().map(|r| ("role.added", r));
+    let mut out: Vec<Entry> = taken
+        .chain(given)
+        .map(|(action, r)| record(audit, action, "User", user).attributes([format!("roles.{r}")]))
+        .collect();
+    out.extend(grants_changed(
+        audit,
+        user,
+        &GrantDelta {
+            removed: d.revoked,
+            added: d.granted,
+        },
+    ));
+    out
 }
 
 /// Per attribute operation on `owner` (a `User` or `Group`, as `kind`

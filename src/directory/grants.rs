@@ -16,7 +16,9 @@ use super::{Directory, Error, Result, changes, truncate};
 use crate::scim::resource::fold_case;
 use crate::store::GroupRef;
 use crate::store::StoreError;
-use crate::store::accounts::{Account, BUILT_IN_IAM_ID, Grant, PermissionDef, SOURCE_DIRECT};
+use crate::store::accounts::{
+    Account, BUILT_IN_IAM_ID, Grant, PermissionDef, SOURCE_DIRECT, SOURCE_IAM_DEFAULT,
+};
 
 /// A permission name: upper-case letters, digits and '_', at most 64.
 pub(super) fn check_permission_name(s: &str) -> Result<()> {
@@ -53,17 +55,20 @@ impl EffectivePermission {
         self.sources.iter().any(|s| s == SOURCE_DIRECT)
     }
 
-    /// Whether removing it from the account is possible at all: not when
-    /// only the account's groups give it (the group mapping does).
+    /// Whether removing it from the account is possible here: only what
+    /// was granted here or as the IAM's default (a group's mapping, a role
+    /// or the identity provider gives the rest).
     pub fn removable(&self) -> bool {
         removable(&self.sources)
     }
 }
 
 /// Whether a permission held from these sources can be removed from the
-/// account: not when only its groups give it.
+/// account: granted here or as its IAM's default.
 fn removable(sources: &[String]) -> bool {
-    !sources.iter().all(|s| s.starts_with("group:"))
+    sources
+        .iter()
+        .any(|s| s == SOURCE_DIRECT || s == SOURCE_IAM_DEFAULT)
 }
 
 /// What an account holds, by permission name. On the wire it is two
@@ -303,10 +308,15 @@ impl Directory {
         };
         if !removable(sources) {
             return Err(Error::conflict(format!(
-                "{name} comes from the account's groups; change the group mapping instead"
+                "{name} comes from {}; change the group mapping, the role or the identity provider's assignment instead",
+                sources.join(", ")
             )));
         }
-        let admins_after = if name == super::permissions::USER_ADMIN {
+        // Held from a role or the identity provider as well, it stays.
+        let kept = sources
+            .iter()
+            .any(|s| s.starts_with("role:") || s.starts_with("idp:"));
+        let admins_after = if name == super::permissions::USER_ADMIN && !kept {
             self.guard_user_admins(&super::guard::WhatIf {
                 grants_out: BTreeSet::from([user]),
                 ..Default::default()

@@ -286,6 +286,31 @@ impl Directory {
         Ok(false)
     }
 
+    /// Before a change that may take USER_ADMIN from any number of
+    /// accounts at once (a role changed, deleted or given up): None when
+    /// nobody holds it now (nothing to keep), else the accounts that hold
+    /// it through a group mapping whatever grants the change takes, for
+    /// storage's check after the change (`last_admin::remains`).
+    pub(crate) async fn admins_beside_grants(&self) -> Result<Option<Vec<Uuid>>> {
+        if self.user_admins(&WhatIf::default()).await?.is_empty() {
+            return Ok(None);
+        }
+        let (granted, _) = self
+            .store
+            .list_accounts(&AccountQuery {
+                permission: Some(USER_ADMIN.to_owned()),
+                include_disabled: true,
+                limit: 10_000,
+                ..Default::default()
+            })
+            .await?;
+        let change = WhatIf {
+            grants_out: granted.iter().map(|a| UserId::new(a.id)).collect(),
+            ..Default::default()
+        };
+        Ok(Some(self.user_admins(&change).await?.into_iter().collect()))
+    }
+
     /// Who would hold USER_ADMIN after the change.
     async fn user_admins(&self, change: &WhatIf<'_>) -> Result<BTreeSet<Uuid>> {
         let mut candidates: BTreeSet<Uuid> = BTreeSet::new();

@@ -14,6 +14,7 @@ use super::grants::unknown_permission;
 use super::permissions::may;
 use super::{Directory, Error, Result, truncate};
 use crate::scim::resource::fold_case;
+use crate::scim::schema::catalogue::RolesDialect;
 
 /// What a SCIM DELETE from an IAM's identity provider does to an account.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
@@ -24,6 +25,19 @@ pub enum DeleteMode {
     Deprovision,
     /// Delete it permanently.
     Delete,
+}
+
+/// Who decides an account's permissions (issue 20).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum PermissionsSource {
+    /// Administrators, here: the identity provider reads `roles` and
+    /// `entitlements` but never writes them.
+    #[default]
+    Bridge,
+    /// The identity provider too: the roles and entitlements it sends on
+    /// its users become their grants, with source `idp:<iam>`.
+    Idp,
 }
 
 fn default_permissions() -> Vec<String> {
@@ -54,6 +68,19 @@ pub struct IamSettings {
     /// it: 429 with Retry-After.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_limit: Option<crate::auth::rate_limit::Rate>,
+    /// The URNs of the catalogue's resources over SCIM (`/Entitlements`,
+    /// `/Roles`): `ietf` (draft-ietf-scim-roles-entitlements) or `okta`
+    /// (Okta Identity Governance's).
+    #[serde(default)]
+    #[schema(value_type = String, example = "ietf")]
+    pub roles_dialect: RolesDialect,
+    #[serde(default)]
+    pub permissions_source: PermissionsSource,
+    /// What the identity provider may grant when it governs (permission
+    /// names; a role it assigns may bring only these). Absent: every
+    /// permission but USER_ADMIN and APPLICATION_ADMIN.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idp_grantable: Option<Vec<String>>,
 }
 
 impl Default for IamSettings {
@@ -64,6 +91,9 @@ impl Default for IamSettings {
             attribute_mapping: BTreeMap::new(),
             group_permissions: BTreeMap::new(),
             rate_limit: None,
+            roles_dialect: RolesDialect::default(),
+            permissions_source: PermissionsSource::default(),
+            idp_grantable: None,
         }
     }
 }
@@ -106,6 +136,16 @@ impl SettingsCache {
     }
 }
 
+impl IamSettings {
+    /// Whether the identity provider may grant this permission.
+    pub fn idp_may_grant(&self, permission: &str) -> bool {
+        match &self.idp_grantable {
+            Some(list) => list.iter().any(|p| p == permission),
+            None => !super::permissions::POWER_PERMISSIONS.contains(&permission),
+        }
+    }
+}
+
 impl Directory {
     pub async fn iam_settings(&self, iam: Uuid) -> Result<IamSettings> {
         if let Some(s) = self.settings_cache.get(iam) {
@@ -127,7 +167,8 @@ impl Directory {
         let named = settings
             .default_permissions
             .iter()
-            .chain(settings.group_permissions.values().flatten());
+            .chain(settings.group_permissions.values().flatten())
+            .chain(settings.idp_grantable.iter().flatten());
         for p in named {
             if !catalogue.contains(p) {
                 return Err(unknown_permission(p));
@@ -190,6 +231,13 @@ fn granting_changes(before: &IamSettings, after: &IamSettings) -> BTreeSet<Strin
         }
         m
     };
+    // Letting the identity provider grant a permission hands it out too.
+    let grantable = |s: &IamSettings| s.idp_grantable.clone().unwrap_or_default();
+    changed.extend(
+        set(&grantable(before))
+            .symmetric_difference(&set(&grantable(after)))
+            .cloned(),
+    );
     let (b, a) = (by_group(before), by_group(after));
     let empty = BTreeSet::new();
     for g in b.keys().chain(a.keys()) {

@@ -112,6 +112,8 @@ impl Directory {
             let mut write = self
                 .user_write(&out.doc, false, kept.map_or(Kept::None, Kept::Name))
                 .await?;
+            self.carry_entitlements(scope, &stored.doc, &mut write.doc)
+                .await?;
             if out.clear_password && write.password_hash.is_none() {
                 write.password_hash = Some(None);
             }

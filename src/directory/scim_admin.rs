@@ -227,7 +227,7 @@ impl Directory {
                         if !here.remove(&p) {
                             return Err(if held.contains_key(&p) {
                                 Error::conflict(format!(
-                                    "{} comes from the account's groups; change the group mapping instead",
+                                    "{} comes from the account's groups or roles; change the group mapping or the role instead",
                                     truncate(&p)
                                 ))
                             } else {

@@ -35,7 +35,9 @@ impl Directory {
         body: &Value,
         proj: &Projection,
     ) -> Result<Resource> {
-        let write = self.user_write(body, true, Kept::None).await?;
+        let mut write = self.user_write(body, true, Kept::None).await?;
+        self.carry_entitlements(scope, body, &mut write.doc).await?;
+        let assignment = self.plan_assignment(scope, None, None, &write.doc).await?;
         let id: UserId = self.new_id();
         let defaults = self
             .iam_settings(scope.iam.uuid())
@@ -46,6 +48,7 @@ impl Directory {
             .store
             .create_user(scope.iam, id, &write, &defaults, &records, self.now())
             .await?;
+        self.apply_assignment(scope, id.uuid(), assignment).await?;
         self.resubscribe(&scope.audit(), id).await?;
         Ok(user_resource(scope, &stored, &[], proj))
     }
@@ -82,7 +85,9 @@ impl Directory {
         let read = self.store.get_user(scope.iam, uuid).await?;
         let kept = read.as_ref().and_then(|s| s.doc.get("userName"));
         let kept = kept.and_then(Value::as_str).map_or(Kept::None, Kept::Name);
-        let write = &self.user_write(body, false, kept).await?;
+        let mut write = self.user_write(body, false, kept).await?;
+        self.carry_entitlements(scope, body, &mut write.doc).await?;
+        let write = &write;
         let mut first_read = Some(read);
         let stored = retry_on_lost_race(if_version, move || {
             // The first attempt judges the user read above; a retry reads
@@ -129,11 +134,18 @@ impl Directory {
             write,
         )];
         write.emails_unchanged = read.doc.get("emails") == write.doc.get("emails");
+        let assignment = self
+            .plan_assignment(scope, Some(read.id), Some(&read.doc), &write.doc)
+            .await?;
         let expect = Some(read.version);
-        Ok(self
+        let written = self
             .store
             .replace_user(scope.iam, id, write, expect, &records, self.now())
-            .await)
+            .await;
+        if written.is_ok() {
+            self.apply_assignment(scope, read.id, assignment).await?;
+        }
+        Ok(written)
     }
 
     /// The user as a PUT or PATCH answers: with its groups when the
@@ -286,6 +298,9 @@ impl Directory {
             let Some(doc) = s.doc.as_object_mut() else {
                 continue;
             };
+            // What an identity provider sent (permissionsSource idp) is
+            // stored; what is answered is what the account holds.
+            doc.remove("entitlements");
             if entitlements && !permissions.is_empty() {
                 let list: Vec<Value> = permissions
                     .keys()

@@ -8,11 +8,53 @@ use axum::response::Response;
 use super::error::ApiError;
 use super::extract::{IamCaller, scope};
 use super::{AppState, scim_response};
+use crate::directory::iam_settings::PermissionsSource;
 use crate::scim::ScimError;
 use crate::scim::discovery::{self, SpcOptions};
+use crate::scim::schema::catalogue::RolesDialect;
+use serde_json::Value;
 
 fn base(s: &AppState, headers: &HeaderMap, iam: uuid::Uuid) -> String {
     scope(s, headers, iam).base_url
+}
+
+/// The spelling of the catalogue's schemas this IAM asked for, and
+/// whether it opted into them: strict testers (scim2-tester) run CRUD on
+/// every resource type listed, so only an IAM with `permissionsSource:
+/// idp` or `rolesDialect: okta` is shown the read-only catalogue's.
+async fn dialect(s: &AppState, iam: uuid::Uuid) -> Result<RolesDialect, ApiError> {
+    Ok(s.dir.iam_settings(iam).await?.roles_dialect)
+}
+
+async fn opted_in(s: &AppState, iam: uuid::Uuid) -> Result<bool, ApiError> {
+    let settings = s.dir.iam_settings(iam).await?;
+    Ok(settings.permissions_source == PermissionsSource::Idp
+        || settings.roles_dialect == RolesDialect::Okta)
+}
+
+/// A list without the catalogue's entries (by `name` for resource types,
+/// `id` for schemas), for an IAM that did not opt in.
+fn without_catalogue(mut doc: Value) -> Value {
+    let catalogue = |r: &Value| {
+        let n = r["name"].as_str().unwrap_or("");
+        n == "Role" || n == "Entitlement"
+    };
+    if let Some(Value::Array(list)) = doc.get_mut("Resources") {
+        list.retain(|r| !catalogue(r));
+        let n = list.len();
+        doc["totalResults"] = n.into();
+        doc["itemsPerPage"] = n.into();
+    }
+    doc
+}
+
+/// A `/Schemas` answer as this IAM's identity provider may act on it:
+/// `roles` read-only unless it governs permissions.
+async fn schemas_for(s: &AppState, iam: uuid::Uuid, mut doc: Value) -> Result<Value, ApiError> {
+    if s.dir.iam_settings(iam).await?.permissions_source == PermissionsSource::Bridge {
+        discovery::roles_read_only(&mut doc);
+    }
+    Ok(doc)
 }
 
 pub fn spc_options(s: &AppState) -> SpcOptions {
@@ -31,6 +73,7 @@ pub fn spc_options(s: &AppState) -> SpcOptions {
         cursor_timeout_secs: s.config.cursor_timeout_secs,
         documentation_uri: None,
         security_event_uris: &crate::events::set::EVENT_URIS,
+        roles_and_entitlements: false,
     }
 }
 
@@ -38,20 +81,30 @@ pub async fn service_provider_config(
     State(s): State<AppState>,
     IamCaller(iam): IamCaller,
     headers: HeaderMap,
-) -> Response {
-    let doc = discovery::service_provider_config(&base(&s, &headers, iam), &spc_options(&s));
-    scim_response(StatusCode::OK, &doc)
+) -> Result<Response, ApiError> {
+    // Advertised to an IAM that opted into governance by its identity
+    // provider (or Okta's dialect): strict clients refuse the attribute.
+    let settings = s.dir.iam_settings(iam).await?;
+    let opts = SpcOptions {
+        roles_and_entitlements: settings.permissions_source == PermissionsSource::Idp
+            || settings.roles_dialect == RolesDialect::Okta,
+        ..spc_options(&s)
+    };
+    let doc = discovery::service_provider_config(&base(&s, &headers, iam), &opts);
+    Ok(scim_response(StatusCode::OK, &doc))
 }
 
 pub async fn resource_types(
     State(s): State<AppState>,
     IamCaller(iam): IamCaller,
     headers: HeaderMap,
-) -> Response {
-    scim_response(
-        StatusCode::OK,
-        &discovery::resource_types_list(&base(&s, &headers, iam)),
-    )
+) -> Result<Response, ApiError> {
+    let dialect = dialect(&s, iam).await?;
+    let mut doc = discovery::resource_types_list(&base(&s, &headers, iam), dialect);
+    if !opted_in(&s, iam).await? {
+        doc = without_catalogue(doc);
+    }
+    Ok(scim_response(StatusCode::OK, &doc))
 }
 
 pub async fn resource_type(
@@ -60,7 +113,11 @@ pub async fn resource_type(
     headers: HeaderMap,
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
-    let doc = discovery::resource_type_doc(&name, &base(&s, &headers, iam))
+    let dialect = dialect(&s, iam).await?;
+    let shown = opted_in(&s, iam).await?
+        || !(name.eq_ignore_ascii_case("Role") || name.eq_ignore_ascii_case("Entitlement"));
+    let doc = discovery::resource_type_doc(&name, &base(&s, &headers, iam), dialect)
+        .filter(|_| shown)
         .ok_or_else(|| ScimError::not_found("no such resource type"))?;
     Ok(scim_response(StatusCode::OK, &doc))
 }
@@ -69,11 +126,16 @@ pub async fn schemas(
     State(s): State<AppState>,
     IamCaller(iam): IamCaller,
     headers: HeaderMap,
-) -> Response {
-    scim_response(
+) -> Result<Response, ApiError> {
+    let dialect = dialect(&s, iam).await?;
+    let mut doc = discovery::schemas_list(&base(&s, &headers, iam), dialect);
+    if !opted_in(&s, iam).await? {
+        doc = without_catalogue(doc);
+    }
+    Ok(scim_response(
         StatusCode::OK,
-        &discovery::schemas_list(&base(&s, &headers, iam)),
-    )
+        &schemas_for(&s, iam, doc).await?,
+    ))
 }
 
 pub async fn schema(
@@ -82,7 +144,9 @@ pub async fn schema(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let doc = discovery::schema_doc(&id, &base(&s, &headers, iam))
+    let dialect = dialect(&s, iam).await?;
+    let doc = discovery::schema_doc(&id, &base(&s, &headers, iam), dialect)
         .ok_or_else(|| ScimError::not_found("no such schema"))?;
+    let doc = schemas_for(&s, iam, doc).await?;
     Ok(scim_response(StatusCode::OK, &doc))
 }

@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod body;
 pub mod bulk;
+pub mod catalogue;
 pub mod console;
 pub mod discovery;
 pub mod error;
@@ -113,6 +114,13 @@ fn scim_routes() -> Router<AppState> {
             readonly(get(discovery::resource_type)),
         )
         .route("/Schemas", readonly(get(discovery::schemas)))
+        .route("/Entitlements", readonly(get(catalogue::list::<false>)))
+        .route(
+            "/Entitlements/{id}",
+            readonly(get(catalogue::get_one::<false>)),
+        )
+        .route("/Roles", readonly(get(catalogue::list::<true>)))
+        .route("/Roles/{id}", readonly(get(catalogue::get_one::<true>)))
         .route("/Schemas/{id}", readonly(get(discovery::schema)))
         .route("/Users/.search", post(scim::search_users))
         .route("/Groups/.search", post(scim::search_groups))
@@ -178,6 +186,14 @@ fn admin_api() -> OpenApiRouter<AppState> {
         .routes(routes!(admin::create_token))
         .routes(routes!(admin::revoke_token))
         .routes(routes!(admin::list_permissions, admin::create_permission))
+        .routes(routes!(admin::list_roles, admin::create_role))
+        .routes(routes!(
+            admin::get_role,
+            admin::replace_role,
+            admin::delete_role
+        ))
+        .routes(routes!(admin::add_roles))
+        .routes(routes!(admin::remove_role))
         .routes(routes!(governance::list_tags, governance::create_tag))
         .routes(routes!(governance::delete_tag))
         .routes(routes!(
@@ -227,6 +243,8 @@ const SEGMENTS: &[&str] = &[
     "Schemas",
     "ResourceTypes",
     "ServiceProviderConfig",
+    "Entitlements",
+    "Roles",
     ".search",
 ];
 

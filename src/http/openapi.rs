@@ -295,6 +295,19 @@ pub struct Token {
     pub token: String,
 }
 
+/// The roles, by name.
+#[derive(ToSchema)]
+pub struct RoleList {
+    pub hits: Vec<crate::directory::roles::Role>,
+    pub count: u64,
+}
+
+/// Roles to give an account, by name or id.
+#[derive(ToSchema)]
+pub struct RoleGrant {
+    pub roles: Vec<String>,
+}
+
 #[derive(ToSchema)]
 pub struct PermissionList {
     pub hits: Vec<PermissionDef>,

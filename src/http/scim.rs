@@ -71,7 +71,7 @@ pub(super) fn read_response(headers: &HeaderMap, r: &Resource) -> Response {
     resource_response(StatusCode::OK, r)
 }
 
-fn list_response(l: ListResult) -> Response {
+pub(super) fn list_response(l: ListResult) -> Response {
     let mut doc = list_envelope(&l);
     // Moved in, not copied (`json!` would serialise every document again).
     doc["Resources"] = serde_json::Value::Array(l.resources);

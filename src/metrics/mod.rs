@@ -71,6 +71,13 @@ pub const WORKFLOWS: &[&str] = &[
     "event_stream.verified",
     "event_stream.key_rotated",
     "event_stream.key_retired",
+    // Roles (docs/BRIDGE.md): defined, changed, deleted; held or given up
+    // by an account.
+    "role.created",
+    "role.updated",
+    "role.deleted",
+    "role.added",
+    "role.removed",
 ];
 
 /// Namespaces only the server counts in (every audit record's action is
@@ -93,6 +100,7 @@ pub const RESERVED_PREFIXES: &[&str] = &[
     "policy.",
     "job.",
     "event_stream.",
+    "role.",
 ];
 
 /// Interface touches: `ui.click.<element>`, exported under `ui` by element.

@@ -4,9 +4,10 @@
 
 use serde_json::{Map, Value, json};
 
+use super::schema::catalogue::RolesDialect;
 use super::schema::{
-    AttrDef, LIST_RESPONSE_SCHEMA, RESOURCE_TYPE_SCHEMA, RESOURCE_TYPES, ResourceTypeDef,
-    SCHEMA_SCHEMA, SPC_SCHEMA, SchemaDef,
+    AttrDef, LIST_RESPONSE_SCHEMA, RESOURCE_TYPE_SCHEMA, ResourceTypeDef, SCHEMA_SCHEMA,
+    SPC_SCHEMA, SchemaDef,
 };
 
 /// What the service provider configuration advertises; the server's own
@@ -31,12 +32,16 @@ pub struct SpcOptions {
     /// The SET event URIs the server issues (RFC 9967 §4
     /// `securityEvents.eventUris`); `securityEvents` is omitted when none.
     pub security_event_uris: &'static [&'static str],
+    /// Whether to advertise `RolesAndEntitlements` (draft-ietf-scim-roles-
+    /// entitlements): an attribute RFC 7643's schema does not have, which
+    /// strict clients refuse, so only to an IAM that opted in.
+    pub roles_and_entitlements: bool,
 }
 
 /// Every schema of every resource type, each once, in resource type order.
-fn all_schemas() -> Vec<&'static SchemaDef> {
+fn all_schemas(dialect: RolesDialect) -> Vec<&'static SchemaDef> {
     let mut out: Vec<&'static SchemaDef> = Vec::new();
-    for rt in RESOURCE_TYPES {
+    for rt in dialect.resource_types() {
         for s in rt.schemas() {
             if !out.iter().any(|o| std::ptr::eq(*o, s)) {
                 out.push(s);
@@ -60,10 +65,11 @@ fn trim_base(base: &str) -> &str {
     base.trim_end_matches('/')
 }
 
-/// `GET /Schemas`: a ListResponse of every Schema document.
-pub fn schemas_list(base: &str) -> Value {
+/// `GET /Schemas`: a ListResponse of every Schema document (the
+/// catalogue's in the IAM's dialect).
+pub fn schemas_list(base: &str, dialect: RolesDialect) -> Value {
     list_response(
-        all_schemas()
+        all_schemas(dialect)
             .into_iter()
             .map(|s| schema_json(s, base))
             .collect(),
@@ -71,17 +77,18 @@ pub fn schemas_list(base: &str) -> Value {
 }
 
 /// `GET /Schemas/{id}`: the URN matches case-insensitively.
-pub fn schema_doc(id: &str, base: &str) -> Option<Value> {
-    all_schemas()
+pub fn schema_doc(id: &str, base: &str, dialect: RolesDialect) -> Option<Value> {
+    all_schemas(dialect)
         .into_iter()
         .find(|s| s.id.eq_ignore_ascii_case(id))
         .map(|s| schema_json(s, base))
 }
 
 /// `GET /ResourceTypes`.
-pub fn resource_types_list(base: &str) -> Value {
+pub fn resource_types_list(base: &str, dialect: RolesDialect) -> Value {
     list_response(
-        RESOURCE_TYPES
+        dialect
+            .resource_types()
             .iter()
             .map(|rt| resource_type_json(rt, base))
             .collect(),
@@ -89,8 +96,9 @@ pub fn resource_types_list(base: &str) -> Value {
 }
 
 /// `GET /ResourceTypes/{name}`: the name matches case-insensitively.
-pub fn resource_type_doc(name: &str, base: &str) -> Option<Value> {
-    RESOURCE_TYPES
+pub fn resource_type_doc(name: &str, base: &str, dialect: RolesDialect) -> Option<Value> {
+    dialect
+        .resource_types()
         .iter()
         .find(|rt| rt.name.eq_ignore_ascii_case(name))
         .map(|rt| resource_type_json(rt, base))
@@ -141,7 +149,47 @@ pub fn service_provider_config(base: &str, cfg: &SpcOptions) -> Value {
             "eventUris": cfg.security_event_uris,
         });
     }
+    if cfg.roles_and_entitlements {
+        // The catalogue is listed at /Roles and /Entitlements and
+        // assigned through a user's `roles` and `entitlements`.
+        doc["RolesAndEntitlements"] = json!({
+            "roles": { "supported": true, "multipleRolesSupported": true, "primarySupported": false },
+            "entitlements": { "supported": true, "multipleEntitlementsSupported": true },
+        });
+    }
     doc
+}
+
+/// For an IAM whose identity provider may not assign roles
+/// (`permissionsSource: bridge`): the core User schema's `roles`, and each
+/// of its sub-attributes, described as `readOnly` in a `/Schemas` answer
+/// (one Schema document or a ListResponse of them), so that clients
+/// reading the schema do not send what would be refused.
+pub fn roles_read_only(doc: &mut Value) {
+    let schemas: Vec<&mut Value> = if doc.get("Resources").is_some_and(Value::is_array) {
+        doc["Resources"]
+            .as_array_mut()
+            .map(|l| l.iter_mut().collect())
+            .unwrap_or_default()
+    } else {
+        vec![doc]
+    };
+    for schema in schemas {
+        if schema["id"] != super::schema::USER_SCHEMA {
+            continue;
+        }
+        let Some(Value::Array(attrs)) = schema.get_mut("attributes") else {
+            continue;
+        };
+        for a in attrs.iter_mut().filter(|a| a["name"] == "roles") {
+            a["mutability"] = "readOnly".into();
+            if let Some(Value::Array(subs)) = a.get_mut("subAttributes") {
+                for s in subs {
+                    s["mutability"] = "readOnly".into();
+                }
+            }
+        }
+    }
 }
 
 fn schema_json(s: &SchemaDef, base: &str) -> Value {
@@ -209,6 +257,9 @@ fn resource_type_json(rt: &ResourceTypeDef, base: &str) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scim::schema::catalogue::{
+        ENTITLEMENT_SCHEMA, OKTA_ENTITLEMENT_SCHEMA, OKTA_ROLE_SCHEMA, ROLE_SCHEMA,
+    };
     use crate::scim::schema::{
         BRIDGE_USER_SCHEMA, ENTERPRISE_USER_SCHEMA, GROUP_SCHEMA, USER_SCHEMA,
     };
@@ -231,6 +282,7 @@ mod tests {
             cursor_timeout_secs: 3600,
             documentation_uri: None,
             security_event_uris: &["urn:ietf:params:scim:event:prov:delete"],
+            roles_and_entitlements: false,
         }
     }
 
@@ -245,10 +297,10 @@ mod tests {
 
     #[test]
     fn schemas_list_holds_each_schema_once() {
-        let doc = schemas_list(BASE);
+        let doc = schemas_list(BASE, RolesDialect::Ietf);
         assert_eq!(doc["schemas"], json!([LIST_RESPONSE_SCHEMA]));
-        assert_eq!(doc["totalResults"], 4);
-        assert_eq!(doc["itemsPerPage"], 4);
+        assert_eq!(doc["totalResults"], 6);
+        assert_eq!(doc["itemsPerPage"], 6);
         assert_eq!(doc["startIndex"], 1);
         let ids: Vec<_> = doc["Resources"]
             .as_array()
@@ -262,14 +314,16 @@ mod tests {
                 USER_SCHEMA,
                 ENTERPRISE_USER_SCHEMA,
                 BRIDGE_USER_SCHEMA,
-                GROUP_SCHEMA
+                GROUP_SCHEMA,
+                ENTITLEMENT_SCHEMA,
+                ROLE_SCHEMA
             ]
         );
     }
 
     #[test]
     fn schema_doc_is_case_insensitive_and_complete() {
-        let doc = schema_doc(&USER_SCHEMA.to_uppercase(), BASE).unwrap();
+        let doc = schema_doc(&USER_SCHEMA.to_uppercase(), BASE, RolesDialect::Ietf).unwrap();
         assert_eq!(doc["id"], USER_SCHEMA);
         assert_eq!(doc["schemas"], json!([SCHEMA_SCHEMA]));
         assert_eq!(
@@ -315,7 +369,10 @@ mod tests {
 
     #[test]
     fn schema_docs_leave_out_the_common_attributes() {
-        for s in schemas_list(BASE)["Resources"].as_array().unwrap() {
+        for s in schemas_list(BASE, RolesDialect::Ietf)["Resources"]
+            .as_array()
+            .unwrap()
+        {
             for a in s["attributes"].as_array().unwrap() {
                 assert!(!["id", "externalId", "meta"].contains(&a["name"].as_str().unwrap()));
             }
@@ -324,20 +381,20 @@ mod tests {
 
     #[test]
     fn unknown_schema_and_resource_type() {
-        assert!(schema_doc("urn:nope", BASE).is_none());
-        assert!(resource_type_doc("Device", BASE).is_none());
+        assert!(schema_doc("urn:nope", BASE, RolesDialect::Ietf).is_none());
+        assert!(resource_type_doc("Device", BASE, RolesDialect::Ietf).is_none());
     }
 
     #[test]
     fn enterprise_and_group_schemas() {
-        let ent = schema_doc(ENTERPRISE_USER_SCHEMA, BASE).unwrap();
+        let ent = schema_doc(ENTERPRISE_USER_SCHEMA, BASE, RolesDialect::Ietf).unwrap();
         assert_eq!(ent["name"], "EnterpriseUser");
         let manager = find(&ent["attributes"], "manager");
         assert_eq!(
             find(&manager["subAttributes"], "displayName")["mutability"],
             "readOnly"
         );
-        let group = schema_doc(GROUP_SCHEMA, BASE).unwrap();
+        let group = schema_doc(GROUP_SCHEMA, BASE, RolesDialect::Ietf).unwrap();
         let members = find(&group["attributes"], "members");
         assert_eq!(
             find(&members["subAttributes"], "value")["mutability"],
@@ -351,9 +408,20 @@ mod tests {
 
     #[test]
     fn resource_types() {
-        let list = resource_types_list(BASE);
-        assert_eq!(list["totalResults"], 2);
-        let user = resource_type_doc("user", &format!("{BASE}/")).unwrap();
+        let list = resource_types_list(BASE, RolesDialect::Ietf);
+        assert_eq!(list["totalResults"], 4);
+        let okta = resource_types_list(BASE, RolesDialect::Okta);
+        let schemas: Vec<&Value> = okta["Resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| &r["schema"])
+            .collect();
+        assert_eq!(
+            schemas[2..],
+            [&json!(OKTA_ENTITLEMENT_SCHEMA), &json!(OKTA_ROLE_SCHEMA)]
+        );
+        let user = resource_type_doc("user", &format!("{BASE}/"), RolesDialect::Ietf).unwrap();
         assert_eq!(
             user,
             json!({
@@ -370,7 +438,7 @@ mod tests {
                 "meta": { "resourceType": "ResourceType", "location": format!("{BASE}/ResourceTypes/User") },
             })
         );
-        let group = resource_type_doc("Group", BASE).unwrap();
+        let group = resource_type_doc("Group", BASE, RolesDialect::Ietf).unwrap();
         assert_eq!(group["endpoint"], "/Groups");
         assert!(group.get("schemaExtensions").is_none());
     }

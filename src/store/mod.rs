@@ -20,6 +20,7 @@ pub mod governance;
 pub mod migrations;
 pub mod nesting;
 pub mod postgres;
+pub mod roles;
 pub mod sessions;
 pub mod sql;
 pub mod sql_filter;
@@ -386,7 +387,7 @@ all_of!(
     /// in the module of `sql/` that keeps it. Methods of the traits below
     /// are callable on a [`DynStore`] without importing them.
     Store: Database, Iams, Tokens, Users, Groups, Members, Lists, Bulk, accounts::Accounts,
-        sessions::Sessions, transfer::Transfer, governance::Governance, events::Events
+        sessions::Sessions, transfer::Transfer, governance::Governance, events::Events, roles::Roles
 );
 
 /// The database itself: its health and its migrations.

@@ -29,6 +29,7 @@ async fn discovery_documents(app: &TestApp) {
     );
 
     let rts: Value = app.get("/ResourceTypes").await.json().await.unwrap();
+    // Users and groups; the catalogue only to an IAM that opted in.
     assert_eq!(rts["totalResults"], 2);
     let user_rt: Value = app.get("/ResourceTypes/User").await.json().await.unwrap();
     assert_eq!(user_rt["endpoint"], "/Users");

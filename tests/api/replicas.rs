@@ -247,16 +247,17 @@ async fn concurrent_patches_without_if_match_all_apply() {
     let Some(f) = Fleet::start(&[]).await else {
         return;
     };
-    let created = f.create_user(0, "many-roles@example.com").await;
+    let created = f.create_user(0, "many-ims@example.com").await;
     let id = created["id"].as_str().unwrap().to_owned();
-    // Each PATCH adds its own role: a lost update would drop one.
+    // Each PATCH adds its own instant-messaging address: a lost update
+    // would drop one.
     let replies = join_all((0..24).map(|i| {
         let f = &f;
         let id = &id;
         async move {
             let body = json!({
                 "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-                "Operations": [{"op": "add", "path": "roles", "value": [{"value": format!("role{i}")}]}],
+                "Operations": [{"op": "add", "path": "ims", "value": [{"value": format!("im{i}")}]}],
             });
             f.idp(i, Method::PATCH, &format!("/Users/{id}"), Some(&body))
                 .await
@@ -270,8 +271,8 @@ async fn concurrent_patches_without_if_match_all_apply() {
         replies.iter().map(|r| &r.body).collect::<Vec<_>>()
     );
     let after = f.idp(2, Method::GET, &format!("/Users/{id}"), None).await;
-    let roles = after.body["roles"].as_array().unwrap();
-    assert_eq!(roles.len(), 24, "{}", after.body);
+    let ims = after.body["ims"].as_array().unwrap();
+    assert_eq!(ims.len(), 24, "{}", after.body);
     f.finish().await;
 }
 

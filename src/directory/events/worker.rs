@@ -176,45 +176,44 @@ impl Directory {
 
     /// One attempt at a delivery: what happened, and when to try again.
     async fn attempt(&self, s: &Stream, d: &Delivery, client: &reqwest::Client) -> Attempt {
-        let (http_status, wait, error) =
-            match send(
-                s,
-                d,
-                client,
-                &self.limits.event_allow_http,
-                &self.allowed_private(),
-            )
-            .await
-            {
-                Ok(answered) => {
-                    return Attempt {
-                        status: "delivered",
-                        http_status: Some(i64::from(answered)),
-                        error: None,
-                        next_at: self.now(),
-                    };
-                }
-                Err(Failure {
-                    status,
-                    refused: true,
-                    error,
-                    ..
-                }) => {
-                    // Refused (RFC 8935 §2.3): never sent again by itself.
-                    return Attempt {
-                        status: "failed",
-                        http_status: status,
-                        error: Some(error),
-                        next_at: self.now(),
-                    };
-                }
-                Err(Failure {
-                    status,
-                    retry_after,
-                    error,
-                    ..
-                }) => (status, retry_after, error),
-            };
+        let (http_status, wait, error) = match send(
+            s,
+            d,
+            client,
+            &self.limits.event_allow_http,
+            &self.allowed_private(),
+        )
+        .await
+        {
+            Ok(answered) => {
+                return Attempt {
+                    status: "delivered",
+                    http_status: Some(i64::from(answered)),
+                    error: None,
+                    next_at: self.now(),
+                };
+            }
+            Err(Failure {
+                status,
+                refused: true,
+                error,
+                ..
+            }) => {
+                // Refused (RFC 8935 §2.3): never sent again by itself.
+                return Attempt {
+                    status: "failed",
+                    http_status: status,
+                    error: Some(error),
+                    next_at: self.now(),
+                };
+            }
+            Err(Failure {
+                status,
+                retry_after,
+                error,
+                ..
+            }) => (status, retry_after, error),
+        };
         let attempts = u32::try_from(d.attempts + 1).unwrap_or(u32::MAX);
         let wait = wait.unwrap_or_else(|| events::backoff(attempts, rand::random()));
         let next_at = self.now() + wait;

@@ -89,9 +89,15 @@ pub fn user_line(r: &UserRecord, iam_name: &dyn Fn(Uuid) -> Option<String>) -> V
         USER_SCHEMA,
         meta("User", r.created, r.last_modified, r.version),
     );
+    // What roles and identity providers grant follows them (roles are
+    // not exported yet); only what was granted here travels.
     let grants: Vec<Value> = r
         .grants
         .iter()
+        .filter(|g| {
+            g.source == crate::store::accounts::SOURCE_DIRECT
+                || g.source == crate::store::accounts::SOURCE_IAM_DEFAULT
+        })
         .map(|g| json!({"value": g.permission, "source": g.source, "granted": time(g.granted)}))
         .collect();
     obj.insert(

@@ -8,9 +8,8 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use serde_json::Value;
 
-use super::{Admin, AdminError, Answer, Body, created, flag, id, number, text};
+use super::{Admin, Answer, Body, created, flag, id, names, number, text};
 use crate::directory::account_view::{AccountPage, AccountView};
 use crate::directory::accounts::parse_sort;
 use crate::directory::attributes::{AttributeLayers, AttributeOwner};
@@ -129,11 +128,7 @@ pub async fn add_permissions(
 ) -> Answer<Json<AccountView>> {
     let ctx = admin.ctx();
     let user = id(&user)?;
-    let names: Vec<String> = b
-        .get("permissions")
-        .and_then(Value::as_array)
-        .and_then(|a| a.iter().map(|v| v.as_str().map(str::to_owned)).collect())
-        .ok_or_else(|| AdminError::bad("'permissions' must be an array of names"))?;
+    let names = names(&b, "permissions")?;
     s.dir.add_permissions(&ctx, user, &names).await?;
     Ok(Json(s.dir.account_view(&ctx, user).await?))
 }

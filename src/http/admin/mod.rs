@@ -10,12 +10,14 @@ mod accounts;
 mod groups;
 mod iams;
 mod oversight;
+mod roles;
 mod subscriptions;
 
 pub use accounts::*;
 pub use groups::*;
 pub use iams::*;
 pub use oversight::*;
+pub use roles::*;
 pub use subscriptions::*;
 
 use std::collections::HashMap;
@@ -156,6 +158,14 @@ pub(super) fn id<T: From<Uuid>>(s: &str) -> Result<T, AdminError> {
     Uuid::parse_str(s)
         .map(T::from)
         .map_err(|_| AdminError(StatusCode::NOT_FOUND, format!("no account with id {s}")))
+}
+
+/// A body's array of names under `key` (`permissions`, `roles`).
+pub(super) fn names(body: &Value, key: &str) -> Result<Vec<String>, AdminError> {
+    body.get(key)
+        .and_then(Value::as_array)
+        .and_then(|a| a.iter().map(|v| v.as_str().map(str::to_owned)).collect())
+        .ok_or_else(|| AdminError::bad(format!("'{key}' must be an array of names")))
 }
 
 pub(super) fn text<'a>(body: &'a Value, key: &str) -> Result<&'a str, AdminError> {

@@ -288,11 +288,11 @@ async fn after(
     who: &Who,
     id: Uuid,
     result: crate::directory::Result<()>,
-    then: &str,
+    (then, done): (&str, &str),
     dialog: &str,
 ) -> Page {
     match result {
-        Ok(()) => see_other(then),
+        Ok(()) => see_other(then, done),
         Err(e) => {
             let (status, message) = form_error(e)?;
             let p = PageParams {
@@ -331,7 +331,13 @@ pub async fn set_status(
         .set_event_stream_status(&who.admin.ctx(), id, &json!({"status": f.status}))
         .await
         .map(|_| ());
-    after(&s, &who, id, r, &format!("/admin/event-streams/{id}"), "").await
+    let done = match f.status.as_str() {
+        "enabled" => "Enabled the stream: its events are delivered.",
+        "paused" => "Paused the stream: its events are kept until it is enabled.",
+        _ => "Disabled the stream: new events are not kept for it.",
+    };
+    let then = format!("/admin/event-streams/{id}");
+    after(&s, &who, id, r, (&then, done), "").await
 }
 
 /// Makes a failed delivery due again; the history of failed ones next.
@@ -349,11 +355,13 @@ pub async fn retry(
         .retry_event_delivery(&who.admin.ctx(), id, event)
         .await;
     let then = format!("/admin/event-streams/{id}?status=failed");
-    after(&s, &who, id, r, &then, "").await
+    let done = "The delivery is due again.";
+    after(&s, &who, id, r, (&then, done), "").await
 }
 
 pub async fn delete(State(s): State<AppState>, who: Who, Path(id): Path<String>) -> Page {
     let id = parse_id(&id)?;
     let r = s.dir.delete_event_stream(&who.admin.ctx(), id).await;
-    after(&s, &who, id, r, "/admin/event-streams", "delete").await
+    let done = "Deleted the stream and its deliveries.";
+    after(&s, &who, id, r, ("/admin/event-streams", done), "delete").await
 }

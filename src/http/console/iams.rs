@@ -254,16 +254,13 @@ pub async fn settings(
             .map(|(_, v)| v.as_str())
             .unwrap_or("")
     };
-    // The form has no rate limit: keep the one set through the admin API.
-    let rate_limit = match s.dir.iam(&name).await {
-        Ok(iam) => s
-            .dir
-            .iam_settings(iam.id)
-            .await
-            .ok()
-            .and_then(|current| current.rate_limit),
+    // The form has no rate limit, roles dialect, permissions source or
+    // idpGrantable: keep those set through the admin API.
+    let current = match s.dir.iam(&name).await {
+        Ok(iam) => s.dir.iam_settings(iam.id).await.ok(),
         Err(_) => None,
-    };
+    }
+    .unwrap_or_default();
     let parsed = (|| {
         let groups = lines(field("groupPermissions"), "Group permissions")?
             .into_iter()
@@ -290,7 +287,7 @@ pub async fn settings(
             },
             attribute_mapping: lines(field("attributeMapping"), "Attribute mapping")?,
             group_permissions: groups,
-            rate_limit,
+            ..current
         })
     })();
     let result = match parsed {

@@ -19,6 +19,7 @@ pub const SCHEMA_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Schema";
 
 mod bridge;
 mod build;
+pub mod catalogue;
 mod enterprise;
 mod group;
 mod user;

@@ -9,6 +9,7 @@ mod matrix;
 mod metrics;
 pub(crate) mod oidc;
 mod openapi;
+mod roles;
 mod scim;
 mod search;
 
@@ -65,6 +66,29 @@ pub async fn call(
         serde_json::from_slice(&bytes).expect("a JSON body")
     };
     (status, body)
+}
+
+/// Asserts the audit records `query` finds (`target=...&limit=...`) hold
+/// each of these actions, read by a new auditor (`email`).
+pub async fn assert_audited(
+    app: &TestApp,
+    root: &Admin,
+    email: &str,
+    query: &str,
+    wanted: &[&str],
+) {
+    let auditor = root.another(app, email, &["AUDIT"]).await;
+    let (status, log) = auditor.get(app, &format!("/audit?{query}")).await;
+    assert_eq!(status, 200, "{log}");
+    let actions: Vec<&str> = log["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["action"].as_str().unwrap())
+        .collect();
+    for a in wanted {
+        assert!(actions.contains(a), "{a} in {actions:?}");
+    }
 }
 
 impl Admin {

@@ -356,6 +356,9 @@ async fn what_the_api_takes_and_answers_fits_the_document(app: &TestApp) {
         "attributeMapping": {"title": "title"},
         "groupPermissions": {"Admins": ["GOVERNANCE"]},
         "rateLimit": {"perSecond": 5, "burst": 10},
+        "rolesDialect": "okta",
+        "permissionsSource": "idp",
+        "idpGrantable": ["AUDIT"],
     });
     let t = "/iams/{name}/settings";
     api.call("put", t, "/iams/idp2/settings", Some(settings))
@@ -373,6 +376,21 @@ async fn what_the_api_takes_and_answers_fits_the_document(app: &TestApp) {
     api.call("get", "/permissions", "/permissions", None).await;
     let custom = json!({"name": "VIEW_BILLING", "description": "Billing, read only"});
     api.call("post", "/permissions", "/permissions", Some(custom))
+        .await;
+    let role = json!({"name": "billing", "description": "Bills", "permissions": ["VIEW_BILLING"]});
+    api.call("post", "/roles", "/roles", Some(role)).await;
+    api.call("get", "/roles", "/roles", None).await;
+    api.call("get", "/roles/{name}", "/roles/billing", None)
+        .await;
+    let role = json!({"permissions": ["VIEW_BILLING", "AUDIT"], "roles": []});
+    api.call("put", "/roles/{name}", "/roles/billing", Some(role))
+        .await;
+    let held = json!({"roles": ["billing"]});
+    api.call("post", "/users/{id}/roles", &at("/roles"), Some(held))
+        .await;
+    let t = "/users/{id}/roles/{name}";
+    api.call("delete", t, &at("/roles/billing"), None).await;
+    api.call("delete", "/roles/{name}", "/roles/billing", None)
         .await;
     let grant = json!({"permissions": ["AUDIT"]});
     let own = format!("/users/{}/permissions", root.id);

@@ -64,10 +64,10 @@ async fn booleans_as_strings_on_write_and_in_filters(app: &TestApp) {
     let doc = patch_ok(
         app,
         &p,
-        json!([{ "op": "add", "path": "roles[primary eq \"True\"].value", "value": "admin" }]),
+        json!([{ "op": "add", "path": "ims[primary eq \"True\"].value", "value": "admin" }]),
     )
     .await;
-    assert_eq!(doc["roles"], json!([{ "primary": true, "value": "admin" }]));
+    assert_eq!(doc["ims"], json!([{ "primary": true, "value": "admin" }]));
 }
 both!(booleans_as_strings_on_write_and_in_filters);
 

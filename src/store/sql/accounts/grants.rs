@@ -10,7 +10,8 @@ use super::{last_admin, user_exists};
 use crate::audit::Entry;
 use crate::store::Result;
 use crate::store::accounts::{
-    Grant, GrantDelta, GrantRecords, Grants, LastAdmin, PermissionDef, SOURCE_IAM_DEFAULT,
+    Grant, GrantDelta, GrantRecords, Grants, LastAdmin, PermissionDef, SOURCE_DIRECT,
+    SOURCE_IAM_DEFAULT,
 };
 
 #[async_trait]
@@ -106,40 +107,21 @@ pub(super) async fn change_in<B: Backend>(
     records: &GrantRecords<'_>,
     now: OffsetDateTime,
 ) -> Result<Vec<Entry>> {
-    if remove.iter().any(|p| p == guard.permission) {
+    if remove.iter().any(|p| p == guard.permission) && !kept_otherwise::<B>(tx, user, guard).await?
+    {
         last_admin::check::<B>(tx, user, guard).await?;
     }
     // Only what a statement changed is in the delta: a permission not
     // held is not taken, one held is not given.
     let mut removed = Vec::new();
     for p in remove {
-        let n = B::execute(
-            tx,
-            query("DELETE FROM user_permissions WHERE user_id = $1 AND permission = $2")
-                .bind(user)
-                .bind(p),
-        )
-        .await?;
-        if n > 0 {
+        if revoke::<B>(tx, user, p, &[SOURCE_DIRECT, SOURCE_IAM_DEFAULT]).await? {
             removed.push(p.clone());
         }
     }
     let mut added = Vec::new();
     for (p, source) in add {
-        let n = B::execute(
-            tx,
-            query(
-                "INSERT INTO user_permissions (user_id, permission, source, granted)
-                 SELECT $1, name, $3, $4 FROM permissions WHERE name = $2
-                 ON CONFLICT DO NOTHING",
-            )
-            .bind(user)
-            .bind(p)
-            .bind(*source)
-            .bind(now),
-        )
-        .await?;
-        if n > 0 {
+        if grant::<B>(tx, user, p, source, now).await? {
             added.push(p.clone());
         }
     }
@@ -149,16 +131,46 @@ pub(super) async fn change_in<B: Backend>(
     }))
 }
 
-/// Grants an IAM's default permissions to a new user (names not in the
-/// catalogue are skipped).
-pub(crate) async fn grant_defaults<B: Backend>(
+/// Takes a permission's grants from these sources; whether there was one.
+pub(super) async fn revoke<B: Backend>(
     tx: &mut B::Conn,
     user: Uuid,
-    grants: &[String],
+    permission: &str,
+    sources: &[&str],
+) -> Result<bool> {
+    let sql = format!(
+        "DELETE FROM user_permissions WHERE user_id = $1 AND permission = $2
+         AND source IN ({})",
+        B::DIALECT.each(3, Ty::Text)
+    );
+    let sources: Vec<String> = sources.iter().map(|s| (*s).to_owned()).collect();
+    let n = B::execute(tx, query(sql).bind(user).bind(permission).bind(sources)).await?;
+    Ok(n > 0)
+}
+
+/// Grants a permission of the catalogue from a source; whether it was
+/// not held from it already.
+pub(super) async fn grant<B: Backend>(
+    tx: &mut B::Conn,
+    user: Uuid,
+    permission: &str,
+    source: &str,
     now: OffsetDateTime,
-) -> Result<()> {
-    if grants.is_empty() {
-        return Ok(());
+) -> Result<bool> {
+    Ok(grant_all::<B>(tx, user, &[permission.to_owned()], source, now).await? > 0)
+}
+
+/// Grants the permissions of the catalogue among these from a source
+/// (names not in it are skipped); how many it was not held from already.
+pub(super) async fn grant_all<B: Backend>(
+    tx: &mut B::Conn,
+    user: Uuid,
+    permissions: &[String],
+    source: &str,
+    now: OffsetDateTime,
+) -> Result<u64> {
+    if permissions.is_empty() {
+        return Ok(0);
     }
     let sql = format!(
         "INSERT INTO user_permissions (user_id, permission, source, granted)
@@ -170,10 +182,44 @@ pub(crate) async fn grant_defaults<B: Backend>(
         tx,
         query(sql)
             .bind(user)
-            .bind(grants.to_vec())
-            .bind(SOURCE_IAM_DEFAULT)
+            .bind(permissions.to_vec())
+            .bind(source)
             .bind(now),
     )
+    .await
+}
+
+/// Whether the account holds the guarded permission from a source a
+/// withdrawal leaves alone (a role, its identity provider): then taking
+/// its direct grant takes nothing.
+async fn kept_otherwise<B: Backend>(
+    tx: &mut B::Conn,
+    user: Uuid,
+    guard: LastAdmin<'_>,
+) -> Result<bool> {
+    let row = B::fetch_optional(
+        tx,
+        query(
+            "SELECT 1 FROM user_permissions WHERE user_id = $1 AND permission = $2
+             AND source NOT IN ($3, $4)",
+        )
+        .bind(user)
+        .bind(guard.permission)
+        .bind(SOURCE_DIRECT)
+        .bind(SOURCE_IAM_DEFAULT),
+    )
     .await?;
+    Ok(row.is_some())
+}
+
+/// Grants an IAM's default permissions to a new user (names not in the
+/// catalogue are skipped).
+pub(crate) async fn grant_defaults<B: Backend>(
+    tx: &mut B::Conn,
+    user: Uuid,
+    grants: &[String],
+    now: OffsetDateTime,
+) -> Result<()> {
+    grant_all::<B>(tx, user, grants, SOURCE_IAM_DEFAULT, now).await?;
     Ok(())
 }

@@ -90,3 +90,32 @@ pub(super) async fn check<B: Backend>(
     }
     Ok(())
 }
+
+/// After a change that may have taken the guarded permission from any
+/// number of accounts (a role's permissions changed, a role deleted or
+/// given up), inside its transaction: refuses when no enabled, active
+/// account holds it any more, by a grant or (`admins_after`) through a
+/// group mapping.
+pub(super) async fn remains<B: Backend>(tx: &mut B::Conn, guard: LastAdmin<'_>) -> Result<()> {
+    if let Some(lock) = B::DIALECT.xact_lock_on(LAST_ADMIN_LOCK) {
+        B::execute(tx, query(lock)).await?;
+    }
+    let sql = format!(
+        "SELECT COUNT(*) FROM users u
+         WHERE NOT u.disabled AND u.deprovisioned IS NULL AND u.active
+           AND (EXISTS (SELECT 1 FROM user_permissions p
+                        WHERE p.user_id = u.id AND p.permission = $1)
+                OR u.id IN ({}))",
+        B::DIALECT.each(2, Ty::Uuid)
+    );
+    let holders = B::fetch_one(
+        tx,
+        query(sql).bind(guard.permission).bind(guard.admins_after),
+    )
+    .await?
+    .int(0)?;
+    if holders == 0 {
+        return Err(StoreError::Conflict(LAST_USER_ADMIN));
+    }
+    Ok(())
+}

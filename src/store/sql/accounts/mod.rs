@@ -10,6 +10,7 @@ mod last_admin;
 mod lifecycle;
 mod list;
 mod lookups;
+mod roles;
 mod settings;
 mod subscriptions;
 mod usage;
