@@ -72,7 +72,7 @@ pub fn spc_options(s: &AppState) -> SpcOptions {
         max_page_size_for_cursor: s.config.max_results,
         cursor_timeout_secs: s.config.cursor_timeout_secs,
         documentation_uri: None,
-        security_event_uris: &crate::events::set::EVENT_URIS,
+        security_event_uris: &[],
         roles_and_entitlements: false,
     }
 }
@@ -85,9 +85,17 @@ pub async fn service_provider_config(
     // Advertised to an IAM that opted into governance by its identity
     // provider (or Okta's dialect): strict clients refuse the attribute.
     let settings = s.dir.iam_settings(iam).await?;
+    // Likewise `securityEvents`: advertised where a SET stream carries
+    // this IAM's events.
+    let security_event_uris: &[&str] = if s.dir.sets_cover(iam).await? {
+        &crate::events::set::EVENT_URIS
+    } else {
+        &[]
+    };
     let opts = SpcOptions {
         roles_and_entitlements: settings.permissions_source == PermissionsSource::Idp
             || settings.roles_dialect == RolesDialect::Okta,
+        security_event_uris,
         ..spc_options(&s)
     };
     let doc = discovery::service_provider_config(&base(&s, &headers, iam), &opts);

@@ -223,6 +223,18 @@ impl Directory {
         self.fan_out_with(s, &derive).await
     }
 
+    /// Whether an enabled or paused Security Event Token stream carries
+    /// the events of `iam` (one for that IAM, or for every IAM): what
+    /// `/ServiceProviderConfig` advertises `securityEvents` to. Strict
+    /// clients (scim2-tester) refuse that attribute, so a caller with no
+    /// SETs to receive is not shown it.
+    pub async fn sets_cover(&self, iam: Uuid) -> Result<bool> {
+        let streams = self.store.streams().await?;
+        Ok(streams
+            .iter()
+            .any(|s| s.format == "set" && s.status != "disabled" && s.iam.is_none_or(|i| i == iam)))
+    }
+
     /// Queues a verification event: `stream.verify` for a webhook stream,
     /// the Shared Signals verification event for a SET stream; pushed
     /// like any event, or answered to the next poll.

@@ -645,9 +645,18 @@ crate::both_with!(rotation_keeps_old_sets_verifiable, super::config);
 
 /// Bad stream input is refused with nothing created; the verification
 /// event reaches push and poll streams; `/ServiceProviderConfig`
-/// advertises `securityEvents`.
+/// advertises `securityEvents` once a SET stream carries the IAM's events.
 async fn set_streams_refuse_bad_input_and_verify(app: &TestApp) {
     let root = admin(app, "root@example.com").await;
+    // With no SET stream, nothing to advertise (strict clients refuse the
+    // attribute).
+    let spc: Value = app
+        .get("/ServiceProviderConfig")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(spc.get("securityEvents").is_none(), "{spc}");
     let rx = Receiver::start().await;
     for (body, says) in [
         (
