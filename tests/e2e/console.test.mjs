@@ -499,9 +499,16 @@ test("an administrator walks every flow of the console", async () => {
       await page.goto(url);
       await page.getByRole("heading", { level: 1 }).waitFor();
       const wide = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-      assert.ok(wide <= 0, `${name} is ${wide}px wider than the screen`);
+      // What sticks out, to name in the failure.
+      const culprits = await page.evaluate(() => Array.from(document.querySelectorAll("body *"))
+        .filter((e) => e.getBoundingClientRect().right > window.innerWidth + 1)
+        .slice(0, 5)
+        .map((e) => `${e.tagName.toLowerCase()}${e.id ? "#" + e.id : ""}${e.className && typeof e.className === "string" ? "." + e.className.split(" ").join(".") : ""}`));
+      assert.ok(wide <= 0, `${name} is ${wide}px wider than the screen: ${culprits.join(", ")}`);
       const out = await page.evaluate(() => {
-        const b = document.querySelector(".signout button").getBoundingClientRect();
+        const button = document.querySelector(".signout button");
+        if (!button) return false; // an error page has no frame
+        const b = button.getBoundingClientRect();
         return b.right > window.innerWidth || b.left < 0;
       });
       assert.ok(!out, `Sign out is off screen on ${name}`);
@@ -570,7 +577,12 @@ test("an administrator walks every flow of the console", async () => {
       await page.goto(url);
       await page.getByRole("heading", { level: 1 }).waitFor();
       const wide = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-      assert.ok(wide <= 0, `${name} is ${wide}px wider than the screen`);
+      // What sticks out, to name in the failure.
+      const culprits = await page.evaluate(() => Array.from(document.querySelectorAll("body *"))
+        .filter((e) => e.getBoundingClientRect().right > window.innerWidth + 1)
+        .slice(0, 5)
+        .map((e) => `${e.tagName.toLowerCase()}${e.id ? "#" + e.id : ""}${e.className && typeof e.className === "string" ? "." + e.className.split(" ").join(".") : ""}`));
+      assert.ok(wide <= 0, `${name} is ${wide}px wider than the screen: ${culprits.join(", ")}`);
       await shot(`44-phone-${name}`);
     }
     await page.setViewportSize({ width: 1280, height: 900 });
