@@ -270,7 +270,7 @@ pub struct GroupRead {
 }
 
 /// The group's document with everything but its members, projected.
-fn group_head(scope: &Scope, s: &Stored, proj: &Projection) -> Resource {
+pub(super) fn group_head(scope: &Scope, s: &Stored, proj: &Projection) -> Resource {
     let mut doc = s.doc.clone();
     let (meta, location) = meta(scope, "Group", "/Groups", s);
     if let Some(obj) = doc.as_object_mut() {

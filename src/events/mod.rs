@@ -43,6 +43,24 @@ pub fn types() -> impl Iterator<Item = &'static str> {
     })
 }
 
+/// Whether the change of an audit record is kept with the resource as it
+/// left it, for the streams that send the resource (`full`): a successful
+/// change of a user or a group of an event type, but a member's joining
+/// or leaving (a group's members are never sent; a group of a million
+/// members changed at once would keep a million copies). A delete keeps
+/// nothing: there is no resource left for its receiver (a deprovisioned
+/// account is kept by the bridge, but its identity provider deleted it).
+pub fn snapshots(action: &str, target_kind: &str, outcome: &str) -> bool {
+    outcome == "success"
+        && matches!(target_kind, "User" | "Group")
+        && !action.starts_with("group.member_")
+        && !matches!(
+            action,
+            "user.deprovisioned" | "user.deleted" | "group.deleted"
+        )
+        && types().any(|t| t == action)
+}
+
 /// A stream that asks for every type names this one.
 pub const ALL: &str = "*";
 
@@ -67,6 +85,19 @@ pub struct Change {
     pub via: Option<String>,
     /// The target's externalId as storage holds it now.
     pub external_id: Option<String>,
+    /// The resource as the change left it, kept in the change's
+    /// transaction while a stream asks for `full` ([`snapshots`]).
+    pub snapshot: Option<Snapshot>,
+}
+
+/// A resource as storage held it when its change committed: its stored
+/// document and the facts its `meta` is made of.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Snapshot {
+    pub doc: Value,
+    pub created: OffsetDateTime,
+    pub last_modified: OffsetDateTime,
+    pub version: i64,
 }
 
 /// One event, as a stream receives it.
@@ -86,6 +117,8 @@ pub struct Event {
     /// `PUT` or `PATCH` for a SCIM update.
     pub via: Option<String>,
     pub external_id: Option<String>,
+    /// The resource as its change left it, when kept.
+    pub snapshot: Option<Snapshot>,
 }
 
 impl Event {
@@ -121,6 +154,7 @@ impl Event {
             txn: c.txn.clone().unwrap_or_else(|| c.id.simple().to_string()),
             via: c.via.clone(),
             external_id: c.external_id.clone(),
+            snapshot: c.snapshot.clone(),
         })
     }
 
@@ -130,9 +164,10 @@ impl Event {
     }
 
     /// The webhook body: `{"id", "type", "occurredAt", "iam", "resource":
-    /// {"type", "id"}, "changed"}`, `iam` by name (null when unknown).
-    pub fn webhook_body(&self, iam_name: Option<&str>) -> Value {
-        json!({
+    /// {"type", "id"}, "changed"}`, `iam` by name (null when unknown), and
+    /// `data`, the resource as its change left it, for a `full` stream.
+    pub fn webhook_body(&self, iam_name: Option<&str>, data: Option<&Value>) -> Value {
+        let mut body = json!({
             "id": self.id,
             "type": self.kind,
             "occurredAt": self
@@ -142,7 +177,11 @@ impl Event {
             "iam": iam_name,
             "resource": {"type": self.resource_type, "id": self.resource_id},
             "changed": self.changed,
-        })
+        });
+        if let Some(d) = data {
+            body["data"] = d.clone();
+        }
+        body
     }
 }
 
@@ -227,6 +266,7 @@ mod tests {
             txn: None,
             via: None,
             external_id: None,
+            snapshot: None,
         }
     }
 
@@ -246,6 +286,12 @@ mod tests {
         let mut refused = change("user.created", "User");
         refused.outcome = "denied".into();
         assert!(Event::of(&refused).is_none());
+        assert!(snapshots("user.updated", "User", "success"));
+        assert!(snapshots("permission.added", "User", "success"));
+        assert!(!snapshots("group.member_added", "Group", "success"));
+        assert!(!snapshots("user.deprovisioned", "User", "success"));
+        assert!(!snapshots("user.updated", "User", "denied"));
+        assert!(!snapshots("policy.created", "Policy", "success"));
         let mut by_admin = change("permission.added", "User");
         by_admin.actor = "user:x".into();
         assert_eq!(

@@ -32,11 +32,14 @@ pub const BRIDGE_EVENT: &str = "urn:scim-bridge:event:";
 pub const VERIFICATION: &str = "https://schemas.openid.net/secevent/ssf/event-type/verification";
 
 /// The SCIM event URIs this server issues (`securityEvents.eventUris` of
-/// `/ServiceProviderConfig`): notices only, `full` is not offered yet.
-pub const EVENT_URIS: [&str; 6] = [
+/// `/ServiceProviderConfig`).
+pub const EVENT_URIS: [&str; 9] = [
     "urn:ietf:params:scim:event:prov:create:notice",
     "urn:ietf:params:scim:event:prov:patch:notice",
     "urn:ietf:params:scim:event:prov:put:notice",
+    "urn:ietf:params:scim:event:prov:create:full",
+    "urn:ietf:params:scim:event:prov:patch:full",
+    "urn:ietf:params:scim:event:prov:put:full",
     "urn:ietf:params:scim:event:prov:delete",
     "urn:ietf:params:scim:event:prov:activate",
     "urn:ietf:params:scim:event:prov:deactivate",
@@ -55,12 +58,29 @@ fn notice(names: Vec<String>) -> Value {
     json!({ "attributes": names })
 }
 
+/// `{"ref", "data"}`: a full event's payload (RFC 9967 §2.4), the
+/// resource as the SCIM GET answers it, at the time of the change.
+fn full(data: &Value) -> Value {
+    let mut payload = json!({ "data": data });
+    if let Some(r) = data.pointer("/meta/location") {
+        payload["ref"] = r.clone();
+    }
+    payload
+}
+
 /// The `events` claim of an event: its SCIM provisioning events, and the
 /// bridge's own one when the change is not a SCIM one (or says more).
-pub fn events(e: &Event) -> Map<String, Value> {
+/// With `data` (a `full` stream), a create, PATCH or PUT is the `:full`
+/// event carrying the resource; without, the `:notice` naming what
+/// changed.
+pub fn events(e: &Event, data: Option<&Value>) -> Map<String, Value> {
     let mut out = Map::new();
     let mut prov = |name: &str, payload: Value| {
         out.insert(format!("{PROV}{name}"), payload);
+    };
+    let described = |name: &str, names: Vec<String>| match data {
+        Some(d) => (format!("{name}:full"), full(d)),
+        None => (format!("{name}:notice"), notice(names)),
     };
     let via = e.via.as_deref().unwrap_or("");
     let method = if via.starts_with("PUT") {
@@ -69,9 +89,13 @@ pub fn events(e: &Event) -> Map<String, Value> {
         "patch"
     };
     match e.kind {
-        "user.created" | "group.created" => prov("create:notice", notice(e.changed.clone())),
+        "user.created" | "group.created" => {
+            let (uri, payload) = described("create", e.changed.clone());
+            prov(&uri, payload);
+        }
         "user.updated" | "group.updated" => {
-            prov(&format!("{method}:notice"), notice(e.changed.clone()));
+            let (uri, payload) = described(method, e.changed.clone());
+            prov(&uri, payload);
             if via.ends_with(" activate") {
                 prov("activate", json!({}));
             } else if via.ends_with(" deactivate") {
@@ -122,7 +146,8 @@ pub fn subject(e: &Event) -> Value {
 
 /// The claims of an event's SET: `iss`, `aud`, `jti` (the event's id),
 /// `iat`, `toe` (when the change was made), `txn`, `sub_id`, `events`.
-pub fn claims(e: &Event, iss: &str, aud: &str, iat: i64) -> Value {
+/// `data`: the resource, for a `full` stream.
+pub fn claims(e: &Event, iss: &str, aud: &str, iat: i64, data: Option<&Value>) -> Value {
     json!({
         "iss": iss,
         "aud": aud,
@@ -131,7 +156,7 @@ pub fn claims(e: &Event, iss: &str, aud: &str, iat: i64) -> Value {
         "toe": e.occurred_at.unix_timestamp(),
         "txn": e.txn,
         "sub_id": subject(e),
-        "events": events(e),
+        "events": events(e, data),
     })
 }
 
@@ -246,11 +271,12 @@ mod tests {
             txn: "t1".into(),
             via: via.map(str::to_owned),
             external_id: Some("ext-2".into()),
+            snapshot: None,
         }
     }
 
     fn uris(e: &Event) -> Vec<String> {
-        events(e).keys().cloned().collect()
+        events(e, None).keys().cloned().collect()
     }
 
     #[test]
@@ -265,13 +291,13 @@ mod tests {
         );
         let patch = event("user.updated", Some("PATCH"));
         assert_eq!(
-            events(&patch)["urn:ietf:params:scim:event:prov:patch:notice"],
+            events(&patch, None)["urn:ietf:params:scim:event:prov:patch:notice"],
             json!({"attributes": ["active"]})
         );
         let mut joined = event("group.member_added", Some("PATCH"));
         joined.changed = vec![format!("members[value eq \"{}\"]", Uuid::nil())];
         assert_eq!(
-            events(&joined),
+            events(&joined, None),
             json!({"urn:ietf:params:scim:event:prov:patch:notice": {"attributes": ["members"]}})
                 .as_object()
                 .unwrap()
@@ -288,7 +314,20 @@ mod tests {
             uris(&event("permission.added", None)),
             ["urn:scim-bridge:event:permission.added"]
         );
-        let c = claims(&put, "https://scim.example", "rx", 7);
+        // A full stream: the resource instead of the notice; a member's
+        // change stays a notice.
+        let data = json!({"userName": "ada", "meta": {"location": "https://x/Users/2"}});
+        let full = events(&put, Some(&data));
+        assert_eq!(
+            full["urn:ietf:params:scim:event:prov:put:full"],
+            json!({"ref": "https://x/Users/2", "data": data})
+        );
+        assert!(full.contains_key("urn:ietf:params:scim:event:prov:deactivate"));
+        assert!(!full.contains_key("urn:ietf:params:scim:event:prov:put:notice"));
+        let created = events(&event("user.created", None), Some(&data));
+        assert!(created.contains_key("urn:ietf:params:scim:event:prov:create:full"));
+        assert!(events(&joined, Some(&data)).contains_key(&format!("{PROV}patch:notice")));
+        let c = claims(&put, "https://scim.example", "rx", 7, None);
         assert_eq!(
             c["sub_id"],
             json!({"format": "scim", "uri": format!("/Users/{}", Uuid::from_u128(2)), "externalId": "ext-2"})
@@ -301,7 +340,7 @@ mod tests {
     fn a_set_verifies_with_the_published_key() {
         let k = new_key().expect("a key");
         let signer = Signer::new(&k.kid, &k.private_pem).expect("a signer");
-        let claims = claims(&event("user.created", None), "iss", "aud", 1);
+        let claims = claims(&event("user.created", None), "iss", "aud", 1, None);
         let jws = signer.sign(&claims).expect("signed");
         let header = jsonwebtoken::decode_header(&jws).expect("a header");
         assert_eq!(header.kid.as_deref(), Some(k.kid.as_str()));

@@ -265,15 +265,11 @@ impl Directory {
                     .id,
             ),
         };
-        match b.get("full") {
-            None | Some(Value::Null) | Some(Value::Bool(false)) => {}
-            Some(Value::Bool(true)) => {
-                return Err(bad(
-                    "'full' (the resource in each event) is not offered yet",
-                ));
-            }
+        let full = match b.get("full") {
+            None | Some(Value::Null) => false,
+            Some(Value::Bool(f)) => *f,
             Some(_) => return Err(bad("'full' must be true or false")),
-        }
+        };
         let now = self.now();
         let poll_token = poll.then(set::new_poll_token);
         let stream = Stream {
@@ -283,7 +279,7 @@ impl Directory {
             endpoint: endpoint.map(str::to_owned),
             events: types,
             iam,
-            full: false,
+            full,
             status: "enabled".into(),
             // A SET is signed with the server's key (`set`), not a secret.
             secret: if format == "webhook" {
@@ -446,5 +442,47 @@ impl Directory {
                 "event {event} has no failed delivery to this stream"
             )))
         }
+    }
+}
+
+impl Directory {
+    /// An event's `data` for stream `s`: none unless it asks for `full`;
+    /// else the resource as its change left it (kept in the change's
+    /// transaction: a later change before delivery does not show), as
+    /// the SCIM GET answers it: the stored document with `id`, `schemas`
+    /// and `meta` (`location` under the issuer's `/scim/v2`), the
+    /// attributes that are never returned left out. What the GET adds
+    /// from elsewhere (`groups`, a group's `members`, `entitlements` and
+    /// the bridge's extension, read at the time of the GET) is not in it.
+    pub(super) fn event_data(&self, s: &Stream, e: &events::Event) -> Option<Value> {
+        if !s.full {
+            return None;
+        }
+        let snap = e.snapshot.as_ref()?;
+        let stored = crate::store::Stored {
+            id: e.resource_id,
+            doc: snap.doc.clone(),
+            created: snap.created,
+            last_modified: snap.last_modified,
+            version: snap.version,
+        };
+        let scope = super::Scope {
+            iam: crate::ids::IamId::new(e.iam.unwrap_or_default()),
+            base_url: format!("{}/scim/v2", self.set_issuer()),
+            request_id: None,
+            txn: None,
+            acting: None,
+        };
+        let proj = crate::scim::projection::Projection::default();
+        let mut resource = match e.resource_type {
+            "Group" => super::groups::group_head(&scope, &stored, &proj),
+            _ => super::users::user_resource(&scope, &stored, &[], &proj),
+        };
+        if let Some(doc) = resource.doc.as_object_mut() {
+            // What an identity provider sent; the GET answers what the
+            // account holds instead, which is not kept with the change.
+            doc.remove("entitlements");
+        }
+        Some(resource.doc)
     }
 }

@@ -206,7 +206,8 @@ impl Directory {
             if !events::wanted(&s.events, s.iam, &e) {
                 return None;
             }
-            let body = match signer.sign(&set::claims(&e, iss, &aud, iat)) {
+            let data = self.event_data(s, &e);
+            let body = match signer.sign(&set::claims(&e, iss, &aud, iat, data.as_ref())) {
                 Ok(jws) => jws,
                 Err(error) => {
                     tracing::error!(stream = %s.id, %error, "signing a SET");

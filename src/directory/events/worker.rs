@@ -150,7 +150,9 @@ impl Directory {
                 event_id: e.id,
                 event_type: e.kind.to_owned(),
                 resource: e.resource_key(),
-                body: e.webhook_body(iam).to_string(),
+                body: e
+                    .webhook_body(iam, self.event_data(s, &e).as_ref())
+                    .to_string(),
             })
         };
         self.fan_out_with(s, &derive).await

@@ -71,10 +71,19 @@ pub async fn append_all<B: Backend>(
             &insert,
         )
     };
+    // The records whose resource a `full` stream would send (see below).
+    let mut snapshot = (Vec::new(), Vec::new(), Vec::new());
     for chunk in entries.chunks(AUDIT_CHUNK) {
         let mut c = Columns::default();
         for e in chunk {
             let r = audit::chain(e, Uuid::now_v7(), now, seq, &hash);
+            if let (Some(kind), Some(target)) = (e.target_kind, e.target_id)
+                && crate::events::snapshots(e.action, kind, e.outcome)
+            {
+                snapshot.0.push(r.seq);
+                snapshot.1.push(Some(kind.to_owned()));
+                snapshot.2.push(target);
+            }
             c.seq.push(r.seq);
             c.id.push(r.id);
             c.at.push(r.at);
@@ -102,6 +111,52 @@ pub async fn append_all<B: Backend>(
             .bind(values);
         B::execute(tx, q).await?;
     }
+    if !snapshot.0.is_empty() {
+        snapshots::<B>(tx, snapshot).await?;
+    }
+    Ok(())
+}
+
+/// Keeps the resources of `records` (seq, kind, id) as this transaction
+/// leaves them, while a stream that is not disabled sends events with
+/// their resource (`full`): an event's `data` is then what its change
+/// made, whatever happens to the resource before the event is delivered.
+/// One statement; it writes nothing when no stream asks for `full`.
+async fn snapshots<B: Backend>(
+    tx: &mut B::Conn,
+    records: (Vec<i64>, Vec<Option<String>>, Vec<Uuid>),
+) -> Result<()> {
+    const SNAPSHOT: [(&str, Ty); 3] = [("seq", Ty::Int), ("kind", Ty::Text), ("target", Ty::Uuid)];
+    // One record (most writes) as plain parameters; more as lists.
+    let (rows, values) = match (&records.0[..], &records.1[..], &records.2[..]) {
+        ([seq], [Some(kind)], [target]) => (
+            B::DIALECT.row(1, &SNAPSHOT),
+            Bind::Row(vec![
+                Bind::Int(*seq),
+                Bind::Text(kind.clone()),
+                Bind::Uuid(*target),
+            ]),
+        ),
+        _ => (
+            B::DIALECT.rows(1, &SNAPSHOT),
+            Bind::Columns(vec![
+                Bind::Ints(records.0),
+                Bind::Texts(records.1),
+                Bind::Uuids(records.2),
+            ]),
+        ),
+    };
+    let sql = format!(
+        "INSERT INTO event_snapshots (seq, doc, created, last_modified, version)
+         SELECT t.seq, COALESCE(u.doc, g.doc), COALESCE(u.created, g.created),
+                COALESCE(u.last_modified, g.last_modified), COALESCE(u.version, g.version)
+         FROM {rows}
+         LEFT JOIN users u ON t.kind = 'User' AND u.id = t.target
+         LEFT JOIN groups g ON t.kind = 'Group' AND g.id = t.target
+         WHERE EXISTS (SELECT 1 FROM event_streams WHERE full_data AND status <> 'disabled')
+           AND COALESCE(u.id, g.id) IS NOT NULL"
+    );
+    B::execute(tx, query(sql).bind(values)).await?;
     Ok(())
 }
 

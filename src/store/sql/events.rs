@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::{Backend, Bind, Dialect, Record, SqlStore, Ty, audit, query};
 use crate::audit::Entry;
-use crate::events::Change;
+use crate::events::{Change, Snapshot};
 use crate::store::Result;
 use crate::store::events::{
     Attempt, Delivery, Deriver, Events, NewDelivery, SetKey, Stream, types_of,
@@ -76,10 +76,13 @@ async fn changes_after<B: Backend>(
     let sql = "SELECT a.seq, a.id, a.at, a.actor, a.action, a.outcome, a.target_kind, a.target_id,
                       a.attributes, a.txn, a.via,
                       COALESCE(u.iam_id, u.deprovisioned_from, g.iam_id) AS target_iam,
-                      COALESCE(u.external_id, g.external_id) AS external_id
+                      COALESCE(u.external_id, g.external_id) AS external_id,
+                      s.seq AS snap_seq, s.doc AS snap_doc, s.created AS snap_created,
+                      s.last_modified AS snap_modified, s.version AS snap_version
                FROM audit_log a
                LEFT JOIN users u ON a.target_kind = 'User' AND u.id = a.target_id
                LEFT JOIN groups g ON a.target_kind = 'Group' AND g.id = a.target_id
+               LEFT JOIN event_snapshots s ON s.seq = a.seq
                WHERE a.seq > $1 ORDER BY a.seq LIMIT $2";
     let rows = B::fetch_all(tx, query(sql).bind(cursor).bind(limit)).await?;
     rows.iter()
@@ -98,6 +101,15 @@ async fn changes_after<B: Backend>(
                 txn: r.opt_text("txn")?,
                 via: r.opt_text("via")?,
                 external_id: r.opt_text("external_id")?,
+                snapshot: match r.opt_int("snap_seq")? {
+                    None => None,
+                    Some(_) => Some(Snapshot {
+                        doc: r.json("snap_doc")?,
+                        created: r.time("snap_created")?,
+                        last_modified: r.time("snap_modified")?,
+                        version: r.int("snap_version")?,
+                    }),
+                },
             })
         })
         .collect()
@@ -316,8 +328,14 @@ impl<B: Backend> Events for SqlStore<B> {
                 .collect();
             insert_deliveries::<B>(&mut tx, stream, now, &new).await?;
         }
+        // The resources kept for `full` streams go once every one of them
+        // has read past them (all of them when none is left).
         let sql = "UPDATE event_streams SET cursor = $2 WHERE id = $1";
         B::execute(&mut tx, query(sql).bind(stream).bind(last)).await?;
+        let sql = "DELETE FROM event_snapshots WHERE seq <= COALESCE(
+                       (SELECT MIN(cursor) FROM event_streams WHERE full_data),
+                       (SELECT seq FROM audit_head WHERE id = 1))";
+        B::execute(&mut tx, query(sql)).await?;
         B::commit(tx).await?;
         Ok(changes.len())
     }

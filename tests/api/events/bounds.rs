@@ -62,54 +62,6 @@ async fn deliveries_until(
     }
 }
 
-/// A permanent delete and a migration reach the receiver signed, by id
-/// only: no userName, email or name in either.
-async fn delete_and_migration_are_signed_webhooks(app: &TestApp) {
-    let root = admin(app, "root@example.com").await;
-    let (status, _) = root.post(app, "/iams", &json!({"name": "okta"})).await;
-    assert_eq!(status, 201);
-    let rx = Receiver::start().await;
-    let (_, secret) = stream(&root, app, &rx.url, &["user.migrated", "user.deleted"]).await;
-
-    let moved = app.create_user("grace.hopper@example.com").await;
-    let moved = moved["id"].as_str().unwrap().to_owned();
-    let (status, view) = root
-        .post(
-            app,
-            &format!("/users/{moved}/migrate"),
-            &json!({"iam": "okta", "userName": "admiral.hopper@new.example"}),
-        )
-        .await;
-    assert_eq!(status, 200, "{view}");
-    let gone = app.create_user("ada.byron@example.com").await;
-    let gone = gone["id"].as_str().unwrap().to_owned();
-    let (status, answer) = root
-        .delete(app, &format!("/users/{gone}?confirm=Delete"))
-        .await;
-    assert_eq!(status, 204, "{answer}");
-
-    let got = rx.until(WAIT, |g| g.len() >= 2).await;
-    assert_eq!(got.len(), 2, "only the types asked for");
-    let bodies: Vec<Value> = got.iter().map(|g| super::verified(&secret, g)).collect();
-    // Two resources: delivered at once, in either order.
-    let of = |t: &str| bodies.iter().find(|b| b["type"] == t).cloned().unwrap();
-    let migrated = of("user.migrated");
-    assert_eq!(migrated["resource"], json!({"type": "User", "id": moved}));
-    assert_eq!(migrated["iam"], "okta", "the IAM it moved to");
-    let deleted = of("user.deleted");
-    assert_eq!(deleted["resource"], json!({"type": "User", "id": gone}));
-    for g in &got {
-        let raw = String::from_utf8_lossy(&g.body);
-        for private in ["grace", "hopper", "admiral", "ada.byron", "example"] {
-            assert!(!raw.contains(private), "{private} in {raw}");
-        }
-    }
-}
-crate::both_with!(
-    delete_and_migration_are_signed_webhooks,
-    crate::events::loopback
-);
-
 /// A receiver that redirects: the delivery fails with the 302 and the
 /// place it points to is never called.
 async fn redirects_are_not_followed(app: &TestApp) {

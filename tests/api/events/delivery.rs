@@ -7,102 +7,45 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use super::changes::{Made, all_webhooks_came, every_change, names_no_one};
 use super::{FAIL, Receiver, Reply, WAIT, about, stream, types, verified};
 use crate::app::TestApp;
 use crate::bridge::admin;
 
-const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
-
-fn patch(ops: Value) -> Value {
-    json!({"schemas": [PATCH_OP], "Operations": ops})
-}
-
-/// Every kind of change a receiver cares about, each checked as it
-/// arrives: signature, id, type, resource, changed names, the IAM.
+/// Every change a receiver must see ([`every_change`]), each checked as
+/// it arrives: signature, id, type, resource, changed names, the IAM, no
+/// name or address.
 async fn each_change_is_a_signed_webhook(app: &TestApp) {
     let root = admin(app, "root@example.com").await;
     let rx = Receiver::start().await;
     let (_, secret) = stream(&root, app, &rx.url, &["*"]).await;
-
-    let user = app.create_user("ada.lovelace@example.com").await;
-    let uid = user["id"].as_str().unwrap().to_owned();
-    let users = format!("/Users/{uid}");
-    let r = app
-        .patch(
-            &users,
-            &patch(json!([{"op": "replace", "path": "nickName", "value": "Countess"}])),
-        )
-        .await;
-    assert_eq!(r.status(), 200);
-    let mut doc = user.clone();
-    doc["displayName"] = json!("Augusta Ada King");
-    let r = app.put(&users, &doc).await;
-    assert_eq!(r.status(), 200);
-    let (status, answer) = root
-        .post(
-            app,
-            &format!("/users/{uid}/permissions"),
-            &json!({"permissions": ["GOVERNANCE"]}),
-        )
-        .await;
-    assert_eq!(status, 200, "{answer}");
-    let (status, answer) = root
-        .patch(
-            app,
-            &format!("/users/{uid}/attributes"),
-            &json!({"operations": [{"op": "add", "name": "clearance", "values": ["secret"]}]}),
-        )
-        .await;
-    assert_eq!(status, 200, "{answer}");
-    let (status, answer) = root
-        .post(app, &format!("/users/{uid}/disable"), &json!({}))
-        .await;
-    assert_eq!(status, 200, "{answer}");
-    let r = app
-        .patch(
-            &users,
-            &patch(json!([{"op": "replace", "path": "active", "value": false}])),
-        )
-        .await;
-    assert_eq!(r.status(), 200);
-    let group = app.create_group("Analytical Engine", &[&uid]).await;
-    let gid = group["id"].as_str().unwrap().to_owned();
-    let r = app
-        .patch(
-            &format!("/Groups/{gid}"),
-            &patch(json!([{"op": "remove", "path": format!("members[value eq \"{uid}\"]")}])),
-        )
-        .await;
-    assert!(r.status().is_success(), "{}", r.status());
-    let r = app.delete(&users).await;
-    assert_eq!(r.status(), 204);
+    let made = every_change(app, &root).await;
+    let Made {
+        user: uid,
+        group: gid,
+        moved,
+        gone,
+    } = &made;
 
     let deleted = |t: &str| t == "user.deleted" || t == "user.deprovisioned";
-    let got = rx
-        .until(WAIT, |g| {
-            types(&about(g, &uid)).iter().any(|t| deleted(t))
-                && types(&about(g, &gid))
-                    .iter()
-                    .any(|t| t == "group.member_removed")
-        })
-        .await;
+    let got = rx.until(WAIT, |g| all_webhooks_came(&made, g)).await;
     for g in &got {
         let body = verified(&secret, g);
-        assert_eq!(body["iam"], "idp", "{body}");
+        if body["resource"]["id"] == *uid || body["resource"]["id"] == *gid {
+            assert_eq!(body["iam"], "idp", "{body}");
+        }
         assert!(
             body["occurredAt"]
                 .as_str()
                 .is_some_and(|t| t.ends_with('Z')),
             "{body}"
         );
-        let raw = String::from_utf8_lossy(&g.body);
-        for private in ["ada.lovelace", "Countess", "Augusta", "Given", "Family"] {
-            assert!(!raw.contains(private), "{private} in {raw}");
-        }
+        assert!(body.get("data").is_none(), "{body}");
+        names_no_one(&String::from_utf8_lossy(&g.body));
     }
 
     // The user's events, in the order of its changes.
-    let events = about(&got, &uid);
+    let events = about(&got, uid);
     let kinds = types(&events);
     let expected = [
         "user.created",
@@ -147,7 +90,7 @@ async fn each_change_is_a_signed_webhook(app: &TestApp) {
 
     // The group's: created, the member joined, then left (by id only).
     let member = json!([format!("members[value eq \"{uid}\"]")]);
-    let group_events = about(&got, &gid);
+    let group_events = about(&got, gid);
     assert_eq!(
         types(&group_events),
         [
@@ -162,6 +105,16 @@ async fn each_change_is_a_signed_webhook(app: &TestApp) {
     );
     assert_eq!(group_events[1]["changed"], member);
     assert_eq!(group_events[2]["changed"], member);
+
+    // The migration, under the IAM it moved to; the permanent delete.
+    let migrated = about(&got, moved);
+    let migrated = migrated
+        .iter()
+        .find(|e| e["type"] == "user.migrated")
+        .unwrap();
+    assert_eq!(migrated["resource"], json!({"type": "User", "id": moved}));
+    assert_eq!(migrated["iam"], "okta", "the IAM it moved to");
+    assert_eq!(types(&about(&got, gone)), ["user.created", "user.deleted"]);
 }
 crate::both_with!(each_change_is_a_signed_webhook, crate::events::loopback);
 

@@ -4,8 +4,10 @@
 //! both databases.
 
 mod bounds;
+mod changes;
 mod crash;
 mod delivery;
+mod full;
 mod metrics;
 mod receiver;
 mod sets;

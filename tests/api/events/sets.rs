@@ -15,28 +15,24 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use reqwest::Method;
 use serde_json::{Value, json};
 
+use super::changes::{Made, every_change, names_no_one, patch};
 use super::{Receiver, WAIT};
 use crate::app::TestApp;
 use crate::bridge::{Admin, admin, call};
 use crate::leak;
 
-const ISSUER: &str = "https://scim.example.test";
-const PROV: &str = "urn:ietf:params:scim:event:prov:";
-const BRIDGE: &str = "urn:scim-bridge:event:";
-const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+pub(super) const ISSUER: &str = "https://scim.example.test";
+pub(super) const PROV: &str = "urn:ietf:params:scim:event:prov:";
+pub(super) const BRIDGE: &str = "urn:scim-bridge:event:";
 
 /// Loopback receivers, and an issuer (`public_url`) to check `iss` by.
-fn config(c: &mut scim_bridge::config::Config) {
+pub(super) fn config(c: &mut scim_bridge::config::Config) {
     super::loopback(c);
     c.public_url = Some(ISSUER.into());
 }
 
-fn patch(ops: Value) -> Value {
-    json!({"schemas": [PATCH_OP], "Operations": ops})
-}
-
 /// The server's JWKS, fetched without credentials.
-async fn jwks(app: &TestApp) -> JwkSet {
+pub(super) async fn jwks(app: &TestApp) -> JwkSet {
     let r = app
         .client
         .get(format!("{}/.well-known/jwks.json", app.origin))
@@ -50,7 +46,7 @@ async fn jwks(app: &TestApp) -> JwkSet {
 /// The claims of `jws` once its signature verifies with the key of its
 /// `kid` in `keys`, as ES256, for `aud` from [`ISSUER`]; Err when it
 /// does not.
-fn verify(jws: &str, keys: &JwkSet, aud: &str) -> Result<Value, String> {
+pub(super) fn verify(jws: &str, keys: &JwkSet, aud: &str) -> Result<Value, String> {
     let header = jsonwebtoken::decode_header(jws).map_err(|e| e.to_string())?;
     assert_eq!(header.typ.as_deref(), Some("secevent+jwt"));
     assert_eq!(header.alg, Algorithm::ES256);
@@ -131,18 +127,39 @@ async fn poll_until(
 }
 
 /// The one event URI of `claims` among `prefix`'s, with its payload.
-fn event<'a>(claims: &'a Value, uri: &str) -> Option<&'a Value> {
+pub(super) fn event<'a>(claims: &'a Value, uri: &str) -> Option<&'a Value> {
     claims["events"].get(uri)
 }
 
-fn uri_of(claims: &Value) -> String {
+pub(super) fn uri_of(claims: &Value) -> String {
     claims["sub_id"]["uri"]
         .as_str()
         .unwrap_or_default()
         .to_owned()
 }
 
-/// Every kind of change, pushed as a SET to a receiver that verifies it.
+/// Whether `claims` (verified SETs) tell the last change of each resource
+/// [`every_change`] made: the user's and `gone`'s deletes, the migration
+/// and the group's third event (the member removed).
+pub(super) fn all_came(m: &Made, claims: &[Value]) -> bool {
+    let (deleted, migrated) = (format!("{PROV}delete"), format!("{BRIDGE}user.migrated"));
+    let came = |uri: String, what: &str| {
+        claims
+            .iter()
+            .any(|c| uri_of(c) == uri && event(c, what).is_some())
+    };
+    came(format!("/Users/{}", m.user), &deleted)
+        && came(format!("/Users/{}", m.gone), &deleted)
+        && came(format!("/Users/{}", m.moved), &migrated)
+        && claims
+            .iter()
+            .filter(|c| uri_of(c) == format!("/Groups/{}", m.group))
+            .count()
+            >= 3
+}
+
+/// Every change a receiver must see ([`every_change`]), pushed as a SET to
+/// a receiver that verifies it.
 async fn each_change_is_a_signed_set(app: &TestApp) {
     let root = admin(app, "root@example.com").await;
     let rx = Receiver::start().await;
@@ -155,66 +172,14 @@ async fn each_change_is_a_signed_set(app: &TestApp) {
     .await;
     assert_eq!(stream["audience"], "urn:example:receiver");
     let aud = "urn:example:receiver";
-
-    let r = app
-        .post(
-            "/Users",
-            &json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
-                    "userName": "ada.lovelace@example.com", "externalId": "ext-ada",
-                    "name": {"givenName": "Ada", "familyName": "Lovelace"}}),
-        )
-        .await;
-    assert_eq!(r.status(), 201);
-    let user: Value = r.json().await.unwrap();
-    let uid = user["id"].as_str().unwrap().to_owned();
+    let made = every_change(app, &root).await;
+    let Made {
+        user: uid,
+        group: gid,
+        moved,
+        gone,
+    } = &made;
     let users = format!("/Users/{uid}");
-    let r = app
-        .patch(
-            &users,
-            &patch(json!([{"op": "replace", "path": "nickName", "value": "Countess"}])),
-        )
-        .await;
-    assert_eq!(r.status(), 200);
-    let mut doc = user.clone();
-    doc["displayName"] = json!("Augusta Ada King");
-    assert_eq!(app.put(&users, &doc).await.status(), 200);
-    let (status, answer) = root
-        .post(
-            app,
-            &format!("/users/{uid}/permissions"),
-            &json!({"permissions": ["GOVERNANCE"]}),
-        )
-        .await;
-    assert_eq!(status, 200, "{answer}");
-    let (status, answer) = root
-        .patch(
-            app,
-            &format!("/users/{uid}/attributes"),
-            &json!({"operations": [{"op": "add", "name": "clearance", "values": ["secret"]}]}),
-        )
-        .await;
-    assert_eq!(status, 200, "{answer}");
-    let (status, answer) = root
-        .post(app, &format!("/users/{uid}/disable"), &json!({}))
-        .await;
-    assert_eq!(status, 200, "{answer}");
-    let r = app
-        .patch(
-            &users,
-            &patch(json!([{"op": "replace", "path": "active", "value": false}])),
-        )
-        .await;
-    assert_eq!(r.status(), 200);
-    let group = app.create_group("Analytical Engine", &[&uid]).await;
-    let gid = group["id"].as_str().unwrap().to_owned();
-    let r = app
-        .patch(
-            &format!("/Groups/{gid}"),
-            &patch(json!([{"op": "remove", "path": format!("members[value eq \"{uid}\"]")}])),
-        )
-        .await;
-    assert!(r.status().is_success(), "{}", r.status());
-    assert_eq!(app.delete(&users).await.status(), 204);
 
     let keys = jwks(app).await;
     let claims_of = |got: &[super::Got]| -> Vec<Value> {
@@ -228,26 +193,14 @@ async fn each_change_is_a_signed_set(app: &TestApp) {
             .collect()
     };
     let deleted = format!("{PROV}delete");
-    let got = rx
-        .until(WAIT, |g| {
-            let c = claims_of(g);
-            c.iter()
-                .any(|c| uri_of(c) == users && event(c, &deleted).is_some())
-                && c.iter()
-                    .filter(|c| uri_of(c) == format!("/Groups/{gid}"))
-                    .count()
-                    >= 3
-        })
-        .await;
+    let migrated = format!("{BRIDGE}user.migrated");
+    let got = rx.until(WAIT, |g| all_came(&made, &claims_of(g))).await;
     let all = claims_of(&got);
     for c in &all {
         assert_eq!(c["iss"], ISSUER);
         assert_eq!(c["aud"], aud);
         assert_eq!(c["sub_id"]["format"], "scim", "{c}");
-        let raw = c.to_string();
-        for private in ["ada.lovelace", "Countess", "Augusta", "Lovelace"] {
-            assert!(!raw.contains(private), "{private} in {raw}");
-        }
+        names_no_one(&c.to_string());
     }
     let mine: Vec<&Value> = all.iter().filter(|c| uri_of(c) == users).collect();
     let has = |c: &Value, name: &str| event(c, &format!("{PROV}{name}")).is_some();
@@ -330,8 +283,28 @@ async fn each_change_is_a_signed_set(app: &TestApp) {
     );
     assert_ne!(theirs[1]["txn"], theirs[2]["txn"]);
     for c in &theirs {
-        assert!(!c.to_string().contains(&uid), "a member in {c}");
+        assert!(!c.to_string().contains(uid.as_str()), "a member in {c}");
     }
+
+    // The migration, in the bridge's namespace; the permanent delete, a
+    // SCIM delete for the receiver (the account is gone).
+    let moved_sets: Vec<&Value> = all
+        .iter()
+        .filter(|c| uri_of(c) == format!("/Users/{moved}"))
+        .collect();
+    let m = moved_sets
+        .iter()
+        .find(|c| event(c, &migrated).is_some())
+        .unwrap_or_else(|| panic!("no migration in {moved_sets:#?}"));
+    assert!(event(m, &migrated).unwrap()["attributes"].is_array(), "{m}");
+    let gone_sets: Vec<&Value> = all
+        .iter()
+        .filter(|c| uri_of(c) == format!("/Users/{gone}"))
+        .collect();
+    assert_eq!(gone_sets.len(), 2, "{gone_sets:#?}");
+    assert!(has(gone_sets[0], "create:notice"), "{gone_sets:#?}");
+    assert_eq!(event(gone_sets[1], &deleted), Some(&json!({})));
+    assert_ne!(gone_sets[0]["txn"], gone_sets[1]["txn"]);
 }
 crate::both_with!(each_change_is_a_signed_set, super::config);
 

@@ -49,8 +49,12 @@ async fn refusals(app: &TestApp) {
             "'delivery'",
         ),
         (
-            json!({"endpoint": hook, "events": ["*"], "full": true}),
-            "'full'",
+            json!({"endpoint": hook, "events": ["*"], "full": "true"}),
+            "'full' must be true or false",
+        ),
+        (
+            json!({"endpoint": hook, "events": ["*"], "full": 1}),
+            "'full' must be true or false",
         ),
         (json!(["*"]), "JSON object"),
     ] {
