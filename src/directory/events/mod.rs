@@ -48,6 +48,8 @@ pub struct StreamView {
     pub events: Vec<String>,
     /// Only this IAM's resources, when set (its name).
     pub iam: Option<String>,
+    /// Whether each event carries the resource as its change left it
+    /// (the webhook's `data`, the SETs' `…:full` events).
     pub full: bool,
     /// `enabled`, `paused` (deliveries wait) or `disabled` (new events
     /// dropped).
