@@ -40,7 +40,7 @@ use futures_util::future::BoxFuture;
 use rusqlite::Connection;
 use tokio::sync::oneshot;
 
-use super::super::sql::{Query, query};
+use super::super::sql::{Query, Record, query};
 use super::super::{Result, StoreError};
 use super::BEGIN_IMMEDIATE;
 use super::conn::{Inner, Outcome, SqliteConn, Want};
@@ -308,38 +308,42 @@ fn commit(conn: &mut SqliteConn, waker: &Waker) -> Result<()> {
 /// rows the open transaction changed (their rowids noted by triggers): one
 /// index segment for the whole transaction instead of one per write.
 fn index_pending(conn: &mut SqliteConn, waker: &Waker) -> Result<()> {
-    const STEPS: [&str; 3] = [
-        // Entries of rows the index held when the transaction began (a
-        // rowid lookup each: FTS5 takes `rowid IN` one value at a time).
-        "DELETE FROM users_search WHERE rowid IN \
-         (SELECT id FROM users_search_pending WHERE indexed = 1)",
-        // Entries of the rows as they are now (none for a deleted row).
-        "INSERT INTO users_search (rowid, uname, dname) \
+    // Entries of rows the index held when the transaction began (a rowid
+    // lookup each: FTS5 takes `rowid IN` one value at a time).
+    const REMOVE: &str = "DELETE FROM users_search WHERE rowid IN \
+         (SELECT id FROM users_search_pending WHERE indexed = 1)";
+    // Entries of the rows as they are now (none for a deleted row). The
+    // notes drive the join (CROSS JOIN keeps them outside): the other way
+    // round is a walk of every users row.
+    const ADD: &str = "INSERT INTO users_search (rowid, uname, dname) \
          SELECT u.rowid, u.user_name_folded, u.display_name_folded \
-         FROM users_search_pending p JOIN users u ON u.rowid = p.id",
-        "DELETE FROM users_search_pending",
-    ];
-    if !search_notes(conn, waker)? {
+         FROM users_search_pending p CROSS JOIN users u ON u.rowid = p.id";
+    const DONE: &str = "DELETE FROM users_search_pending";
+    let Some(removes) = search_notes(conn, waker)? else {
         return Ok(());
+    };
+    if removes {
+        exec(conn, REMOVE, waker)?;
     }
-    for sql in STEPS {
-        exec(conn, sql, waker)?;
-    }
-    Ok(())
+    exec(conn, ADD, waker)?;
+    exec(conn, DONE, waker)
 }
 
-/// Whether the search index has changes noted to apply.
-fn search_notes(conn: &mut SqliteConn, waker: &Waker) -> Result<bool> {
-    let first = query("SELECT 1 FROM users_search_pending LIMIT 1");
-    Ok(!block_on(conn.run(first, Want::First), waker)?
-        .rows
-        .is_empty())
+/// Whether the search index has changes noted to apply, and if so whether
+/// any of them removes an entry (a create only adds one).
+fn search_notes(conn: &mut SqliteConn, waker: &Waker) -> Result<Option<bool>> {
+    let notes = query("SELECT max(indexed) AS removes FROM users_search_pending");
+    let row = block_on(conn.run(notes, Want::First), waker)?;
+    match row.rows.first() {
+        Some(r) => Ok(r.opt_int("removes")?.map(|m| m == 1)),
+        None => Ok(None),
+    }
 }
 
 /// `index_pending` in a transaction of its own, after a statement that
 /// committed by itself; nothing when there is nothing to do.
 fn index_alone(conn: &mut SqliteConn, waker: &Waker) -> Result<()> {
-    if !search_notes(conn, waker)? {
+    if search_notes(conn, waker)?.is_none() {
         return Ok(());
     }
     exec(conn, BEGIN_IMMEDIATE, waker)?;
