@@ -60,6 +60,7 @@ pub(super) enum Want {
 }
 
 /// What a statement returned: the rows wanted, and the rows it changed.
+#[derive(Default)]
 pub(super) struct Outcome {
     pub changes: u64,
     pub rows: Vec<SqliteRow>,

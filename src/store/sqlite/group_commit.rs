@@ -40,7 +40,7 @@ use futures_util::future::BoxFuture;
 use rusqlite::Connection;
 use tokio::sync::oneshot;
 
-use super::super::sql::{Query, query};
+use super::super::sql::{Query, Record, query};
 use super::super::{Result, StoreError};
 use super::BEGIN_IMMEDIATE;
 use super::conn::{Inner, Outcome, SqliteConn, Want};
@@ -222,7 +222,19 @@ fn serve(conn: &mut SqliteConn, calls: &mpsc::Receiver<Call>, waker: &Waker) {
         if reply.is_closed() {
             continue;
         }
-        let _ = reply.send(block_on(conn.run(query, want), waker));
+        let outcome = if conn.in_transaction() && query.sql == "COMMIT" {
+            commit(conn, waker).map(|()| Outcome::default())
+        } else {
+            let outcome = block_on(conn.run(query, want), waker);
+            // A statement that committed by itself may have changed users
+            // rows: their search entries follow in a transaction of their
+            // own, right after.
+            if outcome.is_ok() && !conn.in_transaction() {
+                let _ = index_alone(conn, waker);
+            }
+            outcome
+        };
+        let _ = reply.send(outcome);
     }
     if conn.in_transaction() {
         let _ = exec(conn, "ROLLBACK", waker);
@@ -252,7 +264,7 @@ fn run_batch(
                 return (finishes, Ok(()));
             }
         }
-        let outcome = exec(conn, "COMMIT", waker).map_err(|e| e.to_string());
+        let outcome = commit(conn, waker).map_err(|e| e.to_string());
         if outcome.is_err() {
             let _ = exec(conn, "ROLLBACK", waker);
         }
@@ -276,13 +288,70 @@ fn run_batch(
         }
     }
     let outcome = match failure {
-        None => exec(conn, "COMMIT", waker).map_err(|e| e.to_string()),
+        None => commit(conn, waker).map_err(|e| e.to_string()),
         Some(why) => Err(why),
     };
     if outcome.is_err() && conn.in_transaction() {
         let _ = exec(conn, "ROLLBACK", waker);
     }
     (finishes, outcome)
+}
+
+/// Applies the search index's pending notes (migration 0020) and commits
+/// the transaction: the index changes with the rows it indexes.
+fn commit(conn: &mut SqliteConn, waker: &Waker) -> Result<()> {
+    index_pending(conn, waker)?;
+    exec(conn, "COMMIT", waker)
+}
+
+/// Brings the account search's trigram index up to date with the users
+/// rows the open transaction changed (their rowids noted by triggers): one
+/// index segment for the whole transaction instead of one per write.
+fn index_pending(conn: &mut SqliteConn, waker: &Waker) -> Result<()> {
+    // Entries of rows the index held when the transaction began (a rowid
+    // lookup each: FTS5 takes `rowid IN` one value at a time).
+    const REMOVE: &str = "DELETE FROM users_search WHERE rowid IN \
+         (SELECT id FROM users_search_pending WHERE indexed = 1)";
+    // Entries of the rows as they are now (none for a deleted row). The
+    // notes drive the join (CROSS JOIN keeps them outside): the other way
+    // round is a walk of every users row.
+    const ADD: &str = "INSERT INTO users_search (rowid, uname, dname) \
+         SELECT u.rowid, u.user_name_folded, u.display_name_folded \
+         FROM users_search_pending p CROSS JOIN users u ON u.rowid = p.id";
+    const DONE: &str = "DELETE FROM users_search_pending";
+    let Some(removes) = search_notes(conn, waker)? else {
+        return Ok(());
+    };
+    if removes {
+        exec(conn, REMOVE, waker)?;
+    }
+    exec(conn, ADD, waker)?;
+    exec(conn, DONE, waker)
+}
+
+/// Whether the search index has changes noted to apply, and if so whether
+/// any of them removes an entry (a create only adds one).
+fn search_notes(conn: &mut SqliteConn, waker: &Waker) -> Result<Option<bool>> {
+    let notes = query("SELECT max(indexed) AS removes FROM users_search_pending");
+    let row = block_on(conn.run(notes, Want::First), waker)?;
+    match row.rows.first() {
+        Some(r) => Ok(r.opt_int("removes")?.map(|m| m == 1)),
+        None => Ok(None),
+    }
+}
+
+/// `index_pending` in a transaction of its own, after a statement that
+/// committed by itself; nothing when there is nothing to do.
+fn index_alone(conn: &mut SqliteConn, waker: &Waker) -> Result<()> {
+    if search_notes(conn, waker)?.is_none() {
+        return Ok(());
+    }
+    exec(conn, BEGIN_IMMEDIATE, waker)?;
+    let outcome = commit(conn, waker);
+    if outcome.is_err() && conn.in_transaction() {
+        let _ = exec(conn, "ROLLBACK", waker);
+    }
+    outcome
 }
 
 fn exec(conn: &mut SqliteConn, sql: &'static str, waker: &Waker) -> Result<()> {

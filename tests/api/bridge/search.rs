@@ -236,3 +236,73 @@ async fn a_long_rare_substring_is_looked_up_in_the_trigram_index(app: &TestApp) 
         assert_eq!((rows.len(), n), (want, want as u64), "{search}");
     }
 }
+
+both!(writes_that_share_a_commit_are_searchable_together);
+/// Concurrent writes share one transaction (group commit) and the search
+/// index is brought up to date once, at its end: every create, rename and
+/// delete of a batch is found, or not, as it should be, including a row
+/// created and renamed, or created and deleted, in the same batch.
+async fn writes_that_share_a_commit_are_searchable_together(app: &TestApp) {
+    let root = admin(app, "root@example.com").await;
+    let names: Vec<String> = (0..48)
+        .map(|i| format!("batch{i:02}.zebra@example.com"))
+        .collect();
+    let created = futures_util::future::join_all(names.iter().map(|n| app.create_user(n))).await;
+    let ids: Vec<String> = created
+        .iter()
+        .map(|v| v["id"].as_str().unwrap().to_owned())
+        .collect();
+    // Renames of the first 16 and permanent deletes of the next 16, all at
+    // once; the last 16 stay as they were.
+    let renames = ids[..16].iter().enumerate().map(|(i, id)| async move {
+        let r = app
+            .patch(
+                &format!("/Users/{id}"),
+                &json!({
+                    "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                    "Operations": [{"op": "replace", "path": "userName",
+                                    "value": format!("moved{i:02}.okapi@example.com")}],
+                }),
+            )
+            .await;
+        assert_eq!(r.status(), 200);
+    });
+    let root = &root;
+    let deletes = ids[16..32].iter().map(|id| async move {
+        assert_eq!(app.delete(&format!("/Users/{id}")).await.status(), 204);
+        let (status, body) = root
+            .delete(app, &format!("/users/{id}?confirm=Delete"))
+            .await;
+        assert_eq!(status, 204, "{body}");
+    });
+    tokio::join!(
+        futures_util::future::join_all(renames),
+        futures_util::future::join_all(deletes)
+    );
+    let found = async |s: &str| {
+        let (status, list) = root
+            .get(
+                app,
+                &format!("/users?limit=1000&includeDisabled=true&search={s}"),
+            )
+            .await;
+        assert_eq!(status, 200, "{list}");
+        hits(&list)
+    };
+    let want = |r: std::ops::Range<usize>| ids[r].iter().cloned().collect::<BTreeSet<_>>();
+    assert_eq!(found("okapi").await, want(0..16), "renamed");
+    assert_eq!(
+        found("zebra").await,
+        want(32..48),
+        "kept, and not the renamed or deleted"
+    );
+    for (i, id) in ids.iter().enumerate() {
+        let by_name = found(&format!("moved{i:02}")).await;
+        let old = found(&format!("batch{i:02}")).await;
+        match i {
+            0..16 => assert_eq!((by_name, old), ([id.clone()].into(), BTreeSet::new())),
+            16..32 => assert_eq!((by_name, old), (BTreeSet::new(), BTreeSet::new())),
+            _ => assert_eq!((by_name, old), (BTreeSet::new(), [id.clone()].into())),
+        }
+    }
+}
