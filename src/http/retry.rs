@@ -31,11 +31,12 @@ pub const RETRY_AFTER_SECS: u64 = 2;
 
 /// Runs the handler (`next`), again while the database is unavailable and
 /// the attempt wrote nothing. A body is buffered to be sent again only
-/// when its length is declared (the body limit has checked it); a chunked
-/// body runs once.
+/// when its exact length is known (none, or a declared `Content-Length`,
+/// which the body limit has checked); a streamed one runs once, so that
+/// nothing here reads more than the handler's own limits allow.
 pub async fn replaying(req: Request, next: Next) -> Response {
-    let chunked = req.headers().contains_key(header::TRANSFER_ENCODING);
-    if chunked {
+    use axum::body::HttpBody as _;
+    if req.body().size_hint().exact().is_none() {
         let (resp, outcome) = attempt::run(next.run(req)).await;
         return answer(resp, outcome);
     }
