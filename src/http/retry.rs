@@ -19,6 +19,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::Response;
 
+use super::principal::Principal;
 use crate::store::attempt::{self, Outcome};
 
 /// The waits before each new attempt: about 6 s in all, within which a
@@ -36,7 +37,13 @@ pub const RETRY_AFTER_SECS: u64 = 2;
 /// nothing here reads more than the handler's own limits allow.
 pub async fn replaying(req: Request, next: Next) -> Response {
     use axum::body::HttpBody as _;
-    if req.body().size_hint().exact().is_none() {
+    // Only an authenticated caller's body is buffered: a refused one is
+    // answered by its handler before any body is read (see `guard`).
+    let authenticated = matches!(
+        req.extensions().get::<Principal>(),
+        Some(Principal::Iam { .. } | Principal::Admin(_) | Principal::ConsoleSession(_))
+    );
+    if !authenticated || req.body().size_hint().exact().is_none() {
         let (resp, outcome) = attempt::run(next.run(req)).await;
         return answer(resp, outcome);
     }
