@@ -41,6 +41,11 @@ pub enum Error {
     /// Ours: logged with its cause, answered with a generic message.
     #[error("{0}")]
     Internal(String),
+    /// The database cannot take the request now but may shortly (a
+    /// failover): answered 503 with `Retry-After` (`http::retry`), the
+    /// cause logged, never shown.
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 /// What was wrong with the input.
@@ -152,7 +157,8 @@ impl Error {
             | Error::PreconditionFailed(d)
             | Error::Forbidden(d)
             | Error::Refused(d)
-            | Error::Internal(d) => d,
+            | Error::Internal(d)
+            | Error::Unavailable(d) => d,
         }
     }
 
@@ -174,6 +180,7 @@ impl Error {
                     "internal server error; the server log has the cause",
                 );
             }
+            Error::Unavailable(_) => return ScimError::new(503, None, UNAVAILABLE),
         };
         ScimError::new(status, scim_type, self.detail())
     }
@@ -206,10 +213,15 @@ impl From<StoreError> for Error {
             StoreError::NotFound => Error::not_found("resource not found"),
             StoreError::VersionMismatch => Error::precondition_failed(),
             StoreError::Conflict(index) => Error::duplicate(conflict_detail(index)),
+            StoreError::Unavailable(cause) => Error::Unavailable(cause),
             other => Error::Internal(other.to_string()),
         }
     }
 }
+
+/// What a client is told when the database is unavailable.
+pub const UNAVAILABLE: &str =
+    "the database is unavailable for a moment (a failover?); try again after Retry-After seconds";
 
 fn conflict_detail(index: &str) -> &'static str {
     match index {

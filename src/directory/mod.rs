@@ -36,7 +36,7 @@ pub mod users;
 
 pub use crate::ids;
 use crate::ids::IamId;
-pub use error::{Error, Invalid, Result};
+pub use error::{Error, Invalid, Result, UNAVAILABLE};
 pub use paging::{ListResult, Paging};
 
 use std::sync::Arc;

@@ -17,8 +17,10 @@ pub struct ApiError(ScimError);
 
 impl From<Error> for ApiError {
     fn from(e: Error) -> Self {
-        if let Error::Internal(cause) = &e {
-            tracing::error!(%cause, "internal error");
+        match &e {
+            Error::Internal(cause) => tracing::error!(%cause, "internal error"),
+            Error::Unavailable(cause) => tracing::warn!(%cause, "database unavailable"),
+            _ => {}
         }
         ApiError(e.to_scim())
     }

@@ -17,8 +17,9 @@ use futures_util::FutureExt;
 
 use super::limits::{self, Api, Limits};
 use super::telemetry::Telemetry;
-use super::{AppState, error, principal};
+use super::{AppState, error, principal, retry};
 use crate::scim::ScimError;
+use crate::store::attempt;
 
 /// What the middleware needs, shared by every request (one clone each).
 pub struct Guard {
@@ -63,16 +64,26 @@ async fn limited(g: &Guard, mut req: Request, next: Next) -> Response {
 }
 
 /// Authentication (the credentials become the request's principal, once),
-/// the rate limit keyed on that principal, then the handler. Their futures
+/// the rate limit keyed on that principal, then the handler, run again
+/// while the database fails over (`retry`). Their futures
 /// are boxed: they hold database calls and are large, and the futures
 /// around them are moved as they are built.
 async fn authorized(g: &Guard, api: Api, req: Request, next: Next) -> Response {
-    let req = match Box::pin(principal::authenticate(&g.state, req)).await {
-        Ok(req) => req,
-        Err(refused) => return refused,
-    };
-    match Box::pin(limits::rate_limit(&g.limits, &g.state, api, req)).await {
-        Ok(req) => next.run(req).await,
-        Err(refused) => refused,
+    let checked = attempt::run(async {
+        let req = Box::pin(principal::authenticate(&g.state, req)).await?;
+        Box::pin(limits::rate_limit(&g.limits, &g.state, api, req)).await
+    });
+    match checked.await {
+        // The APIs' clients are programs; a probe or a page runs once.
+        // Authentication met an unavailable database but let the request
+        // on (the handler answers its refusal): nothing to run again.
+        (Ok(req), checked) if api != Api::Other && !checked.unavailable => {
+            Box::pin(retry::replaying(req, next)).await
+        }
+        (Ok(req), checked) => {
+            let (resp, outcome) = attempt::run(next.run(req)).await;
+            retry::answer(resp, outcome.and(checked))
+        }
+        (Err(refused), outcome) => retry::answer(refused, outcome),
     }
 }

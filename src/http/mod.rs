@@ -20,6 +20,7 @@ pub mod observe;
 pub mod openapi;
 pub mod origin;
 pub mod principal;
+mod retry;
 pub mod scim;
 pub mod server;
 pub mod telemetry;

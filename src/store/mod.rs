@@ -15,6 +15,7 @@ macro_rules! all_of {
 
 pub mod account_list;
 pub mod accounts;
+pub mod attempt;
 pub mod events;
 pub mod governance;
 pub mod migrations;
@@ -52,7 +53,11 @@ pub enum StoreError {
     #[error("not found")]
     NotFound,
     #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(sqlx::Error),
+    /// The database cannot take the request now but may shortly (see
+    /// `attempt::is_transient`): a failover, a restart, a standby.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
     #[error("migration error: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("stored data is corrupt: {0}")]
@@ -68,6 +73,16 @@ pub enum StoreError {
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        if attempt::is_transient(&e) {
+            attempt::unavailable(e.to_string())
+        } else {
+            StoreError::Database(e)
+        }
+    }
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Iam {

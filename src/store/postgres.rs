@@ -109,8 +109,12 @@ impl Backend for Postgres {
         Ok(self.pool.acquire().await?)
     }
 
+    /// Its statements commit by themselves: from here on a failed
+    /// attempt may have written (`attempt`).
     async fn writer(&self) -> Result<Self::Read> {
-        Ok(self.pool.acquire().await?)
+        let c = self.pool.acquire().await?;
+        super::attempt::writing();
+        Ok(c)
     }
 
     async fn begin(&self) -> Result<Self::Tx> {
@@ -118,6 +122,7 @@ impl Backend for Postgres {
     }
 
     async fn commit(tx: Self::Tx) -> Result<()> {
+        super::attempt::writing();
         Ok(tx.commit().await?)
     }
 
@@ -139,7 +144,7 @@ impl Backend for Postgres {
     {
         let mut tx = self.pool.begin().await?;
         let out = f(&mut tx).await?;
-        tx.commit().await?;
+        Self::commit(tx).await?;
         Ok(out)
     }
 
@@ -196,7 +201,10 @@ impl PgStore {
         let options = PgConnectOptions::from_str(url)?;
         let pool = PgPoolOptions::new()
             .max_connections(pool_size.max(1))
-            .acquire_timeout(Duration::from_secs(30))
+            // Short enough that a request meets a database that does not
+            // answer (a failover) well within its deadline, with room to
+            // run again (`http::retry`).
+            .acquire_timeout(Duration::from_secs(10))
             .connect_with(options)
             .await?;
         Ok(super::sql::SqlStore::new(Postgres { pool }))

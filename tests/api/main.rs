@@ -16,6 +16,7 @@ mod discovery;
 mod docs_links;
 mod errors;
 mod events;
+mod failover;
 mod filters;
 mod fleet;
 mod governance;

@@ -85,6 +85,7 @@ pub(crate) fn status_of(e: &Error) -> StatusCode {
         Error::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
         Error::Forbidden(_) | Error::Refused(_) => StatusCode::FORBIDDEN,
         Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
     }
 }
 
@@ -96,6 +97,13 @@ impl From<Error> for AdminError {
                 AdminError(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "internal server error".into(),
+                )
+            }
+            Error::Unavailable(cause) => {
+                tracing::warn!(%cause, "database unavailable");
+                AdminError(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    crate::directory::UNAVAILABLE.into(),
                 )
             }
             e => AdminError(status_of(&e), e.to_string()),

@@ -231,7 +231,7 @@ impl From<Error> for ConsoleError {
 /// the error page.
 fn form_error(e: Error) -> Result<(StatusCode, String), Error> {
     match e {
-        Error::Forbidden(_) | Error::Internal(_) => Err(e),
+        Error::Forbidden(_) | Error::Internal(_) | Error::Unavailable(_) => Err(e),
         e => Ok((super::admin::status_of(&e), e.to_string())),
     }
 }

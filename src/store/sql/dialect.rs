@@ -145,6 +145,18 @@ impl Dialect {
         }
     }
 
+    /// A one-row query whose `writable` column says whether this database
+    /// takes writes (a PostgreSQL standby, or a primary a failover is
+    /// demoting, is read-only; SQLite always takes them).
+    pub fn writable_probe(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "SELECT 1 AS writable",
+            Dialect::Postgres => {
+                "SELECT current_setting('transaction_read_only') = 'off' AS writable"
+            }
+        }
+    }
+
     /// What asks for a statement's plan, and the column of each line of
     /// the answer.
     pub fn explain(self) -> (&'static str, usize) {

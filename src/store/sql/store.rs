@@ -28,8 +28,15 @@ impl<B: Backend> Database for SqlStore<B> {
         self.db.migrate().await
     }
 
+    /// Answers, and takes writes: a standby or a primary being demoted
+    /// is unavailable (`/readyz` is not ready while no primary answers).
     async fn ping(&self) -> Result<()> {
-        self.read_one(query("SELECT 1")).await?;
+        let row = self.read_one(query(B::DIALECT.writable_probe())).await?;
+        if !row.bool("writable")? {
+            return Err(crate::store::attempt::unavailable(
+                "the database is read-only (not the primary)".into(),
+            ));
+        }
         Ok(())
     }
 
@@ -202,7 +209,14 @@ impl<B: Backend> Tokens for SqlStore<B> {
         Ok(true)
     }
 
+    /// Read first: a key made once is only read again, so that a server
+    /// starting while the database is read-only (a failover) still
+    /// verifies admin tokens.
     async fn signing_key(&self) -> Result<Vec<u8>> {
+        let read = query("SELECT secret FROM signing_keys WHERE id = 1");
+        if let Some(row) = self.read_optional(read.clone()).await? {
+            return row.bytes("secret");
+        }
         let fresh: [u8; 32] = rand::random();
         self.write_one(
             query(
@@ -214,11 +228,7 @@ impl<B: Backend> Tokens for SqlStore<B> {
         )
         .await?;
         let mut c = self.writer().await?;
-        let row = B::fetch_one(
-            &mut c,
-            query("SELECT secret FROM signing_keys WHERE id = 1"),
-        )
-        .await?;
+        let row = B::fetch_one(&mut c, read).await?;
         row.bytes("secret")
     }
 }
