@@ -224,13 +224,15 @@ impl Directory {
         let mut assignment = None;
         let write = match op.endpoint {
             Endpoint::Users => {
-                let mut write = self.user_write(data, true, Kept::None).await?;
+                let mut write = self
+                    .user_write(scope.types.user, data, true, Kept::None)
+                    .await?;
                 self.carry_entitlements(scope, data, &mut write.doc).await?;
                 assignment = self.plan_assignment(scope, None, None, &write.doc).await?;
                 PendingWrite::User(write)
             }
             Endpoint::Groups => {
-                let (write, wanted) = group_write(data, None)?;
+                let (write, wanted) = group_write(scope.types.group, data, None)?;
                 let members = self
                     .existing_members(scope, GroupId::new(id), &wanted)
                     .await?;

@@ -16,7 +16,7 @@ use super::users::{Resource, check_body_id, meta};
 use super::{Directory, Error, ListResult, Paging, Result, Scope, changes, parse_id};
 use crate::scim::projection::Projection;
 use crate::scim::resource::{self, fold_case};
-use crate::scim::schema::{GROUP_RESOURCE, GROUP_SCHEMA};
+use crate::scim::schema::{GROUP_RESOURCE, GROUP_SCHEMA, ResourceTypeDef};
 use crate::scim::search_doc;
 use crate::scim::user_name::{MAX_CHARS, check_chars};
 use crate::store::{GroupWrite, ListQuery, Member, MemberKind, StoreError, Stored};
@@ -29,7 +29,7 @@ impl Directory {
         proj: &Projection,
     ) -> Result<Resource> {
         let id = self.new_id();
-        let (write, wanted) = group_write(body, None)?;
+        let (write, wanted) = group_write(scope.types.group, body, None)?;
         let members = self.existing_members(scope, id, &wanted).await?;
         let records = changes::group_created(&scope.audit(), id.uuid(), &write, &members);
         let stored = self
@@ -67,7 +67,7 @@ impl Directory {
     ) -> Result<Resource> {
         let uuid = parse_id(id)?;
         check_body_id(body, id)?;
-        let (write, wanted) = group_write(body, None)?;
+        let (write, wanted) = group_write(scope.types.group, body, None)?;
         let members = self.existing_members(scope, uuid, &wanted).await?;
         let kept: Vec<Uuid> = members.iter().map(|(m, _)| *m).collect();
         self.guard_group_change(
@@ -158,8 +158,9 @@ impl Directory {
         sort: &SortRequest,
         proj: &Projection,
     ) -> Result<ListResult> {
-        let parsed = self.parse_filter(filter, &GROUP_RESOURCE)?;
-        let resolved = sort.resolve(&GROUP_RESOURCE)?;
+        let rt = scope.types.group;
+        let parsed = self.parse_filter(filter, rt)?;
+        let resolved = sort.resolve(rt)?;
         let plan = self
             .plan_page(
                 scope,
@@ -176,6 +177,7 @@ impl Directory {
                 scope.iam,
                 &ListQuery {
                     filter: parsed,
+                    resource: Some(rt),
                     window: plan.window.clone(),
                     limit: paging.count,
                     sort: resolved,
@@ -253,7 +255,7 @@ impl Directory {
         }
         Ok(Resource {
             id: s.id.to_string(),
-            doc: proj.apply(&GROUP_RESOURCE, &doc),
+            doc: proj.apply(scope.types.group, &doc),
             version: s.version,
             location,
         })
@@ -283,7 +285,7 @@ pub(super) fn group_head(scope: &Scope, s: &Stored, proj: &Projection) -> Resour
     }
     Resource {
         id: s.id.to_string(),
-        doc: proj.apply(&GROUP_RESOURCE, &doc),
+        doc: proj.apply(scope.types.group, &doc),
         version: s.version,
         location,
     }
@@ -323,8 +325,12 @@ fn member_json(scope: &Scope, m: &Member) -> Value {
 /// Splits a validated body into the stored document and the member ids.
 /// `kept` is the displayName stored before a PATCH: written back
 /// unchanged, a name from before the character rule stays valid.
-pub(super) fn group_write(body: &Value, kept: Option<&str>) -> Result<(GroupWrite, Vec<Uuid>)> {
-    let mut doc = resource::normalize(&GROUP_RESOURCE, body)?.doc;
+pub(super) fn group_write(
+    rt: &'static ResourceTypeDef,
+    body: &Value,
+    kept: Option<&str>,
+) -> Result<(GroupWrite, Vec<Uuid>)> {
+    let mut doc = resource::normalize(rt, body)?.doc;
     let display_name = doc
         .get("displayName")
         .and_then(Value::as_str)
@@ -356,7 +362,7 @@ pub(super) fn group_write(body: &Value, kept: Option<&str>) -> Result<(GroupWrit
                 .get("externalId")
                 .and_then(Value::as_str)
                 .map(str::to_owned),
-            search: search_doc::build(&GROUP_RESOURCE, &doc),
+            search: search_doc::build(rt, &doc),
             doc,
         },
         wanted,

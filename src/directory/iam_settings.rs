@@ -98,15 +98,16 @@ impl Default for IamSettings {
     }
 }
 
-/// IAM settings as recently read (they change rarely; every create reads
-/// its IAM's default permissions).
+/// IAM settings (or what an IAM declared: its resource types) as recently
+/// read: they change rarely, and every create reads its IAM's default
+/// permissions, every SCIM request its resource types.
 #[derive(Clone)]
-pub struct SettingsCache {
+pub struct SettingsCache<T = IamSettings> {
     ttl: std::time::Duration,
-    entries: std::sync::Arc<std::sync::Mutex<HashMap<Uuid, (std::time::Instant, IamSettings)>>>,
+    entries: std::sync::Arc<std::sync::Mutex<HashMap<Uuid, (std::time::Instant, T)>>>,
 }
 
-impl SettingsCache {
+impl<T: Clone> SettingsCache<T> {
     pub fn new(ttl: std::time::Duration) -> Self {
         SettingsCache {
             ttl,
@@ -114,13 +115,13 @@ impl SettingsCache {
         }
     }
 
-    fn get(&self, iam: Uuid) -> Option<IamSettings> {
+    pub(super) fn get(&self, iam: Uuid) -> Option<T> {
         let entries = self.entries.lock().ok()?;
         let (at, s) = entries.get(&iam)?;
         (at.elapsed() < self.ttl).then(|| s.clone())
     }
 
-    fn put(&self, iam: Uuid, s: &IamSettings) {
+    pub(super) fn put(&self, iam: Uuid, s: &T) {
         if let Ok(mut entries) = self.entries.lock() {
             if entries.len() > 10_000 {
                 entries.clear();
@@ -129,7 +130,7 @@ impl SettingsCache {
         }
     }
 
-    fn forget(&self, iam: Uuid) {
+    pub(super) fn forget(&self, iam: Uuid) {
         if let Ok(mut entries) = self.entries.lock() {
             entries.remove(&iam);
         }

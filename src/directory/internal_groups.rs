@@ -24,6 +24,7 @@ impl Directory {
             request_id: ctx.request_id.clone(),
             txn: ctx.txn.clone(),
             acting: Some(ctx.actor.clone()),
+            types: Default::default(),
         }
     }
 
@@ -36,7 +37,11 @@ impl Directory {
                 "displayName is 1 to 256 printable characters",
             ));
         }
-        let (write, _) = super::groups::group_write(&json!({ "displayName": name }), None)?;
+        let (write, _) = super::groups::group_write(
+            &crate::scim::schema::GROUP_RESOURCE,
+            &json!({ "displayName": name }),
+            None,
+        )?;
         let id: GroupId = self.new_id();
         let records = super::changes::group_created(&ctx.entry(""), id.uuid(), &write, &[]);
         let stored = self

@@ -26,6 +26,7 @@ pub mod paging;
 pub mod patch;
 pub mod permissions;
 pub mod roles;
+pub mod schema_extensions;
 pub mod scim_admin;
 pub mod search;
 pub mod stream;
@@ -96,6 +97,9 @@ pub struct Directory {
     /// IAM settings read in the last `token_cache_ms`: every create needs
     /// its IAM's default permissions.
     settings_cache: accounts::SettingsCache,
+    /// Each IAM's User and Group resource types (its declared schema
+    /// extensions), read in the last `token_cache_ms`.
+    types_cache: accounts::SettingsCache<crate::scim::schema::custom::ResourceTypes>,
     /// The policies read in the last `token_cache_ms`, when one subscribes
     /// automatically: every SCIM write asks (`governance::automatic`).
     automatic_cache: governance::AutomaticCache,
@@ -126,6 +130,9 @@ pub struct Scope {
     /// Who acts when it is not the IAM's identity provider: an
     /// administrator (on `/Me`, or on internal groups) or the command line.
     pub acting: Option<crate::audit::Actor>,
+    /// The IAM's User and Group resource types: the built-in ones with
+    /// the schema extensions it declared.
+    pub types: crate::scim::schema::custom::ResourceTypes,
 }
 
 impl Scope {
@@ -162,6 +169,8 @@ impl Directory {
     pub fn new(store: DynStore, limits: Limits) -> Self {
         let settings_cache =
             accounts::SettingsCache::new(std::time::Duration::from_millis(limits.token_cache_ms));
+        let types_cache =
+            accounts::SettingsCache::new(std::time::Duration::from_millis(limits.token_cache_ms));
         let automatic_cache = governance::AutomaticCache::new(std::time::Duration::from_millis(
             limits.token_cache_ms,
         ));
@@ -176,6 +185,7 @@ impl Directory {
             signing_key: Arc::default(),
             token_cache: Arc::new(token_cache),
             settings_cache,
+            types_cache,
             automatic_cache,
             jobs_wake: Arc::default(),
             events_wake: Arc::default(),

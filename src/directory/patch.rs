@@ -14,7 +14,7 @@ use super::users::{Kept, Resource};
 use super::{Directory, Error, Result, Scope, changes, parse_id};
 use crate::scim::patch::{self, PatchRequest};
 use crate::scim::projection::Projection;
-use crate::scim::schema::{GROUP_RESOURCE, USER_RESOURCE};
+use crate::scim::schema::GROUP_RESOURCE;
 use crate::store::{GroupPatch, StoreError};
 
 /// How many times a PATCH without If-Match re-reads after losing a race.
@@ -107,10 +107,15 @@ impl Directory {
             if if_version.is_some_and(|v| v != stored.version) {
                 return Err(Error::precondition_failed());
             }
-            let out = patch::apply(&USER_RESOURCE, &stored.doc, &uuid.to_string(), req)?;
+            let out = patch::apply(scope.types.user, &stored.doc, &uuid.to_string(), req)?;
             let kept = stored.doc.get("userName").and_then(Value::as_str);
             let mut write = self
-                .user_write(&out.doc, false, kept.map_or(Kept::None, Kept::Name))
+                .user_write(
+                    scope.types.user,
+                    &out.doc,
+                    false,
+                    kept.map_or(Kept::None, Kept::Name),
+                )
                 .await?;
             self.carry_entitlements(scope, &stored.doc, &mut write.doc)
                 .await?;
@@ -156,9 +161,9 @@ impl Directory {
             if if_version.is_some_and(|v| v != stored.version) {
                 return Err(Error::precondition_failed());
             }
-            let out = patch::apply(&GROUP_RESOURCE, &stored.doc, &uuid.to_string(), req)?;
+            let out = patch::apply(scope.types.group, &stored.doc, &uuid.to_string(), req)?;
             let kept = stored.doc.get("displayName").and_then(Value::as_str);
-            let (write, _) = group_write(&out.doc, kept)?;
+            let (write, _) = group_write(scope.types.group, &out.doc, kept)?;
             let doc_changed = write.doc != stored.doc;
             // A value that is not one of our ids names no member here.
             let ids = |set: &std::collections::BTreeSet<String>| -> Vec<Uuid> {

@@ -67,8 +67,8 @@ impl SortRequest {
             })?);
         }
         let computed = !r.in_extension
-            && (std::ptr::eq(rt, &USER_RESOURCE) && r.attr.name == "groups"
-                || std::ptr::eq(rt, &GROUP_RESOURCE) && r.attr.name == "members");
+            && (rt.name == USER_RESOURCE.name && r.attr.name == "groups"
+                || rt.name == GROUP_RESOURCE.name && r.attr.name == "members");
         if computed {
             return Err(bad("is not a sortable attribute"));
         }
@@ -196,16 +196,17 @@ impl Directory {
             ));
         }
         let filter = req.filter.as_deref();
-        let user_filter_ok = self.parse_filter(filter, &USER_RESOURCE).is_ok();
-        let group_filter_ok = self.parse_filter(filter, &GROUP_RESOURCE).is_ok();
+        let (users_rt, groups_rt) = (scope.types.user, scope.types.group);
+        let user_filter_ok = self.parse_filter(filter, users_rt).is_ok();
+        let group_filter_ok = self.parse_filter(filter, groups_rt).is_ok();
         if !user_filter_ok && !group_filter_ok {
             // Report the error as the User resource type sees it.
-            self.parse_filter(filter, &USER_RESOURCE)?;
+            self.parse_filter(filter, users_rt)?;
         }
         // Each resource type sorts by `sortBy` if it has that attribute.
         let no_sort = SortRequest::default();
-        let user_sort = req.sort.resolve(&USER_RESOURCE);
-        let group_sort = req.sort.resolve(&GROUP_RESOURCE);
+        let user_sort = req.sort.resolve(users_rt);
+        let group_sort = req.sort.resolve(groups_rt);
         if let (Err(e), Err(_)) = (&user_sort, &group_sort) {
             return Err(e.clone());
         }
@@ -226,7 +227,7 @@ impl Directory {
                     filter,
                     paging.clone(),
                     user_sort,
-                    &req.projection(&USER_RESOURCE)?,
+                    &req.projection(users_rt)?,
                 )
                 .await?;
             (users.total, users.resources)
@@ -246,7 +247,7 @@ impl Directory {
                         cursor: None,
                     },
                     group_sort,
-                    &req.projection(&GROUP_RESOURCE)?,
+                    &req.projection(groups_rt)?,
                 )
                 .await?;
             resources.extend(groups.resources);

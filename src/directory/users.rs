@@ -13,7 +13,7 @@ use super::{
 use crate::scim::filter;
 use crate::scim::projection::Projection;
 use crate::scim::resource::{self, fold_case};
-use crate::scim::schema::{BRIDGE_USER_SCHEMA, USER_RESOURCE, USER_SCHEMA};
+use crate::scim::schema::{BRIDGE_USER_SCHEMA, ResourceTypeDef, USER_RESOURCE, USER_SCHEMA};
 use crate::scim::search_doc;
 use crate::scim::user_name::UserName;
 use crate::store::{GroupRef, ListQuery, StoreError, Stored, UserWrite};
@@ -35,7 +35,9 @@ impl Directory {
         body: &Value,
         proj: &Projection,
     ) -> Result<Resource> {
-        let mut write = self.user_write(body, true, Kept::None).await?;
+        let mut write = self
+            .user_write(scope.types.user, body, true, Kept::None)
+            .await?;
         self.carry_entitlements(scope, body, &mut write.doc).await?;
         let assignment = self.plan_assignment(scope, None, None, &write.doc).await?;
         let id: UserId = self.new_id();
@@ -85,7 +87,7 @@ impl Directory {
         let read = self.store.get_user(scope.iam, uuid).await?;
         let kept = read.as_ref().and_then(|s| s.doc.get("userName"));
         let kept = kept.and_then(Value::as_str).map_or(Kept::None, Kept::Name);
-        let mut write = self.user_write(body, false, kept).await?;
+        let mut write = self.user_write(scope.types.user, body, false, kept).await?;
         self.carry_entitlements(scope, body, &mut write.doc).await?;
         let write = &write;
         let mut first_read = Some(read);
@@ -213,8 +215,9 @@ impl Directory {
         sort: &SortRequest,
         proj: &Projection,
     ) -> Result<ListResult> {
-        let parsed = self.parse_filter(filter, &USER_RESOURCE)?;
-        let resolved = sort.resolve(&USER_RESOURCE)?;
+        let rt = scope.types.user;
+        let parsed = self.parse_filter(filter, rt)?;
+        let resolved = sort.resolve(rt)?;
         let plan = self
             .plan_page(
                 scope,
@@ -231,6 +234,7 @@ impl Directory {
                 scope.iam,
                 &ListQuery {
                     filter: parsed,
+                    resource: Some(rt),
                     window: plan.window.clone(),
                     limit: paging.count,
                     sort: resolved,
@@ -344,11 +348,12 @@ impl Directory {
     /// back unchanged, a name from before the userName rule stays valid.
     pub(super) async fn user_write(
         &self,
+        rt: &'static ResourceTypeDef,
         body: &Value,
         creating: bool,
         kept: Kept<'_>,
     ) -> Result<UserWrite> {
-        let normalized = resource::normalize(&USER_RESOURCE, body)?;
+        let normalized = resource::normalize(rt, body)?;
         let doc = normalized.doc;
         let raw = doc
             .get("userName")
@@ -381,7 +386,7 @@ impl Directory {
                 .and_then(Value::as_str)
                 .map(fold_case),
             active: doc.get("active").and_then(Value::as_bool).unwrap_or(true),
-            search: search_doc::build(&USER_RESOURCE, &doc),
+            search: search_doc::build(rt, &doc),
             doc,
             password_hash,
             emails_unchanged: false,
@@ -477,7 +482,7 @@ fn user_resource_of(
     }
     Resource {
         id: s.id.to_string(),
-        doc: proj.apply_owned(&USER_RESOURCE, doc),
+        doc: proj.apply_owned(scope.types.user, doc),
         version: s.version,
         location,
     }

@@ -25,6 +25,6 @@ pub async fn bulk(
     if let Some(refused) = charge.operations(req.operations.len()) {
         return Ok(refused);
     }
-    let results = s.dir.bulk(&scope(&s, &headers, iam), &req).await;
+    let results = s.dir.bulk(&scope(&s, &headers, iam).await?, &req).await;
     Ok(scim_response(StatusCode::OK, &response_doc(&results)))
 }

@@ -31,7 +31,7 @@ pub async fn list<const ROLES: bool>(
     let l = s
         .dir
         .list_catalogue(
-            &scope(&s, &headers, iam),
+            &scope(&s, &headers, iam).await?,
             kind,
             params.get("filter"),
             &paging,
@@ -54,7 +54,7 @@ pub async fn get_one<const ROLES: bool>(
     let proj = params.projection(kind.resource_type(dialect))?;
     let doc = s
         .dir
-        .get_catalogue(&scope(&s, &headers, iam), kind, &id, &proj)
+        .get_catalogue(&scope(&s, &headers, iam).await?, kind, &id, &proj)
         .await?;
     Ok(scim_response(StatusCode::OK, &doc))
 }

@@ -6,24 +6,28 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 
 use super::error::ApiError;
-use super::extract::{IamCaller, scope};
+use super::extract::{IamCaller, base_url};
 use super::{AppState, scim_response};
 use crate::directory::iam_settings::PermissionsSource;
 use crate::scim::ScimError;
 use crate::scim::discovery::{self, SpcOptions};
+use crate::scim::schema::ResourceTypeDef;
 use crate::scim::schema::catalogue::RolesDialect;
 use serde_json::Value;
 
-fn base(s: &AppState, headers: &HeaderMap, iam: uuid::Uuid) -> String {
-    scope(s, headers, iam).base_url
+fn base(s: &AppState, headers: &HeaderMap, _iam: uuid::Uuid) -> String {
+    base_url(s, headers)
 }
 
 /// The spelling of the catalogue's schemas this IAM asked for, and
 /// whether it opted into them: strict testers (scim2-tester) run CRUD on
 /// every resource type listed, so only an IAM with `permissionsSource:
 /// idp` or `rolesDialect: okta` is shown the read-only catalogue's.
-async fn dialect(s: &AppState, iam: uuid::Uuid) -> Result<RolesDialect, ApiError> {
-    Ok(s.dir.iam_settings(iam).await?.roles_dialect)
+/// The resource types this IAM is shown: its User and Group (with the
+/// schema extensions it declared), then the catalogue's in its dialect.
+async fn types(s: &AppState, iam: uuid::Uuid) -> Result<[&'static ResourceTypeDef; 4], ApiError> {
+    let dialect = s.dir.iam_settings(iam).await?.roles_dialect;
+    Ok(dialect.resource_types_with(s.dir.resource_types(iam).await?))
 }
 
 async fn opted_in(s: &AppState, iam: uuid::Uuid) -> Result<bool, ApiError> {
@@ -107,8 +111,8 @@ pub async fn resource_types(
     IamCaller(iam): IamCaller,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let dialect = dialect(&s, iam).await?;
-    let mut doc = discovery::resource_types_list(&base(&s, &headers, iam), dialect);
+    let types = types(&s, iam).await?;
+    let mut doc = discovery::resource_types_list(&base(&s, &headers, iam), &types);
     if !opted_in(&s, iam).await? {
         doc = without_catalogue(doc);
     }
@@ -121,10 +125,10 @@ pub async fn resource_type(
     headers: HeaderMap,
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
-    let dialect = dialect(&s, iam).await?;
+    let types = types(&s, iam).await?;
     let shown = opted_in(&s, iam).await?
         || !(name.eq_ignore_ascii_case("Role") || name.eq_ignore_ascii_case("Entitlement"));
-    let doc = discovery::resource_type_doc(&name, &base(&s, &headers, iam), dialect)
+    let doc = discovery::resource_type_doc(&name, &base(&s, &headers, iam), &types)
         .filter(|_| shown)
         .ok_or_else(|| ScimError::not_found("no such resource type"))?;
     Ok(scim_response(StatusCode::OK, &doc))
@@ -135,8 +139,8 @@ pub async fn schemas(
     IamCaller(iam): IamCaller,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let dialect = dialect(&s, iam).await?;
-    let mut doc = discovery::schemas_list(&base(&s, &headers, iam), dialect);
+    let types = types(&s, iam).await?;
+    let mut doc = discovery::schemas_list(&base(&s, &headers, iam), &types);
     if !opted_in(&s, iam).await? {
         doc = without_catalogue(doc);
     }
@@ -152,8 +156,8 @@ pub async fn schema(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let dialect = dialect(&s, iam).await?;
-    let doc = discovery::schema_doc(&id, &base(&s, &headers, iam), dialect)
+    let types = types(&s, iam).await?;
+    let doc = discovery::schema_doc(&id, &base(&s, &headers, iam), &types)
         .ok_or_else(|| ScimError::not_found("no such schema"))?;
     let doc = schemas_for(&s, iam, doc).await?;
     Ok(scim_response(StatusCode::OK, &doc))

@@ -251,17 +251,25 @@ impl Params {
 
 /// The absolute SCIM base URL (see `origin`: never a Host this server
 /// does not answer for).
-pub fn scope(state: &AppState, headers: &HeaderMap, iam: Uuid) -> Scope {
+pub fn base_url(state: &AppState, headers: &HeaderMap) -> String {
     let mut base_url = super::origin::origin(state, headers);
     base_url.push_str("/scim/v2");
-    Scope {
+    base_url
+}
+
+/// What a SCIM request of `iam` acts in: its base URL, request and
+/// transaction ids, and the IAM's resource types (with the schema
+/// extensions it declared).
+pub async fn scope(state: &AppState, headers: &HeaderMap, iam: Uuid) -> Result<Scope, ApiError> {
+    Ok(Scope {
         iam: IamId::new(iam),
-        base_url,
+        base_url: base_url(state, headers),
         request_id: headers
             .get("x-request-id")
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned),
         txn: Some(crate::audit::new_txn()),
         acting: None,
-    }
+        types: state.dir.resource_types(iam).await?,
+    })
 }

@@ -19,7 +19,6 @@ use super::principal::Principal;
 use super::scim::{if_match, read_response, resource_response};
 use crate::directory::Scope;
 use crate::scim::ScimError;
-use crate::scim::schema::USER_RESOURCE;
 
 type Result<T> = std::result::Result<T, ApiError>;
 
@@ -49,7 +48,7 @@ async fn me(s: &AppState, caller: &Principal, headers: &HeaderMap) -> Result<(Sc
     let iam = account
         .iam_id
         .ok_or_else(|| ScimError::new(401, None, "the token's account is detached"))?;
-    let mut scope = scope(s, headers, iam);
+    let mut scope = scope(s, headers, iam).await?;
     scope.acting = Some(crate::audit::Actor::Admin(admin.id));
     Ok((scope, admin.id.to_string()))
 }
@@ -61,7 +60,7 @@ pub async fn get_me(
     params: Params,
 ) -> Result<Response> {
     let (scope, id) = me(&s, &caller, &headers).await?;
-    let proj = params.projection(&USER_RESOURCE)?;
+    let proj = params.projection(scope.types.user)?;
     let r = s.dir.get_user(&scope, &id, &proj).await?;
     Ok(read_response(&headers, &r))
 }
@@ -74,7 +73,7 @@ pub async fn put_me(
     ScimBody(body): ScimBody,
 ) -> Result<Response> {
     let (scope, id) = me(&s, &caller, &headers).await?;
-    let proj = params.projection(&USER_RESOURCE)?;
+    let proj = params.projection(scope.types.user)?;
     let version = if_match(&headers)?;
     let r = s
         .dir
@@ -91,7 +90,7 @@ pub async fn patch_me(
     ScimBody(body): ScimBody,
 ) -> Result<Response> {
     let (scope, id) = me(&s, &caller, &headers).await?;
-    let proj = params.projection(&USER_RESOURCE)?;
+    let proj = params.projection(scope.types.user)?;
     let version = if_match(&headers)?;
     let r = s.dir.patch_user(&scope, &id, &body, version, &proj).await?;
     Ok(resource_response(StatusCode::OK, &r))

@@ -184,6 +184,10 @@ fn admin_api() -> OpenApiRouter<AppState> {
         .routes(routes!(usage::report))
         .routes(routes!(admin::list_iams, admin::create_iam))
         .routes(routes!(admin::put_iam_settings))
+        .routes(routes!(
+            admin::get_schema_extensions,
+            admin::put_schema_extensions
+        ))
         .routes(routes!(admin::create_token))
         .routes(routes!(admin::revoke_token))
         .routes(routes!(admin::list_permissions, admin::create_permission))

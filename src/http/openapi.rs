@@ -302,6 +302,30 @@ pub struct RoleList {
     pub count: u64,
 }
 
+/// The schema extensions an IAM declares (custom extensions its identity
+/// provider sends, such as Entra's
+/// `urn:ietf:params:scim:schemas:extension:CustomExtensionName:2.0:User`).
+#[derive(ToSchema)]
+pub struct SchemaExtensions {
+    pub extensions: Vec<SchemaExtension>,
+}
+
+/// One extension: its URN, the resource type it extends and its
+/// attributes, each an RFC 7643 §7 attribute definition.
+#[derive(ToSchema)]
+#[schema(rename_all = "camelCase")]
+pub struct SchemaExtension {
+    pub id: String,
+    /// `User` or `Group`.
+    pub resource_type: String,
+    pub name: Option<String>,
+    pub description: Option<String>,
+    /// `name`, `type`, `multiValued`, `description`, `required`,
+    /// `caseExact`, `mutability`, `returned`, `uniqueness` (`none`),
+    /// `canonicalValues`, `referenceTypes`, `subAttributes`.
+    pub attributes: Vec<serde_json::Value>,
+}
+
 /// Roles to give an account, by name or id.
 #[derive(ToSchema)]
 pub struct RoleGrant {

@@ -15,7 +15,7 @@ use crate::directory::search::SearchRequest;
 use crate::directory::stream;
 use crate::directory::users::Resource;
 use crate::directory::{Error, ListResult, etag};
-use crate::scim::schema::{GROUP_RESOURCE, LIST_RESPONSE_SCHEMA, USER_RESOURCE};
+use crate::scim::schema::{LIST_RESPONSE_SCHEMA, USER_RESOURCE};
 
 type Result<T> = std::result::Result<T, ApiError>;
 
@@ -116,11 +116,9 @@ pub async fn create_user(
     params: Params,
     ScimBody(body): ScimBody,
 ) -> Result<Response> {
-    let proj = params.projection(&USER_RESOURCE)?;
-    let r = s
-        .dir
-        .create_user(&scope(&s, &headers, iam), &body, &proj)
-        .await?;
+    let scope = scope(&s, &headers, iam).await?;
+    let proj = params.projection(scope.types.user)?;
+    let r = s.dir.create_user(&scope, &body, &proj).await?;
     Ok(resource_response(StatusCode::CREATED, &r))
 }
 
@@ -131,11 +129,9 @@ pub async fn get_user(
     params: Params,
     Path(id): Path<String>,
 ) -> Result<Response> {
-    let proj = params.projection(&USER_RESOURCE)?;
-    let r = s
-        .dir
-        .get_user(&scope(&s, &headers, iam), &id, &proj)
-        .await?;
+    let scope = scope(&s, &headers, iam).await?;
+    let proj = params.projection(scope.types.user)?;
+    let r = s.dir.get_user(&scope, &id, &proj).await?;
     Ok(read_response(&headers, &r))
 }
 
@@ -147,11 +143,12 @@ pub async fn replace_user(
     Path(id): Path<String>,
     ScimBody(body): ScimBody,
 ) -> Result<Response> {
-    let proj = params.projection(&USER_RESOURCE)?;
+    let scope = scope(&s, &headers, iam).await?;
+    let proj = params.projection(scope.types.user)?;
     let version = if_match(&headers)?;
     let r = s
         .dir
-        .replace_user(&scope(&s, &headers, iam), &id, &body, version, &proj)
+        .replace_user(&scope, &id, &body, version, &proj)
         .await?;
     Ok(resource_response(StatusCode::OK, &r))
 }
@@ -164,7 +161,7 @@ pub async fn delete_user(
 ) -> Result<StatusCode> {
     let version = if_match(&headers)?;
     s.dir
-        .delete_user(&scope(&s, &headers, iam), &id, version)
+        .delete_user(&scope(&s, &headers, iam).await?, &id, version)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -175,17 +172,12 @@ pub async fn list_users(
     headers: HeaderMap,
     params: Params,
 ) -> Result<Response> {
-    let proj = params.projection(&USER_RESOURCE)?;
+    let scope = scope(&s, &headers, iam).await?;
+    let proj = params.projection(scope.types.user)?;
     let paging = params.paging(s.config.max_results)?;
     let l = s
         .dir
-        .list_users(
-            &scope(&s, &headers, iam),
-            params.get("filter"),
-            paging,
-            &params.sort(),
-            &proj,
-        )
+        .list_users(&scope, params.get("filter"), paging, &params.sort(), &proj)
         .await?;
     Ok(list_response(l))
 }
@@ -197,11 +189,9 @@ pub async fn create_group(
     params: Params,
     ScimBody(body): ScimBody,
 ) -> Result<Response> {
-    let proj = params.projection(&GROUP_RESOURCE)?;
-    let r = s
-        .dir
-        .create_group(&scope(&s, &headers, iam), &body, &proj)
-        .await?;
+    let scope = scope(&s, &headers, iam).await?;
+    let proj = params.projection(scope.types.group)?;
+    let r = s.dir.create_group(&scope, &body, &proj).await?;
     Ok(resource_response(StatusCode::CREATED, &r))
 }
 
@@ -212,11 +202,9 @@ pub async fn get_group(
     params: Params,
     Path(id): Path<String>,
 ) -> Result<Response> {
-    let proj = params.projection(&GROUP_RESOURCE)?;
-    let g = s
-        .dir
-        .get_group(&scope(&s, &headers, iam), &id, &proj)
-        .await?;
+    let scope = scope(&s, &headers, iam).await?;
+    let proj = params.projection(scope.types.group)?;
+    let g = s.dir.get_group(&scope, &id, &proj).await?;
     let Some(lists) = g.members else {
         return Ok(read_response(&headers, &g.resource));
     };
@@ -239,11 +227,12 @@ pub async fn replace_group(
     Path(id): Path<String>,
     ScimBody(body): ScimBody,
 ) -> Result<Response> {
-    let proj = params.projection(&GROUP_RESOURCE)?;
+    let scope = scope(&s, &headers, iam).await?;
+    let proj = params.projection(scope.types.group)?;
     let version = if_match(&headers)?;
     let r = s
         .dir
-        .replace_group(&scope(&s, &headers, iam), &id, &body, version, &proj)
+        .replace_group(&scope, &id, &body, version, &proj)
         .await?;
     Ok(resource_response(StatusCode::OK, &r))
 }
@@ -256,7 +245,7 @@ pub async fn delete_group(
 ) -> Result<StatusCode> {
     let version = if_match(&headers)?;
     s.dir
-        .delete_group(&scope(&s, &headers, iam), &id, version)
+        .delete_group(&scope(&s, &headers, iam).await?, &id, version)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -267,17 +256,12 @@ pub async fn list_groups(
     headers: HeaderMap,
     params: Params,
 ) -> Result<Response> {
-    let proj = params.projection(&GROUP_RESOURCE)?;
+    let scope = scope(&s, &headers, iam).await?;
+    let proj = params.projection(scope.types.group)?;
     let paging = params.paging(s.config.max_results)?;
     let l = s
         .dir
-        .list_groups(
-            &scope(&s, &headers, iam),
-            params.get("filter"),
-            paging,
-            &params.sort(),
-            &proj,
-        )
+        .list_groups(&scope, params.get("filter"), paging, &params.sort(), &proj)
         .await?;
     group_list_response(&s, l).await
 }
@@ -301,12 +285,10 @@ pub async fn patch_user(
         // Anyone else gets the SCIM 401 it would have got anyway.
         (Err(refused), _) => return Err(refused),
     };
-    let proj = params.projection(&USER_RESOURCE)?;
+    let scope = scope(&s, &headers, iam).await?;
+    let proj = params.projection(scope.types.user)?;
     let version = if_match(&headers)?;
-    let r = s
-        .dir
-        .patch_user(&scope(&s, &headers, iam), &id, &body, version, &proj)
-        .await?;
+    let r = s.dir.patch_user(&scope, &id, &body, version, &proj).await?;
     Ok(resource_response(StatusCode::OK, &r))
 }
 
@@ -334,7 +316,10 @@ async fn admin_patch_user(
         )),
         None,
     )?;
-    let r = s.dir.get_user(&scope(s, headers, iam), id, &proj).await?;
+    let r = s
+        .dir
+        .get_user(&scope(s, headers, iam).await?, id, &proj)
+        .await?;
     Ok(resource_response(StatusCode::OK, &r))
 }
 
@@ -349,12 +334,13 @@ pub async fn patch_group(
     Path(id): Path<String>,
     ScimBody(body): ScimBody,
 ) -> Result<Response> {
-    let proj = params.projection(&GROUP_RESOURCE)?;
+    let scope = scope(&s, &headers, iam).await?;
+    let proj = params.projection(scope.types.group)?;
     let version = if_match(&headers)?;
     let patched = s
         .dir
         .patch_group(
-            &scope(&s, &headers, iam),
+            &scope,
             &id,
             &body,
             version,
@@ -381,17 +367,12 @@ pub async fn search_users(
     ScimBody(body): ScimBody,
 ) -> Result<Response> {
     let req = SearchRequest::parse(&body)?;
-    let proj = req.projection(&USER_RESOURCE)?;
+    let scope = scope(&s, &headers, iam).await?;
+    let proj = req.projection(scope.types.user)?;
     let paging = req.paging(s.config.max_results)?;
     let l = s
         .dir
-        .list_users(
-            &scope(&s, &headers, iam),
-            req.filter.as_deref(),
-            paging,
-            &req.sort,
-            &proj,
-        )
+        .list_users(&scope, req.filter.as_deref(), paging, &req.sort, &proj)
         .await?;
     Ok(list_response(l))
 }
@@ -403,17 +384,12 @@ pub async fn search_groups(
     ScimBody(body): ScimBody,
 ) -> Result<Response> {
     let req = SearchRequest::parse(&body)?;
-    let proj = req.projection(&GROUP_RESOURCE)?;
+    let scope = scope(&s, &headers, iam).await?;
+    let proj = req.projection(scope.types.group)?;
     let paging = req.paging(s.config.max_results)?;
     let l = s
         .dir
-        .list_groups(
-            &scope(&s, &headers, iam),
-            req.filter.as_deref(),
-            paging,
-            &req.sort,
-            &proj,
-        )
+        .list_groups(&scope, req.filter.as_deref(), paging, &req.sort, &proj)
         .await?;
     group_list_response(&s, l).await
 }
@@ -425,6 +401,9 @@ pub async fn search_all(
     ScimBody(body): ScimBody,
 ) -> Result<Response> {
     let req = SearchRequest::parse(&body)?;
-    let l = s.dir.search_all(&scope(&s, &headers, iam), &req).await?;
+    let l = s
+        .dir
+        .search_all(&scope(&s, &headers, iam).await?, &req)
+        .await?;
     group_list_response(&s, l).await
 }

@@ -4,7 +4,6 @@
 
 use serde_json::{Map, Value, json};
 
-use super::schema::catalogue::RolesDialect;
 use super::schema::{
     AttrDef, LIST_RESPONSE_SCHEMA, RESOURCE_TYPE_SCHEMA, ResourceTypeDef, SCHEMA_SCHEMA,
     SPC_SCHEMA, SchemaDef,
@@ -39,9 +38,9 @@ pub struct SpcOptions {
 }
 
 /// Every schema of every resource type, each once, in resource type order.
-fn all_schemas(dialect: RolesDialect) -> Vec<&'static SchemaDef> {
+fn all_schemas(types: &[&'static ResourceTypeDef]) -> Vec<&'static SchemaDef> {
     let mut out: Vec<&'static SchemaDef> = Vec::new();
-    for rt in dialect.resource_types() {
+    for rt in types {
         for s in rt.schemas() {
             if !out.iter().any(|o| std::ptr::eq(*o, s)) {
                 out.push(s);
@@ -67,9 +66,9 @@ fn trim_base(base: &str) -> &str {
 
 /// `GET /Schemas`: a ListResponse of every Schema document (the
 /// catalogue's in the IAM's dialect).
-pub fn schemas_list(base: &str, dialect: RolesDialect) -> Value {
+pub fn schemas_list(base: &str, types: &[&'static ResourceTypeDef]) -> Value {
     list_response(
-        all_schemas(dialect)
+        all_schemas(types)
             .into_iter()
             .map(|s| schema_json(s, base))
             .collect(),
@@ -77,18 +76,17 @@ pub fn schemas_list(base: &str, dialect: RolesDialect) -> Value {
 }
 
 /// `GET /Schemas/{id}`: the URN matches case-insensitively.
-pub fn schema_doc(id: &str, base: &str, dialect: RolesDialect) -> Option<Value> {
-    all_schemas(dialect)
+pub fn schema_doc(id: &str, base: &str, types: &[&'static ResourceTypeDef]) -> Option<Value> {
+    all_schemas(types)
         .into_iter()
         .find(|s| s.id.eq_ignore_ascii_case(id))
         .map(|s| schema_json(s, base))
 }
 
 /// `GET /ResourceTypes`.
-pub fn resource_types_list(base: &str, dialect: RolesDialect) -> Value {
+pub fn resource_types_list(base: &str, types: &[&'static ResourceTypeDef]) -> Value {
     list_response(
-        dialect
-            .resource_types()
+        types
             .iter()
             .map(|rt| resource_type_json(rt, base))
             .collect(),
@@ -96,9 +94,12 @@ pub fn resource_types_list(base: &str, dialect: RolesDialect) -> Value {
 }
 
 /// `GET /ResourceTypes/{name}`: the name matches case-insensitively.
-pub fn resource_type_doc(name: &str, base: &str, dialect: RolesDialect) -> Option<Value> {
-    dialect
-        .resource_types()
+pub fn resource_type_doc(
+    name: &str,
+    base: &str,
+    types: &[&'static ResourceTypeDef],
+) -> Option<Value> {
+    types
         .iter()
         .find(|rt| rt.name.eq_ignore_ascii_case(name))
         .map(|rt| resource_type_json(rt, base))
@@ -257,6 +258,7 @@ fn resource_type_json(rt: &ResourceTypeDef, base: &str) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scim::schema::catalogue::RolesDialect;
     use crate::scim::schema::catalogue::{
         ENTITLEMENT_SCHEMA, OKTA_ENTITLEMENT_SCHEMA, OKTA_ROLE_SCHEMA, ROLE_SCHEMA,
     };
@@ -297,7 +299,7 @@ mod tests {
 
     #[test]
     fn schemas_list_holds_each_schema_once() {
-        let doc = schemas_list(BASE, RolesDialect::Ietf);
+        let doc = schemas_list(BASE, &RolesDialect::Ietf.resource_types());
         assert_eq!(doc["schemas"], json!([LIST_RESPONSE_SCHEMA]));
         assert_eq!(doc["totalResults"], 6);
         assert_eq!(doc["itemsPerPage"], 6);
@@ -323,7 +325,12 @@ mod tests {
 
     #[test]
     fn schema_doc_is_case_insensitive_and_complete() {
-        let doc = schema_doc(&USER_SCHEMA.to_uppercase(), BASE, RolesDialect::Ietf).unwrap();
+        let doc = schema_doc(
+            &USER_SCHEMA.to_uppercase(),
+            BASE,
+            &RolesDialect::Ietf.resource_types(),
+        )
+        .unwrap();
         assert_eq!(doc["id"], USER_SCHEMA);
         assert_eq!(doc["schemas"], json!([SCHEMA_SCHEMA]));
         assert_eq!(
@@ -369,7 +376,7 @@ mod tests {
 
     #[test]
     fn schema_docs_leave_out_the_common_attributes() {
-        for s in schemas_list(BASE, RolesDialect::Ietf)["Resources"]
+        for s in schemas_list(BASE, &RolesDialect::Ietf.resource_types())["Resources"]
             .as_array()
             .unwrap()
         {
@@ -381,20 +388,25 @@ mod tests {
 
     #[test]
     fn unknown_schema_and_resource_type() {
-        assert!(schema_doc("urn:nope", BASE, RolesDialect::Ietf).is_none());
-        assert!(resource_type_doc("Device", BASE, RolesDialect::Ietf).is_none());
+        assert!(schema_doc("urn:nope", BASE, &RolesDialect::Ietf.resource_types()).is_none());
+        assert!(resource_type_doc("Device", BASE, &RolesDialect::Ietf.resource_types()).is_none());
     }
 
     #[test]
     fn enterprise_and_group_schemas() {
-        let ent = schema_doc(ENTERPRISE_USER_SCHEMA, BASE, RolesDialect::Ietf).unwrap();
+        let ent = schema_doc(
+            ENTERPRISE_USER_SCHEMA,
+            BASE,
+            &RolesDialect::Ietf.resource_types(),
+        )
+        .unwrap();
         assert_eq!(ent["name"], "EnterpriseUser");
         let manager = find(&ent["attributes"], "manager");
         assert_eq!(
             find(&manager["subAttributes"], "displayName")["mutability"],
             "readOnly"
         );
-        let group = schema_doc(GROUP_SCHEMA, BASE, RolesDialect::Ietf).unwrap();
+        let group = schema_doc(GROUP_SCHEMA, BASE, &RolesDialect::Ietf.resource_types()).unwrap();
         let members = find(&group["attributes"], "members");
         assert_eq!(
             find(&members["subAttributes"], "value")["mutability"],
@@ -408,9 +420,9 @@ mod tests {
 
     #[test]
     fn resource_types() {
-        let list = resource_types_list(BASE, RolesDialect::Ietf);
+        let list = resource_types_list(BASE, &RolesDialect::Ietf.resource_types());
         assert_eq!(list["totalResults"], 4);
-        let okta = resource_types_list(BASE, RolesDialect::Okta);
+        let okta = resource_types_list(BASE, &RolesDialect::Okta.resource_types());
         let schemas: Vec<&Value> = okta["Resources"]
             .as_array()
             .unwrap()
@@ -421,7 +433,12 @@ mod tests {
             schemas[2..],
             [&json!(OKTA_ENTITLEMENT_SCHEMA), &json!(OKTA_ROLE_SCHEMA)]
         );
-        let user = resource_type_doc("user", &format!("{BASE}/"), RolesDialect::Ietf).unwrap();
+        let user = resource_type_doc(
+            "user",
+            &format!("{BASE}/"),
+            &RolesDialect::Ietf.resource_types(),
+        )
+        .unwrap();
         assert_eq!(
             user,
             json!({
@@ -438,7 +455,7 @@ mod tests {
                 "meta": { "resourceType": "ResourceType", "location": format!("{BASE}/ResourceTypes/User") },
             })
         );
-        let group = resource_type_doc("Group", BASE, RolesDialect::Ietf).unwrap();
+        let group = resource_type_doc("Group", BASE, &RolesDialect::Ietf.resource_types()).unwrap();
         assert_eq!(group["endpoint"], "/Groups");
         assert!(group.get("schemaExtensions").is_none());
     }

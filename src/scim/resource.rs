@@ -125,15 +125,15 @@ fn gather(
                 Value::Null => {}
                 Value::Object(inner) => {
                     for (k, v) in inner {
-                        put(&mut raw[i], schemas[i], i == 0, k, v);
+                        put(&mut raw[i], schemas[i], i == 0, k, v)?;
                     }
                 }
                 _ => return Err(ScimError::invalid_value(format!("{key} must be an object"))),
             }
         } else if let Some((i, rest)) = urn_qualified(schemas, key) {
-            put(&mut raw[i], schemas[i], i == 0, rest, value);
+            put(&mut raw[i], schemas[i], i == 0, rest, value)?;
         } else {
-            put(&mut raw[0], rt.schema, true, key, value);
+            put(&mut raw[0], rt.schema, true, key, value)?;
         }
     }
     Ok(raw)
@@ -154,18 +154,41 @@ fn lookup(schema: &SchemaDef, core: bool, name: &str) -> Option<&'static AttrDef
         .or_else(|| if core { common_attr(name) } else { None })
 }
 
-/// Files `value` under `path` ("attr" or "attr.sub"); unknown paths drop.
-fn put(raw: &mut Map<String, Value>, schema: &SchemaDef, core: bool, path: &str, value: &Value) {
+/// Files `value` under `path` ("attr" or "attr.sub"); unknown paths drop,
+/// except in a declared (strict) extension, which has no other names.
+fn put(
+    raw: &mut Map<String, Value>,
+    schema: &SchemaDef,
+    core: bool,
+    path: &str,
+    value: &Value,
+) -> Result<(), ScimError> {
     let (name, sub) = match path.split_once('.') {
         Some((a, s)) => (a, Some(s)),
         None => (path, None),
     };
+    let undeclared = || {
+        ScimError::invalid_value(format!(
+            "{}:{path} is not declared: the extension's attributes are {}",
+            schema.id,
+            schema
+                .attributes
+                .iter()
+                .map(|a| a.name)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+    };
     let Some(def) = lookup(schema, core, name) else {
-        return;
+        return if schema.strict && !value.is_null() {
+            Err(undeclared())
+        } else {
+            Ok(())
+        };
     };
     // Keys differing only in case: an explicit null does not erase a value.
     if value.is_null() && raw.contains_key(def.name) {
-        return;
+        return Ok(());
     }
     match sub {
         None => match (raw.get_mut(def.name), value) {
@@ -188,8 +211,10 @@ fn put(raw: &mut Map<String, Value>, schema: &SchemaDef, core: bool, path: &str,
                 m.insert(sub.to_owned(), value.clone());
             }
         }
+        Some(_) if schema.strict && !value.is_null() => return Err(undeclared()),
         Some(_) => {}
     }
+    Ok(())
 }
 
 fn check_required(schema: &SchemaDef, out: &Map<String, Value>) -> Result<(), ScimError> {

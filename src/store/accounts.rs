@@ -290,6 +290,16 @@ pub trait IamSettings: Send + Sync {
         audit: &Entry,
         now: OffsetDateTime,
     ) -> Result<()>;
+    /// The schema extensions the IAM declared (a JSON array), None
+    /// without such an IAM.
+    async fn iam_schema_extensions(&self, iam: Uuid) -> Result<Option<Value>>;
+    async fn set_iam_schema_extensions(
+        &self,
+        iam: Uuid,
+        extensions: &Value,
+        audit: &Entry,
+        now: OffsetDateTime,
+    ) -> Result<()>;
 }
 
 /// The permission catalogue and the grants of accounts.

@@ -285,6 +285,9 @@ impl ResourceKind {
 #[derive(Debug, Clone, Default)]
 pub struct ListQuery {
     pub filter: Option<crate::scim::filter::Filter>,
+    /// The resource type the filter was resolved against, when it is not
+    /// the built-in one: an IAM's, with the schema extensions it declared.
+    pub resource: Option<&'static crate::scim::schema::ResourceTypeDef>,
     /// Which rows of the ordered result the page holds.
     pub window: Window,
     /// 0 returns only the total.

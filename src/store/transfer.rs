@@ -24,6 +24,8 @@ pub struct IamRecord {
     pub display_name: Option<String>,
     pub created: OffsetDateTime,
     pub settings: Value,
+    /// The schema extensions it declares (a JSON array).
+    pub schema_extensions: Value,
 }
 
 /// A managed attribute value and when it was added.

@@ -162,7 +162,7 @@ async fn view(app: &TestApp, users: &[String], groups: &[String]) -> Vec<Value> 
 }
 
 /// The other database when both are configured, else a fresh one of the same.
-async fn other(app: &TestApp) -> TestApp {
+pub(crate) async fn other(app: &TestApp) -> TestApp {
     let backend = match (app.backend, postgres_url()) {
         (Backend::Sqlite, Some(_)) => Backend::Postgres,
         _ => Backend::Sqlite,

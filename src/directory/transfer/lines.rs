@@ -73,6 +73,7 @@ pub fn iam_line(r: &IamRecord) -> Value {
         "displayName": r.display_name,
         "created": time(r.created),
         "settings": r.settings,
+        "schemaExtensions": r.schema_extensions,
     }})
 }
 

@@ -5,7 +5,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
@@ -18,6 +18,7 @@ use crate::ids::DataSourceId;
 use crate::policy::Policy;
 use crate::policy::tags::check_tag;
 use crate::scim::schema::BRIDGE_USER_SCHEMA;
+use crate::scim::schema::custom::{self, ResourceTypes};
 use crate::store::MemberKind;
 use crate::store::accounts::{
     Grant, LinkedSubscription, PermissionDef, SOURCE_DIRECT, SOURCE_IAM_DEFAULT, Subscription,
@@ -34,6 +35,8 @@ use crate::store::transfer::{
 #[derive(Debug, Default)]
 pub struct Names {
     pub iams: HashMap<String, Uuid>,
+    /// Each IAM's resource types, as its Iam line declares them.
+    pub types: HashMap<Uuid, ResourceTypes>,
     pub permissions: HashSet<String>,
 }
 
@@ -155,6 +158,12 @@ fn attribute_values(
 }
 
 impl Names {
+    /// The resource types users and groups of `iam` are read with.
+    fn types(&self, iam: Option<Uuid>) -> ResourceTypes {
+        iam.and_then(|i| self.types.get(&i).copied())
+            .unwrap_or_default()
+    }
+
     fn iam(&self, name: &str) -> std::result::Result<Uuid, String> {
         self.iams
             .get(name)
@@ -259,6 +268,7 @@ impl Directory {
         }
         let write = self
             .user_write(
+                names.types(iam.or(deprovisioned_from)).user,
                 &Value::Object(obj),
                 true,
                 crate::directory::users::Kept::None,
@@ -298,13 +308,20 @@ fn parse_iam(r: &Map<String, Value>, names: &mut Names, now: OffsetDateTime) -> 
         .unwrap_or(Value::Object(Map::new()));
     serde_json::from_value::<IamSettings>(settings.clone())
         .map_err(|e| format!("'settings': {e}"))?;
-    names.iams.entry(name.to_owned()).or_insert(id);
+    let declared = r.get("schemaExtensions").cloned().unwrap_or(json!([]));
+    let schema_extensions = custom::parse(&json!({ "extensions": declared }))
+        .map_err(|e| format!("'schemaExtensions': {}", e.detail))?;
+    let types = ResourceTypes::of(&schema_extensions)
+        .map_err(|e| format!("'schemaExtensions': {}", e.detail))?;
+    let known = *names.iams.entry(name.to_owned()).or_insert(id);
+    names.types.insert(known, types);
     let record = IamRecord {
         id,
         name: name.to_owned(),
         display_name,
         created: when(r, "created", Some(now))?,
         settings,
+        schema_extensions,
     };
     Ok(("Iam", vec![ImportItem::Iam(record)]))
 }
@@ -348,8 +365,12 @@ fn parse_group(
         Some(Value::String(name)) => names.iam(name)?,
         _ => return Err("'iam' must name the group's IAM".into()),
     };
-    let (write, _) = crate::directory::groups::group_write(&Value::Object(obj), None)
-        .map_err(|e| e.to_string())?;
+    let (write, _) = crate::directory::groups::group_write(
+        names.types(Some(iam)).group,
+        &Value::Object(obj),
+        None,
+    )
+    .map_err(|e| e.to_string())?;
     canonical_order(&mut [], &mut attributes);
     let record = GroupRecord {
         id,

@@ -12,7 +12,8 @@ use crate::directory::iam_settings::IamSettings;
 use crate::directory::permissions::may;
 use crate::http::AppState;
 use crate::http::openapi::{
-    Iam, IamList, NewIam, NewPermission, NewToken, PermissionDef, PermissionList, Token, requires,
+    Iam, IamList, NewIam, NewPermission, NewToken, PermissionDef, PermissionList, SchemaExtensions,
+    Token, requires,
 };
 use axum::body::Bytes;
 
@@ -90,6 +91,40 @@ pub async fn put_iam_settings(
 ) -> Answer {
     let ctx = admin.ctx();
     Ok(Json(s.dir.set_iam_settings(&ctx, &name, &b).await?))
+}
+
+/// The schema extensions the IAM declares
+#[utoipa::path(
+    get, path = "/iams/{name}/schema-extensions",
+    description = requires(may::MANAGE_ACCOUNTS),
+    params(("name" = String, Path)),
+    responses((status = 200, description = "OK", body = SchemaExtensions))
+)]
+pub async fn get_schema_extensions(
+    State(s): State<AppState>,
+    admin: Admin,
+    Path(name): Path<String>,
+) -> Answer {
+    Ok(Json(s.dir.schema_extensions(&admin.ctx(), &name).await?))
+}
+
+/// Replace the schema extensions the IAM declares (409 while stored values
+/// would not fit)
+#[utoipa::path(
+    put, path = "/iams/{name}/schema-extensions",
+    description = requires(may::MANAGE_ACCOUNTS),
+    params(("name" = String, Path)),
+    request_body = SchemaExtensions,
+    responses((status = 200, description = "OK", body = SchemaExtensions))
+)]
+pub async fn put_schema_extensions(
+    State(s): State<AppState>,
+    admin: Admin,
+    Path(name): Path<String>,
+    Body(b): Body,
+) -> Answer {
+    let ctx = admin.ctx();
+    Ok(Json(s.dir.set_schema_extensions(&ctx, &name, &b).await?))
 }
 
 /// Mint a SCIM token for the IAM (shown once)

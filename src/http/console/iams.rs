@@ -184,7 +184,7 @@ async fn iam_page(
         .collect();
     Ok(IamPage {
         c: Chrome::new(who, "iams"),
-        scim_url: crate::http::extract::scope(s, headers, iam.id).base_url,
+        scim_url: crate::http::extract::base_url(s, headers),
         display_name: iam.display_name.unwrap_or_default(),
         name: iam.name,
         catalogue,

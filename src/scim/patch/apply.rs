@@ -115,6 +115,18 @@ impl State<'_> {
                 None => (name, None),
             };
             let Some((schema, attr, sub)) = resolve_name(self.rt, urn, attr, sub) else {
+                // A declared extension has no other names (as in POST).
+                let strict = urn
+                    .and_then(|u| self.rt.schema_by_urn(u))
+                    .filter(|s| s.strict);
+                if let Some(s) = strict
+                    && !v.is_null()
+                {
+                    return Err(ScimError::invalid_value(format!(
+                        "{}:{name} is not declared",
+                        s.id
+                    )));
+                }
                 continue;
             };
             let r = Resolved {

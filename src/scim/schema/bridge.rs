@@ -8,6 +8,7 @@ use super::build::{attr, string};
 use super::{AttrType, BRIDGE_USER_SCHEMA, Returned, SchemaDef};
 
 pub static BRIDGE_USER: SchemaDef = SchemaDef {
+    strict: false,
     id: BRIDGE_USER_SCHEMA,
     name: "BridgeUser",
     description: "What the internal IAM owns about the account (read-only over SCIM)",

@@ -41,12 +41,16 @@ impl RolesDialect {
     /// Every resource type an IAM of this dialect is shown: users,
     /// groups, then the catalogue's.
     pub fn resource_types(self) -> [&'static ResourceTypeDef; 4] {
-        [
-            &super::USER_RESOURCE,
-            &super::GROUP_RESOURCE,
-            self.entitlement(),
-            self.role(),
-        ]
+        self.resource_types_with(super::custom::ResourceTypes::default())
+    }
+
+    /// [`RolesDialect::resource_types`] with an IAM's own User and Group
+    /// (their declared schema extensions).
+    pub fn resource_types_with(
+        self,
+        types: super::custom::ResourceTypes,
+    ) -> [&'static ResourceTypeDef; 4] {
+        [types.user, types.group, self.entitlement(), self.role()]
     }
 }
 
@@ -99,12 +103,14 @@ static ROLE_ATTRIBUTES: [AttrDef; 8] = catalogue_attributes!(
 );
 
 const ENTITLEMENT_DEF: SchemaDef = SchemaDef {
+    strict: false,
     id: ENTITLEMENT_SCHEMA,
     name: "Entitlement",
     description: "A permission of the internal IAM's catalogue",
     attributes: &ENTITLEMENT_ATTRIBUTES,
 };
 const ROLE_DEF: SchemaDef = SchemaDef {
+    strict: false,
     id: ROLE_SCHEMA,
     name: "Role",
     description: "A named bundle of permissions and of other roles",

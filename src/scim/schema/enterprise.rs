@@ -5,6 +5,7 @@ use super::build::{attr, string};
 use super::{AttrType, ENTERPRISE_USER_SCHEMA, SchemaDef};
 
 pub static ENTERPRISE_USER: SchemaDef = SchemaDef {
+    strict: false,
     id: ENTERPRISE_USER_SCHEMA,
     name: "EnterpriseUser",
     description: "Enterprise User",

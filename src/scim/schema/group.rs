@@ -4,6 +4,7 @@ use super::build::{attr, display, string};
 use super::{AttrType, GROUP_SCHEMA, Mutability, SchemaDef};
 
 pub static GROUP: SchemaDef = SchemaDef {
+    strict: false,
     id: GROUP_SCHEMA,
     name: "Group",
     description: "Group",

@@ -20,6 +20,7 @@ pub const SCHEMA_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Schema";
 mod bridge;
 mod build;
 pub mod catalogue;
+pub mod custom;
 mod enterprise;
 mod group;
 mod user;
@@ -84,6 +85,10 @@ pub struct AttrDef {
 
 #[derive(Debug)]
 pub struct SchemaDef {
+    /// A custom extension an IAM declared (`custom.rs`): its attributes are
+    /// all it has, so a value under any other name is refused rather than
+    /// ignored (an undeclared extension as a whole is still ignored).
+    pub strict: bool,
     pub id: &'static str,
     pub name: &'static str,
     pub description: &'static str,

@@ -4,6 +4,7 @@ use super::build::{attr, display, kind, primary, string};
 use super::{AttrType, Mutability, Returned, SchemaDef, USER_SCHEMA, Uniqueness};
 
 pub static USER: SchemaDef = SchemaDef {
+    strict: false,
     id: USER_SCHEMA,
     name: "User",
     description: "User Account",

@@ -120,9 +120,30 @@ pub fn translate_at(
     first_param: usize,
     base_url: Option<&str>,
 ) -> Result<Condition, ScimError> {
-    crate::scim::filter::resolve(filter, resource_type(kind))?;
+    translate_in(
+        filter,
+        kind,
+        resource_type(kind),
+        dialect,
+        first_param,
+        base_url,
+    )
+}
+
+/// [`translate_at`] against `rt`, a resource type of `kind` with the
+/// schema extensions an IAM declared.
+pub fn translate_in(
+    filter: &Filter,
+    kind: ResourceKind,
+    rt: &'static ResourceTypeDef,
+    dialect: Dialect,
+    first_param: usize,
+    base_url: Option<&str>,
+) -> Result<Condition, ScimError> {
+    crate::scim::filter::resolve(filter, rt)?;
     let mut t = Translator {
         kind,
+        rt,
         dialect,
         first_param,
         base_url,
@@ -208,6 +229,7 @@ pub(super) struct Frame {
 
 pub(super) struct Translator<'b> {
     pub kind: ResourceKind,
+    rt: &'static ResourceTypeDef,
     pub dialect: Dialect,
     first_param: usize,
     pub base_url: Option<&'b str>,
@@ -217,7 +239,7 @@ pub(super) struct Translator<'b> {
 
 impl Translator<'_> {
     pub fn rt(&self) -> &'static ResourceTypeDef {
-        resource_type(self.kind)
+        self.rt
     }
 
     pub fn table(&self) -> &'static str {

@@ -7,7 +7,7 @@
 use uuid::Uuid;
 
 use super::sort::{KeyType, SortKey, order_clause, sort_key};
-use super::{Bind, Condition, Dialect, table, translate_at};
+use super::{Bind, Condition, Dialect, resource_type, table, translate_in};
 use crate::scim::{ScimError, ScimType};
 use crate::store::{Direction, KeyValue, ListQuery, ResourceKind, Seek, Window};
 
@@ -44,7 +44,8 @@ pub fn list_sql(
     let mut binds = vec![Bind::Uuid(iam)];
     let mut where_sql = String::from("iam_id = $1");
     if let Some(f) = &q.filter {
-        let c = translate_at(f, kind, dialect, 2, q.base_url.as_deref())?;
+        let rt = q.resource.unwrap_or(resource_type(kind));
+        let c = translate_in(f, kind, rt, dialect, 2, q.base_url.as_deref())?;
         where_sql.push_str(" AND ");
         where_sql.push_str(&c.sql);
         binds.extend(c.binds);

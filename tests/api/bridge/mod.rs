@@ -10,6 +10,7 @@ mod metrics;
 pub(crate) mod oidc;
 mod openapi;
 mod roles;
+mod schema_extensions;
 mod scim;
 mod search;
 

@@ -206,6 +206,7 @@ async fn export_then_import_reads_back_the_same(db: &Db) {
         display_name: None,
         created: at(11),
         settings: serde_json::json!({}),
+        schema_extensions: serde_json::json!([]),
     });
     let orphan = ImportItem::Membership(MembershipRecord {
         group: Uuid::new_v4(),

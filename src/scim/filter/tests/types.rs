@@ -25,6 +25,7 @@ const fn def(name: &'static str, ty: AttrType) -> AttrDef {
 }
 
 static DEVICE_SCHEMA: SchemaDef = SchemaDef {
+    strict: false,
     id: "urn:example:Device",
     name: "Device",
     description: "",

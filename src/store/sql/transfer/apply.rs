@@ -97,7 +97,11 @@ pub(crate) async fn apply_batch<B: Backend>(
 
 async fn apply_iam<B: Backend>(w: &mut SqlTx<B>, r: &IamRecord) -> Result<Outcome> {
     match w.iam_by_name(&r.name).await? {
-        Some(old) if old.display_name == r.display_name && old.settings == r.settings => {
+        Some(old)
+            if old.display_name == r.display_name
+                && old.settings == r.settings
+                && old.schema_extensions == r.schema_extensions =>
+        {
             Ok(Outcome::Unchanged)
         }
         Some(old) => {

@@ -99,26 +99,32 @@ impl<B: Backend> SqlTx<B> {
 
     pub(super) async fn insert_iam(&mut self, r: &IamRecord) -> Result<()> {
         let q = query(
-            "INSERT INTO iams (id, name, display_name, created, settings) \
-             VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO iams (id, name, display_name, created, settings, schema_extensions) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(r.id)
         .bind(&r.name)
         .bind(&r.display_name)
         .bind(r.created)
-        .bind(&r.settings);
+        .bind(&r.settings)
+        .bind(&r.schema_extensions);
         B::execute(&mut self.0, q)
             .await
             .map_err(|e| unique(e, "iams_name"))?;
         Ok(())
     }
 
-    /// Sets the display name and settings of the IAM with this id.
+    /// Sets the display name, settings and schema extensions of the IAM
+    /// with this id.
     pub(super) async fn update_iam(&mut self, id: Uuid, r: &IamRecord) -> Result<()> {
-        let q = query("UPDATE iams SET display_name = $2, settings = $3 WHERE id = $1")
-            .bind(id)
-            .bind(&r.display_name)
-            .bind(&r.settings);
+        let q = query(
+            "UPDATE iams SET display_name = $2, settings = $3, schema_extensions = $4 \
+             WHERE id = $1",
+        )
+        .bind(id)
+        .bind(&r.display_name)
+        .bind(&r.settings)
+        .bind(&r.schema_extensions);
         B::execute(&mut self.0, q).await?;
         Ok(())
     }

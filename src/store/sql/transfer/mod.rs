@@ -23,7 +23,7 @@ struct SqlTx<B: Backend>(B::Tx);
 const USER_COLUMNS: &str = "id, iam_id, deprovisioned_from, deprovisioned, doc, disabled, \
      created, last_modified, version";
 const GROUP_COLUMNS: &str = "id, iam_id, doc, created, last_modified, version";
-const IAM_COLUMNS: &str = "id, name, display_name, created, settings";
+const IAM_COLUMNS: &str = "id, name, display_name, created, settings, schema_extensions";
 const MEMBERSHIP_COLUMNS: &str = "group_id, member_id, member_kind, added";
 /// A subscription with where it comes from and the data source it names.
 const LINKED_COLUMNS: &str =
@@ -66,6 +66,7 @@ fn iam_record(r: &impl Record) -> Result<IamRecord> {
         display_name: r.opt_text("display_name")?,
         created: r.time("created")?,
         settings: r.json("settings")?,
+        schema_extensions: r.json("schema_extensions")?,
     })
 }
 

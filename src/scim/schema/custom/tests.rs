@@ -1,0 +1,114 @@
+//! Declarations: their canonical form, the tables built from them, and
+//! the refusals.
+
+use serde_json::{Value, json};
+
+use super::parse::clash;
+use super::*;
+use crate::scim::schema::GROUP_RESOURCE;
+
+const URN: &str = "urn:ietf:params:scim:schemas:extension:CustomExtensionName:2.0:User";
+
+fn declare(attrs: Value) -> Result<Value, ScimError> {
+    parse(&json!({"extensions": [{"id": URN, "resourceType": "User", "attributes": attrs}]}))
+}
+
+#[test]
+fn a_declaration_is_spelled_out_and_builds_the_user_type() {
+    let d = declare(json!([
+        {"name": "costCenter", "type": "string"},
+        {"name": "badge", "type": "complex", "multiValued": true,
+         "subAttributes": [{"name": "value", "type": "integer", "returned": "ALWAYS"}]},
+    ]))
+    .unwrap();
+    assert_eq!(d[0]["name"], "CustomExtensionName");
+    assert_eq!(d[0]["attributes"][0]["mutability"], "readWrite");
+    assert_eq!(
+        d[0]["attributes"][1]["subAttributes"][0]["returned"],
+        "always"
+    );
+    // What GET shows is accepted back unchanged (export / import).
+    assert_eq!(parse(&json!({"extensions": d.clone()})).unwrap(), d);
+    let types = ResourceTypes::of(&d).unwrap();
+    assert!(std::ptr::eq(types.group, &GROUP_RESOURCE));
+    let (s, a, _) = types.user.resolve(Some(URN), "COSTCENTER", None).unwrap();
+    assert!(s.strict);
+    assert_eq!(a.name, "costCenter");
+    // Interned: the same declaration gives the same tables.
+    assert!(std::ptr::eq(
+        types.user,
+        ResourceTypes::of(&d).unwrap().user
+    ));
+    assert_eq!(types.custom().count(), 1);
+}
+
+#[test]
+fn bad_declarations_say_what_is_wrong() {
+    let cases = [
+        (json!([{"name": "a", "type": "text"}]), "not one of"),
+        (
+            json!([{"name": "a", "type": "string"}, {"name": "A", "type": "string"}]),
+            "declared twice",
+        ),
+        (
+            json!([{"name": "9a", "type": "string"}]),
+            "not an attribute name",
+        ),
+        (
+            json!([{"name": "a", "type": "complex"}]),
+            "needs subAttributes",
+        ),
+        (
+            json!([{"name": "a", "type": "string", "subAttributes": [{"name": "b", "type": "string"}]}]),
+            "only a complex",
+        ),
+        (
+            json!([{"name": "a", "type": "string", "uniqueness": "server"}]),
+            "uniqueness",
+        ),
+        (
+            json!([{"name": "a", "type": "string", "multi": true}]),
+            "unknown key",
+        ),
+        (
+            json!([{"name": "a", "type": "string", "required": "yes"}]),
+            "true or false",
+        ),
+        (json!([]), "at least one"),
+    ];
+    for (attrs, says) in cases {
+        let e = declare(attrs.clone()).unwrap_err();
+        assert!(e.detail.contains(says), "{attrs}: {}", e.detail);
+    }
+    for (id, says) in [
+        ("not-a-urn", "not a schema URN"),
+        ("urn:a b", "not a schema URN"),
+        (
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User",
+            "built-in",
+        ),
+        ("urn:ietf:params:scim:schemas:core:2.0:User:x", "built-in"),
+    ] {
+        let e = parse(&json!({"extensions": [
+            {"id": id, "resourceType": "User", "attributes": [{"name": "a", "type": "string"}]}
+        ]}))
+        .unwrap_err();
+        assert!(e.detail.contains(says), "{id}: {}", e.detail);
+    }
+    let twice =
+        json!({"id": URN, "resourceType": "User", "attributes": [{"name": "a", "type": "string"}]});
+    let e = parse(&json!({"extensions": [twice.clone(), twice]})).unwrap_err();
+    assert!(e.detail.contains("declared twice"), "{}", e.detail);
+    let e = parse(&json!({"extensions": [
+        {"id": URN, "resourceType": "Device", "attributes": [{"name": "a", "type": "string"}]}
+    ]}))
+    .unwrap_err();
+    assert!(e.detail.contains("User or Group"), "{}", e.detail);
+}
+
+#[test]
+fn clashes() {
+    assert!(clash("urn:a:User", "URN:A:user"));
+    assert!(clash("urn:a:User", "urn:a:User:x"));
+    assert!(!clash("urn:a:User", "urn:a:Users"));
+}
