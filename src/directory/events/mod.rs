@@ -8,6 +8,8 @@ pub mod meter;
 pub mod set;
 pub mod worker;
 
+use std::collections::HashMap;
+
 use serde::Serialize;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
@@ -17,6 +19,7 @@ use super::accounts::Ctx;
 use super::permissions::may;
 use super::{Directory, Error, Result, Timestamp, changes, truncate};
 use crate::events;
+use crate::scim::schema::custom::ResourceTypes;
 use crate::store::events::{Delivery, Stream};
 
 /// The members a new stream's body may hold.
@@ -448,6 +451,19 @@ impl Directory {
 }
 
 impl Directory {
+    /// Each IAM's resource types (with the extensions it declared), to
+    /// render a `full` stream's resources as that IAM's GET would; none
+    /// for a stream without `full`.
+    pub(super) async fn types_for(&self, s: &Stream) -> Result<HashMap<Uuid, ResourceTypes>> {
+        let mut types = HashMap::new();
+        if s.full {
+            for iam in self.store.list_iams().await? {
+                types.insert(iam.id, self.resource_types(iam.id).await?);
+            }
+        }
+        Ok(types)
+    }
+
     /// An event's `data` for stream `s`: none unless it asks for `full`;
     /// else the resource as its change left it (kept in the change's
     /// transaction: a later change before delivery does not show), as
@@ -456,7 +472,12 @@ impl Directory {
     /// attributes that are never returned left out. What the GET adds
     /// from elsewhere (`groups`, a group's `members`, `entitlements` and
     /// the bridge's extension, read at the time of the GET) is not in it.
-    pub(super) fn event_data(&self, s: &Stream, e: &events::Event) -> Option<Value> {
+    pub(super) fn event_data(
+        &self,
+        s: &Stream,
+        e: &events::Event,
+        types: &HashMap<Uuid, ResourceTypes>,
+    ) -> Option<Value> {
         if !s.full {
             return None;
         }
@@ -474,6 +495,11 @@ impl Directory {
             request_id: None,
             txn: None,
             acting: None,
+            types: e
+                .iam
+                .and_then(|i| types.get(&i))
+                .copied()
+                .unwrap_or_default(),
         };
         let proj = crate::scim::projection::Projection::default();
         let mut resource = match e.resource_type {

@@ -201,12 +201,13 @@ impl Directory {
         let signer = self.set_signer().await?;
         let (iss, aud) = (self.set_issuer(), Self::audience_of(s));
         let iat = self.now().unix_timestamp();
+        let types = self.types_for(s).await?;
         let derive = |c: &Change| -> Option<NewDelivery> {
             let e = Event::of(c)?;
             if !events::wanted(&s.events, s.iam, &e) {
                 return None;
             }
-            let data = self.event_data(s, &e);
+            let data = self.event_data(s, &e, &types);
             let body = match signer.sign(&set::claims(&e, iss, &aud, iat, data.as_ref())) {
                 Ok(jws) => jws,
                 Err(error) => {

@@ -140,6 +140,7 @@ impl Directory {
             .into_iter()
             .map(|i| (i.id, i.name))
             .collect();
+        let types = self.types_for(s).await?;
         let derive = |c: &Change| -> Option<NewDelivery> {
             let e = Event::of(c)?;
             if !events::wanted(&s.events, s.iam, &e) {
@@ -151,7 +152,7 @@ impl Directory {
                 event_type: e.kind.to_owned(),
                 resource: e.resource_key(),
                 body: e
-                    .webhook_body(iam, self.event_data(s, &e).as_ref())
+                    .webhook_body(iam, self.event_data(s, &e, &types).as_ref())
                     .to_string(),
             })
         };
