@@ -54,12 +54,15 @@ fn panic_response() -> Response<Body> {
 async fn limited(g: &Guard, mut req: Request, next: Next) -> Response {
     let api = limits::api(&req);
     if api == Api::Other {
-        return authorized(g, api, req, next).await;
+        return Box::pin(authorized(g, api, req, next)).await;
     }
     if let Some(refused) = limits::body_limit(&g.limits, api, &mut req) {
         return refused;
     }
-    let run = g.limits.admitted(api, authorized(g, api, req, next));
+    // Boxed: the future is large, and the ones around it move it.
+    let run = g
+        .limits
+        .admitted(api, Box::pin(authorized(g, api, req, next)));
     g.limits.within_deadline(api, run).await
 }
 
@@ -81,7 +84,7 @@ async fn authorized(g: &Guard, api: Api, req: Request, next: Next) -> Response {
             Box::pin(retry::replaying(req, next)).await
         }
         (Ok(req), checked) => {
-            let (resp, outcome) = attempt::run(next.run(req)).await;
+            let (resp, outcome) = attempt::run(Box::pin(next.run(req))).await;
             retry::answer(resp, outcome.and(checked))
         }
         (Err(refused), outcome) => retry::answer(refused, outcome),

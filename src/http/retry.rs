@@ -44,7 +44,7 @@ pub async fn replaying(req: Request, next: Next) -> Response {
         Some(Principal::Iam { .. } | Principal::Admin(_) | Principal::ConsoleSession(_))
     );
     if !authenticated || req.body().size_hint().exact().is_none() {
-        let (resp, outcome) = attempt::run(next.run(req)).await;
+        let (resp, outcome) = attempt::run(Box::pin(next.run(req))).await;
         return answer(resp, outcome);
     }
     let (parts, body) = req.into_parts();
@@ -60,7 +60,7 @@ pub async fn replaying(req: Request, next: Next) -> Response {
     let mut waits = WAITS_MS.iter();
     loop {
         let req = Request::from_parts(parts.clone(), Body::from(bytes.clone()));
-        let (resp, outcome) = attempt::run(next.clone().run(req)).await;
+        let (resp, outcome) = attempt::run(Box::pin(next.clone().run(req))).await;
         if !again(&resp, outcome) {
             return answer(resp, outcome);
         }
