@@ -347,39 +347,44 @@ impl<B: Backend> Events for SqlStore<B> {
         lease: OffsetDateTime,
         limit: i64,
     ) -> Result<Vec<Delivery>> {
-        let mut tx = self.begin().await?;
-        let enabled = locked::<B>(&mut tx, stream)
-            .await?
-            .is_some_and(|s| s.status == "enabled");
-        if !enabled {
-            B::rollback(tx).await?;
-            return Ok(Vec::new());
-        }
-        let sql = format!(
-            "SELECT {DELIVERY_COLUMNS} FROM event_deliveries d
-             WHERE d.stream_id = $1 AND d.status = 'pending' AND d.next_at <= $2
-               AND NOT EXISTS (SELECT 1 FROM event_deliveries p
-                               WHERE p.stream_id = d.stream_id AND p.resource = d.resource
-                                 AND p.status = 'pending' AND p.seq < d.seq)
-             ORDER BY d.seq LIMIT $3"
-        );
-        let rows = B::fetch_all(&mut tx, query(sql).bind(stream).bind(now).bind(limit)).await?;
-        let due: Vec<Delivery> = rows.iter().map(delivery_row).collect::<Result<_>>()?;
-        if !due.is_empty() {
-            let seqs: Vec<i64> = due.iter().map(|d| d.seq).collect();
-            let sql = format!(
-                "UPDATE event_deliveries SET next_at = $2
-                 WHERE stream_id = $1 AND seq IN ({})",
-                B::DIALECT.each(3, Ty::Int)
-            );
-            B::execute(
-                &mut tx,
-                query(sql).bind(stream).bind(lease).bind(Bind::Ints(seqs)),
-            )
-            .await?;
-        }
-        B::commit(tx).await?;
-        Ok(due)
+        // Through the writer (group commit): on SQLite the statements run
+        // where the connection is, with no hand-off each, and the COMMIT's
+        // fsync is shared with the writes queued meanwhile.
+        self.write(move |tx| {
+            Box::pin(async move {
+                let enabled = locked::<B>(tx, stream)
+                    .await?
+                    .is_some_and(|s| s.status == "enabled");
+                if !enabled {
+                    return Ok(Vec::new());
+                }
+                let sql = format!(
+                    "SELECT {DELIVERY_COLUMNS} FROM event_deliveries d
+                     WHERE d.stream_id = $1 AND d.status = 'pending' AND d.next_at <= $2
+                       AND NOT EXISTS (SELECT 1 FROM event_deliveries p
+                                       WHERE p.stream_id = d.stream_id AND p.resource = d.resource
+                                         AND p.status = 'pending' AND p.seq < d.seq)
+                     ORDER BY d.seq LIMIT $3"
+                );
+                let rows = B::fetch_all(tx, query(sql).bind(stream).bind(now).bind(limit)).await?;
+                let due: Vec<Delivery> = rows.iter().map(delivery_row).collect::<Result<_>>()?;
+                if !due.is_empty() {
+                    let seqs: Vec<i64> = due.iter().map(|d| d.seq).collect();
+                    let sql = format!(
+                        "UPDATE event_deliveries SET next_at = $2
+                         WHERE stream_id = $1 AND seq IN ({})",
+                        B::DIALECT.each(3, Ty::Int)
+                    );
+                    B::execute(
+                        tx,
+                        query(sql).bind(stream).bind(lease).bind(Bind::Ints(seqs)),
+                    )
+                    .await?;
+                }
+                Ok(due)
+            })
+        })
+        .await
     }
 
     async fn record_attempts(
@@ -393,24 +398,31 @@ impl<B: Backend> Events for SqlStore<B> {
         }
         // One transaction (one commit) for the batch, a statement a row:
         // each finds its row by its primary key (SQLite plans an UPDATE
-        // ... FROM a JSON list as a scan of the deliveries per row).
-        let mut tx = self.begin().await?;
-        let sql = "UPDATE event_deliveries
-                   SET status = $3, attempts = attempts + 1, last_status = $4, last_error = $5,
-                       next_at = $6, updated = $7
-                   WHERE stream_id = $1 AND seq = $2 AND status = 'pending'";
-        for (seq, a) in attempts {
-            let q = query(sql)
-                .bind(stream)
-                .bind(*seq)
-                .bind(a.status)
-                .bind(a.http_status)
-                .bind(a.error.clone())
-                .bind(a.next_at)
-                .bind(now);
-            B::execute(&mut tx, q).await?;
-        }
-        B::commit(tx).await
+        // ... FROM a JSON list as a scan of the deliveries per row). Run
+        // by the writer itself (group commit), so a statement costs no
+        // hand-off between threads.
+        let attempts = attempts.to_vec();
+        self.write(move |tx| {
+            Box::pin(async move {
+                let sql = "UPDATE event_deliveries
+                           SET status = $3, attempts = attempts + 1, last_status = $4,
+                               last_error = $5, next_at = $6, updated = $7
+                           WHERE stream_id = $1 AND seq = $2 AND status = 'pending'";
+                for (seq, a) in attempts {
+                    let q = query(sql)
+                        .bind(stream)
+                        .bind(seq)
+                        .bind(a.status)
+                        .bind(a.http_status)
+                        .bind(a.error)
+                        .bind(a.next_at)
+                        .bind(now);
+                    B::execute(tx, q).await?;
+                }
+                Ok(())
+            })
+        })
+        .await
     }
 
     async fn deliveries(
