@@ -13,6 +13,7 @@ use uuid::Uuid;
 use super::AppState;
 use super::error::ApiError;
 use super::principal::Principal;
+use crate::config::Config;
 use crate::directory::search::SortRequest;
 use crate::directory::{Paging, Scope};
 use crate::ids::IamId;
@@ -34,8 +35,10 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let limit = AppState::from_ref(state).config.max_body_bytes;
-        Ok(ScimBody(json_body(req, limit, "").await?))
+        let config = &AppState::from_ref(state).config;
+        Ok(ScimBody(
+            json_body(req, config, config.max_body_bytes, "").await?,
+        ))
     }
 }
 
@@ -51,16 +54,22 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let limit = AppState::from_ref(state).config.bulk_max_payload_bytes;
+        let config = &AppState::from_ref(state).config;
+        let limit = config.bulk_max_payload_bytes;
         Ok(BulkBody(
-            json_body(req, limit, " (the bulk maxPayloadSize)").await?,
+            json_body(req, config, limit, " (the bulk maxPayloadSize)").await?,
         ))
     }
 }
 
 /// Reads and parses a JSON body of at most `limit` bytes (413 above it;
 /// `limit_name` says which limit in the detail).
-async fn json_body(req: Request, limit: usize, limit_name: &str) -> Result<Value, ApiError> {
+async fn json_body(
+    req: Request,
+    config: &Config,
+    limit: usize,
+    limit_name: &str,
+) -> Result<Value, ApiError> {
     if let Some(ct) = req.headers().get(header::CONTENT_TYPE)
         && !is_scim_json(ct)
     {
@@ -86,9 +95,9 @@ async fn json_body(req: Request, limit: usize, limit_name: &str) -> Result<Value
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(too_large().into());
     }
-    let bytes: Bytes = axum::body::to_bytes(req.into_body(), limit)
+    let bytes: Bytes = super::limits::read_capped(req.into_body(), limit, config)
         .await
-        .map_err(|_| too_large())?;
+        .ok_or_else(too_large)?;
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ScimError::invalid_syntax(
             "the request body is empty; a JSON object is required",

@@ -280,6 +280,32 @@ pub(super) fn body_limit(l: &Limits, api: Api, req: &mut Request) -> Option<Resp
     None
 }
 
+/// A request body of at most `limit` bytes, read as it arrives; `None`
+/// when it is larger (or breaks off). Over the limit, the rest is drained
+/// in the background (see [`drain`]), so a client still streaming its
+/// body reads the 413 rather than a connection reset. Every body reader
+/// (SCIM, /Bulk, the admin API, console forms) goes through here.
+pub(crate) async fn read_capped(
+    mut body: axum::body::Body,
+    limit: usize,
+    config: &Config,
+) -> Option<axum::body::Bytes> {
+    use http_body_util::BodyExt;
+    let mut buf = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let Ok(data) = frame.ok()?.into_data() else {
+            continue; // trailers carry no body bytes
+        };
+        if buf.len() + data.len() > limit {
+            let within = Duration::from_millis(config.header_read_timeout_ms);
+            tokio::spawn(drain(body, limit, within));
+            return None;
+        }
+        buf.extend_from_slice(&data);
+    }
+    Some(buf.into())
+}
+
 /// Reads and discards what arrives of a refused body, up to `limit` bytes
 /// and for at most the header-read timeout, while the 413 goes out: a
 /// client that writes its whole body before it reads then sees the 413

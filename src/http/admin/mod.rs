@@ -124,7 +124,8 @@ where
     type Rejection = AdminError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let limit = AppState::from_ref(state).config.max_body_bytes;
+        let app = AppState::from_ref(state);
+        let limit = app.config.max_body_bytes;
         let json_type = req
             .headers()
             .get(header::CONTENT_TYPE)
@@ -140,9 +141,9 @@ where
                 "the body must be application/json".into(),
             ));
         }
-        let bytes = axum::body::to_bytes(req.into_body(), limit)
+        let bytes = crate::http::limits::read_capped(req.into_body(), limit, &app.config)
             .await
-            .map_err(|_| {
+            .ok_or_else(|| {
                 AdminError(
                     StatusCode::PAYLOAD_TOO_LARGE,
                     format!("the body is larger than {limit} bytes"),

@@ -351,9 +351,10 @@ pub async fn csrf_guard(State(state): State<AppState>, req: Request, next: Next)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     let (parts, body) = req.into_parts();
-    let bytes = match axum::body::to_bytes(body, state.config.max_body_bytes).await {
-        Ok(b) => b,
-        Err(_) => {
+    let limit = state.config.max_body_bytes;
+    let bytes = match crate::http::limits::read_capped(body, limit, &state.config).await {
+        Some(b) => b,
+        None => {
             return ConsoleError::Status(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "The form is too large.".into(),
