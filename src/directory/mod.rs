@@ -195,6 +195,14 @@ impl Directory {
         }
     }
 
+    /// Whether anything else uses the database now (a connection taken):
+    /// background work (a governance job's batches, event deliveries)
+    /// asks this after giving back its own, to leave the writer to
+    /// requests while they queue.
+    pub(crate) fn others_at_work(&self) -> bool {
+        self.store.pool_stats().iter().any(|p| p.idle < p.size)
+    }
+
     /// Names the IAM administrators sign in from (see `admin_source`).
     pub fn with_admin_source(mut self, iam: Option<String>) -> Self {
         self.admin_source = iam.map(Arc::from);

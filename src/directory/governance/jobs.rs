@@ -153,12 +153,6 @@ impl Directory {
         }
     }
 
-    /// Whether anything else uses the database now: a connection taken
-    /// (the job's batch has given back its own).
-    fn others_at_work(&self) -> bool {
-        self.store.pool_stats().iter().any(|p| p.idle < p.size)
-    }
-
     /// One batch of the oldest running job; whether there was one.
     async fn job_batch(&self, running: &mut Option<Running>) -> Result<bool> {
         let Some(job) = self.store.next_job().await? else {
