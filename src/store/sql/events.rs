@@ -311,33 +311,52 @@ impl<B: Backend> Events for SqlStore<B> {
         now: OffsetDateTime,
         derive: &Deriver<'_>,
     ) -> Result<usize> {
-        let mut tx = self.begin().await?;
-        let Some(s) = locked::<B>(&mut tx, stream).await? else {
-            B::rollback(tx).await?;
+        // The records are read and the bodies made outside the writer:
+        // then one write (group commit) moves the cursor and stores the
+        // deliveries, only if the stream is still as it was read. Moved
+        // by another replica, or its status changed meanwhile: nothing is
+        // stored, and the next round reads again.
+        let Some(s) = self.stream(stream).await? else {
             return Ok(0);
         };
-        let changes = changes_after::<B>(&mut tx, s.cursor, limit).await?;
+        let changes = {
+            let mut c = self.db.read().await?;
+            changes_after::<B>(&mut c, s.cursor, limit).await?
+        };
         let Some(last) = changes.last().map(|c| c.seq) else {
-            B::rollback(tx).await?;
             return Ok(0);
         };
-        if s.status != "disabled" {
-            let new: Vec<(i64, NewDelivery)> = changes
+        let new: Vec<(i64, NewDelivery)> = if s.status == "disabled" {
+            Vec::new()
+        } else {
+            changes
                 .iter()
                 .filter_map(|c| derive(c).map(|d| (c.seq, d)))
-                .collect();
-            insert_deliveries::<B>(&mut tx, stream, now, &new).await?;
-        }
-        // The resources kept for `full` streams go once every one of them
-        // has read past them (all of them when none is left).
-        let sql = "UPDATE event_streams SET cursor = $2 WHERE id = $1";
-        B::execute(&mut tx, query(sql).bind(stream).bind(last)).await?;
-        let sql = "DELETE FROM event_snapshots WHERE seq <= COALESCE(
-                       (SELECT MIN(cursor) FROM event_streams WHERE full_data),
-                       (SELECT seq FROM audit_head WHERE id = 1))";
-        B::execute(&mut tx, query(sql)).await?;
-        B::commit(tx).await?;
-        Ok(changes.len())
+                .collect()
+        };
+        let (cursor, status) = (s.cursor, s.status);
+        let moved = self
+            .write(move |tx| {
+                Box::pin(async move {
+                    let sql = "UPDATE event_streams SET cursor = $2
+                               WHERE id = $1 AND cursor = $3 AND status = $4";
+                    let q = query(sql).bind(stream).bind(last).bind(cursor).bind(status);
+                    if B::execute(tx, q).await? == 0 {
+                        return Ok(false);
+                    }
+                    insert_deliveries::<B>(tx, stream, now, &new).await?;
+                    // The resources kept for `full` streams go once every
+                    // one of them has read past them (all of them when
+                    // none is left).
+                    let sql = "DELETE FROM event_snapshots WHERE seq <= COALESCE(
+                                   (SELECT MIN(cursor) FROM event_streams WHERE full_data),
+                                   (SELECT seq FROM audit_head WHERE id = 1))";
+                    B::execute(tx, query(sql)).await?;
+                    Ok(true)
+                })
+            })
+            .await?;
+        Ok(if moved { changes.len() } else { 0 })
     }
 
     async fn claim_deliveries(
