@@ -86,6 +86,16 @@ pub fn event_issuer(config: &Config) -> String {
 
 /// The HTTP application state for a configuration.
 pub async fn build_state(config: Config) -> Result<http::AppState, String> {
+    build_state_at(config, None).await
+}
+
+/// [`build_state`], with the time read from `clock` when given (by the
+/// request handlers and the background jobs and deliveries alike): tests
+/// move it forward to expire what was issued or kept.
+pub async fn build_state_at(
+    config: Config,
+    clock: Option<directory::Clock>,
+) -> Result<http::AppState, String> {
     http::limits::check(&config).map_err(|e| format!("configuration: {e}"))?;
     let oidc = match config.oidc().map_err(|e| format!("configuration: {e}"))? {
         Some(settings) => Some(Arc::new(auth::oidc::Oidc::new(settings)?)),
@@ -95,7 +105,10 @@ pub async fn build_state(config: Config) -> Result<http::AppState, String> {
         .map_err(|e| format!("configuration: {e}"))?;
     events::guard::check_config(&config.event_allow_private)
         .map_err(|e| format!("configuration: {e}"))?;
-    let dir = open_directory(&config).await.map_err(|e| e.to_string())?;
+    let mut dir = open_directory(&config).await.map_err(|e| e.to_string())?;
+    if let Some(clock) = clock {
+        dir = dir.with_clock(clock);
+    }
     // Jobs left running by the process before this one resume now,
     // unless another node runs them (`jobs = false`).
     if config.jobs {

@@ -102,7 +102,8 @@ pub trait Events: Send + Sync {
     async fn audit_seq(&self) -> Result<i64>;
     /// Turns up to `limit` audit records after the stream's cursor into
     /// its deliveries (none while it is disabled) and moves the cursor
-    /// past them, in one transaction; how many records it read.
+    /// past them, in one write (nothing if the stream moved meanwhile);
+    /// how many records it read.
     async fn fan_out(
         &self,
         stream: Uuid,
@@ -126,6 +127,14 @@ pub trait Events: Send + Sync {
         attempts: &[(i64, Attempt)],
         now: OffsetDateTime,
     ) -> Result<()>;
+    /// Deletes up to `limit` of a stream's deliveries that were delivered
+    /// before `before`, oldest first; how many.
+    async fn forget_delivered(
+        &self,
+        stream: Uuid,
+        before: OffsetDateTime,
+        limit: i64,
+    ) -> Result<u64>;
     /// A stream's deliveries, newest first, of one status or all.
     async fn deliveries(
         &self,

@@ -80,12 +80,9 @@ impl TestApp {
             ..Config::default()
         };
         tweak(&mut config);
-        let mut state = scim_bridge::build_state(config.clone())
+        let state = scim_bridge::build_state_at(config.clone(), clock)
             .await
             .expect("server state");
-        if let Some(clock) = clock {
-            state.dir = state.dir.with_clock(clock);
-        }
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");

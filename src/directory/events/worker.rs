@@ -35,6 +35,12 @@ const STREAMS_POLL: Duration = Duration::from_secs(2);
 const FAN_OUT_BATCH: i64 = 1000;
 /// Deliveries sent at once per stream.
 const SEND_BATCH: i64 = 128;
+/// How long a delivered event is kept, to be seen in the stream's
+/// deliveries; then it is deleted (failed ones stay until retried or the
+/// stream goes). How often, and how many at a time (one write each).
+const KEEP_DELIVERED: time::Duration = time::Duration::days(7);
+const FORGET_EVERY: time::Duration = time::Duration::hours(1);
+const FORGET_BATCH: i64 = 10_000;
 /// The receiver's time to connect, and to answer in full.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const TOTAL_TIMEOUT: Duration = Duration::from_secs(10);
@@ -89,7 +95,14 @@ impl Directory {
 
     /// One stream's loop; ends when the stream is deleted.
     async fn run_stream(self, id: Uuid, client: reqwest::Client) {
+        let mut forgot: Option<OffsetDateTime> = None;
         loop {
+            if forgot.is_none_or(|t| self.now() - t >= FORGET_EVERY) {
+                forgot = Some(self.now());
+                if let Err(e) = self.forget_delivered(id).await {
+                    tracing::error!(stream = %id, error = %e, "deleting old deliveries");
+                }
+            }
             match self.stream_round(id, &client).await {
                 Ok(Some(sent)) if sent >= SEND_BATCH as usize => {}
                 Ok(Some(0)) => tokio::time::sleep(POLL).await,
@@ -102,6 +115,21 @@ impl Directory {
                 }
             }
         }
+    }
+
+    /// Deletes what the stream delivered more than [`KEEP_DELIVERED`]
+    /// ago, a batch a write, giving the writer back between batches.
+    async fn forget_delivered(&self, id: Uuid) -> Result<()> {
+        let before = self.now() - KEEP_DELIVERED;
+        while self
+            .store
+            .forget_delivered(id, before, FORGET_BATCH)
+            .await?
+            == FORGET_BATCH as u64
+        {
+            tokio::task::yield_now().await;
+        }
+        Ok(())
     }
 
     /// Fans out what is new, then sends what is due; how many were sent

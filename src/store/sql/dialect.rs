@@ -16,6 +16,18 @@ impl Dialect {
         }
     }
 
+    /// Placed after a table in FROM: the index SQLite must use for it.
+    /// SQLite plans without statistics (nothing here runs ANALYZE), and
+    /// then prefers a WITHOUT ROWID table's primary key to a partial
+    /// index that holds a small part of the rows; PostgreSQL, which
+    /// keeps statistics, chooses for itself.
+    pub fn indexed_by(self, index: &str) -> String {
+        match self {
+            Dialect::Sqlite => format!(" INDEXED BY {index}"),
+            Dialect::Postgres => String::new(),
+        }
+    }
+
     /// A statement that takes the transaction-scoped lock of class `$1`
     /// and key `$2` (both binding an `i64` that fits in 32 bits), held
     /// until the transaction ends. None in SQLite, which needs none: its

@@ -377,13 +377,17 @@ impl<B: Backend> Events for SqlStore<B> {
                 if !enabled {
                     return Ok(Vec::new());
                 }
+                // Only pending deliveries are read (two partial indexes),
+                // however many the stream has made.
                 let sql = format!(
-                    "SELECT {DELIVERY_COLUMNS} FROM event_deliveries d
+                    "SELECT {DELIVERY_COLUMNS} FROM event_deliveries d{due}
                      WHERE d.stream_id = $1 AND d.status = 'pending' AND d.next_at <= $2
-                       AND NOT EXISTS (SELECT 1 FROM event_deliveries p
+                       AND NOT EXISTS (SELECT 1 FROM event_deliveries p{pending}
                                        WHERE p.stream_id = d.stream_id AND p.resource = d.resource
                                          AND p.status = 'pending' AND p.seq < d.seq)
-                     ORDER BY d.seq LIMIT $3"
+                     ORDER BY d.seq LIMIT $3",
+                    due = B::DIALECT.indexed_by("event_deliveries_due"),
+                    pending = B::DIALECT.indexed_by("event_deliveries_pending"),
                 );
                 let rows = B::fetch_all(tx, query(sql).bind(stream).bind(now).bind(limit)).await?;
                 let due: Vec<Delivery> = rows.iter().map(delivery_row).collect::<Result<_>>()?;
@@ -442,6 +446,20 @@ impl<B: Backend> Events for SqlStore<B> {
             })
         })
         .await
+    }
+
+    async fn forget_delivered(
+        &self,
+        stream: Uuid,
+        before: OffsetDateTime,
+        limit: i64,
+    ) -> Result<u64> {
+        let sql = "DELETE FROM event_deliveries WHERE stream_id = $1 AND seq IN (
+                       SELECT seq FROM event_deliveries
+                       WHERE stream_id = $1 AND status = 'delivered' AND updated < $2
+                       ORDER BY seq LIMIT $3)";
+        self.write_one(query(sql).bind(stream).bind(before).bind(limit))
+            .await
     }
 
     async fn deliveries(
@@ -566,8 +584,9 @@ impl<B: Backend> Events for SqlStore<B> {
             B::execute(&mut tx, q).await?;
         }
         let sql = format!(
-            "SELECT {DELIVERY_COLUMNS} FROM event_deliveries
-             WHERE stream_id = $1 AND status = 'pending' ORDER BY seq LIMIT $2"
+            "SELECT {DELIVERY_COLUMNS} FROM event_deliveries{due}
+             WHERE stream_id = $1 AND status = 'pending' ORDER BY seq LIMIT $2",
+            due = B::DIALECT.indexed_by("event_deliveries_due"),
         );
         let rows = B::fetch_all(&mut tx, query(sql).bind(stream).bind(max + 1)).await?;
         let mut due: Vec<Delivery> = rows.iter().map(delivery_row).collect::<Result<_>>()?;

@@ -283,3 +283,59 @@ crate::both_with!(internal_endpoints_are_refused_at_delivery, |c| {
     c.event_allow_private = vec!["127.0.0.1".into()];
     c.event_retry_hours = 0;
 });
+
+/// Delivered events are kept seven days, then deleted; failed ones stay
+/// (they may be retried by hand). The server's clock is moved.
+async fn delivered_events_are_kept_a_week(backend: crate::app::Backend) {
+    use std::sync::atomic::AtomicI64;
+    let offset = Arc::new(AtomicI64::new(0));
+    let shift = offset.clone();
+    let clock = Arc::new(move || {
+        time::OffsetDateTime::now_utc() + time::Duration::seconds(shift.load(Ordering::SeqCst))
+    });
+    let tweak = |c: &mut scim_bridge::config::Config| {
+        super::loopback(c);
+        c.event_retry_hours = 0;
+    };
+    let Some(app) = TestApp::spawn_with_clock(backend, tweak, Some(clock)).await else {
+        return;
+    };
+    let root = admin(&app, "root@example.com").await;
+    let rx = Receiver::start().await;
+    let (kept, _) = stream(&root, &app, &rx.url, &["user.created"]).await;
+    let (refusing, _) =
+        misbehaving(|| async { StatusCode::INTERNAL_SERVER_ERROR.into_response() }).await;
+    let (failing, _) = stream(&root, &app, &refusing, &["user.created"]).await;
+    app.create_user("old@example.com").await;
+    deliveries_until(&root, &app, &kept, "delivered", |h| h.len() == 1).await;
+    deliveries_until(&root, &app, &failing, "failed", |h| h.len() == 1).await;
+
+    // Six days on: nothing is deleted yet.
+    offset.store(6 * 86_400, Ordering::SeqCst);
+    let newer = app.create_user("newer@example.com").await;
+    deliveries_until(&root, &app, &kept, "delivered", |h| h.len() == 2).await;
+    // Eight days on: the first is more than a week old and goes; the one
+    // delivered six days after it, and the failed ones, stay.
+    offset.store(8 * 86_400, Ordering::SeqCst);
+    let left = deliveries_until(&root, &app, &kept, "delivered", |h| h.len() == 1).await;
+    assert_eq!(
+        left[0]["resource"],
+        format!("User/{}", newer["id"].as_str().unwrap())
+    );
+    assert_eq!(rx.got().len(), 2, "the receiver got both");
+    let failed = deliveries_until(&root, &app, &failing, "failed", |h| !h.is_empty()).await;
+    assert_eq!(failed.len(), 2, "failed deliveries are kept: {failed:?}");
+    app.finish().await;
+}
+
+mod delivered_events_are_kept_a_week {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        super::delivered_events_are_kept_a_week(crate::app::Backend::Sqlite).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        super::delivered_events_are_kept_a_week(crate::app::Backend::Postgres).await;
+    }
+}
