@@ -16,6 +16,8 @@ use serde::{Deserialize, Serialize};
 const CONFIG_KEYS: &[&str] = &[
     "bind",
     "database_url",
+    "database_read_url",
+    "database_read_max_lag_ms",
     "public_url",
     "allowed_hosts",
     "max_body_bytes",
@@ -88,6 +90,14 @@ pub struct Config {
     pub bind: SocketAddr,
     /// `sqlite://PATH` or `postgres://...`.
     pub database_url: String,
+    /// A read-only PostgreSQL (a hot standby, or HAProxy's port in front of
+    /// the standbys) that may serve list, search and report reads, each
+    /// client still reading its own writes (`store::read_scaling`). Unset:
+    /// every read goes to `database_url`. PostgreSQL only.
+    pub database_read_url: Option<String>,
+    /// A read replica further behind the primary than this, in
+    /// milliseconds, is not read (the primary is).
+    pub database_read_max_lag_ms: u64,
     /// Absolute URL clients reach the server at (e.g. `https://scim.example.com`);
     /// when unset, locations are built from the request's Host header if it
     /// is one of `allowed_hosts` (or the address the server listens on),
@@ -226,6 +236,8 @@ impl Default for Config {
         Config {
             bind: "127.0.0.1:8080".parse().expect("valid default address"),
             database_url: DEFAULT_DATABASE_URL.to_owned(),
+            database_read_url: None,
+            database_read_max_lag_ms: 1000,
             public_url: None,
             allowed_hosts: Vec::new(),
             max_body_bytes: 1024 * 1024,
@@ -368,7 +380,43 @@ impl Config {
     }
 }
 
+/// The longest `database_read_max_lag_ms`: a replica an hour behind
+/// serves no one.
+pub const MAX_READ_LAG_MS: u64 = 3_600_000;
+
 impl Config {
+    /// The read replica, when `database_read_url` is set: it and
+    /// `database_url` must be PostgreSQL, and the lag bound between 1 ms
+    /// and [`MAX_READ_LAG_MS`].
+    pub fn read_replica(&self) -> Result<Option<crate::store::read_scaling::ReadReplica>, String> {
+        let Some(url) = self.database_read_url.as_deref().filter(|u| !u.is_empty()) else {
+            return Ok(None);
+        };
+        let postgres = |u: &str| u.starts_with("postgres://") || u.starts_with("postgresql://");
+        if !postgres(url) {
+            return Err(format!(
+                "database_read_url must start with postgres:// (is {})",
+                redact_url(url)
+            ));
+        }
+        if !postgres(&self.database_url) {
+            return Err(
+                "database_read_url needs a PostgreSQL database_url: SQLite has no read replicas"
+                    .into(),
+            );
+        }
+        if !(1..=MAX_READ_LAG_MS).contains(&self.database_read_max_lag_ms) {
+            return Err(format!(
+                "database_read_max_lag_ms must be between 1 and {MAX_READ_LAG_MS} (is {})",
+                self.database_read_max_lag_ms
+            ));
+        }
+        Ok(Some(crate::store::read_scaling::ReadReplica {
+            url: url.to_owned(),
+            max_lag: std::time::Duration::from_millis(self.database_read_max_lag_ms),
+        }))
+    }
+
     /// The OIDC settings, when an issuer is configured: then the audience
     /// and exactly one JWKS source are required.
     pub fn oidc(&self) -> Result<Option<crate::auth::oidc::OidcSettings>, String> {
@@ -555,6 +603,85 @@ mod tests {
             "{e}"
         );
         assert!(e.contains("`zzz`"), "{e}");
+    }
+
+    #[test]
+    fn a_read_replica_needs_postgres_on_both_sides_and_a_sane_lag_bound() {
+        let pg = |read: &str| Config {
+            database_url: "postgres://app@primary/scim".into(),
+            database_read_url: Some(read.into()),
+            ..Config::default()
+        };
+        let r = pg("postgres://app:pw@standby:5001/scim")
+            .read_replica()
+            .unwrap()
+            .expect("a replica");
+        assert_eq!(r.url, "postgres://app:pw@standby:5001/scim");
+        assert_eq!(r.max_lag, std::time::Duration::from_secs(1));
+        // Unset or empty: no replica.
+        assert!(Config::default().read_replica().unwrap().is_none());
+        assert!(pg("").read_replica().unwrap().is_none());
+        let e = pg("mysql://app:pw@standby/scim")
+            .read_replica()
+            .unwrap_err();
+        assert_eq!(
+            e,
+            "database_read_url must start with postgres:// (is mysql://app:***@standby/scim)"
+        );
+        let sqlite = Config {
+            database_read_url: Some("postgres://app@standby/scim".into()),
+            ..Config::default()
+        };
+        assert!(
+            sqlite
+                .read_replica()
+                .unwrap_err()
+                .contains("needs a PostgreSQL database_url"),
+        );
+        for lag in [0, MAX_READ_LAG_MS + 1] {
+            let c = Config {
+                database_read_max_lag_ms: lag,
+                ..pg("postgres://app@standby/scim")
+            };
+            assert!(
+                c.read_replica()
+                    .unwrap_err()
+                    .starts_with("database_read_max_lag_ms must be between 1 and"),
+            );
+        }
+        // `config check` names it with the other problems, and the
+        // password file fills the replica's URL too.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        let pw = dir.path().join("pw");
+        std::fs::write(&pw, "s3cret\n").unwrap();
+        std::fs::write(
+            &path,
+            format!(
+                "database_url = \"postgres://app@primary/scim\"\n\
+                 database_read_url = \"postgres://app@standby/scim\"\n\
+                 database_password_file = {pw:?}\n"
+            ),
+        )
+        .unwrap();
+        let report = check::check(Some(&path), ConfigOverrides::default());
+        assert!(report.ok(), "{:?}", report.problems);
+        let c = report.config.unwrap();
+        assert_eq!(
+            c.database_read_url.as_deref(),
+            Some("postgres://app:s3cret@standby/scim")
+        );
+        std::fs::write(
+            &path,
+            "database_read_url = \"postgres://app@standby/scim\"\n\
+             database_read_max_lag_ms = 0\n",
+        )
+        .unwrap();
+        let report = check::check(Some(&path), ConfigOverrides::default());
+        assert_eq!(
+            report.problems,
+            ["database_read_url needs a PostgreSQL database_url: SQLite has no read replicas"]
+        );
     }
 
     #[test]

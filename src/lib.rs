@@ -30,7 +30,11 @@ pub async fn open_directory(config: &Config) -> Result<Directory, store::StoreEr
     let admin_token_key = config
         .admin_token_key()
         .map_err(|e| store::StoreError::Config(format!("configuration: {e}")))?;
-    let store = store::connect(&config.database_url, config.pool_size).await?;
+    let read = config
+        .read_replica()
+        .map_err(|e| store::StoreError::Config(format!("configuration: {e}")))?;
+    let store =
+        store::connect_with_reads(&config.database_url, config.pool_size, read.as_ref()).await?;
     store.migrate().await?;
     let dir = Directory::new(
         store,

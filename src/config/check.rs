@@ -174,14 +174,19 @@ pub fn check(file: Option<&Path>, overrides: ConfigOverrides) -> Report {
     if let Some(path) = file
         && let Ok(text) = std::fs::read_to_string(path)
         && let Ok(table) = text.parse::<toml::Table>()
-        && let Some(toml::Value::String(url)) = table.get("database_url")
-        && super::redact_url(url) != *url
     {
-        report.warnings.push(format!(
-            "{}: database_url holds a password; keep it out of the file with \
-             database_password_file, database_url_file or SCIM_BRIDGE_DATABASE_URL",
-            path.display()
-        ));
+        for key in ["database_url", "database_read_url"] {
+            if let Some(toml::Value::String(url)) = table.get(key)
+                && super::redact_url(url) != *url
+            {
+                report.warnings.push(format!(
+                    "{}: {key} holds a password; keep it out of the file with \
+                     database_password_file, database_url_file or SCIM_BRIDGE_{}",
+                    path.display(),
+                    key.to_ascii_uppercase()
+                ));
+            }
+        }
     }
     report.config = Some(config);
     report
@@ -217,6 +222,9 @@ fn validate(c: &Config, report: &mut Report) {
             "database_url must start with sqlite:// or postgres:// (is {})",
             super::redact_url(url)
         ));
+    }
+    if let Err(e) = c.read_replica() {
+        report.problems.push(e);
     }
     if let Some(public) = &c.public_url
         && !((public.starts_with("https://") || public.starts_with("http://"))

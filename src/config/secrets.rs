@@ -65,6 +65,13 @@ impl Config {
         if let Some(path) = &self.database_password_file {
             let password = read_secret("database_password_file", path)?;
             self.database_url = with_password(&self.database_url, &password)?;
+            // A read replica's URL that names a user and no password takes
+            // the same one (the standbys have the primary's roles).
+            if let Some(read) = &self.database_read_url
+                && let Ok(with) = with_password(read, &password)
+            {
+                self.database_read_url = Some(with);
+            }
         }
         Ok(())
     }

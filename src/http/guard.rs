@@ -19,7 +19,7 @@ use super::limits::{self, Api, Limits};
 use super::telemetry::Telemetry;
 use super::{AppState, error, principal, retry};
 use crate::scim::ScimError;
-use crate::store::attempt;
+use crate::store::{attempt, read_scaling};
 
 /// What the middleware needs, shared by every request (one clone each).
 pub struct Guard {
@@ -68,25 +68,64 @@ async fn limited(g: &Guard, mut req: Request, next: Next) -> Response {
 
 /// Authentication (the credentials become the request's principal, once),
 /// the rate limit keyed on that principal, then the handler, run again
-/// while the database fails over (`retry`). Their futures
-/// are boxed: they hold database calls and are large, and the futures
-/// around them are moved as they are built.
+/// while the database fails over (`retry`), as its principal's reader: a
+/// principal that wrote reads its writes on its next requests
+/// (`store::read_scaling`). Their futures are boxed: they hold database
+/// calls and are large, and the futures around them are moved as they
+/// are built.
 async fn authorized(g: &Guard, api: Api, req: Request, next: Next) -> Response {
     let checked = attempt::run(async {
         let req = Box::pin(principal::authenticate(&g.state, req)).await?;
         Box::pin(limits::rate_limit(&g.limits, &g.state, api, req)).await
     });
-    match checked.await {
-        // The APIs' clients are programs; a probe or a page runs once.
-        // Authentication met an unavailable database but let the request
-        // on (the handler answers its refusal): nothing to run again.
-        (Ok(req), checked) if api != Api::Other && !checked.unavailable => {
-            Box::pin(retry::replaying(req, next)).await
+    let req = match checked.await {
+        (Ok(req), checked) => (req, checked),
+        (Err(refused), outcome) => return retry::answer(refused, outcome),
+    };
+    let reader = req
+        .0
+        .extensions()
+        .get::<principal::Principal>()
+        .and_then(principal::Principal::reader);
+    let reads_only = reads_only(&req.0);
+    let handled = async move {
+        match req {
+            // The APIs' clients are programs; a probe or a page runs once.
+            // Authentication met an unavailable database but let the
+            // request on (the handler answers its refusal): nothing to run
+            // again.
+            (req, checked) if api != Api::Other && !checked.unavailable => {
+                Box::pin(retry::replaying(req, next)).await
+            }
+            (req, checked) => {
+                let (resp, outcome) = attempt::run(Box::pin(next.run(req))).await;
+                retry::answer(resp, outcome.and(checked))
+            }
         }
-        (Ok(req), checked) => {
-            let (resp, outcome) = attempt::run(Box::pin(next.run(req))).await;
-            retry::answer(resp, outcome.and(checked))
-        }
-        (Err(refused), outcome) => retry::answer(refused, outcome),
+    };
+    // Without a read replica every read is the primary's.
+    if g.state
+        .config
+        .database_read_url
+        .as_deref()
+        .is_none_or(str::is_empty)
+    {
+        return handled.await;
     }
+    let (resp, wrote) = read_scaling::as_reader(reader, reads_only, handled).await;
+    // Before the response goes out: the client's next request may read.
+    if wrote && let Some(reader) = reader {
+        g.state.dir.store.wrote_as(reader).await;
+    }
+    resp
+}
+
+/// Whether a request only reads, so that its list reads may be served by
+/// a read replica: a GET (or HEAD), or a SCIM search (`POST .../.search`).
+fn reads_only(req: &Request) -> bool {
+    use axum::http::Method;
+    let method = req.method();
+    *method == Method::GET
+        || *method == Method::HEAD
+        || (*method == Method::POST && req.uri().path().ends_with("/.search"))
 }

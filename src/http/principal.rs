@@ -47,6 +47,19 @@ pub enum Principal {
     Refused(AdminError),
 }
 
+impl Principal {
+    /// Whose writes its later reads must see (`store::read_scaling`): a
+    /// SCIM token, or an administrator's account however it signed in.
+    pub fn reader(&self) -> Option<Uuid> {
+        match self {
+            Principal::Iam { token, .. } => Some(*token),
+            Principal::Admin(a) => Some(a.id),
+            Principal::ConsoleSession(s) => s.admin.as_ref().ok().map(|a| a.id),
+            Principal::Anonymous | Principal::Refused(_) => None,
+        }
+    }
+}
+
 /// An authenticated administrator: an enabled internal account, with its
 /// effective permissions and the request's id for the audit.
 #[derive(Clone)]

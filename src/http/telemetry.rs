@@ -34,6 +34,7 @@ const LATENCY: &str = "scim_bridge_http_request_duration_seconds";
 const SCIM_ERRORS: &str = "scim_bridge_scim_errors_total";
 const POOL: &str = "scim_bridge_db_pool_connections";
 const POOL_MAX: &str = "scim_bridge_db_pool_max_connections";
+const SCALED_READS: &str = "scim_bridge_db_scaled_reads_total";
 const EVENTS_PENDING: &str = "scim_bridge_events_pending";
 const EVENTS_DELIVERED: &str = "scim_bridge_events_delivered_total";
 const EVENTS_FAILED: &str = "scim_bridge_events_failed_total";
@@ -127,6 +128,12 @@ impl Telemetry {
                 "Database connections by pool and state (idle, in_use)"
             );
             metrics::describe_gauge!(POOL_MAX, "Most connections each database pool opens");
+            metrics::describe_counter!(
+                SCALED_READS,
+                "List, search and report reads with a read replica configured, by where they \
+                 were served (replica, primary) and why the primary (own_write, lagging, \
+                 unavailable)"
+            );
             metrics::describe_gauge!(EVENTS_PENDING, "Event deliveries waiting, by stream id");
             metrics::describe_counter!(
                 EVENTS_DELIVERED,
@@ -230,9 +237,21 @@ impl Telemetry {
     pub fn render(
         &self,
         pools: &[crate::store::PoolStats],
+        scaled: Option<crate::store::read_scaling::ScaledReads>,
         events: Option<&BTreeMap<Uuid, OpenDeliveries>>,
     ) -> String {
         metrics::with_local_recorder(&self.recorder, || {
+            if let Some(r) = scaled {
+                metrics::counter!(SCALED_READS, "served_by" => "replica").absolute(r.replica);
+                for (reason, n) in [
+                    ("own_write", r.own_write),
+                    ("lagging", r.lagging),
+                    ("unavailable", r.unavailable),
+                ] {
+                    metrics::counter!(SCALED_READS, "served_by" => "primary", "reason" => reason)
+                        .absolute(n);
+                }
+            }
             for p in pools {
                 let in_use = p.size.saturating_sub(p.idle);
                 metrics::gauge!(POOL, "pool" => p.pool, "state" => "idle").set(p.idle as f64);
@@ -319,9 +338,11 @@ pub async fn prometheus(State(s): State<AppState>) -> Response {
             None
         }
     };
-    let body = s
-        .telemetry
-        .render(&s.dir.store.pool_stats(), events.as_ref());
+    let body = s.telemetry.render(
+        &s.dir.store.pool_stats(),
+        s.dir.store.scaled_reads(),
+        events.as_ref(),
+    );
     let mut resp = body.into_response();
     resp.headers_mut().insert(
         header::CONTENT_TYPE,

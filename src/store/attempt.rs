@@ -64,6 +64,7 @@ pub async fn run<F: Future>(f: F) -> (F::Output, Outcome) {
 /// Called before a COMMIT or a statement that commits by itself is sent.
 pub(crate) fn writing() {
     let _ = ATTEMPT.try_with(|m| m.wrote.set(true));
+    super::read_scaling::wrote();
 }
 
 /// The database is unavailable: `cause` becomes the error (and is noted).

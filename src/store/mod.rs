@@ -21,6 +21,7 @@ pub mod governance;
 pub mod migrations;
 pub mod nesting;
 pub mod postgres;
+pub mod read_scaling;
 pub mod roles;
 pub mod sessions;
 pub mod sql;
@@ -422,6 +423,12 @@ pub trait Database: Send + Sync {
     async fn applied_migrations(&self) -> Result<Vec<migrations::Applied>>;
     /// The migrations this binary applies.
     fn embedded_migrations(&self) -> &'static sqlx::migrate::Migrator;
+    /// The reader `id` (a principal, as `read_scaling::as_reader` ran a
+    /// request) sent a write: its next scaled reads go to the primary
+    /// until a replica has replayed it. Nothing without a read replica.
+    async fn wrote_as(&self, id: Uuid);
+    /// Where the scaled reads went, when there is a read replica.
+    fn scaled_reads(&self) -> Option<read_scaling::ScaledReads>;
 }
 
 #[async_trait]
@@ -639,12 +646,29 @@ pub type DynStore = Arc<dyn Store>;
 
 /// Opens the database a URL names: `sqlite://PATH` or `postgres://...`.
 pub async fn connect(url: &str, pool_size: u32) -> Result<DynStore> {
+    connect_with_reads(url, pool_size, None).await
+}
+
+/// Like [`connect`]; with `read` (PostgreSQL only), list, search and
+/// report reads may be served by that read replica (`read_scaling`).
+pub async fn connect_with_reads(
+    url: &str,
+    pool_size: u32,
+    read: Option<&read_scaling::ReadReplica>,
+) -> Result<DynStore> {
+    if read.is_some() && url.starts_with("sqlite:") {
+        return Err(StoreError::Config(
+            "a read replica needs PostgreSQL: SQLite has none".into(),
+        ));
+    }
     if url.starts_with("sqlite:") {
         Ok(Arc::new(
             sqlite::SqliteStore::connect(url, pool_size).await?,
         ))
     } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-        Ok(Arc::new(postgres::PgStore::connect(url, pool_size).await?))
+        Ok(Arc::new(
+            postgres::PgStore::connect(url, pool_size, read).await?,
+        ))
     } else {
         Err(StoreError::Config(format!(
             "unsupported database URL scheme (expected sqlite:// or postgres://): {}",

@@ -27,9 +27,11 @@ use super::*;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
-/// The PostgreSQL database: one pool.
+/// The PostgreSQL database: one pool, and a read replica's when
+/// `database_read_url` is set.
 pub struct Postgres {
     pool: PgPool,
+    reads: Option<super::read_scaling::ReadRoute>,
 }
 
 pub type PgStore = super::sql::SqlStore<Postgres>;
@@ -148,15 +150,54 @@ impl Backend for Postgres {
         Ok(out)
     }
 
+    async fn scaled<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send,
+        F: for<'c> Fn(&'c mut PgConnection) -> BoxFuture<'c, Result<T>> + Send + Sync,
+    {
+        use super::read_scaling::Route;
+        if let Some(reads) = &self.reads
+            && let Route::Replica(mut c) = reads.replica().await
+        {
+            match f(&mut c).await {
+                Ok(out) => {
+                    reads.served();
+                    return Ok(out);
+                }
+                // A query the database refused is refused on the primary
+                // too; anything else, the primary may answer.
+                Err(e @ (StoreError::Filter(_) | StoreError::NotFound)) => return Err(e),
+                Err(e) => reads.failed(&e),
+            }
+        }
+        let mut c = self.read().await?;
+        f(&mut c).await
+    }
+
+    async fn wrote_as(&self, id: Uuid) {
+        if let Some(reads) = &self.reads {
+            reads.pin(id).await;
+        }
+    }
+
+    fn scaled_reads(&self) -> Option<super::read_scaling::ScaledReads> {
+        self.reads.as_ref().map(|r| r.counts())
+    }
+
     run_with_sqlx!(PgConnection, PgRow, encode);
 
     fn pool_stats(&self) -> Vec<PoolStats> {
-        vec![PoolStats {
-            pool: "postgres",
-            size: self.pool.size(),
-            idle: self.pool.num_idle() as u32,
-            max: self.pool.options().get_max_connections(),
-        }]
+        let stats = |pool: &'static str, p: &PgPool| PoolStats {
+            pool,
+            size: p.size(),
+            idle: p.num_idle() as u32,
+            max: p.options().get_max_connections(),
+        };
+        let mut out = vec![stats("postgres", &self.pool)];
+        if let Some(reads) = &self.reads {
+            out.push(stats("postgres_read", reads.pool()));
+        }
+        out
     }
 
     fn migrator(&self) -> &'static sqlx::migrate::Migrator {
@@ -195,7 +236,13 @@ impl Backend for Postgres {
 }
 
 impl PgStore {
-    pub async fn connect(url: &str, pool_size: u32) -> Result<Self> {
+    /// The primary at `url`; with `read`, list, search and report reads
+    /// may be served by the replica it names (`read_scaling`).
+    pub async fn connect(
+        url: &str,
+        pool_size: u32,
+        read: Option<&super::read_scaling::ReadReplica>,
+    ) -> Result<Self> {
         // `options` (e.g. `-c search_path=...`) travels in the startup
         // packet, so every pooled connection gets it.
         let options = PgConnectOptions::from_str(url)?;
@@ -207,6 +254,22 @@ impl PgStore {
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(options)
             .await?;
-        Ok(super::sql::SqlStore::new(Postgres { pool }))
+        let reads = match read {
+            Some(r) => {
+                // Connected on first use: a replica that is down when the
+                // server starts only sends its reads to the primary.
+                let replica = PgPoolOptions::new()
+                    .max_connections(pool_size.max(1))
+                    .acquire_timeout(super::read_scaling::ACQUIRE_TIMEOUT)
+                    .connect_lazy_with(PgConnectOptions::from_str(&r.url)?);
+                Some(super::read_scaling::ReadRoute::new(
+                    replica,
+                    pool.clone(),
+                    r.max_lag,
+                ))
+            }
+            None => None,
+        };
+        Ok(super::sql::SqlStore::new(Postgres { pool, reads }))
     }
 }

@@ -30,6 +30,7 @@ mod logs;
 mod me;
 mod observe;
 mod patch;
+mod read_scaling;
 mod replay;
 mod replicas;
 mod search;

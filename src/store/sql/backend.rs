@@ -50,6 +50,28 @@ pub trait Backend: Send + Sync + 'static {
         T: Send + 'static,
         F: for<'c> FnOnce(&'c mut Self::Conn) -> BoxFuture<'c, Result<T>> + Send + 'static;
 
+    /// Runs a list, search or report read, which a read replica may serve
+    /// (`store::read_scaling`). `f` may run twice: on a replica, then on
+    /// the primary if the replica failed it. Without a replica, on a read
+    /// connection.
+    async fn scaled<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send,
+        F: for<'c> Fn(&'c mut Self::Conn) -> BoxFuture<'c, Result<T>> + Send + Sync,
+    {
+        let mut c = self.read().await?;
+        f(&mut c).await
+    }
+
+    /// The reader `id` sent a write: pins it to the primary until a
+    /// replica has replayed it (nothing without a replica).
+    async fn wrote_as(&self, _id: uuid::Uuid) {}
+
+    /// What the scaled reads did, when there is a read replica.
+    fn scaled_reads(&self) -> Option<super::super::read_scaling::ScaledReads> {
+        None
+    }
+
     /// Runs a statement; the number of rows it changed.
     fn execute(conn: &mut Self::Conn, q: Query) -> BoxFuture<'_, Result<u64>>;
     fn fetch_all(conn: &mut Self::Conn, q: Query) -> BoxFuture<'_, Result<Vec<Self::Row>>>;

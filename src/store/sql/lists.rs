@@ -9,7 +9,9 @@ use uuid::Uuid;
 
 use super::{Backend, Query, Record, SqlStore, query, unique};
 use crate::ids::IamId;
-use crate::store::sql_filter::list_sql;
+use std::sync::Arc;
+
+use crate::store::sql_filter::{ListSql, list_sql};
 use crate::store::{
     ListPage, ListQuery, Lists, ResourceKind, Result, StoreError, Stored, Window, keyset_page,
 };
@@ -158,7 +160,8 @@ async fn missed<B: Backend>(
     }
 }
 
-/// A page of users or groups, and the number of all that match.
+/// A page of users or groups, and the number of all that match: a read a
+/// replica may serve (`Backend::scaled`).
 async fn list<B: Backend>(
     db: &SqlStore<B>,
     kind: ResourceKind,
@@ -166,10 +169,25 @@ async fn list<B: Backend>(
     q: &ListQuery,
 ) -> Result<ListPage> {
     let ls = list_sql(kind, B::DIALECT, iam.uuid(), q).map_err(StoreError::Filter)?;
-    let mut conn = db.read().await?;
+    let read = Arc::new((ls, q.clone()));
+    db.scaled(move |conn| {
+        let read = read.clone();
+        Box::pin(async move { page::<B>(conn, &read.0, iam, kind, &read.1).await })
+    })
+    .await
+}
+
+/// The statements of a list, run on `conn`.
+async fn page<B: Backend>(
+    conn: &mut B::Conn,
+    ls: &ListSql,
+    iam: IamId,
+    kind: ResourceKind,
+    q: &ListQuery,
+) -> Result<ListPage> {
     let mut rows = Vec::new();
-    if let Some(page) = ls.page {
-        rows = B::fetch_all(&mut conn, Query::with(page.sql, page.binds)).await?;
+    if let Some(page) = &ls.page {
+        rows = B::fetch_all(conn, Query::with(page.sql.clone(), page.binds.clone())).await?;
     }
     let (items, bounds, more) = if ls.keyed {
         let key = ls.key.as_ref().map(|k| k.ty);
@@ -197,13 +215,13 @@ async fn list<B: Backend>(
         let counted = query("SELECT n FROM resource_counts WHERE iam_id = $1 AND kind = $2")
             .bind(iam)
             .bind(kind.as_str());
-        match B::fetch_optional(&mut conn, counted).await? {
+        match B::fetch_optional(conn, counted).await? {
             Some(r) => r.int("n")?,
             None => 0,
         }
     } else {
-        let count = Query::with(ls.count.sql, ls.count.binds);
-        B::fetch_one(&mut conn, count).await?.int(0usize)?
+        let count = Query::with(ls.count.sql.clone(), ls.count.binds.clone());
+        B::fetch_one(conn, count).await?.int(0usize)?
     };
     Ok(ListPage {
         total: total as u64,

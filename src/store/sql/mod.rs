@@ -57,6 +57,12 @@ impl<B: Backend> SqlStore<B> {
         B::fetch_all(&mut c, q).await
     }
 
+    /// The rows of one list or report read, which a replica may serve
+    /// (`Backend::scaled`).
+    async fn scaled_all(&self, q: Query) -> crate::store::Result<Vec<B::Row>> {
+        self.db.scaled(move |c| B::fetch_all(c, q.clone())).await
+    }
+
     /// The one row of a read.
     async fn read_one(&self, q: Query) -> crate::store::Result<B::Row> {
         let mut c = self.db.read().await?;

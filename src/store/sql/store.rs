@@ -64,6 +64,14 @@ impl<B: Backend> Database for SqlStore<B> {
     fn embedded_migrations(&self) -> &'static sqlx::migrate::Migrator {
         self.db.migrator()
     }
+
+    async fn wrote_as(&self, id: Uuid) {
+        self.db.wrote_as(id).await
+    }
+
+    fn scaled_reads(&self) -> Option<crate::store::read_scaling::ScaledReads> {
+        self.db.scaled_reads()
+    }
 }
 
 #[async_trait]

@@ -18,14 +18,13 @@ impl<B: Backend> AuditLog for SqlStore<B> {
         B::commit(tx).await
     }
 
+    /// A report read a replica may serve (`Backend::scaled`).
     async fn audit_records(&self, q: &AuditQuery) -> Result<(Vec<log::Record>, u64)> {
         let (filter, mut binds) = q.filter();
-        let mut c = self.read().await?;
         let count = Query::with(
             format!("SELECT COUNT(*) FROM audit_log {filter}"),
             binds.clone(),
         );
-        let total = B::fetch_one(&mut c, count).await?.int(0)?;
         let page = format!(
             "SELECT * FROM audit_log {filter} ORDER BY seq DESC LIMIT ${} OFFSET ${}",
             binds.len() + 1,
@@ -33,9 +32,17 @@ impl<B: Backend> AuditLog for SqlStore<B> {
         );
         binds.push(Bind::Int(q.limit as i64));
         binds.push(Bind::Int(q.offset as i64));
-        let rows = B::fetch_all(&mut c, Query::with(page, binds)).await?;
-        let items = rows.iter().map(record).collect::<Result<_>>()?;
-        Ok((items, total as u64))
+        let page = Query::with(page, binds);
+        self.scaled(move |c| {
+            let (count, page) = (count.clone(), page.clone());
+            Box::pin(async move {
+                let total = B::fetch_one(c, count).await?.int(0)?;
+                let rows = B::fetch_all(c, page).await?;
+                let items = rows.iter().map(record).collect::<Result<_>>()?;
+                Ok((items, total as u64))
+            })
+        })
+        .await
     }
 
     async fn audit_chain(&self, after: i64, limit: u64) -> Result<Vec<log::Record>> {

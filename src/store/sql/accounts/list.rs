@@ -2,6 +2,8 @@
 //! screen, admin API) through the statements `store::account_list` builds
 //! for each database.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use uuid::Uuid;
 
@@ -21,20 +23,14 @@ impl<B: Backend> AccountList for SqlStore<B> {
         row.as_ref().map(account_row).transpose()
     }
 
+    /// A read a replica may serve (`Backend::scaled`).
     async fn list_accounts(&self, q: &AccountQuery) -> Result<(Vec<Account>, u64)> {
-        let mut c = self.read().await?;
-        let seek = seek::<B>(&mut c, q).await?;
-        let plan = search_plan::<B>(&mut c, q).await?;
-        let page = account_list::page(q, seek.as_ref(), ACCOUNT_COLUMNS, B::DIALECT, plan);
-        let rows = B::fetch_all(&mut c, statement::<B>(page, q)).await?;
-        let mut items: Vec<Account> = rows.iter().map(account_row).collect::<Result<_>>()?;
-        if seek.as_ref().is_some_and(|s| s.before) {
-            items.reverse();
-        }
-        let total = B::fetch_one(&mut c, statement::<B>(total::<B>(q, plan), q))
-            .await?
-            .int(0)?;
-        Ok((items, total.max(0) as u64))
+        let q = Arc::new(q.clone());
+        self.scaled(move |c| {
+            let q = q.clone();
+            Box::pin(async move { list_on::<B>(c, &q).await })
+        })
+        .await
     }
 
     async fn explain_accounts(&self, q: &AccountQuery) -> Result<String> {
@@ -53,6 +49,22 @@ impl<B: Backend> AccountList for SqlStore<B> {
         }
         Ok(out.join("\n"))
     }
+}
+
+/// A page of the account list and its total, read on `c`.
+async fn list_on<B: Backend>(c: &mut B::Conn, q: &AccountQuery) -> Result<(Vec<Account>, u64)> {
+    let seek = seek::<B>(c, q).await?;
+    let plan = search_plan::<B>(c, q).await?;
+    let page = account_list::page(q, seek.as_ref(), ACCOUNT_COLUMNS, B::DIALECT, plan);
+    let rows = B::fetch_all(c, statement::<B>(page, q)).await?;
+    let mut items: Vec<Account> = rows.iter().map(account_row).collect::<Result<_>>()?;
+    if seek.as_ref().is_some_and(|s| s.before) {
+        items.reverse();
+    }
+    let total = B::fetch_one(c, statement::<B>(total::<B>(q, plan), q))
+        .await?
+        .int(0)?;
+    Ok((items, total.max(0) as u64))
 }
 
 /// A list statement to run. A search's is planned for its pattern each

@@ -48,7 +48,7 @@ impl<B: Backend> Usage for SqlStore<B> {
             d.day(2)
         );
         let rows = self
-            .read_all(query(sql).bind(day_text(from)).bind(day_text(to)))
+            .scaled_all(query(sql).bind(day_text(from)).bind(day_text(to)))
             .await?;
         rows.iter()
             .map(|r| {
