@@ -363,6 +363,15 @@ test("an administrator walks every flow of the console", async () => {
     await page.reload();
     await page.getByRole("heading", { name: "Metrics" }).waitFor();
     assert.equal(await page.locator("svg.chart rect.bar").count(), 30);
+    // Axes and values written out, read without hovering.
+    const ticks = await page.locator("svg.chart .y-axis text.tick").allTextContents();
+    assert.ok(ticks.length >= 2 && ticks[0].trim() === "0", `y axis: ${ticks}`);
+    const values = await page.locator("svg.chart text.value").allTextContents();
+    assert.ok(values.length >= 1 && values.every((v) => Number(v) > 0), `values: ${values}`);
+    const dates = await page.locator("svg.chart > text.tick").allTextContents();
+    assert.ok(dates.length >= 5 && dates.every((d) => /^\d\d-\d\d$/.test(d.trim())), `dates: ${dates}`);
+    await page.getByText("The chart's numbers, day by day").click();
+    await page.getByRole("cell", { name: values[0].trim(), exact: true }).first().waitFor();
     await shot("16-metrics");
     await page.getByRole("link", { name: "Download metrics" }).click();
     const dialog = page.getByRole("dialog", { name: "Download Metrics" });

@@ -414,6 +414,16 @@ async fn the_metrics_screen_charts_downloads_and_counts_interface_touches(app: &
         page.contains("user.created") && page.contains("new-user"),
         "{page}"
     );
+    // Values and axes written out: today's bar says its count.
+    assert!(
+        page.contains("text-anchor=\"end\">0</text>"),
+        "the y axis starts at 0"
+    );
+    assert!(
+        page.contains("<text class=\"value\""),
+        "a bar's value: {page}"
+    );
+    assert!(page.contains("Day (UTC, month-day)"));
     assert_eq!(
         b.page("/admin/metrics?days=7")
             .await
