@@ -74,8 +74,8 @@ impl AuditNames {
 
 impl Directory {
     /// The accounts `text` names: an id as it is; else those whose name or
-    /// username holds it, and those with it as an email address (exactly,
-    /// in any IAM). At most [`PEOPLE_LIMIT`].
+    /// username holds it, or, when none does, those with it as an email
+    /// address (exactly, in any IAM). At most [`PEOPLE_LIMIT`].
     pub async fn audit_people(&self, ctx: &Ctx, text: &str) -> Result<Vec<PersonMatch>> {
         ctx.require(may::READ_AUDIT)?;
         let text = text.trim();
@@ -105,7 +105,10 @@ impl Directory {
             })
             .await?;
         let mut ids: Vec<Uuid> = accounts.iter().map(|a| a.id).collect();
-        if text.contains('@') {
+        // No index serves an email address inside the documents: it is
+        // looked up only when no name or username holds the text (a
+        // built-in account's username is its email address).
+        if ids.is_empty() && text.contains('@') {
             ids.extend(self.with_email(text).await?);
         }
         let mut seen = std::collections::HashSet::new();

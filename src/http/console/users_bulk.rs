@@ -97,24 +97,20 @@ pub async fn bulk(
     ctx.require(may::MANAGE_ACCOUNTS)
         .map_err(ConsoleError::from)?;
     let back = back_to(&form);
-    let raw: Vec<&str> = form
-        .iter()
-        .filter(|(k, _)| k == "id")
-        .map(|(_, v)| v.as_str())
-        .collect();
     let mut ids: Vec<UserId> = Vec::new();
-    for r in &raw {
-        if let Ok(id) = r.parse::<UserId>()
-            && !ids.contains(&id)
-        {
-            ids.push(id);
+    let mut not_ids = 0;
+    for (_, v) in form.iter().filter(|(k, _)| k == "id") {
+        match v.parse::<UserId>() {
+            Ok(id) if !ids.contains(&id) => ids.push(id),
+            Ok(_) => {}
+            Err(_) => not_ids += 1,
         }
     }
     let op = field(&form, "op").and_then(Op::parse);
     let permission = field(&form, "permission").unwrap_or("").trim().to_owned();
-    let refusal = if ids.is_empty() {
+    let refusal = if ids.is_empty() && not_ids == 0 {
         Some("Select at least one user first: tick the box at the start of its row.".to_owned())
-    } else if ids.len() != raw.len() {
+    } else if not_ids > 0 {
         Some("Some of the selected rows are not accounts; nothing was changed.".to_owned())
     } else if ids.len() > BULK_LIMIT {
         Some(format!(

@@ -94,6 +94,23 @@ async fn a_bulk_change_applies_to_exactly_the_selected_accounts(app: &TestApp) {
         "{view}"
     );
 
+    // A row that is not an account: refused whole, nothing changed.
+    let r = b
+        .post(
+            "/admin/users/bulk",
+            &[
+                ("_csrf", csrf.as_str()),
+                ("op", "enable"),
+                ("id", ids[0].as_str()),
+                ("id", "not-an-id"),
+                ("confirmed", "yes"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 422);
+    assert!(r.text().await.unwrap().contains("are not accounts"));
+    assert!(disabled(app, &root, &ids[0]).await);
+
     // Nothing selected: said so, nothing asked.
     let r = b
         .post(
