@@ -9,7 +9,8 @@
 // - [data-confirm-word]: enables its button only once the word is typed;
 // - [data-copy]: copies the named input's value;
 // - [data-ui]: counts a click as the anonymous metric `ui.click.<name>`;
-// - <time data-local>: shown in the browser's time zone.
+// - <time data-local>: shown in the browser's time zone;
+// - [data-select-all="<class>"]: ticks or clears every input of that class.
 (function () {
   "use strict";
 
@@ -88,7 +89,20 @@
       if (!d.matches(":modal")) openModal(d, null);
     });
     localTimes(root || document);
+    // "Select every row" needs this script: shown only with it.
+    Array.prototype.forEach.call((root || document).querySelectorAll("[data-select-all]"), function (el) {
+      el.hidden = false;
+    });
   }
+
+  document.addEventListener("change", function (ev) {
+    var el = ev.target;
+    var rows = el && el.getAttribute && el.getAttribute("data-select-all");
+    if (!rows || !/^[a-z-]+$/.test(rows)) return;
+    Array.prototype.forEach.call(document.querySelectorAll("input." + rows), function (box) {
+      box.checked = el.checked;
+    });
+  });
 
   // ---- times ----
   // <time datetime="…Z" data-local> shows UTC to the second; here it is

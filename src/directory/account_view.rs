@@ -110,7 +110,7 @@ pub struct AccountPage {
 }
 
 impl Directory {
-    async fn iam_names(&self) -> Result<HashMap<Uuid, String>> {
+    pub(super) async fn iam_names(&self) -> Result<HashMap<Uuid, String>> {
         Ok(self
             .store
             .list_iams()
@@ -211,7 +211,7 @@ impl Directory {
     }
 }
 
-fn summary(a: &Account, names: &HashMap<Uuid, String>) -> AccountSummary {
+pub(super) fn summary(a: &Account, names: &HashMap<Uuid, String>) -> AccountSummary {
     let name = |id: Option<Uuid>| id.and_then(|i| names.get(&i).cloned());
     let full_name = a
         .doc

@@ -8,6 +8,7 @@ pub mod admins;
 pub mod assignments;
 pub mod attributes;
 pub mod audit_log;
+pub mod audit_search;
 pub mod bulk;
 pub mod catalogue;
 pub mod changes;

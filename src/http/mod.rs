@@ -180,6 +180,7 @@ fn admin_api() -> OpenApiRouter<AppState> {
             admin::patch_group_attributes
         ))
         .routes(routes!(admin::audit))
+        .routes(routes!(admin::audit_export))
         .routes(routes!(usage::export))
         .routes(routes!(usage::report))
         .routes(routes!(admin::list_iams, admin::create_iam))

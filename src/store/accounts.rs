@@ -229,6 +229,10 @@ pub struct AuditQuery {
     pub target: Option<Uuid>,
     /// The rendered actor (`user:<id>`, `iam:<id>`, `cli`).
     pub actor: Option<String>,
+    /// Records about any of these accounts or groups, or done by any of
+    /// them: the target, or the actor `user:<id>`. An empty list matches
+    /// nothing (a search for a person that found no one).
+    pub people: Option<Vec<Uuid>>,
     pub action: Option<String>,
     pub from: Option<OffsetDateTime>,
     pub to: Option<OffsetDateTime>,
@@ -243,34 +247,51 @@ impl AuditQuery {
     /// which only grows.)
     pub(crate) fn filter(&self) -> (String, Vec<super::sql_filter::Bind>) {
         use super::sql_filter::Bind;
-        let mut terms: Vec<(&str, Bind)> = Vec::new();
+        let mut binds: Vec<Bind> = Vec::new();
+        let mut arg = |b: Bind| {
+            binds.push(b);
+            format!("${}", binds.len())
+        };
+        let mut terms: Vec<String> = Vec::new();
         if let Some(t) = self.target {
-            terms.push(("target_id =", Bind::Uuid(t)));
+            terms.push(format!("target_id = {}", arg(Bind::Uuid(t))));
         }
         if let Some(a) = &self.actor {
-            terms.push(("actor =", Bind::Text(a.clone())));
+            terms.push(format!("actor = {}", arg(Bind::Text(a.clone()))));
+        }
+        if let Some(people) = &self.people {
+            if people.is_empty() {
+                terms.push("1 = 0".to_owned());
+            } else {
+                // Each side is served by its own index (target_id, seq and
+                // actor, seq); one list per side keeps the types plain.
+                let targets: Vec<String> = people.iter().map(|p| arg(Bind::Uuid(*p))).collect();
+                let actors: Vec<String> = people
+                    .iter()
+                    .map(|p| arg(Bind::Text(format!("user:{p}"))))
+                    .collect();
+                terms.push(format!(
+                    "(target_id IN ({}) OR actor IN ({}))",
+                    targets.join(", "),
+                    actors.join(", ")
+                ));
+            }
         }
         if let Some(a) = &self.action {
-            terms.push(("action =", Bind::Text(a.clone())));
+            terms.push(format!("action = {}", arg(Bind::Text(a.clone()))));
         }
         if let Some(t) = self.from {
-            terms.push(("at >=", Bind::Time(t)));
+            terms.push(format!("at >= {}", arg(Bind::Time(t))));
         }
         if let Some(t) = self.to {
-            terms.push(("at <", Bind::Time(t)));
+            terms.push(format!("at < {}", arg(Bind::Time(t))));
         }
-        let sql = terms
-            .iter()
-            .enumerate()
-            .map(|(i, (test, _))| format!("{test} ${}", i + 1))
-            .collect::<Vec<_>>()
-            .join(" AND ");
-        let sql = if sql.is_empty() {
-            sql
+        let sql = if terms.is_empty() {
+            String::new()
         } else {
-            format!("WHERE {sql}")
+            format!("WHERE {}", terms.join(" AND "))
         };
-        (sql, terms.into_iter().map(|(_, b)| b).collect())
+        (sql, binds)
     }
 }
 

@@ -191,6 +191,24 @@ async function reloadUntil(ready, what) {
   throw new Error(`never: ${what}`);
 }
 
+// Nothing on the page is wider than the screen (names what sticks out).
+async function fitsWidth(name) {
+  const wide = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  const culprits = await page.evaluate(() => Array.from(document.querySelectorAll("body *"))
+    .filter((e) => e.getBoundingClientRect().right > window.innerWidth + 1)
+    .slice(0, 5)
+    .map((e) => `${e.tagName.toLowerCase()}${e.id ? "#" + e.id : ""}${e.className && typeof e.className === "string" ? "." + e.className.split(" ").join(".") : ""}`));
+  assert.ok(wide <= 0, `${name} is ${wide}px wider than the screen: ${culprits.join(", ")}`);
+}
+
+// A download started by clicking `link`: its saved path.
+async function download(link) {
+  const [d] = await Promise.all([page.waitForEvent("download"), link.click()]);
+  const file = path.join(tmp, `${Date.now()}-${d.suggestedFilename()}`);
+  await d.saveAs(file);
+  return file;
+}
+
 // Steps run in order and the first failure ends the walk (each step
 // builds on the one before).
 async function step(name, fn) {
@@ -345,6 +363,15 @@ test("an administrator walks every flow of the console", async () => {
     await page.reload();
     await page.getByRole("heading", { name: "Metrics" }).waitFor();
     assert.equal(await page.locator("svg.chart rect.bar").count(), 30);
+    // Axes and values written out, read without hovering.
+    const ticks = await page.locator("svg.chart .y-axis text.tick").allTextContents();
+    assert.ok(ticks.length >= 2 && ticks[0].trim() === "0", `y axis: ${ticks}`);
+    const values = await page.locator("svg.chart text.value").allTextContents();
+    assert.ok(values.length >= 1 && values.every((v) => Number(v) > 0), `values: ${values}`);
+    const dates = await page.locator("svg.chart > text.tick").allTextContents();
+    assert.ok(dates.length >= 5 && dates.every((d) => /^\d\d-\d\d$/.test(d.trim())), `dates: ${dates}`);
+    await page.getByText("The chart's numbers, day by day").click();
+    await page.getByRole("cell", { name: values[0].trim(), exact: true }).first().waitFor();
     await shot("16-metrics");
     await page.getByRole("link", { name: "Download metrics" }).click();
     const dialog = page.getByRole("dialog", { name: "Download Metrics" });
@@ -524,6 +551,135 @@ test("an administrator walks every flow of the console", async () => {
     assert.ok(!clipped, "the delete dialog fits at 390 px");
     await shot("38-phone-dialog");
     await page.keyboard.press("Escape");
+    await page.setViewportSize({ width: 1280, height: 900 });
+  });
+
+  await step("audit: the bootstrap admin opens the log by granting itself AUDIT", async () => {
+    await nav("Audit").click();
+    await page.getByRole("heading", { name: "Audit log" }).waitFor();
+    await shot("50-audit-closed");
+    await page.getByRole("button", { name: "Grant myself AUDIT" }).click();
+    await page.getByRole("status").filter({ hasText: "Granted yourself AUDIT" }).waitFor();
+    await page.getByRole("search", { name: "Filter the audit log" }).waitFor();
+  });
+
+  await step("audit: a person's history on their page, then their records found by email and exported", async () => {
+    await nav("Users").click();
+    await page.getByRole("link", { name: "New User" }).click();
+    const dialog = page.getByRole("dialog", { name: "New User" });
+    await dialog.getByLabel("Full Name").fill("Audit Subject");
+    await dialog.getByLabel("Email").fill("audit.subject@example.com");
+    await dialog.getByLabel("Email").press("Enter");
+    await page.getByRole("heading", { name: "Audit Subject" }).waitFor();
+    await page.getByRole("link", { name: "Add Permissions" }).click();
+    const grant = page.getByRole("dialog", { name: "Add Permissions" });
+    await grant.getByLabel("Select Permission").selectOption("GOVERNANCE");
+    await grant.getByRole("button", { name: "Add" }).click();
+    await page.getByRole("button", { name: "Remove GOVERNANCE" }).waitFor();
+    // The history: newest first, the admin by name with a link.
+    const history = page.locator("#history");
+    await history.getByRole("caption").filter({ hasText: "Changes to this account, newest first" }).waitFor();
+    const actions = await history.locator("tbody tr td:nth-child(3)").allInnerTexts();
+    assert.equal(actions.at(-1), "user.created", `oldest last: ${actions}`);
+    assert.equal(actions[0], "permission.added", `newest first: ${actions}`);
+    await history.getByRole("link", { name: "Ada Admin" }).first().waitFor();
+    await shot("51-user-history");
+
+    // The audit log, searched by the email address.
+    await nav("Audit").click();
+    await page.getByRole("heading", { name: "Audit log" }).waitFor();
+    await page.getByLabel("Person", { exact: true }).fill("audit.subject@example.com");
+    await page.getByRole("button", { name: "Filter" }).click();
+    await page.getByText("Records by or about Audit Subject").waitFor();
+    const rows = page.locator("table.audit tbody tr");
+    const n = await rows.count();
+    assert.ok(n >= 2, `records: ${n}`);
+    for (const cell of await page.locator("table.audit tbody td[data-target]").allInnerTexts()) {
+      assert.equal(cell.trim(), "Audit Subject", "every record is about her");
+    }
+    await page.getByRole("caption").filter({ hasText: `Records 1–${n} of ${n}, newest first` }).waitFor();
+    await page.locator("table.audit tbody td[data-actor]").getByRole("link", { name: "Ada Admin" }).first().waitFor();
+    // The action, picked from the list.
+    await page.getByLabel("Action", { exact: true }).selectOption("user.created");
+    await page.getByRole("button", { name: "Filter" }).click();
+    await page.getByRole("caption").filter({ hasText: "Records 1–1 of 1, newest first" }).waitFor();
+    await shot("52-audit-search");
+    // The download carries the same filter.
+    const csv = fs.readFileSync(await download(page.getByRole("link", { name: "CSV" })), "utf8").trim().split(/\r?\n/);
+    assert.equal(csv.length, 2, csv.join("\n"));
+    assert.match(csv[0], /^seq,id,at,actor,actorName,action,targetKind,target,targetName,/);
+    assert.match(csv[1], /,Ada Admin,user\.created,User,[0-9a-f-]{36},Audit Subject,success,/);
+    const json = JSON.parse(fs.readFileSync(await download(page.getByRole("link", { name: "JSON" })), "utf8"));
+    assert.equal(json.count, 1);
+    assert.equal(json.records[0].action, "user.created");
+    assert.equal(json.records[0].targetName, "Audit Subject");
+    // Somebody nobody is: said so.
+    await page.getByLabel("Person", { exact: true }).fill("nobody@example.com");
+    await page.getByRole("button", { name: "Filter" }).click();
+    await page.getByText("No one matches “nobody@example.com”").waitFor();
+    for (const [width, height] of [[390, 844], [1366, 900]]) {
+      await page.setViewportSize({ width, height });
+      await page.goto(`${base}/admin/audit?person=audit.subject%40example.com`);
+      await page.getByRole("heading", { name: "Audit log" }).waitFor();
+      await fitsWidth(`audit at ${width} px`);
+      await shot(`53-audit-${width}`);
+    }
+    await page.setViewportSize({ width: 1280, height: 900 });
+  });
+
+  await step("users: filter by permission, bulk disable with one confirmation, export the list", async () => {
+    for (const who of ["Bulk One", "Bulk Two"]) {
+      await nav("Users").click();
+      await page.getByRole("link", { name: "New User" }).click();
+      const dialog = page.getByRole("dialog", { name: "New User" });
+      await dialog.getByLabel("Full Name").fill(who);
+      await dialog.getByLabel("Email").fill(`${who.toLowerCase().replace(" ", ".")}@example.com`);
+      await dialog.getByLabel("Email").press("Enter");
+      await page.getByRole("heading", { name: who }).waitFor();
+    }
+    await nav("Users").click();
+    await page.getByLabel("Search users").fill("bulk.");
+    await page.getByLabel("Search users").press("Enter");
+    await page.getByRole("caption").filter({ hasText: "Users 1–2 of 2" }).waitFor();
+    await page.getByLabel("Select Bulk One").check();
+    await page.getByLabel("Select Bulk Two").check();
+    await page.getByLabel("With the selected users").selectOption("disable");
+    await page.getByRole("button", { name: "Apply to selected" }).click();
+    const dialog = page.getByRole("dialog", { name: "Disable 2 accounts?" });
+    await dialog.waitFor();
+    assert.equal(await modal(), "dlg-bulk");
+    assert.equal(await focused("text"), "Cancel", "the confirmation starts on Cancel");
+    assert.deepEqual(await dialog.getByRole("listitem").allInnerTexts(), ["Bulk One", "Bulk Two"]);
+    await shot("54-bulk-confirm");
+    // Enter on Cancel: nothing changes.
+    await page.keyboard.press("Enter");
+    assert.equal(await modal(), null);
+    assert.equal(await page.locator("td[data-ui=bridge-state]", { hasText: "Disabled" }).count(), 0);
+    await page.getByRole("button", { name: "Apply to selected" }).click();
+    await dialog.getByRole("button", { name: "Disable 2 accounts" }).click();
+    await page.getByRole("status").filter({ hasText: "Disabled 2 accounts." }).waitFor();
+    const states = await page.locator("tbody tr").evaluateAll((trs) => trs.map((tr) => [
+      tr.querySelector("td:nth-child(2)").innerText.trim(), tr.querySelector("td[data-ui=bridge-state]").innerText.trim()]));
+    assert.deepEqual(states, [["Bulk One", "Disabled"], ["Bulk Two", "Disabled"]]);
+    await shot("55-bulk-done");
+
+    // Filter by permission: the holders of GOVERNANCE, then export them.
+    await page.getByLabel("Search users").fill("");
+    await page.getByLabel("Permission", { exact: true }).selectOption("GOVERNANCE");
+    await page.getByRole("button", { name: "Apply", exact: true }).click();
+    await page.getByRole("link", { name: "Audit Subject" }).waitFor();
+    const names = await page.locator("tbody tr td:nth-child(2)").allInnerTexts();
+    assert.ok(names.includes("Ada Admin") && !names.includes("Bulk One"), names.join(", "));
+    const csv = fs.readFileSync(await download(page.getByRole("link", { name: "Download this list (CSV)" })), "utf8").trim().split(/\r?\n/);
+    assert.equal(csv.length, names.length + 1, csv.join("\n"));
+    assert.ok(csv.some((l) => l.includes(",audit.subject@example.com,Audit Subject,bim,")), csv.join("\n"));
+    for (const [width, height] of [[390, 844], [1366, 900]]) {
+      await page.setViewportSize({ width, height });
+      await page.reload();
+      await page.getByRole("heading", { name: "Users" }).waitFor();
+      await fitsWidth(`users at ${width} px`);
+      await shot(`56-users-${width}`);
+    }
     await page.setViewportSize({ width: 1280, height: 900 });
   });
 

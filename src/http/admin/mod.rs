@@ -7,6 +7,7 @@
 //! body extractor, query helpers); the routes live a concept to a file.
 
 mod accounts;
+pub mod audit_export;
 mod groups;
 mod iams;
 mod oversight;

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
+use axum::response::Response;
 use uuid::Uuid;
 
 use super::{Admin, AdminError, Answer, date_time, id, number};
@@ -37,6 +38,7 @@ pub async fn report(
     params(
         ("target" = Option<String>, Query, description = "The id of the changed resource"),
         ("actor" = Option<String>, Query),
+        ("person" = Option<String>, Query, description = "A person's name, username, email address or id: the records done by or to the accounts it names"),
         ("action" = Option<String>, Query),
         ("from" = Option<String>, Query, format = DateTime, description = "RFC 3339"),
         ("to" = Option<String>, Query, format = DateTime, description = "RFC 3339"),
@@ -50,18 +52,61 @@ pub async fn audit(
     Query(q): Query<HashMap<String, String>>,
 ) -> Answer<Json<AuditPage>> {
     let ctx = admin.ctx();
+    let query = AuditQuery {
+        offset: number(&q, "offset", 0, u32::MAX as u64)?,
+        limit: number(&q, "limit", 100, 1000)?,
+        ..audit_filter(&q)?
+    };
+    let found = s.dir.search_audit(&ctx, person(&q), &query).await?;
+    Ok(Json(found.page))
+}
+
+/// The audit log as a file: every record the filter selects
+#[utoipa::path(
+    get, path = "/audit/export",
+    description = requires(may::READ_AUDIT),
+    params(
+        ("format" = Option<String>, Query, description = "csv or json (the default)"),
+        ("target" = Option<String>, Query, description = "The id of the changed resource"),
+        ("actor" = Option<String>, Query),
+        ("person" = Option<String>, Query, description = "A person's name, username, email address or id"),
+        ("action" = Option<String>, Query),
+        ("from" = Option<String>, Query, format = DateTime, description = "RFC 3339"),
+        ("to" = Option<String>, Query, format = DateTime, description = "RFC 3339"),
+    ),
+    responses(
+        (status = 200, description = "The records, newest first, with the names their actors and targets have now", body = Object, content_type = "application/json"),
+        (status = 200, description = "The same as CSV", body = String, content_type = "text/csv"),
+    )
+)]
+pub async fn audit_export(
+    State(s): State<AppState>,
+    admin: Admin,
+    Query(q): Query<HashMap<String, String>>,
+) -> Answer<Response> {
+    let ctx = admin.ctx();
+    let format = super::audit_export::Format::parse(q.get("format").map(String::as_str))?;
+    super::audit_export::export(&s.dir, &ctx, person(&q), &audit_filter(&q)?, format).await
+}
+
+fn person(q: &HashMap<String, String>) -> Option<&str> {
+    q.get("person")
+        .map(String::as_str)
+        .filter(|p| !p.trim().is_empty())
+}
+
+/// What `/audit` and `/audit/export` filter by.
+fn audit_filter(q: &HashMap<String, String>) -> Result<AuditQuery, AdminError> {
     let target = match q.get("target").filter(|v| !v.is_empty()) {
         Some(t) => Some(Uuid::parse_str(t).map_err(|_| AdminError::bad("'target' must be an id"))?),
         None => None,
     };
-    let query = AuditQuery {
+    Ok(AuditQuery {
         target,
         actor: q.get("actor").filter(|v| !v.is_empty()).cloned(),
         action: q.get("action").filter(|v| !v.is_empty()).cloned(),
-        from: date_time(&q, "from")?,
-        to: date_time(&q, "to")?,
-        offset: number(&q, "offset", 0, u32::MAX as u64)?,
-        limit: number(&q, "limit", 100, 1000)?,
-    };
-    Ok(Json(s.dir.audit_log(&ctx, &query).await?))
+        from: date_time(q, "from")?,
+        to: date_time(q, "to")?,
+        ..Default::default()
+    })
 }

@@ -16,9 +16,12 @@ use crate::metrics::DayRange;
 
 pub const DEFAULT_DAYS: i64 = 30;
 
-/// One bar: a day and its workflow total, placed on the chart.
+/// One bar: a day and its workflow total, placed on the chart, with its
+/// value written above it (read without hovering).
 struct Bar {
     date: String,
+    /// The day as the axis writes it (01-31).
+    short: String,
     total: i64,
     x: u32,
     y: u32,
@@ -26,11 +29,38 @@ struct Bar {
     label: bool,
 }
 
-/// The chart's geometry (SVG user units).
+impl Bar {
+    fn middle(&self, bar_width: &u32) -> u32 {
+        self.x + bar_width / 2
+    }
+}
+
+/// A value on the y axis and its height.
+struct Tick {
+    value: i64,
+    y: u32,
+}
+
+/// The chart's geometry (SVG user units): the plot sits right of the y
+/// axis's values, under room for the bars' own values, over the dates.
 const WIDTH: u32 = 900;
-const HEIGHT: u32 = 240;
-const TOP: u32 = 20;
-const BOTTOM: u32 = 30;
+const HEIGHT: u32 = 280;
+const LEFT: u32 = 56;
+const RIGHT: u32 = 8;
+const TOP: u32 = 24;
+const BOTTOM: u32 = 44;
+
+/// A round step for about four ticks up to `max` (1, 2, 5 × 10ⁿ).
+fn tick_step(max: i64) -> i64 {
+    let raw = (max as f64 / 4.0).max(1.0);
+    let magnitude = 10f64.powi(raw.log10().floor() as i32);
+    let step = [1.0, 2.0, 5.0, 10.0]
+        .into_iter()
+        .map(|m| m * magnitude)
+        .find(|s| *s >= raw)
+        .unwrap_or(10.0 * magnitude);
+    (step as i64).max(1)
+}
 
 #[derive(Template)]
 #[template(path = "console/metrics.html")]
@@ -43,6 +73,9 @@ struct MetricsPage {
     bar_width: u32,
     max: i64,
     axis_y: u32,
+    left: u32,
+    right_x: u32,
+    ticks: Vec<Tick>,
     workflows: Vec<(String, i64)>,
     ui: Vec<(String, i64)>,
     dialog: bool,
@@ -113,24 +146,36 @@ pub async fn page(State(s): State<AppState>, who: Who, Query(p): Query<Params>) 
         })
         .collect();
     let max = totals.iter().map(|t| t.1).max().unwrap_or(0).max(1);
+    // The axis reaches the first round value at or above the highest bar.
+    let step = tick_step(max);
+    let top = max.div_euclid(step) * step + if max % step == 0 { 0 } else { step };
     let n = totals.len().max(1) as u32;
-    let slot = WIDTH / n;
+    let slot = (WIDTH - LEFT - RIGHT) / n;
     let bar_width = (slot * 7 / 10).max(1);
     let plot = HEIGHT - TOP - BOTTOM;
-    let every = (n / 10).max(1) as usize;
+    let scale = |v: i64| ((v as f64 / top as f64) * plot as f64).round() as u32;
+    // Dates far enough apart to read (about 12 at most).
+    let every = n.div_ceil(12).max(1) as usize;
     let bars = totals
         .into_iter()
         .enumerate()
         .map(|(i, (date, total))| {
-            let height = ((total as f64 / max as f64) * plot as f64).round() as u32;
+            let height = scale(total);
             Bar {
-                x: i as u32 * slot + (slot - bar_width) / 2,
+                x: LEFT + i as u32 * slot + (slot - bar_width) / 2,
                 y: TOP + plot - height,
                 height,
                 label: i % every == 0,
+                short: date.get(5..).unwrap_or(&date).to_owned(),
                 date,
                 total,
             }
+        })
+        .collect();
+    let ticks = (0..=top / step)
+        .map(|k| Tick {
+            value: k * step,
+            y: TOP + plot - scale(k * step),
         })
         .collect();
     html(&MetricsPage {
@@ -142,6 +187,9 @@ pub async fn page(State(s): State<AppState>, who: Who, Query(p): Query<Params>) 
         bar_width,
         max,
         axis_y: HEIGHT - BOTTOM,
+        left: LEFT,
+        right_x: WIDTH - RIGHT,
+        ticks,
         workflows: sorted(workflows),
         ui: sorted(ui),
         dialog: p.dialog.as_deref() == Some("download"),
@@ -176,4 +224,19 @@ pub async fn ui_events(
 ) -> Page {
     s.dir.report_ui_events(&body).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tick_step;
+
+    #[test]
+    fn ticks_are_round_and_about_four() {
+        assert_eq!(tick_step(1), 1);
+        assert_eq!(tick_step(4), 1);
+        assert_eq!(tick_step(7), 2);
+        assert_eq!(tick_step(19), 5);
+        assert_eq!(tick_step(100), 50);
+        assert_eq!(tick_step(1234), 500);
+    }
 }

@@ -18,6 +18,7 @@ mod policies;
 pub mod session;
 mod tags;
 mod users;
+mod users_bulk;
 
 use askama::Template;
 use axum::Router;
@@ -42,6 +43,8 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/auth/login", get(oidc::login))
         .route("/auth/callback", get(oidc::callback))
         .route("/users", get(users::list).post(users::create))
+        .route("/users/bulk", post(users_bulk::bulk))
+        .route("/users/export", get(users_bulk::export))
         .route("/users/{id}", get(users::page))
         .route("/users/{id}/permissions", post(users::add_permission))
         .route(
@@ -93,6 +96,8 @@ pub fn routes(state: AppState) -> Router<AppState> {
         )
         .route("/event-streams/{id}/delete", post(events::delete))
         .route("/audit", get(audit::list))
+        .route("/audit/export", get(audit::export))
+        .route("/audit/grant-self", post(audit::grant_self))
         .route("/metrics", get(metrics::page))
         .route("/metrics/download", get(metrics::download))
         .route("/ui-events", post(metrics::ui_events))
@@ -170,6 +175,9 @@ pub struct Chrome {
     pub can_manage: bool,
     pub can_iams: bool,
     pub can_audit: bool,
+    /// The Audit section is listed: to its readers, and to a USER_ADMIN,
+    /// whom it tells how to read it.
+    pub show_audit: bool,
     pub can_metrics: bool,
     /// Tags, data sources and policies (GOVERNANCE, CREATE_DATA_SOURCE,
     /// FETCH_POLICY_INFO, AUDIT).
@@ -193,6 +201,7 @@ impl Chrome {
             can_manage: ctx.may(may::MANAGE_ACCOUNTS),
             can_iams: ctx.may(may::MANAGE_IAMS),
             can_audit: ctx.may(may::READ_AUDIT),
+            show_audit: ctx.may(may::READ_AUDIT) || ctx.may(may::MANAGE_ACCOUNTS),
             can_metrics: ctx.may(may::EXPORT_METRICS),
             can_governance: ctx.may(may::READ_GOVERNANCE),
             can_events: ctx.may(may::MANAGE_EVENTS),

@@ -17,12 +17,15 @@ use crate::directory::account_view::{AccountSummary, AccountView};
 use crate::directory::accounts::parse_sort;
 use crate::directory::attributes::{AttributeOwner, Layer};
 use crate::directory::audit_log::AuditView;
+use crate::directory::audit_search::AuditNames;
 use crate::directory::ids::UserId;
 use crate::directory::permissions::may;
 use crate::http::AppState;
 use crate::store::accounts::{AccountQuery, Position};
 
 pub const PAGE_SIZE: u64 = 50;
+/// A user's page shows this many of the latest changes to the account.
+const HISTORY_ROWS: usize = 50;
 /// A search counts its matches up to this many ("more than 10,000").
 pub const SEARCH_COUNT_CAP: u64 = 10_000;
 
@@ -35,7 +38,7 @@ pub struct Column {
 
 #[derive(Template)]
 #[template(path = "console/users.html")]
-struct UsersPage {
+pub(super) struct UsersPage {
     c: Chrome,
     rows: Vec<AccountSummary>,
     count: u64,
@@ -47,8 +50,23 @@ struct UsersPage {
     last: u64,
     q: String,
     iam: String,
+    permission: String,
     include_disabled: bool,
     iams: Vec<String>,
+    /// The permission names the filter and the bulk grant offer.
+    permissions: Vec<String>,
+    /// "page 2 of 7", when the count is exact.
+    page_text: Option<String>,
+    /// This list's own address (where a bulk change returns to), and its
+    /// CSV export's.
+    pub(super) back: String,
+    export: String,
+    /// The rows ticked for a bulk change (kept while it is confirmed).
+    pub(super) selected: Vec<String>,
+    /// A bulk change waiting for its confirmation.
+    pub(super) bulk: Option<super::users_bulk::Confirm>,
+    /// Why a bulk change could not be asked for.
+    pub(super) bulk_error: Option<String>,
     columns: Vec<Column>,
     prev: Option<String>,
     next: Option<String>,
@@ -62,13 +80,16 @@ struct UsersPage {
 #[serde(rename_all = "camelCase")]
 pub struct ListParams {
     #[serde(default)]
-    q: String,
+    pub(super) q: String,
     #[serde(default)]
-    iam: String,
+    pub(super) iam: String,
+    /// Holders of this permission only.
     #[serde(default)]
-    include_disabled: Option<String>,
+    pub(super) permission: String,
     #[serde(default)]
-    sort: String,
+    pub(super) include_disabled: Option<String>,
+    #[serde(default)]
+    pub(super) sort: String,
     #[serde(default)]
     page: Option<u64>,
     /// The page starts after this row (Next page) ...
@@ -113,6 +134,9 @@ fn paged_query_string(
     if !p.iam.is_empty() {
         pairs.push(format!("iam={}", enc(&p.iam)));
     }
+    if !p.permission.is_empty() {
+        pairs.push(format!("permission={}", enc(&p.permission)));
+    }
     if p.include_disabled.is_some() {
         pairs.push("includeDisabled=on".to_owned());
     }
@@ -132,7 +156,7 @@ fn paged_query_string(
     }
 }
 
-async fn users_page(
+pub(super) async fn users_page(
     s: &AppState,
     who: &Who,
     p: &ListParams,
@@ -155,6 +179,8 @@ async fn users_page(
         _ => position(&p.before, true).filter(|_| page > 1),
     };
     let search = Some(p.q.clone()).filter(|q| !q.trim().is_empty());
+    let permission = Some(p.permission.clone()).filter(|p| !p.is_empty());
+    let filtered_count = search.is_some() || permission.is_some();
     let list = s
         .dir
         .list_accounts(
@@ -162,9 +188,9 @@ async fn users_page(
             iam,
             AccountQuery {
                 include_disabled: p.include_disabled.is_some(),
-                count_cap: search.as_ref().map(|_| SEARCH_COUNT_CAP),
+                count_cap: filtered_count.then_some(SEARCH_COUNT_CAP),
                 search,
-                permission: None,
+                permission,
                 offset: if from.is_some() {
                     0
                 } else {
@@ -241,14 +267,39 @@ async fn users_page(
         Some(r) => paged_query_string(p, &p.sort, page + 1, Some(("after", &r.id.to_string()))),
         None => query_string(p, &p.sort, page + 1),
     });
+    let pages = count.div_ceil(PAGE_SIZE).max(1);
+    let page_text = (!list.count_is_lower_bound && pages > 1)
+        .then(|| format!("page {page} of {}", thousands(pages)));
+    // The address this page was asked for, as its links write it.
+    let cursor = match (&p.after, &p.before) {
+        (Some(a), _) => Some(("after", a.as_str())),
+        (None, Some(b)) => Some(("before", b.as_str())),
+        _ => None,
+    };
+    let back = paged_query_string(p, &p.sort, p.page.unwrap_or(1).max(1), cursor);
+    let export = query_string(p, &p.sort, 1).replacen("/admin/users", "/admin/users/export", 1);
     Ok(UsersPage {
         c: Chrome::new(who, "users"),
+        page_text,
+        back,
+        export,
+        selected: Vec::new(),
+        bulk: None,
+        bulk_error: None,
+        permission: p.permission.clone(),
+        permissions: s
+            .dir
+            .permission_catalogue()
+            .await?
+            .into_iter()
+            .map(|d| d.name)
+            .collect(),
         first: if rows.is_empty() { 0 } else { first + 1 },
         last: first + rows.len() as u64,
         prev,
         next,
         count_text,
-        filtered: !p.q.trim().is_empty() || !p.iam.is_empty(),
+        filtered: !p.q.trim().is_empty() || !p.iam.is_empty() || !p.permission.is_empty(),
         rows,
         count,
         q: p.q.clone(),
@@ -267,6 +318,14 @@ async fn users_page(
         new_email: new.1.to_owned(),
         error,
     })
+}
+
+impl UsersPage {
+    /// Whether this row is ticked for a bulk change.
+    fn ticked(&self, id: impl std::fmt::Display) -> bool {
+        let id = id.to_string();
+        self.selected.contains(&id)
+    }
 }
 
 pub async fn list(State(s): State<AppState>, who: Who, Query(p): Query<ListParams>) -> Page {
@@ -356,8 +415,11 @@ pub fn attribute_rows(idp: &Layer, managed: &Layer) -> Vec<AttributeRow> {
 struct UserPage {
     c: Chrome,
     u: AccountView,
-    /// Changes to the account (with the governance report only).
+    /// Changes to the account, newest first (with the governance report
+    /// only), the first `HISTORY_ROWS` of `history_count`.
     audit_trail: Vec<AuditView>,
+    history_count: usize,
+    audit_names: AuditNames,
     attributes: Vec<AttributeRow>,
     inherited: Vec<AttributeRow>,
     /// The permissions that may be granted, with what each allows.
@@ -383,6 +445,13 @@ struct UserPage {
 impl UserPage {
     fn name(&self) -> &str {
         self.u.account.name()
+    }
+
+    /// Who made a change in the account's history, by name.
+    fn actor(&self, r: &AuditView) -> Option<super::audit::Link> {
+        self.audit_names
+            .actor(&r.actor)
+            .map(|n| super::audit::link(n, true, self.c.can_iams))
     }
 
     /// A permission's source as a person reads it: the group by its name
@@ -453,11 +522,18 @@ async fn user_page(
     let may_manage = ctx.may(may::MANAGE_ACCOUNTS);
     // The governance report is the account's view plus join dates and its
     // audit trail; without the right to read reports, the plain view.
-    let (u, audit_trail) = if may_report {
+    let (u, mut audit_trail) = if may_report {
         let report = s.dir.report(&ctx, id).await?;
         (report.view, report.audit_trail)
     } else {
         (s.dir.account_view(&ctx, id).await?, Vec::new())
+    };
+    let history_count = audit_trail.len();
+    audit_trail.truncate(HISTORY_ROWS);
+    let audit_names = if may_report {
+        s.dir.audit_names(&ctx, &audit_trail).await?
+    } else {
+        AuditNames::default()
     };
     let may_evaluate = ctx.may(may::EVALUATE_POLICIES);
     let (choices, more) = if may_evaluate {
@@ -503,6 +579,8 @@ async fn user_page(
         picked: String::new(),
         u,
         audit_trail,
+        history_count,
+        audit_names,
         may_manage,
         may_report,
         dialog,

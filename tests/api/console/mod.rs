@@ -3,6 +3,8 @@
 //! and absolute expiry, sign-out), what a page shows and what the server
 //! refuses by permission, the SCIM token shown once, the OIDC sign-in.
 
+mod audit;
+mod bulk;
 mod events;
 mod governance;
 mod lists;

@@ -294,9 +294,9 @@ async fn what_an_admin_sees_and_may_do_follows_their_permissions(app: &TestApp) 
     let mut a = Browser::new(app);
     a.sign_in(&auditor.token).await;
     let page = a
-        .page(&format!("/admin/audit?target={target}&action=user.created"))
+        .page(&format!("/admin/audit?person={target}&action=user.created"))
         .await;
-    assert!(page.contains("1 records"), "{page}");
+    assert!(page.contains("Records 1–1 of 1,"), "{page}");
     assert_eq!(a.get("/admin/audit?from=yesterday").await.status(), 400);
 }
 
@@ -414,6 +414,16 @@ async fn the_metrics_screen_charts_downloads_and_counts_interface_touches(app: &
         page.contains("user.created") && page.contains("new-user"),
         "{page}"
     );
+    // Values and axes written out: today's bar says its count.
+    assert!(
+        page.contains("text-anchor=\"end\">0</text>"),
+        "the y axis starts at 0"
+    );
+    assert!(
+        page.contains("<text class=\"value\""),
+        "a bar's value: {page}"
+    );
+    assert!(page.contains("Day (UTC, month-day)"));
     assert_eq!(
         b.page("/admin/metrics?days=7")
             .await
