@@ -206,6 +206,8 @@ impl Directory {
             .set_iam_settings(iam.id, &value, &entry, self.now())
             .await?;
         self.settings_cache.forget(iam.id);
+        // The resource types follow permissionsSource (see `resource_types`).
+        self.types_cache.forget(iam.id);
         if before.attribute_mapping != settings.attribute_mapping {
             // What policies read of every account of the IAM changed.
             self.resubscribe_everyone(&ctx.actor).await?;

@@ -35,10 +35,9 @@ impl Directory {
         body: &Value,
         proj: &Projection,
     ) -> Result<Resource> {
-        let mut write = self
+        let write = self
             .user_write(scope.types.user, body, true, Kept::None)
             .await?;
-        self.carry_entitlements(scope, body, &mut write.doc).await?;
         let assignment = self.plan_assignment(scope, None, None, &write.doc).await?;
         let id: UserId = self.new_id();
         let defaults = self
@@ -87,8 +86,7 @@ impl Directory {
         let read = self.store.get_user(scope.iam, uuid).await?;
         let kept = read.as_ref().and_then(|s| s.doc.get("userName"));
         let kept = kept.and_then(Value::as_str).map_or(Kept::None, Kept::Name);
-        let mut write = self.user_write(scope.types.user, body, false, kept).await?;
-        self.carry_entitlements(scope, body, &mut write.doc).await?;
+        let write = self.user_write(scope.types.user, body, false, kept).await?;
         let write = &write;
         let mut first_read = Some(read);
         let stored = retry_on_lost_race(if_version, move || {
