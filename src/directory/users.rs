@@ -64,7 +64,7 @@ impl Directory {
         };
         let (mut stored, groups) =
             found.ok_or_else(|| Error::not_found(format!("no user with id {id}")))?;
-        self.add_internal(proj, std::slice::from_mut(&mut stored))
+        self.add_internal(scope, proj, std::slice::from_mut(&mut stored))
             .await?;
         Ok(user_resource_of(scope, stored, &groups, proj))
     }
@@ -249,7 +249,7 @@ impl Directory {
             Default::default()
         };
         let mut page = page;
-        self.add_internal(proj, &mut page.items).await?;
+        self.add_internal(scope, proj, &mut page.items).await?;
         // The page's documents move into the response; `page_result`
         // reads only the page's bounds and counts.
         let items = std::mem::take(&mut page.items);
@@ -282,11 +282,21 @@ impl Directory {
     /// Adds what the internal IAM owns — `entitlements` and the bridge
     /// extension — to the documents, when the projection asks for them
     /// (they are `returned: request`, so a plain read never pays for this).
-    async fn add_internal(&self, proj: &Projection, users: &mut [Stored]) -> Result<()> {
+    /// The extension only to an administrator (`scope.acting`), or to an
+    /// identity provider whose IAM lets it read it (`bridgeExtension`).
+    async fn add_internal(
+        &self,
+        scope: &Scope,
+        proj: &Projection,
+        users: &mut [Stored],
+    ) -> Result<()> {
         let entitlements = proj.includes(&USER_RESOURCE, None, "entitlements");
-        let extension = ["permissions", "attributes", "disabled"]
+        let mut extension = ["permissions", "attributes", "disabled"]
             .iter()
             .any(|a| proj.includes(&USER_RESOURCE, Some(BRIDGE_USER_SCHEMA), a));
+        if extension && scope.acting.is_none() {
+            extension = self.iam_settings(scope.iam.uuid()).await?.bridge_extension;
+        }
         if !entitlements && !extension {
             return Ok(());
         }
