@@ -7,6 +7,11 @@
 //! write that set is made what the user's document now names, never
 //! touching grants from any other source. What it may grant is the IAM's
 //! `idpGrantable`; values naming nothing are refused, naming them.
+//! Such an IAM's User schema describes `entitlements` as writable
+//! (`schema::USER_GOVERNED`, see `Directory::resource_types`), so that
+//! validation and the PATCH engine keep it like `roles`; with `bridge` it is
+//! read-only: a PATCH of it is refused, a POST or PUT value ignored
+//! (RFC 7644 §3.5.2, §3.5.1).
 
 use std::collections::BTreeSet;
 
@@ -264,40 +269,6 @@ impl Directory {
             )
             .await
             .map_err(super::accounts::guarded)
-    }
-
-    /// With `permissionsSource: idp`, keeps in the user's document the
-    /// `entitlements` that `from` holds (a POST or PUT body: read-only in
-    /// the schema, so the validated document lost them; for a PATCH, the
-    /// stored document), as sent: what the provider reads back is what it
-    /// wrote. With `bridge` they stay ignored.
-    pub(super) async fn carry_entitlements(
-        &self,
-        scope: &Scope,
-        from: &Value,
-        doc: &mut Value,
-    ) -> Result<()> {
-        let given = from.as_object().and_then(|o| {
-            o.iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case("entitlements"))
-                .map(|(_, v)| v)
-        });
-        let Some(Value::Array(list)) = given else {
-            return Ok(());
-        };
-        if list.is_empty()
-            || self
-                .iam_settings(scope.iam.uuid())
-                .await?
-                .permissions_source
-                != PermissionsSource::Idp
-        {
-            return Ok(());
-        }
-        if let Some(o) = doc.as_object_mut() {
-            o.insert("entitlements".into(), Value::Array(list.clone()));
-        }
-        Ok(())
     }
 
     /// `idp:<iam name>`: the source of what this IAM's identity provider

@@ -224,10 +224,9 @@ impl Directory {
         let mut assignment = None;
         let write = match op.endpoint {
             Endpoint::Users => {
-                let mut write = self
+                let write = self
                     .user_write(scope.types.user, data, true, Kept::None)
                     .await?;
-                self.carry_entitlements(scope, data, &mut write.doc).await?;
                 assignment = self.plan_assignment(scope, None, None, &write.doc).await?;
                 PendingWrite::User(write)
             }

@@ -81,6 +81,15 @@ pub struct IamSettings {
     /// permission but USER_ADMIN and APPLICATION_ADMIN.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idp_grantable: Option<Vec<String>>,
+    /// Whether the identity provider may read scim-bridge's own User
+    /// extension (`urn:scim-bridge:schemas:extension:bridge:2.0:User`: the
+    /// account's permissions with their sources, its attributes,
+    /// `disabled`) on request; only then do its `/Schemas` and
+    /// `/ResourceTypes` describe it. Off by default: no identity provider
+    /// needs it, and a client is described only what it may read (RFC 7643
+    /// §3: a resource's `schemas` are its resource type's).
+    #[serde(default)]
+    pub bridge_extension: bool,
 }
 
 impl Default for IamSettings {
@@ -94,6 +103,7 @@ impl Default for IamSettings {
             roles_dialect: RolesDialect::default(),
             permissions_source: PermissionsSource::default(),
             idp_grantable: None,
+            bridge_extension: false,
         }
     }
 }
@@ -206,6 +216,8 @@ impl Directory {
             .set_iam_settings(iam.id, &value, &entry, self.now())
             .await?;
         self.settings_cache.forget(iam.id);
+        // The resource types follow permissionsSource (see `resource_types`).
+        self.types_cache.forget(iam.id);
         if before.attribute_mapping != settings.attribute_mapping {
             // What policies read of every account of the IAM changed.
             self.resubscribe_everyone(&ctx.actor).await?;

@@ -117,8 +117,6 @@ impl Directory {
                     kept.map_or(Kept::None, Kept::Name),
                 )
                 .await?;
-            self.carry_entitlements(scope, &stored.doc, &mut write.doc)
-                .await?;
             if out.clear_password && write.password_hash.is_none() {
                 write.password_hash = Some(None);
             }

@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::accounts::Ctx;
+use super::iam_settings::PermissionsSource;
 use super::ids::IamId;
 use super::permissions::may;
 use super::{Directory, Error, Result};
@@ -22,13 +23,18 @@ const BATCH: u64 = 500;
 
 impl Directory {
     /// The IAM's User and Group resource types (the built-in ones with the
-    /// extensions it declared), as read in the last `token_cache_ms`.
+    /// extensions it declared; with `entitlements` writable when its
+    /// identity provider governs permissions), as read in the last
+    /// `token_cache_ms`.
     pub async fn resource_types(&self, iam: Uuid) -> Result<ResourceTypes> {
         if let Some(t) = self.types_cache.get(iam) {
             return Ok(t);
         }
-        let types = ResourceTypes::of(&self.declared(iam).await?)
+        let mut types = ResourceTypes::of(&self.declared(iam).await?)
             .map_err(|e| Error::Internal(format!("IAM schema extensions: {}", e.detail)))?;
+        if self.iam_settings(iam).await?.permissions_source == PermissionsSource::Idp {
+            types = types.governed();
+        }
         self.types_cache.put(iam, &types);
         Ok(types)
     }

@@ -35,10 +35,9 @@ impl Directory {
         body: &Value,
         proj: &Projection,
     ) -> Result<Resource> {
-        let mut write = self
+        let write = self
             .user_write(scope.types.user, body, true, Kept::None)
             .await?;
-        self.carry_entitlements(scope, body, &mut write.doc).await?;
         let assignment = self.plan_assignment(scope, None, None, &write.doc).await?;
         let id: UserId = self.new_id();
         let defaults = self
@@ -65,7 +64,7 @@ impl Directory {
         };
         let (mut stored, groups) =
             found.ok_or_else(|| Error::not_found(format!("no user with id {id}")))?;
-        self.add_internal(proj, std::slice::from_mut(&mut stored))
+        self.add_internal(scope, proj, std::slice::from_mut(&mut stored))
             .await?;
         Ok(user_resource_of(scope, stored, &groups, proj))
     }
@@ -87,8 +86,7 @@ impl Directory {
         let read = self.store.get_user(scope.iam, uuid).await?;
         let kept = read.as_ref().and_then(|s| s.doc.get("userName"));
         let kept = kept.and_then(Value::as_str).map_or(Kept::None, Kept::Name);
-        let mut write = self.user_write(scope.types.user, body, false, kept).await?;
-        self.carry_entitlements(scope, body, &mut write.doc).await?;
+        let write = self.user_write(scope.types.user, body, false, kept).await?;
         let write = &write;
         let mut first_read = Some(read);
         let stored = retry_on_lost_race(if_version, move || {
@@ -251,7 +249,7 @@ impl Directory {
             Default::default()
         };
         let mut page = page;
-        self.add_internal(proj, &mut page.items).await?;
+        self.add_internal(scope, proj, &mut page.items).await?;
         // The page's documents move into the response; `page_result`
         // reads only the page's bounds and counts.
         let items = std::mem::take(&mut page.items);
@@ -284,11 +282,21 @@ impl Directory {
     /// Adds what the internal IAM owns — `entitlements` and the bridge
     /// extension — to the documents, when the projection asks for them
     /// (they are `returned: request`, so a plain read never pays for this).
-    async fn add_internal(&self, proj: &Projection, users: &mut [Stored]) -> Result<()> {
+    /// The extension only to an administrator (`scope.acting`), or to an
+    /// identity provider whose IAM lets it read it (`bridgeExtension`).
+    async fn add_internal(
+        &self,
+        scope: &Scope,
+        proj: &Projection,
+        users: &mut [Stored],
+    ) -> Result<()> {
         let entitlements = proj.includes(&USER_RESOURCE, None, "entitlements");
-        let extension = ["permissions", "attributes", "disabled"]
+        let mut extension = ["permissions", "attributes", "disabled"]
             .iter()
             .any(|a| proj.includes(&USER_RESOURCE, Some(BRIDGE_USER_SCHEMA), a));
+        if extension && scope.acting.is_none() {
+            extension = self.iam_settings(scope.iam.uuid()).await?.bridge_extension;
+        }
         if !entitlements && !extension {
             return Ok(());
         }

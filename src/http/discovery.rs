@@ -11,8 +11,8 @@ use super::{AppState, scim_response};
 use crate::directory::iam_settings::PermissionsSource;
 use crate::scim::ScimError;
 use crate::scim::discovery::{self, SpcOptions};
-use crate::scim::schema::ResourceTypeDef;
 use crate::scim::schema::catalogue::RolesDialect;
+use crate::scim::schema::{BRIDGE_USER_SCHEMA, ResourceTypeDef};
 use serde_json::Value;
 
 fn base(s: &AppState, headers: &HeaderMap, _iam: uuid::Uuid) -> String {
@@ -53,10 +53,24 @@ fn without_catalogue(mut doc: Value) -> Value {
 }
 
 /// A `/Schemas` answer as this IAM's identity provider may act on it:
-/// `roles` read-only unless it governs permissions.
+/// `roles` read-only unless it governs permissions; the bridge extension
+/// only if it may read it.
 async fn schemas_for(s: &AppState, iam: uuid::Uuid, mut doc: Value) -> Result<Value, ApiError> {
-    if s.dir.iam_settings(iam).await?.permissions_source == PermissionsSource::Bridge {
+    let settings = s.dir.iam_settings(iam).await?;
+    if settings.permissions_source == PermissionsSource::Bridge {
         discovery::roles_read_only(&mut doc);
+    }
+    if !settings.bridge_extension {
+        discovery::without_schema(&mut doc, BRIDGE_USER_SCHEMA);
+    }
+    Ok(doc)
+}
+
+/// A `/ResourceTypes` answer without the bridge extension, unless this
+/// IAM's identity provider may read it (`bridgeExtension`).
+async fn types_for(s: &AppState, iam: uuid::Uuid, mut doc: Value) -> Result<Value, ApiError> {
+    if !s.dir.iam_settings(iam).await?.bridge_extension {
+        discovery::without_schema(&mut doc, BRIDGE_USER_SCHEMA);
     }
     Ok(doc)
 }
@@ -116,7 +130,10 @@ pub async fn resource_types(
     if !opted_in(&s, iam).await? {
         doc = without_catalogue(doc);
     }
-    Ok(scim_response(StatusCode::OK, &doc))
+    Ok(scim_response(
+        StatusCode::OK,
+        &types_for(&s, iam, doc).await?,
+    ))
 }
 
 pub async fn resource_type(
@@ -131,7 +148,10 @@ pub async fn resource_type(
     let doc = discovery::resource_type_doc(&name, &base(&s, &headers, iam), &types)
         .filter(|_| shown)
         .ok_or_else(|| ScimError::not_found("no such resource type"))?;
-    Ok(scim_response(StatusCode::OK, &doc))
+    Ok(scim_response(
+        StatusCode::OK,
+        &types_for(&s, iam, doc).await?,
+    ))
 }
 
 pub async fn schemas(
@@ -159,6 +179,13 @@ pub async fn schema(
     let types = types(&s, iam).await?;
     let doc = discovery::schema_doc(&id, &base(&s, &headers, iam), &types)
         .ok_or_else(|| ScimError::not_found("no such schema"))?;
+    // The bridge extension, for an IAM that may not read it: no such
+    // schema here.
+    let hidden =
+        doc["id"] == BRIDGE_USER_SCHEMA && !s.dir.iam_settings(iam).await?.bridge_extension;
+    if hidden {
+        return Err(ScimError::not_found("no such schema").into());
+    }
     let doc = schemas_for(&s, iam, doc).await?;
     Ok(scim_response(StatusCode::OK, &doc))
 }

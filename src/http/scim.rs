@@ -316,10 +316,11 @@ async fn admin_patch_user(
         )),
         None,
     )?;
-    let r = s
-        .dir
-        .get_user(&scope(s, headers, iam).await?, id, &proj)
-        .await?;
+    // An administrator reads the bridge extension whatever the IAM lets
+    // its identity provider read.
+    let mut scope = scope(s, headers, iam).await?;
+    scope.acting = Some(crate::audit::Actor::Admin(admin.id));
+    let r = s.dir.get_user(&scope, id, &proj).await?;
     Ok(resource_response(StatusCode::OK, &r))
 }
 

@@ -193,6 +193,28 @@ pub fn roles_read_only(doc: &mut Value) {
     }
 }
 
+/// A `/Schemas` or `/ResourceTypes` answer (a ListResponse or one
+/// document) that does not describe the schema `urn`: its Schema document
+/// left out of a list, and its entry left out of each resource type's
+/// `schemaExtensions`. For a schema extension a caller may not read.
+pub fn without_schema(doc: &mut Value, urn: &str) {
+    let is = |v: &Value| v.as_str().is_some_and(|s| s.eq_ignore_ascii_case(urn));
+    let strip = |d: &mut Value| {
+        if let Some(Value::Array(exts)) = d.get_mut("schemaExtensions") {
+            exts.retain(|e| !is(&e["schema"]));
+        }
+    };
+    if let Some(Value::Array(list)) = doc.get_mut("Resources") {
+        list.retain(|r| !is(&r["id"]));
+        list.iter_mut().for_each(strip);
+        let n = list.len();
+        doc["totalResults"] = n.into();
+        doc["itemsPerPage"] = n.into();
+    } else {
+        strip(doc);
+    }
+}
+
 fn schema_json(s: &SchemaDef, base: &str) -> Value {
     json!({
         "schemas": [SCHEMA_SCHEMA],

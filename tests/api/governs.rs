@@ -242,6 +242,16 @@ async fn with_bridge_every_role_write_is_refused_and_nothing_changes(app: &TestA
         json!({"op": "add", "path": "roles", "value": [reader]}),
         json!({"op": "replace", "path": "roles", "value": [reader]}),
         json!({"op": "add", "value": {"roles": [{"value": "Admin"}]}}),
+        // Entitlements too: read-only here, so every PATCH of them is
+        // refused (RFC 7644 §3.5.2).
+        json!({"op": "add", "path": "entitlements", "value": [{"value": "AUDIT"}]}),
+        json!({"op": "replace", "path": "entitlements", "value": [{"value": "AUDIT"}]}),
+        json!({"op": "remove", "path": "entitlements"}),
+        json!({"op": "remove", "path": "entitlements[value eq \"CREATE_PROJECT\"]"}),
+        json!({"op": "Add", "path": "entitlements[primary eq \"True\"].value", "value": "AUDIT"}),
+        json!({"op": "add", "path": "entitlements", "value": [reader.clone()]}),
+        json!({"op": "add", "value": {"entitlements": [{"value": "AUDIT"}]}}),
+        json!({"op": "replace", "value": {"entitlements": []}}),
     ] {
         let r = app.patch(&path, &ops(json!([op]))).await;
         assert_eq!(r.status(), 400, "{op}");
@@ -264,10 +274,17 @@ async fn with_bridge_every_role_write_is_refused_and_nothing_changes(app: &TestA
     let bulk = json!({
         "schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],
         "Operations": [{"method": "POST", "path": "/Users", "bulkId": "n",
-             "data": {"schemas": [USER], "userName": "bulk@example.com", "roles": [{"value": "Admin"}]}}],
+             "data": {"schemas": [USER], "userName": "bulk@example.com", "roles": [{"value": "Admin"}]}},
+            {"method": "PATCH", "path": format!("/Users/{id}"),
+             "data": ops(json!([{"op": "add", "path": "entitlements", "value": [{"value": "AUDIT"}]}]))}],
     });
     let out: Value = app.post("/Bulk", &bulk).await.json().await.unwrap();
     assert_eq!(out["Operations"][0]["status"], "400", "{out}");
+    assert_eq!(out["Operations"][1]["status"], "400", "{out}");
+    assert_eq!(
+        out["Operations"][1]["response"]["scimType"], "mutability",
+        "{out}"
+    );
 
     // Nothing changed: not the account, not the document, no new user.
     assert_eq!(root.get(app, &format!("/users/{id}")).await.1, before);
@@ -289,6 +306,25 @@ async fn with_bridge_every_role_write_is_refused_and_nothing_changes(app: &TestA
         .await;
     assert_eq!(r.status(), 201);
     assert_eq!(app.put(&path, &doc_before).await.status(), 200);
+    // A PUT or POST value of the read-only entitlements is ignored
+    // (RFC 7644 §3.5.1, §3.3): the account holds what it held.
+    let mut put = doc_before.clone();
+    put["entitlements"] = json!([{"value": "AUDIT"}, {"value": "GOVERNANCE"}]);
+    assert_eq!(app.put(&path, &put).await.status(), 200);
+    let after = root.get(app, &format!("/users/{id}")).await.1;
+    assert_eq!(after["permissionSources"], before["permissionSources"]);
+    let r = app
+        .post(
+            "/Users",
+            &json!({"schemas": [USER], "userName": "ents@example.com",
+                    "entitlements": [{"value": "AUDIT"}]}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let posted: Value = r.json().await.unwrap();
+    let (_, sources) = holds(app, &root, posted["id"].as_str().unwrap()).await;
+    assert!(from_idp(&sources).is_empty(), "{sources}");
+    assert!(sources.get("AUDIT").is_none(), "{sources}");
     let schema: Value = app
         .get(&format!("/Schemas/{USER}"))
         .await
@@ -302,6 +338,13 @@ async fn with_bridge_every_role_write_is_refused_and_nothing_changes(app: &TestA
         .find(|a| a["name"] == "roles")
         .unwrap();
     assert_eq!(roles["mutability"], "readOnly");
+    let entitlements = schema["attributes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["name"] == "entitlements")
+        .unwrap();
+    assert_eq!(entitlements["mutability"], "readOnly");
 }
 
 both!(assignments_beyond_what_the_provider_may_grant_are_refused);
@@ -340,6 +383,53 @@ async fn assignments_beyond_what_the_provider_may_grant_are_refused(app: &TestAp
     let mut put = doc_before.clone();
     put["entitlements"] = json!([{"value": "USER_ADMIN"}]);
     assert_eq!(app.put(&path, &put).await.status(), 403);
+    // Every form of an entitlement write, and several operations of which
+    // one goes too far: nothing of them applied.
+    let admin_json = json!({"id": "USER_ADMIN", "value": "USER_ADMIN"}).to_string();
+    for list in [
+        json!([{"op": "add", "path": "entitlements", "value": [{"value": "USER_ADMIN"}]}]),
+        json!([{"op": "add", "value": {"entitlements": [{"value": "APPLICATION_ADMIN"}]}}]),
+        json!([{"op": "Add", "path": "entitlements[primary eq \"True\"].value", "value": "USER_ADMIN"}]),
+        json!([{"op": "replace", "path": "entitlements", "value": [{"value": admin_json}]}]),
+        json!([{"op": "add", "path": "entitlements", "value": [{"value": "AUDIT"}]},
+               {"op": "add", "path": "entitlements", "value": [{"value": "USER_ADMIN"}]}]),
+    ] {
+        let r = app.patch(&path, &ops(list.clone())).await;
+        assert_eq!(r.status(), 403, "{list}");
+        let body: Value = r.json().await.unwrap();
+        assert!(
+            body["detail"].as_str().unwrap().contains("ADMIN"),
+            "{list}: {body}"
+        );
+    }
+    let r = app
+        .post(
+            "/Users",
+            &json!({"schemas": [USER], "userName": "admin@example.com",
+                    "entitlements": [{"value": "USER_ADMIN"}]}),
+        )
+        .await;
+    assert_eq!(r.status(), 403);
+    let bulk = json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],
+        "Operations": [
+            {"method": "POST", "path": "/Users", "bulkId": "n",
+             "data": {"schemas": [USER], "userName": "admin@example.com",
+                      "entitlements": [{"value": "USER_ADMIN"}]}},
+            {"method": "PATCH", "path": format!("/Users/{id}"),
+             "data": ops(json!([{"op": "add", "path": "entitlements", "value": [{"value": "USER_ADMIN"}]}]))},
+        ],
+    });
+    let out: Value = app.post("/Bulk", &bulk).await.json().await.unwrap();
+    assert_eq!(out["Operations"][0]["status"], "403", "{out}");
+    assert_eq!(out["Operations"][1]["status"], "403", "{out}");
+    let list = crate::catalogue::json_of(
+        app,
+        "/Users?filter=userName%20eq%20%22admin%40example.com%22",
+    )
+    .await;
+    assert_eq!(list["totalResults"], 0);
+    assert_eq!(root.get(app, &format!("/users/{id}")).await.1, before);
 
     // Unknown values: 400 naming them.
     let r = app
@@ -376,6 +466,15 @@ async fn assignments_beyond_what_the_provider_may_grant_are_refused(app: &TestAp
     let r = app
         .patch(
             &path,
+            &ops(
+                json!([{"op": "add", "path": "entitlements", "value": [{"value": "GOVERNANCE"}]}]),
+            ),
+        )
+        .await;
+    assert_eq!(r.status(), 403);
+    let r = app
+        .patch(
+            &path,
             &ops(json!([{"op": "add", "path": "roles", "value": [{"value": "Admin"}]}])),
         )
         .await;
@@ -404,4 +503,163 @@ async fn assignments_beyond_what_the_provider_may_grant_are_refused(app: &TestAp
         after["permissions"].as_array().unwrap().len(),
         before["permissions"].as_array().unwrap().len() + 1
     );
+}
+
+/// Each permission the account holds from the identity provider.
+fn from_idp(sources: &Value) -> Vec<String> {
+    let mut held: Vec<String> = sources
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(_, s)| s.as_array().unwrap().contains(&json!("idp:idp")))
+        .map(|(p, _)| p.clone())
+        .collect();
+    held.sort();
+    held
+}
+
+both!(entitlements_in_every_write_form_become_the_providers_grants);
+async fn entitlements_in_every_write_form_become_the_providers_grants(app: &TestApp) {
+    let root = admin(app, "root@example.com").await;
+    let ids = seed(app, &root).await;
+    governs(app, &root, json!({})).await;
+    // The schema says what the provider may write here.
+    let schema = crate::catalogue::json_of(app, &format!("/Schemas/{USER}")).await;
+    let entitlements = schema["attributes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["name"] == "entitlements")
+        .unwrap();
+    assert_eq!(entitlements["mutability"], "readWrite", "{entitlements}");
+    assert_eq!(entitlements["returned"], "request");
+
+    let user = app.create_user("ents@example.com").await;
+    let id = user["id"].as_str().unwrap();
+    let path = format!("/Users/{id}");
+    let (status, _) = root
+        .post(
+            app,
+            &format!("/users/{id}/permissions"),
+            &json!({"permissions": ["FETCH_POLICY_INFO"]}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let audit_json = json!({"id": "AUDIT", "value": "AUDIT", "displayName": "AUDIT"}).to_string();
+
+    // (operations, what the provider's grants are after them)
+    let steps: Vec<(Value, Vec<&str>)> = vec![
+        (
+            json!([{"op": "add", "path": "entitlements", "value": [{"value": "AUDIT"}]}]),
+            vec!["AUDIT"],
+        ),
+        (
+            json!([{"op": "Add", "value": {"entitlements": [{"value": "GOVERNANCE"}]}}]),
+            vec!["AUDIT", "GOVERNANCE"],
+        ),
+        (
+            json!([{"op": "remove", "path": "entitlements[value eq \"AUDIT\"]"}]),
+            vec!["GOVERNANCE"],
+        ),
+        // Entra's single assignment, through a value filter that matches
+        // nothing yet.
+        (
+            json!([{"op": "Add", "path": "entitlements[primary eq \"True\"].value", "value": "CREATE_FILTER"}]),
+            vec!["CREATE_FILTER", "GOVERNANCE"],
+        ),
+        (
+            json!([{"op": "replace", "path": "entitlements[value eq \"CREATE_FILTER\"].value", "value": "AUDIT"}]),
+            vec!["AUDIT", "GOVERNANCE"],
+        ),
+        // Entra's complex form: a JSON object inside a string.
+        (
+            json!([{"op": "replace", "path": "entitlements", "value": [{"value": audit_json}]}]),
+            vec!["AUDIT"],
+        ),
+        (
+            json!([{"op": "replace", "value": {"entitlements": [{"value": "CREATE_FILTER"}, {"value": "GOVERNANCE"}]}}]),
+            vec!["CREATE_FILTER", "GOVERNANCE"],
+        ),
+        (json!([{"op": "remove", "path": "entitlements"}]), vec![]),
+    ];
+    for (list, want) in steps {
+        let r = app.patch(&path, &ops(list.clone())).await;
+        let status = r.status();
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(status, 200, "{list}: {body}");
+        let (_, sources) = holds(app, &root, id).await;
+        assert_eq!(from_idp(&sources), want, "{list}: {sources}");
+        // Never an administrator's own grant.
+        assert_eq!(sources["FETCH_POLICY_INFO"], json!(["direct"]), "{list}");
+    }
+
+    // An entitlement may name a role too (by its id here).
+    let r = app
+        .patch(
+            &path,
+            &ops(
+                json!([{"op": "add", "path": "entitlements", "value": [{"value": ids["Reader"]}]}]),
+            ),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let (roles, sources) = holds(app, &root, id).await;
+    assert_eq!(roles, json!([{"role": "Reader", "source": "idp:idp"}]));
+    assert_eq!(sources["AUDIT"], json!(["role:Reader"]));
+
+    // PUT replaces the provider's set; what it leaves out goes.
+    let mut body: Value = app.get(&path).await.json().await.unwrap();
+    body["entitlements"] = json!([{"value": "GOVERNANCE"}, {"value": "CREATE_FILTER"}]);
+    let r = app.put(&path, &body).await;
+    assert_eq!(r.status(), 200);
+    let (roles, sources) = holds(app, &root, id).await;
+    assert_eq!(roles, json!([]));
+    assert_eq!(from_idp(&sources), ["CREATE_FILTER", "GOVERNANCE"]);
+    body.as_object_mut().unwrap().remove("entitlements");
+    assert_eq!(app.put(&path, &body).await.status(), 200);
+    let (_, sources) = holds(app, &root, id).await;
+    assert!(from_idp(&sources).is_empty(), "{sources}");
+    assert_eq!(sources["FETCH_POLICY_INFO"], json!(["direct"]));
+
+    // POST, and Bulk (a create and a PATCH).
+    let r = app
+        .post(
+            "/Users",
+            &json!({"schemas": [USER], "userName": "posted@example.com",
+                    "entitlements": [{"value": "AUDIT"}]}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let posted: Value = r.json().await.unwrap();
+    let (_, sources) = holds(app, &root, posted["id"].as_str().unwrap()).await;
+    assert_eq!(from_idp(&sources), ["AUDIT"]);
+    let bulk = json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],
+        "Operations": [
+            {"method": "POST", "path": "/Users", "bulkId": "n",
+             "data": {"schemas": [USER], "userName": "bulk@example.com",
+                      "entitlements": [{"value": "GOVERNANCE"}]}},
+            {"method": "PATCH", "path": format!("/Users/{id}"),
+             "data": ops(json!([{"op": "add", "path": "entitlements", "value": [{"value": "CREATE_FILTER"}]}]))},
+        ],
+    });
+    let out: Value = app.post("/Bulk", &bulk).await.json().await.unwrap();
+    assert_eq!(out["Operations"][0]["status"], "201", "{out}");
+    assert_eq!(out["Operations"][1]["status"], "200", "{out}");
+    let created = out["Operations"][0]["location"]
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let (_, sources) = holds(app, &root, &created).await;
+    assert_eq!(from_idp(&sources), ["GOVERNANCE"]);
+    let (_, sources) = holds(app, &root, id).await;
+    assert_eq!(from_idp(&sources), ["CREATE_FILTER"]);
+
+    // Recorded as any grant is.
+    let query = format!("target={id}&limit=100");
+    let wanted = ["permission.added", "permission.removed"];
+    assert_audited(app, &root, "auditor2@example.com", &query, &wanted).await;
 }

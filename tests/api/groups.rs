@@ -31,7 +31,18 @@ async fn group_with_members_and_nesting(app: &TestApp) {
     let inner_id = inner["id"].as_str().unwrap();
     assert_eq!(inner["members"][0]["value"], a);
     assert_eq!(inner["members"][0]["type"], "User");
-    assert_eq!(inner["members"][0]["display"], "alice@example.com");
+    // Filled in by the server, so returned only when asked for.
+    assert!(inner["members"][0].get("display").is_none(), "{inner}");
+    let shown: Value = app
+        .get(&format!(
+            "/Groups/{inner_id}?attributes=members,members.display"
+        ))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(shown["members"][0]["display"], "alice@example.com");
+    assert_eq!(shown["members"][0]["value"], a);
     assert_eq!(
         inner["members"][0]["$ref"],
         format!("{}/Users/{a}", app.scim())

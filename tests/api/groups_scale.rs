@@ -127,10 +127,24 @@ async fn get_streams_every_member_once(app: &TestApp) {
             "value": uid,
             "$ref": format!("{}/Users/{uid}", app.scim()),
             "type": "User",
-            "display": name,
         })
     );
     assert_eq!(doc["meta"]["version"], etag.as_str());
+    // `display` is returned on request.
+    let r = app
+        .get(&format!(
+            "/Groups/{id}?attributes=members.value,members.display"
+        ))
+        .await;
+    let doc = json_body(r).await;
+    assert_eq!(values(&doc).len(), MANY);
+    let m = doc["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["value"] == uid.as_str())
+        .unwrap();
+    assert_eq!(m, &json!({"value": uid, "display": name}));
 
     // A small group is still answered whole, with its length.
     let small = app.create_group("Small", &[uid.as_str()]).await;

@@ -1,7 +1,7 @@
 //! The core Group schema, RFC 7643 §4.2, with the characteristics of §8.7.1.
 
 use super::build::{attr, display, string};
-use super::{AttrType, GROUP_SCHEMA, Mutability, SchemaDef};
+use super::{AttrType, GROUP_SCHEMA, Mutability, Returned, SchemaDef};
 
 pub static GROUP: SchemaDef = SchemaDef {
     strict: false,
@@ -32,8 +32,13 @@ pub static GROUP: SchemaDef = SchemaDef {
             )
             .refs(&["User", "Group"])
             .mutability(Mutability::Immutable),
-            // Not in §8.7.1; the server fills it in from the member.
-            display().read_only(),
+            // Not in §8.7.1; the server fills it in from the member (its
+            // userName or displayName) and a client cannot set it, so it is
+            // returned only when asked for (`attributes=members.display`):
+            // by default a client reads back the members as it wrote them
+            // (value, $ref, type), as a PATCH or PUT response included
+            // (RFC 7643 §2.2 "returned", §7; RFC 7644 §3.5.2, §3.9).
+            display().read_only().returned(Returned::Request),
             string(
                 "type",
                 "The type of the member resource, 'User' or 'Group'.",

@@ -28,7 +28,7 @@ mod user;
 pub use bridge::BRIDGE_USER;
 pub use enterprise::ENTERPRISE_USER;
 pub use group::GROUP;
-pub use user::USER;
+pub use user::{USER, USER_GOVERNED};
 
 use build::{attr, string};
 
@@ -290,6 +290,16 @@ pub static USER_RESOURCE: ResourceTypeDef = ResourceTypeDef {
     description: "User Account",
     schema: &USER,
     extensions: &[(&ENTERPRISE_USER, false), (&BRIDGE_USER, false)],
+};
+
+/// The User resource type of an IAM whose identity provider governs
+/// permissions: its core schema is [`USER_GOVERNED`].
+pub static USER_RESOURCE_GOVERNED: ResourceTypeDef = ResourceTypeDef {
+    name: "User",
+    endpoint: "/Users",
+    description: "User Account",
+    schema: &USER_GOVERNED,
+    extensions: USER_RESOURCE.extensions,
 };
 
 pub static GROUP_RESOURCE: ResourceTypeDef = ResourceTypeDef {

@@ -90,6 +90,11 @@ async fn internal_groups_hold_accounts_of_any_iam(app: &TestApp) {
         .await
         .unwrap();
     assert!(scim.get("groups").is_none(), "{scim}");
+    // An identity provider reads the bridge extension once its IAM lets it.
+    let (status, body) = root
+        .put(app, "/iams/idp/settings", &json!({"bridgeExtension": true}))
+        .await;
+    assert_eq!(status, 200, "{body}");
     // ... but what the user inherits through it, on request: the mapped
     // permission with the group as its source, and the group's attribute.
     let bridge = scim_bridge::scim::schema::BRIDGE_USER_SCHEMA;

@@ -78,6 +78,11 @@ async fn an_account_holding_a_role_holds_what_it_brings(app: &TestApp) {
         Some(vec!["role:analyst".to_owned()])
     );
 
+    // An identity provider reads the bridge extension once its IAM lets it.
+    let (status, body) = root
+        .put(app, "/iams/idp/settings", &json!({"bridgeExtension": true}))
+        .await;
+    assert_eq!(status, 200, "{body}");
     // Over SCIM, in the bridge extension, with the same source.
     let r = app
         .get(&format!("/Users/{id}?attributes={BRIDGE}:permissions"))

@@ -57,6 +57,25 @@ async fn permissions_and_attributes_are_readable_on_request(app: &TestApp) {
         values(&r["entitlements"], "value").contains(&"GOVERNANCE".to_owned()),
         "{r}"
     );
+    // Not to an identity provider its IAM does not let read it: neither
+    // answered nor described (RFC 7643 §3: a resource's schemas are its
+    // resource type's).
+    let url = format!(
+        "/Users/{id}?attributes=userName,{BRIDGE}:permissions,{BRIDGE}:attributes,{BRIDGE}:disabled"
+    );
+    let r: Value = app.get(&url).await.json().await.unwrap();
+    assert!(r.get(BRIDGE).is_none(), "{r}");
+    assert!(!r["schemas"].as_array().unwrap().contains(&json!(BRIDGE)));
+    assert_eq!(app.get(&format!("/Schemas/{BRIDGE}")).await.status(), 404);
+    for path in ["/Schemas", "/ResourceTypes", "/ResourceTypes/User"] {
+        let doc = app.get(path).await.text().await.unwrap();
+        assert!(!doc.contains(BRIDGE), "{path}: {doc}");
+    }
+    // An identity provider reads the bridge extension once its IAM lets it.
+    let (status, body) = root
+        .put(app, "/iams/idp/settings", &json!({"bridgeExtension": true}))
+        .await;
+    assert_eq!(status, 200, "{body}");
     let r: Value = app
         .get(&format!(
             "/Users/{id}?attributes={BRIDGE}:permissions,{BRIDGE}:attributes,{BRIDGE}:disabled"
@@ -98,6 +117,8 @@ async fn permissions_and_attributes_are_readable_on_request(app: &TestApp) {
         assert_eq!(a["mutability"], "readOnly", "{a}");
         assert_eq!(a["returned"], "request", "{a}");
     }
+    let user_rt = app.get("/ResourceTypes/User").await.text().await.unwrap();
+    assert!(user_rt.contains(BRIDGE), "{user_rt}");
 }
 
 both!(identity_providers_cannot_write_what_the_internal_iam_owns);

@@ -20,7 +20,7 @@ use serde_json::Value;
 
 use super::{
     AttrDef, AttrType, GROUP_RESOURCE, Mutability, ResourceTypeDef, Returned, SchemaDef,
-    USER_RESOURCE, Uniqueness,
+    USER_GOVERNED, USER_RESOURCE, USER_RESOURCE_GOVERNED, Uniqueness,
 };
 use crate::scim::error::ScimError;
 pub use parse::parse;
@@ -75,6 +75,39 @@ impl ResourceTypes {
             return Ok(*m.entry(key).or_insert(built));
         }
         Ok(built)
+    }
+
+    /// The same resource types as an IAM whose identity provider governs
+    /// permissions sees them: the User type's core schema is
+    /// [`USER_GOVERNED`] (`entitlements` writable), its extensions
+    /// unchanged. Built once per distinct User type.
+    pub fn governed(self) -> ResourceTypes {
+        if std::ptr::eq(self.user, &USER_RESOURCE) {
+            return ResourceTypes {
+                user: &USER_RESOURCE_GOVERNED,
+                ..self
+            };
+        }
+        if std::ptr::eq(self.user.schema, &USER_GOVERNED) {
+            return self;
+        }
+        static INTERNED: OnceLock<Mutex<HashMap<usize, &'static ResourceTypeDef>>> =
+            OnceLock::new();
+        let key = std::ptr::from_ref(self.user) as usize;
+        let build = || -> &'static ResourceTypeDef {
+            Box::leak(Box::new(ResourceTypeDef {
+                name: self.user.name,
+                endpoint: self.user.endpoint,
+                description: self.user.description,
+                schema: &USER_GOVERNED,
+                extensions: self.user.extensions,
+            }))
+        };
+        let user = match INTERNED.get_or_init(Default::default).lock() {
+            Ok(mut m) => *m.entry(key).or_insert_with(build),
+            Err(_) => build(),
+        };
+        ResourceTypes { user, ..self }
     }
 
     /// The resource type named `User` or `Group`.

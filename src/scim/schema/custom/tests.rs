@@ -43,6 +43,43 @@ fn a_declaration_is_spelled_out_and_builds_the_user_type() {
 }
 
 #[test]
+fn a_governed_user_type_has_writable_entitlements_and_keeps_its_extensions() {
+    use crate::scim::schema::{Mutability, USER_RESOURCE, USER_RESOURCE_GOVERNED};
+    let plain = ResourceTypes::default().governed();
+    assert!(std::ptr::eq(plain.user, &USER_RESOURCE_GOVERNED));
+    let entitlements = plain.user.schema.attr("entitlements").unwrap();
+    assert_eq!(entitlements.mutability, Mutability::ReadWrite);
+    assert_eq!(
+        entitlements.sub("value").unwrap().mutability,
+        Mutability::ReadWrite
+    );
+    let base = USER_RESOURCE.schema.attr("entitlements").unwrap();
+    assert_eq!(base.mutability, Mutability::ReadOnly);
+    // Every other attribute is the same.
+    for (a, b) in USER_RESOURCE
+        .schema
+        .attributes
+        .iter()
+        .zip(plain.user.schema.attributes)
+        .filter(|(a, _)| a.name != "entitlements")
+    {
+        assert_eq!((a.name, a.mutability), (b.name, b.mutability));
+    }
+    let d = declare(json!([{"name": "costCenter", "type": "string"}])).unwrap();
+    let declared = ResourceTypes::of(&d).unwrap();
+    let governed = declared.governed();
+    assert!(
+        governed
+            .user
+            .resolve(Some(URN), "costCenter", None)
+            .is_some()
+    );
+    assert!(std::ptr::eq(governed.group, declared.group));
+    assert!(std::ptr::eq(governed.user, declared.governed().user));
+    assert!(std::ptr::eq(governed.user, governed.governed().user));
+}
+
+#[test]
 fn bad_declarations_say_what_is_wrong() {
     let cases = [
         (json!([{"name": "a", "type": "text"}]), "not one of"),
