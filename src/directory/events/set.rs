@@ -66,7 +66,7 @@ fn bad(detail: impl Into<String>) -> Error {
 /// The request of a SET push (RFC 8935 §2): the JWS as the body.
 pub fn push_request(
     client: &reqwest::Client,
-    endpoint: &str,
+    endpoint: reqwest::Url,
     d: &Delivery,
 ) -> reqwest::RequestBuilder {
     client

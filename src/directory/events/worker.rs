@@ -154,9 +154,16 @@ impl Directory {
             return Ok(Some(0));
         }
         let stream = &stream;
+        // Checked once a round for every delivery it carries (each check
+        // parses the URL).
+        let target = &target(
+            stream,
+            &self.limits.event_allow_http,
+            &self.allowed_private(),
+        );
         let sends = due
             .iter()
-            .map(|d| async move { (d.seq, self.attempt(stream, d, client).await) });
+            .map(|d| async move { (d.seq, self.attempt(stream, d, client, target).await) });
         let attempts = join_all(sends).await;
         self.store
             .record_attempts(id, &attempts, self.now())
@@ -216,16 +223,14 @@ impl Directory {
     }
 
     /// One attempt at a delivery: what happened, and when to try again.
-    async fn attempt(&self, s: &Stream, d: &Delivery, client: &reqwest::Client) -> Attempt {
-        let (http_status, wait, error) = match send(
-            s,
-            d,
-            client,
-            &self.limits.event_allow_http,
-            &self.allowed_private(),
-        )
-        .await
-        {
+    async fn attempt(
+        &self,
+        s: &Stream,
+        d: &Delivery,
+        client: &reqwest::Client,
+        target: &std::result::Result<reqwest::Url, String>,
+    ) -> Attempt {
+        let (http_status, wait, error) = match send(s, d, client, target).await {
             Ok(answered) => {
                 return Attempt {
                     status: "delivered",
@@ -293,28 +298,40 @@ impl Failure {
     }
 }
 
-/// POSTs a delivery's body to its stream's endpoint, as its format says:
+/// Where a stream's deliveries go, if its endpoint may be reached now:
+/// https (or plain http to a host `event_allow_http` names) and not an
+/// internal address (see `guard`), checked at each round since either
+/// may have changed.
+fn target(
+    s: &Stream,
+    allow_http: &[String],
+    allowed: &crate::events::guard::Allowed,
+) -> std::result::Result<reqwest::Url, String> {
+    let endpoint = s.endpoint.as_deref().unwrap_or("");
+    check_endpoint(endpoint, allow_http)?;
+    super::guard::check_host(endpoint, allowed)?;
+    reqwest::Url::parse(endpoint).map_err(|_| "'endpoint' is not a URL".to_owned())
+}
+
+/// POSTs a delivery's body to its stream's `target`, as its format says:
 /// a signed webhook, or a SET (`set::push_request`); the status when it
 /// is 2xx.
 async fn send(
     s: &Stream,
     d: &Delivery,
     client: &reqwest::Client,
-    allow_http: &[String],
-    allowed: &crate::events::guard::Allowed,
+    target: &std::result::Result<reqwest::Url, String>,
 ) -> std::result::Result<u16, Failure> {
-    let endpoint = s.endpoint.as_deref().unwrap_or("");
-    check_endpoint(endpoint, allow_http).map_err(Failure::new)?;
-    super::guard::check_host(endpoint, allowed).map_err(Failure::new)?;
+    let endpoint = target.as_ref().map_err(|e| Failure::new(e.clone()))?;
     let request = if s.format == "set" {
-        super::set::push_request(client, endpoint, d)
+        super::set::push_request(client, endpoint.clone(), d)
     } else {
         let id = d.event_id.to_string();
         let timestamp = OffsetDateTime::now_utc().unix_timestamp();
         let signature = events::sign(&s.secret, &id, timestamp, d.body.as_bytes())
             .ok_or_else(|| Failure::new("the stream's secret is not a key"))?;
         client
-            .post(endpoint)
+            .post(endpoint.clone())
             .header("content-type", "application/json")
             .header("webhook-id", &id)
             .header("webhook-timestamp", timestamp.to_string())
