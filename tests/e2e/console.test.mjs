@@ -13,6 +13,7 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { createRequire } from "node:module";
 import { chromium } from "playwright-core";
 import { startProvider } from "./oidc-provider.mjs";
 
@@ -25,7 +26,15 @@ const ADMIN = "admin@example.com";
 
 // Script errors and CSP refusals seen in the browser: none allowed.
 const problems = [];
+// axe-core's serious and critical findings, page by page: none allowed.
+const inaccessible = [];
+// axe-core, run in the page. The console's CSP refuses an inline <script>
+// (page.addScriptTag), so the source is evaluated through the debugger
+// protocol instead, which the CSP does not govern.
+const axeSource = fs.readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
 let tmp, provider, server, base, browser, page, dbUrl, schema;
+// Pages met on the way, surveyed together near the end: [name, url].
+let jobUrl, whyUrl;
 // A webhook receiver: what it got, and the statuses it answers next (then 204).
 let receiver, hookUrl;
 const hooks = [];
@@ -201,6 +210,38 @@ async function fitsWidth(name) {
   assert.ok(wide <= 0, `${name} is ${wide}px wider than the screen: ${culprits.join(", ")}`);
 }
 
+// axe-core on the page as it is: each serious or critical violation is
+// kept (rule, help, the nodes it names) for the walk's last step.
+async function accessible(name) {
+  if (!(await page.evaluate(() => typeof window.axe === "object"))) await page.evaluate(axeSource);
+  const found = await page.evaluate(async () => (await window.axe.run(document, { resultTypes: ["violations"] })).violations
+    .filter((v) => v.impact === "serious" || v.impact === "critical")
+    .map((v) => `${v.impact} ${v.id}: ${v.help}\n      ${v.nodes.map((n) => n.target.join(" ")).join("\n      ")}`));
+  for (const f of found) inaccessible.push(`${name} (${page.url().replace(base, "")}) ${f}`);
+}
+
+// A console page at a phone's and a laptop's width: nothing wider than
+// the screen, Sign out on screen, no serious accessibility violation, and a
+// screenshot of each.
+async function survey(name, url) {
+  for (const [width, height] of [[390, 844], [1366, 900]]) {
+    await page.setViewportSize({ width, height });
+    await page.goto(url);
+    await page.getByRole("heading", { level: 1 }).waitFor();
+    await fitsWidth(`${name} at ${width} px`);
+    const out = await page.evaluate(() => {
+      const button = document.querySelector(".signout button");
+      if (!button) return false; // signed out, or an error page: no frame
+      const b = button.getBoundingClientRect();
+      return b.right > window.innerWidth || b.left < 0;
+    });
+    assert.ok(!out, `Sign out is off screen on ${name} at ${width} px`);
+    await accessible(`${name} at ${width} px`);
+    await shot(`${name}-${width}`);
+  }
+  await page.setViewportSize({ width: 1280, height: 900 });
+}
+
 // A download started by clicking `link`: its saved path.
 async function download(link) {
   const [d] = await Promise.all([page.waitForEvent("download"), link.click()]);
@@ -218,6 +259,8 @@ async function step(name, fn) {
   } catch (e) {
     await shot(`failed-${name.replace(/[^a-z0-9]+/gi, "-")}`).catch(() => {});
     e.message = `${name}: ${e.message}`;
+    // What axe-core found before the failure, so as not to lose it.
+    if (inaccessible.length && !e.message.includes("axe-core found")) e.message += `\naxe-core found meanwhile:\n  ${inaccessible.join("\n  ")}`;
     throw e;
   }
 }
@@ -227,6 +270,9 @@ test("an administrator walks every flow of the console", async () => {
     await page.goto(`${base}/admin/users`);
     await page.waitForURL(/\/admin\/signin$/);
     await shot("01-sign-in");
+    await survey("page-signin", `${base}/admin/signin`);
+    await page.goto(`${base}/admin/users`);
+    await page.waitForURL(/\/admin\/signin$/);
     await page.getByRole("link", { name: "Sign in with your identity provider" }).click();
     await page.waitForURL(/\/admin\/users$/);
     await page.getByRole("heading", { name: "Users" }).waitFor();
@@ -342,6 +388,13 @@ test("an administrator walks every flow of the console", async () => {
     await shot("13-token-once");
     const ok = await fetch(`${base}/scim/v2/Users`, { headers: { authorization: `Bearer ${token}` } });
     assert.equal(ok.status, 200);
+    // The identity provider sends a group: the Groups page opens on it.
+    const group = await fetch(`${base}/scim/v2/Groups`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/scim+json" },
+      body: JSON.stringify({ schemas: ["urn:ietf:params:scim:schemas:core:2.0:Group"], displayName: "Engineering" }),
+    });
+    assert.equal(group.status, 201, await group.text());
     await page.reload();
     assert.equal((await page.content()).includes(token), false, "never shown again");
     await page.getByRole("link", { name: /^Revoke/ }).click();
@@ -351,6 +404,27 @@ test("an administrator walks every flow of the console", async () => {
     await revoke.getByRole("button", { name: "Revoke token" }).click();
     await page.getByText(/^revoked/).waitFor();
     await shot("15-token-revoked");
+
+    // A settings error keeps what was typed, and says what is wrong there.
+    const settings = page.getByRole("region", { name: "Settings" });
+    await settings.getByLabel("AUDIT", { exact: true }).check();
+    await settings.getByLabel("Delete the account permanently").check();
+    await settings.getByLabel(/^Attribute mapping/).fill("nonsense");
+    await settings.getByLabel(/^Group permissions/).fill("Engineering = GOVERNANCE");
+    await settings.getByRole("button", { name: "Save settings" }).click();
+    await settings.getByRole("alert").filter({ hasText: "Attribute mapping: each line is 'left = right' ('nonsense' is not)" }).waitFor();
+    assert.equal(await settings.getByLabel(/^Attribute mapping/).inputValue(), "nonsense");
+    assert.equal(await settings.getByLabel(/^Group permissions/).inputValue(), "Engineering = GOVERNANCE");
+    assert.ok(await settings.getByLabel("AUDIT", { exact: true }).isChecked(), "the ticked permission stays ticked");
+    assert.ok(await settings.getByLabel("Delete the account permanently").isChecked(), "the chosen delete mode stays chosen");
+    await shot("15-iam-settings-error");
+    await accessible("iam settings error");
+    // Put right, saved, and said so.
+    await settings.getByLabel(/^Attribute mapping/).fill("");
+    await settings.getByRole("button", { name: "Save settings" }).click();
+    await page.getByRole("status").filter({ hasText: "Saved the settings of okta." }).waitFor();
+    assert.equal(await settings.getByLabel(/^Group permissions/).inputValue(), "Engineering = GOVERNANCE\n");
+    assert.ok(await settings.getByLabel("AUDIT", { exact: true }).isChecked());
     const refused = await fetch(`${base}/scim/v2/Users`, { headers: { authorization: `Bearer ${token}` } });
     assert.equal(refused.status, 401);
   });
@@ -397,6 +471,8 @@ test("an administrator walks every flow of the console", async () => {
     await nav("Users").click();
     await page.getByLabel("Search users").fill("admin@");
     await page.getByLabel("Search users").press("Enter");
+    // The search's page first: a click on the list before it comes races it.
+    await page.waitForURL(/[?&]q=admin%40/);
     await page.getByRole("link", { name: "Ada Admin" }).click();
     await page.getByRole("heading", { name: "Ada Admin" }).waitFor();
     assert.equal(await nav("Tags").count(), 0, "no Tags without GOVERNANCE");
@@ -477,6 +553,7 @@ test("an administrator walks every flow of the console", async () => {
     await page.getByRole("link", { name: "follow the job" }).click();
     await page.getByRole("heading", { name: "Re-evaluating subscriptions" }).waitFor();
     await page.locator("[data-job-state]", { hasText: "done" }).waitFor();
+    jobUrl = page.url();
     await shot("35-job");
     await nav("Policies").click();
     await page.getByRole("link", { name: "Dev data only" }).waitFor();
@@ -487,6 +564,8 @@ test("an administrator walks every flow of the console", async () => {
     await nav("Users").click();
     await page.getByLabel("Search users").fill("admin@");
     await page.getByLabel("Search users").press("Enter");
+    // The search's page first: a click on the list before it comes races it.
+    await page.waitForURL(/[?&]q=admin%40/);
     await page.getByRole("link", { name: "Ada Admin" }).click();
     await page.getByLabel("Attribute", { exact: true }).fill("Environment");
     await page.getByLabel("Value", { exact: true }).fill("Dev");
@@ -500,64 +579,14 @@ test("an administrator walks every flow of the console", async () => {
     assert.match(await page.locator(".decision").innerText(), /May subscribe/);
     await page.getByText("attribute Environment=Dev (managed)").first().waitFor();
     await shot("37-why");
-  });
-
-  await step("every page at phone width: nothing wider than the screen", async () => {
-    const back = page.url();
-    await page.setViewportSize({ width: 390, height: 844 });
-    const pages = [
-      ["users", `${base}/admin/users`],
-      ["user", back.split("/access")[0]],
-      ["groups", `${base}/admin/groups`],
-      ["iams", `${base}/admin/iams`],
-      ["iam", `${base}/admin/iams/okta`],
-      ["audit", `${base}/admin/audit`],
-      ["metrics", `${base}/admin/metrics`],
-      ["tags", `${base}/admin/tags`],
-      ["data-sources", `${base}/admin/data-sources`],
-      ["policies", `${base}/admin/policies`],
-      ["policy", `${base}/admin/policies/dev-only`],
-      ["why", back],
-    ];
-    await nav("Data sources").click();
-    await page.getByRole("link", { name: "Sales" }).click();
-    pages.push(["data-source", page.url()]);
-    for (const [name, url] of pages) {
-      await page.goto(url);
-      await page.getByRole("heading", { level: 1 }).waitFor();
-      const wide = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-      // What sticks out, to name in the failure.
-      const culprits = await page.evaluate(() => Array.from(document.querySelectorAll("body *"))
-        .filter((e) => e.getBoundingClientRect().right > window.innerWidth + 1)
-        .slice(0, 5)
-        .map((e) => `${e.tagName.toLowerCase()}${e.id ? "#" + e.id : ""}${e.className && typeof e.className === "string" ? "." + e.className.split(" ").join(".") : ""}`));
-      assert.ok(wide <= 0, `${name} is ${wide}px wider than the screen: ${culprits.join(", ")}`);
-      const out = await page.evaluate(() => {
-        const button = document.querySelector(".signout button");
-        if (!button) return false; // an error page has no frame
-        const b = button.getBoundingClientRect();
-        return b.right > window.innerWidth || b.left < 0;
-      });
-      assert.ok(!out, `Sign out is off screen on ${name}`);
-      await shot(`38-phone-${name}`);
-    }
-    // A dialog fits the screen.
-    await page.goto(`${back.split("/access")[0].split("?")[0]}?dialog=delete`);
-    await page.locator("#dlg-delete").waitFor();
-    const clipped = await page.evaluate(() => {
-      const b = document.getElementById("dlg-delete").getBoundingClientRect();
-      return b.left < 0 || b.right > window.innerWidth || b.width < 300;
-    });
-    assert.ok(!clipped, "the delete dialog fits at 390 px");
-    await shot("38-phone-dialog");
-    await page.keyboard.press("Escape");
-    await page.setViewportSize({ width: 1280, height: 900 });
+    whyUrl = page.url();
   });
 
   await step("audit: the bootstrap admin opens the log by granting itself AUDIT", async () => {
     await nav("Audit").click();
     await page.getByRole("heading", { name: "Audit log" }).waitFor();
     await shot("50-audit-closed");
+    await survey("page-audit-closed", `${base}/admin/audit`);
     await page.getByRole("button", { name: "Grant myself AUDIT" }).click();
     await page.getByRole("status").filter({ hasText: "Granted yourself AUDIT" }).waitFor();
     await page.getByRole("search", { name: "Filter the audit log" }).waitFor();
@@ -647,7 +676,8 @@ test("an administrator walks every flow of the console", async () => {
     await page.getByRole("button", { name: "Apply to selected" }).click();
     const dialog = page.getByRole("dialog", { name: "Disable 2 accounts?" });
     await dialog.waitFor();
-    assert.equal(await modal(), "dlg-bulk");
+    // The page comes with the dialog open; the script then makes it modal.
+    await page.waitForFunction(() => document.querySelector("dialog:modal")?.id === "dlg-bulk");
     assert.equal(await focused("text"), "Cancel", "the confirmation starts on Cancel");
     assert.deepEqual(await dialog.getByRole("listitem").allInnerTexts(), ["Bulk One", "Bulk Two"]);
     await shot("54-bulk-confirm");
@@ -728,20 +758,11 @@ test("an administrator walks every flow of the console", async () => {
     await page.locator("#stream-state").filter({ hasText: "paused" }).waitFor();
     await page.getByRole("button", { name: "Enable" }).waitFor();
 
-    await page.setViewportSize({ width: 390, height: 844 });
-    for (const [name, url] of [["event-streams", `${base}/admin/event-streams`], ["event-stream", stream]]) {
-      await page.goto(url);
-      await page.getByRole("heading", { level: 1 }).waitFor();
-      const wide = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-      // What sticks out, to name in the failure.
-      const culprits = await page.evaluate(() => Array.from(document.querySelectorAll("body *"))
-        .filter((e) => e.getBoundingClientRect().right > window.innerWidth + 1)
-        .slice(0, 5)
-        .map((e) => `${e.tagName.toLowerCase()}${e.id ? "#" + e.id : ""}${e.className && typeof e.className === "string" ? "." + e.className.split(" ").join(".") : ""}`));
-      assert.ok(wide <= 0, `${name} is ${wide}px wider than the screen: ${culprits.join(", ")}`);
-      await shot(`44-phone-${name}`);
-    }
-    await page.setViewportSize({ width: 1280, height: 900 });
+    // Surveyed here: the stream is deleted next.
+    await survey("page-event-streams", `${base}/admin/event-streams`);
+    await survey("page-event-stream", stream);
+    await survey("page-event-stream-delete", `${stream}?dialog=delete`);
+    await page.goto(stream);
 
     // Delete: the dialog opens on Cancel; Enter there keeps the stream.
     await page.getByRole("link", { name: "Delete", exact: true }).click();
@@ -759,9 +780,60 @@ test("an administrator walks every flow of the console", async () => {
     await page.getByRole("caption").filter({ hasText: "No event streams yet." }).waitFor();
   });
 
+  await step("every page at 390 and 1366 px: fits, Sign out on screen, accessible, a screenshot", async () => {
+    const user = whyUrl.split("/access")[0];
+    await nav("Data sources").click();
+    await page.getByRole("link", { name: "Sales" }).click();
+    const dataSource = page.url();
+    await nav("Groups").click();
+    await page.getByRole("link", { name: "Engineering" }).click();
+    await page.getByRole("heading", { name: "Engineering" }).waitFor();
+    const group = page.url();
+    const pages = [
+      ["users", `${base}/admin/users`],
+      ["users-new-user", `${base}/admin/users?dialog=new-user`],
+      ["user", user],
+      ["user-permissions", `${user}?dialog=permissions`],
+      ["user-migrate", `${user}?dialog=migrate`],
+      ["user-delete", `${user}?dialog=delete`],
+      ["why", whyUrl],
+      ["groups", `${base}/admin/groups`],
+      ["group", group],
+      ["iams", `${base}/admin/iams`],
+      ["iam", `${base}/admin/iams/okta`],
+      ["iam-issue-token", `${base}/admin/iams/okta?dialog=issue`],
+      ["audit", `${base}/admin/audit`],
+      ["metrics", `${base}/admin/metrics`],
+      ["metrics-download", `${base}/admin/metrics?dialog=download`],
+      ["event-streams", `${base}/admin/event-streams`],
+      ["tags", `${base}/admin/tags`],
+      ["data-sources", `${base}/admin/data-sources`],
+      ["data-source", dataSource],
+      ["policies", `${base}/admin/policies`],
+      ["policy-new", `${base}/admin/policies/new`],
+      ["policy", `${base}/admin/policies/dev-only`],
+      ["job", jobUrl],
+    ];
+    for (const [name, url] of pages) await survey(`page-${name}`, url);
+    // A dialog fits the phone's screen.
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.goto(`${user}?dialog=delete`);
+    await page.locator("#dlg-delete").waitFor();
+    const clipped = await page.evaluate(() => {
+      const b = document.getElementById("dlg-delete").getBoundingClientRect();
+      return b.left < 0 || b.right > window.innerWidth || b.width < 300;
+    });
+    assert.ok(!clipped, "the delete dialog fits at 390 px");
+    await page.keyboard.press("Escape");
+    await page.setViewportSize({ width: 1280, height: 900 });
+  });
+
   await step("groups and sign-out", async () => {
     await nav("Groups").click();
     await page.getByRole("heading", { name: "Groups" }).waitFor();
+    // Opened on the identity provider that has groups, not the empty built-in IAM.
+    await page.getByRole("caption").filter({ hasText: "1 groups in okta" }).waitFor();
+    await page.getByRole("link", { name: "Engineering" }).waitFor();
     await shot("18-groups");
     await page.getByRole("button", { name: "Sign out" }).click();
     await page.waitForURL(/\/admin\/signin$/);
@@ -862,5 +934,9 @@ test("an administrator walks every flow of the console", async () => {
 
   await step("no script error and no CSP refusal on any page", async () => {
     assert.deepEqual(problems, []);
+  });
+
+  await step("no serious or critical accessibility violation (axe-core) on any page", async () => {
+    assert.ok(inaccessible.length === 0, `axe-core found:\n  ${inaccessible.join("\n  ")}`);
   });
 });

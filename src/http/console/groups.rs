@@ -85,8 +85,8 @@ pub async fn list(State(s): State<AppState>, who: Who, Query(mut p): Query<ListP
 }
 
 /// The IAM the list opens on: the first identity provider's that has
-/// groups (the built-in IAM's internal groups are often none), else the
-/// built-in one.
+/// groups, else the built-in IAM if it has some, else the first identity
+/// provider's (the built-in IAM's internal groups are often none).
 async fn first_with_groups(
     s: &AppState,
     who: &Who,
@@ -101,7 +101,11 @@ async fn first_with_groups(
             return Ok(name.clone());
         }
     }
-    Ok(built_in.to_owned())
+    Ok(iams
+        .iter()
+        .find(|i| *i != built_in)
+        .cloned()
+        .unwrap_or_else(|| built_in.to_owned()))
 }
 
 #[derive(Deserialize)]

@@ -128,6 +128,9 @@ struct IamPage {
     /// A token just issued: shown in this response only.
     new_token: Option<String>,
     error: Option<String>,
+    /// Why the settings were refused, shown in the settings form (which
+    /// keeps what was typed).
+    settings_error: Option<String>,
     /// The dialog the address asks for (`issue`), rendered open.
     dialog: String,
     /// The token whose revoke confirmation the address asks for.
@@ -214,6 +217,7 @@ async fn iam_page(
         tokens,
         new_token,
         error,
+        settings_error: None,
     })
 }
 
@@ -305,16 +309,30 @@ pub async fn settings(
             &format!("Saved the settings of {name}."),
         ),
         Err(Ok(message)) => {
-            let page = iam_page(
+            let mut page = iam_page(
                 &s,
                 &who,
                 &headers,
                 &name,
                 None,
-                Some(message),
+                None,
                 &PageParams::default(),
             )
             .await?;
+            // The form as it was sent, not as stored: nothing typed is lost.
+            for (p, on) in &mut page.catalogue {
+                *on = form
+                    .iter()
+                    .any(|(k, v)| k == "defaultPermissions" && v == p);
+            }
+            page.delete_mode = if field("deleteMode") == "delete" {
+                "delete"
+            } else {
+                "deprovision"
+            };
+            page.attribute_mapping = field("attributeMapping").to_owned();
+            page.group_permissions = field("groupPermissions").to_owned();
+            page.settings_error = Some(message);
             Ok(stands_for(
                 html_status(StatusCode::UNPROCESSABLE_ENTITY, &page)?,
                 &format!("/admin/iams/{}", urlencode(&name)),
