@@ -121,6 +121,26 @@ pub struct Paging {
     pub limit: Option<u64>,
 }
 
+/// What the audit log's list and export filter by.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AuditFilter {
+    /// The id of the changed resource.
+    pub target: Option<String>,
+    /// Who acted, as recorded: `user:<id>`, `iam:<id>` or `cli`.
+    pub actor: Option<String>,
+    /// A person's name, username, email address or id: the records done
+    /// by or to the accounts it names.
+    pub person: Option<String>,
+    pub action: Option<String>,
+    /// RFC 3339.
+    #[param(format = DateTime)]
+    pub from: Option<String>,
+    /// RFC 3339.
+    #[param(format = DateTime)]
+    pub to: Option<String>,
+}
+
 /// The calling administrator.
 #[derive(ToSchema)]
 pub struct Me {

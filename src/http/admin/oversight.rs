@@ -12,7 +12,7 @@ use crate::directory::account_view::AccountReport;
 use crate::directory::audit_log::AuditPage;
 use crate::directory::permissions::may;
 use crate::http::AppState;
-use crate::http::openapi::{Paging, requires};
+use crate::http::openapi::{AuditFilter, Paging, requires};
 use crate::store::accounts::AuditQuery;
 
 /// Governance report
@@ -35,15 +35,7 @@ pub async fn report(
 #[utoipa::path(
     get, path = "/audit",
     description = requires(may::READ_AUDIT),
-    params(
-        ("target" = Option<String>, Query, description = "The id of the changed resource"),
-        ("actor" = Option<String>, Query),
-        ("person" = Option<String>, Query, description = "A person's name, username, email address or id: the records done by or to the accounts it names"),
-        ("action" = Option<String>, Query),
-        ("from" = Option<String>, Query, format = DateTime, description = "RFC 3339"),
-        ("to" = Option<String>, Query, format = DateTime, description = "RFC 3339"),
-        Paging,
-    ),
+    params(AuditFilter, Paging),
     responses((status = 200, description = "OK", body = AuditPage))
 )]
 pub async fn audit(
@@ -67,12 +59,7 @@ pub async fn audit(
     description = requires(may::READ_AUDIT),
     params(
         ("format" = Option<String>, Query, description = "csv or json (the default)"),
-        ("target" = Option<String>, Query, description = "The id of the changed resource"),
-        ("actor" = Option<String>, Query),
-        ("person" = Option<String>, Query, description = "A person's name, username, email address or id"),
-        ("action" = Option<String>, Query),
-        ("from" = Option<String>, Query, format = DateTime, description = "RFC 3339"),
-        ("to" = Option<String>, Query, format = DateTime, description = "RFC 3339"),
+        AuditFilter,
     ),
     responses(
         (status = 200, description = "The records, newest first, with the names their actors and targets have now", body = Object, content_type = "application/json"),
