@@ -86,6 +86,7 @@ async fn seed(db: &str, n: usize) -> Result<(), String> {
                     doc,
                     password_hash: Some(None),
                     emails_unchanged: false,
+                    keys_unchanged: false,
                 };
                 (Uuid::now_v7(), write)
             })

@@ -132,6 +132,7 @@ async fn seed(db: &str, count: usize) -> Result<Vec<Uuid>, String> {
                     doc,
                     password_hash: Some(None),
                     emails_unchanged: false,
+                    keys_unchanged: false,
                 };
                 (Uuid::now_v7(), write)
             })

@@ -163,6 +163,7 @@ impl Directory {
             doc,
             password_hash: Some(None),
             emails_unchanged: false,
+            keys_unchanged: false,
         };
         let id: UserId = self.new_id();
         let defaults = self

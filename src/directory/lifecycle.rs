@@ -130,6 +130,7 @@ impl Directory {
             doc,
             password_hash: None,
             emails_unchanged: false,
+            keys_unchanged: false,
         };
         let entry = ctx
             .entry("user.migrated")

@@ -133,7 +133,9 @@ impl Directory {
             &read.doc,
             write,
         )];
-        write.emails_unchanged = read.doc.get("emails") == write.doc.get("emails");
+        let same = |key: &str| read.doc.get(key) == write.doc.get(key);
+        write.emails_unchanged = same("emails");
+        write.keys_unchanged = same("userName") && same("externalId") && same("displayName");
         let assignment = self
             .plan_assignment(scope, Some(read.id), Some(&read.doc), &write.doc)
             .await?;
@@ -398,6 +400,7 @@ impl Directory {
             doc,
             password_hash,
             emails_unchanged: false,
+            keys_unchanged: false,
         })
     }
 }

@@ -142,6 +142,14 @@ pub struct UserWrite {
     /// that the stored document it replaces has the same `emails`. False
     /// rewrites them (always safe).
     pub emails_unchanged: bool,
+    /// A replace leaves the row's keys (userName, externalId and
+    /// displayName) as they are: the domain saw that the stored document it
+    /// replaces has the same. The UPDATE then leaves their columns alone,
+    /// and with them the pages of every index over them (SQLite rewrites
+    /// an index whose column a statement assigns, even to the same value:
+    /// a PATCH of `title` touched 15 pages instead of 10). False writes
+    /// them (always safe).
+    pub keys_unchanged: bool,
 }
 
 #[derive(Debug, Clone)]

@@ -38,6 +38,7 @@ pub async fn seed_users(app: &TestApp, count: usize) -> Vec<(String, String)> {
                 doc,
                 password_hash: Some(None),
                 emails_unchanged: false,
+                keys_unchanged: false,
             };
             (Uuid::now_v7(), write)
         })

@@ -185,6 +185,103 @@ async fn external_id_and_display_name_filters(app: &TestApp) {
 }
 both!(external_id_and_display_name_filters);
 
+/// A PATCH that leaves userName, externalId and displayName alone writes
+/// none of their indexes (the store skips their columns); one that
+/// changes a key moves it: the old value finds nothing, is free for
+/// another user, and the new one finds the user, the other keys too.
+async fn a_patch_moves_the_keys_it_changes_and_only_those(app: &TestApp) {
+    let r = app
+        .post(
+            "/Users",
+            &json!({"schemas": [USER], "userName": "dora", "externalId": "ext-1", "displayName": "Dora Explorer"}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let id = r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let found = |f: String| async move {
+        let path = format!("/Users?filter={}&attributes=userName", urlencode(&f));
+        let l: Value = app.get(&path).await.json().await.unwrap();
+        l["Resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["id"].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
+    let patch = |ops: Value| json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": ops});
+    let user = format!("/Users/{id}");
+
+    let r = app
+        .patch(
+            &user,
+            &patch(json!([{"op": "replace", "path": "title", "value": "Captain"}])),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(found(r#"userName eq "dora""#.into()).await, [id.as_str()]);
+    assert_eq!(
+        found(r#"externalId eq "ext-1""#.into()).await,
+        [id.as_str()]
+    );
+    assert_eq!(
+        found(r#"displayName eq "dora explorer""#.into()).await,
+        [id.as_str()]
+    );
+    assert_eq!(found(r#"title eq "Captain""#.into()).await, [id.as_str()]);
+
+    let r = app
+        .patch(
+            &user,
+            &patch(json!([{"op": "replace", "path": "externalId", "value": "ext-2"}])),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    assert!(found(r#"externalId eq "ext-1""#.into()).await.is_empty());
+    assert_eq!(
+        found(r#"externalId eq "ext-2""#.into()).await,
+        [id.as_str()]
+    );
+    assert_eq!(found(r#"userName eq "dora""#.into()).await, [id.as_str()]);
+
+    let r = app
+        .patch(
+            &user,
+            &patch(json!([{"op": "replace", "value": {"userName": "dora.m", "displayName": "Dora Marquez"}}])),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    assert!(found(r#"userName eq "dora""#.into()).await.is_empty());
+    assert_eq!(found(r#"userName eq "dora.m""#.into()).await, [id.as_str()]);
+    assert!(
+        found(r#"displayName co "explorer""#.into())
+            .await
+            .is_empty()
+    );
+    assert_eq!(
+        found(r#"displayName co "marquez""#.into()).await,
+        [id.as_str()]
+    );
+    assert_eq!(
+        found(r#"externalId eq "ext-2""#.into()).await,
+        [id.as_str()]
+    );
+    // The old userName is free again; the new one is taken.
+    assert_eq!(
+        app.post("/Users", &json!({"schemas": [USER], "userName": "dora"}))
+            .await
+            .status(),
+        201
+    );
+    let r = app
+        .post("/Users", &json!({"schemas": [USER], "userName": "Dora.M"}))
+        .await;
+    assert_eq!(r.status(), 409);
+}
+both!(a_patch_moves_the_keys_it_changes_and_only_those);
+
 async fn list_pages_are_stable_and_counts_are_integers(app: &TestApp) {
     let mut created = Vec::new();
     for i in 0..7 {

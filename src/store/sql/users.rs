@@ -98,7 +98,8 @@ pub(super) fn bind_columns(q: Query, u: &UserWrite) -> Query {
 /// The statement that sets a user's document and columns, moves its
 /// version and lastModified, and returns when it was created and its new
 /// version; no row when the user is not in the IAM or (`if_version`) is at
-/// another version.
+/// another version. The key columns (userName, externalId, displayName)
+/// are assigned only when they may have changed (`keys_unchanged`).
 fn update_user(
     iam: IamId,
     id: UserId,
@@ -106,15 +107,36 @@ fn update_user(
     if_version: Option<i64>,
     now: OffsetDateTime,
 ) -> Query {
+    let (keys, first) = if u.keys_unchanged {
+        ("", 1)
+    } else {
+        (
+            "user_name = $1, user_name_folded = $2, external_id = $3, display_name_folded = $4,",
+            5,
+        )
+    };
+    let n = |i: usize| format!("${}", first + i);
     let sql = format!(
-        "UPDATE users SET user_name = $1, user_name_folded = $2, external_id = $3,
-                display_name_folded = $4, active = $5, doc = $6,
-                password_hash = CASE WHEN $7 THEN $8 ELSE password_hash END,
-                last_modified = $9, version = version + 1, search = $10
-         WHERE id = $11 AND iam_id = $12{} RETURNING created, version",
-        conditional(13, if_version)
+        "UPDATE users SET {keys} active = {}, doc = {},
+                password_hash = CASE WHEN {} THEN {} ELSE password_hash END,
+                last_modified = {}, version = version + 1, search = {}
+         WHERE id = {} AND iam_id = {}{} RETURNING created, version",
+        n(0),
+        n(1),
+        n(2),
+        n(3),
+        n(4),
+        n(5),
+        n(6),
+        n(7),
+        conditional(first + 8, if_version)
     );
-    let update = bind_columns(query(sql), u)
+    let update = if u.keys_unchanged {
+        query(sql).bind(u.active).bind(&u.doc)
+    } else {
+        bind_columns(query(sql), u)
+    };
+    let update = update
         .bind(u.password_hash.is_some())
         .bind(u.password_hash.clone().flatten())
         .bind(now)

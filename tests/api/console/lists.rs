@@ -228,6 +228,7 @@ async fn the_users_screen_pages_with_next_and_previous_links(app: &TestApp) {
                 doc,
                 password_hash: Some(None),
                 emails_unchanged: false,
+                keys_unchanged: false,
             };
             (Uuid::now_v7(), write)
         })

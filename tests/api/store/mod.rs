@@ -190,6 +190,7 @@ pub fn user_from(body: &Value) -> UserWrite {
         doc,
         password_hash: Some(None),
         emails_unchanged: false,
+        keys_unchanged: false,
     }
 }
 
