@@ -1021,6 +1021,11 @@ test("an administrator walks every flow of the console", async () => {
       const [eb, fb] = [await error.boundingBox(), await groupsField.boundingBox()];
       assert.ok(fb.y - (eb.y + eb.height) < 24 && fb.y > eb.y, `the error is beside the field: ${JSON.stringify([eb, fb])}`);
       await shot(`60-settings-error-${width}`);
+      // Each default permission says what it allows.
+      for (const box of await settings.getByRole("group", { name: "Default permissions of new users" }).getByRole("checkbox").all()) {
+        const described = await box.evaluate((b) => document.getElementById(b.getAttribute("aria-describedby"))?.innerText.trim() ?? "");
+        assert.ok(described.length >= 10, `${await box.getAttribute("value")} is described: "${described}"`);
+      }
       await groupsField.fill("Engineering = GOVERNANCE");
       await settings.getByRole("button", { name: "Save settings" }).click();
       await page.getByRole("status").filter({ hasText: "Saved the settings of okta." }).waitFor();

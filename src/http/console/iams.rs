@@ -120,7 +120,8 @@ struct IamPage {
     name: String,
     display_name: String,
     scim_url: String,
-    catalogue: Vec<(String, bool)>,
+    /// Each permission: its name, what it allows, whether new users get it.
+    catalogue: Vec<(String, String, bool)>,
     delete_mode: &'static str,
     attribute_mapping: String,
     group_permissions: String,
@@ -185,7 +186,7 @@ async fn iam_page(
         .into_iter()
         .map(|p| {
             let on = settings.default_permissions.contains(&p.name);
-            (p.name, on)
+            (p.name, p.description, on)
         })
         .collect();
     Ok(IamPage {
@@ -339,7 +340,7 @@ pub async fn settings(
             )
             .await?;
             // The form as it was sent, not as stored: nothing typed is lost.
-            for (p, on) in &mut page.catalogue {
+            for (p, _, on) in &mut page.catalogue {
                 *on = form
                     .iter()
                     .any(|(k, v)| k == "defaultPermissions" && v == p);
