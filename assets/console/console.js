@@ -89,6 +89,16 @@
       if (!d.matches(":modal")) openModal(d, null);
     });
     localTimes(root || document);
+    // A field in error carries [autofocus]. htmx focuses the first
+    // [autofocus] of a swapped page, which may sit in a closed dialog and
+    // cannot take focus: focus the first one outside dialogs instead.
+    if (!document.querySelector("dialog:modal") &&
+        (!document.activeElement || document.activeElement === document.body)) {
+      var auto = Array.prototype.filter.call(document.querySelectorAll("[autofocus]"), function (el) {
+        return !el.closest("dialog") && el.getClientRects().length > 0;
+      })[0];
+      if (auto) auto.focus();
+    }
     // "Select every row" needs this script: shown only with it.
     Array.prototype.forEach.call((root || document).querySelectorAll("[data-select-all]"), function (el) {
       el.hidden = false;
@@ -121,8 +131,10 @@
           .formatToParts(d).filter(function (p) { return p.type === "timeZoneName"; })
           .map(function (p) { return " " + p.value; }).join("");
       } catch (e) { zone = ""; }
-      t.textContent = d.getFullYear() + "-" + two(d.getMonth() + 1) + "-" + two(d.getDate()) +
-        " " + two(d.getHours()) + ":" + two(d.getMinutes()) + ":" + two(d.getSeconds()) + zone;
+      var day = d.getFullYear() + "-" + two(d.getMonth() + 1) + "-" + two(d.getDate());
+      // data-local="day": the browser's calendar day only (a list's column).
+      t.textContent = t.getAttribute("data-local") === "day" ? day :
+        day + " " + two(d.getHours()) + ":" + two(d.getMinutes()) + ":" + two(d.getSeconds()) + zone;
       t.removeAttribute("data-local");
     });
   }

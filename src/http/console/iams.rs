@@ -120,7 +120,8 @@ struct IamPage {
     name: String,
     display_name: String,
     scim_url: String,
-    catalogue: Vec<(String, bool)>,
+    /// Each permission: its name, what it allows, whether new users get it.
+    catalogue: Vec<(String, String, bool)>,
     delete_mode: &'static str,
     attribute_mapping: String,
     group_permissions: String,
@@ -131,6 +132,9 @@ struct IamPage {
     /// Why the settings were refused, shown in the settings form (which
     /// keeps what was typed).
     settings_error: Option<String>,
+    /// The settings field that error is about (its id), shown beside it,
+    /// marked invalid and focused; empty when it is about the whole form.
+    settings_field: &'static str,
     /// The dialog the address asks for (`issue`), rendered open.
     dialog: String,
     /// The token whose revoke confirmation the address asks for.
@@ -182,7 +186,7 @@ async fn iam_page(
         .into_iter()
         .map(|p| {
             let on = settings.default_permissions.contains(&p.name);
-            (p.name, on)
+            (p.name, p.description, on)
         })
         .collect();
     Ok(IamPage {
@@ -218,6 +222,7 @@ async fn iam_page(
         new_token,
         error,
         settings_error: None,
+        settings_field: "",
     })
 }
 
@@ -242,6 +247,21 @@ fn lines(text: &str, what: &str) -> Result<BTreeMap<String, String>, String> {
                 .ok_or_else(|| format!("{what}: each line is 'left = right' ('{l}' is not)"))
         })
         .collect()
+}
+
+/// The field a settings refusal is about, by what it says: the form's
+/// own parse errors name their field; the directory's refusals name an
+/// attribute mapping, or a permission (only group permissions are typed:
+/// default permissions are ticked from the catalogue).
+fn settings_field(message: &str) -> &'static str {
+    let m = message.to_ascii_lowercase();
+    if m.contains("attribute mapping") || m.contains("mapped") {
+        "attributeMapping"
+    } else if m.starts_with("group permissions") || m.contains("no permission named") {
+        "groupPermissions"
+    } else {
+        ""
+    }
 }
 
 pub async fn settings(
@@ -320,7 +340,7 @@ pub async fn settings(
             )
             .await?;
             // The form as it was sent, not as stored: nothing typed is lost.
-            for (p, on) in &mut page.catalogue {
+            for (p, _, on) in &mut page.catalogue {
                 *on = form
                     .iter()
                     .any(|(k, v)| k == "defaultPermissions" && v == p);
@@ -332,6 +352,7 @@ pub async fn settings(
             };
             page.attribute_mapping = field("attributeMapping").to_owned();
             page.group_permissions = field("groupPermissions").to_owned();
+            page.settings_field = settings_field(&message);
             page.settings_error = Some(message);
             Ok(stands_for(
                 html_status(StatusCode::UNPROCESSABLE_ENTITY, &page)?,

@@ -355,6 +355,13 @@ pub fn stands_for(mut page: Response, url: &str) -> Response {
     page
 }
 
+/// A count with its noun, singular for one: "1 group", "2 groups".
+pub fn counted(n: impl std::fmt::Display, one: &str, many: &str) -> String {
+    let n = n.to_string();
+    let noun = if n == "1" { one } else { many };
+    format!("{n} {noun}")
+}
+
 /// After a change: back to a page (303, so the browser GETs it), which
 /// says what was done (a notice, announced to screen readers, once).
 pub fn see_other(to: &str, notice: &str) -> Page {

@@ -355,7 +355,7 @@ async fn policies_are_built_edited_and_deleted_through_the_forms(app: &TestApp) 
         tokio::time::sleep(std::time::Duration::from_millis(25)).await;
     }
     assert!(page.contains("data-job-state>done<"), "{page}");
-    assert!(page.contains("accounts re-evaluated") && !page.contains("hx-trigger"));
+    assert!(page.contains(" re-evaluated</label>") && !page.contains("hx-trigger"));
 
     // Edit: advanced rule, Share Responsibility, staged.
     let edit = with(
