@@ -257,8 +257,17 @@ impl<B: Backend> SqlStore<B> {
             Bind::Texts(c.3),
             Bind::Times(c.4),
         ]);
-        self.write_one(query(sql).bind(stream).bind(now).bind(columns))
-            .await?;
+        // Planned for the table as it is at each run: the generic plan
+        // PostgreSQL keeps for a prepared statement, made while the table
+        // was small (or never analyzed), joined the list to every
+        // delivery of the stream (300 ms a round with 100,000 of them,
+        // in psql; 0.3 ms planned for the values).
+        let q = query(sql)
+            .bind(stream)
+            .bind(now)
+            .bind(columns)
+            .planned_each_time();
+        self.write_one(q).await?;
         Ok(())
     }
 }
