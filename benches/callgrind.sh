@@ -23,7 +23,14 @@
 # get, filter, list, create, patch, delete to count, default the three
 # reads; the writes, as in `PHASES="create patch delete"`: creates with a
 # name and a work email, then a PATCH of `title` of each, then a DELETE of
-# each, one at a time, so every write commits alone).
+# each, one at a time, so every write commits alone). CLIENTS (default 1):
+# how many requests are in flight at once (curl --parallel). STREAM=webhook:
+# an enabled webhook stream of every event type to a receiver on loopback
+# (a Python HTTP server answering 204, outside the count), created before
+# the warm-up; each phase is dumped only once the receiver holds every
+# event of the requests made so far, so the count includes their
+# delivery (issue 19: the server's instructions per write with a stream
+# against none).
 set -eu
 N=${1:-2000}
 OUT=${2:-$(mktemp -d)}
@@ -43,14 +50,38 @@ DB="sqlite://$OUT/bench.db"
 TOKEN=$("$BIN" token create --iam bench --database "$DB" 2>/dev/null | tail -n 1)
 PORT=$((20000 + RANDOM % 20000))
 BASE=http://127.0.0.1:$PORT/scim/v2
+CLIENTS=${CLIENTS:-1}
+STREAM=${STREAM:-}
+if [ -n "$STREAM" ]; then
+  ADMIN=$("$BIN" admin bootstrap --email bench@example.com --database "$DB" 2>/dev/null | tail -n 1)
+  HOOK_PORT=$((PORT + 1))
+  : >"$OUT/received"
+  python3 - "$HOOK_PORT" "$OUT/received" <<'PY' &
+import sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+out = open(sys.argv[2], "a", buffering=1)
+class Hook(BaseHTTPRequestHandler):
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("content-length", 0)))
+        out.write(self.headers.get("webhook-id", "") + "\n")
+        self.send_response(204)
+        self.end_headers()
+    def log_message(self, *args):
+        pass
+ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Hook).serve_forever()
+PY
+  HOOK=$!
+fi
 
 SCIM_BRIDGE_RATE_LIMIT_PER_SECOND=1000000 SCIM_BRIDGE_RATE_LIMIT_BURST=1000000 \
+  SCIM_BRIDGE_ADMIN_RATE_LIMIT_PER_SECOND=0 \
+  SCIM_BRIDGE_EVENT_ALLOW_HTTP='["127.0.0.1"]' SCIM_BRIDGE_EVENT_ALLOW_PRIVATE='["127.0.0.1"]' \
   valgrind --tool=callgrind --instr-atstart=no \
   --callgrind-out-file="$OUT/callgrind.out" \
   "$BIN" --log-format "${LOG_FORMAT:-pretty}" serve --bind "127.0.0.1:$PORT" --database "$DB" \
   >"$OUT/server.stdout" 2>"$OUT/server.log" &
 PID=$!
-trap 'kill $PID 2>/dev/null || true' EXIT
+trap 'kill $PID ${HOOK:-} 2>/dev/null || true' EXIT
 for _ in $(seq 600); do
   curl -sf -o /dev/null "http://127.0.0.1:$PORT/healthz" && break
   sleep 0.2
@@ -120,25 +151,49 @@ run() {  # KIND COUNT: every answer must be the phase's success
   urls "$2" "$1" >"$OUT/$1.curl"
   local codes want=200
   case $1 in create) want=201 ;; delete) want=204 ;; esac
-  codes=$(curl -s -K "$OUT/$1.curl" -w '%{http_code}\n' | sort | uniq -c)
+  local parallel=()
+  [ "$CLIENTS" -gt 1 ] && parallel=(-Z --parallel-max "$CLIENTS")
+  codes=$(curl -s "${parallel[@]}" -K "$OUT/$1.curl" -w '%{http_code}\n' | sort | uniq -c)
   [ "$(echo "$codes" | awk -v w=$want '$2 != w' | wc -l)" = 0 ] || { echo "$1: $codes"; exit 1; }
 }
 
 count() {  # KIND: how many requests its phase counts
   if [ "$1" = list ]; then echo $((N / 10)); else echo "$N"; fi
 }
+EVENTS=0
+delivered() {  # waits until the receiver holds every event made so far
+  [ -n "$STREAM" ] || return 0
+  for _ in $(seq 3000); do
+    [ "$(sort -u "$OUT/received" | wc -l)" -ge "$EVENTS" ] && return 0
+    sleep 0.2
+  done
+  echo "the receiver got $(sort -u "$OUT/received" | wc -l) of $EVENTS events"; exit 1
+}
+events_of() {  # KIND COUNT: how many events its requests make
+  case $1 in create | patch | delete) echo "$2" ;; *) echo 0 ;; esac
+}
+if [ -n "$STREAM" ]; then
+  curl -sf -H "Authorization: Bearer $ADMIN" -H 'Content-Type: application/json' \
+    -d "{\"endpoint\":\"http://127.0.0.1:$HOOK_PORT/hook\",\"events\":[\"*\"]}" \
+    -o /dev/null "http://127.0.0.1:$PORT/api/v1/event-streams" || { echo "creating the stream failed"; exit 1; }
+fi
 RUN=warm
 for phase in $PHASES; do
-  run "$phase" $(($(count "$phase") / 10 + 1))
+  n=$(($(count "$phase") / 10 + 1))
+  run "$phase" $n
+  EVENTS=$((EVENTS + $(events_of "$phase" $n)))
 done
+delivered
 RUN=counted
 callgrind_control -i on $PID >/dev/null
 for phase in $PHASES; do
   run "$phase" "$(count "$phase")"
+  EVENTS=$((EVENTS + $(events_of "$phase" "$(count "$phase")")))
+  delivered
   callgrind_control -d "$phase" $PID >/dev/null
 done
 callgrind_control -i off $PID >/dev/null
-kill $PID
+kill $PID ${HOOK:-}
 wait $PID 2>/dev/null || true
 trap - EXIT
 

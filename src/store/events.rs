@@ -52,6 +52,8 @@ pub struct Delivery {
     pub event_id: Uuid,
     pub event_type: String,
     pub resource: String,
+    /// What is sent (empty in [`Events::deliveries`], which lists
+    /// deliveries without their bodies).
     pub body: String,
     /// `pending`, `delivered` or `failed`.
     pub status: String,
@@ -135,7 +137,8 @@ pub trait Events: Send + Sync {
         before: OffsetDateTime,
         limit: i64,
     ) -> Result<u64>;
-    /// A stream's deliveries, newest first, of one status or all.
+    /// A stream's deliveries, newest first, of one status or all, without
+    /// their bodies.
     async fn deliveries(
         &self,
         stream: Uuid,

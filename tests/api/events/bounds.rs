@@ -14,9 +14,9 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use serde_json::{Value, json};
 
-use super::{Receiver, WAIT, stream};
+use super::{Receiver, WAIT, deliveries_until, stream};
 use crate::app::TestApp;
-use crate::bridge::{Admin, admin, raw_sql};
+use crate::bridge::{admin, raw_sql};
 
 /// A receiver answering every request with `answer`; its URL and how many
 /// requests reached it.
@@ -38,28 +38,6 @@ where
     let url = format!("http://{}/hook", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await });
     (url, hits)
-}
-
-/// A stream's deliveries of one status, polled until `done` holds.
-async fn deliveries_until(
-    root: &Admin,
-    app: &TestApp,
-    stream: &str,
-    status: &str,
-    done: impl Fn(&[Value]) -> bool,
-) -> Vec<Value> {
-    let path = format!("/event-streams/{stream}/deliveries?status={status}");
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let (code, page) = root.get(app, &path).await;
-        assert_eq!(code, 200, "{page}");
-        let hits = page["hits"].as_array().cloned().unwrap_or_default();
-        if done(&hits) {
-            return hits;
-        }
-        assert!(Instant::now() < deadline, "{path}: {page}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 /// A receiver that redirects: the delivery fails with the 302 and the

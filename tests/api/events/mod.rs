@@ -78,3 +78,25 @@ pub fn types(events: &[Value]) -> Vec<String> {
         .map(|e| e["type"].as_str().unwrap_or_default().to_owned())
         .collect()
 }
+
+/// A stream's deliveries of one status, polled until `done` holds.
+pub async fn deliveries_until(
+    root: &Admin,
+    app: &TestApp,
+    stream: &str,
+    status: &str,
+    done: impl Fn(&[Value]) -> bool,
+) -> Vec<Value> {
+    let path = format!("/event-streams/{stream}/deliveries?status={status}");
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let (code, page) = root.get(app, &path).await;
+        assert_eq!(code, 200, "{page}");
+        let hits = page["hits"].as_array().cloned().unwrap_or_default();
+        if done(&hits) {
+            return hits;
+        }
+        assert!(std::time::Instant::now() < deadline, "{path}: {page}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
