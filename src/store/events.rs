@@ -104,15 +104,17 @@ pub trait Events: Send + Sync {
     async fn audit_seq(&self) -> Result<i64>;
     /// Turns up to `limit` audit records after the stream's cursor into
     /// its deliveries (none while it is disabled) and moves the cursor
-    /// past them, in one write (nothing if the stream moved meanwhile);
-    /// how many records it read.
+    /// past them, in one write; how many records it read. None when the
+    /// stream moved meanwhile (another round, or another replica, fanned
+    /// out first, or its status changed): nothing was stored, and what
+    /// it read may not be all there is.
     async fn fan_out(
         &self,
         stream: Uuid,
         limit: i64,
         now: OffsetDateTime,
         derive: &Deriver<'_>,
-    ) -> Result<usize>;
+    ) -> Result<Option<usize>>;
     /// Up to `limit` deliveries of an enabled stream that are due, each the
     /// oldest pending one of its resource, held (not due) until `lease`.
     async fn claim_deliveries(

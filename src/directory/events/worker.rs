@@ -211,13 +211,18 @@ impl Directory {
         s: &Stream,
         derive: &crate::store::events::Deriver<'_>,
     ) -> Result<()> {
+        // Until the stream has read every record committed before this
+        // call: a round that another one overtook (the worker's and a
+        // poll's, or two replicas') stored nothing, and reads again from
+        // where the other left the cursor.
         loop {
-            let read = self
+            match self
                 .store
                 .fan_out(s.id, FAN_OUT_BATCH, self.now(), derive)
-                .await?;
-            if (read as i64) < FAN_OUT_BATCH {
-                return Ok(());
+                .await?
+            {
+                Some(read) if (read as i64) < FAN_OUT_BATCH => return Ok(()),
+                Some(_) | None => {}
             }
         }
     }

@@ -370,21 +370,21 @@ impl<B: Backend> Events for SqlStore<B> {
         limit: i64,
         now: OffsetDateTime,
         derive: &Deriver<'_>,
-    ) -> Result<usize> {
+    ) -> Result<Option<usize>> {
         // The records are read and the bodies made outside the writer:
         // then one write (group commit) moves the cursor and stores the
         // deliveries, only if the stream is still as it was read. Moved
         // by another replica, or its status changed meanwhile: nothing is
         // stored, and the next round reads again.
         let Some(s) = self.stream(stream).await? else {
-            return Ok(0);
+            return Ok(Some(0));
         };
         let changes = {
             let mut c = self.db.read().await?;
             changes_after::<B>(&mut c, s.cursor, limit).await?
         };
         let Some(last) = changes.last().map(|c| c.seq) else {
-            return Ok(0);
+            return Ok(Some(0));
         };
         let new: Vec<(i64, NewDelivery)> = if s.status == "disabled" {
             Vec::new()
@@ -416,7 +416,7 @@ impl<B: Backend> Events for SqlStore<B> {
                 })
             })
             .await?;
-        Ok(if moved { changes.len() } else { 0 })
+        Ok(moved.then_some(changes.len()))
     }
 
     async fn claim_deliveries(
