@@ -39,7 +39,7 @@ impl<B: Backend> Attributes for SqlStore<B> {
         // and the built-in IAM (`$2`).
         let owned = if attributes {
             "UNION ALL
-             SELECT 'a', owner_id, NULL, key, value, NULL, NULL, NULL FROM attributes
+             SELECT 'a', owner_id, NULL, key, value, NULL, NULL FROM attributes
              WHERE owner_id = $1 OR owner_id IN (SELECT id FROM mine)"
         } else {
             ""
