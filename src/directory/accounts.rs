@@ -64,7 +64,7 @@ fn last_admin_refused() -> Error {
     )
 }
 
-fn account_not_found(id: Uuid) -> Error {
+pub(crate) fn account_not_found(id: Uuid) -> Error {
     Error::not_found(format!("no account with id {id}"))
 }
 

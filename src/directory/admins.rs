@@ -2,6 +2,8 @@
 //! that stand in for the external IAM's JWTs in setups without OIDC: how
 //! long they live, and their revocation by the account's token generation.
 
+use std::collections::BTreeSet;
+
 use super::accounts::{Ctx, not_found_as_account};
 use super::ids::UserId;
 use super::{Directory, Error, Result};
@@ -88,10 +90,19 @@ impl Directory {
         let Some(claims) = admin_token::verify(key, token) else {
             return Ok(AdminToken::Foreign);
         };
-        let account = self.store.account(claims.sub).await?;
-        Ok(AdminToken::Ours(
-            account.filter(|a| a.token_generation == claims.generation),
-        ))
+        // The account and what its permissions derive from, at once.
+        let read = self
+            .account_with_inputs(claims.sub, false)
+            .await?
+            .filter(|r| r.account.token_generation == claims.generation);
+        let Some(read) = read else {
+            return Ok(AdminToken::Ours(None));
+        };
+        let permissions = self.permissions_of(read.grants, &read.groups).await?;
+        Ok(AdminToken::Ours(Some((
+            read.account,
+            permissions.into_keys().collect(),
+        ))))
     }
 
     /// Revokes every admin token and console session of an account issued
@@ -116,7 +127,8 @@ impl Directory {
 pub enum AdminToken {
     /// Not signed with our key, or out of date: maybe the external IAM's.
     Foreign,
-    /// Ours: the account it names, or None when that account is gone or
-    /// the token's generation was revoked. Enabled or not: callers decide.
-    Ours(Option<Account>),
+    /// Ours: the account it names and its effective permissions, or None
+    /// when that account is gone or the token's generation was revoked.
+    /// Enabled or not: callers decide.
+    Ours(Option<(Account, BTreeSet<String>)>),
 }

@@ -41,6 +41,16 @@ pub(super) fn check_permission_name(s: &str) -> Result<()> {
 /// `Directory::groups_by_iam`): read once per view, handed to what needs it.
 pub(super) type GroupsByIam = Vec<(IamId, Vec<GroupRef>)>;
 
+/// An account and what its permissions and decisions read of it
+/// ([`Directory::account_with_inputs`]).
+pub(super) struct AccountRead {
+    pub account: Account,
+    pub groups: GroupsByIam,
+    pub grants: Vec<Grant>,
+    /// The managed attributes of it and its groups, when asked for.
+    pub attributes: Vec<(uuid::Uuid, String, String)>,
+}
+
 /// A permission an account holds and where each grant of it comes from:
 /// `direct`, `iam-default` or `group:<id>`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
@@ -262,6 +272,40 @@ impl Directory {
             .into_iter()
             .filter(|(_, groups)| !groups.is_empty())
             .collect())
+    }
+
+    /// An account with its groups (as [`Directory::groups_by_iam`]), its
+    /// stored grants and, with `attributes`, the managed attributes of it
+    /// and its groups: its row and one statement for the rest, read at
+    /// once (None: no such account).
+    pub(super) async fn account_with_inputs(
+        &self,
+        id: uuid::Uuid,
+        attributes: bool,
+    ) -> Result<Option<AccountRead>> {
+        let (account, inputs) = tokio::try_join!(
+            self.store.account(id),
+            self.store.account_inputs(id, attributes)
+        )?;
+        let Some(account) = account else {
+            return Ok(None);
+        };
+        let mut all = inputs.groups;
+        let groups = group_iams(&account)
+            .into_iter()
+            .filter_map(|iam| {
+                let (mine, rest) = all.drain(..).partition(|(i, _)| *i == iam);
+                all = rest;
+                let mine: Vec<GroupRef> = mine.into_iter().map(|(_, g)| g).collect();
+                (!mine.is_empty()).then_some((iam, mine))
+            })
+            .collect();
+        Ok(Some(AccountRead {
+            account,
+            groups,
+            grants: inputs.grants,
+            attributes: inputs.attributes,
+        }))
     }
 
     pub async fn add_permissions(&self, ctx: &Ctx, user: UserId, names: &[String]) -> Result<()> {

@@ -170,8 +170,12 @@ fn unauthorized(message: &str) -> AdminError {
 pub async fn admin_by_bearer(state: &AppState, headers: &HeaderMap) -> Result<Admin, AdminError> {
     let token = bearer(headers).ok_or_else(|| unauthorized("an admin bearer token is required"))?;
     let account = match state.dir.authenticate_admin_token(token).await? {
-        // A bootstrap token names the account by id (None once revoked).
-        AdminToken::Ours(account) => account,
+        // A bootstrap token names the account by id (None once revoked),
+        // read with its permissions.
+        AdminToken::Ours(read) => {
+            let (account, permissions) = read.unzip();
+            return admin_with(account, permissions, state, headers).await;
+        }
         // Else the external IAM's token, mapped by the configured claim.
         AdminToken::Foreign => match &state.oidc {
             Some(oidc) => {
@@ -216,6 +220,17 @@ pub async fn admin_for_account(
     account: Option<Account>,
     headers: &HeaderMap,
 ) -> Result<Admin, AdminError> {
+    admin_with(account, None, state, headers).await
+}
+
+/// [`admin_for_account`], its effective permissions read already (or
+/// None: read them).
+async fn admin_with(
+    account: Option<Account>,
+    permissions: Option<BTreeSet<String>>,
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Admin, AdminError> {
     // An account its identity provider marked inactive is no admin either.
     let account = match account {
         Some(a) if a.enabled() && a.active => a,
@@ -225,14 +240,15 @@ pub async fn admin_for_account(
             ));
         }
     };
-    let permissions = Arc::new(
-        state
+    let permissions = Arc::new(match permissions {
+        Some(p) => p,
+        None => state
             .dir
             .effective_permissions(&account)
             .await?
             .into_keys()
             .collect(),
-    );
+    });
     Ok(Admin {
         id: account.id,
         token_generation: account.token_generation,

@@ -440,12 +440,31 @@ pub trait Lookups: Send + Sync {
     ) -> Result<std::collections::HashMap<Uuid, OffsetDateTime>>;
 }
 
+/// What [`Attributes::account_inputs`] reads of an account.
+#[derive(Debug, Clone, Default)]
+pub struct AccountInputs {
+    /// Its groups with their IAM, by folded name (bytewise) and id.
+    pub groups: Vec<(IamId, super::GroupRef)>,
+    /// Its stored grants, by permission and source.
+    pub grants: Vec<Grant>,
+    /// The managed attributes of it and its groups: (owner, key, value),
+    /// by owner, key and value.
+    pub attributes: Vec<(Uuid, String, String)>,
+}
+
 /// The managed attributes of users and groups.
 #[async_trait]
 pub trait Attributes: Send + Sync {
     /// The managed attributes of these users and groups, read together:
     /// (owner, key, value), by owner, key and value.
     async fn attributes(&self, owners: &[Uuid]) -> Result<Vec<(Uuid, String, String)>>;
+    /// What an account's permissions and its decisions read of it, in one
+    /// statement (the account's row is read beside it): the groups it is
+    /// in, directly or through nesting, of its identity provider and the
+    /// built-in IAM; its stored grants; and, with `attributes`, the
+    /// managed attributes of it and of those groups. Empty for an id that
+    /// is no account's.
+    async fn account_inputs(&self, user: Uuid, attributes: bool) -> Result<AccountInputs>;
     /// Applies the operations in order, in one transaction.
     async fn patch_attributes(
         &self,

@@ -1,6 +1,6 @@
 //! The decision for one account and one data source (registered, or
 //! described by its tags): what the account is to policies, read once
-//! ([`Directory::policy_account`]), and the data source's tags, weighed by
+//! ([`Directory::policy_account_of`]), and the data source's tags, weighed by
 //! `crate::policy::evaluate` against every policy.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use super::{member, members, tag_list};
-use crate::directory::accounts::Ctx;
+use crate::directory::accounts::{Ctx, account_not_found};
 use crate::directory::attributes::AttributeSources;
 use crate::directory::grants::{GroupsByIam, group_iams};
 use crate::directory::ids::{DataSourceId, IamId, UserId};
@@ -78,10 +78,12 @@ impl Directory {
         let user = user_id(body)?;
         let source = member(body, "dataSource")
             .ok_or_else(|| Error::invalid_value("dataSource is required"))?;
-        // Three reads that need nothing of each other, at once.
+        // Reads that need nothing of each other, at once: the data
+        // source's tags, the account's row, and the rest of what is read
+        // of it in one statement (the policies are kept in memory).
         let (source, inputs, policies) = tokio::try_join!(
             self.evaluated_source(source),
-            async { self.policy_account(&self.account(user).await?).await },
+            self.policy_account_of(user),
             self.policy_set(),
         )?;
         Ok(EvaluationView {
@@ -153,22 +155,31 @@ impl Directory {
         }
     }
 
-    /// An account as policies see it: its state, its effective groups (by
-    /// name, of its identity provider and the built-in IAM), its
-    /// attributes with where each value comes from, its permissions. Each
-    /// is read once: the groups, then what derives from them.
-    pub async fn policy_account(&self, account: &Account) -> Result<policy::Account> {
-        let (groups, grants) = self.groups_and_grants(account).await?;
-        let (permissions, attributes) = tokio::try_join!(
-            self.permissions_of(grants, &groups),
-            self.attribute_sources(account, &groups),
-        )?;
-        let mut out = as_policies_see(account, groups, &attributes);
+    /// The account `user` as policies see it: its state, its effective
+    /// groups (by name, of its identity provider and the built-in IAM),
+    /// its attributes with where each value comes from, its permissions.
+    /// One round trip: its row beside one statement for its groups,
+    /// grants and managed attributes (the IAM settings they go through
+    /// are kept in memory).
+    async fn policy_account_of(&self, user: UserId) -> Result<policy::Account> {
+        let read = self
+            .account_with_inputs(user.uuid(), true)
+            .await?
+            .ok_or_else(|| account_not_found(user.uuid()))?;
+        let account = &read.account;
+        let mapping = match account.iam_id.or(account.deprovisioned_from) {
+            Some(iam) => self.iam_settings(iam).await?.attribute_mapping,
+            None => BTreeMap::new(),
+        };
+        let attributes =
+            AttributeSources::assemble(account, &read.groups, &mapping, read.attributes);
+        let permissions = self.permissions_of(read.grants, &read.groups).await?;
+        let mut out = as_policies_see(account, read.groups, &attributes);
         out.permissions = permissions.into_keys().collect();
         Ok(out)
     }
 
-    /// Many accounts as policies see them, as [`Directory::policy_account`]
+    /// Many accounts as policies see them, as [`Directory::policy_account_of`]
     /// but without their permissions (no rule reads them): their groups
     /// read once per IAM and every managed attribute they hold or inherit
     /// in one read, whatever their number.

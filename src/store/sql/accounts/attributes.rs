@@ -7,7 +7,12 @@ use uuid::Uuid;
 
 use super::super::{Backend, Record, SqlStore, Ty, audit, query};
 use crate::audit::Entry;
-use crate::store::accounts::{AttributeDelta, AttributeOp, AttributeRecords, Attributes, Discard};
+use crate::ids::IamId;
+use crate::store::GroupRef;
+use crate::store::accounts::{
+    AccountInputs, AttributeDelta, AttributeOp, AttributeRecords, Attributes, BUILT_IN_IAM_ID,
+    Discard, Grant,
+};
 use crate::store::{Result, StoreError};
 
 #[async_trait]
@@ -25,6 +30,75 @@ impl<B: Backend> Attributes for SqlStore<B> {
         rows.iter()
             .map(|r| Ok((r.uuid("owner_id")?, r.text("key")?, r.text("value")?)))
             .collect()
+    }
+
+    async fn account_inputs(&self, user: Uuid, attributes: bool) -> Result<AccountInputs> {
+        // One row per group (`g`), per grant (`p`) and per managed
+        // attribute (`a`). The groups walk up the nesting as
+        // `groups_of_users` does, kept to the account's identity provider
+        // and the built-in IAM (`$2`).
+        let owned = if attributes {
+            "UNION ALL
+             SELECT 'a', owner_id, NULL, key, value, NULL, NULL FROM attributes
+             WHERE owner_id = $1 OR owner_id IN (SELECT id FROM mine)"
+        } else {
+            ""
+        };
+        let sql = format!(
+            "WITH RECURSIVE up(group_id, direct) AS (
+                 SELECT group_id, 1 FROM group_members WHERE member_id = $1
+                 UNION
+                 SELECT gm.group_id, 0 FROM up JOIN group_members gm ON gm.member_id = up.group_id
+             ),
+             mine AS (
+                 SELECT g.id, g.iam_id, g.display_name, g.display_name_folded,
+                        MAX(up.direct) = 1 AS direct
+                 FROM up JOIN groups g ON g.id = up.group_id
+                 WHERE g.iam_id = $2 OR g.iam_id = (SELECT iam_id FROM users WHERE id = $1)
+                 GROUP BY g.id, g.iam_id, g.display_name, g.display_name_folded
+             )
+             SELECT 'g' AS part, id AS owner, iam_id AS iam, display_name AS name,
+                    display_name_folded AS value, direct, NULL AS granted
+             FROM mine
+             UNION ALL
+             SELECT 'p', NULL, NULL, permission, source, NULL, granted
+             FROM user_permissions WHERE user_id = $1
+             {owned}"
+        );
+        let rows = self
+            .read_all(query(sql).bind(user).bind(BUILT_IN_IAM_ID))
+            .await?;
+        let mut out = AccountInputs::default();
+        let mut folded = Vec::new();
+        for r in rows {
+            match r.text("part")?.as_str() {
+                "g" => {
+                    let group = GroupRef {
+                        id: r.uuid("owner")?,
+                        display_name: r.text("name")?,
+                        direct: r.bool("direct")?,
+                    };
+                    folded.push((r.text("value")?, group.id));
+                    out.groups.push((IamId::new(r.uuid("iam")?), group));
+                }
+                "p" => out.grants.push(Grant {
+                    permission: r.text("name")?,
+                    source: r.text("value")?,
+                    granted: r.time("granted")?,
+                }),
+                _ => out
+                    .attributes
+                    .push((r.uuid("owner")?, r.text("name")?, r.text("value")?)),
+            }
+        }
+        // In the orders the separate reads give (the text bytewise).
+        let mut order: Vec<usize> = (0..out.groups.len()).collect();
+        order.sort_by(|&a, &b| folded[a].cmp(&folded[b]));
+        out.groups = order.into_iter().map(|i| out.groups[i].clone()).collect();
+        out.grants
+            .sort_by(|a, b| (&a.permission, &a.source).cmp(&(&b.permission, &b.source)));
+        out.attributes.sort();
+        Ok(out)
     }
 
     async fn patch_attributes(
