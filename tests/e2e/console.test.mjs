@@ -277,6 +277,9 @@ async function dialogSurvey(name, url, id, focus, open) {
 // The text a <time> shows: the browser's zone (here UTC+05:30), to the
 // second, its exact UTC value as its title.
 async function localTime(time) {
+  // The script converts each <time data-local> once the page (or the
+  // part htmx swapped in) has loaded, and then drops data-local.
+  await page.waitForFunction((el) => !el.hasAttribute("data-local"), await time.elementHandle());
   const title = await time.getAttribute("title");
   const utc = new Date(title);
   assert.ok(!isNaN(utc), `a <time> with its UTC value as title: ${title}`);
