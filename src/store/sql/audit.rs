@@ -3,7 +3,7 @@
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{Backend, Bind, Dialect, Record, Ty, query};
+use super::{Backend, Bind, Record, Ty, query};
 use crate::audit::{self, Entry};
 use crate::store::Result;
 
@@ -59,18 +59,20 @@ pub async fn append_all<B: Backend>(
     .await?;
     let (mut seq, mut hash) = (head.int("seq")?, head.text("hash")?);
     // The head ($1, $2: the chunk's last record) moves with the records.
-    let insert = |from: String| {
-        format!(
+    let statement = |from: String| {
+        let insert = format!(
             "INSERT INTO audit_log (seq, id, at, actor, action, target_kind, target_id, outcome,
                                     request_id, attributes, prev_hash, hash, txn, via)
              SELECT t.seq, t.id, t.at, t.actor, t.action, t.target_kind, t.target_id, t.outcome,
                     t.request_id, t.attributes, t.prev_hash, t.hash, t.txn, t.via FROM {from}"
+        );
+        B::DIALECT.together(
+            "UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1",
+            &insert,
         )
     };
-    const MOVE_HEAD: &str = "UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1";
     // The records whose resource a `full` stream would send (see below).
     let mut snapshot = (Vec::new(), Vec::new(), Vec::new());
-    let mut chunks = Vec::new();
     for chunk in entries.chunks(AUDIT_CHUNK) {
         let mut c = Columns::default();
         for e in chunk {
@@ -103,54 +105,32 @@ pub async fn append_all<B: Backend>(
             1 => (B::DIALECT.row(3, &COLUMNS), c.into_row()),
             _ => (B::DIALECT.rows(3, &COLUMNS), c.into_bind()),
         };
-        chunks.push((insert(from), seq, hash.clone(), values));
-    }
-    let last = chunks.len() - 1;
-    for (i, (insert, seq, hash, values)) in chunks.into_iter().enumerate() {
-        // PostgreSQL: the snapshots ride in the last chunk's statement, one
-        // round trip fewer while this transaction holds the head (every
-        // write of every replica waits for it). Their parameters follow the
-        // chunk's: $1, $2 and one per column from $3.
-        let (sql, snapped) =
-            if i == last && !snapshot.0.is_empty() && B::DIALECT == Dialect::Postgres {
-                let first = 3 + COLUMNS.len();
-                let (snap, values) =
-                    snapshots_statement(B::DIALECT, first, std::mem::take(&mut snapshot));
-                let sql = format!("WITH moved AS ({MOVE_HEAD}), snapped AS ({snap}) {insert}");
-                (sql, Some(values))
-            } else {
-                (B::DIALECT.together(MOVE_HEAD, &insert), None)
-            };
-        let q = query(sql).bind(seq).bind(hash.as_str()).bind(values);
-        let q = match snapped {
-            Some(values) => q.bind(values),
-            None => q,
-        };
+        let q = query(statement(from))
+            .bind(seq)
+            .bind(hash.as_str())
+            .bind(values);
         B::execute(tx, q).await?;
     }
     if !snapshot.0.is_empty() {
-        let (sql, values) = snapshots_statement(B::DIALECT, 1, snapshot);
-        B::execute(tx, query(sql).bind(values)).await?;
+        snapshots::<B>(tx, snapshot).await?;
     }
     Ok(())
 }
 
-/// The statement that keeps the resources of `records` (seq, kind, id) as
-/// this transaction leaves them, while a stream that is not disabled sends
-/// events with their resource (`full`): an event's `data` is then what its
-/// change made, whatever happens to the resource before the event is
-/// delivered. It writes nothing when no stream asks for `full`. Its
-/// parameters start at `$first`.
-fn snapshots_statement(
-    dialect: Dialect,
-    first: usize,
+/// Keeps the resources of `records` (seq, kind, id) as this transaction
+/// leaves them, while a stream that is not disabled sends events with
+/// their resource (`full`): an event's `data` is then what its change
+/// made, whatever happens to the resource before the event is delivered.
+/// One statement; it writes nothing when no stream asks for `full`.
+async fn snapshots<B: Backend>(
+    tx: &mut B::Conn,
     records: (Vec<i64>, Vec<Option<String>>, Vec<Uuid>),
-) -> (String, Bind) {
+) -> Result<()> {
     const SNAPSHOT: [(&str, Ty); 3] = [("seq", Ty::Int), ("kind", Ty::Text), ("target", Ty::Uuid)];
     // One record (most writes) as plain parameters; more as lists.
     let (rows, values) = match (&records.0[..], &records.1[..], &records.2[..]) {
         ([seq], [Some(kind)], [target]) => (
-            dialect.row(first, &SNAPSHOT),
+            B::DIALECT.row(1, &SNAPSHOT),
             Bind::Row(vec![
                 Bind::Int(*seq),
                 Bind::Text(kind.clone()),
@@ -158,7 +138,7 @@ fn snapshots_statement(
             ]),
         ),
         _ => (
-            dialect.rows(first, &SNAPSHOT),
+            B::DIALECT.rows(1, &SNAPSHOT),
             Bind::Columns(vec![
                 Bind::Ints(records.0),
                 Bind::Texts(records.1),
@@ -176,7 +156,8 @@ fn snapshots_statement(
          WHERE EXISTS (SELECT 1 FROM event_streams WHERE full_data AND status <> 'disabled')
            AND COALESCE(u.id, g.id) IS NOT NULL"
     );
-    (sql, values)
+    B::execute(tx, query(sql).bind(values)).await?;
+    Ok(())
 }
 
 /// A chunk of audit records as column lists.
